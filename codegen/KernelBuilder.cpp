@@ -1,0 +1,226 @@
+#include "codegen/KernelBuilder.h"
+
+#include <llvm/IR/Intrinsics.h>
+
+namespace cnnc::codegen {
+
+KernelBuilder::KernelBuilder(llvm::Module &module, llvm::Function *fn,
+                             const ir::Graph &g, const ir::Op &op,
+                             int vectorWidth)
+    : module_(module), fn_(fn), builder_(module.getContext()), graph_(g),
+      op_(op), vectorWidth_(vectorWidth) {
+  llvm::BasicBlock *entry = llvm::BasicBlock::Create(ctx(), "entry", fn_);
+  builder_.SetInsertPoint(entry);
+  llvm::Value *argv = fn_->getArg(0);
+  tid_ = fn_->getArg(1);
+  nthreads_ = fn_->getArg(2);
+  size_t n = op.operands.size() + op.results.size();
+  llvm::Type *ptrTy = builder_.getPtrTy();
+  for (size_t i = 0; i < n; ++i) {
+    llvm::Value *slot = builder_.CreateConstInBoundsGEP1_64(ptrTy, argv, i);
+    auto *p = builder_.CreateLoad(ptrTy, slot);
+    p->setMetadata(llvm::LLVMContext::MD_invariant_load,
+                   llvm::MDNode::get(ctx(), {}));
+    args_.push_back(p);
+  }
+}
+
+llvm::Value *KernelBuilder::i64(int64_t v) { return builder_.getInt64(v); }
+llvm::Value *KernelBuilder::i32(int32_t v) { return builder_.getInt32(v); }
+llvm::Value *KernelBuilder::f32(float v) {
+  return llvm::ConstantFP::get(builder_.getFloatTy(), v);
+}
+
+llvm::Value *KernelBuilder::min(llvm::Value *a, llvm::Value *b) {
+  return builder_.CreateSelect(builder_.CreateICmpSLT(a, b), a, b);
+}
+llvm::Value *KernelBuilder::max(llvm::Value *a, llvm::Value *b) {
+  return builder_.CreateSelect(builder_.CreateICmpSGT(a, b), a, b);
+}
+
+std::pair<llvm::Value *, llvm::Value *> KernelBuilder::partition(int64_t n) {
+  // chunk = ceil(n / nthreads); [tid*chunk, min((tid+1)*chunk, n))
+  llvm::Value *chunk = builder_.CreateUDiv(
+      builder_.CreateAdd(i64(n), builder_.CreateSub(nthreads_, i64(1))),
+      nthreads_);
+  llvm::Value *begin = min(mul(tid_, chunk), i64(n));
+  llvm::Value *end = min(add(begin, chunk), i64(n));
+  return {begin, end};
+}
+
+void KernelBuilder::onThreadZero(const std::function<void()> &body) {
+  ifThen(builder_.CreateICmpEQ(tid_, i64(0)), body);
+}
+
+void KernelBuilder::loop(llvm::Value *lo, llvm::Value *hi, int64_t step,
+                         const std::function<void(llvm::Value *)> &body) {
+  loopCarried(lo, hi, step, {},
+              [&](llvm::Value *iv, const std::vector<llvm::Value *> &) {
+                body(iv);
+                return std::vector<llvm::Value *>{};
+              });
+}
+
+std::vector<llvm::Value *>
+KernelBuilder::loopCarried(llvm::Value *lo, llvm::Value *hi, int64_t step,
+                           std::vector<llvm::Value *> init,
+                           const CarriedBody &body) {
+  llvm::BasicBlock *pre = builder_.GetInsertBlock();
+  llvm::BasicBlock *header = llvm::BasicBlock::Create(ctx(), "loop", fn_);
+  llvm::BasicBlock *bodyBB = llvm::BasicBlock::Create(ctx(), "body", fn_);
+  llvm::BasicBlock *exit = llvm::BasicBlock::Create(ctx(), "exit", fn_);
+  builder_.CreateBr(header);
+
+  builder_.SetInsertPoint(header);
+  llvm::PHINode *iv = builder_.CreatePHI(builder_.getInt64Ty(), 2, "i");
+  iv->addIncoming(lo, pre);
+  std::vector<llvm::PHINode *> phis;
+  std::vector<llvm::Value *> current;
+  for (llvm::Value *v : init) {
+    llvm::PHINode *phi = builder_.CreatePHI(v->getType(), 2);
+    phi->addIncoming(v, pre);
+    phis.push_back(phi);
+    current.push_back(phi);
+  }
+  builder_.CreateCondBr(builder_.CreateICmpSLT(iv, hi), bodyBB, exit);
+
+  builder_.SetInsertPoint(bodyBB);
+  std::vector<llvm::Value *> next = body(iv, current);
+  llvm::Value *ivNext = builder_.CreateAdd(iv, i64(step), "", /*NUW=*/true,
+                                           /*NSW=*/true);
+  llvm::BasicBlock *latch = builder_.GetInsertBlock();
+  builder_.CreateBr(header);
+  iv->addIncoming(ivNext, latch);
+  for (size_t i = 0; i < phis.size(); ++i)
+    phis[i]->addIncoming(next[i], latch);
+
+  builder_.SetInsertPoint(exit);
+  return current;
+}
+
+void KernelBuilder::vectorLoop(
+    llvm::Value *lo, llvm::Value *hi,
+    const std::function<void(llvm::Value *, int)> &body) {
+  int w = vectorWidth_;
+  // Full vectors up to lo + floor((hi - lo) / w) * w, then a scalar tail.
+  llvm::Value *count = builder_.CreateSub(hi, lo);
+  llvm::Value *vecEnd =
+      add(lo, mul(builder_.CreateSDiv(count, i64(w)), i64(w)));
+  loop(lo, vecEnd, w, [&](llvm::Value *i) { body(i, w); });
+  loop(vecEnd, hi, 1, [&](llvm::Value *i) { body(i, 1); });
+}
+
+void KernelBuilder::ifThen(llvm::Value *cond,
+                           const std::function<void()> &then) {
+  llvm::BasicBlock *thenBB = llvm::BasicBlock::Create(ctx(), "then", fn_);
+  llvm::BasicBlock *cont = llvm::BasicBlock::Create(ctx(), "endif", fn_);
+  builder_.CreateCondBr(cond, thenBB, cont);
+  builder_.SetInsertPoint(thenBB);
+  then();
+  builder_.CreateBr(cont);
+  builder_.SetInsertPoint(cont);
+}
+
+void KernelBuilder::ifThenElse(llvm::Value *cond,
+                               const std::function<void()> &then,
+                               const std::function<void()> &otherwise) {
+  llvm::BasicBlock *thenBB = llvm::BasicBlock::Create(ctx(), "then", fn_);
+  llvm::BasicBlock *elseBB = llvm::BasicBlock::Create(ctx(), "else", fn_);
+  llvm::BasicBlock *cont = llvm::BasicBlock::Create(ctx(), "endif", fn_);
+  builder_.CreateCondBr(cond, thenBB, elseBB);
+  builder_.SetInsertPoint(thenBB);
+  then();
+  builder_.CreateBr(cont);
+  builder_.SetInsertPoint(elseBB);
+  otherwise();
+  builder_.CreateBr(cont);
+  builder_.SetInsertPoint(cont);
+}
+
+llvm::Value *KernelBuilder::elementPtr(llvm::Value *base, llvm::Value *idx,
+                                       llvm::Type *elemTy) {
+  if (!elemTy)
+    elemTy = builder_.getFloatTy();
+  return builder_.CreateInBoundsGEP(elemTy, base, idx);
+}
+
+llvm::Value *KernelBuilder::loadF32(llvm::Value *base, llvm::Value *idx) {
+  return builder_.CreateLoad(builder_.getFloatTy(), elementPtr(base, idx));
+}
+
+llvm::Value *KernelBuilder::loadI32(llvm::Value *base, llvm::Value *idx) {
+  llvm::Type *t = builder_.getInt32Ty();
+  return builder_.CreateLoad(t, elementPtr(base, idx, t));
+}
+
+void KernelBuilder::storeF32(llvm::Value *base, llvm::Value *idx,
+                             llvm::Value *v) {
+  builder_.CreateStore(v, elementPtr(base, idx));
+}
+
+llvm::Type *KernelBuilder::floatType(int width) {
+  if (width == 1)
+    return builder_.getFloatTy();
+  return llvm::FixedVectorType::get(builder_.getFloatTy(), width);
+}
+
+llvm::Value *KernelBuilder::load(llvm::Value *base, llvm::Value *idx,
+                                 int width) {
+  return builder_.CreateAlignedLoad(floatType(width), elementPtr(base, idx),
+                                    llvm::Align(4));
+}
+
+void KernelBuilder::store(llvm::Value *base, llvm::Value *idx,
+                          llvm::Value *v) {
+  builder_.CreateAlignedStore(v, elementPtr(base, idx), llvm::Align(4));
+}
+
+void KernelBuilder::zero(llvm::Value *base, llvm::Value *begin,
+                         llvm::Value *count) {
+  builder_.CreateMemSet(elementPtr(base, begin), builder_.getInt8(0),
+                        builder_.CreateMul(count, i64(4)), llvm::Align(4));
+}
+
+llvm::Value *KernelBuilder::splat(int width, llvm::Value *scalar) {
+  if (width == 1)
+    return scalar;
+  return builder_.CreateVectorSplat(width, scalar);
+}
+
+llvm::Value *KernelBuilder::fma(llvm::Value *a, llvm::Value *b,
+                                llvm::Value *c) {
+  return builder_.CreateIntrinsic(llvm::Intrinsic::fma, {a->getType()},
+                                  {a, b, c});
+}
+
+llvm::Value *KernelBuilder::fmax(llvm::Value *a, llvm::Value *b) {
+  return builder_.CreateIntrinsic(llvm::Intrinsic::maxnum, {a->getType()},
+                                  {a, b});
+}
+
+llvm::Value *KernelBuilder::unary(llvm::Intrinsic::ID id, llvm::Value *v) {
+  return builder_.CreateIntrinsic(id, {v->getType()}, {v});
+}
+
+llvm::Value *KernelBuilder::reduceAdd(llvm::Value *v) {
+  auto *vt = llvm::dyn_cast<llvm::FixedVectorType>(v->getType());
+  if (!vt)
+    return v;
+  // Pairwise halving: a fixed order, so results do not depend on how LLVM
+  // would otherwise reassociate.
+  unsigned n = vt->getNumElements();
+  while (n > 1) {
+    unsigned half = n / 2;
+    llvm::SmallVector<int, 16> lo, hi;
+    for (unsigned i = 0; i < half; ++i) {
+      lo.push_back(i);
+      hi.push_back(i + half);
+    }
+    v = builder_.CreateFAdd(builder_.CreateShuffleVector(v, lo),
+                            builder_.CreateShuffleVector(v, hi));
+    n = half;
+  }
+  return builder_.CreateExtractElement(v, uint64_t(0));
+}
+
+} // namespace cnnc::codegen

@@ -1,0 +1,125 @@
+// Helpers for emitting one kernel's LLVM IR: loops, thread partitioning,
+// vector loads/stores. Every kernel has the C signature
+//   void kernel(void *const *args, int64_t tid, int64_t nthreads)
+// where args holds the op's operand buffers, then its result buffers, in op
+// order. A kernel does this thread's share of the op; the runtime calls it on
+// every thread (tid 0..nthreads-1) and waits for all before the next op.
+#pragma once
+
+#include "ir/Graph.h"
+
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Module.h>
+
+#include <functional>
+#include <utility>
+#include <vector>
+
+namespace cnnc::codegen {
+
+class KernelBuilder {
+public:
+  KernelBuilder(llvm::Module &module, llvm::Function *fn, const ir::Graph &g,
+                const ir::Op &op, int vectorWidth);
+
+  llvm::IRBuilder<> &b() { return builder_; }
+  llvm::LLVMContext &ctx() { return module_.getContext(); }
+  llvm::Module &module() { return module_; }
+  const ir::Graph &graph() const { return graph_; }
+  const ir::Op &op() const { return op_; }
+  const ir::Attrs &attrs() const { return op_.attrs; }
+
+  // Buffers and their IR types.
+  llvm::Value *operand(int i) const { return args_[i]; }
+  llvm::Value *result(int i) const { return args_[op_.operands.size() + i]; }
+  const ir::TensorType &operandType(int i) const {
+    return graph_.type(op_.operands[i]);
+  }
+  const ir::TensorType &resultType(int i) const {
+    return graph_.type(op_.results[i]);
+  }
+
+  llvm::Value *tid() const { return tid_; }
+  llvm::Value *nthreads() const { return nthreads_; }
+  // Elements of 32-bit floats in the widest vector register (16 on AVX-512).
+  int vectorWidth() const { return vectorWidth_; }
+
+  // This thread's contiguous share [begin, end) of n work items.
+  std::pair<llvm::Value *, llvm::Value *> partition(int64_t n);
+  // Runs body on thread 0 only (small reductions that must be ordered).
+  void onThreadZero(const std::function<void()> &body);
+
+  // for (iv = lo; iv < hi; iv += step) body(iv); i64 induction variable.
+  void loop(llvm::Value *lo, llvm::Value *hi, int64_t step,
+            const std::function<void(llvm::Value *)> &body);
+  void loop(int64_t lo, int64_t hi, int64_t step,
+            const std::function<void(llvm::Value *)> &body) {
+    loop(i64(lo), i64(hi), step, body);
+  }
+  // A loop with loop-carried values (accumulators); returns their final
+  // values. body gets the induction variable and the current values and
+  // returns the next ones.
+  using CarriedBody = std::function<std::vector<llvm::Value *>(
+      llvm::Value *, const std::vector<llvm::Value *> &)>;
+  std::vector<llvm::Value *> loopCarried(llvm::Value *lo, llvm::Value *hi,
+                                         int64_t step,
+                                         std::vector<llvm::Value *> init,
+                                         const CarriedBody &body);
+  // Vectorized loop over [lo, hi): body(iv, width) for full vectors of
+  // vectorWidth() elements, then body(iv, 1) for the scalar tail. With
+  // width 1 the vector helpers below work on plain scalars.
+  void vectorLoop(llvm::Value *lo, llvm::Value *hi,
+                  const std::function<void(llvm::Value *, int)> &body);
+
+  void ifThen(llvm::Value *cond, const std::function<void()> &then);
+  void ifThenElse(llvm::Value *cond, const std::function<void()> &then,
+                  const std::function<void()> &otherwise);
+
+  // Constants and arithmetic on i64 indices.
+  llvm::Value *i64(int64_t v);
+  llvm::Value *i32(int32_t v);
+  llvm::Value *f32(float v);
+  llvm::Value *add(llvm::Value *a, llvm::Value *b) {
+    return builder_.CreateAdd(a, b);
+  }
+  llvm::Value *mul(llvm::Value *a, llvm::Value *b) {
+    return builder_.CreateMul(a, b);
+  }
+  llvm::Value *add(llvm::Value *a, int64_t c) { return add(a, i64(c)); }
+  llvm::Value *mul(llvm::Value *a, int64_t c) { return mul(a, i64(c)); }
+  llvm::Value *min(llvm::Value *a, llvm::Value *b);
+  llvm::Value *max(llvm::Value *a, llvm::Value *b);
+
+  // Memory. idx is an element index (i64); width 1 means a scalar.
+  llvm::Value *elementPtr(llvm::Value *base, llvm::Value *idx,
+                          llvm::Type *elemTy = nullptr);
+  llvm::Value *loadF32(llvm::Value *base, llvm::Value *idx);
+  llvm::Value *loadI32(llvm::Value *base, llvm::Value *idx);
+  void storeF32(llvm::Value *base, llvm::Value *idx, llvm::Value *v);
+  llvm::Value *load(llvm::Value *base, llvm::Value *idx, int width);
+  void store(llvm::Value *base, llvm::Value *idx, llvm::Value *v);
+  // Sets all `count` f32 elements from `begin` to zero.
+  void zero(llvm::Value *base, llvm::Value *begin, llvm::Value *count);
+
+  // Float math on scalars or vectors.
+  llvm::Type *floatType(int width);
+  llvm::Value *splat(int width, llvm::Value *scalar);
+  llvm::Value *splat(int width, float c) { return splat(width, f32(c)); }
+  llvm::Value *fma(llvm::Value *a, llvm::Value *b, llvm::Value *c);
+  llvm::Value *fmax(llvm::Value *a, llvm::Value *b); // maxnum
+  llvm::Value *unary(llvm::Intrinsic::ID id, llvm::Value *v); // exp, log, sqrt
+  // Horizontal sum in a fixed tree order (deterministic).
+  llvm::Value *reduceAdd(llvm::Value *v);
+
+private:
+  llvm::Module &module_;
+  llvm::Function *fn_;
+  llvm::IRBuilder<> builder_;
+  const ir::Graph &graph_;
+  const ir::Op &op_;
+  int vectorWidth_;
+  std::vector<llvm::Value *> args_;
+  llvm::Value *tid_ = nullptr, *nthreads_ = nullptr;
+};
+
+} // namespace cnnc::codegen

@@ -1,0 +1,1 @@
+int cnncFrontendPlaceholder = 0;

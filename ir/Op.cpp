@@ -1,0 +1,64 @@
+#include "ir/Op.h"
+
+namespace cnnc::ir {
+
+namespace {
+const OpInfo kOpInfos[] = {
+#define OP(Enum, Name, NumOperands, NumResults, Flags)                         \
+  {Name, NumOperands, NumResults, Flags},
+#include "ir/Ops.def"
+#undef OP
+};
+} // namespace
+
+const OpInfo &opInfo(OpKind kind) {
+  return kOpInfos[static_cast<int>(kind)];
+}
+
+std::optional<OpKind> opKindFromName(std::string_view name) {
+  for (int i = 0; i < kNumOpKinds; ++i)
+    if (name == kOpInfos[i].name)
+      return static_cast<OpKind>(i);
+  return std::nullopt;
+}
+
+int64_t Attrs::getInt(const std::string &name, int64_t fallback) const {
+  auto it = map_.find(name);
+  if (it == map_.end())
+    return fallback;
+  if (auto *v = std::get_if<int64_t>(&it->second))
+    return *v;
+  return fallback;
+}
+
+double Attrs::getFloat(const std::string &name, double fallback) const {
+  auto it = map_.find(name);
+  if (it == map_.end())
+    return fallback;
+  if (auto *v = std::get_if<double>(&it->second))
+    return *v;
+  if (auto *v = std::get_if<int64_t>(&it->second))
+    return static_cast<double>(*v);
+  return fallback;
+}
+
+std::string Attrs::getString(const std::string &name,
+                             const std::string &fallback) const {
+  auto it = map_.find(name);
+  if (it == map_.end())
+    return fallback;
+  if (auto *v = std::get_if<std::string>(&it->second))
+    return *v;
+  return fallback;
+}
+
+std::vector<int64_t> Attrs::getInts(const std::string &name) const {
+  auto it = map_.find(name);
+  if (it == map_.end())
+    return {};
+  if (auto *v = std::get_if<std::vector<int64_t>>(&it->second))
+    return *v;
+  return {};
+}
+
+} // namespace cnnc::ir

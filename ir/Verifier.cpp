@@ -1,0 +1,94 @@
+#include "ir/Verifier.h"
+
+#include "ir/ShapeRules.h"
+
+#include <fmt/format.h>
+
+#include <vector>
+
+namespace cnnc::ir {
+
+namespace {
+
+std::string where(const Op &op, size_t index) {
+  if (op.loc.known())
+    return fmt::format("{}:{}:{}: op #{} '{}'", op.loc.file, op.loc.line,
+                       op.loc.col, index, opName(op.kind));
+  return fmt::format("op #{} '{}'", index, opName(op.kind));
+}
+
+} // namespace
+
+absl::Status verifyGraph(const Graph &g) {
+  const auto &values = g.values();
+  std::vector<bool> defined(values.size(), false);
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (values[i].kind != ValueKind::Temp) {
+      defined[i] = true;
+      if (values[i].definingOp >= 0)
+        return absl::InvalidArgumentError(fmt::format(
+            "value %{} is a {} but is defined by an op", values[i].name,
+            valueKindName(values[i].kind)));
+    }
+    for (size_t j = 0; j < i; ++j)
+      if (values[j].name == values[i].name)
+        return absl::InvalidArgumentError(
+            fmt::format("value name %{} is defined twice", values[i].name));
+  }
+  for (size_t i = 0; i < g.ops().size(); ++i) {
+    const Op &op = g.ops()[i];
+    std::vector<TensorType> operandTypes;
+    for (ValueId v : op.operands) {
+      if (v < 0 || v >= static_cast<ValueId>(values.size()))
+        return absl::InvalidArgumentError(
+            fmt::format("{}: operand refers to no value", where(op, i)));
+      if (!defined[v])
+        return absl::InvalidArgumentError(fmt::format(
+            "{}: operand %{} is used before it is defined", where(op, i),
+            values[v].name));
+      operandTypes.push_back(values[v].type);
+    }
+    if (opInfo(op.kind).flags & kWritesOperands) {
+      // Operand 0.. are written in place, except gradients and the step.
+      for (size_t k = 0; k < op.operands.size(); ++k) {
+        if (k == 1 || (op.kind == OpKind::AdamUpdate && k == 4))
+          continue;
+        ValueKind kind = values[op.operands[k]].kind;
+        if (kind != ValueKind::Param && kind != ValueKind::State)
+          return absl::InvalidArgumentError(fmt::format(
+              "{}: operand %{} is updated in place, so it must be a param or "
+              "state",
+              where(op, i), values[op.operands[k]].name));
+      }
+    }
+    auto expected = inferResultTypes(op.kind, operandTypes, op.attrs);
+    if (!expected.ok())
+      return absl::InvalidArgumentError(
+          fmt::format("{}: {}", where(op, i), std::string(expected.status().message())));
+    if (expected->size() != op.results.size())
+      return absl::InvalidArgumentError(
+          fmt::format("{}: expects {} results, has {}", where(op, i),
+                      expected->size(), op.results.size()));
+    for (size_t r = 0; r < op.results.size(); ++r) {
+      ValueId v = op.results[r];
+      if (v < 0 || v >= static_cast<ValueId>(values.size()) || defined[v] ||
+          values[v].definingOp != static_cast<int32_t>(i))
+        return absl::InvalidArgumentError(
+            fmt::format("{}: result {} is not a fresh value of this op",
+                        where(op, i), r));
+      if (!(values[v].type == (*expected)[r]))
+        return absl::InvalidArgumentError(fmt::format(
+            "{}: result %{} has type {} but the op produces {}", where(op, i),
+            values[v].name, values[v].type.str(), (*expected)[r].str()));
+      defined[v] = true;
+    }
+  }
+  for (const GraphOutput &o : g.outputs())
+    if (o.value < 0 || o.value >= static_cast<ValueId>(values.size()) ||
+        !defined[o.value])
+      return absl::InvalidArgumentError(
+          fmt::format("output '{}' refers to no defined value", o.name));
+  return absl::OkStatus();
+}
+
+} // namespace cnnc::ir

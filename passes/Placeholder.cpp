@@ -1,0 +1,1 @@
+int cnncPassesPlaceholder = 0;
