@@ -177,9 +177,9 @@ compileGraph(const ir::Graph &g, const CompileOptions &options) {
   }
   out->impl_ = std::make_unique<CompiledGraph::Impl>();
   out->impl_->jit = std::move(*jit);
-  out->compileSeconds_ = std::chrono::duration<double>(
-                             std::chrono::steady_clock::now() - start)
-                             .count();
+  out->compileSeconds_ =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   return out;
 }
 

@@ -1,6 +1,8 @@
 // Elementwise kernels: binary arithmetic, activations, dropout.
 #include "codegen/Kernels.h"
 
+#include <cmath>
+
 namespace cnnc::codegen {
 
 namespace {
@@ -29,8 +31,144 @@ void emitAdd(KernelBuilder &kb) {
   });
 }
 
-void emitActivation(KernelBuilder &) {}
-void emitActivationGrad(KernelBuilder &) {}
-void emitDropout(KernelBuilder &) {}
+namespace {
+
+// out[i] = f(x[i]) over this thread's share of the elements.
+template <typename F> void emitUnary(KernelBuilder &kb, F f) {
+  auto [begin, end] = kb.partition(kb.resultType(0).numElements());
+  kb.vectorLoop(begin, end, [&](llvm::Value *i, int w) {
+    kb.store(kb.result(0), i, f(kb.load(kb.operand(0), i, w), w));
+  });
+}
+
+llvm::Value *select0(KernelBuilder &kb, llvm::Value *cond, llvm::Value *v,
+                     int w) {
+  return kb.b().CreateSelect(cond, v, kb.splat(w, 0.0f));
+}
+
+llvm::Value *sigmoid(KernelBuilder &kb, llvm::Value *x, int w) {
+  llvm::Value *e = kb.unary(llvm::Intrinsic::exp, kb.b().CreateFNeg(x));
+  return kb.b().CreateFDiv(kb.splat(w, 1.0f),
+                           kb.b().CreateFAdd(kb.splat(w, 1.0f), e));
+}
+
+// tanh(x) = sign(x) * (1 - e) / (1 + e) with e = exp(-2|x|), which never
+// overflows. Below |x| = 1/8 the subtraction 1 - e loses bits, so a Taylor
+// polynomial x + x^3 (-1/3 + x^2 (2/15 - 17/315 x^2)) takes over (relative
+// error < 2e-9 there).
+llvm::Value *tanh(KernelBuilder &kb, llvm::Value *x, int w) {
+  auto &b = kb.b();
+  llvm::Value *ax = kb.unary(llvm::Intrinsic::fabs, x);
+  llvm::Value *e =
+      kb.unary(llvm::Intrinsic::exp, b.CreateFMul(ax, kb.splat(w, -2.0f)));
+  llvm::Value *big = b.CreateFDiv(b.CreateFSub(kb.splat(w, 1.0f), e),
+                                  b.CreateFAdd(kb.splat(w, 1.0f), e));
+  big = b.CreateIntrinsic(llvm::Intrinsic::copysign, {x->getType()}, {big, x});
+  llvm::Value *x2 = b.CreateFMul(x, x);
+  llvm::Value *p =
+      kb.fma(x2, kb.splat(w, -17.0f / 315.0f), kb.splat(w, 2.0f / 15.0f));
+  p = kb.fma(x2, p, kb.splat(w, -1.0f / 3.0f));
+  llvm::Value *small = kb.fma(b.CreateFMul(x2, x), p, x);
+  return b.CreateSelect(b.CreateFCmpOLT(ax, kb.splat(w, 0.125f)), small, big);
+}
+
+} // namespace
+
+// relu is x > 0 ? x : 0 (TF's max(x, 0) on -0.0; NaN gives 0).
+void emitActivation(KernelBuilder &kb) {
+  std::string kind = kb.attrs().getString("kind");
+  emitUnary(kb, [&](llvm::Value *x, int w) -> llvm::Value * {
+    if (kind == "sigmoid")
+      return sigmoid(kb, x, w);
+    if (kind == "tanh")
+      return tanh(kb, x, w);
+    return select0(kb, kb.b().CreateFCmpOGT(x, kb.splat(w, 0.0f)), x, w);
+  });
+}
+
+// Gradients from the forward output y: relu dy * (y > 0) (as a select, so a
+// NaN dy under a dead unit stays 0), sigmoid dy * y * (1 - y), tanh
+// dy * (1 - y^2).
+void emitActivationGrad(KernelBuilder &kb) {
+  std::string kind = kb.attrs().getString("kind");
+  auto &b = kb.b();
+  emitBinary(kb, [&](llvm::Value *y, llvm::Value *dy) -> llvm::Value * {
+    int w = 1;
+    if (auto *vt = llvm::dyn_cast<llvm::FixedVectorType>(y->getType()))
+      w = static_cast<int>(vt->getNumElements());
+    llvm::Value *one = kb.splat(w, 1.0f);
+    if (kind == "sigmoid")
+      return b.CreateFMul(b.CreateFMul(dy, y), b.CreateFSub(one, y));
+    if (kind == "tanh")
+      return b.CreateFMul(dy, b.CreateFSub(one, b.CreateFMul(y, y)));
+    return select0(kb, b.CreateFCmpOGT(y, kb.splat(w, 0.0f)), dy, w);
+  });
+}
+
+namespace {
+
+// splitmix64's finalizer: a bijective 64-bit mix with full avalanche.
+uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+llvm::Value *mix64(KernelBuilder &kb, llvm::Value *z) {
+  auto &b = kb.b();
+  llvm::Type *t = z->getType();
+  auto c = [&](uint64_t v) { return llvm::ConstantInt::get(t, v); };
+  z = b.CreateMul(b.CreateXor(z, b.CreateLShr(z, c(30))),
+                  c(0xbf58476d1ce4e5b9ull));
+  z = b.CreateMul(b.CreateXor(z, b.CreateLShr(z, c(27))),
+                  c(0x94d049bb133111ebull));
+  return b.CreateXor(z, b.CreateLShr(z, c(31)));
+}
+
+} // namespace
+
+// Counter-based dropout, so the mask is a pure function of (seed, salt,
+// step, element index) and any thread count gives the same one:
+//   key  = mix64(mix64(mix64(seed) ^ salt) ^ step)        (per call)
+//   bits = mix64(key + (i + 1) * 0x9e3779b97f4a7c15)       (splitmix64 stream)
+//   u    = (bits >> 40) * 2^-24 in [0, 1); keep = u >= rate
+// keep is tested exactly in integers as (bits >> 40) >= ceil(rate * 2^24).
+// mask = keep ? 1/(1-rate) : 0 and y = keep ? x * (1/(1-rate)) : 0.
+void emitDropout(KernelBuilder &kb) {
+  auto &b = kb.b();
+  double rate = kb.attrs().getFloat("rate");
+  auto seed = static_cast<uint64_t>(kb.attrs().getInt("seed"));
+  auto salt = static_cast<uint64_t>(kb.attrs().getInt("salt"));
+  auto [begin, end] = kb.partition(kb.resultType(0).numElements());
+  if (rate <= 0) { // identity; skip the hashing
+    kb.vectorLoop(begin, end, [&](llvm::Value *i, int w) {
+      kb.store(kb.result(0), i, kb.load(kb.operand(0), i, w));
+      kb.store(kb.result(1), i, kb.splat(w, 1.0f));
+    });
+    return;
+  }
+  uint64_t streamKey = mix64(mix64(seed) ^ salt);
+  auto threshold = static_cast<uint64_t>(std::ceil(rate * 16777216.0));
+  float scale = static_cast<float>(1.0 / (1.0 - rate));
+  llvm::Value *step =
+      b.CreateSExt(kb.loadI32(kb.operand(1), kb.i64(0)), b.getInt64Ty());
+  llvm::Value *key = mix64(kb, b.CreateXor(kb.i64(streamKey), step));
+  kb.vectorLoop(begin, end, [&](llvm::Value *i, int w) {
+    auto splat64 = [&](llvm::Value *v) {
+      return w == 1 ? v : b.CreateVectorSplat(w, v);
+    };
+    auto c64 = [&](uint64_t v) { return splat64(kb.i64(int64_t(v))); };
+    llvm::Value *counter = b.CreateAdd(kb.laneIndices(w, i), c64(1));
+    llvm::Value *bits = mix64(
+        kb, b.CreateAdd(splat64(key),
+                        b.CreateMul(counter, c64(0x9e3779b97f4a7c15ull))));
+    llvm::Value *keep =
+        b.CreateICmpUGE(b.CreateLShr(bits, c64(40)), c64(threshold));
+    llvm::Value *x = kb.load(kb.operand(0), i, w);
+    llvm::Value *scaleV = kb.splat(w, scale);
+    kb.store(kb.result(0), i, select0(kb, keep, b.CreateFMul(x, scaleV), w));
+    kb.store(kb.result(1), i, select0(kb, keep, scaleV, w));
+  });
+}
 
 } // namespace cnnc::codegen

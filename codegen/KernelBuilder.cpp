@@ -1,5 +1,7 @@
 #include "codegen/KernelBuilder.h"
 
+#include <llvm/Analysis/LoopInfo.h>
+#include <llvm/IR/Dominators.h>
 #include <llvm/IR/Intrinsics.h>
 
 namespace cnnc::codegen {
@@ -108,6 +110,37 @@ void KernelBuilder::vectorLoop(
       add(lo, mul(builder_.CreateSDiv(count, i64(w)), i64(w)));
   loop(lo, vecEnd, w, [&](llvm::Value *i) { body(i, w); });
   loop(vecEnd, hi, 1, [&](llvm::Value *i) { body(i, 1); });
+}
+
+void KernelBuilder::vectorLoop(
+    llvm::Value *lo, llvm::Value *hi, int width,
+    const std::function<void(llvm::Value *, int)> &body) {
+  if (width <= 1) {
+    loop(lo, hi, 1, [&](llvm::Value *i) { body(i, 1); });
+    return;
+  }
+  llvm::Value *count = builder_.CreateSub(hi, lo);
+  llvm::Value *vecEnd =
+      add(lo, mul(builder_.CreateSDiv(count, i64(width)), i64(width)));
+  loop(lo, vecEnd, width, [&](llvm::Value *i) { body(i, width); });
+  loop(vecEnd, hi, 1, [&](llvm::Value *i) { body(i, 1); });
+}
+
+int KernelBuilder::widthFor(int64_t n) const {
+  int w = vectorWidth_;
+  while (w > 4 && w > n)
+    w /= 2;
+  return w <= n ? w : 1;
+}
+
+llvm::Value *KernelBuilder::laneIndices(int width, llvm::Value *base) {
+  if (width == 1)
+    return base;
+  llvm::SmallVector<llvm::Constant *, 16> lanes;
+  for (int l = 0; l < width; ++l)
+    lanes.push_back(builder_.getInt64(l));
+  return builder_.CreateAdd(builder_.CreateVectorSplat(width, base),
+                            llvm::ConstantVector::get(lanes));
 }
 
 void KernelBuilder::ifThen(llvm::Value *cond,
@@ -221,6 +254,26 @@ llvm::Value *KernelBuilder::reduceAdd(llvm::Value *v) {
     n = half;
   }
   return builder_.CreateExtractElement(v, uint64_t(0));
+}
+
+void KernelBuilder::keepLoopsAsEmitted() {
+  // The last block may still lack its terminator; it then has no successors,
+  // which the dominator tree handles.
+  llvm::DominatorTree dt(*fn_);
+  llvm::LoopInfo loops(dt);
+  llvm::LLVMContext &c = ctx();
+  for (llvm::Loop *l : loops.getLoopsInPreorder()) {
+    llvm::Metadata *ops[] = {
+        nullptr,
+        llvm::MDNode::get(c,
+                          llvm::MDString::get(c, "llvm.loop.unroll.disable")),
+        llvm::MDNode::get(
+            c, {llvm::MDString::get(c, "llvm.loop.vectorize.enable"),
+                llvm::ConstantAsMetadata::get(builder_.getFalse())})};
+    llvm::MDNode *id = llvm::MDNode::getDistinct(c, ops);
+    id->replaceOperandWith(0, id); // a loop ID refers to itself
+    l->setLoopID(id);
+  }
 }
 
 } // namespace cnnc::codegen

@@ -106,10 +106,24 @@ public:
   llvm::Value *splat(int width, llvm::Value *scalar);
   llvm::Value *splat(int width, float c) { return splat(width, f32(c)); }
   llvm::Value *fma(llvm::Value *a, llvm::Value *b, llvm::Value *c);
-  llvm::Value *fmax(llvm::Value *a, llvm::Value *b); // maxnum
+  llvm::Value *fmax(llvm::Value *a, llvm::Value *b);          // maxnum
   llvm::Value *unary(llvm::Intrinsic::ID id, llvm::Value *v); // exp, log, sqrt
   // Horizontal sum in a fixed tree order (deterministic).
   llvm::Value *reduceAdd(llvm::Value *v);
+
+  // vectorLoop with an explicit width: vectors of `width`, then scalars.
+  void vectorLoop(llvm::Value *lo, llvm::Value *hi, int width,
+                  const std::function<void(llvm::Value *, int)> &body);
+  // Widest power-of-two vector (4..vectorWidth() lanes) that fits in n
+  // elements; 1 (scalars) when n < 4. For short rows such as 10 classes.
+  int widthFor(int64_t n) const;
+  // i64 lane indices base + <0, 1, ..., width-1>; base itself for width 1.
+  llvm::Value *laneIndices(int width, llvm::Value *base);
+  // Marks every loop emitted so far to be kept as emitted: no unrolling and
+  // no auto-vectorization. For kernels whose loops are already vectorized
+  // and register-blocked, where LLVM's unrolling only multiplies code size
+  // and compile time.
+  void keepLoopsAsEmitted();
 
 private:
   llvm::Module &module_;

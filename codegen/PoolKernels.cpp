@@ -1,7 +1,235 @@
+// Pooling kernels: max and average pooling and their gradients, NHWC,
+// vectorized over the contiguous channel axis. Windows are clipped to the
+// image: max pooling ignores padded cells and average pooling divides by the
+// number of cells inside the image (TensorFlow's "same" semantics).
 #include "codegen/Kernels.h"
+
+#include <limits>
+
 namespace cnnc::codegen {
-void emitMaxPool2D(KernelBuilder &) {}
-void emitMaxPool2DGrad(KernelBuilder &) {}
-void emitAvgPool2D(KernelBuilder &) {}
-void emitAvgPool2DGrad(KernelBuilder &) {}
+
+namespace {
+
+using llvm::Value;
+
+struct PoolGeometry {
+  int64_t n, h, w, c; // input
+  int64_t kh, kw;     // window
+  int64_t oh, ow;     // output
+  int64_t sh, sw, pt, pl;
+};
+
+PoolGeometry geometry(const ir::Attrs &a, const std::vector<int64_t> &x,
+                      const std::vector<int64_t> &y) {
+  std::vector<int64_t> k = a.getInts("pool_size"), s = a.getInts("strides"),
+                       p = a.getInts("padding");
+  return {x[0], x[1], x[2], x[3], k[0], k[1],
+          y[1], y[2], s[0], s[1], p[0], p[1]};
+}
+
+Value *sub(KernelBuilder &kb, Value *a, Value *b) {
+  return kb.b().CreateSub(a, b);
+}
+Value *sdiv(KernelBuilder &kb, Value *a, int64_t c) {
+  return kb.b().CreateSDiv(a, kb.i64(c));
+}
+Value *srem(KernelBuilder &kb, Value *a, int64_t c) {
+  return kb.b().CreateSRem(a, kb.i64(c));
+}
+
+// Window of output index o along an axis: taps [lo, hi) inside the image and
+// the input index of tap 0.
+struct Span {
+  Value *start, *lo, *hi;
+};
+
+Span windowSpan(KernelBuilder &kb, Value *o, int64_t stride, int64_t pad,
+                int64_t window, int64_t in) {
+  Value *start = kb.add(kb.mul(o, stride), -pad);
+  Value *lo = kb.max(sub(kb, kb.i64(0), start), kb.i64(0));
+  Value *hi = kb.min(sub(kb, kb.i64(in), start), kb.i64(window));
+  return {start, lo, hi};
+}
+
+// Outputs [lo, hi) whose windows contain input index i along an axis.
+std::pair<Value *, Value *> coveringOutputs(KernelBuilder &kb, Value *i,
+                                            int64_t stride, int64_t pad,
+                                            int64_t window, int64_t out) {
+  Value *t = kb.add(i, pad); // >= 0
+  Value *first = kb.max(kb.add(t, 1 - window), kb.i64(0));
+  Value *lo = sdiv(kb, kb.add(first, stride - 1), stride);
+  Value *hi = kb.min(kb.add(sdiv(kb, t, stride), 1), kb.i64(out));
+  return {lo, hi};
+}
+
+// body(offset, width) over the c channels: full vectors, then one narrower
+// vector for the remainder.
+void forSlices(KernelBuilder &kb, int64_t c,
+               const std::function<void(Value *, int)> &body) {
+  int w = kb.vectorWidth();
+  int64_t full = c / w;
+  if (full == 1)
+    body(kb.i64(0), w);
+  else if (full > 1)
+    kb.loop(0, full * w, w, [&](Value *off) { body(off, w); });
+  if (c % w)
+    body(kb.i64(full * w), static_cast<int>(c % w));
+}
+
+// Loops over the window's taps inside the image (row-major), carrying
+// values; body gets the element index of channel 0 of the tap's pixel.
+std::vector<Value *>
+windowLoop(KernelBuilder &kb, const PoolGeometry &g, Value *n, const Span &hs,
+           const Span &ws, std::vector<Value *> init,
+           const std::function<std::vector<Value *>(
+               Value *, const std::vector<Value *> &)> &body) {
+  return kb.loopCarried(
+      hs.lo, hs.hi, 1, std::move(init),
+      [&](Value *kh, const std::vector<Value *> &a) {
+        Value *row = kb.mul(kb.add(kb.mul(n, g.h), kb.add(hs.start, kh)), g.w);
+        return kb.loopCarried(ws.lo, ws.hi, 1, a,
+                              [&](Value *kw, const std::vector<Value *> &b) {
+                                Value *pix = kb.add(row, kb.add(ws.start, kw));
+                                return body(kb.mul(pix, g.c), b);
+                              });
+      });
+}
+
+// Forward pooling over this thread's output rows; reduce(acc, x) folds one
+// tap, finish(acc, taps, width) makes the output from the fold and the
+// number of taps inside the image.
+void emitPoolForward(
+    KernelBuilder &kb, float init,
+    const std::function<Value *(Value *, Value *)> &reduce,
+    const std::function<Value *(Value *, Value *, int)> &finish) {
+  PoolGeometry g =
+      geometry(kb.attrs(), kb.operandType(0).shape, kb.resultType(0).shape);
+  Value *x = kb.operand(0), *y = kb.result(0);
+  auto [begin, end] = kb.partition(g.n * g.oh);
+  kb.loop(begin, end, 1, [&](Value *nr) {
+    Value *n = sdiv(kb, nr, g.oh);
+    Span hs = windowSpan(kb, srem(kb, nr, g.oh), g.sh, g.pt, g.kh, g.h);
+    kb.loop(0, g.ow, 1, [&](Value *ow) {
+      Span ws = windowSpan(kb, ow, g.sw, g.pl, g.kw, g.w);
+      Value *taps = kb.mul(sub(kb, hs.hi, hs.lo), sub(kb, ws.hi, ws.lo));
+      Value *outBase = kb.mul(kb.add(kb.mul(nr, g.ow), ow), g.c);
+      forSlices(kb, g.c, [&](Value *off, int width) {
+        auto acc = windowLoop(kb, g, n, hs, ws, {kb.splat(width, init)},
+                              [&](Value *idx, const std::vector<Value *> &a) {
+                                Value *v = kb.load(x, kb.add(idx, off), width);
+                                return std::vector<Value *>{reduce(a[0], v)};
+                              });
+        kb.store(y, kb.add(outBase, off), finish(acc[0], taps, width));
+      });
+    });
+  });
+}
+
+} // namespace
+
+void emitMaxPool2D(KernelBuilder &kb) {
+  auto &b = kb.b();
+  emitPoolForward(
+      kb, -std::numeric_limits<float>::infinity(),
+      [&](Value *acc, Value *v) {
+        // Keeps the first of equal values; NaN inputs are skipped.
+        return b.CreateSelect(b.CreateFCmpOGT(v, acc), v, acc);
+      },
+      [](Value *acc, Value *, int) { return acc; });
+  kb.keepLoopsAsEmitted();
+}
+
+void emitAvgPool2D(KernelBuilder &kb) {
+  auto &b = kb.b();
+  emitPoolForward(
+      kb, 0.0f, [&](Value *acc, Value *v) { return b.CreateFAdd(acc, v); },
+      [&](Value *acc, Value *taps, int width) {
+        Value *count = b.CreateSIToFP(taps, b.getFloatTy());
+        return b.CreateFDiv(acc, kb.splat(width, count));
+      });
+  kb.keepLoopsAsEmitted();
+}
+
+void emitMaxPool2DGrad(KernelBuilder &kb) {
+  // Scatter: each window's gradient goes to the first tap (row-major) that
+  // equals the forward output. Windows of one image may overlap, so threads
+  // own whole images: they zero their part of dx, then accumulate.
+  auto &b = kb.b();
+  PoolGeometry g =
+      geometry(kb.attrs(), kb.operandType(0).shape, kb.operandType(1).shape);
+  Value *x = kb.operand(0), *y = kb.operand(1), *dy = kb.operand(2),
+        *dx = kb.result(0);
+  int64_t image = g.h * g.w * g.c;
+  auto [begin, end] = kb.partition(g.n);
+  kb.zero(dx, kb.mul(begin, image), kb.mul(sub(kb, end, begin), image));
+  kb.loop(begin, end, 1, [&](Value *n) {
+    kb.loop(0, g.oh, 1, [&](Value *oh) {
+      Span hs = windowSpan(kb, oh, g.sh, g.pt, g.kh, g.h);
+      kb.loop(0, g.ow, 1, [&](Value *ow) {
+        Span ws = windowSpan(kb, ow, g.sw, g.pl, g.kw, g.w);
+        Value *outBase =
+            kb.mul(kb.add(kb.mul(kb.add(kb.mul(n, g.oh), oh), g.ow), ow), g.c);
+        forSlices(kb, g.c, [&](Value *off, int width) {
+          Value *yv = kb.load(y, kb.add(outBase, off), width);
+          Value *gv = kb.load(dy, kb.add(outBase, off), width);
+          llvm::Type *maskTy = b.CreateFCmpOEQ(yv, yv)->getType();
+          windowLoop(
+              kb, g, n, hs, ws, {llvm::Constant::getNullValue(maskTy)},
+              [&](Value *idx, const std::vector<Value *> &a) {
+                Value *i = kb.add(idx, off);
+                Value *hit =
+                    b.CreateAnd(b.CreateFCmpOEQ(kb.load(x, i, width), yv),
+                                b.CreateNot(a[0]));
+                Value *d = kb.load(dx, i, width);
+                kb.store(dx, i, b.CreateSelect(hit, b.CreateFAdd(d, gv), d));
+                return std::vector<Value *>{b.CreateOr(a[0], hit)};
+              });
+        });
+      });
+    });
+  });
+  kb.keepLoopsAsEmitted();
+}
+
+void emitAvgPool2DGrad(KernelBuilder &kb) {
+  // Gather: dx[n, i, j] = sum over windows containing (i, j) of
+  // dy / (cells of the window inside the image); each dx written once.
+  auto &b = kb.b();
+  PoolGeometry g =
+      geometry(kb.attrs(), kb.resultType(0).shape, kb.operandType(0).shape);
+  Value *dy = kb.operand(0), *dx = kb.result(0);
+  auto [begin, end] = kb.partition(g.n * g.h);
+  kb.loop(begin, end, 1, [&](Value *nr) {
+    Value *n = sdiv(kb, nr, g.h);
+    auto [ohLo, ohHi] =
+        coveringOutputs(kb, srem(kb, nr, g.h), g.sh, g.pt, g.kh, g.oh);
+    kb.loop(0, g.w, 1, [&](Value *iw) {
+      auto [owLo, owHi] = coveringOutputs(kb, iw, g.sw, g.pl, g.kw, g.ow);
+      Value *outBase = kb.mul(kb.add(kb.mul(nr, g.w), iw), g.c);
+      forSlices(kb, g.c, [&](Value *off, int width) {
+        auto acc = kb.loopCarried(
+            ohLo, ohHi, 1, {kb.splat(width, 0.0f)},
+            [&](Value *oh, const std::vector<Value *> &a) {
+              Span hs = windowSpan(kb, oh, g.sh, g.pt, g.kh, g.h);
+              Value *rows = sub(kb, hs.hi, hs.lo);
+              Value *dyRow = kb.mul(kb.add(kb.mul(n, g.oh), oh), g.ow);
+              return kb.loopCarried(
+                  owLo, owHi, 1, a,
+                  [&](Value *ow, const std::vector<Value *> &a2) {
+                    Span ws = windowSpan(kb, ow, g.sw, g.pl, g.kw, g.w);
+                    Value *cells = b.CreateSIToFP(
+                        kb.mul(rows, sub(kb, ws.hi, ws.lo)), b.getFloatTy());
+                    Value *gv = kb.load(
+                        dy, kb.add(kb.mul(kb.add(dyRow, ow), g.c), off), width);
+                    return std::vector<Value *>{b.CreateFAdd(
+                        a2[0], b.CreateFDiv(gv, kb.splat(width, cells)))};
+                  });
+            });
+        kb.store(dx, kb.add(outBase, off), acc[0]);
+      });
+    });
+  });
+  kb.keepLoopsAsEmitted();
+}
+
 } // namespace cnnc::codegen

@@ -48,8 +48,7 @@ ValueId Graph::addInput(const std::string &name, TensorType type) {
   return addValue(name, std::move(type), ValueKind::Input);
 }
 
-ValueId Graph::addParam(const std::string &name, TensorType type,
-                        Attrs attrs) {
+ValueId Graph::addParam(const std::string &name, TensorType type, Attrs attrs) {
   ValueId id = addValue(name, std::move(type), ValueKind::Param);
   values_[id].attrs = std::move(attrs);
   return id;

@@ -11,9 +11,7 @@ const OpInfo kOpInfos[] = {
 };
 } // namespace
 
-const OpInfo &opInfo(OpKind kind) {
-  return kOpInfos[static_cast<int>(kind)];
-}
+const OpInfo &opInfo(OpKind kind) { return kOpInfos[static_cast<int>(kind)]; }
 
 std::optional<OpKind> opKindFromName(std::string_view name) {
   for (int i = 0; i < kNumOpKinds; ++i)

@@ -48,7 +48,9 @@ public:
   Attrs(std::initializer_list<std::pair<const std::string, Attr>> init)
       : map_(init) {}
 
-  void set(const std::string &name, Attr value) { map_[name] = std::move(value); }
+  void set(const std::string &name, Attr value) {
+    map_[name] = std::move(value);
+  }
   bool has(const std::string &name) const { return map_.count(name) != 0; }
   const std::map<std::string, Attr> &all() const { return map_; }
 

@@ -27,8 +27,8 @@ struct Window {
 
 // Window geometry of conv/pool ops: window from `windowAttr` (or given),
 // strides, and padding [top, left, bottom, right].
-absl::StatusOr<Window> windowAttrs(OpKind kind, const Attrs &attrs,
-                                   int64_t kh, int64_t kw) {
+absl::StatusOr<Window> windowAttrs(OpKind kind, const Attrs &attrs, int64_t kh,
+                                   int64_t kw) {
   auto strides = pairAttr(kind, attrs, "strides");
   if (!strides.ok())
     return strides.status();
@@ -41,15 +41,15 @@ absl::StatusOr<Window> windowAttrs(OpKind kind, const Attrs &attrs,
   // TF pads less than a window; more would create all-padding windows.
   if (pad[0] >= kh || pad[2] >= kh || pad[1] >= kw || pad[3] >= kw)
     return err(kind, "padding must be smaller than the window");
-  return Window{kh, kw, strides->first, strides->second,
-                pad[0], pad[1], pad[2], pad[3]};
+  return Window{kh,     kw,     strides->first, strides->second,
+                pad[0], pad[1], pad[2],         pad[3]};
 }
 
 absl::Status expectRank(OpKind kind, const TensorType &t, int64_t rank,
                         const char *what) {
   if (t.rank() != rank)
-    return err(kind, fmt::format("{} must have rank {}, got {}", what, rank,
-                                 t.str()));
+    return err(
+        kind, fmt::format("{} must have rank {}, got {}", what, rank, t.str()));
   return absl::OkStatus();
 }
 
@@ -68,9 +68,10 @@ absl::Status expectSame(OpKind kind, const TensorType &a, const TensorType &b,
 }
 
 // Output shape [N, OH, OW, channels] of a window op on x [N, H, W, C].
-absl::StatusOr<std::vector<int64_t>>
-windowOutput(OpKind kind, const std::vector<int64_t> &x, const Window &w,
-             int64_t channels) {
+absl::StatusOr<std::vector<int64_t>> windowOutput(OpKind kind,
+                                                  const std::vector<int64_t> &x,
+                                                  const Window &w,
+                                                  int64_t channels) {
   int64_t oh = windowOutputSize(x[1], w.kh, w.sh, w.pt, w.pb);
   int64_t ow = windowOutputSize(x[2], w.kw, w.sw, w.pl, w.pr);
   if (oh <= 0 || ow <= 0)
@@ -176,8 +177,8 @@ absl::StatusOr<Types> matmul(OpKind k, const Types &in, const Attrs &a) {
   int64_t m = ta ? x.shape[1] : x.shape[0], kx = ta ? x.shape[0] : x.shape[1];
   int64_t ky = tb ? y.shape[1] : y.shape[0], n = tb ? y.shape[0] : y.shape[1];
   if (kx != ky)
-    return err(k, fmt::format("contraction sizes differ: {} vs {}", x.str(),
-                              y.str()));
+    return err(
+        k, fmt::format("contraction sizes differ: {} vs {}", x.str(), y.str()));
   return Types{f32({m, n})};
 }
 
@@ -199,11 +200,9 @@ std::pair<int64_t, int64_t> samePadding(int64_t in, int64_t window,
 }
 
 absl::StatusOr<std::vector<TensorType>>
-inferResultTypes(OpKind k, const std::vector<TensorType> &in,
-                 const Attrs &a) {
+inferResultTypes(OpKind k, const std::vector<TensorType> &in, const Attrs &a) {
   const OpInfo &info = opInfo(k);
-  if (info.numOperands >= 0 &&
-      static_cast<int>(in.size()) != info.numOperands)
+  if (info.numOperands >= 0 && static_cast<int>(in.size()) != info.numOperands)
     return err(k, fmt::format("expects {} operands, got {}", info.numOperands,
                               in.size()));
   switch (k) {
@@ -239,8 +238,8 @@ inferResultTypes(OpKind k, const std::vector<TensorType> &in,
     std::vector<int64_t> s = a.getInts("shape");
     TensorType out{in[0].dtype, s};
     if (s.empty() || out.numElements() != in[0].numElements())
-      return err(k, fmt::format("cannot reshape {} to {}", in[0].str(),
-                                shapeStr(s)));
+      return err(
+          k, fmt::format("cannot reshape {} to {}", in[0].str(), shapeStr(s)));
     return Types{out};
   }
   case OpKind::Activation: {

@@ -1,4 +1,5 @@
-// Each op's verifier and shape rule: operand types + attributes -> result types.
+// Each op's verifier and shape rule: operand types + attributes -> result
+// types.
 #pragma once
 
 #include "ir/Op.h"

@@ -12,9 +12,9 @@ enum class OptimizerKind { SGD, Adam, RMSprop };
 // Defaults are Keras's.
 struct OptimizerSpec {
   OptimizerKind kind = OptimizerKind::Adam;
-  double learningRate = 0.001; // sgd: 0.01
-  double momentum = 0.0;       // sgd
-  bool nesterov = false;       // sgd
+  double learningRate = 0.001;       // sgd: 0.01
+  double momentum = 0.0;             // sgd
+  bool nesterov = false;             // sgd
   double beta1 = 0.9, beta2 = 0.999; // adam
   double rho = 0.9;                  // rmsprop
   double epsilon = 1e-7;             // adam, rmsprop

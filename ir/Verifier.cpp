@@ -26,9 +26,9 @@ absl::Status verifyGraph(const Graph &g) {
     if (values[i].kind != ValueKind::Temp) {
       defined[i] = true;
       if (values[i].definingOp >= 0)
-        return absl::InvalidArgumentError(fmt::format(
-            "value %{} is a {} but is defined by an op", values[i].name,
-            valueKindName(values[i].kind)));
+        return absl::InvalidArgumentError(
+            fmt::format("value %{} is a {} but is defined by an op",
+                        values[i].name, valueKindName(values[i].kind)));
     }
     for (size_t j = 0; j < i; ++j)
       if (values[j].name == values[i].name)
@@ -43,9 +43,9 @@ absl::Status verifyGraph(const Graph &g) {
         return absl::InvalidArgumentError(
             fmt::format("{}: operand refers to no value", where(op, i)));
       if (!defined[v])
-        return absl::InvalidArgumentError(fmt::format(
-            "{}: operand %{} is used before it is defined", where(op, i),
-            values[v].name));
+        return absl::InvalidArgumentError(
+            fmt::format("{}: operand %{} is used before it is defined",
+                        where(op, i), values[v].name));
       operandTypes.push_back(values[v].type);
     }
     if (opInfo(op.kind).flags & kWritesOperands) {
@@ -63,8 +63,8 @@ absl::Status verifyGraph(const Graph &g) {
     }
     auto expected = inferResultTypes(op.kind, operandTypes, op.attrs);
     if (!expected.ok())
-      return absl::InvalidArgumentError(
-          fmt::format("{}: {}", where(op, i), std::string(expected.status().message())));
+      return absl::InvalidArgumentError(fmt::format(
+          "{}: {}", where(op, i), std::string(expected.status().message())));
     if (expected->size() != op.results.size())
       return absl::InvalidArgumentError(
           fmt::format("{}: expects {} results, has {}", where(op, i),
@@ -73,9 +73,8 @@ absl::Status verifyGraph(const Graph &g) {
       ValueId v = op.results[r];
       if (v < 0 || v >= static_cast<ValueId>(values.size()) || defined[v] ||
           values[v].definingOp != static_cast<int32_t>(i))
-        return absl::InvalidArgumentError(
-            fmt::format("{}: result {} is not a fresh value of this op",
-                        where(op, i), r));
+        return absl::InvalidArgumentError(fmt::format(
+            "{}: result {} is not a fresh value of this op", where(op, i), r));
       if (!(values[v].type == (*expected)[r]))
         return absl::InvalidArgumentError(fmt::format(
             "{}: result %{} has type {} but the op produces {}", where(op, i),

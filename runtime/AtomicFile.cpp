@@ -11,7 +11,7 @@ namespace cnnc::runtime {
 
 namespace {
 
-absl::Status errnoStatus(const std::string &path, std::string_view what,
+absl::Status errnoStatus(const std::string &path, absl::string_view what,
                          int err) {
   return absl::Status(absl::ErrnoToStatusCode(err),
                       absl::StrCat(path, ": ", what, ": ", std::strerror(err)));
@@ -51,8 +51,8 @@ absl::Status writeFileAtomically(const std::string &path,
   if (::close(fd) != 0 && st.ok())
     st = errnoStatus(tmp, "close failed", errno);
   if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0)
-    st = errnoStatus(path, absl::StrCat("cannot rename ", tmp, " to it"),
-                     errno);
+    st =
+        errnoStatus(path, absl::StrCat("cannot rename ", tmp, " to it"), errno);
   if (!st.ok())
     ::unlink(tmp.c_str());
   return st;

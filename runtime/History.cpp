@@ -7,7 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fmt/format.h>
-#include <optional>
+#include <string_view>
 
 namespace cnnc::runtime {
 
@@ -41,17 +41,25 @@ std::string pythonRepr(double v) {
 
   if (exp >= 16 || exp < -4) {
     out += digits[0];
-    if (digits.size() > 1)
-      out += "." + digits.substr(1);
+    if (digits.size() > 1) {
+      out += '.';
+      out.append(digits, 1);
+    }
     out += fmt::format("e{}{:02d}", exp < 0 ? '-' : '+', std::abs(exp));
   } else if (exp >= 0) {
     size_t intLen = static_cast<size_t>(exp) + 1;
-    if (digits.size() <= intLen)
-      out += digits + std::string(intLen - digits.size(), '0') + ".0";
-    else
-      out += digits.substr(0, intLen) + "." + digits.substr(intLen);
+    out.append(digits, 0, intLen);
+    if (digits.size() <= intLen) {
+      out.append(intLen - digits.size(), '0');
+      out += ".0";
+    } else {
+      out += '.';
+      out.append(digits, intLen);
+    }
   } else {
-    out += "0." + std::string(static_cast<size_t>(-exp - 1), '0') + digits;
+    out += "0.";
+    out.append(static_cast<size_t>(-exp - 1), '0');
+    out += digits;
   }
   return out;
 }
@@ -99,37 +107,49 @@ struct Axis {
   int decimals = 0;
 };
 
-// Y axis spanning the data, widened to whole tick steps.
-Axis valueAxis(double lo, double hi) {
+// Y axis spanning the data, widened to whole tick steps but not past the
+// bounds the quantity cannot cross (accuracy in [0,1], loss >= 0).
+Axis valueAxis(double lo, double hi, double floorBound, double ceilBound) {
   if (!(lo <= hi)) { // no finite data
     lo = 0;
     hi = 1;
   }
-  if (hi - lo < 1e-12) {
-    double pad = std::abs(lo) > 1e-12 ? std::abs(lo) * 0.1 : 0.1;
-    lo -= pad;
-    hi += pad;
-  }
+  bool clampLo = lo >= floorBound, clampHi = hi <= ceilBound;
+  // A margin keeps extreme markers off the frame; a flat series gets room
+  // proportional to its value.
+  double margin = hi - lo > 1e-12        ? 0.04 * (hi - lo)
+                  : std::abs(lo) > 1e-12 ? 0.1 * std::abs(lo)
+                                         : 0.1;
+  lo -= margin;
+  hi += margin;
   Axis a;
   double step = niceStep(hi - lo, 5);
   a.lo = std::floor(lo / step + 1e-9) * step;
   a.hi = std::ceil(hi / step - 1e-9) * step;
+  if (clampLo)
+    a.lo = std::max(a.lo, floorBound);
+  if (clampHi)
+    a.hi = std::min(a.hi, ceilBound);
   for (int i = 0;; ++i) {
-    double t = a.lo + i * step;
+    double t = std::ceil(a.lo / step - 1e-9) * step + i * step;
     if (t > a.hi + step * 1e-6)
       break;
     a.ticks.push_back(std::abs(t) < step * 1e-6 ? 0.0 : t);
   }
-  a.decimals = std::max(0, -static_cast<int>(std::floor(std::log10(step) + 1e-9)));
+  a.decimals =
+      std::max(0, -static_cast<int>(std::floor(std::log10(step) + 1e-9)));
   return a;
 }
 
-// X axis over epochs: integer ticks, half an epoch of room at each end.
+// X axis over epochs: integer ticks, some room at each end so the first and
+// last markers stay off the frame.
 Axis epochAxis(int first, int last) {
   Axis a;
-  double step = std::max(1.0, std::round(niceStep(std::max(1, last - first), 8)));
-  a.lo = first - 0.5;
-  a.hi = last + 0.5;
+  double step =
+      std::max(1.0, std::round(niceStep(std::max(1, last - first), 8)));
+  double pad = std::max(0.5, 0.04 * (last - first));
+  a.lo = first - pad;
+  a.hi = last + pad;
   for (double t = std::ceil(first / step) * step; t <= last; t += step)
     a.ticks.push_back(t);
   if (a.ticks.empty())
@@ -155,7 +175,9 @@ std::string fmtNum(double v) { return fmt::format("{:.2f}", v); }
 void drawPanel(std::string &svg, const PanelBox &box, const std::string &name,
                const Axis &xa, const Axis &ya,
                const std::vector<Series> &series, bool legendAtTop) {
-  auto px = [&](double x) { return box.x + (x - xa.lo) / (xa.hi - xa.lo) * box.w; };
+  auto px = [&](double x) {
+    return box.x + (x - xa.lo) / (xa.hi - xa.lo) * box.w;
+  };
   auto py = [&](double y) {
     return box.y + box.h - (y - ya.lo) / (ya.hi - ya.lo) * box.h;
   };
@@ -191,9 +213,10 @@ void drawPanel(std::string &svg, const PanelBox &box, const std::string &name,
                        "text-anchor=\"middle\">{:.0f}</text>\n",
                        fmtNum(x), fmtNum(box.y + box.h + 19), t);
   }
-  svg += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" "
-                     "class=\"frame\"/>\n",
-                     fmtNum(box.x), fmtNum(box.y), fmtNum(box.w), fmtNum(box.h));
+  svg +=
+      fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" "
+                  "class=\"frame\"/>\n",
+                  fmtNum(box.x), fmtNum(box.y), fmtNum(box.w), fmtNum(box.h));
 
   // Axis titles.
   svg += fmt::format("<text x=\"{}\" y=\"{}\" class=\"axis-title\" "
@@ -232,7 +255,12 @@ void drawPanel(std::string &svg, const PanelBox &box, const std::string &name,
 
   // Legend in the corner the curves usually leave free: accuracy rises,
   // loss falls.
-  double rowH = 20, legendW = 170, legendH = rowH * series.size() + 10;
+  size_t longest = 0;
+  for (const Series &s : series)
+    longest = std::max(longest, s.label.size());
+  // About 7.5px per character at 13px; the sample line takes the first 44px.
+  double rowH = 20, legendW = 56 + 7.5 * longest;
+  double legendH = rowH * series.size() + 10;
   double lx = box.x + box.w - legendW - 10;
   double ly = legendAtTop ? box.y + 10 : box.y + box.h - legendH - 10;
   svg += fmt::format("<g class=\"legend\">\n<rect x=\"{}\" y=\"{}\" "
@@ -275,17 +303,16 @@ absl::Status writeHistoryCsv(const std::string &path,
 absl::Status writeHistorySvg(const std::string &path,
                              const std::vector<EpochRecord> &records,
                              const std::string &title) {
-  bool anyValidation = std::any_of(records.begin(), records.end(),
-                                   [](const EpochRecord &r) {
-                                     return r.hasValidation;
-                                   });
+  bool anyValidation =
+      std::any_of(records.begin(), records.end(),
+                  [](const EpochRecord &r) { return r.hasValidation; });
   int first = 1, last = 1;
   if (!records.empty()) {
-    auto [lo, hi] = std::minmax_element(
-        records.begin(), records.end(),
-        [](const EpochRecord &a, const EpochRecord &b) {
-          return a.epoch < b.epoch;
-        });
+    auto [lo, hi] =
+        std::minmax_element(records.begin(), records.end(),
+                            [](const EpochRecord &a, const EpochRecord &b) {
+                              return a.epoch < b.epoch;
+                            });
     first = lo->epoch;
     last = hi->epoch;
   }
@@ -310,12 +337,14 @@ absl::Status writeHistorySvg(const std::string &path,
       if (r.hasValidation)
         add(series[1], r.epoch, r.*val);
     }
-    return std::make_pair(series, valueAxis(lo, hi));
+    return std::make_pair(series, std::make_pair(lo, hi));
   };
-  auto [accSeries, accAxis] = makeSeries("Accuracy", &EpochRecord::accuracy,
-                                         &EpochRecord::valAccuracy);
-  auto [lossSeries, lossAxis] =
+  auto [accSeries, accRange] =
+      makeSeries("Accuracy", &EpochRecord::accuracy, &EpochRecord::valAccuracy);
+  auto [lossSeries, lossRange] =
       makeSeries("Loss", &EpochRecord::loss, &EpochRecord::valLoss);
+  Axis accAxis = valueAxis(accRange.first, accRange.second, 0, 1);
+  Axis lossAxis = valueAxis(lossRange.first, lossRange.second, 0, INFINITY);
 
   constexpr double kWidth = 1000, kHeight = 440, kPanelW = kWidth / 2;
   std::string svg = fmt::format(

@@ -105,9 +105,9 @@ absl::StatusOr<IdxArray> readIdx(const std::string &path, uint32_t magic,
     if (err == ENOENT)
       return absl::NotFoundError(
           absl::StrCat(path, ": no such file; ", kFetchHint));
-    return absl::Status(absl::ErrnoToStatusCode(err),
-                        absl::StrCat(path, ": cannot open: ",
-                                     std::strerror(err)));
+    return absl::Status(
+        absl::ErrnoToStatusCode(err),
+        absl::StrCat(path, ": cannot open: ", std::strerror(err)));
   }
   struct stat st;
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -134,13 +134,13 @@ absl::StatusOr<IdxArray> readIdx(const std::string &path, uint32_t magic,
            uint32_t(header[at + 2]) << 8 | uint32_t(header[at + 3]);
   };
   if (got >= 4 && be32(0) != magic)
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: bad magic 0x%08x (%s), expected 0x%08x (%s)", path, be32(0),
-        magicName(be32(0)), magic, magicName(magic)));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: bad magic 0x%08x (%s), expected 0x%08x (%s)", path,
+                        be32(0), magicName(be32(0)), magic, magicName(magic)));
   if (static_cast<uint64_t>(got) < headerLen)
-    return absl::DataLossError(
-        absl::StrCat(path, ": truncated: expected a ", headerLen,
-                     "-byte header, got ", got, " bytes"));
+    return absl::DataLossError(absl::StrCat(path, ": truncated: expected a ",
+                                            headerLen, "-byte header, got ",
+                                            got, " bytes"));
 
   IdxArray out;
   uint64_t payload = 1;
@@ -270,9 +270,9 @@ absl::StatusOr<LabeledImages> loadIdxSplit(const std::string &prefix,
     return labels.status();
   out.labels = std::move(*labels);
   if (static_cast<int64_t>(out.labels.size()) != out.images.count)
-    return absl::InvalidArgumentError(absl::StrCat(
-        *labelsPath, ": holds ", out.labels.size(), " labels but ",
-        *imagesPath, " holds ", out.images.count, " images"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(*labelsPath, ": holds ", out.labels.size(), " labels but ",
+                     *imagesPath, " holds ", out.images.count, " images"));
   return out;
 }
 
@@ -281,10 +281,9 @@ absl::StatusOr<std::string> findMnistDir(const std::string &explicitDir) {
   if (!explicitDir.empty()) {
     if (holdsMnist(explicitDir))
       return explicitDir;
-    return absl::NotFoundError(
-        absl::StrCat(explicitDir,
-                     ": no train-images-idx3-ubyte(.gz) in this directory; ",
-                     kFetchHint));
+    return absl::NotFoundError(absl::StrCat(
+        explicitDir, ": no train-images-idx3-ubyte(.gz) in this directory; ",
+        kFetchHint));
   }
 
   std::vector<std::string> candidates;
@@ -303,9 +302,9 @@ absl::StatusOr<std::string> findMnistDir(const std::string &explicitDir) {
   for (const std::string &dir : candidates)
     if (holdsMnist(dir))
       return dir;
-  return absl::NotFoundError(
-      absl::StrCat("MNIST data not found (searched ",
-                   absl::StrJoin(candidates, ", "), "); ", kFetchHint));
+  return absl::NotFoundError(absl::StrCat("MNIST data not found (searched ",
+                                          absl::StrJoin(candidates, ", "),
+                                          "); ", kFetchHint));
 }
 
 } // namespace cnnc::runtime

@@ -149,8 +149,9 @@ private:
   size_t pos = 0;
   std::string err;
 
-  bool fail(std::string_view why) {
-    err = absl::StrCat("at header byte ", pos, ": ", why);
+  bool fail(absl::string_view why) {
+    err = absl::StrCat("at header byte ", pos, ": ",
+                       atEnd() ? "unexpected end of header, " : "", why);
     return false;
   }
 
@@ -169,13 +170,15 @@ private:
     return true;
   }
 
-  bool isDigit() const { return !atEnd() && text[pos] >= '0' && text[pos] <= '9'; }
+  bool isDigit() const {
+    return !atEnd() && text[pos] >= '0' && text[pos] <= '9';
+  }
 
   bool parseValue(Json &out, int depth) {
     if (depth > kMaxDepth)
       return fail("nesting too deep");
     if (atEnd())
-      return fail("unexpected end of header");
+      return fail("expected a JSON value");
     switch (text[pos]) {
     case '{':
       return parseObject(out, depth);
@@ -328,13 +331,13 @@ private:
         out += '\t';
         break;
       case 'u': {
-        uint32_t cp;
+        uint32_t cp = 0;
         if (!parseHex4(cp))
           return false;
         if (cp >= 0xDC00 && cp <= 0xDFFF)
           return fail("lone low surrogate in \\u escape");
         if (cp >= 0xD800 && cp <= 0xDBFF) {
-          uint32_t low;
+          uint32_t low = 0;
           if (!consume('\\') || !consume('u') || !parseHex4(low) ||
               low < 0xDC00 || low > 0xDFFF)
             return fail("unpaired surrogate in \\u escape");
@@ -480,7 +483,7 @@ private:
   const std::string &path;
   uint64_t bufferSize;
 
-  absl::Status error(std::string_view why) const {
+  absl::Status error(absl::string_view why) const {
     return absl::DataLossError(absl::StrCat(path, ": ", why));
   }
 
@@ -490,8 +493,8 @@ private:
                                 ", expected an object of strings"));
     for (size_t i = 0; i < meta.keys.size(); ++i)
       if (meta.items[i].kind != Json::Kind::String)
-        return error(absl::StrCat("__metadata__ value '", meta.keys[i],
-                                  "' is ", kindName(meta.items[i].kind),
+        return error(absl::StrCat("__metadata__ value '", meta.keys[i], "' is ",
+                                  kindName(meta.items[i].kind),
                                   ", expected a string"));
     return absl::OkStatus();
   }
@@ -540,19 +543,18 @@ private:
     for (const Json &dim : shape->items) {
       uint64_t d;
       if (!asUInt(dim, INT64_MAX, d))
-        return error(absl::StrCat(where, " has shape entry '",
-                                  dim.kind == Json::Kind::Number
-                                      ? dim.text
-                                      : kindName(dim.kind),
-                                  "', expected a non-negative integer"));
+        return error(absl::StrCat(
+            where, " has shape entry '",
+            dim.kind == Json::Kind::Number ? dim.text : kindName(dim.kind),
+            "', expected a non-negative integer"));
       entry.shape.push_back(static_cast<int64_t>(d));
-      overflow |= __builtin_mul_overflow(entry.numElements, d,
-                                         &entry.numElements);
+      overflow |=
+          __builtin_mul_overflow(entry.numElements, d, &entry.numElements);
     }
     uint64_t bytes = 0;
     if (overflow || __builtin_mul_overflow(entry.numElements, 4, &bytes))
-      return error(absl::StrCat(where, " has absurd shape ",
-                                shapeStr(entry.shape)));
+      return error(
+          absl::StrCat(where, " has absurd shape ", shapeStr(entry.shape)));
 
     if (offsets->kind != Json::Kind::Array || offsets->items.size() != 2 ||
         !asUInt(offsets->items[0], UINT64_MAX, entry.begin) ||
@@ -593,13 +595,13 @@ private:
                                   "]"));
       }
       if (e.begin > covered)
-        return error(absl::StrCat("data buffer bytes [", covered, ",",
-                                  e.begin, ") belong to no tensor"));
+        return error(absl::StrCat("data buffer bytes [", covered, ",", e.begin,
+                                  ") belong to no tensor"));
       covered = e.end;
     }
     if (covered != bufferSize)
-      return error(absl::StrCat("data buffer bytes [", covered, ",",
-                                bufferSize, ") belong to no tensor"));
+      return error(absl::StrCat("data buffer bytes [", covered, ",", bufferSize,
+                                ") belong to no tensor"));
     return absl::OkStatus();
   }
 };
@@ -639,17 +641,18 @@ absl::Status readError(const std::string &path) {
   if (err == 0)
     return absl::DataLossError(
         absl::StrCat(path, ": file shrank while being read"));
-  return absl::Status(absl::ErrnoToStatusCode(err),
-                      absl::StrCat(path, ": read failed: ",
-                                   std::strerror(err)));
+  return absl::Status(
+      absl::ErrnoToStatusCode(err),
+      absl::StrCat(path, ": read failed: ", std::strerror(err)));
 }
 
 } // namespace
 
-absl::Status writeSafetensors(const std::string &path,
-                              const std::vector<NamedTensor> &tensors,
-                              const std::map<std::string, std::string> &metadata) {
-  auto invalid = [&](std::string_view why) {
+absl::Status
+writeSafetensors(const std::string &path,
+                 const std::vector<NamedTensor> &tensors,
+                 const std::map<std::string, std::string> &metadata) {
+  auto invalid = [&](absl::string_view why) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": cannot write: ", why));
   };
@@ -689,17 +692,17 @@ absl::Status writeSafetensors(const std::string &path,
         return invalid(
             absl::StrCat(where, " has bad shape ", shapeStr(t.shape)));
     if (numElements != t.data.size())
-      return invalid(absl::StrCat(where, " has shape ", shapeStr(t.shape),
-                                  " (", numElements, " elements) but ",
-                                  t.data.size(), " values"));
+      return invalid(absl::StrCat(where, " has shape ", shapeStr(t.shape), " (",
+                                  numElements, " elements) but ", t.data.size(),
+                                  " values"));
 
     uint64_t end = offset + 4 * numElements;
     if (header.size() > 1)
       header += ',';
     appendJsonString(header, t.name);
-    absl::StrAppend(&header, ":{\"dtype\":\"F32\",\"shape\":",
-                    shapeStr(t.shape), ",\"data_offsets\":[", offset, ",", end,
-                    "]}");
+    absl::StrAppend(&header,
+                    ":{\"dtype\":\"F32\",\"shape\":", shapeStr(t.shape),
+                    ",\"data_offsets\":[", offset, ",", end, "]}");
     offset = end;
   }
   header += '}';
@@ -727,9 +730,9 @@ readSafetensors(const std::string &path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int err = errno;
-    return absl::Status(absl::ErrnoToStatusCode(err),
-                        absl::StrCat(path, ": cannot open: ",
-                                     std::strerror(err)));
+    return absl::Status(
+        absl::ErrnoToStatusCode(err),
+        absl::StrCat(path, ": cannot open: ", std::strerror(err)));
   }
   FdCloser closer(fd);
   struct stat st;
@@ -737,7 +740,7 @@ readSafetensors(const std::string &path) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": not a regular file"));
   uint64_t fileSize = static_cast<uint64_t>(st.st_size);
-  auto corrupt = [&](std::string_view why) {
+  auto corrupt = [&](absl::string_view why) {
     return absl::DataLossError(absl::StrCat(path, ": ", why));
   };
 
@@ -755,9 +758,8 @@ readSafetensors(const std::string &path) {
                                 " exceeds the limit of ", kMaxHeaderSize,
                                 " bytes"));
   if (headerSize > fileSize - 8)
-    return corrupt(absl::StrCat("header length ", headerSize,
-                                " exceeds the ", fileSize - 8,
-                                " bytes after the length field"));
+    return corrupt(absl::StrCat("header length ", headerSize, " exceeds the ",
+                                fileSize - 8, " bytes after the length field"));
 
   std::string header(headerSize, '\0');
   if (!preadAll(fd, header.data(), headerSize, 8))
@@ -803,9 +805,8 @@ absl::Status matchTensors(
           absl::StrCat(path, ": model tensor '", name, "' is missing"));
     if (it->second->shape != shape)
       return absl::InvalidArgumentError(absl::StrCat(
-          path, ": tensor '", name, "' has shape ",
-          shapeStr(it->second->shape), " but the model expects ",
-          shapeStr(shape)));
+          path, ": tensor '", name, "' has shape ", shapeStr(it->second->shape),
+          " but the model expects ", shapeStr(shape)));
   }
   std::set<std::string_view> wanted;
   for (const auto &entry : expected)

@@ -1,0 +1,87 @@
+// The checked form of a DSL program: every argument has been type- and
+// range-checked and every default filled in. Shapes are checked later, by
+// lowerModel.
+#pragma once
+
+#include "frontend/Diagnostics.h"
+#include "ir/TrainingSpec.h"
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cnnc::frontend {
+
+enum class LayerKind {
+  Conv2D,
+  MaxPooling2D,
+  AveragePooling2D,
+  Dropout,
+  Flatten,
+  Dense,
+};
+
+enum class Activation { Linear, Relu, Sigmoid, Tanh, Softmax };
+enum class Padding { Valid, Same };
+
+const char *layerKeyword(LayerKind k);   // "max_pooling2d"
+const char *layerClassName(LayerKind k); // "MaxPooling2D", as Keras prints it
+const char *activationName(Activation a);
+const char *paddingName(Padding p);
+
+using IntPair = std::array<int64_t, 2>; // (h, w)
+
+// One layer after the input. Fields a kind does not use keep their defaults.
+struct Layer {
+  LayerKind kind = LayerKind::Dense;
+  std::string name;         // name= or the Keras default (conv2d, conv2d_1...)
+  SourceLoc loc;            // the layer keyword
+  SourceLoc activationLoc;  // the activation= value, or loc when defaulted
+  int64_t filters = 0;      // conv2d
+  int64_t units = 0;        // dense
+  IntPair kernelSize{1, 1}; // conv2d
+  IntPair poolSize{2, 2};   // pooling
+  IntPair strides{1, 1};    // conv2d; pooling defaults to poolSize
+  Padding padding = Padding::Valid;           // conv2d, pooling
+  Activation activation = Activation::Linear; // conv2d, dense
+  bool useBias = true;                        // conv2d, dense
+  double rate = 0;                            // dropout
+};
+
+struct Model {
+  std::string name;
+  SourceLoc loc;                       // the 'model' keyword
+  std::array<int64_t, 3> inputShape{}; // (h, w, c)
+  SourceLoc inputLoc;                  // the 'input' keyword
+  std::vector<Layer> layers;           // in order, without the input
+};
+
+struct CompileStmt {
+  SourceLoc loc;
+  ir::LossKind loss = ir::LossKind::CategoricalCrossentropy;
+  ir::OptimizerSpec optimizer; // the chosen optimizer's defaults filled in
+  bool accuracy = true;        // metrics=[accuracy]; true when omitted
+};
+
+struct FitStmt {
+  SourceLoc loc;
+  SourceLoc datasetLoc; // line 0 when dataset= is not given
+  ir::FitSpec fit;      // defaults filled in
+};
+
+struct Program {
+  std::string filename;
+  std::string source; // kept so that later errors can quote their line
+  Model model;
+  std::optional<CompileStmt> compile;
+  std::optional<FitStmt> fit;
+
+  // A diagnostic at `loc` of this program's file.
+  Diagnostic diagnose(SourceLoc loc, std::string message) const {
+    return makeDiagnostic(filename, source, loc, std::move(message));
+  }
+};
+
+} // namespace cnnc::frontend

@@ -1,0 +1,465 @@
+#include "frontend/Binder.h"
+
+#include <fmt/format.h>
+
+#include <cctype>
+#include <limits>
+#include <set>
+
+namespace cnnc::frontend {
+
+namespace {
+
+// Sizes stay in int32 range so that every shape product can be checked
+// without overflow and indexes fit the kernels' 32-bit steps.
+constexpr int64_t kMaxSize = std::numeric_limits<int32_t>::max();
+
+using Kind = RawValue::Kind;
+
+// How a value reads in "X expects ..., got <this>".
+std::string describe(const RawValue &v) {
+  switch (v.kind) {
+  case Kind::Int:
+  case Kind::Float:
+    return v.text;
+  case Kind::String:
+    return "a string";
+  case Kind::Name:
+    return fmt::format("the name '{}'", v.text);
+  case Kind::Tuple:
+    return v.elements.size() == 1
+               ? std::string("a tuple of 1 value")
+               : fmt::format("a tuple of {} values", v.elements.size());
+  case Kind::List:
+    return "a list";
+  case Kind::Call:
+    return fmt::format("a call '{}(...)'", v.text);
+  }
+  return "a value";
+}
+
+bool isIdentifier(std::string_view s) {
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0])))
+    return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_')
+      return false;
+  return true;
+}
+
+const std::vector<std::string> kActivations = {"relu", "sigmoid", "tanh",
+                                               "softmax", "linear"};
+const std::vector<std::string> kPaddings = {"valid", "same"};
+const std::vector<std::string> kLosses = {"categorical_crossentropy",
+                                          "sparse_categorical_crossentropy"};
+const std::vector<std::string> kOptimizers = {"sgd", "adam", "rmsprop"};
+const std::vector<std::string> kDatasets = {"mnist", "idx"};
+
+} // namespace
+
+const std::vector<std::string> &layerKeywords() {
+  static const std::vector<std::string> names = {
+      "input",   "conv2d",  "max_pooling2d", "average_pooling2d",
+      "dropout", "flatten", "dense"};
+  return names;
+}
+
+std::optional<LayerKind> layerKindFromKeyword(std::string_view k) {
+  for (LayerKind kind :
+       {LayerKind::Conv2D, LayerKind::MaxPooling2D, LayerKind::AveragePooling2D,
+        LayerKind::Dropout, LayerKind::Flatten, LayerKind::Dense})
+    if (k == layerKeyword(kind))
+      return kind;
+  return std::nullopt;
+}
+
+bool Binder::fail(SourceLoc loc, std::string message) {
+  if (!error_)
+    error_ = makeDiagnostic(file_, source_, loc, std::move(message));
+  return false;
+}
+
+bool Binder::forEachArg(const std::vector<RawArg> &args, std::string_view owner,
+                        SourceLoc ownerLoc,
+                        const std::vector<std::string> &known,
+                        const std::vector<std::string> &required,
+                        const std::function<bool(const RawArg &)> &handle) {
+  std::set<std::string> seen;
+  for (const RawArg &a : args) {
+    if (a.name.empty())
+      return fail(a.loc, fmt::format("{} takes name=value arguments, got {}",
+                                     owner, describe(a.value)));
+    bool isKnown = false;
+    for (const std::string &k : known)
+      isKnown |= k == a.name;
+    if (!isKnown)
+      return fail(a.loc, fmt::format("unknown argument '{}' for {}{}", a.name,
+                                     owner, suggestionSuffix(a.name, known)));
+    if (!seen.insert(a.name).second)
+      return fail(a.loc, fmt::format("duplicate argument '{}'", a.name));
+    if (!handle(a))
+      return false;
+  }
+  for (const std::string &r : required)
+    if (!seen.count(r))
+      return fail(ownerLoc, fmt::format("missing required argument '{}' for {}",
+                                        r, owner));
+  return true;
+}
+
+bool Binder::readInt(const RawArg &a, int64_t &out, int64_t min, int64_t max) {
+  const RawValue &v = a.value;
+  if (v.kind != Kind::Int)
+    return fail(v.loc, fmt::format("{} expects an integer, got {}", a.name,
+                                   describe(v)));
+  if (v.intValue < min)
+    return fail(v.loc, fmt::format("{} must be at least {}, got {}", a.name,
+                                   min, v.text));
+  if (v.intValue > max)
+    return fail(v.loc, fmt::format("{} must be at most {}, got {}", a.name, max,
+                                   v.text));
+  out = v.intValue;
+  return true;
+}
+
+// An integer n means (n, n), as in Keras.
+bool Binder::readPair(const RawArg &a, IntPair &out) {
+  const RawValue &v = a.value;
+  std::vector<const RawValue *> parts;
+  if (v.kind == Kind::Int)
+    parts = {&v, &v};
+  else if (v.kind == Kind::Tuple && v.elements.size() == 2 &&
+           v.elements[0].kind == Kind::Int && v.elements[1].kind == Kind::Int)
+    parts = {&v.elements[0], &v.elements[1]};
+  else
+    return fail(v.loc, fmt::format("{} expects an integer or (h, w), got {}",
+                                   a.name, describe(v)));
+  for (int i = 0; i < 2; ++i) {
+    const RawValue &p = *parts[i];
+    if (p.intValue < 1 || p.intValue > kMaxSize)
+      return fail(p.loc, fmt::format("{} must be between 1 and {}, got {}",
+                                     a.name, kMaxSize, p.text));
+    out[i] = p.intValue;
+  }
+  return true;
+}
+
+bool Binder::readNumber(const RawArg &a, double &out, Range range) {
+  const RawValue &v = a.value;
+  if (v.kind != Kind::Int && v.kind != Kind::Float)
+    return fail(
+        v.loc, fmt::format("{} expects a number, got {}", a.name, describe(v)));
+  double x = v.floatValue;
+  switch (range) {
+  case Range::Positive:
+    if (!(x > 0))
+      return fail(v.loc,
+                  fmt::format("{} must be positive, got {}", a.name, v.text));
+    break;
+  case Range::UnitOpen:
+    if (!(x >= 0 && x < 1))
+      return fail(v.loc,
+                  fmt::format("{} must be in [0, 1), got {}", a.name, v.text));
+    break;
+  case Range::UnitClosed:
+    if (!(x >= 0 && x <= 1))
+      return fail(v.loc,
+                  fmt::format("{} must be in [0, 1], got {}", a.name, v.text));
+    break;
+  }
+  out = x;
+  return true;
+}
+
+bool Binder::readBool(const RawArg &a, bool &out) {
+  const RawValue &v = a.value;
+  if (v.kind == Kind::Name && (v.text == "true" || v.text == "false")) {
+    out = v.text == "true";
+    return true;
+  }
+  std::string msg =
+      fmt::format("{} expects true or false, got {}", a.name, describe(v));
+  if (v.kind == Kind::Name)
+    if (auto m = closestMatch(v.text, {"true", "false"}))
+      msg += fmt::format("; did you mean '{}'?", *m);
+  return fail(v.loc, std::move(msg));
+}
+
+bool Binder::readChoice(const RawArg &a, std::string_view what,
+                        const std::vector<std::string> &choices,
+                        size_t &index) {
+  const RawValue &v = a.value;
+  if (v.kind != Kind::Name)
+    return fail(v.loc, fmt::format("{} expects one of {}, got {}", a.name,
+                                   joinNames(choices), describe(v)));
+  for (size_t i = 0; i < choices.size(); ++i)
+    if (choices[i] == v.text) {
+      index = i;
+      return true;
+    }
+  return fail(v.loc, unknownMessage(what, v.text, choices));
+}
+
+// Layer names become parameter names ("<name>.kernel"), so they must be
+// identifiers; a string is accepted as well, as Keras writes name='...'.
+bool Binder::readLayerName(const RawArg &a, std::string &out) {
+  const RawValue &v = a.value;
+  if (v.kind != Kind::Name && v.kind != Kind::String)
+    return fail(v.loc,
+                fmt::format("name expects an identifier, got {}", describe(v)));
+  if (!isIdentifier(v.text))
+    return fail(v.loc, fmt::format("layer name \"{}\" is not an identifier "
+                                   "(letters, digits and _, not starting "
+                                   "with a digit)",
+                                   v.text));
+  out = v.text;
+  return true;
+}
+
+bool Binder::bindInput(const RawStatement &s, std::array<int64_t, 3> &shape) {
+  return forEachArg(
+      s.args, "input", s.loc, {"shape"}, {"shape"}, [&](const RawArg &a) {
+        const RawValue &v = a.value;
+        if (v.kind != Kind::Tuple || v.elements.size() != 3)
+          return fail(v.loc, fmt::format("shape expects (h, w, c), got "
+                                         "{}",
+                                         describe(v)));
+        for (size_t i = 0; i < 3; ++i) {
+          const RawValue &e = v.elements[i];
+          if (e.kind != Kind::Int)
+            return fail(e.loc, fmt::format("shape expects "
+                                           "integers, got {}",
+                                           describe(e)));
+          if (e.intValue < 1 || e.intValue > kMaxSize)
+            return fail(e.loc, fmt::format("shape must be between 1 "
+                                           "and {}, got {}",
+                                           kMaxSize, e.text));
+          shape[i] = e.intValue;
+        }
+        return true;
+      });
+}
+
+bool Binder::bindLayer(const RawStatement &s, Layer &layer,
+                       SourceLoc &nameLoc) {
+  layer.loc = s.loc;
+  layer.activationLoc = s.loc;
+  std::vector<std::string> known, required;
+  switch (layer.kind) {
+  case LayerKind::Conv2D:
+    known = {"filters",    "kernel_size", "strides", "padding",
+             "activation", "use_bias",    "name"};
+    required = {"filters", "kernel_size"};
+    break;
+  case LayerKind::MaxPooling2D:
+  case LayerKind::AveragePooling2D:
+    known = {"pool_size", "strides", "padding", "name"};
+    break;
+  case LayerKind::Dropout:
+    known = {"rate", "name"};
+    required = {"rate"};
+    break;
+  case LayerKind::Flatten:
+    known = {"name"};
+    break;
+  case LayerKind::Dense:
+    known = {"units", "activation", "use_bias", "name"};
+    required = {"units"};
+    break;
+  }
+  bool stridesGiven = false;
+  bool ok = forEachArg(
+      s.args, s.keyword, s.loc, known, required, [&](const RawArg &a) {
+        size_t index = 0;
+        if (a.name == "filters")
+          return readInt(a, layer.filters, 1, kMaxSize);
+        if (a.name == "units")
+          return readInt(a, layer.units, 1, kMaxSize);
+        if (a.name == "kernel_size")
+          return readPair(a, layer.kernelSize);
+        if (a.name == "pool_size")
+          return readPair(a, layer.poolSize);
+        if (a.name == "strides") {
+          stridesGiven = true;
+          return readPair(a, layer.strides);
+        }
+        if (a.name == "padding") {
+          if (!readChoice(a, "padding", kPaddings, index))
+            return false;
+          layer.padding = index == 0 ? Padding::Valid : Padding::Same;
+          return true;
+        }
+        if (a.name == "activation") {
+          if (!readChoice(a, "activation", kActivations, index))
+            return false;
+          layer.activation = std::array{Activation::Relu, Activation::Sigmoid,
+                                        Activation::Tanh, Activation::Softmax,
+                                        Activation::Linear}[index];
+          layer.activationLoc = a.value.loc;
+          return true;
+        }
+        if (a.name == "use_bias")
+          return readBool(a, layer.useBias);
+        if (a.name == "rate")
+          return readNumber(a, layer.rate, Range::UnitOpen);
+        if (a.name == "name") {
+          nameLoc = a.value.loc;
+          return readLayerName(a, layer.name);
+        }
+        return fail(a.loc, fmt::format("argument '{}' is not handled", a.name));
+      });
+  if (!ok)
+    return false;
+  // Keras pools step by their own size unless told otherwise.
+  if (!stridesGiven && (layer.kind == LayerKind::MaxPooling2D ||
+                        layer.kind == LayerKind::AveragePooling2D))
+    layer.strides = layer.poolSize;
+  return true;
+}
+
+bool Binder::readOptimizer(const RawArg &a, ir::OptimizerSpec &out) {
+  const RawValue &v = a.value;
+  if (v.kind != Kind::Name && v.kind != Kind::Call)
+    return fail(v.loc, fmt::format("optimizer expects sgd, adam or rmsprop, "
+                                   "optionally with arguments as in "
+                                   "adam(learning_rate=0.001), got {}",
+                                   describe(v)));
+  size_t index = kOptimizers.size();
+  for (size_t i = 0; i < kOptimizers.size(); ++i)
+    if (kOptimizers[i] == v.text)
+      index = i;
+  if (index == kOptimizers.size())
+    return fail(v.loc, unknownMessage("optimizer", v.text, kOptimizers));
+  // Keras's defaults for the chosen optimizer.
+  out = ir::OptimizerSpec{};
+  std::vector<std::string> known;
+  if (index == 0) {
+    out.kind = ir::OptimizerKind::SGD;
+    out.learningRate = 0.01;
+    known = {"learning_rate", "momentum", "nesterov"};
+  } else if (index == 1) {
+    out.kind = ir::OptimizerKind::Adam;
+    known = {"learning_rate", "beta_1", "beta_2", "epsilon"};
+  } else {
+    out.kind = ir::OptimizerKind::RMSprop;
+    known = {"learning_rate", "rho", "epsilon"};
+  }
+  return forEachArg(v.args, v.text, v.loc, known, {}, [&](const RawArg &c) {
+    if (c.name == "learning_rate")
+      return readNumber(c, out.learningRate, Range::Positive);
+    if (c.name == "momentum")
+      return readNumber(c, out.momentum, Range::UnitClosed);
+    if (c.name == "nesterov")
+      return readBool(c, out.nesterov);
+    if (c.name == "beta_1")
+      return readNumber(c, out.beta1, Range::UnitOpen);
+    if (c.name == "beta_2")
+      return readNumber(c, out.beta2, Range::UnitOpen);
+    if (c.name == "rho")
+      return readNumber(c, out.rho, Range::UnitOpen);
+    if (c.name == "epsilon")
+      return readNumber(c, out.epsilon, Range::Positive);
+    return fail(c.loc, fmt::format("argument '{}' is not handled", c.name));
+  });
+}
+
+bool Binder::readMetrics(const RawArg &a, bool &accuracy) {
+  const RawValue &v = a.value;
+  if (v.kind != Kind::List)
+    return fail(v.loc, fmt::format("metrics expects a list such as "
+                                   "[accuracy], got {}",
+                                   describe(v)));
+  accuracy = false;
+  for (const RawValue &m : v.elements) {
+    if (m.kind != Kind::Name)
+      return fail(m.loc,
+                  fmt::format("metrics expects names, got {}", describe(m)));
+    if (m.text != "accuracy")
+      return fail(m.loc, unknownMessage("metric", m.text, {"accuracy"}));
+    if (accuracy)
+      return fail(m.loc, "duplicate metric 'accuracy'");
+    accuracy = true;
+  }
+  return true;
+}
+
+bool Binder::bindCompile(const RawStatement &s, CompileStmt &c) {
+  c.loc = s.loc;
+  return forEachArg(s.args, "compile", s.loc, {"loss", "optimizer", "metrics"},
+                    {}, [&](const RawArg &a) {
+                      if (a.name == "loss") {
+                        size_t index = 0;
+                        if (!readChoice(a, "loss", kLosses, index))
+                          return false;
+                        c.loss =
+                            index == 0
+                                ? ir::LossKind::CategoricalCrossentropy
+                                : ir::LossKind::SparseCategoricalCrossentropy;
+                        return true;
+                      }
+                      if (a.name == "optimizer")
+                        return readOptimizer(a, c.optimizer);
+                      return readMetrics(a, c.accuracy);
+                    });
+}
+
+bool Binder::readDataset(const RawArg &a, ir::FitSpec &out) {
+  const RawValue &v = a.value;
+  const char *idxUsage = "dataset idx needs a path prefix, as in "
+                         "idx(\"data/mnist/\")";
+  if (v.kind != Kind::Name && v.kind != Kind::Call)
+    return fail(v.loc, fmt::format("dataset expects mnist or "
+                                   "idx(\"path/prefix\"), got {}",
+                                   describe(v)));
+  if (v.text == "mnist" && v.kind == Kind::Name) {
+    out.dataset = "mnist";
+    out.idxPrefix.clear();
+    return true;
+  }
+  if (v.text == "idx") {
+    if (v.kind != Kind::Call || v.args.size() != 1 || !v.args[0].name.empty() ||
+        v.args[0].value.kind != Kind::String)
+      return fail(v.loc, idxUsage);
+    if (v.args[0].value.text.empty())
+      return fail(v.args[0].loc, "the idx path prefix is empty");
+    out.dataset = "idx";
+    out.idxPrefix = v.args[0].value.text;
+    return true;
+  }
+  if (v.text == "mnist")
+    return fail(v.loc, "dataset mnist takes no arguments");
+  return fail(v.loc, unknownMessage("dataset", v.text, kDatasets));
+}
+
+bool Binder::bindFit(const RawStatement &s, FitStmt &f) {
+  f.loc = s.loc;
+  return forEachArg(
+      s.args, "fit", s.loc,
+      {"dataset", "epochs", "batch_size", "validation", "shuffle", "seed"}, {},
+      [&](const RawArg &a) {
+        if (a.name == "dataset") {
+          f.datasetLoc = a.value.loc;
+          return readDataset(a, f.fit);
+        }
+        if (a.name == "epochs")
+          return readInt(a, f.fit.epochs, 1, kMaxSize);
+        if (a.name == "batch_size")
+          return readInt(a, f.fit.batchSize, 1, kMaxSize);
+        if (a.name == "validation") {
+          size_t index = 0;
+          if (!readChoice(a, "validation", {"test", "none"}, index))
+            return false;
+          f.fit.validation = index == 0;
+          return true;
+        }
+        if (a.name == "shuffle")
+          return readBool(a, f.fit.shuffle);
+        int64_t seed = 0;
+        if (!readInt(a, seed, 0, std::numeric_limits<int64_t>::max()))
+          return false;
+        f.fit.seed = static_cast<uint64_t>(seed);
+        return true;
+      });
+}
+
+} // namespace cnnc::frontend

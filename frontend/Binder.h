@@ -1,0 +1,61 @@
+// Checks one raw statement against what its keyword accepts (argument names,
+// value types, ranges, required arguments) and fills the typed AST.
+#pragma once
+
+#include "frontend/AST.h"
+#include "frontend/Syntax.h"
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cnnc::frontend {
+
+// Layer keywords in the order messages list them, "input" first.
+const std::vector<std::string> &layerKeywords();
+std::optional<LayerKind> layerKindFromKeyword(std::string_view keyword);
+
+class Binder {
+public:
+  Binder(const std::string &file, std::string_view source)
+      : file_(file), source_(source) {}
+
+  // Each returns false and leaves the error in error() on failure.
+  bool bindInput(const RawStatement &s, std::array<int64_t, 3> &shape);
+  // `layer.kind` must be set; `nameLoc` is set when name= is given.
+  bool bindLayer(const RawStatement &s, Layer &layer, SourceLoc &nameLoc);
+  bool bindCompile(const RawStatement &s, CompileStmt &c);
+  bool bindFit(const RawStatement &s, FitStmt &f);
+
+  const std::optional<Diagnostic> &error() const { return error_; }
+
+private:
+  enum class Range { Positive, UnitOpen, UnitClosed }; // (0,inf) [0,1) [0,1]
+
+  bool fail(SourceLoc loc, std::string message);
+  // Walks `args` in order, rejecting unknown and repeated names and handing
+  // each to `handle`; then reports the first missing required argument.
+  bool forEachArg(const std::vector<RawArg> &args, std::string_view owner,
+                  SourceLoc ownerLoc, const std::vector<std::string> &known,
+                  const std::vector<std::string> &required,
+                  const std::function<bool(const RawArg &)> &handle);
+
+  bool readInt(const RawArg &a, int64_t &out, int64_t min, int64_t max);
+  bool readPair(const RawArg &a, IntPair &out);
+  bool readNumber(const RawArg &a, double &out, Range range);
+  bool readBool(const RawArg &a, bool &out);
+  bool readChoice(const RawArg &a, std::string_view what,
+                  const std::vector<std::string> &choices, size_t &index);
+  bool readLayerName(const RawArg &a, std::string &out);
+  bool readOptimizer(const RawArg &a, ir::OptimizerSpec &out);
+  bool readDataset(const RawArg &a, ir::FitSpec &out);
+  bool readMetrics(const RawArg &a, bool &accuracy);
+
+  std::string file_;
+  std::string_view source_;
+  std::optional<Diagnostic> error_;
+};
+
+} // namespace cnnc::frontend

@@ -1,0 +1,55 @@
+// Splits DSL source into tokens. Newlines end statements, except inside
+// parentheses and brackets, where they are plain whitespace.
+#pragma once
+
+#include "frontend/Diagnostics.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cnnc::frontend {
+
+enum class TokenKind {
+  Ident,
+  Int,
+  Float,
+  String,
+  Equals,
+  Comma,
+  LParen,
+  RParen,
+  LBracket,
+  RBracket,
+  LBrace,
+  RBrace,
+  Newline,
+  Eof,
+};
+
+struct Token {
+  TokenKind kind = TokenKind::Eof;
+  std::string text; // the spelling; for strings, the unescaped contents
+  SourceLoc loc;
+  int64_t intValue = 0;  // Int
+  double floatValue = 0; // Int and Float
+};
+
+// How a token reads in a message: "'conv2d'", "end of line", "a string".
+std::string describeToken(const Token &t);
+
+struct LexError {
+  SourceLoc loc;
+  std::string message;
+};
+
+struct LexResult {
+  std::vector<Token> tokens; // ends with Eof unless there is an error
+  std::optional<LexError> error;
+};
+
+LexResult lex(std::string_view source);
+
+} // namespace cnnc::frontend

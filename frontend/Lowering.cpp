@@ -1,0 +1,356 @@
+// Lowers a checked Program to the forward graph. Shapes are tracked per layer
+// (without the batch dimension) so that a layer that cannot work is reported
+// at its own line, in the user's terms, before any op is created.
+#include "frontend/Frontend.h"
+#include "ir/ShapeRules.h"
+#include "ir/Verifier.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <limits>
+
+namespace cnnc::frontend {
+
+namespace {
+
+using ir::ValueId;
+
+// Every tensor, batch included, stays below 2^31 elements: enough for any
+// model that trains on one machine, and products of such sizes never
+// overflow int64.
+constexpr int64_t kMaxElements = std::numeric_limits<int32_t>::max();
+
+// "13x13x32"
+std::string dims(const std::vector<int64_t> &shape) {
+  return fmt::format("{}", fmt::join(shape, "x"));
+}
+
+// The product of `shape` times `factor` when it is at most kMaxElements.
+std::optional<int64_t> checkedElements(const std::vector<int64_t> &shape,
+                                       int64_t factor = 1) {
+  int64_t n = factor;
+  if (n < 1 || n > kMaxElements)
+    return std::nullopt;
+  for (int64_t d : shape) {
+    if (d < 1 || d > kMaxElements || n > kMaxElements / d)
+      return std::nullopt;
+    n *= d;
+  }
+  return n;
+}
+
+bool validSettings(const Layer &l) {
+  auto positive = [](const IntPair &p) { return p[0] >= 1 && p[1] >= 1; };
+  switch (l.kind) {
+  case LayerKind::Conv2D:
+    return l.filters >= 1 && positive(l.kernelSize) && positive(l.strides);
+  case LayerKind::MaxPooling2D:
+  case LayerKind::AveragePooling2D:
+    return positive(l.poolSize) && positive(l.strides);
+  case LayerKind::Dropout:
+    return l.rate >= 0 && l.rate < 1;
+  case LayerKind::Flatten:
+    return true;
+  case LayerKind::Dense:
+    return l.units >= 1;
+  }
+  return false;
+}
+
+const char *lossName(ir::LossKind k) {
+  return k == ir::LossKind::CategoricalCrossentropy
+             ? "categorical_crossentropy"
+             : "sparse_categorical_crossentropy";
+}
+
+class Lowerer {
+public:
+  Lowerer(const Program &p, const ir::TrainingSpec &spec)
+      : p_(p), spec_(spec), g_(p.model.name) {}
+
+  LowerResult run() {
+    if (!lower())
+      return {std::nullopt, *error_};
+    return {LoweredModel{std::move(g_), std::move(summary_)}, std::nullopt};
+  }
+
+private:
+  bool fail(SourceLoc loc, std::string message) {
+    if (!error_)
+      error_ = p_.diagnose(loc, std::move(message));
+    return false;
+  }
+
+  // Mnist's shape is only checked when the file names the dataset, so that
+  // small test models without a fit statement still lower.
+  bool mnistNamed() const {
+    return p_.fit && p_.fit->datasetLoc.known() && spec_.fit.dataset == "mnist";
+  }
+
+  bool lower() {
+    const Model &m = p_.model;
+    n_ = spec_.fit.batchSize;
+    if (n_ < 1 || n_ > kMaxElements)
+      return fail(p_.fit ? p_.fit->loc : m.loc,
+                  fmt::format("batch_size must be between 1 and {}, got {}",
+                              kMaxElements, n_));
+    shape_.assign(m.inputShape.begin(), m.inputShape.end());
+    for (int64_t d : shape_)
+      if (d < 1)
+        return fail(m.inputLoc, fmt::format("input: shape {} is not positive",
+                                            dims(shape_)));
+    if (!checkedElements(shape_, n_))
+      return fail(m.inputLoc, fmt::format("input: a batch of {} {} images is "
+                                          "too large",
+                                          n_, dims(shape_)));
+    if (mnistNamed() && shape_ != std::vector<int64_t>{28, 28, 1})
+      return fail(m.inputLoc, fmt::format("input: mnist images are 28x28x1, "
+                                          "but the input shape is {}",
+                                          dims(shape_)));
+    if (m.layers.empty())
+      return fail(m.loc, fmt::format("model '{}' has no layers after its "
+                                     "input",
+                                     m.name));
+    cur_ = g_.addInput("x", ir::f32({n_, shape_[0], shape_[1], shape_[2]}));
+    step_ = g_.addInput("step", ir::i32({}));
+    for (size_t i = 0; i < m.layers.size(); ++i)
+      if (!lowerLayer(m.layers[i], i, i + 1 == m.layers.size()))
+        return false;
+
+    const Layer &last = m.layers.back();
+    if (last.kind != LayerKind::Dense || last.activation != Activation::Softmax)
+      return fail(last.loc, fmt::format("the last layer must have "
+                                        "activation=softmax for {}",
+                                        lossName(spec_.loss)));
+    if (mnistNamed() && shape_ != std::vector<int64_t>{10})
+      return fail(last.loc, fmt::format("{}: mnist has 10 classes, but the "
+                                        "last layer has {} units",
+                                        last.name, dims(shape_)));
+    g_.addOutput("probs", cur_);
+    const ir::Op &lastOp = g_.ops().back();
+    if (lastOp.kind == ir::OpKind::Softmax)
+      g_.addOutput("logits", lastOp.operands[0]);
+    if (absl::Status s = ir::verifyGraph(g_); !s.ok())
+      return fail(m.loc, fmt::format("internal error: the lowered graph does "
+                                     "not verify: {}",
+                                     std::string(s.message())));
+    return true;
+  }
+
+  ir::Location irLoc(const Layer &l) const {
+    return {p_.filename, l.loc.line, l.loc.col};
+  }
+
+  bool create1(const Layer &l, ir::OpKind kind, std::vector<ValueId> operands,
+               ir::Attrs attrs, const std::string &name) {
+    auto v =
+        g_.create1(kind, std::move(operands), std::move(attrs), irLoc(l), name);
+    if (!v.ok())
+      return fail(l.loc, fmt::format("{}: {}", l.name,
+                                     std::string(v.status().message())));
+    cur_ = *v;
+    return true;
+  }
+
+  bool lowerLayer(const Layer &l, size_t index, bool isLast) {
+    if (!validSettings(l))
+      return fail(l.loc, fmt::format("{}: invalid {} settings", l.name,
+                                     layerKeyword(l.kind)));
+    if (l.activation == Activation::Softmax && !isLast)
+      return fail(l.activationLoc,
+                  fmt::format("{}: activation=softmax is only supported on "
+                              "the last layer, where the loss uses it",
+                              l.name));
+    int64_t params = 0;
+    bool ok = false;
+    switch (l.kind) {
+    case LayerKind::Conv2D:
+    case LayerKind::MaxPooling2D:
+    case LayerKind::AveragePooling2D:
+      ok = lowerWindowed(l, params);
+      break;
+    case LayerKind::Dropout:
+      ok = lowerDropout(l, index);
+      break;
+    case LayerKind::Flatten:
+      ok = lowerFlatten(l);
+      break;
+    case LayerKind::Dense:
+      ok = lowerDense(l, params);
+      break;
+    }
+    if (!ok)
+      return false;
+    summary_.push_back({l.name, layerClassName(l.kind), shape_, params});
+    return true;
+  }
+
+  bool checkOutput(const Layer &l, const std::vector<int64_t> &out) {
+    if (!checkedElements(out, n_))
+      return fail(l.loc, fmt::format("{}: output {} is too large for batch "
+                                     "size {}",
+                                     l.name, dims(out), n_));
+    return true;
+  }
+
+  ValueId addKernel(const Layer &l, std::vector<int64_t> shape, int64_t fanIn,
+                    int64_t fanOut) {
+    return g_.addParam(l.name + ".kernel", ir::f32(std::move(shape)),
+                       {{"init", std::string("glorot_uniform")},
+                        {"fan_in", fanIn},
+                        {"fan_out", fanOut}});
+  }
+
+  // conv2d, max_pooling2d and average_pooling2d.
+  bool lowerWindowed(const Layer &l, int64_t &params) {
+    bool conv = l.kind == LayerKind::Conv2D;
+    if (shape_.size() != 3)
+      return fail(l.loc,
+                  fmt::format("{}: expects an image input (h, w, c), "
+                              "got {}; {} cannot follow flatten or "
+                              "dense",
+                              l.name, dims(shape_), layerKeyword(l.kind)));
+    const IntPair &win = conv ? l.kernelSize : l.poolSize;
+    int64_t h = shape_[0], w = shape_[1], c = shape_[2];
+    std::vector<int64_t> pad{0, 0, 0, 0}; // top, left, bottom, right
+    if (l.padding == Padding::Same) {
+      auto [top, bottom] = ir::samePadding(h, win[0], l.strides[0]);
+      auto [left, right] = ir::samePadding(w, win[1], l.strides[1]);
+      pad = {top, left, bottom, right};
+    }
+    int64_t oh = ir::windowOutputSize(h, win[0], l.strides[0], pad[0], pad[2]);
+    int64_t ow = ir::windowOutputSize(w, win[1], l.strides[1], pad[1], pad[3]);
+    if (oh <= 0 || ow <= 0)
+      return fail(l.loc, fmt::format("{}: {} {}x{} does not fit its {} input",
+                                     l.name, conv ? "kernel" : "pool", win[0],
+                                     win[1], dims(shape_)));
+    std::vector<int64_t> out{oh, ow, conv ? l.filters : c};
+    if (!checkOutput(l, out))
+      return false;
+    ir::Attrs attrs{
+        {"strides", std::vector<int64_t>{l.strides[0], l.strides[1]}},
+        {"padding", pad}};
+    if (!conv) {
+      attrs.set("pool_size", std::vector<int64_t>{win[0], win[1]});
+      shape_ = out;
+      return create1(l,
+                     l.kind == LayerKind::MaxPooling2D ? ir::OpKind::MaxPool2D
+                                                       : ir::OpKind::AvgPool2D,
+                     {cur_}, std::move(attrs), l.name);
+    }
+    if (l.activation == Activation::Softmax)
+      return fail(l.activationLoc,
+                  fmt::format("{}: activation=softmax needs a flat output, got "
+                              "{}; use it on the last dense layer",
+                              l.name, dims(out)));
+    std::vector<int64_t> kernelShape{win[0], win[1], c, l.filters};
+    auto weights = checkedElements(kernelShape);
+    if (!weights)
+      return fail(l.loc, fmt::format("{}: kernel {} has too many weights",
+                                     l.name, dims(kernelShape)));
+    params = *weights + (l.useBias ? l.filters : 0);
+    ValueId kernel = addKernel(l, kernelShape, win[0] * win[1] * c,
+                               win[0] * win[1] * l.filters);
+    shape_ = out;
+    if (!create1(l, ir::OpKind::Conv2D, {cur_, kernel}, std::move(attrs),
+                 innerName(l, "conv2d")))
+      return false;
+    return biasAndActivation(l, l.filters);
+  }
+
+  bool lowerDense(const Layer &l, int64_t &params) {
+    if (shape_.size() != 1)
+      return fail(l.loc, fmt::format("{}: expects a flat input, got {}; add "
+                                     "flatten before it",
+                                     l.name, dims(shape_)));
+    int64_t in = shape_[0];
+    std::vector<int64_t> kernelShape{in, l.units};
+    std::vector<int64_t> out{l.units};
+    if (!checkOutput(l, out))
+      return false;
+    auto weights = checkedElements(kernelShape);
+    if (!weights)
+      return fail(l.loc, fmt::format("{}: kernel {} has too many weights",
+                                     l.name, dims(kernelShape)));
+    params = *weights + (l.useBias ? l.units : 0);
+    ValueId kernel = addKernel(l, kernelShape, in, l.units);
+    shape_ = out;
+    if (!create1(l, ir::OpKind::MatMul, {cur_, kernel}, {},
+                 innerName(l, "matmul")))
+      return false;
+    return biasAndActivation(l, l.units);
+  }
+
+  // The name of a layer's first op result: the layer's own name when nothing
+  // follows, "<layer>.logits" when it feeds the softmax directly.
+  static std::string innerName(const Layer &l, const char *op) {
+    bool act = l.activation != Activation::Linear;
+    if (!l.useBias && !act)
+      return l.name;
+    if (!l.useBias && l.activation == Activation::Softmax)
+      return l.name + ".logits";
+    return fmt::format("{}.{}", l.name, op);
+  }
+
+  bool biasAndActivation(const Layer &l, int64_t channels) {
+    bool act = l.activation != Activation::Linear;
+    if (l.useBias) {
+      ValueId bias = g_.addParam(l.name + ".bias", ir::f32({channels}),
+                                 {{"init", std::string("zeros")}});
+      std::string name = !act ? l.name
+                         : l.activation == Activation::Softmax
+                             ? l.name + ".logits"
+                             : l.name + ".bias_add";
+      if (!create1(l, ir::OpKind::BiasAdd, {cur_, bias}, {}, name))
+        return false;
+    }
+    if (l.activation == Activation::Softmax)
+      return create1(l, ir::OpKind::Softmax, {cur_}, {}, l.name);
+    if (act)
+      return create1(l, ir::OpKind::Activation, {cur_},
+                     {{"kind", std::string(activationName(l.activation))}},
+                     l.name);
+    return true;
+  }
+
+  bool lowerDropout(const Layer &l, size_t index) {
+    if (l.rate == 0)
+      return true; // the identity
+    auto r = g_.create(ir::OpKind::Dropout, {cur_, step_},
+                       {{"rate", l.rate},
+                        {"seed", static_cast<int64_t>(spec_.fit.seed)},
+                        {"salt", static_cast<int64_t>(index)}},
+                       irLoc(l), {l.name, l.name + ".mask"});
+    if (!r.ok())
+      return fail(l.loc, fmt::format("{}: {}", l.name,
+                                     std::string(r.status().message())));
+    cur_ = (*r)[0];
+    return true;
+  }
+
+  bool lowerFlatten(const Layer &l) {
+    // Already flat input is fine (Keras allows it too): a no-op reshape.
+    int64_t n = *checkedElements(shape_);
+    shape_ = {n};
+    return create1(l, ir::OpKind::Reshape, {cur_},
+                   {{"shape", std::vector<int64_t>{n_, n}}}, l.name);
+  }
+
+  const Program &p_;
+  const ir::TrainingSpec &spec_;
+  ir::Graph g_;
+  std::vector<LayerSummary> summary_;
+  std::optional<Diagnostic> error_;
+  int64_t n_ = 0;
+  std::vector<int64_t> shape_; // current output, without the batch
+  ValueId cur_ = -1, step_ = -1;
+};
+
+} // namespace
+
+LowerResult lowerModel(const Program &p, const ir::TrainingSpec &spec) {
+  return Lowerer(p, spec).run();
+}
+
+} // namespace cnnc::frontend

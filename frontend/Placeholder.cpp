@@ -1,1 +1,0 @@
-int cnncFrontendPlaceholder = 0;

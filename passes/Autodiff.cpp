@@ -1,0 +1,169 @@
+#include "passes/Autodiff.h"
+
+#include "passes/Gradients.h"
+#include "passes/GraphCopy.h"
+
+#include "ir/Verifier.h"
+
+#include "absl/status/status.h"
+#include <fmt/format.h>
+
+namespace cnnc::passes {
+
+using ir::Graph;
+using ir::Op;
+using ir::OpKind;
+using ir::ValueId;
+using ir::ValueKind;
+
+namespace {
+
+// Values that depend on a param: only these need gradients.
+std::vector<bool> dependsOnParam(const Graph &g) {
+  std::vector<bool> dep(g.values().size(), false);
+  for (size_t i = 0; i < g.values().size(); ++i)
+    dep[i] = g.values()[i].kind == ValueKind::Param;
+  for (const Op &op : g.ops()) {
+    bool any = false;
+    for (ValueId v : op.operands)
+      any = any || dep[v];
+    for (ValueId r : op.results)
+      dep[r] = any;
+  }
+  return dep;
+}
+
+// Adds `contribution` to the gradient of `v`, summing with `add` when `v`
+// already has one (it is used by several ops, or twice by one).
+absl::Status accumulate(Graph &g, std::vector<ValueId> &grads, ValueId v,
+                        ValueId contribution, const ir::Location &loc) {
+  if (grads[v] == kNoGrad) {
+    grads[v] = contribution;
+    return absl::OkStatus();
+  }
+  auto sum = g.create1(OpKind::Add, {grads[v], contribution}, {}, loc,
+                       g.value(v).name + ".grad");
+  if (!sum.ok())
+    return sum.status();
+  grads[v] = *sum;
+  return absl::OkStatus();
+}
+
+// Appends the backward pass of all ops now in `g`, seeded at `loss`; returns
+// the gradient of every value that existed before (kNoGrad for most).
+absl::StatusOr<std::vector<ValueId>> emitBackward(Graph &g, ValueId loss) {
+  std::vector<bool> needed = dependsOnParam(g);
+  size_t numValues = g.values().size();
+  std::vector<ValueId> grads(numValues, kNoGrad);
+  grads[loss] = kLossSeed;
+  for (size_t i = g.ops().size(); i-- > 0;) {
+    // A copy: emitting ops reallocates the op list. All uses of the op's
+    // results come later, so their gradients are complete here.
+    Op op = g.ops()[i];
+    std::vector<ValueId> resultGrads;
+    bool anyResultGrad = false;
+    for (ValueId r : op.results) {
+      resultGrads.push_back(grads[r]);
+      anyResultGrad = anyResultGrad || grads[r] != kNoGrad;
+    }
+    std::vector<bool> wanted;
+    bool anyWanted = false;
+    for (ValueId v : op.operands) {
+      bool w = needed[v] && g.type(v).dtype == ir::DType::F32;
+      wanted.push_back(w);
+      anyWanted = anyWanted || w;
+    }
+    if (!anyResultGrad || !anyWanted)
+      continue;
+    auto operandGrads = emitVjp(g, op, resultGrads, wanted);
+    if (!operandGrads.ok())
+      return operandGrads.status();
+    for (size_t k = 0; k < op.operands.size(); ++k)
+      if ((*operandGrads)[k] != kNoGrad)
+        if (absl::Status s = accumulate(g, grads, op.operands[k],
+                                        (*operandGrads)[k], op.loc);
+            !s.ok())
+          return s;
+  }
+  return grads;
+}
+
+// The step counter Adam's bias correction reads: the forward graph's %step
+// input, or a new one.
+ValueId stepInput(Graph &g) {
+  ValueId step = g.findValue("step");
+  if (step >= 0 && g.value(step).kind == ValueKind::Input &&
+      g.type(step) == ir::i32({}))
+    return step;
+  return g.addInput("step", ir::i32({}));
+}
+
+// One update per param, after the whole backward pass (Keras applies all
+// gradients at once, and in-place updates must not precede reads of the old
+// weights). Params without a gradient (unused by the loss) are left alone.
+absl::Status emitUpdates(Graph &g, const std::vector<ValueId> &grads,
+                         const ir::OptimizerSpec &opt) {
+  for (ValueId p : g.valuesOfKind(ValueKind::Param)) {
+    ValueId dp = grads[p];
+    if (dp == kNoGrad)
+      continue;
+    const std::string name = g.value(p).name;
+    const ir::TensorType type = g.type(p);
+    absl::StatusOr<std::vector<ValueId>> r;
+    switch (opt.kind) {
+    case ir::OptimizerKind::SGD: {
+      std::vector<ValueId> operands{p, dp};
+      if (opt.momentum > 0)
+        operands.push_back(g.addState(name + ".velocity", type));
+      r = g.create(OpKind::SgdUpdate, std::move(operands),
+                   {{"learning_rate", opt.learningRate},
+                    {"momentum", opt.momentum},
+                    {"nesterov", int64_t{opt.nesterov ? 1 : 0}}});
+      break;
+    }
+    case ir::OptimizerKind::Adam: {
+      ValueId m = g.addState(name + ".m", type);
+      ValueId v = g.addState(name + ".v", type);
+      r = g.create(OpKind::AdamUpdate, {p, dp, m, v, stepInput(g)},
+                   {{"learning_rate", opt.learningRate},
+                    {"beta_1", opt.beta1},
+                    {"beta_2", opt.beta2},
+                    {"epsilon", opt.epsilon}});
+      break;
+    }
+    case ir::OptimizerKind::RMSprop: {
+      ValueId ms = g.addState(name + ".ms", type);
+      r = g.create(OpKind::RmspropUpdate, {p, dp, ms},
+                   {{"learning_rate", opt.learningRate},
+                    {"rho", opt.rho},
+                    {"epsilon", opt.epsilon}});
+      break;
+    }
+    }
+    if (!r.ok())
+      return r.status();
+  }
+  return absl::OkStatus();
+}
+
+} // namespace
+
+absl::StatusOr<Graph> buildTrainingGraph(const Graph &forward,
+                                         const ir::TrainingSpec &spec) {
+  auto copied = copyForward(forward, forward.name() + "_train",
+                            {.dropDropout = false, .addLossHead = true});
+  if (!copied.ok())
+    return copied.status();
+  Graph &g = copied->graph;
+  auto grads = emitBackward(g, g.output("loss"));
+  if (!grads.ok())
+    return grads.status();
+  if (absl::Status s = emitUpdates(g, *grads, spec.optimizer); !s.ok())
+    return s;
+  if (absl::Status s = ir::verifyGraph(g); !s.ok())
+    return absl::InternalError(fmt::format(
+        "autodiff built an invalid graph: {}", std::string(s.message())));
+  return std::move(copied->graph);
+}
+
+} // namespace cnnc::passes

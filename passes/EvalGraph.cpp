@@ -1,0 +1,30 @@
+#include "passes/EvalGraph.h"
+
+#include "passes/GraphCopy.h"
+
+#include "absl/status/status.h"
+
+namespace cnnc::passes {
+
+absl::StatusOr<ir::Graph> buildEvalGraph(const ir::Graph &forward) {
+  auto copied = copyForward(forward, forward.name() + "_eval",
+                            {.dropDropout = true, .addLossHead = true});
+  if (!copied.ok())
+    return copied.status();
+  return std::move(copied->graph);
+}
+
+absl::StatusOr<ir::Graph> buildPredictGraph(const ir::Graph &forward) {
+  ir::ValueId probs = forward.output("probs");
+  if (probs < 0)
+    return absl::InvalidArgumentError(
+        "the forward graph has no 'probs' output to predict");
+  auto copied = copyForward(forward, forward.name() + "_predict",
+                            {.dropDropout = true, .addLossHead = false});
+  if (!copied.ok())
+    return copied.status();
+  copied->graph.addOutput("probs", copied->map[probs]);
+  return std::move(copied->graph);
+}
+
+} // namespace cnnc::passes

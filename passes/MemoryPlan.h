@@ -1,0 +1,41 @@
+// Static memory planning: one arena holds every tensor of a graph.
+#pragma once
+
+#include "ir/Graph.h"
+
+#include "absl/status/status.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace cnnc::passes {
+
+struct MemoryPlan {
+  int64_t arenaBytes = 0;
+  // Inputs (and, unless stored outside, params and state) sit at
+  // [0, persistentBytes), each in its own slot for the whole program; temps
+  // share the rest.
+  int64_t persistentBytes = 0;
+  // Per ValueId, bytes from the arena start; -1 for temps no op defines and
+  // for params and state stored outside the arena.
+  std::vector<int64_t> offsets;
+};
+
+// Places every value in one arena. Temps live from their defining op to
+// their last use (graph outputs to the end) and share storage when their
+// lifetimes are disjoint, so an op's results never overlap its operands or
+// each other. A reshape (kAlias) result is its operand's storage, which then
+// lives as long as either. Placement is greedy by size with best fit, so it
+// is deterministic. Offsets and sizes are multiples of `alignment`.
+// With paramsInArena false, params and state get no slot (offset -1): the
+// caller keeps them elsewhere, e.g. shared between graphs.
+MemoryPlan planMemory(const ir::Graph &g, int64_t alignment = 64,
+                      bool paramsInArena = true);
+
+// Checks that every value that needs storage has it inside the arena
+// (params and state, and reshapes of them, may be outside: offset -1), that
+// alias results share their operand's offset, and that no two values that
+// are live at the same time (and not aliases) overlap.
+absl::Status verifyMemoryPlan(const ir::Graph &g, const MemoryPlan &plan);
+
+} // namespace cnnc::passes

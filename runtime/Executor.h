@@ -1,0 +1,88 @@
+// Runs a compiled graph: one arena laid out by the memory plan, a prebuilt
+// argument list per kernel, and the thread pool. Params and optimizer state
+// live outside the arena (in a ParamStore) so that the training, evaluation
+// and prediction graphs share the same weights.
+#pragma once
+
+#include "codegen/Compiler.h"
+#include "ir/Graph.h"
+#include "passes/MemoryPlan.h"
+#include "runtime/ThreadPool.h"
+
+#include "absl/status/statusor.h"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace cnnc::runtime {
+
+// Named persistent tensors (params and optimizer state), 64-byte aligned.
+class ParamStore {
+public:
+  // Returns the tensor of that name, creating it zero-filled if absent. The
+  // pointer stays valid for the store's lifetime.
+  float *getOrCreate(const std::string &name, const ir::TensorType &type);
+  float *find(const std::string &name) const;
+  const ir::TensorType *typeOf(const std::string &name) const;
+  std::vector<std::string> names() const;
+
+private:
+  struct Entry {
+    ir::TensorType type;
+    std::unique_ptr<float[], void (*)(void *)> data{nullptr, nullptr};
+  };
+  std::map<std::string, Entry> entries_;
+};
+
+struct OpProfile {
+  double seconds = 0;
+  int64_t calls = 0;
+};
+
+class Executor {
+public:
+  // Compiles g; params and state are bound to `store` by name.
+  static absl::StatusOr<std::unique_ptr<Executor>>
+  create(ir::Graph g, ParamStore &store,
+         const codegen::CompileOptions &options = {});
+  ~Executor();
+
+  // Executes every op once, in order, on all threads of the pool.
+  void run(ThreadPool &pool);
+
+  const ir::Graph &graph() const { return graph_; }
+  const codegen::CompiledGraph &compiled() const { return *compiled_; }
+  void *data(ir::ValueId v) const { return pointers_[v]; }
+  float *f32(ir::ValueId v) const { return static_cast<float *>(data(v)); }
+  int32_t *i32(ir::ValueId v) const { return static_cast<int32_t *>(data(v)); }
+  // Storage of a named value; nullptr when absent.
+  void *data(const std::string &name) const;
+  int64_t arenaBytes() const { return plan_.arenaBytes; }
+
+  // Per-op timing, recorded while profiling is on (costs a barrier per op on
+  // all threads anyway; the clock reads are on thread 0).
+  void setProfiling(bool on) { profiling_ = on; }
+  const std::vector<OpProfile> &profile() const { return profile_; }
+
+private:
+  Executor() = default;
+
+  ir::Graph graph_;
+  std::unique_ptr<codegen::CompiledGraph> compiled_;
+  passes::MemoryPlan plan_;
+  std::unique_ptr<char[], void (*)(void *)> arena_{nullptr, nullptr};
+  std::vector<void *> pointers_; // per value
+  struct Step {
+    codegen::KernelFn fn;
+    std::vector<void *> args;
+    size_t opIndex;
+  };
+  std::vector<Step> steps_;
+  bool profiling_ = false;
+  std::vector<OpProfile> profile_;
+};
+
+} // namespace cnnc::runtime

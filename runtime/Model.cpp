@@ -1,0 +1,349 @@
+#include "runtime/Model.h"
+
+#include "passes/Autodiff.h"
+#include "passes/DeadCode.h"
+#include "passes/EvalGraph.h"
+#include "passes/Rebatch.h"
+#include "runtime/Progress.h"
+#include "runtime/Random.h"
+#include "runtime/Safetensors.h"
+
+#include "absl/status/status.h"
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+namespace cnnc::runtime {
+
+namespace {
+// Evaluation batch: large enough to amortize per-step overhead, small enough
+// to keep the arena (and RSS) modest.
+constexpr int64_t kEvalBatch = 250;
+
+int64_t numClasses(const ir::Graph &forward) {
+  ir::ValueId probs = forward.output("probs");
+  return probs < 0 ? 0 : forward.type(probs).shape.back();
+}
+} // namespace
+
+void shuffledOrder(uint64_t seed, int64_t epoch, std::vector<int64_t> &order) {
+  for (size_t i = 0; i < order.size(); ++i)
+    order[i] = static_cast<int64_t>(i);
+  SplitMix64 rng(seed ^ (0x9E3779B97F4A7C15ull * static_cast<uint64_t>(epoch)));
+  // Fisher-Yates with our own bounded draws: std::shuffle's algorithm is
+  // implementation-defined, and results must not depend on the library.
+  for (size_t i = order.size(); i > 1; --i)
+    std::swap(order[i - 1], order[rng.below(i)]);
+}
+
+Model::~Model() = default;
+
+absl::StatusOr<std::unique_ptr<Model>>
+Model::create(ir::Graph forward, ir::TrainingSpec spec, int threads) {
+  if (forward.findValue("x") < 0 || forward.output("probs") < 0)
+    return absl::InvalidArgumentError(
+        "the forward graph needs an input %x and an output 'probs'");
+  auto m = std::unique_ptr<Model>(new Model());
+  m->forward_ = std::move(forward);
+  m->spec_ = std::move(spec);
+  m->pool_ = std::make_unique<ThreadPool>(threads);
+  for (const ir::Value &v : m->forward_.values())
+    if (v.kind == ir::ValueKind::Param)
+      m->store_.getOrCreate(v.name, v.type);
+  return m;
+}
+
+void Model::initializeWeights(uint64_t seed) {
+  SplitMix64 rng(seed);
+  for (const ir::Value &v : forward_.values()) {
+    if (v.kind != ir::ValueKind::Param)
+      continue;
+    float *data = store_.find(v.name);
+    int64_t n = v.type.numElements();
+    if (v.attrs.getString("init") == "glorot_uniform") {
+      double fanIn = static_cast<double>(v.attrs.getInt("fan_in", 1));
+      double fanOut = static_cast<double>(v.attrs.getInt("fan_out", 1));
+      double limit = std::sqrt(6.0 / (fanIn + fanOut));
+      for (int64_t i = 0; i < n; ++i)
+        data[i] = static_cast<float>(limit * (2.0 * rng.uniform() - 1.0));
+    } else {
+      std::memset(data, 0, n * sizeof(float));
+    }
+  }
+  globalStep_ = 0;
+}
+
+absl::Status Model::saveWeights(const std::string &path) const {
+  std::vector<NamedTensor> tensors;
+  for (const ir::Value &v : forward_.values()) {
+    if (v.kind != ir::ValueKind::Param)
+      continue;
+    const float *data = store_.find(v.name);
+    tensors.push_back({v.name, v.type.shape,
+                       std::vector<float>(data, data + v.type.numElements())});
+  }
+  return writeSafetensors(path, tensors,
+                          {{"format", "cnnc"}, {"model", forward_.name()}});
+}
+
+absl::Status Model::loadWeights(const std::string &path) {
+  auto loaded = readSafetensors(path);
+  if (!loaded.ok())
+    return loaded.status();
+  std::vector<std::pair<std::string, std::vector<int64_t>>> expected;
+  for (const ir::Value &v : forward_.values())
+    if (v.kind == ir::ValueKind::Param)
+      expected.push_back({v.name, v.type.shape});
+  if (absl::Status s = matchTensors(path, *loaded, expected); !s.ok())
+    return s;
+  for (const NamedTensor &t : *loaded)
+    std::memcpy(store_.find(t.name), t.data.data(),
+                t.data.size() * sizeof(float));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ir::Graph> Model::trainingGraph() const {
+  auto g = passes::buildTrainingGraph(forward_, spec_);
+  if (!g.ok())
+    return g.status();
+  passes::eliminateDeadCode(*g);
+  return g;
+}
+
+absl::StatusOr<Executor *> Model::trainExecutor(int64_t batch) {
+  auto it = train_.find(batch);
+  if (it != train_.end())
+    return it->second.get();
+  auto fwd = passes::rebatch(forward_, batch);
+  if (!fwd.ok())
+    return fwd.status();
+  auto g = passes::buildTrainingGraph(*fwd, spec_);
+  if (!g.ok())
+    return g.status();
+  passes::eliminateDeadCode(*g);
+  auto ex = Executor::create(*std::move(g), store_);
+  if (!ex.ok())
+    return ex.status();
+  return (train_[batch] = *std::move(ex)).get();
+}
+
+absl::StatusOr<Executor *> Model::evalExecutor(int64_t batch) {
+  auto it = eval_.find(batch);
+  if (it != eval_.end())
+    return it->second.get();
+  auto fwd = passes::rebatch(forward_, batch);
+  if (!fwd.ok())
+    return fwd.status();
+  auto g = passes::buildEvalGraph(*fwd);
+  if (!g.ok())
+    return g.status();
+  passes::eliminateDeadCode(*g);
+  auto ex = Executor::create(*std::move(g), store_);
+  if (!ex.ok())
+    return ex.status();
+  return (eval_[batch] = *std::move(ex)).get();
+}
+
+absl::StatusOr<Executor *> Model::predictExecutor(int64_t batch) {
+  auto it = predict_.find(batch);
+  if (it != predict_.end())
+    return it->second.get();
+  auto fwd = passes::rebatch(forward_, batch);
+  if (!fwd.ok())
+    return fwd.status();
+  auto g = passes::buildPredictGraph(*fwd);
+  if (!g.ok())
+    return g.status();
+  passes::eliminateDeadCode(*g);
+  auto ex = Executor::create(*std::move(g), store_);
+  if (!ex.ok())
+    return ex.status();
+  return (predict_[batch] = *std::move(ex)).get();
+}
+
+absl::Status Model::checkData(const LabeledImages &data,
+                              const char *what) const {
+  const std::vector<int64_t> &x = forward_.type(forward_.findValue("x")).shape;
+  if (x[3] != 1 || data.images.rows != x[1] || data.images.cols != x[2])
+    return absl::InvalidArgumentError(fmt::format(
+        "{} images are {}x{}x1 but the model's input is {}x{}x{}", what,
+        data.images.rows, data.images.cols, x[1], x[2], x[3]));
+  int64_t classes = numClasses(forward_);
+  for (size_t i = 0; i < data.labels.size(); ++i)
+    if (data.labels[i] >= classes)
+      return absl::InvalidArgumentError(fmt::format(
+          "{} label {} at index {} is outside the model's {} classes", what,
+          data.labels[i], i, classes));
+  if (data.images.count == 0)
+    return absl::InvalidArgumentError(fmt::format("{} set is empty", what));
+  return absl::OkStatus();
+}
+
+void Model::feedImages(Executor &ex, const LabeledImages &data,
+                       const std::vector<int64_t> &indices, int64_t begin,
+                       int64_t batch) const {
+  const ir::Graph &g = ex.graph();
+  float *x = ex.f32(g.findValue("x"));
+  int32_t *labels = ex.i32(g.findValue("labels"));
+  int64_t pixels = data.images.rows * data.images.cols;
+  constexpr float kScale = 1.0f / 255.0f;
+  for (int64_t b = 0; b < batch; ++b) {
+    int64_t src = indices.empty() ? begin + b : indices[begin + b];
+    const uint8_t *in = data.images.pixels.data() + src * pixels;
+    float *out = x + b * pixels;
+    for (int64_t p = 0; p < pixels; ++p)
+      out[p] = static_cast<float>(in[p]) * kScale;
+    labels[b] = data.labels[src];
+  }
+}
+
+absl::StatusOr<std::vector<EpochRecord>>
+Model::fit(const LabeledImages &train, const LabeledImages *validation,
+           const FitOptions &options) {
+  if (absl::Status s = checkData(train, "training"); !s.ok())
+    return s;
+  if (validation)
+    if (absl::Status s = checkData(*validation, "validation"); !s.ok())
+      return s;
+  int64_t count = train.images.count;
+  if (options.limit > 0)
+    count = std::min(count, options.limit);
+  int64_t batch = std::min(spec_.fit.batchSize, count);
+  int64_t steps = (count + batch - 1) / batch;
+  int64_t tail = count - (steps - 1) * batch;
+
+  // Compile everything before the first epoch so epoch times are clean.
+  auto full = trainExecutor(batch);
+  if (!full.ok())
+    return full.status();
+  Executor *tailEx = *full;
+  if (tail != batch) {
+    auto t = trainExecutor(tail);
+    if (!t.ok())
+      return t.status();
+    tailEx = *t;
+  }
+  if (validation) {
+    auto e = evalExecutor(std::min(kEvalBatch, validation->images.count));
+    if (!e.ok())
+      return e.status();
+  }
+  for (auto &[b, ex] : train_)
+    ex->setProfiling(profiling_);
+
+  std::vector<EpochRecord> history;
+  std::vector<int64_t> order(count);
+  for (int64_t epoch = 1; epoch <= spec_.fit.epochs; ++epoch) {
+    auto start = std::chrono::steady_clock::now();
+    if (spec_.fit.shuffle)
+      shuffledOrder(spec_.fit.seed, epoch, order);
+    else
+      std::iota(order.begin(), order.end(), int64_t{0});
+    if (options.log)
+      options.log->beginEpoch(epoch);
+    double lossSum = 0, correct = 0;
+    int64_t seen = 0;
+    for (int64_t s = 0; s < steps; ++s) {
+      int64_t n = s + 1 < steps ? batch : tail;
+      Executor &ex = n == batch ? **full : *tailEx;
+      const ir::Graph &g = ex.graph();
+      feedImages(ex, train, order, s * batch, n);
+      *ex.i32(g.findValue("step")) = static_cast<int32_t>(++globalStep_);
+      ex.run(*pool_);
+      lossSum += *ex.f32(g.output("loss")) * n;
+      correct += *ex.f32(g.output("correct"));
+      seen += n;
+      if (!std::isfinite(lossSum))
+        return absl::FailedPreconditionError(fmt::format(
+            "training diverged: the loss is not finite at epoch {}, step {}",
+            epoch, s + 1));
+      if (options.log)
+        options.log->step(s + 1, lossSum / seen, correct / seen);
+    }
+    EpochRecord r;
+    r.epoch = static_cast<int>(epoch);
+    r.loss = lossSum / seen;
+    r.accuracy = correct / seen;
+    r.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    if (validation) {
+      auto v = evaluate(*validation);
+      if (!v.ok())
+        return v.status();
+      r.hasValidation = true;
+      r.valLoss = v->loss;
+      r.valAccuracy = v->accuracy;
+    }
+    if (options.log)
+      options.log->endEpoch(r);
+    history.push_back(r);
+    if (options.onEpochEnd && !options.onEpochEnd(r))
+      break;
+  }
+  return history;
+}
+
+absl::StatusOr<EvalResult> Model::evaluate(const LabeledImages &data) {
+  if (absl::Status s = checkData(data, "evaluation"); !s.ok())
+    return s;
+  int64_t count = data.images.count;
+  int64_t batch = std::min(kEvalBatch, count);
+  double lossSum = 0, correct = 0;
+  for (int64_t begin = 0; begin < count; begin += batch) {
+    int64_t n = std::min(batch, count - begin);
+    auto ex = evalExecutor(n);
+    if (!ex.ok())
+      return ex.status();
+    const ir::Graph &g = (*ex)->graph();
+    feedImages(**ex, data, {}, begin, n);
+    (*ex)->run(*pool_);
+    lossSum += *(*ex)->f32(g.output("loss")) * n;
+    correct += *(*ex)->f32(g.output("correct"));
+  }
+  return EvalResult{lossSum / count, correct / count, count};
+}
+
+absl::StatusOr<std::vector<float>> Model::predict(const float *images,
+                                                  int64_t count) {
+  if (count <= 0)
+    return absl::InvalidArgumentError("predict needs at least one image");
+  const ir::TensorType &xt = forward_.type(forward_.findValue("x"));
+  int64_t perImage = xt.numElements() / xt.shape[0];
+  int64_t classes = numClasses(forward_);
+  int64_t batch = std::min(kEvalBatch, count);
+  std::vector<float> out(count * classes);
+  for (int64_t begin = 0; begin < count; begin += batch) {
+    int64_t n = std::min(batch, count - begin);
+    auto ex = predictExecutor(n);
+    if (!ex.ok())
+      return ex.status();
+    const ir::Graph &g = (*ex)->graph();
+    std::memcpy((*ex)->f32(g.findValue("x")), images + begin * perImage,
+                n * perImage * sizeof(float));
+    (*ex)->run(*pool_);
+    std::memcpy(out.data() + begin * classes, (*ex)->f32(g.output("probs")),
+                n * classes * sizeof(float));
+  }
+  return out;
+}
+
+std::vector<KernelProfile> Model::trainingProfile() const {
+  std::vector<KernelProfile> out;
+  for (const auto &[batch, ex] : train_) {
+    const ir::Graph &g = ex->graph();
+    for (size_t i = 0; i < g.ops().size(); ++i) {
+      const OpProfile &p = ex->profile()[i];
+      if (p.calls == 0)
+        continue;
+      out.push_back({codegen::kernelName(g, i), ir::opName(g.ops()[i].kind),
+                     p.seconds, p.calls, 0});
+    }
+  }
+  return out;
+}
+
+} // namespace cnnc::runtime

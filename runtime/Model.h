@@ -1,0 +1,97 @@
+// A compiled model: its forward graph and training recipe, the weights, and
+// JIT-compiled executors for the training step, evaluation and prediction,
+// each specialized to the batch sizes it meets.
+#pragma once
+
+#include "ir/Graph.h"
+#include "ir/TrainingSpec.h"
+#include "runtime/Executor.h"
+#include "runtime/History.h"
+#include "runtime/Idx.h"
+#include "runtime/ThreadPool.h"
+
+#include "absl/status/statusor.h"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace cnnc::runtime {
+
+class ProgressLog;
+
+struct EvalResult {
+  double loss = 0, accuracy = 0;
+  int64_t count = 0;
+};
+
+struct FitOptions {
+  int64_t limit = 0;          // use only the first N training images
+  ProgressLog *log = nullptr; // Keras-like output, optional
+  // Called after each epoch; return false to stop training.
+  std::function<bool(const EpochRecord &)> onEpochEnd;
+};
+
+// Per-kernel time of the training step, for --profile.
+struct KernelProfile {
+  std::string name; // "k3_conv2d"
+  std::string op;   // op kind
+  double seconds = 0;
+  int64_t calls = 0;
+  double flops = 0; // per call
+};
+
+class Model {
+public:
+  static absl::StatusOr<std::unique_ptr<Model>>
+  create(ir::Graph forward, ir::TrainingSpec spec, int threads = 0);
+  ~Model();
+
+  const ir::Graph &forward() const { return forward_; }
+  const ir::TrainingSpec &spec() const { return spec_; }
+  int threads() const { return pool_->size(); }
+
+  // Keras defaults: glorot_uniform kernels, zero biases, from `seed`.
+  void initializeWeights(uint64_t seed);
+  absl::Status saveWeights(const std::string &path) const;
+  absl::Status loadWeights(const std::string &path);
+
+  absl::StatusOr<std::vector<EpochRecord>> fit(const LabeledImages &train,
+                                               const LabeledImages *validation,
+                                               const FitOptions &options);
+  absl::StatusOr<EvalResult> evaluate(const LabeledImages &data);
+  // Class probabilities [count, classes] for NHWC float images.
+  absl::StatusOr<std::vector<float>> predict(const float *images,
+                                             int64_t count);
+
+  // The training-step graph for the fit batch size (after autodiff).
+  absl::StatusOr<ir::Graph> trainingGraph() const;
+
+  void setProfiling(bool on) { profiling_ = on; }
+  std::vector<KernelProfile> trainingProfile() const;
+
+private:
+  Model() = default;
+  absl::StatusOr<Executor *> trainExecutor(int64_t batch);
+  absl::StatusOr<Executor *> evalExecutor(int64_t batch);
+  absl::StatusOr<Executor *> predictExecutor(int64_t batch);
+  absl::Status checkData(const LabeledImages &data, const char *what) const;
+  void feedImages(Executor &ex, const LabeledImages &data,
+                  const std::vector<int64_t> &indices, int64_t begin,
+                  int64_t batch) const;
+
+  ir::Graph forward_;
+  ir::TrainingSpec spec_;
+  std::unique_ptr<ThreadPool> pool_;
+  ParamStore store_;
+  std::map<int64_t, std::unique_ptr<Executor>> train_, eval_, predict_;
+  int64_t globalStep_ = 0;
+  bool profiling_ = false;
+};
+
+// Fills `order` with a permutation of [0, n) determined by (seed, epoch).
+void shuffledOrder(uint64_t seed, int64_t epoch, std::vector<int64_t> &order);
+
+} // namespace cnnc::runtime

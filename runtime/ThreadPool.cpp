@@ -1,0 +1,89 @@
+#include "runtime/ThreadPool.h"
+
+#include <immintrin.h>
+#include <sched.h>
+
+namespace cnnc::runtime {
+
+namespace {
+// Spins briefly, then yields: on a shared machine the other thread may be
+// descheduled, and a pure spin would burn its core's time slice.
+inline void relax(int &spins) {
+  if (++spins < 4096)
+    _mm_pause();
+  else
+    sched_yield();
+}
+} // namespace
+
+void SpinBarrier::wait() {
+  uint32_t phase = phase_.load(std::memory_order_acquire);
+  if (arrived_.fetch_add(1, std::memory_order_acq_rel) == n_ - 1) {
+    arrived_.store(0, std::memory_order_relaxed);
+    phase_.store(phase + 1, std::memory_order_release);
+    return;
+  }
+  int spins = 0;
+  while (phase_.load(std::memory_order_acquire) == phase)
+    relax(spins);
+}
+
+int ThreadPool::defaultThreads() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0)
+    return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+ThreadPool::ThreadPool(int threads)
+    : size_(threads > 0 ? threads : defaultThreads()) {
+  for (int t = 1; t < size_; ++t)
+    workers_.emplace_back([this, t] { workerLoop(t); });
+}
+
+ThreadPool::~ThreadPool() {
+  stop_.store(true, std::memory_order_release);
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  generation_.notify_all();
+  for (std::thread &w : workers_)
+    w.join();
+}
+
+void ThreadPool::dispatch(Thunk thunk, void *ctx) {
+  if (size_ == 1) {
+    thunk(ctx, 0);
+    return;
+  }
+  thunk_ = thunk;
+  ctx_ = ctx;
+  pending_.store(size_ - 1, std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_release);
+  generation_.notify_all();
+  thunk(ctx, 0);
+  int spins = 0;
+  while (pending_.load(std::memory_order_acquire) != 0)
+    relax(spins);
+}
+
+void ThreadPool::workerLoop(int tid) {
+  uint64_t seen = 0;
+  for (;;) {
+    // Spin a little for back-to-back dispatches, then sleep in the kernel.
+    uint64_t g = generation_.load(std::memory_order_acquire);
+    for (int i = 0; g == seen && i < 20000; ++i) {
+      _mm_pause();
+      g = generation_.load(std::memory_order_acquire);
+    }
+    while (g == seen) {
+      generation_.wait(seen, std::memory_order_acquire);
+      g = generation_.load(std::memory_order_acquire);
+    }
+    seen = g;
+    if (stop_.load(std::memory_order_acquire))
+      return;
+    thunk_(ctx_, tid);
+    pending_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+}
+
+} // namespace cnnc::runtime

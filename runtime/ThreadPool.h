@@ -1,0 +1,58 @@
+// A persistent pool for the training step's fork/join: a step runs a few
+// dozen kernels in a few milliseconds, so waking threads must cost
+// microseconds, not a condition-variable round trip per kernel.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+namespace cnnc::runtime {
+
+// A reusable spinning barrier for a fixed number of threads.
+class SpinBarrier {
+public:
+  explicit SpinBarrier(int n) : n_(n) {}
+  void wait();
+
+private:
+  const int n_;
+  alignas(64) std::atomic<int> arrived_{0};
+  alignas(64) std::atomic<uint32_t> phase_{0};
+};
+
+class ThreadPool {
+public:
+  // threads <= 0 means one per available core.
+  explicit ThreadPool(int threads = 0);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool &) = delete;
+  ThreadPool &operator=(const ThreadPool &) = delete;
+
+  int size() const { return size_; }
+
+  // Runs task(tid) for tid in [0, size()): tid 0 on the calling thread, the
+  // others on the workers. Returns when all have finished.
+  template <typename F> void run(F &&task) {
+    auto thunk = [](void *ctx, int tid) { (*static_cast<F *>(ctx))(tid); };
+    dispatch(thunk, &task);
+  }
+
+  static int defaultThreads();
+
+private:
+  using Thunk = void (*)(void *, int);
+  void dispatch(Thunk thunk, void *ctx);
+  void workerLoop(int tid);
+
+  int size_;
+  std::vector<std::thread> workers_;
+  Thunk thunk_ = nullptr;
+  void *ctx_ = nullptr;
+  alignas(64) std::atomic<uint64_t> generation_{0};
+  alignas(64) std::atomic<int> pending_{0};
+  std::atomic<bool> stop_{false};
+};
+
+} // namespace cnnc::runtime

@@ -1,0 +1,349 @@
+// conv2d, conv2d_backward_data and conv2d_backward_filter kernels against
+// naive float64 references and finite differences, on odd shapes, strides 1
+// and 2, valid and same padding, and 1, 2 and 3 threads.
+#include "ConvReference.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+namespace cnnc::testing {
+namespace {
+
+using ir::OpKind;
+
+const std::vector<int> kThreads = {1, 2, 3};
+
+struct ConvCase {
+  Window g;
+  int64_t o;
+  std::string str() const { return fmt::format("{} o={}", g.str(), o); }
+};
+
+// Every kernel size x stride x padding, with input/output channel counts
+// cycling through odd and vector-multiple sizes.
+std::vector<ConvCase> convCases(std::mt19937 &rng, int64_t maxSize,
+                                int64_t maxBatch, std::vector<int64_t> cs,
+                                std::vector<int64_t> os) {
+  std::vector<ConvCase> cases;
+  std::uniform_int_distribution<int64_t> size(5, maxSize), batch(1, maxBatch);
+  std::vector<std::pair<int64_t, int64_t>> kernels = {
+      {1, 1}, {2, 3}, {3, 3}, {5, 5}};
+  size_t i = 0;
+  for (auto [kh, kw] : kernels)
+    for (int64_t s : {1, 2})
+      for (bool same : {false, true}) {
+        ConvCase c{
+            {batch(rng), size(rng), size(rng), cs[i % cs.size()], kh, kw, s, s},
+            os[i % os.size()]};
+        if (same)
+          c.g.same();
+        cases.push_back(c);
+        ++i;
+      }
+  // Unequal strides.
+  cases.push_back({{2, 9, 8, 3, 3, 2, 2, 1}, 7});
+  cases.back().g.same();
+  return cases;
+}
+
+std::vector<int64_t> kernelShape(const ConvCase &c) {
+  return {c.g.kh, c.g.kw, c.g.c, c.o};
+}
+std::vector<int64_t> outShape(const ConvCase &c) {
+  return {c.g.n, c.g.oh(), c.g.ow(), c.o};
+}
+
+ir::Attrs convAttrs(const Window &g) {
+  return {{"strides", g.strides()}, {"padding", g.padding()}};
+}
+
+int64_t numElements(const std::vector<int64_t> &s) {
+  int64_t n = 1;
+  for (int64_t d : s)
+    n *= d;
+  return n;
+}
+
+// Checks that every thread count gave the same bits and the first matches
+// the reference.
+void expectMatches(const std::vector<std::vector<float>> &got,
+                   const std::vector<double> &want, double tol,
+                   const std::string &what) {
+  ASSERT_EQ(got.size(), kThreads.size()) << what;
+  for (size_t t = 1; t < got.size(); ++t)
+    EXPECT_EQ(got[t], got[0]) << what << " threads=" << kThreads[t];
+  EXPECT_LT(maxRelError(got[0], want), tol) << what;
+}
+
+OpCall forwardCall(const ConvCase &c, const std::vector<float> &x,
+                   const std::vector<float> &w) {
+  return {OpKind::Conv2D,
+          {HostTensor::floats(c.g.xShape(), x),
+           HostTensor::floats(kernelShape(c), w)},
+          convAttrs(c.g)};
+}
+
+OpCall dataCall(const ConvCase &c, const std::vector<float> &dy,
+                const std::vector<float> &w) {
+  ir::Attrs attrs = convAttrs(c.g);
+  attrs.set("input_shape", c.g.xShape());
+  return {OpKind::Conv2DBackwardData,
+          {HostTensor::floats(outShape(c), dy),
+           HostTensor::floats(kernelShape(c), w)},
+          attrs};
+}
+
+OpCall filterCall(const ConvCase &c, const std::vector<float> &x,
+                  const std::vector<float> &dy) {
+  ir::Attrs attrs = convAttrs(c.g);
+  attrs.set("kernel_size", std::vector<int64_t>{c.g.kh, c.g.kw});
+  return {OpKind::Conv2DBackwardFilter,
+          {HostTensor::floats(c.g.xShape(), x),
+           HostTensor::floats(outShape(c), dy)},
+          attrs};
+}
+
+// Random operands for each case; the kernel's result on every thread count
+// against the float64 reference.
+void checkAgainstReference(
+    uint32_t seed,
+    const std::function<OpCall(const ConvCase &, const std::vector<float> &,
+                               const std::vector<float> &)> &makeCall,
+    const std::function<
+        std::vector<double>(const ConvCase &, const std::vector<double> &,
+                            const std::vector<double> &)> &reference,
+    const std::function<std::pair<int64_t, int64_t>(const ConvCase &)>
+        &operandSizes) {
+  std::mt19937 rng(seed);
+  std::vector<ConvCase> cases =
+      convCases(rng, 13, 3, {1, 3, 17}, {1, 5, 16, 33});
+  std::vector<OpCall> calls;
+  std::vector<std::pair<std::vector<float>, std::vector<float>>> operands;
+  for (const ConvCase &c : cases) {
+    auto [na, nb] = operandSizes(c);
+    operands.emplace_back(randomFloats(rng, na), randomFloats(rng, nb));
+    calls.push_back(makeCall(c, operands.back().first, operands.back().second));
+  }
+  auto got = runOps(calls, kThreads);
+  ASSERT_EQ(got.size(), cases.size());
+  for (size_t k = 0; k < cases.size(); ++k)
+    expectMatches(got[k],
+                  reference(cases[k], toDouble(operands[k].first),
+                            toDouble(operands[k].second)),
+                  1e-5, cases[k].str());
+}
+
+TEST(ConvKernels, ForwardMatchesReference) {
+  checkAgainstReference(
+      1, forwardCall,
+      [](const ConvCase &c, const std::vector<double> &x,
+         const std::vector<double> &w) { return refConv2D(c.g, c.o, x, w); },
+      [](const ConvCase &c) {
+        return std::make_pair(numElements(c.g.xShape()),
+                              numElements(kernelShape(c)));
+      });
+}
+
+TEST(ConvKernels, BackwardDataMatchesReference) {
+  checkAgainstReference(
+      2, dataCall,
+      [](const ConvCase &c, const std::vector<double> &dy,
+         const std::vector<double> &w) {
+        return refConv2DBackwardData(c.g, c.o, dy, w);
+      },
+      [](const ConvCase &c) {
+        return std::make_pair(numElements(outShape(c)),
+                              numElements(kernelShape(c)));
+      });
+}
+
+TEST(ConvKernels, BackwardFilterMatchesReference) {
+  checkAgainstReference(
+      3, filterCall,
+      [](const ConvCase &c, const std::vector<double> &x,
+         const std::vector<double> &dy) {
+        return refConv2DBackwardFilter(c.g, c.o, x, dy);
+      },
+      [](const ConvCase &c) {
+        return std::make_pair(numElements(c.g.xShape()),
+                              numElements(outShape(c)));
+      });
+}
+
+// Channel counts beyond one register block (several output chunks, a
+// channel-block tail in the filter gradient) and a kernel too large for the
+// stack scratch of backward_data.
+TEST(ConvKernels, WideChannelsAndLargeKernels) {
+  std::mt19937 rng(8);
+  std::vector<ConvCase> cases = {ConvCase{{2, 6, 7, 70, 3, 3, 1, 1}, 80},
+                                 ConvCase{{1, 6, 5, 130, 3, 3, 2, 2}, 128}};
+  cases[0].g.same();
+  std::vector<std::vector<float>> xs, ws, dys;
+  std::vector<OpCall> calls;
+  for (const ConvCase &c : cases) {
+    xs.push_back(randomFloats(rng, numElements(c.g.xShape())));
+    ws.push_back(randomFloats(rng, numElements(kernelShape(c))));
+    dys.push_back(randomFloats(rng, numElements(outShape(c))));
+    calls.push_back(forwardCall(c, xs.back(), ws.back()));
+    calls.push_back(dataCall(c, dys.back(), ws.back()));
+    calls.push_back(filterCall(c, xs.back(), dys.back()));
+  }
+  auto got = runOps(calls, kThreads);
+  // Sums of over a thousand float32 products; a wrong or missing tap would
+  // be off by ~0.1.
+  double tol = 5e-5;
+  ASSERT_EQ(got.size(), calls.size());
+  for (size_t k = 0; k < cases.size(); ++k) {
+    const ConvCase &c = cases[k];
+    auto x = toDouble(xs[k]), w = toDouble(ws[k]), dy = toDouble(dys[k]);
+    expectMatches(got[3 * k], refConv2D(c.g, c.o, x, w), tol,
+                  fmt::format("forward {}", c.str()));
+    expectMatches(got[3 * k + 1], refConv2DBackwardData(c.g, c.o, dy, w),
+                  tol, fmt::format("backward_data {}", c.str()));
+    expectMatches(got[3 * k + 2], refConv2DBackwardFilter(c.g, c.o, x, dy),
+                  tol, fmt::format("backward_filter {}", c.str()));
+  }
+}
+
+// The backward kernels against central differences of the float64 forward
+// reference for L = sum(r * conv(x, w)), whose gradients are the kernels'
+// outputs with dy = r.
+TEST(ConvKernels, BackwardMatchesFiniteDifferences) {
+  std::mt19937 rng(4);
+  struct Sample {
+    ConvCase c;
+    std::vector<float> x, w, r;
+  };
+  std::vector<Sample> samples;
+  std::vector<OpCall> calls;
+  for (const ConvCase &c : convCases(rng, 9, 2, {1, 3}, {5, 2})) {
+    Sample s{c, randomFloats(rng, numElements(c.g.xShape())),
+             randomFloats(rng, numElements(kernelShape(c))),
+             randomFloats(rng, numElements(outShape(c)))};
+    calls.push_back(dataCall(c, s.r, s.w));
+    calls.push_back(filterCall(c, s.x, s.r));
+    samples.push_back(std::move(s));
+  }
+  auto got = runOps(calls, {3});
+  ASSERT_EQ(got.size(), calls.size());
+  for (size_t k = 0; k < samples.size(); ++k) {
+    const Sample &s = samples[k];
+    const std::vector<float> &dx = got[2 * k][0], &dw = got[2 * k + 1][0];
+    auto x = toDouble(s.x), w = toDouble(s.w), r = toDouble(s.r);
+    auto fx = [&](const std::vector<double> &v) {
+      return refConv2D(s.c.g, s.c.o, v, w);
+    };
+    auto fw = [&](const std::vector<double> &v) {
+      return refConv2D(s.c.g, s.c.o, x, v);
+    };
+    std::uniform_int_distribution<int64_t> xi(0, x.size() - 1),
+        wi(0, w.size() - 1);
+    for (int j = 0; j < 12; ++j) {
+      int64_t i = xi(rng);
+      double fd = finiteDifference(fx, x, r, i, 1e-3);
+      EXPECT_NEAR(dx[i], fd, 1e-5 * (1 + std::fabs(fd)))
+          << s.c.str() << " dx[" << i << "]";
+      i = wi(rng);
+      fd = finiteDifference(fw, w, r, i, 1e-3);
+      EXPECT_NEAR(dw[i], fd, 1e-5 * (1 + std::fabs(fd)))
+          << s.c.str() << " dw[" << i << "]";
+    }
+  }
+}
+
+// The Keras MNIST tutorial's two convolutions at batch 32: forward, and the
+// gradients training needs (no input gradient for the first layer).
+TEST(ConvKernels, MnistTutorialShapes) {
+  std::mt19937 rng(6);
+  std::vector<ConvCase> cases = {ConvCase{{32, 28, 28, 1, 3, 3, 1, 1}, 32},
+                                 ConvCase{{32, 13, 13, 32, 3, 3, 1, 1}, 64}};
+  std::vector<std::vector<float>> xs, ws, dys;
+  std::vector<OpCall> calls;
+  for (const ConvCase &c : cases) {
+    xs.push_back(randomFloats(rng, numElements(c.g.xShape()), 0, 1));
+    ws.push_back(randomFloats(rng, numElements(kernelShape(c)), -0.1f, 0.1f));
+    dys.push_back(randomFloats(rng, numElements(outShape(c)), -0.01f, 0.01f));
+    calls.push_back(forwardCall(c, xs.back(), ws.back()));
+    calls.push_back(filterCall(c, xs.back(), dys.back()));
+  }
+  calls.push_back(dataCall(cases[1], dys[1], ws[1]));
+  auto got = runOps(calls, kThreads);
+  ASSERT_EQ(got.size(), calls.size());
+  for (size_t k = 0; k < cases.size(); ++k) {
+    const ConvCase &c = cases[k];
+    auto x = toDouble(xs[k]), w = toDouble(ws[k]), dy = toDouble(dys[k]);
+    expectMatches(got[2 * k], refConv2D(c.g, c.o, x, w), 1e-5,
+                  fmt::format("forward {}", c.str()));
+    expectMatches(got[2 * k + 1], refConv2DBackwardFilter(c.g, c.o, x, dy),
+                  1e-5, fmt::format("backward_filter {}", c.str()));
+  }
+  expectMatches(got[4],
+                refConv2DBackwardData(cases[1].g, cases[1].o, toDouble(dys[1]),
+                                      toDouble(ws[1])),
+                1e-5, fmt::format("backward_data {}", cases[1].str()));
+}
+
+// Throwaway speed figure for the tutorial's conv shapes (no assertions):
+//   codegen_tests --gtest_also_run_disabled_tests --gtest_filter='*Timing*'
+TEST(ConvKernels, DISABLED_TimingMnistShapes) {
+  std::mt19937 rng(7);
+  int maxThreads = std::max(1u, std::thread::hardware_concurrency());
+  for (ConvCase c : {ConvCase{{32, 28, 28, 1, 3, 3, 1, 1}, 32},
+                     ConvCase{{32, 13, 13, 32, 3, 3, 1, 1}, 64}}) {
+    auto x = randomFloats(rng, numElements(c.g.xShape()));
+    auto w = randomFloats(rng, numElements(kernelShape(c)));
+    auto dy = randomFloats(rng, numElements(outShape(c)));
+    double flops = 2.0 * numElements(outShape(c)) * c.g.kh * c.g.kw * c.g.c;
+    std::vector<std::pair<const char *, OpCall>> jobs = {
+        {"forward", forwardCall(c, x, w)},
+        {"backward_data", dataCall(c, dy, w)},
+        {"backward_filter", filterCall(c, x, dy)}};
+    for (const auto &[name, job] : jobs) {
+      ir::Graph g("timing");
+      std::vector<ir::ValueId> ids;
+      for (const HostTensor &t : job.operands)
+        ids.push_back(g.addInput("a", t.type));
+      auto res = g.create1(job.kind, ids, job.attrs);
+      ASSERT_TRUE(res.ok()) << res.status();
+      auto compiled = codegen::compileGraph(g);
+      ASSERT_TRUE(compiled.ok()) << compiled.status();
+      codegen::KernelFn fn = (*compiled)->kernel(0);
+      std::vector<float> out(g.type(*res).numElements());
+      std::vector<void *> args;
+      for (const HostTensor &t : job.operands)
+        args.push_back(const_cast<float *>(t.f.data()));
+      args.push_back(out.data());
+      for (int threads = 1; threads <= maxThreads; ++threads) {
+        auto runOnce = [&] {
+          std::vector<std::thread> pool;
+          for (int t = 1; t < threads; ++t)
+            pool.emplace_back([&, t] { fn(args.data(), t, threads); });
+          fn(args.data(), 0, threads);
+          for (std::thread &th : pool)
+            th.join();
+        };
+        // Best of many runs: robust to other load on the machine.
+        double best = 1e30, total = 0;
+        for (int rep = 0; rep < 200 && total < 0.5; ++rep) {
+          auto start = std::chrono::steady_clock::now();
+          runOnce();
+          double secs = std::chrono::duration<double>(
+                            std::chrono::steady_clock::now() - start)
+                            .count();
+          best = std::min(best, secs);
+          total += secs;
+        }
+        double ms = best * 1e3;
+        std::printf("x%s o=%-3lld %-16s threads=%d %8.3f ms %6.1f GFLOP/s\n",
+                    ir::shapeStr(c.g.xShape()).c_str(),
+                    static_cast<long long>(c.o), name, threads, ms,
+                    flops / (ms * 1e-3) * 1e-9);
+      }
+    }
+  }
+}
+
+} // namespace
+} // namespace cnnc::testing

@@ -1,0 +1,72 @@
+// Forward graphs built by hand with ir::Graph::create, in the frontend's
+// conventions (inputs %x and %step, params "<layer>.kernel"/"<layer>.bias",
+// outputs "logits" and "probs").
+#pragma once
+
+#include "ir/Graph.h"
+
+#include <string>
+
+namespace cnnc::testing {
+
+// Layer-by-layer construction; every call adds the layer's ops and params.
+// Shape errors throw (absl::StatusOr::value), failing the test.
+class ModelBuilder {
+public:
+  ModelBuilder(const std::string &name, std::vector<int64_t> xShape);
+
+  ir::Graph &graph() { return g_; }
+  ir::ValueId x() const { return x_; }
+  ir::ValueId step() const { return step_; }
+
+  ir::ValueId conv(const std::string &name, ir::ValueId in, int64_t filters,
+                   int64_t k, int64_t stride = 1, bool same = false,
+                   const std::string &activation = "relu");
+  ir::ValueId maxPool(const std::string &name, ir::ValueId in, int64_t pool,
+                      int64_t stride, bool same = false);
+  ir::ValueId avgPool(const std::string &name, ir::ValueId in, int64_t pool,
+                      int64_t stride, bool same = false);
+  ir::ValueId dropout(const std::string &name, ir::ValueId in, double rate);
+  ir::ValueId flatten(const std::string &name, ir::ValueId in);
+  // activation "" means linear.
+  ir::ValueId dense(const std::string &name, ir::ValueId in, int64_t units,
+                    const std::string &activation = "");
+  ir::ValueId param(const std::string &name, std::vector<int64_t> shape);
+
+  // Adds softmax(logits) and the outputs "logits" and "probs".
+  ir::Graph finish(ir::ValueId logits);
+
+private:
+  ir::ValueId window(ir::OpKind kind, const std::string &name, ir::ValueId in,
+                     int64_t pool, int64_t stride, bool same);
+  std::vector<int64_t> padding(ir::ValueId in, int64_t k, int64_t stride,
+                               bool same) const;
+  ir::ValueId act(const std::string &name, ir::ValueId in,
+                  const std::string &kind);
+
+  ir::Graph g_;
+  ir::ValueId x_, step_;
+  int64_t salt_ = 0;
+};
+
+// The ops of one kind, in graph order.
+std::vector<const ir::Op *> opsOfKind(const ir::Graph &g, ir::OpKind kind);
+inline int countOps(const ir::Graph &g, ir::OpKind kind) {
+  return static_cast<int>(opsOfKind(g, kind).size());
+}
+
+// The Keras MNIST tutorial model on x : f32[batch, 28, 28, 1].
+ir::Graph tutorialModel(int64_t batch);
+// Same padding, strided conv, average pooling, sigmoid/tanh; x [b, 9, 9, 1].
+ir::Graph samePaddingAvgPoolModel(int64_t batch);
+// One value read three times (add(r, r) then mul(s, r)); x [b, 6].
+ir::Graph sharedValueModel(int64_t batch);
+// Every transpose_a/transpose_b combination, params on both sides; x [b, 6].
+ir::Graph matmulModel(int64_t batch);
+// Small conv net: overlapping max pool with padding, conv with asymmetric
+// same padding, stride-1 average pool with padding; x [b, 7, 7, 2].
+ir::Graph tinyConvModel(int64_t batch);
+// dense -> dropout(0.5) -> dense; x [b, 8].
+ir::Graph dropoutModel(int64_t batch);
+
+} // namespace cnnc::testing

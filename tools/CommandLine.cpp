@@ -1,0 +1,183 @@
+#include "tools/CommandLine.h"
+
+#include "absl/status/status.h"
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <functional>
+#include <map>
+
+namespace cnnc::tools {
+
+const char kUsage[] = R"(usage: cnnc MODEL.dsl [options]
+
+Compiles a CNN described in the cnnc DSL and trains or evaluates it.
+With no action, checks the model and prints its summary.
+
+Actions:
+  --train                 train as the model's fit statement says, then
+                          evaluate on the test set and save the weights
+  --evaluate              evaluate the loaded weights on the test set
+  --emit=ir|train-ir|llvm|asm
+                          print the forward graph, the training-step graph
+                          (after autodiff), the kernels' LLVM IR or assembly
+
+Overrides of the fit statement:
+  --epochs N  --batch-size N  --learning-rate X  --seed N  --no-shuffle
+  --data DIR              directory of the IDX files (default: data/mnist)
+  --limit N               use only the first N training images
+
+Files:
+  --save FILE             where to write the trained weights (safetensors;
+                          default: MODEL.safetensors next to the model)
+  --load FILE             weights to start from (safetensors)
+  --history FILE.csv      per-epoch history (Keras CSVLogger columns)
+  --plot FILE.svg         accuracy and loss per epoch
+
+Other:
+  --threads N             worker threads (default: all cores)
+  --profile               print a per-kernel time table after training
+  --help  --version
+)";
+
+namespace {
+
+absl::Status flagError(const std::string &flag, const std::string &msg) {
+  return absl::InvalidArgumentError(fmt::format("{}: {}", flag, msg));
+}
+
+absl::StatusOr<int64_t> parsePositive(const std::string &flag,
+                                      const std::string &v, bool allowZero) {
+  errno = 0;
+  char *end = nullptr;
+  long long x = std::strtoll(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0' || errno == ERANGE || x < (allowZero ? 0 : 1) ||
+      x > (1ll << 31) - 1)
+    return flagError(flag,
+                     fmt::format("expects a {} integer, got '{}'",
+                                 allowZero ? "non-negative" : "positive", v));
+  return static_cast<int64_t>(x);
+}
+
+} // namespace
+
+absl::StatusOr<Options> parseCommandLine(const std::vector<std::string> &args) {
+  Options o;
+  // Flags that take a value, with how to store it.
+  using Setter = std::function<absl::Status(const std::string &)>;
+  auto positive = [&](std::optional<int64_t> &slot, const char *flag,
+                      bool allowZero = false) -> Setter {
+    return [&slot, flag, allowZero](const std::string &v) -> absl::Status {
+      auto x = parsePositive(flag, v, allowZero);
+      if (!x.ok())
+        return x.status();
+      slot = *x;
+      return absl::OkStatus();
+    };
+  };
+  auto text = [](std::string &slot, const char *flag) -> Setter {
+    return [&slot, flag](const std::string &v) -> absl::Status {
+      if (v.empty())
+        return flagError(flag, "expects a value");
+      slot = v;
+      return absl::OkStatus();
+    };
+  };
+  std::map<std::string, Setter> valued = {
+      {"--epochs", positive(o.epochs, "--epochs")},
+      {"--batch-size", positive(o.batchSize, "--batch-size")},
+      {"--limit", positive(o.limit, "--limit")},
+      {"--threads", positive(o.threads, "--threads")},
+      {"--seed",
+       [&](const std::string &v) -> absl::Status {
+         auto x = parsePositive("--seed", v, true);
+         if (!x.ok())
+           return x.status();
+         o.seed = static_cast<uint64_t>(*x);
+         return absl::OkStatus();
+       }},
+      {"--learning-rate",
+       [&](const std::string &v) -> absl::Status {
+         char *end = nullptr;
+         double x = std::strtod(v.c_str(), &end);
+         if (v.empty() || *end != '\0' || !std::isfinite(x) || x <= 0)
+           return flagError(
+               "--learning-rate",
+               fmt::format("expects a positive number, got '{}'", v));
+         o.learningRate = x;
+         return absl::OkStatus();
+       }},
+      {"--emit",
+       [&](const std::string &v) -> absl::Status {
+         if (v != "ir" && v != "train-ir" && v != "llvm" && v != "asm")
+           return flagError(
+               "--emit",
+               fmt::format("expects ir, train-ir, llvm or asm, got '{}'", v));
+         o.emit = v;
+         return absl::OkStatus();
+       }},
+      {"--data", text(o.dataDir, "--data")},
+      {"--history", text(o.historyPath, "--history")},
+      {"--plot", text(o.plotPath, "--plot")},
+      {"--save", text(o.savePath, "--save")},
+      {"--load", text(o.loadPath, "--load")},
+  };
+  std::map<std::string, bool *> switches = {
+      {"--train", &o.train},
+      {"--evaluate", &o.evaluate},
+      {"--no-shuffle", &o.noShuffle},
+      {"--profile", &o.profile},
+      {"--help", &o.help},
+      {"-h", &o.help},
+      {"--version", &o.version},
+  };
+
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string &arg = args[i];
+    if (arg.size() > 1 && arg[0] == '-') {
+      std::string name = arg, value;
+      bool hasValue = false;
+      if (size_t eq = arg.find('='); eq != std::string::npos) {
+        name = arg.substr(0, eq);
+        value = arg.substr(eq + 1);
+        hasValue = true;
+      }
+      if (auto s = switches.find(name); s != switches.end()) {
+        if (hasValue)
+          return flagError(name, "takes no value");
+        *s->second = true;
+        continue;
+      }
+      auto v = valued.find(name);
+      if (v == valued.end())
+        return absl::InvalidArgumentError(
+            fmt::format("unknown option '{}' (see cnnc --help)", name));
+      if (!hasValue) {
+        if (i + 1 >= args.size())
+          return flagError(name, "expects a value");
+        value = args[++i];
+      }
+      if (absl::Status s = v->second(value); !s.ok())
+        return s;
+      continue;
+    }
+    if (!o.modelPath.empty())
+      return absl::InvalidArgumentError(fmt::format(
+          "more than one model file: '{}' and '{}'", o.modelPath, arg));
+    o.modelPath = arg;
+  }
+  if (o.help || o.version)
+    return o;
+  if (o.modelPath.empty())
+    return absl::InvalidArgumentError(
+        "no model file given (usage: cnnc MODEL.dsl [--train])");
+  int actions = o.train + o.evaluate + !o.emit.empty();
+  if (actions > 1)
+    return absl::InvalidArgumentError(
+        "choose one of --train, --evaluate and --emit");
+  return o;
+}
+
+} // namespace cnnc::tools
