@@ -146,8 +146,8 @@ struct GatherConv {
   int64_t n, inRows, inCols, m;
   int64_t outRows, outCols, k;
   int64_t wcols;
-  std::vector<ColumnRun> runs;
-  std::function<RowTaps(Value *r)> rowTaps;
+  std::vector<ColumnRun> runs = {};
+  std::function<RowTaps(Value *r)> rowTaps = {};
 };
 
 // Taps of a run merged into segments of consecutive weight and input

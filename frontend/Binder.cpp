@@ -212,6 +212,13 @@ bool Binder::readLayerName(const RawArg &a, std::string &out) {
                                    "(letters, digits and _, not starting "
                                    "with a digit)",
                                    v.text));
+  // The runtime and the passes find these graph values by name.
+  for (const char *reserved :
+       {"x", "step", "labels", "loss", "correct", "probs", "logits"})
+    if (v.text == reserved)
+      return fail(v.loc, fmt::format("layer name '{}' is reserved for a graph "
+                                     "value",
+                                     v.text));
   out = v.text;
   return true;
 }

@@ -82,7 +82,7 @@ private:
     return false;
   }
 
-  // Mnist's shape is only checked when the file names the dataset, so that
+  // MNIST's shape is only checked when the file names the dataset, so that
   // small test models without a fit statement still lower.
   bool mnistNamed() const {
     return p_.fit && p_.fit->datasetLoc.known() && spec_.fit.dataset == "mnist";
@@ -331,10 +331,13 @@ private:
 
   bool lowerFlatten(const Layer &l) {
     // Already flat input is fine (Keras allows it too): a no-op reshape.
-    int64_t n = *checkedElements(shape_);
-    shape_ = {n};
+    std::optional<int64_t> n = checkedElements(shape_);
+    if (!n)
+      return fail(l.loc, fmt::format("{}: input {} is too large", l.name,
+                                     dims(shape_)));
+    shape_ = {*n};
     return create1(l, ir::OpKind::Reshape, {cur_},
-                   {{"shape", std::vector<int64_t>{n_, n}}}, l.name);
+                   {{"shape", std::vector<int64_t>{n_, *n}}}, l.name);
   }
 
   const Program &p_;

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -32,13 +33,20 @@ public:
     Program p;
     p.filename = file_;
     p.source = std::string(source_);
-    if (!parseProgram(p))
+    if (!parseTopLevel(p))
       return {std::nullopt, error()};
     return {std::move(p), std::nullopt};
   }
 
 private:
-  Diagnostic error() const { return error_ ? *error_ : *binder_.error(); }
+  Diagnostic error() const {
+    if (error_)
+      return *error_;
+    if (binder_.error())
+      return *binder_.error();
+    return makeDiagnostic(file_, source_, peek().loc,
+                          "internal error: parsing failed without a message");
+  }
 
   bool fail(SourceLoc loc, std::string message) {
     if (!error_)
@@ -71,7 +79,7 @@ private:
                                         after, describeToken(peek())));
   }
 
-  bool parseProgram(Program &p) {
+  bool parseTopLevel(Program &p) {
     bool haveModel = false;
     std::set<std::string> seen;
     while (true) {

@@ -288,6 +288,14 @@ TEST(ParseErrors, ShapeString) {
                      ^)");
 }
 
+TEST(ParseErrors, ReservedName) {
+  EXPECT_EQ(
+      parseError(layers({"  dense units=4 name=labels"})),
+      R"(m.dsl:3:22: error: layer name 'labels' is reserved for a graph value
+    dense units=4 name=labels
+                       ^)");
+}
+
 TEST(ParseErrors, NameInteger) {
   EXPECT_EQ(parseError(layers({"  dense units=4 name=3"})),
             R"(m.dsl:3:22: error: name expects an identifier, got 3
