@@ -1,8 +1,6 @@
 #include "runtime/Model.h"
 
-#include "passes/Autodiff.h"
-#include "passes/DeadCode.h"
-#include "passes/EvalGraph.h"
+#include "passes/Pipelines.h"
 #include "passes/Rebatch.h"
 #include "runtime/Progress.h"
 #include "runtime/Random.h"
@@ -105,12 +103,9 @@ absl::Status Model::loadWeights(const std::string &path) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<ir::Graph> Model::trainingGraph() const {
-  auto g = passes::buildTrainingGraph(forward_, spec_);
-  if (!g.ok())
-    return g.status();
-  passes::eliminateDeadCode(*g);
-  return g;
+absl::StatusOr<ir::Graph>
+Model::trainingGraph(const passes::PipelineOptions &options) const {
+  return passes::runTrainingPipeline(forward_, spec_, options);
 }
 
 absl::StatusOr<Executor *> Model::trainExecutor(int64_t batch) {
@@ -120,10 +115,9 @@ absl::StatusOr<Executor *> Model::trainExecutor(int64_t batch) {
   auto fwd = passes::rebatch(forward_, batch);
   if (!fwd.ok())
     return fwd.status();
-  auto g = passes::buildTrainingGraph(*fwd, spec_);
+  auto g = passes::runTrainingPipeline(*fwd, spec_, {});
   if (!g.ok())
     return g.status();
-  passes::eliminateDeadCode(*g);
   auto ex = Executor::create(*std::move(g), store_);
   if (!ex.ok())
     return ex.status();
@@ -137,10 +131,9 @@ absl::StatusOr<Executor *> Model::evalExecutor(int64_t batch) {
   auto fwd = passes::rebatch(forward_, batch);
   if (!fwd.ok())
     return fwd.status();
-  auto g = passes::buildEvalGraph(*fwd);
+  auto g = passes::runEvalPipeline(*fwd, {});
   if (!g.ok())
     return g.status();
-  passes::eliminateDeadCode(*g);
   auto ex = Executor::create(*std::move(g), store_);
   if (!ex.ok())
     return ex.status();
@@ -154,10 +147,9 @@ absl::StatusOr<Executor *> Model::predictExecutor(int64_t batch) {
   auto fwd = passes::rebatch(forward_, batch);
   if (!fwd.ok())
     return fwd.status();
-  auto g = passes::buildPredictGraph(*fwd);
+  auto g = passes::runPredictPipeline(*fwd, {});
   if (!g.ok())
     return g.status();
-  passes::eliminateDeadCode(*g);
   auto ex = Executor::create(*std::move(g), store_);
   if (!ex.ok())
     return ex.status();

@@ -5,6 +5,7 @@
 
 #include "ir/Graph.h"
 #include "ir/TrainingSpec.h"
+#include "passes/Pipelines.h"
 #include "runtime/Executor.h"
 #include "runtime/History.h"
 #include "runtime/Idx.h"
@@ -67,7 +68,8 @@ public:
                                              int64_t count);
 
   // The training-step graph for the fit batch size (after autodiff).
-  absl::StatusOr<ir::Graph> trainingGraph() const;
+  absl::StatusOr<ir::Graph>
+  trainingGraph(const passes::PipelineOptions &options = {}) const;
 
   void setProfiling(bool on) { profiling_ = on; }
   std::vector<KernelProfile> trainingProfile() const;
