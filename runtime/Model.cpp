@@ -108,52 +108,40 @@ Model::trainingGraph(const passes::PipelineOptions &options) const {
   return passes::runTrainingPipeline(forward_, spec_, options);
 }
 
-absl::StatusOr<Executor *> Model::trainExecutor(int64_t batch) {
-  auto it = train_.find(batch);
-  if (it != train_.end())
+absl::StatusOr<Executor *> Model::cachedExecutor(ExecutorCache &cache,
+                                                 int64_t batch,
+                                                 const Pipeline &pipeline) {
+  auto it = cache.find(batch);
+  if (it != cache.end())
     return it->second.get();
   auto fwd = passes::rebatch(forward_, batch);
   if (!fwd.ok())
     return fwd.status();
-  auto g = passes::runTrainingPipeline(*fwd, spec_, {});
+  auto g = pipeline(*fwd);
   if (!g.ok())
     return g.status();
   auto ex = Executor::create(*std::move(g), store_);
   if (!ex.ok())
     return ex.status();
-  return (train_[batch] = *std::move(ex)).get();
+  return (cache[batch] = *std::move(ex)).get();
+}
+
+absl::StatusOr<Executor *> Model::trainExecutor(int64_t batch) {
+  return cachedExecutor(train_, batch, [&](const ir::Graph &fwd) {
+    return passes::runTrainingPipeline(fwd, spec_, {});
+  });
 }
 
 absl::StatusOr<Executor *> Model::evalExecutor(int64_t batch) {
-  auto it = eval_.find(batch);
-  if (it != eval_.end())
-    return it->second.get();
-  auto fwd = passes::rebatch(forward_, batch);
-  if (!fwd.ok())
-    return fwd.status();
-  auto g = passes::runEvalPipeline(*fwd, {});
-  if (!g.ok())
-    return g.status();
-  auto ex = Executor::create(*std::move(g), store_);
-  if (!ex.ok())
-    return ex.status();
-  return (eval_[batch] = *std::move(ex)).get();
+  return cachedExecutor(eval_, batch, [](const ir::Graph &fwd) {
+    return passes::runEvalPipeline(fwd, {});
+  });
 }
 
 absl::StatusOr<Executor *> Model::predictExecutor(int64_t batch) {
-  auto it = predict_.find(batch);
-  if (it != predict_.end())
-    return it->second.get();
-  auto fwd = passes::rebatch(forward_, batch);
-  if (!fwd.ok())
-    return fwd.status();
-  auto g = passes::runPredictPipeline(*fwd, {});
-  if (!g.ok())
-    return g.status();
-  auto ex = Executor::create(*std::move(g), store_);
-  if (!ex.ok())
-    return ex.status();
-  return (predict_[batch] = *std::move(ex)).get();
+  return cachedExecutor(predict_, batch, [](const ir::Graph &fwd) {
+    return passes::runPredictPipeline(fwd, {});
+  });
 }
 
 absl::Status Model::checkData(const LabeledImages &data,

@@ -76,6 +76,13 @@ public:
 
 private:
   Model() = default;
+  using ExecutorCache = std::map<int64_t, std::unique_ptr<Executor>>;
+  using Pipeline =
+      std::function<absl::StatusOr<ir::Graph>(const ir::Graph &forward)>;
+  // The executor of `batch` from cache, or else the forward graph rebatched,
+  // run through `pipeline`, compiled and cached.
+  absl::StatusOr<Executor *> cachedExecutor(ExecutorCache &cache, int64_t batch,
+                                            const Pipeline &pipeline);
   absl::StatusOr<Executor *> trainExecutor(int64_t batch);
   absl::StatusOr<Executor *> evalExecutor(int64_t batch);
   absl::StatusOr<Executor *> predictExecutor(int64_t batch);
@@ -88,7 +95,7 @@ private:
   ir::TrainingSpec spec_;
   std::unique_ptr<ThreadPool> pool_;
   ParamStore store_;
-  std::map<int64_t, std::unique_ptr<Executor>> train_, eval_, predict_;
+  ExecutorCache train_, eval_, predict_;
   int64_t globalStep_ = 0;
   bool profiling_ = false;
 };
