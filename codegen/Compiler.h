@@ -1,5 +1,8 @@
-// Compiles every kernel of a graph into one LLVM module, optimizes it for the
-// host CPU and JIT-compiles it with ORC LLJIT.
+// Compiles every kernel of a graph for the host CPU and JIT-links it with
+// ORC LLJIT. Kernels are independent functions, so each gets its own LLVM
+// module and they are optimized and code-generated on all cores at once;
+// the object files persist in the kernel cache (codegen/KernelCache.h), so
+// a graph compiled before loads without generating any code.
 #pragma once
 
 #include "ir/Graph.h"
@@ -16,8 +19,29 @@ namespace cnnc::codegen {
 using KernelFn = void (*)(void *const *args, int64_t tid, int64_t nthreads);
 
 struct CompileOptions {
-  bool keepLlvmIr = false; // keep the optimized module's text
-  bool keepAsm = false;    // keep the host assembly
+  // Keep the optimized LLVM IR / host assembly of all kernels, as one
+  // module's text (for --emit); such compiles bypass the kernel cache.
+  bool keepLlvmIr = false;
+  bool keepAsm = false;
+  bool useCache = true;
+  // The kernel cache; empty: defaultKernelCacheDir() ($CNNC_CACHE_DIR, ...).
+  std::string cacheDir;
+  // Threads that optimize and generate code; 0: one per core.
+  int threads = 0;
+};
+
+// Where compile time went. Per-stage times are summed over the threads.
+struct CompileStats {
+  bool cacheHit = false;
+  int kernels = 0;
+  int threads = 1;
+  size_t objectBytes = 0;
+  double keySeconds = 0;      // host detection and the cache key
+  double generateSeconds = 0; // building LLVM IR
+  double optimizeSeconds = 0; // the O3 pipeline
+  double codegenSeconds = 0;  // machine code
+  double linkSeconds = 0;     // JIT linking and symbol lookup
+  double totalSeconds = 0;    // wall clock of compileGraph
 };
 
 class CompiledGraph {
@@ -28,7 +52,8 @@ public:
   size_t numKernels() const { return kernels_.size(); }
   const std::string &llvmIr() const { return llvmIr_; }
   const std::string &assembly() const { return asm_; }
-  double compileSeconds() const { return compileSeconds_; }
+  double compileSeconds() const { return stats_.totalSeconds; }
+  const CompileStats &stats() const { return stats_; }
   const std::string &cpuName() const { return cpu_; }
 
 private:
@@ -38,7 +63,7 @@ private:
   std::unique_ptr<Impl> impl_;
   std::vector<KernelFn> kernels_;
   std::string llvmIr_, asm_, cpu_;
-  double compileSeconds_ = 0;
+  CompileStats stats_;
 };
 
 absl::StatusOr<std::unique_ptr<CompiledGraph>>
@@ -46,5 +71,10 @@ compileGraph(const ir::Graph &g, const CompileOptions &options = {});
 
 // Name of the kernel function for op i ("k3_conv2d").
 std::string kernelName(const ir::Graph &g, size_t opIndex);
+
+// The kernel cache key of g on this host: everything the objects depend on.
+// Exposed for tests.
+std::string kernelCacheKey(const ir::Graph &g, const std::string &cpu,
+                           const std::string &features);
 
 } // namespace cnnc::codegen

@@ -1,94 +1,39 @@
-// Convolution kernels: conv2d, its gradient with respect to the input
-// (conv2d_backward_data) and with respect to the kernel
-// (conv2d_backward_filter). Images are NHWC, kernels HWIO; all sizes are
-// compile-time constants, so window bounds at the image borders are resolved
-// while emitting wherever possible.
+// Convolution kernels: conv2d and its gradient with respect to the input
+// (conv2d_backward_data), and their fused forms (bias + activation + max
+// pool + dropout epilogues, backward data from a kernel transposed once per
+// step); the gradient with respect to the kernel is in ConvFilterKernels.cpp.
+// Images are NHWC, kernels HWIO; all sizes are compile-time constants, so
+// window bounds at the image borders are resolved while emitting wherever
+// possible.
 //
 // Forward and backward-data share one "gather" emitter: every output pixel is
 // a sum over kernel taps of (input pixel row) x (weight matrix of the tap),
 // accumulated in vector registers over the contiguous output channels and
 // register-blocked over a few output pixels that broadcast their input values.
+//
+// Every output element is summed in an order fixed by the shapes alone, never
+// by the thread count, so results are bit-identical for any thread count.
+#include "codegen/ConvCommon.h"
+#include "codegen/KernelParts.h"
 #include "codegen/Kernels.h"
 
 #include <llvm/IR/DerivedTypes.h>
 
 #include <algorithm>
+#include <functional>
+#include <limits>
+#include <optional>
 
 namespace cnnc::codegen {
 
 namespace {
 
 using llvm::Value;
+using namespace conv;
 
-// A contiguous piece of the channel axis held in one vector register; the
-// last piece of an odd channel count is a narrower vector.
-struct Slice {
-  int64_t offset;
-  int width;
-};
-
-// Vector registers of the host: 32 with AVX-512, 16 otherwise.
-int numRegisters(const KernelBuilder &kb) {
-  return kb.vectorWidth() >= 16 ? 32 : 16;
-}
-
-// Splits k channels into vector slices, grouped into chunks of at most
-// maxSlices whose accumulators stay in registers together.
-std::vector<std::vector<Slice>> sliceChunks(int64_t k, int width,
-                                            int maxSlices) {
-  std::vector<Slice> all;
-  for (int64_t off = 0; off < k; off += width)
-    all.push_back({off, static_cast<int>(std::min<int64_t>(width, k - off))});
-  std::vector<std::vector<Slice>> chunks;
-  for (size_t i = 0; i < all.size(); i += maxSlices)
-    chunks.emplace_back(all.begin() + i,
-                        all.begin() + std::min(all.size(), i + maxSlices));
-  return chunks;
-}
-
-Value *zeros(KernelBuilder &kb, int width) { return kb.splat(width, 0.0f); }
-
-Value *sdiv(KernelBuilder &kb, Value *a, int64_t c) {
-  return kb.b().CreateSDiv(a, kb.i64(c));
-}
-Value *srem(KernelBuilder &kb, Value *a, int64_t c) {
-  return kb.b().CreateSRem(a, kb.i64(c));
-}
-Value *sub(KernelBuilder &kb, Value *a, Value *b) {
-  return kb.b().CreateSub(a, b);
-}
-
-// ceil(max(v, 0) / s): the first output index whose tap is not before the
-// image start, given v = padding - tap.
-Value *ceilDivNonNeg(KernelBuilder &kb, Value *v, int64_t s) {
-  return sdiv(kb, kb.add(kb.max(v, kb.i64(0)), s - 1), s);
-}
-
-struct ConvGeometry {
-  int64_t n, h, w, c; // input
-  int64_t kh, kw, o;  // kernel [kh, kw, c, o]
-  int64_t oh, ow;     // output spatial size
-  int64_t sh, sw;     // strides
-  int64_t pt, pl;     // padding before (bottom/right follow from oh, ow)
-};
-
-ConvGeometry geometry(const ir::Attrs &a, const std::vector<int64_t> &x,
-                      const std::vector<int64_t> &y, int64_t kh, int64_t kw) {
-  std::vector<int64_t> s = a.getInts("strides"), p = a.getInts("padding");
-  return {.n = x[0],
-          .h = x[1],
-          .w = x[2],
-          .c = x[3],
-          .kh = kh,
-          .kw = kw,
-          .o = y[3],
-          .oh = y[1],
-          .ow = y[2],
-          .sh = s[0],
-          .sw = s[1],
-          .pt = p[0],
-          .pl = p[1]};
-}
+// ---------------------------------------------------------------------------
+// The gather emitter (forward and backward data)
+// ---------------------------------------------------------------------------
 
 // One kernel tap of an output column: weight column index into the weight
 // buffer's KW axis, and the input column it reads.
@@ -137,17 +82,21 @@ struct RowTaps {
   std::function<Value *(Value *kh)> inRow;
 };
 
+// What a finished accumulator of channels [offset, offset + width) becomes
+// before it is stored (bias + activation); identity when empty.
+using Epilogue = std::function<Value *(Value *acc, int64_t offset, int width)>;
+
 // out[n, r, q, 0:k] = sum over taps (kh, kw) and i < m of
 //   in[n, inRow(kh), col(q, kw), i] * wt[kh, kw, i, 0:k]
-// with in [N, inRows, inCols, m], wt [KH, wcols, m, k], out [N, outRows,
-// outCols, k]. Partitioned over the N * outRows output rows.
+// with in [N, inRows, inCols, m], wt [KH, wcols, m, k].
 struct GatherConv {
-  Value *in, *wt, *out;
+  Value *in, *wt;
   int64_t n, inRows, inCols, m;
   int64_t outRows, outCols, k;
   int64_t wcols;
   std::vector<ColumnRun> runs = {};
   std::function<RowTaps(Value *r)> rowTaps = {};
+  Epilogue epilogue = {};
 };
 
 // Taps of a run merged into segments of consecutive weight and input
@@ -169,21 +118,37 @@ std::vector<TapSegment> tapSegments(const std::vector<ColTap> &taps) {
   return segs;
 }
 
+// Where one output row goes: element out[base + q * k + channel].
+struct RowOut {
+  Value *out, *base;
+};
+
 // Emits one register block: pixels first .. first+npix-1 of `run` (first is
 // the dynamic index within the run) for the output channel slices `chunk`.
+// Blocks too small to fill the FMA pipes split the contraction into
+// interleaved partial sums (i = u mod sets), added up in a fixed order.
 void emitGatherBlock(KernelBuilder &kb, const GatherConv &g,
                      const ColumnRun &run, const std::vector<Slice> &chunk,
-                     const RowTaps &rt, Value *nIdx, Value *outRowPix,
+                     const RowTaps &rt, Value *nIdx, const RowOut &dst,
                      Value *first, int64_t npix) {
-  size_t ns = chunk.size();
+  int64_t ns = static_cast<int64_t>(chunk.size());
+  int64_t per = npix * ns;
+  int64_t sets = setsFor(per);
   std::vector<Value *> init;
-  for (int64_t p = 0; p < npix; ++p)
-    for (const Slice &s : chunk)
-      init.push_back(zeros(kb, s.width));
+  for (int64_t u = 0; u < sets; ++u)
+    for (int64_t p = 0; p < npix; ++p)
+      for (const Slice &s : chunk)
+        init.push_back(zeros(kb, s.width));
   std::vector<TapSegment> segs = tapSegments(run.taps);
   Value *inImgRow = kb.mul(nIdx, g.inRows);
-  std::vector<Value *> acc = kb.loopCarried(
-      rt.lo, rt.hi, rt.step, init,
+  // Contractions of at most this many steps are emitted in straight line,
+  // and then so is the loop over kernel rows when its bounds are constant.
+  const int64_t kUnroll = 4;
+  int64_t longest = 0;
+  for (const TapSegment &seg : segs)
+    longest = std::max(longest, seg.len * g.m / sets);
+  std::vector<Value *> acc = carriedRange(
+      kb, rt.lo, rt.hi, rt.step, init, longest <= kUnroll ? 8 : 0,
       [&](Value *kh, const std::vector<Value *> &accIn) {
         std::vector<Value *> a = accIn;
         Value *rowPix = kb.mul(kb.add(inImgRow, rt.inRow(kh)), g.inCols);
@@ -195,93 +160,111 @@ void emitGatherBlock(KernelBuilder &kb, const GatherConv &g,
           for (int64_t p = 0; p < npix; ++p)
             xBase.push_back(kb.mul(
                 kb.add(kb.add(rowPix, firstCol), seg.col + p * run.dcol), g.m));
-          a = kb.loopCarried(
-              kb.i64(0), kb.i64(seg.len * g.m), 1, a,
-              [&](Value *i, const std::vector<Value *> &cur) {
-                std::vector<Value *> next = cur;
-                Value *wRow = kb.add(wBase, kb.mul(i, g.k));
-                std::vector<Value *> wv;
-                for (const Slice &s : chunk)
-                  wv.push_back(kb.load(g.wt, kb.add(wRow, s.offset), s.width));
-                for (int64_t p = 0; p < npix; ++p) {
-                  Value *xs = kb.loadF32(g.in, kb.add(xBase[p], i));
-                  for (size_t s = 0; s < ns; ++s) {
-                    Value *&accv = next[p * ns + s];
-                    accv = kb.fma(kb.splat(chunk[s].width, xs), wv[s], accv);
-                  }
-                }
-                return next;
-              });
+          // acc[set u] += in[.., i] (x) wt[i, chunk]
+          auto step = [&](std::vector<Value *> &next, int64_t u, Value *i) {
+            Value *wRow = kb.add(wBase, kb.mul(i, g.k));
+            std::vector<Value *> wv;
+            for (const Slice &s : chunk)
+              wv.push_back(kb.load(g.wt, kb.add(wRow, s.offset), s.width));
+            for (int64_t p = 0; p < npix; ++p) {
+              Value *xs = kb.loadF32(g.in, kb.add(xBase[p], i));
+              for (int64_t s = 0; s < ns; ++s) {
+                Value *&accv = next[u * per + p * ns + s];
+                accv = kb.fma(kb.splat(chunk[s].width, xs), wv[s], accv);
+              }
+            }
+          };
+          int64_t len = seg.len * g.m, main = len / sets * sets;
+          if (main > 0)
+            a = carriedRange(kb, kb.i64(0), kb.i64(main), sets, a, kUnroll,
+                             [&](Value *i, const std::vector<Value *> &cur) {
+                               std::vector<Value *> next = cur;
+                               for (int64_t u = 0; u < sets; ++u)
+                                 step(next, u, kb.add(i, u));
+                               return next;
+                             });
+          if (main < len)
+            a = carriedRange(kb, kb.i64(main), kb.i64(len), 1, a, kUnroll,
+                             [&](Value *i, const std::vector<Value *> &cur) {
+                               std::vector<Value *> next = cur;
+                               step(next, 0, i);
+                               return next;
+                             });
         }
         return a;
       });
+  combineSets(kb, acc, sets, per);
   for (int64_t p = 0; p < npix; ++p) {
     Value *q = kb.add(kb.mul(kb.add(first, p), run.dq), kb.i64(run.q0));
-    Value *base = kb.mul(kb.add(outRowPix, q), g.k);
-    for (size_t s = 0; s < ns; ++s)
-      kb.store(g.out, kb.add(base, chunk[s].offset), acc[p * ns + s]);
+    Value *base = kb.add(dst.base, kb.mul(q, g.k));
+    for (int64_t s = 0; s < ns; ++s) {
+      Value *v = acc[p * ns + s];
+      if (g.epilogue)
+        v = g.epilogue(v, chunk[s].offset, chunk[s].width);
+      kb.store(dst.out, kb.add(base, chunk[s].offset), v);
+    }
   }
 }
 
-void emitGatherConv(KernelBuilder &kb, const GatherConv &g) {
+// Output row r of image nIdx. A run of columns is cut into nearly equal
+// register blocks (26 columns of at most 8: 7, 7, 6, 6), so that no block is
+// left too small to hide the FMA latency.
+void emitGatherRow(KernelBuilder &kb, const GatherConv &g, Value *nIdx,
+                   Value *r, const RowOut &dst) {
   int regs = numRegisters(kb);
   auto chunks = sliceChunks(g.k, kb.vectorWidth(), regs / 8);
+  RowTaps rt = g.rowTaps(r);
+  for (const std::vector<Slice> &chunk : chunks) {
+    // Accumulators plus the chunk's weights and one broadcast in registers.
+    int64_t ns = static_cast<int64_t>(chunk.size());
+    int64_t maxPix = std::clamp<int64_t>((regs - ns - 2) / ns, 1, 8);
+    for (const ColumnRun &run : g.runs) {
+      int64_t blocks = (run.count + maxPix - 1) / maxPix;
+      int64_t size = run.count / blocks, bigger = run.count % blocks;
+      // `bigger` blocks of size + 1 pixels, then the rest of size pixels.
+      auto emitBlocks = [&](int64_t first, int64_t count, int64_t pix) {
+        if (count == 1)
+          emitGatherBlock(kb, g, run, chunk, rt, nIdx, dst, kb.i64(first), pix);
+        else if (count > 1)
+          kb.loop(first, first + count * pix, pix, [&](Value *f) {
+            emitGatherBlock(kb, g, run, chunk, rt, nIdx, dst, f, pix);
+          });
+      };
+      emitBlocks(0, bigger, size + 1);
+      emitBlocks(bigger * (size + 1), blocks - bigger, size);
+    }
+  }
+}
+
+// Every output row of the gather, partitioned over the N * outRows rows.
+void emitGatherConv(KernelBuilder &kb, const GatherConv &g, Value *out) {
   auto [begin, end] = kb.partition(g.n * g.outRows);
   kb.loop(begin, end, 1, [&](Value *nr) {
-    Value *nIdx = sdiv(kb, nr, g.outRows);
-    Value *r = srem(kb, nr, g.outRows);
-    RowTaps rt = g.rowTaps(r);
-    Value *outRowPix = kb.mul(nr, g.outCols);
-    for (const std::vector<Slice> &chunk : chunks) {
-      // Accumulators plus the chunk's weights and one broadcast in registers.
-      int64_t ns = static_cast<int64_t>(chunk.size());
-      int64_t pix = std::clamp<int64_t>((regs - ns - 2) / ns, 1, 8);
-      for (const ColumnRun &run : g.runs) {
-        int64_t full = run.count / pix, rest = run.count % pix;
-        if (full == 1)
-          emitGatherBlock(kb, g, run, chunk, rt, nIdx, outRowPix, kb.i64(0),
-                          pix);
-        else if (full > 1)
-          kb.loop(0, full * pix, pix, [&](Value *first) {
-            emitGatherBlock(kb, g, run, chunk, rt, nIdx, outRowPix, first, pix);
-          });
-        if (rest)
-          emitGatherBlock(kb, g, run, chunk, rt, nIdx, outRowPix,
-                          kb.i64(full * pix), rest);
-      }
-    }
+    emitGatherRow(kb, g, sdiv(kb, nr, g.outRows), srem(kb, nr, g.outRows),
+                  {out, kb.mul(nr, g.outCols * g.k)});
   });
 }
 
-// Scratch buffer for this call: on the stack when small, else the heap.
-// Returns the buffer and a function that releases it.
-std::pair<Value *, std::function<void()>> scratch(KernelBuilder &kb,
-                                                  int64_t floats) {
-  auto &b = kb.b();
-  constexpr int64_t kMaxStackBytes = 256 << 10;
-  if (floats * 4 <= kMaxStackBytes) {
-    auto *a = b.CreateAlloca(llvm::ArrayType::get(b.getFloatTy(), floats));
-    a->setAlignment(llvm::Align(64));
-    return {a, [] {}};
-  }
-  llvm::Module &m = kb.module();
-  llvm::FunctionCallee mallocFn =
-      m.getOrInsertFunction("malloc", b.getPtrTy(), b.getInt64Ty());
-  llvm::FunctionCallee freeFn =
-      m.getOrInsertFunction("free", b.getVoidTy(), b.getPtrTy());
-  Value *p = b.CreateCall(mallocFn, {kb.i64(floats * 4)});
-  return {p, [&kb, freeFn, p] { kb.b().CreateCall(freeFn, {p}); }};
+// ---------------------------------------------------------------------------
+// Forward convolution and its epilogues
+// ---------------------------------------------------------------------------
+
+ConvGeometry forwardGeometry(KernelBuilder &kb) {
+  const auto &ws = kb.operandType(1).shape;
+  std::vector<int64_t> y = kb.operandType(0).shape;
+  // The pre-pool output shape from the attributes (fused pools shrink the
+  // result).
+  std::vector<int64_t> s = kb.attrs().getInts("strides"),
+                       p = kb.attrs().getInts("padding");
+  y[1] = (y[1] + p[0] + p[2] - ws[0]) / s[0] + 1;
+  y[2] = (y[2] + p[1] + p[3] - ws[1]) / s[1] + 1;
+  y[3] = ws[3];
+  return geometry(kb.attrs(), kb.operandType(0).shape, y, ws[0], ws[1]);
 }
 
-} // namespace
-
-void emitConv2D(KernelBuilder &kb) {
-  const auto &ws = kb.operandType(1).shape;
-  ConvGeometry c = geometry(kb.attrs(), kb.operandType(0).shape,
-                            kb.resultType(0).shape, ws[0], ws[1]);
+GatherConv forwardGather(KernelBuilder &kb, const ConvGeometry &c) {
   GatherConv g{.in = kb.operand(0),
                .wt = kb.operand(1),
-               .out = kb.result(0),
                .n = c.n,
                .inRows = c.h,
                .inCols = c.w,
@@ -300,44 +283,240 @@ void emitConv2D(KernelBuilder &kb) {
     }
     return taps;
   });
-  g.rowTaps = [&](Value *r) {
+  // Without row padding every output row reads all kernel rows: constant
+  // bounds, which the block emitter can unroll.
+  bool rowsInside = c.pt == 0 && (c.oh - 1) * c.sh + c.kh <= c.h;
+  g.rowTaps = [&kb, c, rowsInside](Value *r) {
     // Input row r*sh - pt + kh must lie in [0, h).
     Value *start = kb.add(kb.mul(r, c.sh), -c.pt);
     Value *lo = kb.max(sub(kb, kb.i64(0), start), kb.i64(0));
     Value *hi = kb.min(sub(kb, kb.i64(c.h), start), kb.i64(c.kh));
+    if (rowsInside) {
+      lo = kb.i64(0);
+      hi = kb.i64(c.kh);
+    }
     return RowTaps{lo, hi, 1,
                    [&kb, start](Value *kh) { return kb.add(start, kh); }};
   };
-  emitGatherConv(kb, g);
+  return g;
+}
+
+// act(acc + bias[channels]): bias_add's add, then the activation op's
+// arithmetic, so that the fused result equals the unfused one bit for bit.
+Epilogue biasActivation(KernelBuilder &kb, Value *bias) {
+  std::string act = kb.attrs().getString("activation");
+  return [&kb, bias, act](Value *acc, int64_t offset, int width) {
+    Value *b = kb.load(bias, kb.i64(offset), width);
+    return activationValue(kb, act, kb.b().CreateFAdd(acc, b), width);
+  };
+}
+
+// A per-thread buffer of `floats` on the stack, 64-byte aligned.
+Value *stackBuffer(KernelBuilder &kb, int64_t floats, llvm::Type *elem) {
+  auto *a = kb.b().CreateAlloca(llvm::ArrayType::get(elem, floats));
+  a->setAlignment(llvm::Align(64));
+  return a;
+}
+
+// Convolution + bias + activation + non-overlapping max pool. Work items
+// are pooled rows: each computes its ph convolution rows into a small
+// per-thread buffer (they stay in L1) and pools them from there, so the
+// full-size activation is never written. With `argmax`, also the window tap
+// the gradient flows through (see ir/Ops.def and max_pool2d_argmax_grad):
+// the first tap (row-major) equal to the maximum, -1 when there is none or,
+// after a relu, when the maximum is not positive. With `dropout`, the pool
+// is followed by the dropout op's arithmetic (operand 3 is the step), and
+// argmax is -1 where it drops: the gradient then only needs dropout's
+// scale, not its mask.
+void emitConvMaxPool(KernelBuilder &kb, bool argmax, bool dropout = false) {
+  auto &b = kb.b();
+  ConvGeometry c = forwardGeometry(kb);
+  GatherConv g = forwardGather(kb, c);
+  g.epilogue = biasActivation(kb, kb.operand(2));
+  std::vector<int64_t> ps = kb.attrs().getInts("pool_size");
+  int64_t ph = ps[0], pw = ps[1];
+  const std::vector<int64_t> &y = kb.resultType(0).shape;
+  int64_t prows = y[1], pcols = y[2];
+  bool relu = kb.attrs().getString("activation") == "relu";
+  Value *rows = stackBuffer(kb, ph * c.ow * c.o, b.getFloatTy());
+  std::optional<DropoutHash> drop;
+  if (dropout)
+    drop = dropoutHash(kb, kb.attrs(), kb.operand(3));
+  auto [begin, end] = kb.partition(c.n * prows);
+  kb.loop(begin, end, 1, [&](Value *np) {
+    Value *n = sdiv(kb, np, prows);
+    Value *pr = srem(kb, np, prows);
+    kb.loop(0, ph, 1, [&](Value *i) {
+      emitGatherRow(kb, g, n, kb.add(kb.mul(pr, ph), i),
+                    {rows, kb.mul(i, c.ow * c.o)});
+    });
+    kb.loop(0, pcols, 1, [&](Value *pc) {
+      Value *outIdx = kb.mul(kb.add(kb.mul(np, pcols), pc), c.o);
+      Value *tap0 = kb.mul(pc, pw * c.o);
+      for (const auto &chunk : sliceChunks(c.o, kb.vectorWidth(), 1)) {
+        const Slice &s = chunk[0];
+        std::vector<Value *> taps;
+        for (int64_t i = 0; i < ph; ++i)
+          for (int64_t j = 0; j < pw; ++j)
+            taps.push_back(kb.load(
+                rows, kb.add(tap0, (i * c.ow + j) * c.o + s.offset), s.width));
+        // max_pool2d's fold: keeps the first of equal values, skips NaN.
+        Value *m = kb.splat(s.width, -std::numeric_limits<float>::infinity());
+        for (Value *t : taps)
+          m = b.CreateSelect(b.CreateFCmpOGT(t, m), t, m);
+        Value *at = kb.add(outIdx, s.offset);
+        Value *keep = nullptr;
+        if (drop) {
+          // dropout: keep ? x * scale : 0.
+          keep = dropoutKeep(kb, *drop, at, s.width);
+          kb.store(kb.result(0), at,
+                   b.CreateSelect(
+                       keep, b.CreateFMul(m, kb.splat(s.width, drop->scale)),
+                       kb.splat(s.width, 0.0f)));
+        } else {
+          kb.store(kb.result(0), at, m);
+        }
+        if (!argmax)
+          continue;
+        llvm::Type *i32 = b.getInt32Ty();
+        auto splatI = [&](int32_t v) -> Value * {
+          Value *k = b.getInt32(v);
+          return s.width == 1 ? k : b.CreateVectorSplat(s.width, k);
+        };
+        Value *idx = splatI(-1);
+        for (int64_t t = ph * pw - 1; t >= 0; --t)
+          idx = b.CreateSelect(b.CreateFCmpOEQ(taps[t], m),
+                               splatI(static_cast<int32_t>(t)), idx);
+        if (relu)
+          idx = b.CreateSelect(b.CreateFCmpOGT(m, kb.splat(s.width, 0.0f)), idx,
+                               splatI(-1));
+        if (keep)
+          idx = b.CreateSelect(keep, idx, splatI(-1));
+        b.CreateAlignedStore(idx, kb.elementPtr(kb.result(1), at, i32),
+                             llvm::Align(4));
+      }
+    });
+  });
   kb.keepLoopsAsEmitted();
 }
 
-void emitConv2DBackwardData(KernelBuilder &kb) {
-  // dx[n, ih, iw, c] = sum over taps with ih = oh*sh - pt + kh (and likewise
-  // for columns) of dy[n, oh, ow, :] . w[kh, kw, c, :]. The contraction runs
-  // over o, so the kernel is first copied to wt[kh, KW-1-kw, o, c]: contiguous
-  // in c, and with the column taps flipped so that consecutive taps read
-  // consecutive dy columns.
-  const auto &ws = kb.operandType(1).shape;
-  ConvGeometry c = geometry(kb.attrs(), kb.resultType(0).shape,
-                            kb.operandType(0).shape, ws[0], ws[1]);
-  auto [wt, release] = scratch(kb, c.kh * c.kw * c.c * c.o);
-  Value *w = kb.operand(1);
-  kb.loop(0, c.kh * c.kw, 1, [&](Value *t) {
-    Value *kh = sdiv(kb, t, c.kw), *kw = srem(kb, t, c.kw);
-    Value *tFlip = kb.add(kb.mul(kh, c.kw), sub(kb, kb.i64(c.kw - 1), kw));
-    kb.loop(0, c.c, 1, [&](Value *ci) {
-      Value *src = kb.mul(kb.add(kb.mul(t, c.c), ci), c.o);
-      kb.loop(0, c.o, 1, [&](Value *oi) {
-        Value *dst = kb.add(kb.mul(kb.add(kb.mul(tFlip, c.o), oi), c.c), ci);
-        kb.storeF32(wt, dst, kb.loadF32(w, kb.add(src, oi)));
+// ---------------------------------------------------------------------------
+// Backward data
+// ---------------------------------------------------------------------------
+
+// Backward data of an unpadded convolution, where every tap of every dy
+// pixel lands inside dx: a scatter. Threads own whole images; per image and
+// tap (kh, kw), each dy row is register-blocked like the forward gather
+//   acc[q, c] = sum over o of dy[n, p, q, o] * wt[kh, KW-1-kw, o, c]
+// and added to dx[n, p*sh + kh, q*sw + kw, c]. Unlike the gather, no output
+// pixel sees a partial tap set (the gather's border columns make blocks of
+// one pixel, bound by load bandwidth), and the tap's weights stay in L1
+// while the image's rows pass. dx sums its taps in (kh, kw) order.
+void emitScatterBackwardData(KernelBuilder &kb, const ConvGeometry &c,
+                             Value *wt) {
+  auto &b = kb.b();
+  Value *dy = kb.operand(0), *dx = kb.result(0);
+  int regs = numRegisters(kb);
+  auto chunks = sliceChunks(c.c, kb.vectorWidth(), regs / 8);
+  int64_t image = c.h * c.w * c.c;
+  auto [begin, end] = kb.partition(c.n);
+  kb.zero(dx, kb.mul(begin, image), kb.mul(sub(kb, end, begin), image));
+  kb.loop(begin, end, 1, [&](Value *n) {
+    kb.loop(0, c.kh * c.kw, 1, [&](Value *tap) {
+      Value *kh = sdiv(kb, tap, c.kw), *kw = srem(kb, tap, c.kw);
+      Value *wRow0 = kb.mul(
+          kb.add(kb.mul(kh, c.kw), sub(kb, kb.i64(c.kw - 1), kw)), c.o * c.c);
+      kb.loop(0, c.oh, 1, [&](Value *p) {
+        Value *dyRow = kb.mul(kb.add(kb.mul(n, c.oh), p), c.ow);
+        Value *dxRow = kb.add(
+            kb.mul(kb.add(kb.mul(n, c.h), kb.add(kb.mul(p, c.sh), kh)), c.w),
+            kw);
+        for (const std::vector<Slice> &chunk : chunks) {
+          int64_t ns = static_cast<int64_t>(chunk.size());
+          int64_t maxPix = std::clamp<int64_t>((regs - ns - 2) / ns, 1, 8);
+          int64_t blocks = (c.ow + maxPix - 1) / maxPix;
+          int64_t size = c.ow / blocks, bigger = c.ow % blocks;
+          auto block = [&](Value *q0, int64_t npix) {
+            int64_t per = npix * ns, sets = setsFor(per);
+            std::vector<Value *> init;
+            for (int64_t u = 0; u < sets * npix; ++u)
+              for (const Slice &s : chunk)
+                init.push_back(zeros(kb, s.width));
+            Value *dyPix = kb.mul(kb.add(dyRow, q0), c.o);
+            auto step = [&](std::vector<Value *> &a, int64_t u, Value *o) {
+              Value *wRow = kb.add(wRow0, kb.mul(o, c.c));
+              std::vector<Value *> wv;
+              for (const Slice &s : chunk)
+                wv.push_back(kb.load(wt, kb.add(wRow, s.offset), s.width));
+              for (int64_t px = 0; px < npix; ++px) {
+                Value *xs = kb.loadF32(dy, kb.add(dyPix, kb.add(o, px * c.o)));
+                for (int64_t s = 0; s < ns; ++s) {
+                  Value *&av = a[u * per + px * ns + s];
+                  av = kb.fma(kb.splat(chunk[s].width, xs), wv[s], av);
+                }
+              }
+            };
+            int64_t main = c.o / sets * sets;
+            std::vector<Value *> acc = init;
+            if (main > 0)
+              acc = kb.loopCarried(
+                  kb.i64(0), kb.i64(main), sets, acc,
+                  [&](Value *o, const std::vector<Value *> &cur) {
+                    std::vector<Value *> next = cur;
+                    for (int64_t u = 0; u < sets; ++u)
+                      step(next, u, kb.add(o, u));
+                    return next;
+                  });
+            if (main < c.o)
+              acc = kb.loopCarried(
+                  kb.i64(main), kb.i64(c.o), 1, acc,
+                  [&](Value *o, const std::vector<Value *> &cur) {
+                    std::vector<Value *> next = cur;
+                    step(next, 0, o);
+                    return next;
+                  });
+            combineSets(kb, acc, sets, per);
+            for (int64_t px = 0; px < npix; ++px) {
+              Value *at =
+                  kb.mul(kb.add(dxRow, kb.mul(kb.add(q0, px), c.sw)), c.c);
+              for (int64_t s = 0; s < ns; ++s) {
+                Value *i = kb.add(at, chunk[s].offset);
+                kb.store(dx, i,
+                         b.CreateFAdd(kb.load(dx, i, chunk[s].width),
+                                      acc[px * ns + s]));
+              }
+            }
+          };
+          auto emitBlocks = [&](int64_t first, int64_t count, int64_t pix) {
+            if (count == 1)
+              block(kb.i64(first), pix);
+            else if (count > 1)
+              kb.loop(first, first + count * pix, pix,
+                      [&](Value *q0) { block(q0, pix); });
+          };
+          emitBlocks(0, bigger, size + 1);
+          emitBlocks(bigger * (size + 1), blocks - bigger, size);
+        }
       });
     });
   });
+  kb.keepLoopsAsEmitted();
+}
 
+// dx[n, ih, iw, c] = sum over taps with ih = oh*sh - pt + kh (and likewise
+// for columns) of dy[n, oh, ow, :] . w[kh, kw, c, :], from the kernel
+// transposed to wt[kh, KW-1-kw, o, c] (conv2d_kernel_transpose): contiguous
+// in c, and with the column taps flipped so that consecutive taps read
+// consecutive dy columns. Unpadded convolutions scatter (above); padded ones
+// gather over dy.
+void emitBackwardDataFrom(KernelBuilder &kb, const ConvGeometry &c, Value *wt) {
+  std::vector<int64_t> pad = kb.attrs().getInts("padding");
+  if (pad == std::vector<int64_t>{0, 0, 0, 0}) {
+    emitScatterBackwardData(kb, c, wt);
+    return;
+  }
   GatherConv g{.in = kb.operand(0),
                .wt = wt,
-               .out = kb.result(0),
                .n = c.n,
                .inRows = c.oh,
                .inCols = c.ow,
@@ -357,7 +536,7 @@ void emitConv2DBackwardData(KernelBuilder &kb) {
     }
     return taps;
   });
-  g.rowTaps = [&](Value *r) {
+  g.rowTaps = [&kb, c](Value *r) {
     // kh = t (mod sh) with 0 <= (t - kh) / sh < oh, where t = r + pt.
     Value *t = kb.add(r, c.pt);
     Value *lo0 = kb.max(kb.add(t, -c.sh * (c.oh - 1)), kb.i64(0));
@@ -367,130 +546,98 @@ void emitConv2DBackwardData(KernelBuilder &kb) {
                      return sdiv(kb, sub(kb, t, kh), sh);
                    }};
   };
-  emitGatherConv(kb, g);
-  release();
+  emitGatherConv(kb, g, kb.result(0));
   kb.keepLoopsAsEmitted();
 }
 
-void emitConv2DBackwardFilter(KernelBuilder &kb) {
-  // dw[kh, kw, c, :] = sum over n, oh, ow of x[n, ih, iw, c] * dy[n, oh, ow, :]
-  // with ih = oh*sh - pt + kh, iw = ow*sw - pl + kw inside the image. Work
-  // items are (kh, kw, block of channels); each sums the whole batch in a
-  // fixed order, with accumulators for the block's channels x output slices.
-  std::vector<int64_t> ks = kb.attrs().getInts("kernel_size");
-  ConvGeometry c = geometry(kb.attrs(), kb.operandType(0).shape,
-                            kb.operandType(1).shape, ks[0], ks[1]);
-  Value *x = kb.operand(0), *dy = kb.operand(1), *dw = kb.result(0);
-  int regs = numRegisters(kb);
-  auto chunks = sliceChunks(c.o, kb.vectorWidth(), regs / 8);
-  int64_t ns0 = static_cast<int64_t>(chunks[0].size());
-  int64_t cb = std::clamp<int64_t>((regs - ns0 - 2) / ns0, 1, 12);
-  cb = std::min(cb, c.c);
-  int64_t nBlocks = (c.c + cb - 1) / cb;
-  auto [begin, end] = kb.partition(c.kh * c.kw * nBlocks);
-
-  kb.loop(begin, end, 1, [&](Value *item) {
-    Value *blk = srem(kb, item, nBlocks);
-    Value *tap = sdiv(kb, item, nBlocks);
-    Value *kh = sdiv(kb, tap, c.kw), *kw = srem(kb, tap, c.kw);
-    Value *c0 = kb.mul(blk, cb);
-    // Output rows/columns whose window tap (kh, kw) lies inside the image.
-    auto range = [&](Value *k, int64_t pad, int64_t stride, int64_t in,
-                     int64_t out) {
-      Value *lo = ceilDivNonNeg(kb, sub(kb, kb.i64(pad), k), stride);
-      Value *last = sub(kb, kb.i64(in - 1 + pad), k); // >= 0 iff any fits
-      Value *hi = kb.b().CreateSelect(
-          kb.b().CreateICmpSLT(last, kb.i64(0)), kb.i64(0),
-          kb.min(kb.add(sdiv(kb, last, stride), 1), kb.i64(out)));
-      return std::make_pair(lo, hi);
-    };
-    auto [ohLo, ohHi] = range(kh, c.pt, c.sh, c.h, c.oh);
-    auto [owLo, owHi] = range(kw, c.pl, c.sw, c.w, c.ow);
-
-    auto body = [&](int64_t nc) {
-      for (const std::vector<Slice> &chunk : chunks) {
-        int64_t ns = static_cast<int64_t>(chunk.size());
-        // Few accumulators would leave the loop bound by FMA latency; then
-        // unroll ow with independent sets, summed in a fixed order after.
-        int64_t sets = std::clamp<int64_t>(8 / (nc * ns), 1, 4);
-        int64_t per = nc * ns;
-        std::vector<Value *> init;
-        for (int64_t u = 0; u < sets; ++u)
-          for (int64_t ci = 0; ci < nc; ++ci)
-            for (const Slice &s : chunk)
-              init.push_back(zeros(kb, s.width));
-        // acc[set u] += x[.., ow, c0..c0+nc) (x) dy[.., ow, chunk]
-        auto step = [&](std::vector<Value *> &a, int64_t u, Value *dyRow,
-                        Value *xRow, Value *ow) {
-          std::vector<Value *> dv;
-          Value *dyIdx = kb.mul(kb.add(dyRow, ow), c.o);
-          for (const Slice &s : chunk)
-            dv.push_back(kb.load(dy, kb.add(dyIdx, s.offset), s.width));
-          Value *xIdx = kb.add(kb.mul(kb.add(xRow, kb.mul(ow, c.sw)), c.c), c0);
-          for (int64_t ci = 0; ci < nc; ++ci) {
-            Value *xs = kb.loadF32(x, kb.add(xIdx, ci));
-            for (int64_t s = 0; s < ns; ++s) {
-              Value *&av = a[u * per + ci * ns + s];
-              av = kb.fma(kb.splat(chunk[s].width, xs), dv[s], av);
-            }
-          }
-        };
-        std::vector<Value *> acc = kb.loopCarried(
-            kb.i64(0), kb.i64(c.n), 1, init,
-            [&](Value *n, const std::vector<Value *> &a0) {
-              return kb.loopCarried(
-                  ohLo, ohHi, 1, a0,
-                  [&](Value *oh, const std::vector<Value *> &a1) {
-                    Value *dyRow = kb.mul(kb.add(kb.mul(n, c.oh), oh), c.ow);
-                    Value *ih =
-                        kb.add(kb.mul(oh, c.sh), sub(kb, kh, kb.i64(c.pt)));
-                    // Pixel index of column iw = ow*sw - pl + kw, minus ow*sw.
-                    Value *xRow =
-                        kb.add(kb.mul(kb.add(kb.mul(n, c.h), ih), c.w),
-                               kb.add(kw, -c.pl));
-                    Value *count = sub(kb, owHi, owLo);
-                    Value *mainEnd = kb.add(
-                        owLo,
-                        kb.mul(sdiv(kb, kb.max(count, kb.i64(0)), sets), sets));
-                    std::vector<Value *> a2 = kb.loopCarried(
-                        owLo, mainEnd, sets, a1,
-                        [&](Value *ow, const std::vector<Value *> &cur) {
-                          std::vector<Value *> nx = cur;
-                          for (int64_t u = 0; u < sets; ++u)
-                            step(nx, u, dyRow, xRow, kb.add(ow, u));
-                          return nx;
-                        });
-                    return kb.loopCarried(
-                        mainEnd, owHi, 1, a2,
-                        [&](Value *ow, const std::vector<Value *> &cur) {
-                          std::vector<Value *> nx = cur;
-                          step(nx, 0, dyRow, xRow, ow);
-                          return nx;
-                        });
-                  });
-            });
-        // Pairwise sum of the sets, then store.
-        for (int64_t span = 1; span < sets; span *= 2)
-          for (int64_t u = 0; u + span < sets; u += 2 * span)
-            for (int64_t i = 0; i < per; ++i)
-              acc[u * per + i] = kb.b().CreateFAdd(acc[u * per + i],
-                                                   acc[(u + span) * per + i]);
-        Value *rowBase = kb.mul(kb.add(kb.mul(tap, c.c), c0), c.o);
-        for (int64_t ci = 0; ci < nc; ++ci)
-          for (int64_t s = 0; s < ns; ++s)
-            kb.store(dw, kb.add(rowBase, ci * c.o + chunk[s].offset),
-                     acc[ci * ns + s]);
-      }
-    };
-    int64_t tail = c.c % cb;
-    if (tail == 0)
-      body(cb);
-    else
-      kb.ifThenElse(
-          kb.b().CreateICmpEQ(blk, kb.i64(nBlocks - 1)), [&] { body(tail); },
-          [&] { body(cb); });
+// wt[kh, KW-1-kw, o, c] = w[kh, kw, c, o] for the taps t = kh*KW + kw in
+// [tBegin, tEnd).
+void emitTransposeTaps(KernelBuilder &kb, Value *w, Value *wt, int64_t kw,
+                       int64_t c, int64_t o, Value *tBegin, Value *tEnd) {
+  kb.loop(tBegin, tEnd, 1, [&](Value *t) {
+    Value *kh = sdiv(kb, t, kw), *kwi = srem(kb, t, kw);
+    Value *tFlip = kb.add(kb.mul(kh, kw), sub(kb, kb.i64(kw - 1), kwi));
+    kb.loop(0, o, 1, [&](Value *oi) {
+      Value *dst = kb.mul(kb.add(kb.mul(tFlip, o), oi), c);
+      Value *src = kb.add(kb.mul(t, c * o), oi);
+      kb.loop(0, c, 1, [&](Value *ci) {
+        kb.storeF32(wt, kb.add(dst, ci),
+                    kb.loadF32(w, kb.add(src, kb.mul(ci, o))));
+      });
+    });
   });
+}
+
+ConvGeometry backwardDataGeometry(KernelBuilder &kb, int64_t kh, int64_t kw) {
+  return geometry(kb.attrs(), kb.resultType(0).shape, kb.operandType(0).shape,
+                  kh, kw);
+}
+
+} // namespace
+
+void emitConv2D(KernelBuilder &kb) {
+  ConvGeometry c = forwardGeometry(kb);
+  emitGatherConv(kb, forwardGather(kb, c), kb.result(0));
   kb.keepLoopsAsEmitted();
+}
+
+void emitConv2DBiasActivation(KernelBuilder &kb) {
+  ConvGeometry c = forwardGeometry(kb);
+  GatherConv g = forwardGather(kb, c);
+  g.epilogue = biasActivation(kb, kb.operand(2));
+  emitGatherConv(kb, g, kb.result(0));
+  kb.keepLoopsAsEmitted();
+}
+
+void emitConv2DBiasActivationMaxPool(KernelBuilder &kb) {
+  emitConvMaxPool(kb, /*argmax=*/false);
+}
+
+void emitConv2DBiasActivationMaxPoolArgmax(KernelBuilder &kb) {
+  emitConvMaxPool(kb, /*argmax=*/true);
+}
+
+void emitConv2DBiasActivationMaxPoolDropoutArgmax(KernelBuilder &kb) {
+  emitConvMaxPool(kb, /*argmax=*/true, /*dropout=*/true);
+}
+
+void emitConv2DBackwardData(KernelBuilder &kb) {
+  // Without a transposed kernel from conv2d_kernel_transpose, every thread
+  // transposes its own copy on the stack (the fusion pass avoids this).
+  const auto &ws = kb.operandType(1).shape;
+  ConvGeometry c = backwardDataGeometry(kb, ws[0], ws[1]);
+  auto &b = kb.b();
+  int64_t floats = c.kh * c.kw * c.c * c.o;
+  bool onHeap = floats * 4 > (256 << 10); // too big for the stack
+  Value *wt = nullptr;
+  if (onHeap) {
+    llvm::FunctionCallee mallocFn =
+        kb.module().getOrInsertFunction("malloc", b.getPtrTy(), b.getInt64Ty());
+    wt = b.CreateCall(mallocFn, {kb.i64(floats * 4)});
+  } else {
+    wt = stackBuffer(kb, floats, b.getFloatTy());
+  }
+  emitTransposeTaps(kb, kb.operand(1), wt, c.kw, c.c, c.o, kb.i64(0),
+                    kb.i64(c.kh * c.kw));
+  emitBackwardDataFrom(kb, c, wt);
+  if (onHeap) {
+    llvm::FunctionCallee freeFn =
+        kb.module().getOrInsertFunction("free", b.getVoidTy(), b.getPtrTy());
+    b.CreateCall(freeFn, {wt});
+  }
+}
+
+void emitConv2DBackwardDataTransposed(KernelBuilder &kb) {
+  const auto &wt = kb.operandType(1).shape; // [KH, KW, O, C]
+  emitBackwardDataFrom(kb, backwardDataGeometry(kb, wt[0], wt[1]),
+                       kb.operand(1));
+}
+
+void emitConv2DKernelTranspose(KernelBuilder &kb) {
+  const auto &w = kb.operandType(0).shape;
+  auto [begin, end] = kb.partition(w[0] * w[1]);
+  emitTransposeTaps(kb, kb.operand(0), kb.result(0), w[1], w[2], w[3], begin,
+                    end);
 }
 
 } // namespace cnnc::codegen

@@ -3,6 +3,7 @@
 // Every output element is computed by the same sequence of operations no
 // matter which thread or register tile computes it, so results are
 // bit-identical for any thread count.
+#include "codegen/KernelParts.h"
 #include "codegen/Kernels.h"
 
 namespace cnnc::codegen {
@@ -44,7 +45,15 @@ void rowBlocks(KernelBuilder &kb, Value *lo, Value *hi, int block,
 struct MatMulShape {
   int64_t m, n, k; // C[m,n] = sum over k of A(i,k) B(k,j)
   bool ta, tb;
+  // Applied to each finished sum of columns [col, col + width) before it is
+  // stored (matmul_bias_activation's bias and activation); may be empty.
+  std::function<Value *(Value *sum, Value *col, int width)> epilogue = {};
 };
+
+// The value to store for a finished sum of columns [col, col + width).
+Value *finish(const MatMulShape &s, Value *sum, Value *col, int width) {
+  return s.epilogue ? s.epilogue(sum, col, width) : sum;
+}
 
 // A(i,k) and B(k, j..j+width) of the operands as stored (maybe transposed).
 Value *loadA(KernelBuilder &kb, const MatMulShape &s, Value *i, Value *k) {
@@ -95,9 +104,10 @@ void emitAxpyTile(KernelBuilder &kb, const MatMulShape &s, Value *row0,
       });
   for (int r = 0; r < rows; ++r)
     for (size_t g = 0; g < groups.size(); ++g) {
-      Value *idx =
-          kb.add(kb.mul(kb.add(row0, r), s.n), kb.add(col0, groups[g].offset));
-      kb.store(kb.result(0), idx, acc[r * groups.size() + g]);
+      Value *col = kb.add(col0, groups[g].offset);
+      Value *idx = kb.add(kb.mul(kb.add(row0, r), s.n), col);
+      kb.store(kb.result(0), idx,
+               finish(s, acc[r * groups.size() + g], col, groups[g].width));
     }
 }
 
@@ -125,9 +135,52 @@ void emitMatMulAxpy(KernelBuilder &kb, const MatMulShape &s) {
   });
 }
 
+// Horizontal sums of n = width vectors at once: returns one vector whose
+// lane i is the sum of the lanes of vs[i]. Each level adds the low and high
+// halves of every vector's remaining lanes, packing two vectors' halves
+// into one: 2(n-1) shuffles and n-1 adds for n sums, where a reduceAdd per
+// vector would take about 2n log2(n). Every sum is a fixed tree over its
+// lanes.
+Value *transposeReduce(KernelBuilder &kb, std::vector<Value *> vs, int width) {
+  // owner[v][lane]: which sum the lane of vector v holds a part of.
+  std::vector<std::vector<int>> owner(vs.size(), std::vector<int>(width));
+  for (size_t v = 0; v < vs.size(); ++v)
+    for (int l = 0; l < width; ++l)
+      owner[v][l] = static_cast<int>(v);
+  for (int seg = width; vs.size() > 1; seg /= 2) {
+    // Each vector holds width/seg sums in segments of seg lanes.
+    std::vector<Value *> next;
+    std::vector<std::vector<int>> nextOwner;
+    for (size_t v = 0; v + 1 < vs.size(); v += 2) {
+      llvm::SmallVector<int, 16> lo, hi;
+      std::vector<int> own;
+      for (int base = 0; base < width; base += seg)
+        for (size_t src = 0; src < 2; ++src)
+          for (int l = 0; l < seg / 2; ++l) {
+            int off = static_cast<int>(src) * width;
+            lo.push_back(off + base + l);
+            hi.push_back(off + base + seg / 2 + l);
+            own.push_back(owner[v + src][base]);
+          }
+      next.push_back(
+          kb.b().CreateFAdd(kb.b().CreateShuffleVector(vs[v], vs[v + 1], lo),
+                            kb.b().CreateShuffleVector(vs[v], vs[v + 1], hi)));
+      nextOwner.push_back(std::move(own));
+    }
+    vs = std::move(next);
+    owner = std::move(nextOwner);
+  }
+  // Lanes back in sum order.
+  llvm::SmallVector<int, 16> order(width);
+  for (int l = 0; l < width; ++l)
+    order[owner[0][l]] = l;
+  return kb.b().CreateShuffleVector(vs[0], order);
+}
+
 // C[rows, cols] of A * B^T with both operands contiguous along k: vector
 // dot products over k (fixed lane order, fixed tree reduction), then the
-// scalar k tail in order.
+// scalar k tail in order. A full tile (rows * cols = vector width, no k
+// tail) reduces all its sums at once and stores rows as vectors.
 void emitDotTile(KernelBuilder &kb, const MatMulShape &s, Value *row0, int rows,
                  Value *col0, int cols) {
   int wk = kb.widthFor(s.k);
@@ -155,6 +208,18 @@ void emitDotTile(KernelBuilder &kb, const MatMulShape &s, Value *row0, int rows,
                          }
                          return next;
                        });
+    if (rows * cols == wk && kVec == s.k && (wk & (wk - 1)) == 0) {
+      Value *all = transposeReduce(kb, acc, wk);
+      for (int r = 0; r < rows; ++r) {
+        llvm::SmallVector<int, 16> lanes;
+        for (int c = 0; c < cols; ++c)
+          lanes.push_back(r * cols + c);
+        Value *row = kb.b().CreateShuffleVector(all, lanes);
+        kb.store(kb.result(0), kb.add(kb.mul(kb.add(row0, r), s.n), col0),
+                 finish(s, row, col0, cols));
+      }
+      return;
+    }
     for (size_t i = 0; i < acc.size(); ++i)
       sums[i] = kb.reduceAdd(acc[i]);
   }
@@ -174,31 +239,42 @@ void emitDotTile(KernelBuilder &kb, const MatMulShape &s, Value *row0, int rows,
                          return next;
                        });
   for (int r = 0; r < rows; ++r)
-    for (int c = 0; c < cols; ++c)
-      kb.storeF32(kb.result(0),
-                  kb.add(kb.mul(kb.add(row0, r), s.n), kb.add(col0, c)),
-                  sums[r * cols + c]);
+    for (int c = 0; c < cols; ++c) {
+      Value *col = kb.add(col0, c);
+      kb.storeF32(kb.result(0), kb.add(kb.mul(kb.add(row0, r), s.n), col),
+                  finish(s, sums[r * cols + c], col, 1));
+    }
 }
 
 // C = A * B^T (the dense input gradient dY * W^T): B's rows are contiguous
-// along k, so dot products beat strided gathers.
+// along k, so dot products beat strided gathers. Threads own column tiles
+// (B's rows, the big operand: a weight matrix), each read once while all of
+// A's rows pass over it.
 void emitMatMulDot(KernelBuilder &kb, const MatMulShape &s) {
   const int rowsPerTile = 4, colsPerTile = 4;
-  int64_t fullCols = s.n / colsPerTile * colsPerTile;
-  auto [begin, end] = kb.partition(s.m);
-  rowBlocks(kb, begin, end, rowsPerTile, [&](Value *row0, int rows) {
-    kb.loop(kb.i64(0), kb.i64(fullCols), colsPerTile, [&](Value *col0) {
-      emitDotTile(kb, s, row0, rows, col0, colsPerTile);
+  int64_t tiles = (s.n + colsPerTile - 1) / colsPerTile;
+  int64_t fullTiles = s.n / colsPerTile;
+  auto [begin, end] = kb.partition(tiles);
+  auto columns = [&](Value *col0, int cols) {
+    rowBlocks(kb, kb.i64(0), kb.i64(s.m), rowsPerTile,
+              [&](Value *row0, int rows) {
+                emitDotTile(kb, s, row0, rows, col0, cols);
+              });
+  };
+  kb.loop(begin, kb.min(end, kb.i64(fullTiles)), 1,
+          [&](Value *t) { columns(kb.mul(t, colsPerTile), colsPerTile); });
+  if (fullTiles < tiles)
+    kb.ifThen(kb.b().CreateICmpSGT(end, kb.i64(fullTiles)), [&] {
+      columns(kb.i64(fullTiles * colsPerTile),
+              static_cast<int>(s.n - fullTiles * colsPerTile));
     });
-    if (fullCols < s.n)
-      emitDotTile(kb, s, row0, rows, kb.i64(fullCols),
-                  static_cast<int>(s.n - fullCols));
-  });
 }
 
 } // namespace
 
-void emitMatMul(KernelBuilder &kb) {
+namespace {
+
+MatMulShape matmulShape(KernelBuilder &kb) {
   const std::vector<int64_t> &a = kb.operandType(0).shape;
   const std::vector<int64_t> &c = kb.resultType(0).shape;
   MatMulShape s;
@@ -207,10 +283,31 @@ void emitMatMul(KernelBuilder &kb) {
   s.m = c[0];
   s.n = c[1];
   s.k = s.ta ? a[0] : a[1];
+  return s;
+}
+
+void emitMatMulOf(KernelBuilder &kb, const MatMulShape &s) {
   if (s.tb && !s.ta)
     emitMatMulDot(kb, s);
   else
     emitMatMulAxpy(kb, s);
+}
+
+} // namespace
+
+void emitMatMul(KernelBuilder &kb) { emitMatMulOf(kb, matmulShape(kb)); }
+
+// act(op(a) op(b) + bias): the matmul, then bias_add's add and the
+// activation op's arithmetic on each finished sum, so the result is bit for
+// bit that of the three ops.
+void emitMatMulBiasActivation(KernelBuilder &kb) {
+  MatMulShape s = matmulShape(kb);
+  std::string act = kb.attrs().getString("activation");
+  s.epilogue = [&](Value *sum, Value *col, int width) {
+    Value *biased = kb.b().CreateFAdd(sum, kb.load(kb.operand(2), col, width));
+    return activationValue(kb, act, biased, width);
+  };
+  emitMatMulOf(kb, s);
 }
 
 // y[r, c] = x[r, c] + b[c], partitioned over rows r of the flattened x.
@@ -234,40 +331,49 @@ void emitBiasAdd(KernelBuilder &kb) {
 // sum every row for them: rows r = 0, 1, 2, 3 (mod 4) go to four partial
 // sums (independent dependency chains), combined as (s0 + s1) + (s2 + s3).
 // The order depends only on the shape, never on the thread count.
+int64_t biasGradChunks(const KernelBuilder &kb, int64_t channels) {
+  int w = kb.widthFor(channels);
+  return (channels + w - 1) / w;
+}
+
 void emitBiasGrad(KernelBuilder &kb) {
   int64_t channels = kb.resultType(0).shape[0];
   int64_t rows = kb.operandType(0).numElements() / channels;
+  auto [chunkBegin, chunkEnd] = kb.partition(biasGradChunks(kb, channels));
+  emitBiasGradChunks(kb, kb.operand(0), kb.result(0), rows, channels,
+                     chunkBegin, chunkEnd);
+}
+
+void emitBiasGradChunks(KernelBuilder &kb, Value *dy, Value *db, int64_t rows,
+                        int64_t channels, Value *chunkBegin, Value *chunkEnd) {
   int w = kb.widthFor(channels);
-  int64_t chunks = (channels + w - 1) / w;
-  auto [chunkBegin, chunkEnd] = kb.partition(chunks);
   Value *colBegin = kb.mul(chunkBegin, w);
   Value *colEnd = kb.min(kb.mul(chunkEnd, w), kb.i64(channels));
   const int lanes = 4;
   int64_t fullRows = rows / lanes * lanes;
   kb.vectorLoop(colBegin, colEnd, w, [&](Value *c, int width) {
     std::vector<Value *> init(lanes, kb.splat(width, 0.0f));
-    std::vector<Value *> part =
-        kb.loopCarried(kb.i64(0), kb.i64(fullRows), lanes, init,
-                       [&](Value *r, const std::vector<Value *> &cur) {
-                         std::vector<Value *> next;
-                         for (int l = 0; l < lanes; ++l) {
-                           Value *i = kb.add(kb.mul(kb.add(r, l), channels), c);
-                           next.push_back(kb.b().CreateFAdd(
-                               cur[l], kb.load(kb.operand(0), i, width)));
-                         }
-                         return next;
-                       });
+    std::vector<Value *> part = kb.loopCarried(
+        kb.i64(0), kb.i64(fullRows), lanes, init,
+        [&](Value *r, const std::vector<Value *> &cur) {
+          std::vector<Value *> next;
+          for (int l = 0; l < lanes; ++l) {
+            Value *i = kb.add(kb.mul(kb.add(r, l), channels), c);
+            next.push_back(kb.b().CreateFAdd(cur[l], kb.load(dy, i, width)));
+          }
+          return next;
+        });
     part = kb.loopCarried(kb.i64(fullRows), kb.i64(rows), 1, part,
                           [&](Value *r, const std::vector<Value *> &cur) {
                             std::vector<Value *> next = cur;
                             Value *i = kb.add(kb.mul(r, channels), c);
-                            next[0] = kb.b().CreateFAdd(
-                                cur[0], kb.load(kb.operand(0), i, width));
+                            next[0] = kb.b().CreateFAdd(cur[0],
+                                                        kb.load(dy, i, width));
                             return next;
                           });
     Value *sum = kb.b().CreateFAdd(kb.b().CreateFAdd(part[0], part[1]),
                                    kb.b().CreateFAdd(part[2], part[3]));
-    kb.store(kb.result(0), c, sum);
+    kb.store(db, c, sum);
   });
 }
 

@@ -1,4 +1,5 @@
 // Elementwise kernels: binary arithmetic, activations, dropout.
+#include "codegen/KernelParts.h"
 #include "codegen/Kernels.h"
 
 #include <cmath>
@@ -74,23 +75,82 @@ llvm::Value *tanh(KernelBuilder &kb, llvm::Value *x, int w) {
 
 } // namespace
 
-// relu is x > 0 ? x : 0 (TF's max(x, 0) on -0.0; NaN gives 0).
+// relu is x > 0 ? x : 0 (TF's max(x, 0) on -0.0; NaN gives 0). Fused
+// kernels apply activations in their epilogues through this function.
+llvm::Value *activationValue(KernelBuilder &kb, const std::string &kind,
+                             llvm::Value *x, int w) {
+  if (kind == "sigmoid")
+    return sigmoid(kb, x, w);
+  if (kind == "tanh")
+    return tanh(kb, x, w);
+  if (kind == "linear")
+    return x;
+  return select0(kb, kb.b().CreateFCmpOGT(x, kb.splat(w, 0.0f)), x, w);
+}
+
+// ---- Activations with a parameter: leaky_relu and elu ----
+namespace {
+
+// leaky_relu: x > 0 ? x : negative_slope * x (TF's kernel; NaN stays NaN).
+llvm::Value *leakyRelu(KernelBuilder &kb, llvm::Value *x, float slope, int w) {
+  auto &b = kb.b();
+  return b.CreateSelect(b.CreateFCmpOGT(x, kb.splat(w, 0.0f)), x,
+                        b.CreateFMul(x, kb.splat(w, slope)));
+}
+
+// e^x - 1 for x <= 0: exp(x) - 1, and below |x| = 1/8, where that
+// subtraction loses bits, the Taylor polynomial
+// x + x^2 (1/2 + x (1/6 + x (1/24 + x/120))) (relative error < 4e-8).
+llvm::Value *expm1(KernelBuilder &kb, llvm::Value *x, int w) {
+  auto &b = kb.b();
+  llvm::Value *big =
+      b.CreateFSub(kb.unary(llvm::Intrinsic::exp, x), kb.splat(w, 1.0f));
+  llvm::Value *p =
+      kb.fma(x, kb.splat(w, 1.0f / 120.0f), kb.splat(w, 1.0f / 24.0f));
+  p = kb.fma(x, p, kb.splat(w, 1.0f / 6.0f));
+  p = kb.fma(x, p, kb.splat(w, 0.5f));
+  llvm::Value *small = kb.fma(b.CreateFMul(x, x), p, x);
+  llvm::Value *ax = kb.unary(llvm::Intrinsic::fabs, x);
+  return b.CreateSelect(b.CreateFCmpOLT(ax, kb.splat(w, 0.125f)), small, big);
+}
+
+// elu: x > 0 ? x : alpha * (e^x - 1) (Keras 3; NaN stays NaN).
+llvm::Value *elu(KernelBuilder &kb, llvm::Value *x, float alpha, int w) {
+  auto &b = kb.b();
+  // exp of the clamped input, so that large positive x (not selected)
+  // never computes inf.
+  llvm::Value *positive = b.CreateFCmpOGT(x, kb.splat(w, 0.0f));
+  llvm::Value *neg = b.CreateSelect(positive, kb.splat(w, 0.0f), x);
+  return b.CreateSelect(positive, x,
+                        b.CreateFMul(kb.splat(w, alpha), expm1(kb, neg, w)));
+}
+
+float activationParam(const ir::Attrs &a, const std::string &kind) {
+  return static_cast<float>(
+      a.getFloat(kind == "elu" ? "alpha" : "negative_slope"));
+}
+
+} // namespace
+
 void emitActivation(KernelBuilder &kb) {
   std::string kind = kb.attrs().getString("kind");
-  emitUnary(kb, [&](llvm::Value *x, int w) -> llvm::Value * {
-    if (kind == "sigmoid")
-      return sigmoid(kb, x, w);
-    if (kind == "tanh")
-      return tanh(kb, x, w);
-    return select0(kb, kb.b().CreateFCmpOGT(x, kb.splat(w, 0.0f)), x, w);
+  float param = activationParam(kb.attrs(), kind);
+  emitUnary(kb, [&](llvm::Value *x, int w) {
+    if (kind == "leaky_relu")
+      return leakyRelu(kb, x, param, w);
+    if (kind == "elu")
+      return elu(kb, x, param, w);
+    return activationValue(kb, kind, x, w);
   });
 }
 
 // Gradients from the forward output y: relu dy * (y > 0) (as a select, so a
 // NaN dy under a dead unit stays 0), sigmoid dy * y * (1 - y), tanh
-// dy * (1 - y^2).
+// dy * (1 - y^2), leaky_relu y > 0 ? dy : negative_slope * dy, elu
+// y > 0 ? dy : dy * (y + alpha) (alpha e^x = y + alpha for x <= 0).
 void emitActivationGrad(KernelBuilder &kb) {
   std::string kind = kb.attrs().getString("kind");
+  float param = activationParam(kb.attrs(), kind);
   auto &b = kb.b();
   emitBinary(kb, [&](llvm::Value *y, llvm::Value *dy) -> llvm::Value * {
     int w = 1;
@@ -101,6 +161,12 @@ void emitActivationGrad(KernelBuilder &kb) {
       return b.CreateFMul(b.CreateFMul(dy, y), b.CreateFSub(one, y));
     if (kind == "tanh")
       return b.CreateFMul(dy, b.CreateFSub(one, b.CreateFMul(y, y)));
+    llvm::Value *positive = b.CreateFCmpOGT(y, kb.splat(w, 0.0f));
+    if (kind == "leaky_relu")
+      return b.CreateSelect(positive, dy, b.CreateFMul(dy, kb.splat(w, param)));
+    if (kind == "elu")
+      return b.CreateSelect(
+          positive, dy, b.CreateFMul(dy, b.CreateFAdd(y, kb.splat(w, param))));
     return select0(kb, b.CreateFCmpOGT(y, kb.splat(w, 0.0f)), dy, w);
   });
 }
@@ -134,11 +200,36 @@ llvm::Value *mix64(KernelBuilder &kb, llvm::Value *z) {
 //   u    = (bits >> 40) * 2^-24 in [0, 1); keep = u >= rate
 // keep is tested exactly in integers as (bits >> 40) >= ceil(rate * 2^24).
 // mask = keep ? 1/(1-rate) : 0 and y = keep ? x * (1/(1-rate)) : 0.
-void emitDropout(KernelBuilder &kb) {
+DropoutHash dropoutHash(KernelBuilder &kb, const ir::Attrs &attrs,
+                        llvm::Value *stepPtr) {
   auto &b = kb.b();
+  double rate = attrs.getFloat("rate");
+  auto seed = static_cast<uint64_t>(attrs.getInt("seed"));
+  auto salt = static_cast<uint64_t>(attrs.getInt("salt"));
+  uint64_t streamKey = mix64(mix64(seed) ^ salt);
+  llvm::Value *step =
+      b.CreateSExt(kb.loadI32(stepPtr, kb.i64(0)), b.getInt64Ty());
+  return {mix64(kb, b.CreateXor(kb.i64(streamKey), step)),
+          static_cast<uint64_t>(std::ceil(rate * 16777216.0)),
+          static_cast<float>(1.0 / (1.0 - rate))};
+}
+
+llvm::Value *dropoutKeep(KernelBuilder &kb, const DropoutHash &h,
+                         llvm::Value *i, int w) {
+  auto &b = kb.b();
+  auto splat64 = [&](llvm::Value *v) {
+    return w == 1 ? v : b.CreateVectorSplat(w, v);
+  };
+  auto c64 = [&](uint64_t v) { return splat64(kb.i64(int64_t(v))); };
+  llvm::Value *counter = b.CreateAdd(kb.laneIndices(w, i), c64(1));
+  llvm::Value *bits =
+      mix64(kb, b.CreateAdd(splat64(h.key),
+                            b.CreateMul(counter, c64(0x9e3779b97f4a7c15ull))));
+  return b.CreateICmpUGE(b.CreateLShr(bits, c64(40)), c64(h.threshold));
+}
+
+void emitDropout(KernelBuilder &kb) {
   double rate = kb.attrs().getFloat("rate");
-  auto seed = static_cast<uint64_t>(kb.attrs().getInt("seed"));
-  auto salt = static_cast<uint64_t>(kb.attrs().getInt("salt"));
   auto [begin, end] = kb.partition(kb.resultType(0).numElements());
   if (rate <= 0) { // identity; skip the hashing
     kb.vectorLoop(begin, end, [&](llvm::Value *i, int w) {
@@ -147,23 +238,11 @@ void emitDropout(KernelBuilder &kb) {
     });
     return;
   }
-  uint64_t streamKey = mix64(mix64(seed) ^ salt);
-  auto threshold = static_cast<uint64_t>(std::ceil(rate * 16777216.0));
-  float scale = static_cast<float>(1.0 / (1.0 - rate));
-  llvm::Value *step =
-      b.CreateSExt(kb.loadI32(kb.operand(1), kb.i64(0)), b.getInt64Ty());
-  llvm::Value *key = mix64(kb, b.CreateXor(kb.i64(streamKey), step));
+  DropoutHash h = dropoutHash(kb, kb.attrs(), kb.operand(1));
+  float scale = h.scale;
+  auto &b = kb.b();
   kb.vectorLoop(begin, end, [&](llvm::Value *i, int w) {
-    auto splat64 = [&](llvm::Value *v) {
-      return w == 1 ? v : b.CreateVectorSplat(w, v);
-    };
-    auto c64 = [&](uint64_t v) { return splat64(kb.i64(int64_t(v))); };
-    llvm::Value *counter = b.CreateAdd(kb.laneIndices(w, i), c64(1));
-    llvm::Value *bits = mix64(
-        kb, b.CreateAdd(splat64(key),
-                        b.CreateMul(counter, c64(0x9e3779b97f4a7c15ull))));
-    llvm::Value *keep =
-        b.CreateICmpUGE(b.CreateLShr(bits, c64(40)), c64(threshold));
+    llvm::Value *keep = dropoutKeep(kb, h, i, w);
     llvm::Value *x = kb.load(kb.operand(0), i, w);
     llvm::Value *scaleV = kb.splat(w, scale);
     kb.store(kb.result(0), i, select0(kb, keep, b.CreateFMul(x, scaleV), w));

@@ -203,8 +203,7 @@ llvm::Value *KernelBuilder::load(llvm::Value *base, llvm::Value *idx,
                                     llvm::Align(4));
 }
 
-void KernelBuilder::store(llvm::Value *base, llvm::Value *idx,
-                          llvm::Value *v) {
+void KernelBuilder::store(llvm::Value *base, llvm::Value *idx, llvm::Value *v) {
   builder_.CreateAlignedStore(v, elementPtr(base, idx), llvm::Align(4));
 }
 

@@ -1,10 +1,13 @@
-// Kernel emitters, one per op kind (see ir/Ops.def). Each emits the body of
-// the kernel for kb.op(), specialized to its static shapes and attributes.
+// Kernel emitters, one per op kind: the emitter column of ir/Ops.def names
+// them, KernelTable.cpp indexes them by OpKind. Each emits the body of the
+// kernel for kb.op(), specialized to its static shapes and attributes.
 #pragma once
 
 #include "codegen/KernelBuilder.h"
 
 namespace cnnc::codegen {
+
+using EmitFn = void (*)(KernelBuilder &);
 
 // ConvKernels.cpp
 void emitConv2D(KernelBuilder &kb);
@@ -35,9 +38,35 @@ void emitSgdUpdate(KernelBuilder &kb);
 void emitAdamUpdate(KernelBuilder &kb);
 void emitRmspropUpdate(KernelBuilder &kb);
 
+// ---- Global pooling and batch normalization ----
+// GlobalPoolKernels.cpp
+void emitGlobalAvgPool2D(KernelBuilder &kb);
+void emitGlobalAvgPool2DGrad(KernelBuilder &kb);
+// NormKernels.cpp
+void emitBatchNorm(KernelBuilder &kb);
+void emitBatchNormGrad(KernelBuilder &kb);
+void emitBatchNormInference(KernelBuilder &kb);
+void emitMovingAverageUpdate(KernelBuilder &kb);
+
+// ---- Fused ops (passes/Fusion.cpp) ----
+// ConvKernels.cpp: convolutions with a bias + activation (+ max pool)
+// epilogue, the bias gradient alongside the filter gradient, and backward
+// data from a kernel transposed once per step.
+void emitConv2DBiasActivation(KernelBuilder &kb);
+void emitConv2DBiasActivationMaxPool(KernelBuilder &kb);
+void emitConv2DBiasActivationMaxPoolArgmax(KernelBuilder &kb);
+void emitConv2DBiasActivationMaxPoolDropoutArgmax(KernelBuilder &kb);
+void emitConv2DBackwardFilterBias(KernelBuilder &kb);
+void emitConv2DBackwardFilterBiasArgmax(KernelBuilder &kb);
+void emitConv2DKernelTranspose(KernelBuilder &kb);
+void emitConv2DBackwardDataTransposed(KernelBuilder &kb);
+// PoolKernels.cpp
+void emitMaxPool2DArgmaxGrad(KernelBuilder &kb);
+// DenseKernels.cpp
+void emitMatMulBiasActivation(KernelBuilder &kb);
+
 // The emitter of an op kind; nullptr for ops that need no kernel (reshape
 // only renames a buffer).
-using EmitFn = void (*)(KernelBuilder &);
 EmitFn kernelEmitter(ir::OpKind kind);
 
 } // namespace cnnc::codegen

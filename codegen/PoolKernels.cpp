@@ -233,3 +233,78 @@ void emitAvgPool2DGrad(KernelBuilder &kb) {
 }
 
 } // namespace cnnc::codegen
+
+namespace cnnc::codegen {
+
+// The gradient of a max pool fused into a convolution's epilogue
+// (conv2d_bias_activation_max_pool_argmax): windows are pool_size, as
+// strides, unpadded, so every input cell lies in at most one window.
+//   dx[n, p*ph + i, q*pw + j, c] = argmax[n, p, q, c] == i*pw + j
+//                                  ? 0 + dy[n, p, q, c] (* mask) : 0
+// and 0 outside every window; with attribute `scale` (dropout folded into
+// the argmax), g is also multiplied by it. 0 + g, not g: it is what
+// max_pool2d_grad's accumulation into a zeroed dx computes (-0 becomes
+// +0). Partitioned over the N*H input rows; each dx cell is written once.
+void emitMaxPool2DArgmaxGrad(KernelBuilder &kb) {
+  auto &b = kb.b();
+  std::vector<int64_t> ps = kb.attrs().getInts("pool_size");
+  const std::vector<int64_t> &x = kb.resultType(0).shape;
+  const std::vector<int64_t> &p = kb.operandType(1).shape;
+  int64_t h = x[1], w = x[2], c = x[3], ph = ps[0], pw = ps[1];
+  int64_t oh = p[1], ow = p[2];
+  Value *argmax = kb.operand(0), *dy = kb.operand(1), *dx = kb.result(0);
+  Value *mask = kb.op().operands.size() == 3 ? kb.operand(2) : nullptr;
+  // Dropout folded into the argmax: kept elements scale by its 1/(1-rate).
+  bool scaled = kb.attrs().has("scale");
+  float scale = static_cast<float>(kb.attrs().getFloat("scale", 1.0));
+  auto [begin, end] = kb.partition(x[0] * h);
+  kb.loop(begin, end, 1, [&](Value *nh) {
+    Value *n = b.CreateSDiv(nh, kb.i64(h));
+    Value *row = b.CreateSRem(nh, kb.i64(h));
+    Value *pr = b.CreateSDiv(row, kb.i64(ph));
+    Value *i = b.CreateSRem(row, kb.i64(ph));
+    Value *dxRow = kb.mul(nh, w * c);
+    // Columns past the last window, or a row past the last window row.
+    auto zeroFrom = [&](int64_t col) {
+      if (col < w)
+        kb.zero(dx, kb.add(dxRow, col * c), kb.i64((w - col) * c));
+    };
+    kb.ifThenElse(
+        b.CreateICmpSLT(pr, kb.i64(oh)),
+        [&] {
+          Value *pRow = kb.mul(kb.add(kb.mul(n, oh), pr), ow * c);
+          Value *tapRow = b.CreateTrunc(kb.mul(i, pw), b.getInt32Ty());
+          kb.loop(0, ow, 1, [&](Value *q) {
+            Value *pIdx = kb.add(pRow, kb.mul(q, c));
+            Value *dxIdx = kb.add(dxRow, kb.mul(q, pw * c));
+            forSlices(kb, c, [&](Value *off, int width) {
+              Value *at = kb.add(pIdx, off);
+              Value *g = kb.load(dy, at, width);
+              if (mask)
+                g = b.CreateFMul(g, kb.load(mask, at, width));
+              if (scaled)
+                g = b.CreateFMul(g, kb.splat(width, scale));
+              g = b.CreateFAdd(kb.splat(width, 0.0f), g);
+              llvm::Type *i32v = b.getInt32Ty();
+              if (width > 1)
+                i32v = llvm::FixedVectorType::get(i32v, width);
+              Value *idx = b.CreateAlignedLoad(
+                  i32v, kb.elementPtr(argmax, at, b.getInt32Ty()),
+                  llvm::Align(4));
+              for (int64_t j = 0; j < pw; ++j) {
+                Value *tap = b.CreateAdd(tapRow, b.getInt32(j));
+                Value *hit = b.CreateICmpEQ(
+                    idx, width == 1 ? tap : b.CreateVectorSplat(width, tap));
+                kb.store(dx, kb.add(dxIdx, kb.add(off, j * c)),
+                         b.CreateSelect(hit, g, kb.splat(width, 0.0f)));
+              }
+            });
+          });
+          zeroFrom(ow * pw);
+        },
+        [&] { zeroFrom(0); });
+  });
+  kb.keepLoopsAsEmitted();
+}
+
+} // namespace cnnc::codegen

@@ -16,6 +16,16 @@ const char *layerKeyword(LayerKind k) {
     return "flatten";
   case LayerKind::Dense:
     return "dense";
+  case LayerKind::GlobalAveragePooling2D:
+    return "global_average_pooling2d";
+  case LayerKind::BatchNormalization:
+    return "batch_normalization";
+  case LayerKind::Activation:
+    return "activation";
+  case LayerKind::LeakyReLU:
+    return "leaky_re_lu";
+  case LayerKind::ELU:
+    return "elu";
   }
   return "?";
 }
@@ -34,6 +44,16 @@ const char *layerClassName(LayerKind k) {
     return "Flatten";
   case LayerKind::Dense:
     return "Dense";
+  case LayerKind::GlobalAveragePooling2D:
+    return "GlobalAveragePooling2D";
+  case LayerKind::BatchNormalization:
+    return "BatchNormalization";
+  case LayerKind::Activation:
+    return "Activation";
+  case LayerKind::LeakyReLU:
+    return "LeakyReLU";
+  case LayerKind::ELU:
+    return "ELU";
   }
   return "?";
 }
@@ -50,6 +70,10 @@ const char *activationName(Activation a) {
     return "tanh";
   case Activation::Softmax:
     return "softmax";
+  case Activation::LeakyRelu:
+    return "leaky_relu";
+  case Activation::Elu:
+    return "elu";
   }
   return "?";
 }

@@ -21,9 +21,22 @@ enum class LayerKind {
   Dropout,
   Flatten,
   Dense,
+  GlobalAveragePooling2D,
+  BatchNormalization,
+  Activation, // the standalone activation layers: activation, leaky_re_lu,
+  LeakyReLU,  // elu (their function is Layer::activation)
+  ELU,
 };
 
-enum class Activation { Linear, Relu, Sigmoid, Tanh, Softmax };
+enum class Activation {
+  Linear,
+  Relu,
+  Sigmoid,
+  Tanh,
+  Softmax,
+  LeakyRelu, // parameter Layer::alpha: negative_slope
+  Elu,       // parameter Layer::alpha: alpha
+};
 enum class Padding { Valid, Same };
 
 const char *layerKeyword(LayerKind k);   // "max_pooling2d"
@@ -48,6 +61,12 @@ struct Layer {
   Activation activation = Activation::Linear; // conv2d, dense
   bool useBias = true;                        // conv2d, dense
   double rate = 0;                            // dropout
+  // leaky_relu's negative_slope or elu's alpha: Keras's defaults are 0.2
+  // (activation=leaky_relu), 0.3 (the leaky_re_lu layer) and 1.0 (elu).
+  double alpha = 0;
+  // batch_normalization (Keras's defaults).
+  double momentum = 0.99, epsilon = 0.001;
+  bool center = true, scale = true;
 };
 
 struct Model {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <cmath>
 #include <limits>
 #include <set>
 
@@ -47,8 +48,8 @@ bool isIdentifier(std::string_view s) {
   return true;
 }
 
-const std::vector<std::string> kActivations = {"relu", "sigmoid", "tanh",
-                                               "softmax", "linear"};
+const std::vector<std::string> kActivations = {
+    "relu", "sigmoid", "tanh", "softmax", "linear", "leaky_relu", "elu"};
 const std::vector<std::string> kPaddings = {"valid", "same"};
 const std::vector<std::string> kLosses = {"categorical_crossentropy",
                                           "sparse_categorical_crossentropy"};
@@ -58,16 +59,27 @@ const std::vector<std::string> kDatasets = {"mnist", "idx"};
 } // namespace
 
 const std::vector<std::string> &layerKeywords() {
-  static const std::vector<std::string> names = {
-      "input",   "conv2d",  "max_pooling2d", "average_pooling2d",
-      "dropout", "flatten", "dense"};
+  static const std::vector<std::string> names = {"input",
+                                                 "conv2d",
+                                                 "max_pooling2d",
+                                                 "average_pooling2d",
+                                                 "global_average_pooling2d",
+                                                 "batch_normalization",
+                                                 "dropout",
+                                                 "flatten",
+                                                 "dense",
+                                                 "activation",
+                                                 "leaky_re_lu",
+                                                 "elu"};
   return names;
 }
 
 std::optional<LayerKind> layerKindFromKeyword(std::string_view k) {
   for (LayerKind kind :
        {LayerKind::Conv2D, LayerKind::MaxPooling2D, LayerKind::AveragePooling2D,
-        LayerKind::Dropout, LayerKind::Flatten, LayerKind::Dense})
+        LayerKind::Dropout, LayerKind::Flatten, LayerKind::Dense,
+        LayerKind::GlobalAveragePooling2D, LayerKind::BatchNormalization,
+        LayerKind::Activation, LayerKind::LeakyReLU, LayerKind::ELU})
     if (k == layerKeyword(kind))
       return kind;
   return std::nullopt;
@@ -165,6 +177,11 @@ bool Binder::readNumber(const RawArg &a, double &out, Range range) {
     if (!(x >= 0 && x <= 1))
       return fail(v.loc,
                   fmt::format("{} must be in [0, 1], got {}", a.name, v.text));
+    break;
+  case Range::NonNegative:
+    if (!(x >= 0) || !std::isfinite(x))
+      return fail(v.loc,
+                  fmt::format("{} must be at least 0, got {}", a.name, v.text));
     break;
   }
   out = x;
@@ -273,8 +290,26 @@ bool Binder::bindLayer(const RawStatement &s, Layer &layer,
     known = {"units", "activation", "use_bias", "name"};
     required = {"units"};
     break;
+  case LayerKind::GlobalAveragePooling2D:
+    known = {"name"};
+    break;
+  case LayerKind::BatchNormalization:
+    known = {"momentum", "epsilon", "center", "scale", "name"};
+    break;
+  case LayerKind::Activation:
+    known = {"activation", "name"};
+    required = {"activation"};
+    break;
+  case LayerKind::LeakyReLU:
+    known = {"negative_slope", "name"};
+    layer.activation = Activation::LeakyRelu;
+    break;
+  case LayerKind::ELU:
+    known = {"alpha", "name"};
+    layer.activation = Activation::Elu;
+    break;
   }
-  bool stridesGiven = false;
+  bool stridesGiven = false, alphaGiven = false;
   bool ok = forEachArg(
       s.args, s.keyword, s.loc, known, required, [&](const RawArg &a) {
         size_t index = 0;
@@ -299,9 +334,10 @@ bool Binder::bindLayer(const RawStatement &s, Layer &layer,
         if (a.name == "activation") {
           if (!readChoice(a, "activation", kActivations, index))
             return false;
-          layer.activation = std::array{Activation::Relu, Activation::Sigmoid,
-                                        Activation::Tanh, Activation::Softmax,
-                                        Activation::Linear}[index];
+          layer.activation = std::array{
+              Activation::Relu,    Activation::Sigmoid, Activation::Tanh,
+              Activation::Softmax, Activation::Linear,  Activation::LeakyRelu,
+              Activation::Elu}[index];
           layer.activationLoc = a.value.loc;
           return true;
         }
@@ -309,6 +345,18 @@ bool Binder::bindLayer(const RawStatement &s, Layer &layer,
           return readBool(a, layer.useBias);
         if (a.name == "rate")
           return readNumber(a, layer.rate, Range::UnitOpen);
+        if (a.name == "negative_slope" || a.name == "alpha") {
+          alphaGiven = true;
+          return readNumber(a, layer.alpha, Range::NonNegative);
+        }
+        if (a.name == "momentum")
+          return readNumber(a, layer.momentum, Range::UnitClosed);
+        if (a.name == "epsilon")
+          return readNumber(a, layer.epsilon, Range::Positive);
+        if (a.name == "center")
+          return readBool(a, layer.center);
+        if (a.name == "scale")
+          return readBool(a, layer.scale);
         if (a.name == "name") {
           nameLoc = a.value.loc;
           return readLayerName(a, layer.name);
@@ -321,6 +369,13 @@ bool Binder::bindLayer(const RawStatement &s, Layer &layer,
   if (!stridesGiven && (layer.kind == LayerKind::MaxPooling2D ||
                         layer.kind == LayerKind::AveragePooling2D))
     layer.strides = layer.poolSize;
+  // Keras's defaults: keras.activations.leaky_relu's negative_slope 0.2,
+  // the LeakyReLU layer's 0.3, elu's alpha 1.0.
+  if (!alphaGiven)
+    layer.alpha = layer.kind == LayerKind::LeakyReLU          ? 0.3
+                  : layer.activation == Activation::LeakyRelu ? 0.2
+                  : layer.activation == Activation::Elu       ? 1.0
+                                                              : 0.0;
   return true;
 }
 

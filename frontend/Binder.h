@@ -32,7 +32,8 @@ public:
   const std::optional<Diagnostic> &error() const { return error_; }
 
 private:
-  enum class Range { Positive, UnitOpen, UnitClosed }; // (0,inf) [0,1) [0,1]
+  // (0,inf) [0,1) [0,1] [0,inf)
+  enum class Range { Positive, UnitOpen, UnitClosed, NonNegative };
 
   bool fail(SourceLoc loc, std::string message);
   // Walks `args` in order, rejecting unknown and repeated names and handing

@@ -35,7 +35,8 @@ ir::TrainingSpec trainingSpec(const Program &p);
 struct LayerSummary {
   std::string name, type;           // "conv2d", "Conv2D"
   std::vector<int64_t> outputShape; // without the batch dimension
-  int64_t params = 0;
+  int64_t params = 0;               // all of the layer's weights
+  int64_t nonTrainableParams = 0;   // of which not trained (moving stats)
 };
 
 struct LoweredModel {

@@ -54,6 +54,14 @@ bool validSettings(const Layer &l) {
     return true;
   case LayerKind::Dense:
     return l.units >= 1;
+  case LayerKind::GlobalAveragePooling2D:
+    return true;
+  case LayerKind::BatchNormalization:
+    return l.momentum >= 0 && l.momentum <= 1 && l.epsilon > 0;
+  case LayerKind::Activation:
+  case LayerKind::LeakyReLU:
+  case LayerKind::ELU:
+    return l.alpha >= 0;
   }
   return false;
 }
@@ -119,7 +127,8 @@ private:
         return false;
 
     const Layer &last = m.layers.back();
-    if (last.kind != LayerKind::Dense || last.activation != Activation::Softmax)
+    if ((last.kind != LayerKind::Dense && last.kind != LayerKind::Activation) ||
+        last.activation != Activation::Softmax)
       return fail(last.loc, fmt::format("the last layer must have "
                                         "activation=softmax for {}",
                                         lossName(spec_.loss)));
@@ -162,7 +171,7 @@ private:
                   fmt::format("{}: activation=softmax is only supported on "
                               "the last layer, where the loss uses it",
                               l.name));
-    int64_t params = 0;
+    int64_t params = 0, nonTrainable = 0;
     bool ok = false;
     switch (l.kind) {
     case LayerKind::Conv2D:
@@ -179,10 +188,22 @@ private:
     case LayerKind::Dense:
       ok = lowerDense(l, params);
       break;
+    case LayerKind::GlobalAveragePooling2D:
+      ok = lowerGlobalPool(l);
+      break;
+    case LayerKind::BatchNormalization:
+      ok = lowerBatchNorm(l, params, nonTrainable);
+      break;
+    case LayerKind::Activation:
+    case LayerKind::LeakyReLU:
+    case LayerKind::ELU:
+      ok = lowerActivation(l);
+      break;
     }
     if (!ok)
       return false;
-    summary_.push_back({l.name, layerClassName(l.kind), shape_, params});
+    summary_.push_back(
+        {l.name, layerClassName(l.kind), shape_, params, nonTrainable});
     return true;
   }
 
@@ -308,10 +329,90 @@ private:
     if (l.activation == Activation::Softmax)
       return create1(l, ir::OpKind::Softmax, {cur_}, {}, l.name);
     if (act)
-      return create1(l, ir::OpKind::Activation, {cur_},
-                     {{"kind", std::string(activationName(l.activation))}},
+      return create1(l, ir::OpKind::Activation, {cur_}, activationAttrs(l),
                      l.name);
     return true;
+  }
+
+  // The activation op's kind and, for leaky_relu and elu, its parameter.
+  static ir::Attrs activationAttrs(const Layer &l) {
+    ir::Attrs attrs{{"kind", std::string(activationName(l.activation))}};
+    if (l.activation == Activation::LeakyRelu)
+      attrs.set("negative_slope", l.alpha);
+    if (l.activation == Activation::Elu)
+      attrs.set("alpha", l.alpha);
+    return attrs;
+  }
+
+  // ---- global_average_pooling2d, batch_normalization, activation layers
+
+  bool lowerGlobalPool(const Layer &l) {
+    if (shape_.size() != 3)
+      return fail(l.loc,
+                  fmt::format("{}: expects an image input (h, w, c), "
+                              "got {}; {} cannot follow flatten or "
+                              "dense",
+                              l.name, dims(shape_), layerKeyword(l.kind)));
+    shape_ = {shape_[2]};
+    return create1(l, ir::OpKind::GlobalAvgPool2D, {cur_}, {}, l.name);
+  }
+
+  // batch_norm(x, gamma, beta) -> (%<layer>, %<layer>.mean,
+  // %<layer>.variance) and the moving averages of the two statistics, which
+  // inference graphs use instead (passes::CopyOptions::movingStatistics).
+  bool lowerBatchNorm(const Layer &l, int64_t &params, int64_t &nonTrainable) {
+    int64_t c = shape_.back();
+    auto weight = [&](const char *suffix, const char *init, bool trainable) {
+      ir::Attrs attrs{{"init", std::string(init)}};
+      if (!trainable)
+        attrs.set("trainable", int64_t{0});
+      return g_.addParam(l.name + suffix, ir::f32({c}), std::move(attrs));
+    };
+    std::vector<ValueId> operands{cur_};
+    if (l.scale)
+      operands.push_back(weight(".gamma", "ones", true));
+    if (l.center)
+      operands.push_back(weight(".beta", "zeros", true));
+    ValueId movingMean = weight(".moving_mean", "zeros", false);
+    ValueId movingVariance = weight(".moving_variance", "ones", false);
+    int64_t trainable = static_cast<int64_t>(operands.size() - 1) * c;
+    nonTrainable = 2 * c;
+    params = trainable + nonTrainable;
+    auto r =
+        g_.create(ir::OpKind::BatchNorm, std::move(operands),
+                  {{"epsilon", l.epsilon},
+                   {"scale", int64_t{l.scale ? 1 : 0}},
+                   {"center", int64_t{l.center ? 1 : 0}}},
+                  irLoc(l), {l.name, l.name + ".mean", l.name + ".variance"});
+    if (!r.ok())
+      return fail(l.loc, fmt::format("{}: {}", l.name,
+                                     std::string(r.status().message())));
+    cur_ = (*r)[0];
+    for (auto [moving, stat] :
+         {std::pair{movingMean, (*r)[1]}, std::pair{movingVariance, (*r)[2]}}) {
+      auto u = g_.create(ir::OpKind::MovingAverageUpdate, {moving, stat},
+                         {{"momentum", l.momentum}}, irLoc(l));
+      if (!u.ok())
+        return fail(l.loc, fmt::format("{}: {}", l.name,
+                                       std::string(u.status().message())));
+    }
+    return true;
+  }
+
+  // activation, leaky_re_lu, elu: the layer's function alone.
+  bool lowerActivation(const Layer &l) {
+    if (l.activation == Activation::Linear)
+      return true; // the identity
+    if (l.activation == Activation::Softmax) {
+      if (shape_.size() != 1)
+        return fail(l.activationLoc,
+                    fmt::format("{}: activation=softmax needs a flat input, "
+                                "got {}; add flatten before it",
+                                l.name, dims(shape_)));
+      return create1(l, ir::OpKind::Softmax, {cur_}, {}, l.name);
+    }
+    return create1(l, ir::OpKind::Activation, {cur_}, activationAttrs(l),
+                   l.name);
   }
 
   bool lowerDropout(const Layer &l, size_t index) {

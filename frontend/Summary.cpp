@@ -37,7 +37,7 @@ std::string formatSummary(const LoweredModel &m) {
   // Keras's column stops, widened when a name or shape is longer.
   size_t nameWidth = kNameWidth, shapeWidth = kShapeWidth, paramWidth = 0;
   std::vector<std::array<std::string, 3>> rows;
-  int64_t total = 0;
+  int64_t total = 0, nonTrainable = 0;
   for (const LayerSummary &l : m.layers) {
     rows.push_back({fmt::format(" {} ({})", l.name, l.type),
                     shapeText(l.outputShape), withCommas(l.params)});
@@ -45,6 +45,7 @@ std::string formatSummary(const LoweredModel &m) {
     shapeWidth = std::max(shapeWidth, rows.back()[1].size() + 2);
     paramWidth = std::max(paramWidth, rows.back()[2].size());
     total += l.params;
+    nonTrainable += l.nonTrainableParams;
   }
   size_t lineWidth = std::max(kLineWidth, nameWidth + shapeWidth + paramWidth);
   std::string rule(lineWidth, '_'), doubleRule(lineWidth, '=');
@@ -60,8 +61,9 @@ std::string formatSummary(const LoweredModel &m) {
     out += row(r[0], r[1], r[2]);
   out += doubleRule + "\n";
   out += fmt::format("Total params: {}\n", withCommas(total));
-  out += fmt::format("Trainable params: {}\n", withCommas(total));
-  out += "Non-trainable params: 0\n";
+  out +=
+      fmt::format("Trainable params: {}\n", withCommas(total - nonTrainable));
+  out += fmt::format("Non-trainable params: {}\n", withCommas(nonTrainable));
   out += rule + "\n";
   return out;
 }

@@ -4,7 +4,7 @@ namespace cnnc::ir {
 
 namespace {
 const OpInfo kOpInfos[] = {
-#define OP(Enum, Name, NumOperands, NumResults, Flags)                         \
+#define OP(Enum, Name, NumOperands, NumResults, Flags, Shape, Vjp, Cost, Emit) \
   {Name, NumOperands, NumResults, Flags},
 #include "ir/Ops.def"
 #undef OP

@@ -12,7 +12,8 @@
 namespace cnnc::ir {
 
 enum class OpKind : uint16_t {
-#define OP(Enum, Name, NumOperands, NumResults, Flags) Enum,
+#define OP(Enum, Name, NumOperands, NumResults, Flags, Shape, Vjp, Cost, Emit) \
+  Enum,
 #include "ir/Ops.def"
 #undef OP
 };
@@ -34,7 +35,8 @@ const OpInfo &opInfo(OpKind kind);
 std::optional<OpKind> opKindFromName(std::string_view name);
 inline const char *opName(OpKind kind) { return opInfo(kind).name; }
 inline constexpr int kNumOpKinds = 0
-#define OP(Enum, Name, NumOperands, NumResults, Flags) +1
+#define OP(Enum, Name, NumOperands, NumResults, Flags, Shape, Vjp, Cost, Emit) \
+  +1
 #include "ir/Ops.def"
 #undef OP
     ;

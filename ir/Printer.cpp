@@ -1,9 +1,45 @@
 #include "ir/Printer.h"
 
+#include "ir/IrLexer.h"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 namespace cnnc::ir {
+
+namespace {
+
+// A double-quoted string: '"' and '\\' escaped, other control characters as
+// \XX (hex), so that every string reads back and stays on one line.
+std::string quoteString(const std::string &v) {
+  std::string out = "\"";
+  for (char c : v) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u == 0x7f) {
+      out += fmt::format("\\{:02X}", u);
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+// %name, or %"name" for names the lexer would not read back whole.
+std::string printSigilName(char sigil, const std::string &name) {
+  std::string out(1, sigil);
+  return out.append(isPlainIrName(name) ? name : quoteString(name));
+}
+
+// An attribute or output name: bare, or a string when it is not an
+// identifier.
+std::string printKey(const std::string &name) {
+  return isBareIrName(name) ? name : quoteString(name);
+}
+
+} // namespace
 
 std::string printAttr(const Attr &a) {
   struct Visitor {
@@ -17,13 +53,7 @@ std::string printAttr(const Attr &a) {
       return s;
     }
     std::string operator()(const std::string &v) const {
-      std::string out = "\"";
-      for (char c : v) {
-        if (c == '"' || c == '\\')
-          out += '\\';
-        out += c;
-      }
-      return out + "\"";
+      return quoteString(v);
     }
     std::string operator()(const std::vector<int64_t> &v) const {
       return fmt::format("[{}]", fmt::join(v, ", "));
@@ -33,7 +63,7 @@ std::string printAttr(const Attr &a) {
 }
 
 std::string printValueRef(const Graph &g, ValueId v) {
-  return "%" + g.value(v).name;
+  return printSigilName('%', g.value(v).name);
 }
 
 namespace {
@@ -43,7 +73,7 @@ std::string printAttrs(const Attrs &attrs) {
     return "";
   std::vector<std::string> parts;
   for (const auto &[name, value] : attrs.all())
-    parts.push_back(fmt::format("{} = {}", name, printAttr(value)));
+    parts.push_back(fmt::format("{} = {}", printKey(name), printAttr(value)));
   return fmt::format(" {{{}}}", fmt::join(parts, ", "));
 }
 
@@ -57,13 +87,14 @@ std::string printLoc(const Location &loc) {
 } // namespace
 
 std::string printGraph(const Graph &g) {
-  std::string out = fmt::format("graph @{} {{\n", g.name());
+  std::string out = fmt::format("graph {} {{\n", printSigilName('@', g.name()));
   for (size_t i = 0; i < g.values().size(); ++i) {
     const Value &v = g.values()[i];
     if (v.kind == ValueKind::Temp)
       continue;
-    out += fmt::format("  %{} = {}{} : {}\n", v.name, valueKindName(v.kind),
-                       printAttrs(v.attrs), v.type.str());
+    out +=
+        fmt::format("  {} = {}{} : {}\n", printSigilName('%', v.name),
+                    valueKindName(v.kind), printAttrs(v.attrs), v.type.str());
   }
   for (const Op &op : g.ops()) {
     std::vector<std::string> results, operands, types;
@@ -85,7 +116,8 @@ std::string printGraph(const Graph &g) {
   if (!g.outputs().empty()) {
     std::vector<std::string> outs;
     for (const GraphOutput &o : g.outputs())
-      outs.push_back(fmt::format("{} = {}", o.name, printValueRef(g, o.value)));
+      outs.push_back(
+          fmt::format("{} = {}", printKey(o.name), printValueRef(g, o.value)));
     out += fmt::format("  return {}\n", fmt::join(outs, ", "));
   }
   return out + "}\n";

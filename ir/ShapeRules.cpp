@@ -3,6 +3,9 @@
 #include "absl/status/status.h"
 #include <fmt/format.h>
 
+#include <cmath>
+#include <iterator>
+
 namespace cnnc::ir {
 
 namespace {
@@ -95,7 +98,7 @@ absl::StatusOr<std::vector<int64_t>> windowOutput(OpKind kind,
 
 using Types = std::vector<TensorType>;
 
-absl::StatusOr<Types> conv2d(OpKind k, const Types &in, const Attrs &a) {
+absl::StatusOr<Types> conv2dShape(OpKind k, const Types &in, const Attrs &a) {
   const TensorType &x = in[0], &w = in[1];
   TRY(expectRank(k, x, 4, "input"));
   TRY(expectRank(k, w, 4, "kernel"));
@@ -110,15 +113,15 @@ absl::StatusOr<Types> conv2d(OpKind k, const Types &in, const Attrs &a) {
   return Types{f32(out)};
 }
 
-absl::StatusOr<Types> conv2dBackwardData(OpKind k, const Types &in,
-                                         const Attrs &a) {
+absl::StatusOr<Types> conv2dBackwardDataShape(OpKind k, const Types &in,
+                                              const Attrs &a) {
   const TensorType &dy = in[0], &w = in[1];
   TRY(expectRank(k, dy, 4, "output gradient"));
   TRY(expectRank(k, w, 4, "kernel"));
   std::vector<int64_t> xs = a.getInts("input_shape");
   if (xs.size() != 4)
     return err(k, "attribute 'input_shape' must have 4 dimensions");
-  ASSIGN(fwd, conv2d(k, {f32(xs), w}, a));
+  ASSIGN(fwd, conv2dShape(k, {f32(xs), w}, a));
   if (fwd[0].shape != dy.shape)
     return err(k, fmt::format("output gradient {} does not match forward "
                               "output {}",
@@ -126,14 +129,14 @@ absl::StatusOr<Types> conv2dBackwardData(OpKind k, const Types &in,
   return Types{f32(xs)};
 }
 
-absl::StatusOr<Types> conv2dBackwardFilter(OpKind k, const Types &in,
-                                           const Attrs &a) {
+absl::StatusOr<Types> conv2dBackwardFilterShape(OpKind k, const Types &in,
+                                                const Attrs &a) {
   const TensorType &x = in[0], &dy = in[1];
   TRY(expectRank(k, x, 4, "input"));
   TRY(expectRank(k, dy, 4, "output gradient"));
   ASSIGN(ks, pairAttr(k, a, "kernel_size"));
   std::vector<int64_t> ws{ks.first, ks.second, x.shape[3], dy.shape[3]};
-  ASSIGN(fwd, conv2d(k, {x, f32(ws)}, a));
+  ASSIGN(fwd, conv2dShape(k, {x, f32(ws)}, a));
   if (fwd[0].shape != dy.shape)
     return err(k, fmt::format("output gradient {} does not match forward "
                               "output {}",
@@ -141,7 +144,7 @@ absl::StatusOr<Types> conv2dBackwardFilter(OpKind k, const Types &in,
   return Types{f32(ws)};
 }
 
-absl::StatusOr<Types> pool2d(OpKind k, const Types &in, const Attrs &a) {
+absl::StatusOr<Types> pool2dShape(OpKind k, const Types &in, const Attrs &a) {
   const TensorType &x = in[0];
   TRY(expectRank(k, x, 4, "input"));
   TRY(expectF32(k, x, "input"));
@@ -151,23 +154,25 @@ absl::StatusOr<Types> pool2d(OpKind k, const Types &in, const Attrs &a) {
   return Types{f32(out)};
 }
 
-absl::StatusOr<Types> maxPoolGrad(OpKind k, const Types &in, const Attrs &a) {
-  ASSIGN(fwd, pool2d(k, {in[0]}, a));
+absl::StatusOr<Types> maxPool2DGradShape(OpKind k, const Types &in,
+                                         const Attrs &a) {
+  ASSIGN(fwd, pool2dShape(k, {in[0]}, a));
   TRY(expectSame(k, in[1], fwd[0], "forward output and its shape rule"));
   TRY(expectSame(k, in[2], fwd[0], "output gradient and forward output"));
   return Types{in[0]};
 }
 
-absl::StatusOr<Types> avgPoolGrad(OpKind k, const Types &in, const Attrs &a) {
+absl::StatusOr<Types> avgPool2DGradShape(OpKind k, const Types &in,
+                                         const Attrs &a) {
   std::vector<int64_t> xs = a.getInts("input_shape");
   if (xs.size() != 4)
     return err(k, "attribute 'input_shape' must have 4 dimensions");
-  ASSIGN(fwd, pool2d(k, {f32(xs)}, a));
+  ASSIGN(fwd, pool2dShape(k, {f32(xs)}, a));
   TRY(expectSame(k, in[0], fwd[0], "output gradient and forward output"));
   return Types{f32(xs)};
 }
 
-absl::StatusOr<Types> matmul(OpKind k, const Types &in, const Attrs &a) {
+absl::StatusOr<Types> matmulShape(OpKind k, const Types &in, const Attrs &a) {
   const TensorType &x = in[0], &y = in[1];
   TRY(expectRank(k, x, 2, "lhs"));
   TRY(expectRank(k, y, 2, "rhs"));
@@ -181,6 +186,390 @@ absl::StatusOr<Types> matmul(OpKind k, const Types &in, const Attrs &a) {
         k, fmt::format("contraction sizes differ: {} vs {}", x.str(), y.str()));
   return Types{f32({m, n})};
 }
+
+absl::StatusOr<Types> biasAddShape(OpKind k, const Types &in, const Attrs &) {
+  TRY(expectF32(k, in[0], "input"));
+  TRY(expectRank(k, in[1], 1, "bias"));
+  if (in[0].rank() < 1 || in[0].shape.back() != in[1].shape[0])
+    return err(k, fmt::format("bias {} does not match the last axis of {}",
+                              in[1].str(), in[0].str()));
+  return Types{in[0]};
+}
+
+absl::StatusOr<Types> biasGradShape(OpKind k, const Types &in, const Attrs &) {
+  TRY(expectF32(k, in[0], "gradient"));
+  if (in[0].rank() < 1)
+    return err(k, "gradient must have rank >= 1");
+  return Types{f32({in[0].shape.back()})};
+}
+
+absl::StatusOr<Types> reshapeShape(OpKind k, const Types &in, const Attrs &a) {
+  std::vector<int64_t> s = a.getInts("shape");
+  TensorType out{in[0].dtype, s};
+  if (s.empty() || out.numElements() != in[0].numElements())
+    return err(
+        k, fmt::format("cannot reshape {} to {}", in[0].str(), shapeStr(s)));
+  return Types{out};
+}
+
+// The activation kind and its parameter: leaky_relu's negative_slope and
+// elu's alpha must be finite and >= 0, since the gradient rules read the
+// sign of the output (y > 0 exactly where x > 0).
+absl::Status activationKind(OpKind k, const Attrs &a) {
+  std::string kind = a.getString("kind");
+  const char *param = kind == "leaky_relu" ? "negative_slope"
+                      : kind == "elu"      ? "alpha"
+                                           : nullptr;
+  if (!param && kind != "relu" && kind != "sigmoid" && kind != "tanh")
+    return err(k, fmt::format("unknown activation kind '{}'", kind));
+  if (param) {
+    double v = a.getFloat(param, -1);
+    if (!(v >= 0 && std::isfinite(v)))
+      return err(k, fmt::format("{} needs attribute '{}' >= 0", kind, param));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Types> activationShape(OpKind k, const Types &in,
+                                      const Attrs &a) {
+  TRY(expectF32(k, in[0], "input"));
+  TRY(activationKind(k, a));
+  return Types{in[0]};
+}
+
+absl::StatusOr<Types> activationGradShape(OpKind k, const Types &in,
+                                          const Attrs &a) {
+  TRY(activationKind(k, a));
+  TRY(expectF32(k, in[0], "output"));
+  TRY(expectSame(k, in[0], in[1], "output and its gradient"));
+  return Types{in[0]};
+}
+
+absl::StatusOr<Types> softmaxShape(OpKind k, const Types &in, const Attrs &) {
+  TRY(expectRank(k, in[0], 2, "input"));
+  TRY(expectF32(k, in[0], "input"));
+  return Types{in[0]};
+}
+
+// Shared check of the loss and metric ops: f32[N,C] logits, i32[N] labels.
+absl::Status logitsAndLabels(OpKind k, const Types &in) {
+  TRY(expectRank(k, in[0], 2, "logits"));
+  TRY(expectF32(k, in[0], "logits"));
+  if (in[1].dtype != DType::I32 || in[1].rank() != 1 ||
+      in[1].shape[0] != in[0].shape[0])
+    return err(k, fmt::format("labels must be i32[{}], got {}", in[0].shape[0],
+                              in[1].str()));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Types> softmaxCrossEntropyShape(OpKind k, const Types &in,
+                                               const Attrs &) {
+  TRY(logitsAndLabels(k, in));
+  return Types{f32({}), in[0]};
+}
+
+absl::StatusOr<Types> softmaxCrossEntropyGradShape(OpKind k, const Types &in,
+                                                   const Attrs &) {
+  TRY(logitsAndLabels(k, in));
+  return Types{in[0]};
+}
+
+absl::StatusOr<Types> countCorrectShape(OpKind k, const Types &in,
+                                        const Attrs &) {
+  TRY(logitsAndLabels(k, in));
+  return Types{f32({})};
+}
+
+absl::StatusOr<Types> dropoutShape(OpKind k, const Types &in, const Attrs &a) {
+  TRY(expectF32(k, in[0], "input"));
+  if (in[1] != i32({}))
+    return err(k, fmt::format("step must be i32[], got {}", in[1].str()));
+  double rate = a.getFloat("rate", -1);
+  if (!(rate >= 0 && rate < 1))
+    return err(k, "attribute 'rate' must be in [0, 1)");
+  return Types{in[0], in[0]};
+}
+
+absl::StatusOr<Types> binaryShape(OpKind k, const Types &in, const Attrs &) {
+  TRY(expectF32(k, in[0], "lhs"));
+  TRY(expectSame(k, in[0], in[1], "operands"));
+  return Types{in[0]};
+}
+
+absl::StatusOr<Types> sgdUpdateShape(OpKind k, const Types &in, const Attrs &) {
+  if (in.size() != 2 && in.size() != 3)
+    return err(k, "expects (param, grad) or (param, grad, velocity)");
+  for (size_t i = 1; i < in.size(); ++i)
+    TRY(expectSame(k, in[0], in[i], "param, gradient and state"));
+  return Types{};
+}
+
+absl::StatusOr<Types> adamUpdateShape(OpKind k, const Types &in,
+                                      const Attrs &) {
+  for (size_t i = 1; i < 4; ++i)
+    TRY(expectSame(k, in[0], in[i], "param, gradient and moments"));
+  if (in[4] != i32({}))
+    return err(k, fmt::format("step must be i32[], got {}", in[4].str()));
+  return Types{};
+}
+
+absl::StatusOr<Types> rmspropUpdateShape(OpKind k, const Types &in,
+                                         const Attrs &) {
+  for (size_t i = 1; i < 3; ++i)
+    TRY(expectSame(k, in[0], in[i], "param, gradient and mean square"));
+  return Types{};
+}
+
+// ---- Fused ops (passes/Fusion.cpp) ----
+
+absl::Status activationAttr(OpKind k, const Attrs &a, bool reluOrLinear) {
+  std::string kind = a.getString("activation");
+  if (kind == "relu" || kind == "linear")
+    return absl::OkStatus();
+  if (!reluOrLinear && (kind == "sigmoid" || kind == "tanh"))
+    return absl::OkStatus();
+  return err(k, fmt::format("unsupported activation '{}'", kind));
+}
+
+absl::Status biasFor(OpKind k, const TensorType &bias, int64_t channels) {
+  TRY(expectF32(k, bias, "bias"));
+  if (bias.rank() != 1 || bias.shape[0] != channels)
+    return err(
+        k, fmt::format("bias must be f32[{}], got {}", channels, bias.str()));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Types> conv2dBiasActivationShape(OpKind k, const Types &in,
+                                                const Attrs &a) {
+  ASSIGN(conv, conv2dShape(k, {in[0], in[1]}, a));
+  TRY(biasFor(k, in[2], in[1].shape[3]));
+  TRY(activationAttr(k, a, false));
+  return conv;
+}
+
+// The pooled output of a fused conv: windows of pool_size, as strides, no
+// padding (non-overlapping windows; trailing rows/columns are dropped).
+absl::StatusOr<TensorType> fusedPoolOutput(OpKind k, const TensorType &conv,
+                                           const Attrs &a) {
+  ASSIGN(ps, pairAttr(k, a, "pool_size"));
+  const std::vector<int64_t> &c = conv.shape;
+  if (c[1] < ps.first || c[2] < ps.second)
+    return err(k, fmt::format("pool window {}x{} does not fit {}", ps.first,
+                              ps.second, conv.str()));
+  return f32({c[0], c[1] / ps.first, c[2] / ps.second, c[3]});
+}
+
+absl::StatusOr<Types> conv2dMaxPoolShape(OpKind k, const Types &in,
+                                         const Attrs &a) {
+  ASSIGN(conv, conv2dBiasActivationShape(k, in, a));
+  ASSIGN(pooled, fusedPoolOutput(k, conv[0], a));
+  return Types{pooled};
+}
+
+absl::StatusOr<Types> conv2dMaxPoolArgmaxShape(OpKind k, const Types &in,
+                                               const Attrs &a) {
+  ASSIGN(conv, conv2dBiasActivationShape(k, in, a));
+  TRY(activationAttr(k, a, true));
+  ASSIGN(pooled, fusedPoolOutput(k, conv[0], a));
+  return Types{pooled, i32(pooled.shape)};
+}
+
+// The argmax form with dropout after the pool: argmax is also -1 where
+// dropout drops, and the pooled output is dropout's.
+absl::StatusOr<Types> conv2dMaxPoolDropoutArgmaxShape(OpKind k, const Types &in,
+                                                      const Attrs &a) {
+  ASSIGN(out, conv2dMaxPoolArgmaxShape(k, {in[0], in[1], in[2]}, a));
+  if (in[3] != i32({}))
+    return err(k, fmt::format("step must be i32[], got {}", in[3].str()));
+  double rate = a.getFloat("rate", -1);
+  if (!(rate > 0 && rate < 1))
+    return err(k, "attribute 'rate' must be in (0, 1)");
+  return out;
+}
+
+absl::StatusOr<Types> maxPool2DArgmaxGradShape(OpKind k, const Types &in,
+                                               const Attrs &a) {
+  if (in.size() != 2 && in.size() != 3)
+    return err(k, "expects (argmax, gradient) or (argmax, gradient, mask)");
+  std::vector<int64_t> xs = a.getInts("input_shape");
+  if (xs.size() != 4)
+    return err(k, "attribute 'input_shape' must have 4 dimensions");
+  ASSIGN(pooled, fusedPoolOutput(k, f32(xs), a));
+  if (in[0] != i32(pooled.shape))
+    return err(k, fmt::format("argmax must be {}, got {}",
+                              i32(pooled.shape).str(), in[0].str()));
+  for (size_t i = 1; i < in.size(); ++i)
+    TRY(expectSame(k, in[i], pooled, "gradient, mask and pooled output"));
+  if (a.has("scale") && !(a.getFloat("scale") > 0))
+    return err(k, "attribute 'scale' must be positive");
+  return Types{f32(xs)};
+}
+
+absl::StatusOr<Types> conv2dBackwardFilterBiasShape(OpKind k, const Types &in,
+                                                    const Attrs &a) {
+  ASSIGN(dw, conv2dBackwardFilterShape(k, in, a));
+  return Types{dw[0], f32({in[1].shape[3]})};
+}
+
+// conv2d_backward_filter_bias(x, max_pool2d_argmax_grad(argmax, g [, mask]))
+// without the full-size gradient: operands x, argmax, g [, mask].
+absl::StatusOr<Types>
+conv2dBackwardFilterBiasArgmaxShape(OpKind k, const Types &in, const Attrs &a) {
+  if (in.size() != 3 && in.size() != 4)
+    return err(k, "expects (x, argmax, gradient) or (x, argmax, gradient, "
+                  "mask)");
+  const TensorType &x = in[0];
+  TRY(expectRank(k, x, 4, "input"));
+  TRY(expectRank(k, in[1], 4, "argmax"));
+  ASSIGN(ks, pairAttr(k, a, "kernel_size"));
+  ASSIGN(win, windowAttrs(k, a, ks.first, ks.second));
+  ASSIGN(dy, windowOutput(k, x.shape, win, in[1].shape[3]));
+  // The gradient's operands as max_pool2d_argmax_grad checks them.
+  Attrs gradAttrs = a;
+  gradAttrs.set("input_shape", dy);
+  TRY(maxPool2DArgmaxGradShape(
+          k, std::vector<TensorType>(in.begin() + 1, in.end()), gradAttrs)
+          .status());
+  return Types{f32({ks.first, ks.second, x.shape[3], dy[3]}), f32({dy[3]})};
+}
+
+// wt[i, KW-1-j, o, c] = w[i, j, c, o].
+absl::StatusOr<Types> conv2dKernelTransposeShape(OpKind k, const Types &in,
+                                                 const Attrs &) {
+  TRY(expectRank(k, in[0], 4, "kernel"));
+  TRY(expectF32(k, in[0], "kernel"));
+  const std::vector<int64_t> &w = in[0].shape;
+  return Types{f32({w[0], w[1], w[3], w[2]})};
+}
+
+absl::StatusOr<Types>
+conv2dBackwardDataTransposedShape(OpKind k, const Types &in, const Attrs &a) {
+  TRY(expectRank(k, in[1], 4, "transposed kernel"));
+  const std::vector<int64_t> &wt = in[1].shape;
+  return conv2dBackwardDataShape(k, {in[0], f32({wt[0], wt[1], wt[3], wt[2]})},
+                                 a);
+}
+
+absl::StatusOr<Types> matmulBiasActivationShape(OpKind k, const Types &in,
+                                                const Attrs &a) {
+  ASSIGN(c, matmulShape(k, {in[0], in[1]}, a));
+  TRY(biasFor(k, in[2], c[0].shape[1]));
+  TRY(activationAttr(k, a, false));
+  return c;
+}
+
+// ---- Global pooling and batch normalization ----
+
+absl::StatusOr<Types> globalAvgPool2DShape(OpKind k, const Types &in,
+                                           const Attrs &) {
+  TRY(expectRank(k, in[0], 4, "input"));
+  TRY(expectF32(k, in[0], "input"));
+  return Types{f32({in[0].shape[0], in[0].shape[3]})};
+}
+
+absl::StatusOr<Types> globalAvgPool2DGradShape(OpKind k, const Types &in,
+                                               const Attrs &a) {
+  TRY(expectRank(k, in[0], 2, "output gradient"));
+  TRY(expectF32(k, in[0], "output gradient"));
+  std::vector<int64_t> xs = a.getInts("input_shape");
+  if (xs.size() != 4 || xs[1] < 1 || xs[2] < 1)
+    return err(k, "attribute 'input_shape' must be [N, H, W, C]");
+  if (xs[0] != in[0].shape[0] || xs[3] != in[0].shape[1])
+    return err(k, fmt::format("output gradient {} does not match input_shape "
+                              "{}",
+                              in[0].str(), shapeStr(xs)));
+  return Types{f32(xs)};
+}
+
+// Batch normalization normalizes over every axis but the last (channels).
+// Its optional operands (gamma, beta) are present when attributes scale and
+// center are 1 (their default).
+struct NormOperands {
+  bool scale, center;
+  int64_t channels;
+};
+
+absl::StatusOr<NormOperands> normOperands(OpKind k, const Types &in,
+                                          const Attrs &a, size_t fixed) {
+  NormOperands n{a.getInt("scale", 1) != 0, a.getInt("center", 1) != 0, 0};
+  size_t expected = fixed + (n.scale ? 1 : 0) + (n.center ? 1 : 0);
+  if (in.size() != expected)
+    return err(k, fmt::format("expects {} operands with scale = {}, center = "
+                              "{}, got {}",
+                              expected, n.scale ? 1 : 0, n.center ? 1 : 0,
+                              in.size()));
+  TRY(expectF32(k, in[0], "input"));
+  if (in[0].rank() < 2)
+    return err(k,
+               fmt::format("input must have rank >= 2, got {}", in[0].str()));
+  n.channels = in[0].shape.back();
+  double eps = a.getFloat("epsilon", -1);
+  if (!(eps > 0 && std::isfinite(eps)))
+    return err(k, "attribute 'epsilon' must be positive");
+  return n;
+}
+
+// Operands from..end (statistics, gamma, beta) must each be f32[C].
+absl::Status perChannel(OpKind k, const Types &in, size_t from,
+                        int64_t channels) {
+  for (size_t i = from; i < in.size(); ++i)
+    if (in[i] != f32({channels}))
+      return err(k, fmt::format("operand {} must be f32[{}] (one per "
+                                "channel), got {}",
+                                i, channels, in[i].str()));
+  return absl::OkStatus();
+}
+
+// batch_norm(x, [gamma], [beta]) -> (y, mean, variance)
+absl::StatusOr<Types> batchNormShape(OpKind k, const Types &in,
+                                     const Attrs &a) {
+  ASSIGN(n, normOperands(k, in, a, 1));
+  TRY(perChannel(k, in, 1, n.channels));
+  return Types{in[0], f32({n.channels}), f32({n.channels})};
+}
+
+// batch_norm_grad(x, mean, variance, dy, [gamma]) -> (dx, dgamma, dbeta)
+absl::StatusOr<Types> batchNormGradShape(OpKind k, const Types &in,
+                                         const Attrs &a) {
+  Attrs noCenter = a;
+  noCenter.set("center", int64_t{0});
+  ASSIGN(n, normOperands(k, in, noCenter, 4));
+  TRY(expectSame(k, in[0], in[3], "input and output gradient"));
+  TRY(perChannel(k, {in[1], in[2]}, 0, n.channels));
+  TRY(perChannel(k, in, 4, n.channels));
+  return Types{in[0], f32({n.channels}), f32({n.channels})};
+}
+
+// batch_norm_inference(x, mean, variance, [gamma], [beta]) -> y
+absl::StatusOr<Types> batchNormInferenceShape(OpKind k, const Types &in,
+                                              const Attrs &a) {
+  ASSIGN(n, normOperands(k, in, a, 3));
+  TRY(perChannel(k, in, 1, n.channels));
+  return Types{in[0]};
+}
+
+// moving_average_update(moving, value): moving = moving * momentum +
+// value * (1 - momentum), in place.
+absl::StatusOr<Types> movingAverageUpdateShape(OpKind k, const Types &in,
+                                               const Attrs &a) {
+  TRY(expectF32(k, in[0], "moving average"));
+  TRY(expectSame(k, in[0], in[1], "moving average and value"));
+  double m = a.getFloat("momentum", -1);
+  if (!(m >= 0 && m <= 1))
+    return err(k, "attribute 'momentum' must be in [0, 1]");
+  return Types{};
+}
+
+// ---- The table: one shape rule per op, from ir/Ops.def ----
+
+using ShapeFn = absl::StatusOr<Types> (*)(OpKind, const Types &, const Attrs &);
+constexpr ShapeFn kShapeRules[] = {
+#define OP(Enum, Name, NumOperands, NumResults, Flags, Shape, Vjp, Cost, Emit) \
+  Shape,
+#include "ir/Ops.def"
+#undef OP
+};
+static_assert(std::size(kShapeRules) == kNumOpKinds);
 
 } // namespace
 
@@ -205,105 +594,7 @@ inferResultTypes(OpKind k, const std::vector<TensorType> &in, const Attrs &a) {
   if (info.numOperands >= 0 && static_cast<int>(in.size()) != info.numOperands)
     return err(k, fmt::format("expects {} operands, got {}", info.numOperands,
                               in.size()));
-  switch (k) {
-  case OpKind::Conv2D:
-    return conv2d(k, in, a);
-  case OpKind::Conv2DBackwardData:
-    return conv2dBackwardData(k, in, a);
-  case OpKind::Conv2DBackwardFilter:
-    return conv2dBackwardFilter(k, in, a);
-  case OpKind::BiasAdd: {
-    TRY(expectF32(k, in[0], "input"));
-    TRY(expectRank(k, in[1], 1, "bias"));
-    if (in[0].rank() < 1 || in[0].shape.back() != in[1].shape[0])
-      return err(k, fmt::format("bias {} does not match the last axis of {}",
-                                in[1].str(), in[0].str()));
-    return Types{in[0]};
-  }
-  case OpKind::BiasGrad:
-    TRY(expectF32(k, in[0], "gradient"));
-    if (in[0].rank() < 1)
-      return err(k, "gradient must have rank >= 1");
-    return Types{f32({in[0].shape.back()})};
-  case OpKind::MaxPool2D:
-  case OpKind::AvgPool2D:
-    return pool2d(k, in, a);
-  case OpKind::MaxPool2DGrad:
-    return maxPoolGrad(k, in, a);
-  case OpKind::AvgPool2DGrad:
-    return avgPoolGrad(k, in, a);
-  case OpKind::MatMul:
-    return matmul(k, in, a);
-  case OpKind::Reshape: {
-    std::vector<int64_t> s = a.getInts("shape");
-    TensorType out{in[0].dtype, s};
-    if (s.empty() || out.numElements() != in[0].numElements())
-      return err(
-          k, fmt::format("cannot reshape {} to {}", in[0].str(), shapeStr(s)));
-    return Types{out};
-  }
-  case OpKind::Activation: {
-    TRY(expectF32(k, in[0], "input"));
-    std::string kind = a.getString("kind");
-    if (kind != "relu" && kind != "sigmoid" && kind != "tanh")
-      return err(k, fmt::format("unknown activation kind '{}'", kind));
-    return Types{in[0]};
-  }
-  case OpKind::ActivationGrad:
-    TRY(expectF32(k, in[0], "output"));
-    TRY(expectSame(k, in[0], in[1], "output and its gradient"));
-    return Types{in[0]};
-  case OpKind::Softmax:
-    TRY(expectRank(k, in[0], 2, "input"));
-    TRY(expectF32(k, in[0], "input"));
-    return Types{in[0]};
-  case OpKind::SoftmaxCrossEntropy:
-  case OpKind::SoftmaxCrossEntropyGrad:
-  case OpKind::CountCorrect: {
-    TRY(expectRank(k, in[0], 2, "logits"));
-    TRY(expectF32(k, in[0], "logits"));
-    if (in[1].dtype != DType::I32 || in[1].rank() != 1 ||
-        in[1].shape[0] != in[0].shape[0])
-      return err(k, fmt::format("labels must be i32[{}], got {}",
-                                in[0].shape[0], in[1].str()));
-    if (k == OpKind::SoftmaxCrossEntropy)
-      return Types{f32({}), in[0]};
-    if (k == OpKind::CountCorrect)
-      return Types{f32({})};
-    return Types{in[0]};
-  }
-  case OpKind::Dropout: {
-    TRY(expectF32(k, in[0], "input"));
-    if (in[1] != i32({}))
-      return err(k, fmt::format("step must be i32[], got {}", in[1].str()));
-    double rate = a.getFloat("rate", -1);
-    if (!(rate >= 0 && rate < 1))
-      return err(k, "attribute 'rate' must be in [0, 1)");
-    return Types{in[0], in[0]};
-  }
-  case OpKind::Mul:
-  case OpKind::Add:
-    TRY(expectF32(k, in[0], "lhs"));
-    TRY(expectSame(k, in[0], in[1], "operands"));
-    return Types{in[0]};
-  case OpKind::SgdUpdate:
-    if (in.size() != 2 && in.size() != 3)
-      return err(k, "expects (param, grad) or (param, grad, velocity)");
-    for (size_t i = 1; i < in.size(); ++i)
-      TRY(expectSame(k, in[0], in[i], "param, gradient and state"));
-    return Types{};
-  case OpKind::AdamUpdate:
-    for (size_t i = 1; i < 4; ++i)
-      TRY(expectSame(k, in[0], in[i], "param, gradient and moments"));
-    if (in[4] != i32({}))
-      return err(k, fmt::format("step must be i32[], got {}", in[4].str()));
-    return Types{};
-  case OpKind::RmspropUpdate:
-    for (size_t i = 1; i < 3; ++i)
-      TRY(expectSame(k, in[0], in[i], "param, gradient and mean square"));
-    return Types{};
-  }
-  return err(k, "no shape rule");
+  return kShapeRules[static_cast<int>(k)](k, in, a);
 }
 
 } // namespace cnnc::ir

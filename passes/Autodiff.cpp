@@ -18,11 +18,17 @@ using ir::ValueKind;
 
 namespace {
 
-// Values that depend on a param: only these need gradients.
+// A param the optimizer trains: every param but those marked trainable = 0
+// (batch normalization's moving statistics, which their own ops update).
+bool isTrainable(const ir::Value &v) {
+  return v.kind == ValueKind::Param && v.attrs.getInt("trainable", 1) != 0;
+}
+
+// Values that depend on a trainable param: only these need gradients.
 std::vector<bool> dependsOnParam(const Graph &g) {
   std::vector<bool> dep(g.values().size(), false);
   for (size_t i = 0; i < g.values().size(); ++i)
-    dep[i] = g.values()[i].kind == ValueKind::Param;
+    dep[i] = isTrainable(g.values()[i]);
   for (const Op &op : g.ops()) {
     bool any = false;
     for (ValueId v : op.operands)
@@ -105,7 +111,7 @@ absl::Status emitUpdates(Graph &g, const std::vector<ValueId> &grads,
                          const ir::OptimizerSpec &opt) {
   for (ValueId p : g.valuesOfKind(ValueKind::Param)) {
     ValueId dp = grads[p];
-    if (dp == kNoGrad)
+    if (dp == kNoGrad || !isTrainable(g.value(p)))
       continue;
     const std::string name = g.value(p).name;
     const ir::TensorType type = g.type(p);

@@ -17,9 +17,11 @@ namespace cnnc::passes {
 //      (Gradients.cpp) in reverse order, only for values on a path from a
 //      param to the loss; gradients of values used more than once are
 //      summed with `add`;
-//   3. one optimizer update per param that has a gradient, with its state
-//      values ("<param>.m"/".v" for Adam, ".velocity" for SGD with momentum,
-//      ".ms" for RMSprop).
+//   3. one optimizer update per trainable param that has a gradient, with
+//      its state values ("<param>.m"/".v" for Adam, ".velocity" for SGD with
+//      momentum, ".ms" for RMSprop). Params with attribute trainable = 0
+//      (batch normalization's moving statistics, which forward ops update)
+//      get no gradient and no update.
 // Outputs: "loss", "correct", "probs". The graph is named "<forward>_train".
 absl::StatusOr<ir::Graph> buildTrainingGraph(const ir::Graph &forward,
                                              const ir::TrainingSpec &spec);

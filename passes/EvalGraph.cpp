@@ -7,8 +7,9 @@
 namespace cnnc::passes {
 
 absl::StatusOr<ir::Graph> buildEvalGraph(const ir::Graph &forward) {
-  auto copied = copyForward(forward, forward.name() + "_eval",
-                            {.dropDropout = true, .addLossHead = true});
+  auto copied = copyForward(
+      forward, forward.name() + "_eval",
+      {.dropDropout = true, .movingStatistics = true, .addLossHead = true});
   if (!copied.ok())
     return copied.status();
   return std::move(copied->graph);
@@ -19,8 +20,9 @@ absl::StatusOr<ir::Graph> buildPredictGraph(const ir::Graph &forward) {
   if (probs < 0)
     return absl::InvalidArgumentError(
         "the forward graph has no 'probs' output to predict");
-  auto copied = copyForward(forward, forward.name() + "_predict",
-                            {.dropDropout = true, .addLossHead = false});
+  auto copied = copyForward(
+      forward, forward.name() + "_predict",
+      {.dropDropout = true, .movingStatistics = true, .addLossHead = false});
   if (!copied.ok())
     return copied.status();
   copied->graph.addOutput("probs", copied->map[probs]);

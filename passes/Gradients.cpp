@@ -3,6 +3,8 @@
 #include "absl/status/status.h"
 #include <fmt/format.h>
 
+#include <iterator>
+
 namespace cnnc::passes {
 
 using ir::Attrs;
@@ -41,6 +43,31 @@ public:
   // Operand `i`'s gradient is `v` itself.
   void passThrough(size_t i, ValueId v) { grads_[i] = v; }
 
+  // Emits one op whose results are the gradients of several operands:
+  // result r is the gradient of operand gradientOf[r], or, for -1, of no
+  // operand (named "<first forward result>.<unusedName[r]>").
+  void emitMulti(OpKind kind, std::vector<ValueId> operands, Attrs attrs,
+                 const std::vector<int> &gradientOf,
+                 const std::vector<std::string> &unusedName) {
+    if (!status_.ok())
+      return;
+    std::vector<std::string> names;
+    for (size_t r = 0; r < gradientOf.size(); ++r)
+      names.push_back(gradientOf[r] >= 0
+                          ? g_.value(op_.operands[gradientOf[r]]).name + ".grad"
+                          : g_.value(op_.results[0]).name + "." +
+                                unusedName[r]);
+    auto rs = g_.create(kind, std::move(operands), std::move(attrs), op_.loc,
+                        std::move(names));
+    if (!rs.ok()) {
+      status_ = rs.status();
+      return;
+    }
+    for (size_t r = 0; r < gradientOf.size() && r < rs->size(); ++r)
+      if (gradientOf[r] >= 0 && wants(gradientOf[r]))
+        grads_[gradientOf[r]] = (*rs)[r];
+  }
+
   absl::StatusOr<std::vector<ValueId>> finish() {
     if (!status_.ok())
       return status_;
@@ -69,6 +96,49 @@ Attrs windowAttrs(const Attrs &a, std::initializer_list<const char *> names) {
   return out;
 }
 
+using Grads = std::vector<ValueId>;
+
+absl::Status conv2dVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
+  ValueId dy = dys[0];
+  const ir::TensorType &x = b.type(op.operands[0]);
+  const ir::TensorType &w = b.type(op.operands[1]);
+  if (b.wants(0)) {
+    Attrs attrs = windowAttrs(op.attrs, {"strides", "padding"});
+    attrs.set("input_shape", x.shape);
+    b.emit(0, OpKind::Conv2DBackwardData, {dy, op.operands[1]}, attrs);
+  }
+  if (b.wants(1)) {
+    Attrs attrs = windowAttrs(op.attrs, {"strides", "padding"});
+    attrs.set("kernel_size", std::vector<int64_t>{w.shape[0], w.shape[1]});
+    b.emit(1, OpKind::Conv2DBackwardFilter, {op.operands[0], dy}, attrs);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status biasAddVjp(VjpBuilder &b, const Op &, const Grads &dys) {
+  if (b.wants(0))
+    b.passThrough(0, dys[0]);
+  if (b.wants(1))
+    b.emit(1, OpKind::BiasGrad, {dys[0]});
+  return absl::OkStatus();
+}
+
+absl::Status maxPool2DVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
+  if (b.wants(0))
+    b.emit(0, OpKind::MaxPool2DGrad, {op.operands[0], op.results[0], dys[0]},
+           windowAttrs(op.attrs, {"pool_size", "strides", "padding"}));
+  return absl::OkStatus();
+}
+
+absl::Status avgPool2DVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
+  if (b.wants(0)) {
+    Attrs attrs = windowAttrs(op.attrs, {"pool_size", "strides", "padding"});
+    attrs.set("input_shape", b.type(op.operands[0]).shape);
+    b.emit(0, OpKind::AvgPool2DGrad, {dys[0]}, attrs);
+  }
+  return absl::OkStatus();
+}
+
 // C = op(A) op(B) with op(X) = X or X^T. Gradients, derived from
 // d op(A) = dC op(B)^T and d op(B) = op(A)^T dC:
 //   ta tb | dA                 | dB
@@ -76,9 +146,10 @@ Attrs windowAttrs(const Attrs &a, std::initializer_list<const char *> names) {
 //   0  1  | dC B               | dC^T A
 //   1  0  | B dC^T             | A dC
 //   1  1  | B^T dC^T           | dC^T A^T
-void matmulVjp(VjpBuilder &b, const Attrs &attrs, ValueId dc) {
-  bool ta = attrs.getInt("transpose_a") != 0;
-  bool tb = attrs.getInt("transpose_b") != 0;
+absl::Status matmulVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
+  ValueId dc = dys[0];
+  bool ta = op.attrs.getInt("transpose_a") != 0;
+  bool tb = op.attrs.getInt("transpose_b") != 0;
   ValueId a = b.operand(0), bv = b.operand(1);
   auto mm = [](int64_t transA, int64_t transB) {
     return Attrs{{"transpose_a", transA}, {"transpose_b", transB}};
@@ -95,7 +166,125 @@ void matmulVjp(VjpBuilder &b, const Attrs &attrs, ValueId dc) {
     else
       b.emit(1, OpKind::MatMul, {dc, a}, mm(1, ta ? 1 : 0));
   }
+  return absl::OkStatus();
 }
+
+absl::Status reshapeVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
+  if (b.wants(0))
+    b.emit(0, OpKind::Reshape, {dys[0]},
+           {{"shape", b.type(op.operands[0]).shape}});
+  return absl::OkStatus();
+}
+
+// Written in terms of the output: relu' = y > 0, sigmoid' = y(1-y),
+// tanh' = 1-y^2, leaky_relu' = y > 0 ? 1 : negative_slope, elu' = y > 0 ?
+// 1 : y + alpha, so the input need not stay alive. The gradient op takes
+// the activation's attributes (kind and parameter).
+absl::Status activationVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
+  if (b.wants(0))
+    b.emit(0, OpKind::ActivationGrad, {op.results[0], dys[0]}, op.attrs);
+  return absl::OkStatus();
+}
+
+// y = x * mask; the mask already holds the 1/(1-rate) scale.
+absl::Status dropoutVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
+  if (dys[0] != kNoGrad && b.wants(0))
+    b.emit(0, OpKind::Mul, {dys[0], op.results[1]});
+  return absl::OkStatus();
+}
+
+absl::Status mulVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
+  if (b.wants(0))
+    b.emit(0, OpKind::Mul, {dys[0], op.operands[1]});
+  if (b.wants(1))
+    b.emit(1, OpKind::Mul, {dys[0], op.operands[0]});
+  return absl::OkStatus();
+}
+
+absl::Status addVjp(VjpBuilder &b, const Op &, const Grads &dys) {
+  for (size_t i = 0; i < 2; ++i)
+    if (b.wants(i))
+      b.passThrough(i, dys[0]);
+  return absl::OkStatus();
+}
+
+// Only the loss itself carries a gradient (the seed); the probs result is
+// not differentiated through.
+absl::Status softmaxCrossEntropyVjp(VjpBuilder &b, const Op &op,
+                                    const Grads &dys) {
+  if (dys[0] != kLossSeed || dys[1] != kNoGrad)
+    return notDifferentiable(op, "it is only supported as the loss");
+  if (b.wants(0))
+    b.emit(0, OpKind::SoftmaxCrossEntropyGrad, {op.results[1], op.operands[1]});
+  return absl::OkStatus();
+}
+
+absl::Status softmaxVjp(VjpBuilder &, const Op &op, const Grads &) {
+  return notDifferentiable(
+      op, "only a final softmax is supported (it becomes part of the loss)");
+}
+
+// ---- Global pooling and batch normalization ----
+
+// Each input cell of a channel gets dy / (H * W).
+absl::Status globalAvgPool2DVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
+  if (b.wants(0))
+    b.emit(0, OpKind::GlobalAvgPool2DGrad, {dys[0]},
+           {{"input_shape", b.type(op.operands[0]).shape}});
+  return absl::OkStatus();
+}
+
+// batch_norm(x, [gamma], [beta]) -> (y, mean, variance): one fused op gives
+// the gradients of x (through the batch statistics too), gamma and beta.
+// The statistics themselves only feed the moving averages, which are not
+// differentiated.
+absl::Status batchNormVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
+  if (dys[1] != kNoGrad || dys[2] != kNoGrad)
+    return notDifferentiable(
+        op, "gradients through its batch mean and variance results are not "
+            "supported");
+  if (dys[0] == kNoGrad)
+    return absl::OkStatus();
+  bool scale = op.attrs.getInt("scale", 1) != 0;
+  bool center = op.attrs.getInt("center", 1) != 0;
+  std::vector<ValueId> operands{op.operands[0], op.results[1], op.results[2],
+                                dys[0]};
+  if (scale)
+    operands.push_back(op.operands[1]);
+  Attrs attrs{{"epsilon", op.attrs.getFloat("epsilon")},
+              {"scale", int64_t{scale ? 1 : 0}}};
+  int gammaAt = scale ? 1 : -1, betaAt = center ? (scale ? 2 : 1) : -1;
+  b.emitMulti(OpKind::BatchNormGrad, std::move(operands), std::move(attrs),
+              {0, gammaAt, betaAt}, {"", "dgamma", "dbeta"});
+  return absl::OkStatus();
+}
+
+absl::Status batchNormInferenceVjp(VjpBuilder &, const Op &op, const Grads &) {
+  return notDifferentiable(op, "it is the inference form; training graphs "
+                               "use batch_norm");
+}
+
+// The markers of ops without a gradient rule (see ir/Ops.def).
+absl::Status noVjp(VjpBuilder &, const Op &op, const Grads &) {
+  return notDifferentiable(op, "second derivatives are not supported");
+}
+absl::Status noVjpMetric(VjpBuilder &, const Op &op, const Grads &) {
+  return notDifferentiable(op, "it is a metric (piecewise constant)");
+}
+absl::Status noVjpUpdate(VjpBuilder &, const Op &op, const Grads &) {
+  return notDifferentiable(op, "it is an optimizer update");
+}
+
+// ---- The table: one VJP rule per op, from ir/Ops.def ----
+
+using VjpFn = absl::Status (*)(VjpBuilder &, const Op &, const Grads &);
+constexpr VjpFn kVjpRules[] = {
+#define OP(Enum, Name, NumOperands, NumResults, Flags, Shape, Vjp, Cost, Emit) \
+  Vjp,
+#include "ir/Ops.def"
+#undef OP
+};
+static_assert(std::size(kVjpRules) == ir::kNumOpKinds);
 
 } // namespace
 
@@ -114,100 +303,9 @@ emitVjp(Graph &g, const Op &op, const std::vector<ValueId> &resultGrads,
             fmt::format("{} cannot be the loss: only softmax_cross_entropy can",
                         opName(op.kind)));
   VjpBuilder b(g, op, wanted);
-  ValueId dy = resultGrads[0];
-  const Attrs &a = op.attrs;
-  switch (op.kind) {
-  case OpKind::Conv2D: {
-    const ir::TensorType &x = b.type(op.operands[0]);
-    const ir::TensorType &w = b.type(op.operands[1]);
-    if (b.wants(0)) {
-      Attrs attrs = windowAttrs(a, {"strides", "padding"});
-      attrs.set("input_shape", x.shape);
-      b.emit(0, OpKind::Conv2DBackwardData, {dy, op.operands[1]}, attrs);
-    }
-    if (b.wants(1)) {
-      Attrs attrs = windowAttrs(a, {"strides", "padding"});
-      attrs.set("kernel_size", std::vector<int64_t>{w.shape[0], w.shape[1]});
-      b.emit(1, OpKind::Conv2DBackwardFilter, {op.operands[0], dy}, attrs);
-    }
-    break;
-  }
-  case OpKind::BiasAdd:
-    if (b.wants(0))
-      b.passThrough(0, dy);
-    if (b.wants(1))
-      b.emit(1, OpKind::BiasGrad, {dy});
-    break;
-  case OpKind::MaxPool2D:
-    if (b.wants(0))
-      b.emit(0, OpKind::MaxPool2DGrad, {op.operands[0], op.results[0], dy},
-             windowAttrs(a, {"pool_size", "strides", "padding"}));
-    break;
-  case OpKind::AvgPool2D:
-    if (b.wants(0)) {
-      Attrs attrs = windowAttrs(a, {"pool_size", "strides", "padding"});
-      attrs.set("input_shape", b.type(op.operands[0]).shape);
-      b.emit(0, OpKind::AvgPool2DGrad, {dy}, attrs);
-    }
-    break;
-  case OpKind::MatMul:
-    matmulVjp(b, a, dy);
-    break;
-  case OpKind::Reshape:
-    if (b.wants(0))
-      b.emit(0, OpKind::Reshape, {dy},
-             {{"shape", b.type(op.operands[0]).shape}});
-    break;
-  case OpKind::Activation:
-    // Written in terms of the output: relu' = y > 0, sigmoid' = y(1-y),
-    // tanh' = 1-y^2, so the input need not stay alive.
-    if (b.wants(0))
-      b.emit(0, OpKind::ActivationGrad, {op.results[0], dy},
-             {{"kind", a.getString("kind")}});
-    break;
-  case OpKind::Dropout:
-    // y = x * mask; the mask already holds the 1/(1-rate) scale.
-    if (dy != kNoGrad && b.wants(0))
-      b.emit(0, OpKind::Mul, {dy, op.results[1]});
-    break;
-  case OpKind::Mul:
-    if (b.wants(0))
-      b.emit(0, OpKind::Mul, {dy, op.operands[1]});
-    if (b.wants(1))
-      b.emit(1, OpKind::Mul, {dy, op.operands[0]});
-    break;
-  case OpKind::Add:
-    for (size_t i = 0; i < 2; ++i)
-      if (b.wants(i))
-        b.passThrough(i, dy);
-    break;
-  case OpKind::SoftmaxCrossEntropy:
-    // Only the loss itself carries a gradient (the seed); the probs result
-    // is not differentiated through.
-    if (resultGrads[0] != kLossSeed || resultGrads[1] != kNoGrad)
-      return notDifferentiable(op, "it is only supported as the loss");
-    if (b.wants(0))
-      b.emit(0, OpKind::SoftmaxCrossEntropyGrad,
-             {op.results[1], op.operands[1]});
-    break;
-  case OpKind::Softmax:
-    return notDifferentiable(
-        op, "only a final softmax is supported (it becomes part of the loss)");
-  case OpKind::Conv2DBackwardData:
-  case OpKind::Conv2DBackwardFilter:
-  case OpKind::BiasGrad:
-  case OpKind::MaxPool2DGrad:
-  case OpKind::AvgPool2DGrad:
-  case OpKind::ActivationGrad:
-  case OpKind::SoftmaxCrossEntropyGrad:
-    return notDifferentiable(op, "second derivatives are not supported");
-  case OpKind::CountCorrect:
-    return notDifferentiable(op, "it is a metric (piecewise constant)");
-  case OpKind::SgdUpdate:
-  case OpKind::AdamUpdate:
-  case OpKind::RmspropUpdate:
-    return notDifferentiable(op, "it is an optimizer update");
-  }
+  absl::Status s = kVjpRules[static_cast<int>(op.kind)](b, op, resultGrads);
+  if (!s.ok())
+    return s;
   return b.finish();
 }
 

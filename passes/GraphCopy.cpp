@@ -31,6 +31,37 @@ absl::StatusOr<size_t> findFinalSoftmax(const Graph &g) {
   return static_cast<size_t>(def);
 }
 
+// The moving average each value feeds: value -> the operand 0 of the
+// moving_average_update whose operand 1 it is (batch_norm's mean and
+// variance results), -1 for other values.
+std::vector<ValueId> movingAverages(const Graph &g) {
+  std::vector<ValueId> moving(g.values().size(), -1);
+  for (const Op &op : g.ops())
+    if (op.kind == OpKind::MovingAverageUpdate)
+      moving[op.operands[1]] = op.operands[0];
+  return moving;
+}
+
+// batch_norm(x, [gamma], [beta]) -> batch_norm_inference(x, moving mean,
+// moving variance, [gamma], [beta]), operands already mapped.
+absl::StatusOr<ValueId> inferenceBatchNorm(Graph &g, const Graph &forward,
+                                           const Op &op,
+                                           const std::vector<ValueId> &operands,
+                                           const std::vector<ValueId> &moving,
+                                           const std::vector<ValueId> &map) {
+  ValueId mean = moving[op.results[1]], variance = moving[op.results[2]];
+  if (mean < 0 || variance < 0 || map[mean] < 0 || map[variance] < 0)
+    return absl::InvalidArgumentError(fmt::format(
+        "batch_norm %{} has no moving mean and variance (moving_average_update "
+        "of its statistics) to use in inference",
+        forward.value(op.results[0]).name));
+  std::vector<ValueId> inferenceOperands{operands[0], map[mean], map[variance]};
+  inferenceOperands.insert(inferenceOperands.end(), operands.begin() + 1,
+                           operands.end());
+  return g.create1(OpKind::BatchNormInference, std::move(inferenceOperands),
+                   op.attrs, op.loc, forward.value(op.results[0]).name);
+}
+
 } // namespace
 
 absl::StatusOr<CopiedGraph> copyForward(const Graph &forward,
@@ -74,8 +105,13 @@ absl::StatusOr<CopiedGraph> copyForward(const Graph &forward,
     labels = g.addInput("labels", ir::i32({batch}));
   }
 
+  std::vector<ValueId> moving;
+  if (options.movingStatistics)
+    moving = movingAverages(forward);
   for (size_t i = 0; i < forward.ops().size(); ++i) {
     const Op &op = forward.ops()[i];
+    if (options.movingStatistics && op.kind == OpKind::MovingAverageUpdate)
+      continue; // inference leaves the moving statistics as they are
     std::vector<ValueId> operands;
     for (ValueId v : op.operands) {
       if (map[v] < 0)
@@ -87,6 +123,13 @@ absl::StatusOr<CopiedGraph> copyForward(const Graph &forward,
     if (options.dropDropout && op.kind == OpKind::Dropout) {
       map[op.results[0]] = operands[0];
       continue; // the mask (result 1) stays unmapped: nothing may use it
+    }
+    if (options.movingStatistics && op.kind == OpKind::BatchNorm) {
+      auto y = inferenceBatchNorm(g, forward, op, operands, moving, map);
+      if (!y.ok())
+        return y.status();
+      map[op.results[0]] = *y;
+      continue; // the batch statistics stay unmapped
     }
     if (i == softmaxOp) {
       // The loss op computes the probabilities itself, from the logits.

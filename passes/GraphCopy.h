@@ -15,6 +15,10 @@ struct CopyOptions {
   // Drops dropout ops and rewires uses of their output to their input
   // (inference: dropout is the identity).
   bool dropDropout = false;
+  // Batch normalization in inference mode: each batch_norm becomes
+  // batch_norm_inference with the moving statistics its
+  // moving_average_update ops maintain, and those updates are dropped.
+  bool movingStatistics = false;
   // Replaces the final softmax (the op defining output "probs" from output
   // "logits") with softmax_cross_entropy(logits, %labels) and
   // count_correct(probs, %labels); the copy gets outputs loss, correct, probs.

@@ -3,15 +3,282 @@
 #include "passes/Autodiff.h"
 #include "passes/DeadCode.h"
 #include "passes/EvalGraph.h"
+#include "passes/Fusion.h"
 #include "passes/MemoryPlan.h"
+#include "passes/Rebatch.h"
 
+#include "ir/Printer.h"
 #include "ir/Verifier.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
 
 namespace cnnc::passes {
 
+// ---------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------
+
+bool PassOptions::getBool(const std::string &name, bool fallback) const {
+  auto it = values_.find(name);
+  return it == values_.end() ? fallback : it->second == "true";
+}
+
+int64_t PassOptions::getInt(const std::string &name, int64_t fallback) const {
+  auto it = values_.find(name);
+  if (it == values_.end())
+    return fallback;
+  int64_t v = fallback;
+  std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+  return v;
+}
+
+double PassOptions::getFloat(const std::string &name, double fallback) const {
+  auto it = values_.find(name);
+  if (it == values_.end())
+    return fallback;
+  double v = fallback;
+  std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+  return v;
+}
+
+std::string PassOptions::getString(const std::string &name,
+                                   const std::string &fallback) const {
+  auto it = values_.find(name);
+  return it == values_.end() ? fallback : it->second;
+}
+
+std::string PassInvocation::str() const {
+  std::string out = pass ? pass->name : "?";
+  if (options.all().empty())
+    return out;
+  std::vector<std::string> items;
+  for (const auto &[k, v] : options.all())
+    items.push_back(fmt::format("{}={}", k, v));
+  return out + fmt::format("{{{}}}", fmt::join(items, " "));
+}
+
 namespace {
+
+// Checks `value` against the option's kind; returns its normal spelling.
+absl::StatusOr<std::string> checkValue(const PassInfo &pass,
+                                       const PassOption &opt,
+                                       std::string_view value) {
+  auto bad = [&](const char *what) {
+    return absl::InvalidArgumentError(
+        fmt::format("pass '{}': option '{}' expects {}, got '{}'", pass.name,
+                    opt.name, what, value));
+  };
+  const char *begin = value.data(), *end = value.data() + value.size();
+  switch (opt.kind) {
+  case PassOptionKind::Bool:
+    if (value == "true" || value == "1")
+      return std::string("true");
+    if (value == "false" || value == "0")
+      return std::string("false");
+    return bad("true or false");
+  case PassOptionKind::Int: {
+    int64_t v;
+    auto r = std::from_chars(begin, end, v);
+    if (value.empty() || r.ec != std::errc() || r.ptr != end)
+      return bad("an integer");
+    return std::string(value);
+  }
+  case PassOptionKind::Float: {
+    double v;
+    auto r = std::from_chars(begin, end, v);
+    if (value.empty() || r.ec != std::errc() || r.ptr != end ||
+        !std::isfinite(v))
+      return bad("a number");
+    return std::string(value);
+  }
+  case PassOptionKind::Choice:
+    for (const std::string &c : opt.choices)
+      if (value == c)
+        return c;
+    return absl::InvalidArgumentError(
+        fmt::format("pass '{}': option '{}' expects one of {}, got '{}'",
+                    pass.name, opt.name, fmt::join(opt.choices, ", "), value));
+  }
+  return bad("a value");
+}
+
+bool isOptionSeparator(char c) {
+  return c == ' ' || c == '\t' || c == ',' || c == '\n';
+}
+
+// ---------------------------------------------------------------------------
+// autodiff
+// ---------------------------------------------------------------------------
+
+// The optimizer the autodiff options describe, with Keras's defaults;
+// options that the optimizer does not take are errors, as in the DSL.
+absl::StatusOr<ir::OptimizerSpec> optimizerSpec(const PassOptions &o) {
+  ir::OptimizerSpec spec;
+  std::string kind = o.getString("optimizer", "adam");
+  std::vector<std::string> takes;
+  if (kind == "sgd") {
+    spec.kind = ir::OptimizerKind::SGD;
+    spec.learningRate = 0.01;
+    takes = {"momentum", "nesterov"};
+  } else if (kind == "rmsprop") {
+    spec.kind = ir::OptimizerKind::RMSprop;
+    takes = {"rho", "epsilon"};
+  } else {
+    spec.kind = ir::OptimizerKind::Adam;
+    takes = {"beta_1", "beta_2", "epsilon"};
+  }
+  for (const auto &[name, value] : o.all()) {
+    if (name == "optimizer" || name == "learning_rate")
+      continue;
+    if (std::find(takes.begin(), takes.end(), name) == takes.end())
+      return absl::InvalidArgumentError(
+          fmt::format("option '{}' does not apply to "
+                      "optimizer {} (it takes learning_rate, {})",
+                      name, kind, fmt::join(takes, ", ")));
+  }
+  spec.learningRate = o.getFloat("learning_rate", spec.learningRate);
+  spec.momentum = o.getFloat("momentum", spec.momentum);
+  spec.nesterov = o.getBool("nesterov", spec.nesterov);
+  spec.beta1 = o.getFloat("beta_1", spec.beta1);
+  spec.beta2 = o.getFloat("beta_2", spec.beta2);
+  spec.rho = o.getFloat("rho", spec.rho);
+  spec.epsilon = o.getFloat("epsilon", spec.epsilon);
+  struct Range {
+    const char *name;
+    double value;
+    bool ok;
+    const char *range;
+  };
+  for (const Range &r : {
+           Range{"learning_rate", spec.learningRate, spec.learningRate > 0,
+                 "> 0"},
+           Range{"momentum", spec.momentum,
+                 spec.momentum >= 0 && spec.momentum <= 1, "in [0, 1]"},
+           Range{"beta_1", spec.beta1, spec.beta1 > 0 && spec.beta1 < 1,
+                 "in (0, 1)"},
+           Range{"beta_2", spec.beta2, spec.beta2 > 0 && spec.beta2 < 1,
+                 "in (0, 1)"},
+           Range{"rho", spec.rho, spec.rho > 0 && spec.rho < 1, "in (0, 1)"},
+           Range{"epsilon", spec.epsilon, spec.epsilon > 0, "> 0"},
+       })
+    if (!r.ok)
+      return absl::InvalidArgumentError(fmt::format(
+          "option '{}' must be {}, got {}", r.name, r.range, r.value));
+  return spec;
+}
+
+absl::Status runAutodiff(ir::Graph &g, const PassOptions &o) {
+  absl::StatusOr<ir::OptimizerSpec> opt = optimizerSpec(o);
+  if (!opt.ok())
+    return opt.status();
+  ir::TrainingSpec spec;
+  spec.optimizer = *opt;
+  absl::StatusOr<ir::Graph> train = buildTrainingGraph(g, spec);
+  if (!train.ok())
+    return train.status();
+  g = *std::move(train);
+  return absl::OkStatus();
+}
+
+std::vector<PassOption> autodiffOptions() {
+  using K = PassOptionKind;
+  return {
+      {"optimizer",
+       K::Choice,
+       "adam",
+       "the update rule",
+       {"adam", "sgd", "rmsprop"}},
+      {"learning_rate",
+       K::Float,
+       "",
+       "step size (default: 0.001, sgd 0.01)",
+       {}},
+      {"momentum", K::Float, "0", "sgd: velocity decay", {}},
+      {"nesterov", K::Bool, "false", "sgd: Nesterov momentum", {}},
+      {"beta_1", K::Float, "0.9", "adam: first-moment decay", {}},
+      {"beta_2", K::Float, "0.999", "adam: second-moment decay", {}},
+      {"rho", K::Float, "0.9", "rmsprop: mean-square decay", {}},
+      {"epsilon", K::Float, "1e-07", "adam, rmsprop: denominator offset", {}},
+  };
+}
+
+// ---------------------------------------------------------------------------
+// memory-plan
+// ---------------------------------------------------------------------------
+
+absl::StatusOr<MemoryPlan> planAndCheck(const ir::Graph &g,
+                                        const PassOptions &o) {
+  MemoryPlan plan = planMemory(g, o.getInt("alignment", 64),
+                               o.getBool("params-in-arena", true));
+  if (absl::Status s = verifyMemoryPlan(g, plan); !s.ok())
+    return s;
+  return plan;
+}
+
+absl::Status checkAlignment(const PassOptions &o) {
+  int64_t a = o.getInt("alignment", 64);
+  if (a < 1 || a > (int64_t(1) << 20) || (a & (a - 1)) != 0)
+    return absl::InvalidArgumentError(fmt::format(
+        "option 'alignment' must be a power of two up to 2^20, got {}", a));
+  return absl::OkStatus();
+}
+
+// One line per value that has storage, in the order the graph prints them
+// (non-temps, then op results), so FileCheck can follow the text.
+std::vector<std::string>
+describePlan(const ir::Graph &g, const MemoryPlan &plan, int64_t alignment) {
+  std::vector<std::string> lines;
+  lines.push_back(fmt::format(
+      "memory-plan: arena {} bytes, persistent {} bytes, alignment {}",
+      plan.arenaBytes, plan.persistentBytes, alignment));
+  auto describe = [&](ir::ValueId v) {
+    std::string line = fmt::format("  {}: ", ir::printValueRef(g, v));
+    int64_t offset = plan.offsets[v];
+    if (offset < 0)
+      line += "outside the arena";
+    else
+      line += fmt::format("offset {}, {} bytes", offset, g.type(v).byteSize());
+    lines.push_back(std::move(line));
+  };
+  for (size_t v = 0; v < g.values().size(); ++v)
+    if (g.values()[v].kind != ir::ValueKind::Temp)
+      describe(static_cast<ir::ValueId>(v));
+  for (const ir::Op &op : g.ops())
+    for (ir::ValueId r : op.results)
+      describe(r);
+  return lines;
+}
+
+std::vector<PassOption> memoryPlanOptions() {
+  return {
+      {"alignment",
+       PassOptionKind::Int,
+       "64",
+       "bytes every offset and size is a multiple of",
+       {}},
+      {"params-in-arena",
+       PassOptionKind::Bool,
+       "true",
+       "place params and state in the arena (false: the caller keeps them)",
+       {}},
+  };
+}
+
+// ---------------------------------------------------------------------------
+// The registry
+// ---------------------------------------------------------------------------
+
+absl::Status checkBatch(const PassOptions &o) {
+  if (!o.has("batch") || o.getInt("batch", 0) < 1)
+    return absl::InvalidArgumentError(
+        "option 'batch' must be given and positive");
+  return absl::OkStatus();
+}
 
 // Adapts a graph-building pass to the in-place signature.
 template <typename F> absl::Status replaceWith(ir::Graph &g, F build) {
@@ -23,28 +290,91 @@ template <typename F> absl::Status replaceWith(ir::Graph &g, F build) {
 }
 
 std::vector<PassInfo> makePasses() {
-  return {
-      {"dce", "remove ops that reach no output or update",
-       [](ir::Graph &g) {
+  std::vector<PassInfo> passes = {
+      {"autodiff",
+       "build the training graph: forward, loss, backward, optimizer updates",
+       autodiffOptions(),
+       [](ir::Graph &g, const PassOptions &o, PassContext &) {
+         return runAutodiff(g, o);
+       },
+       [](const PassOptions &o) { return optimizerSpec(o).status(); }},
+      {"train",
+       "autodiff with its defaults (Keras's Adam); an older name",
+       {},
+       [](ir::Graph &g, const PassOptions &o, PassContext &) {
+         return runAutodiff(g, o);
+       },
+       nullptr},
+      {"eval",
+       "build the evaluation graph (no dropout; loss and accuracy)",
+       {},
+       [](ir::Graph &g, const PassOptions &, PassContext &) {
+         return replaceWith(g, buildEvalGraph);
+       },
+       nullptr},
+      {"predict",
+       "build the prediction graph (no dropout; probs)",
+       {},
+       [](ir::Graph &g, const PassOptions &, PassContext &) {
+         return replaceWith(g, buildPredictGraph);
+       },
+       nullptr},
+      {"dce",
+       "remove ops that reach no output or update",
+       {},
+       [](ir::Graph &g, const PassOptions &, PassContext &) {
          eliminateDeadCode(g);
          return absl::OkStatus();
-       }},
-      {"train",
-       "build the training graph (autodiff + Keras-default Adam updates)",
-       [](ir::Graph &g) {
-         return replaceWith(g, [](const ir::Graph &f) {
-           return buildTrainingGraph(f, ir::TrainingSpec{});
-         });
-       }},
-      {"eval", "build the evaluation graph (no dropout; loss and accuracy)",
-       [](ir::Graph &g) { return replaceWith(g, buildEvalGraph); }},
-      {"predict", "build the prediction graph (no dropout; probs)",
-       [](ir::Graph &g) { return replaceWith(g, buildPredictGraph); }},
-      {"verify", "check the graph's structure and types",
-       [](ir::Graph &g) { return ir::verifyGraph(g); }},
-      {"check-memory-plan", "plan the arena and check it for overlaps",
-       [](ir::Graph &g) { return verifyMemoryPlan(g, planMemory(g)); }},
+       },
+       nullptr},
+      {"rebatch",
+       "re-specialize a forward graph to another batch size",
+       {{"batch", PassOptionKind::Int, "", "the new batch size", {}}},
+       [](ir::Graph &g, const PassOptions &o, PassContext &) {
+         int64_t batch = o.getInt("batch", 0);
+         return replaceWith(
+             g, [batch](const ir::Graph &f) { return rebatch(f, batch); });
+       },
+       checkBatch},
+      {"memory-plan",
+       "lay out the arena, check it, and report every value's offset",
+       memoryPlanOptions(),
+       [](ir::Graph &g, const PassOptions &o, PassContext &ctx) {
+         absl::StatusOr<MemoryPlan> plan = planAndCheck(g, o);
+         if (!plan.ok())
+           return plan.status();
+         for (std::string &line :
+              describePlan(g, *plan, o.getInt("alignment", 64)))
+           ctx.notes.push_back(std::move(line));
+         return absl::OkStatus();
+       },
+       checkAlignment},
+      {"check-memory-plan",
+       "lay out the arena and check it for overlaps (no report)",
+       memoryPlanOptions(),
+       [](ir::Graph &g, const PassOptions &o, PassContext &) {
+         return planAndCheck(g, o).status();
+       },
+       checkAlignment},
+      {"verify",
+       "check the graph's structure and types",
+       {},
+       [](ir::Graph &g, const PassOptions &, PassContext &) {
+         return ir::verifyGraph(g);
+       },
+       nullptr},
   };
+  // ---- Passes of other stages register below (one entry each). ----
+  passes.push_back(
+      {"fusion",
+       "fuse conv/dense + bias + activation (+ max pool), pool and relu "
+       "gradients, filter and bias gradients (passes/Fusion.h)",
+       {},
+       [](ir::Graph &g, const PassOptions &, PassContext &) {
+         return fuseOps(g);
+       },
+       nullptr});
+  return passes;
 }
 
 } // namespace
@@ -61,26 +391,137 @@ const PassInfo *findPass(const std::string &name) {
   return nullptr;
 }
 
-absl::Status runPasses(ir::Graph &g, const std::vector<std::string> &names,
-                       bool verifyEach) {
-  std::vector<const PassInfo *> pipeline;
-  for (const std::string &name : names) {
-    const PassInfo *p = findPass(name);
-    if (!p)
-      return absl::NotFoundError(fmt::format("unknown pass '{}'", name));
-    pipeline.push_back(p);
+absl::StatusOr<PassInvocation> parsePassInvocation(std::string_view name,
+                                                   std::string_view options) {
+  const PassInfo *pass = findPass(std::string(name));
+  if (!pass) {
+    std::vector<std::string> names;
+    for (const PassInfo &p : allPasses())
+      names.push_back(p.name);
+    return absl::NotFoundError(fmt::format("unknown pass '{}'; passes are {}",
+                                           name, fmt::join(names, ", ")));
   }
-  for (const PassInfo *p : pipeline) {
-    if (absl::Status s = p->run(g); !s.ok())
-      return absl::Status(s.code(), fmt::format("pass '{}': {}", p->name,
-                                                std::string(s.message())));
-    if (!verifyEach)
+  PassInvocation inv{pass, {}};
+  size_t i = 0;
+  while (i < options.size()) {
+    if (isOptionSeparator(options[i])) {
+      ++i;
       continue;
-    if (absl::Status s = ir::verifyGraph(g); !s.ok())
-      return absl::Status(s.code(), fmt::format("after pass '{}': {}", p->name,
+    }
+    size_t end = i;
+    while (end < options.size() && !isOptionSeparator(options[end]))
+      ++end;
+    std::string_view item = options.substr(i, end - i);
+    i = end;
+    size_t eq = item.find('=');
+    std::string key(item.substr(0, eq));
+    const PassOption *decl = nullptr;
+    for (const PassOption &o : pass->options)
+      if (o.name == key)
+        decl = &o;
+    if (!decl) {
+      std::vector<std::string> known;
+      for (const PassOption &o : pass->options)
+        known.push_back(o.name);
+      return absl::InvalidArgumentError(fmt::format(
+          "pass '{}': unknown option '{}'{}", pass->name, key,
+          known.empty()
+              ? std::string("; it takes no options")
+              : fmt::format("; options are {}", fmt::join(known, ", "))));
+    }
+    if (inv.options.has(key))
+      return absl::InvalidArgumentError(fmt::format(
+          "pass '{}': option '{}' is given twice", pass->name, key));
+    // A bare boolean option means true.
+    std::string_view value =
+        eq == std::string_view::npos
+            ? (decl->kind == PassOptionKind::Bool ? "true" : "")
+            : item.substr(eq + 1);
+    absl::StatusOr<std::string> checked = checkValue(*pass, *decl, value);
+    if (!checked.ok())
+      return checked.status();
+    inv.options.set(key, *std::move(checked));
+  }
+  if (pass->checkOptions)
+    if (absl::Status s = pass->checkOptions(inv.options); !s.ok())
+      return absl::Status(s.code(), fmt::format("pass '{}': {}", pass->name,
                                                 std::string(s.message())));
+  return inv;
+}
+
+absl::StatusOr<std::vector<PassInvocation>>
+parsePassPipeline(std::string_view text) {
+  std::vector<PassInvocation> out;
+  size_t i = 0;
+  while (i <= text.size()) {
+    size_t end = i;
+    while (end < text.size() && text[end] != ',' && text[end] != '{')
+      ++end;
+    std::string_view name = text.substr(i, end - i);
+    while (!name.empty() && name.front() == ' ')
+      name.remove_prefix(1);
+    while (!name.empty() && name.back() == ' ')
+      name.remove_suffix(1);
+    std::string_view options;
+    if (end < text.size() && text[end] == '{') {
+      size_t close = text.find('}', end);
+      if (close == std::string_view::npos)
+        return absl::InvalidArgumentError(fmt::format(
+            "pass pipeline '{}': '{{' after '{}' is not closed", text, name));
+      options = text.substr(end + 1, close - end - 1);
+      end = close + 1;
+      while (end < text.size() && text[end] == ' ')
+        ++end;
+      if (end < text.size() && text[end] != ',')
+        return absl::InvalidArgumentError(fmt::format(
+            "pass pipeline '{}': expected ',' after the options of '{}'", text,
+            name));
+    }
+    if (name.empty())
+      return absl::InvalidArgumentError(
+          fmt::format("pass pipeline '{}': empty pass name", text));
+    absl::StatusOr<PassInvocation> inv = parsePassInvocation(name, options);
+    if (!inv.ok())
+      return inv.status();
+    out.push_back(*std::move(inv));
+    i = end + 1;
+  }
+  return out;
+}
+
+absl::Status runPipeline(ir::Graph &g,
+                         const std::vector<PassInvocation> &pipeline,
+                         const RunOptions &options, PassContext &context) {
+  for (const PassInvocation &inv : pipeline) {
+    const std::string &name = inv.pass->name;
+    if (absl::Status s = inv.pass->run(g, inv.options, context); !s.ok()) {
+      return absl::Status(s.code(), fmt::format("pass '{}': {}", name,
+                                                std::string(s.message())));
+    }
+    if (options.verifyEach)
+      if (absl::Status s = ir::verifyGraph(g); !s.ok())
+        return absl::Status(s.code(), fmt::format("after pass '{}': {}", name,
+                                                  std::string(s.message())));
+    if (options.afterPass)
+      options.afterPass(inv, g);
   }
   return absl::OkStatus();
+}
+
+absl::Status runPasses(ir::Graph &g, const std::vector<std::string> &names,
+                       bool verifyEach) {
+  std::vector<PassInvocation> pipeline;
+  for (const std::string &name : names) {
+    absl::StatusOr<std::vector<PassInvocation>> p = parsePassPipeline(name);
+    if (!p.ok())
+      return p.status();
+    for (PassInvocation &inv : *p)
+      pipeline.push_back(std::move(inv));
+  }
+  PassContext context;
+  RunOptions options;
+  options.verifyEach = verifyEach;
+  return runPipeline(g, pipeline, options, context);
 }
 
 } // namespace cnnc::passes

@@ -3,6 +3,7 @@
 #include "passes/Autodiff.h"
 #include "passes/DeadCode.h"
 #include "passes/EvalGraph.h"
+#include "passes/Fusion.h"
 
 #include "absl/status/status.h"
 #include "ir/Verifier.h"
@@ -38,6 +39,11 @@ absl::StatusOr<ir::Graph> finish(absl::StatusOr<ir::Graph> g,
   if (absl::Status s = finishPass(name, *g, options); !s.ok())
     return s;
   if (absl::Status s = runCleanup(*g, options); !s.ok())
+    return s;
+  // Fusion (passes/Fusion.h) runs last, on the cleaned-up graph.
+  if (absl::Status s = fuseOps(*g); !s.ok())
+    return s;
+  if (absl::Status s = finishPass("fusion", *g, options); !s.ok())
     return s;
   return g;
 }

@@ -20,15 +20,15 @@ struct PipelineOptions {
   std::function<void(const std::string &pass, const ir::Graph &)> afterPass;
 };
 
-// forward → autodiff ("autodiff") → dead-code elimination ("dce") → later
-// stages (fusion) as they are added.
+// forward → autodiff ("autodiff") → dead-code elimination ("dce") → fusion
+// ("fusion", passes/Fusion.h).
 absl::StatusOr<ir::Graph> runTrainingPipeline(const ir::Graph &forward,
                                               const ir::TrainingSpec &spec,
                                               const PipelineOptions &options);
-// forward → evaluation graph ("eval") → "dce" → ...
+// forward → evaluation graph ("eval") → "dce" → "fusion"
 absl::StatusOr<ir::Graph> runEvalPipeline(const ir::Graph &forward,
                                           const PipelineOptions &options);
-// forward → prediction graph ("predict") → "dce" → ...
+// forward → prediction graph ("predict") → "dce" → "fusion"
 absl::StatusOr<ir::Graph> runPredictPipeline(const ir::Graph &forward,
                                              const PipelineOptions &options);
 

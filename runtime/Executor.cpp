@@ -5,11 +5,26 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 namespace cnnc::runtime {
 
 namespace {
 constexpr size_t kAlign = 64;
+
+// Byte ranges [begin, end) a kernel reads and writes.
+struct Access {
+  std::vector<std::pair<uintptr_t, uintptr_t>> reads, writes;
+};
+
+bool overlaps(const std::vector<std::pair<uintptr_t, uintptr_t>> &a,
+              const std::vector<std::pair<uintptr_t, uintptr_t>> &b) {
+  for (const auto &x : a)
+    for (const auto &y : b)
+      if (x.first < y.second && y.first < x.second)
+        return true;
+  return false;
+}
 
 void *alignedZeroed(size_t bytes) {
   size_t rounded = (std::max<size_t>(bytes, 1) + kAlign - 1) / kAlign * kAlign;
@@ -96,8 +111,53 @@ Executor::create(ir::Graph g, ParamStore &store,
       step.args.push_back(ex->pointers_[r]);
     ex->steps_.push_back(std::move(step));
   }
+  ex->placeBarriers();
   ex->profile_.assign(graph.ops().size(), {});
   return ex;
+}
+
+// Kernels partition their work over the threads, so a kernel may start on
+// one thread while another still runs an earlier one. That is safe unless
+// the two touch the same bytes with at least one writing (ranges, not
+// values: the memory plan lets disjoint lifetimes share storage). Scanning
+// in op order, a barrier goes before the first kernel that conflicts with
+// any kernel since the last barrier; independent kernels (the dense
+// backward's bias gradient and two matmuls, the optimizer updates) then run
+// back to back.
+void Executor::placeBarriers() {
+  auto rangeOf = [&](ir::ValueId v) {
+    auto b = reinterpret_cast<uintptr_t>(pointers_[v]);
+    return std::make_pair(b, b + graph_.type(v).byteSize());
+  };
+  Access phase;
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const ir::Op &op = graph_.ops()[steps_[i].opIndex];
+    bool inPlace = ir::opInfo(op.kind).flags & ir::kWritesOperands;
+    Access a;
+    for (ir::ValueId v : op.operands) {
+      ir::ValueKind kind = graph_.value(v).kind;
+      bool written = inPlace && (kind == ir::ValueKind::Param ||
+                                 kind == ir::ValueKind::State);
+      (written ? a.writes : a.reads).push_back(rangeOf(v));
+    }
+    for (ir::ValueId r : op.results)
+      a.writes.push_back(rangeOf(r));
+    bool conflict = overlaps(a.writes, phase.reads) ||
+                    overlaps(a.writes, phase.writes) ||
+                    overlaps(a.reads, phase.writes);
+    steps_[i].barrierBefore = i > 0 && conflict;
+    if (conflict)
+      phase = {};
+    phase.reads.insert(phase.reads.end(), a.reads.begin(), a.reads.end());
+    phase.writes.insert(phase.writes.end(), a.writes.begin(), a.writes.end());
+  }
+}
+
+int Executor::barriersPerStep() const {
+  int n = 0;
+  for (const Step &s : steps_)
+    n += s.barrierBefore;
+  return n;
 }
 
 void *Executor::data(const std::string &name) const {
@@ -115,13 +175,21 @@ void Executor::run(ThreadPool &pool) {
   SpinBarrier barrier(n);
   pool.run([&](int tid) {
     using Clock = std::chrono::steady_clock;
+    if (!profiling_) {
+      for (const Step &s : steps_) {
+        if (s.barrierBefore)
+          barrier.wait();
+        s.fn(s.args.data(), tid, n);
+      }
+      return; // the pool waits for every thread to finish
+    }
     for (const Step &s : steps_) {
       Clock::time_point start;
-      if (profiling_ && tid == 0)
+      if (tid == 0)
         start = Clock::now();
       s.fn(s.args.data(), tid, n);
       barrier.wait();
-      if (profiling_ && tid == 0) {
+      if (tid == 0) {
         OpProfile &p = profile_[s.opIndex];
         p.seconds +=
             std::chrono::duration<double>(Clock::now() - start).count();

@@ -50,8 +50,13 @@ public:
          const codegen::CompileOptions &options = {});
   ~Executor();
 
-  // Executes every op once, in order, on all threads of the pool.
+  // Executes every op once, in order, on all threads of the pool. Threads
+  // wait for each other only before a kernel that touches memory a kernel
+  // since the last wait wrote, or writes memory one of them read (see
+  // placeBarriers in Executor.cpp); with profiling on, after every kernel.
   void run(ThreadPool &pool);
+  // Barriers one unprofiled step waits at (for tests and tuning).
+  int barriersPerStep() const;
 
   const ir::Graph &graph() const { return graph_; }
   const codegen::CompiledGraph &compiled() const { return *compiled_; }
@@ -69,6 +74,7 @@ public:
 
 private:
   Executor() = default;
+  void placeBarriers();
 
   ir::Graph graph_;
   std::unique_ptr<codegen::CompiledGraph> compiled_;
@@ -79,6 +85,7 @@ private:
     codegen::KernelFn fn;
     std::vector<void *> args;
     size_t opIndex;
+    bool barrierBefore = true; // wait for every thread before this kernel
   };
   std::vector<Step> steps_;
   bool profiling_ = false;

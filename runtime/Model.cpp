@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -67,6 +68,9 @@ void Model::initializeWeights(uint64_t seed) {
       double limit = std::sqrt(6.0 / (fanIn + fanOut));
       for (int64_t i = 0; i < n; ++i)
         data[i] = static_cast<float>(limit * (2.0 * rng.uniform() - 1.0));
+    } else if (v.attrs.getString("init") == "ones") {
+      // Batch normalization's gamma and moving variance.
+      std::fill(data, data + n, 1.0f);
     } else {
       std::memset(data, 0, n * sizeof(float));
     }
@@ -128,19 +132,19 @@ absl::StatusOr<Executor *> Model::cachedExecutor(ExecutorCache &cache,
 
 absl::StatusOr<Executor *> Model::trainExecutor(int64_t batch) {
   return cachedExecutor(train_, batch, [&](const ir::Graph &fwd) {
-    return passes::runTrainingPipeline(fwd, spec_, {});
+    return passes::runTrainingPipeline(fwd, spec_, pipeline_);
   });
 }
 
 absl::StatusOr<Executor *> Model::evalExecutor(int64_t batch) {
-  return cachedExecutor(eval_, batch, [](const ir::Graph &fwd) {
-    return passes::runEvalPipeline(fwd, {});
+  return cachedExecutor(eval_, batch, [&](const ir::Graph &fwd) {
+    return passes::runEvalPipeline(fwd, pipeline_);
   });
 }
 
 absl::StatusOr<Executor *> Model::predictExecutor(int64_t batch) {
-  return cachedExecutor(predict_, batch, [](const ir::Graph &fwd) {
-    return passes::runPredictPipeline(fwd, {});
+  return cachedExecutor(predict_, batch, [&](const ir::Graph &fwd) {
+    return passes::runPredictPipeline(fwd, pipeline_);
   });
 }
 
@@ -289,10 +293,34 @@ absl::StatusOr<EvalResult> Model::evaluate(const LabeledImages &data) {
 
 absl::StatusOr<std::vector<float>> Model::predict(const float *images,
                                                   int64_t count) {
-  if (count <= 0)
-    return absl::InvalidArgumentError("predict needs at least one image");
   const ir::TensorType &xt = forward_.type(forward_.findValue("x"));
   int64_t perImage = xt.numElements() / xt.shape[0];
+  return predictBatches(count, [&](float *x, int64_t begin, int64_t n) {
+    std::memcpy(x, images + begin * perImage, n * perImage * sizeof(float));
+  });
+}
+
+absl::StatusOr<std::vector<float>> Model::predict(const uint8_t *images,
+                                                  int64_t count) {
+  const ir::TensorType &xt = forward_.type(forward_.findValue("x"));
+  int64_t perImage = xt.numElements() / xt.shape[0];
+  constexpr float kScale = 1.0f / 255.0f; // as in feedImages
+  return predictBatches(count, [&](float *x, int64_t begin, int64_t n) {
+    const uint8_t *in = images + begin * perImage;
+    for (int64_t i = 0; i < n * perImage; ++i)
+      x[i] = static_cast<float>(in[i]) * kScale;
+  });
+}
+
+void Model::setThreads(int threads) {
+  pool_ = std::make_unique<ThreadPool>(threads);
+}
+
+absl::StatusOr<std::vector<float>> Model::predictBatches(
+    int64_t count,
+    const std::function<void(float *x, int64_t begin, int64_t n)> &fill) {
+  if (count <= 0)
+    return absl::InvalidArgumentError("predict needs at least one image");
   int64_t classes = numClasses(forward_);
   int64_t batch = std::min(kEvalBatch, count);
   std::vector<float> out(count * classes);
@@ -302,8 +330,7 @@ absl::StatusOr<std::vector<float>> Model::predict(const float *images,
     if (!ex.ok())
       return ex.status();
     const ir::Graph &g = (*ex)->graph();
-    std::memcpy((*ex)->f32(g.findValue("x")), images + begin * perImage,
-                n * perImage * sizeof(float));
+    fill((*ex)->f32(g.findValue("x")), begin, n);
     (*ex)->run(*pool_);
     std::memcpy(out.data() + begin * classes, (*ex)->f32(g.output("probs")),
                 n * classes * sizeof(float));
@@ -320,7 +347,7 @@ std::vector<KernelProfile> Model::trainingProfile() const {
       if (p.calls == 0)
         continue;
       out.push_back({codegen::kernelName(g, i), ir::opName(g.ops()[i].kind),
-                     p.seconds, p.calls, 0});
+                     p.seconds, p.calls, opFlops(g, i)});
     }
   }
   return out;

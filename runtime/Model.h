@@ -9,6 +9,7 @@
 #include "runtime/Executor.h"
 #include "runtime/History.h"
 #include "runtime/Idx.h"
+#include "runtime/Profile.h" // KernelProfile, for --profile
 #include "runtime/ThreadPool.h"
 
 #include "absl/status/statusor.h"
@@ -33,15 +34,6 @@ struct FitOptions {
   ProgressLog *log = nullptr; // Keras-like output, optional
   // Called after each epoch; return false to stop training.
   std::function<bool(const EpochRecord &)> onEpochEnd;
-};
-
-// Per-kernel time of the training step, for --profile.
-struct KernelProfile {
-  std::string name; // "k3_conv2d"
-  std::string op;   // op kind
-  double seconds = 0;
-  int64_t calls = 0;
-  double flops = 0; // per call
 };
 
 class Model {
@@ -74,6 +66,19 @@ public:
   void setProfiling(bool on) { profiling_ = on; }
   std::vector<KernelProfile> trainingProfile() const;
 
+  // ----- Settings the public API (api/) changes after creation -----
+  // Replaces the worker pool; compiled kernels take any thread count.
+  void setThreads(int threads);
+  // Epochs of later fits.
+  void setEpochs(int64_t epochs) { spec_.fit.epochs = epochs; }
+  // Instrumentation for every later compile pipeline.
+  void setPipelineOptions(passes::PipelineOptions options) {
+    pipeline_ = std::move(options);
+  }
+  // predict() for u8 NHWC pixels, scaled as training feeds them (x / 255).
+  absl::StatusOr<std::vector<float>> predict(const uint8_t *images,
+                                             int64_t count);
+
 private:
   Model() = default;
   using ExecutorCache = std::map<int64_t, std::unique_ptr<Executor>>;
@@ -98,6 +103,12 @@ private:
   ExecutorCache train_, eval_, predict_;
   int64_t globalStep_ = 0;
   bool profiling_ = false;
+  passes::PipelineOptions pipeline_;
+  // Runs the prediction graph over `count` images, `fill` writing the
+  // inputs of images [begin, begin + n) to x.
+  absl::StatusOr<std::vector<float>> predictBatches(
+      int64_t count,
+      const std::function<void(float *x, int64_t begin, int64_t n)> &fill);
 };
 
 // Fills `order` with a permutation of [0, n) determined by (seed, epoch).

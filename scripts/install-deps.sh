@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages cnnc builds with, if any is missing.
 set -euo pipefail
 packages=(g++ cmake ninja-build llvm-19-dev llvm-19-tools libfmt-dev libabsl-dev
-  libgtest-dev zlib1g-dev)
+  libgtest-dev zlib1g-dev
+  python3) # python3 runs lit (llvm-19-tools' lit.py) for tests/lit
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

@@ -7,3 +7,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/fetch-mnist.sh"
 cd "$root/build"
 ctest --output-on-failure -j2
+
+# The public library as an installed package: install into a temporary
+# prefix, build examples/embed against it with find_package(cnnc), run it.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cmake --install "$root/build" --prefix "$tmp/prefix" >/dev/null
+cmake -S "$root/examples/embed" -B "$tmp/embed" -G Ninja \
+  -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
+cmake --build "$tmp/embed" >/dev/null
+"$tmp/embed/embed" "$root/data/mnist"

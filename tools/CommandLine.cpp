@@ -1,6 +1,5 @@
 #include "tools/CommandLine.h"
 
-#include "absl/status/status.h"
 #include <fmt/format.h>
 
 #include <cerrno>
@@ -20,9 +19,11 @@ Actions:
   --train                 train as the model's fit statement says, then
                           evaluate on the test set and save the weights
   --evaluate              evaluate the loaded weights on the test set
-  --emit=ir|train-ir|llvm|asm
+  --emit=ir|train-ir|fused-ir|llvm|asm
                           print the forward graph, the training-step graph
-                          (after autodiff), the kernels' LLVM IR or assembly
+                          (after autodiff, before fusion), the training-step
+                          graph after every pass, the kernels' LLVM IR or
+                          their assembly
 
 Overrides of the fit statement:
   --epochs N  --batch-size N  --learning-rate X  --seed N  --no-shuffle
@@ -36,20 +37,28 @@ Files:
   --history FILE.csv      per-epoch history (Keras CSVLogger columns)
   --plot FILE.svg         accuracy and loss per epoch
 
+Pass instrumentation (of every compile pipeline the action runs):
+  --print-after-all       print the graph after every pass
+  --print-after=PASS      print the graph after each pass named PASS
+                          (repeatable; PASS may be a comma-separated list)
+  --verify-each           run the IR verifier after every pass
+
 Other:
-  --threads N             worker threads (default: all cores)
+  --threads N             worker threads (default: all cores; at most 1024)
   --profile               print a per-kernel time table after training
   --help  --version
 )";
 
 namespace {
 
-absl::Status flagError(const std::string &flag, const std::string &msg) {
-  return absl::InvalidArgumentError(fmt::format("{}: {}", flag, msg));
+constexpr int64_t kMaxThreads = 1024;
+
+Status flagError(const std::string &flag, const std::string &msg) {
+  return Status(fmt::format("{}: {}", flag, msg));
 }
 
-absl::StatusOr<int64_t> parsePositive(const std::string &flag,
-                                      const std::string &v, bool allowZero) {
+Result<int64_t> parsePositive(const std::string &flag, const std::string &v,
+                              bool allowZero) {
   errno = 0;
   char *end = nullptr;
   long long x = std::strtoll(v.c_str(), &end, 10);
@@ -63,43 +72,54 @@ absl::StatusOr<int64_t> parsePositive(const std::string &flag,
 
 } // namespace
 
-absl::StatusOr<Options> parseCommandLine(const std::vector<std::string> &args) {
+Result<Options> parseCommandLine(const std::vector<std::string> &args) {
   Options o;
   // Flags that take a value, with how to store it.
-  using Setter = std::function<absl::Status(const std::string &)>;
+  using Setter = std::function<Status(const std::string &)>;
   auto positive = [&](std::optional<int64_t> &slot, const char *flag,
                       bool allowZero = false) -> Setter {
-    return [&slot, flag, allowZero](const std::string &v) -> absl::Status {
+    return [&slot, flag, allowZero](const std::string &v) -> Status {
       auto x = parsePositive(flag, v, allowZero);
       if (!x.ok())
         return x.status();
       slot = *x;
-      return absl::OkStatus();
+      return Status();
     };
   };
   auto text = [](std::string &slot, const char *flag) -> Setter {
-    return [&slot, flag](const std::string &v) -> absl::Status {
+    return [&slot, flag](const std::string &v) -> Status {
       if (v.empty())
         return flagError(flag, "expects a value");
       slot = v;
-      return absl::OkStatus();
+      return Status();
     };
   };
   std::map<std::string, Setter> valued = {
       {"--epochs", positive(o.epochs, "--epochs")},
       {"--batch-size", positive(o.batchSize, "--batch-size")},
       {"--limit", positive(o.limit, "--limit")},
-      {"--threads", positive(o.threads, "--threads")},
+      {"--threads",
+       [&](const std::string &v) -> Status {
+         auto x = parsePositive("--threads", v, false);
+         if (!x.ok())
+           return x.status();
+         if (*x > kMaxThreads)
+           return flagError(
+               "--threads",
+               fmt::format("expects at most {}, got {}", kMaxThreads, *x));
+         o.threads = *x;
+         return Status();
+       }},
       {"--seed",
-       [&](const std::string &v) -> absl::Status {
+       [&](const std::string &v) -> Status {
          auto x = parsePositive("--seed", v, true);
          if (!x.ok())
            return x.status();
          o.seed = static_cast<uint64_t>(*x);
-         return absl::OkStatus();
+         return Status();
        }},
       {"--learning-rate",
-       [&](const std::string &v) -> absl::Status {
+       [&](const std::string &v) -> Status {
          char *end = nullptr;
          double x = std::strtod(v.c_str(), &end);
          if (v.empty() || *end != '\0' || !std::isfinite(x) || x <= 0)
@@ -107,16 +127,35 @@ absl::StatusOr<Options> parseCommandLine(const std::vector<std::string> &args) {
                "--learning-rate",
                fmt::format("expects a positive number, got '{}'", v));
          o.learningRate = x;
-         return absl::OkStatus();
+         return Status();
        }},
       {"--emit",
-       [&](const std::string &v) -> absl::Status {
-         if (v != "ir" && v != "train-ir" && v != "llvm" && v != "asm")
+       [&](const std::string &v) -> Status {
+         if (v != "ir" && v != "train-ir" && v != "fused-ir" && v != "llvm" &&
+             v != "asm")
            return flagError(
                "--emit",
-               fmt::format("expects ir, train-ir, llvm or asm, got '{}'", v));
+               fmt::format(
+                   "expects ir, train-ir, fused-ir, llvm or asm, got '{}'", v));
          o.emit = v;
-         return absl::OkStatus();
+         return Status();
+       }},
+      {"--print-after",
+       [&](const std::string &v) -> Status {
+         // Pass names are checked against the pipelines once the model is
+         // compiled; here only the list's syntax.
+         size_t begin = 0;
+         while (true) {
+           size_t comma = v.find(',', begin);
+           std::string name = v.substr(begin, comma - begin);
+           if (name.empty())
+             return flagError("--print-after",
+                              fmt::format("expects pass names, got '{}'", v));
+           o.printAfter.push_back(name);
+           if (comma == std::string::npos)
+             return Status();
+           begin = comma + 1;
+         }
        }},
       {"--data", text(o.dataDir, "--data")},
       {"--history", text(o.historyPath, "--history")},
@@ -129,6 +168,8 @@ absl::StatusOr<Options> parseCommandLine(const std::vector<std::string> &args) {
       {"--evaluate", &o.evaluate},
       {"--no-shuffle", &o.noShuffle},
       {"--profile", &o.profile},
+      {"--print-after-all", &o.printAfterAll},
+      {"--verify-each", &o.verifyEach},
       {"--help", &o.help},
       {"-h", &o.help},
       {"--version", &o.version},
@@ -152,31 +193,29 @@ absl::StatusOr<Options> parseCommandLine(const std::vector<std::string> &args) {
       }
       auto v = valued.find(name);
       if (v == valued.end())
-        return absl::InvalidArgumentError(
+        return Status(
             fmt::format("unknown option '{}' (see cnnc --help)", name));
       if (!hasValue) {
         if (i + 1 >= args.size())
           return flagError(name, "expects a value");
         value = args[++i];
       }
-      if (absl::Status s = v->second(value); !s.ok())
+      if (Status s = v->second(value); !s.ok())
         return s;
       continue;
     }
     if (!o.modelPath.empty())
-      return absl::InvalidArgumentError(fmt::format(
-          "more than one model file: '{}' and '{}'", o.modelPath, arg));
+      return Status(fmt::format("more than one model file: '{}' and '{}'",
+                                o.modelPath, arg));
     o.modelPath = arg;
   }
   if (o.help || o.version)
     return o;
   if (o.modelPath.empty())
-    return absl::InvalidArgumentError(
-        "no model file given (usage: cnnc MODEL.dsl [--train])");
+    return Status("no model file given (usage: cnnc MODEL.dsl [--train])");
   int actions = o.train + o.evaluate + !o.emit.empty();
   if (actions > 1)
-    return absl::InvalidArgumentError(
-        "choose one of --train, --evaluate and --emit");
+    return Status("choose one of --train, --evaluate and --emit");
   return o;
 }
 

@@ -1,5 +1,6 @@
-// activation and activation_grad against float64 references and finite
-// differences, at 1, 2 and 3 threads (bit-identical).
+// activation and activation_grad (relu, sigmoid, tanh, leaky_relu, elu)
+// against float64 references and finite differences, at 1, 2 and 3 threads
+// (bit-identical).
 #include "DenseReference.h"
 
 namespace cnnc::testing {
@@ -107,6 +108,160 @@ TEST(ActivationKernels, ReluGradSelectsOnPositiveOutput) {
   ASSERT_EQ(run.results.size(), 1u);
   EXPECT_EQ(run.results[0].f,
             (std::vector<float>{0.0f, 0.0f, 0.0f, -7.0f, 5.0f, 0.0f}));
+}
+
+// ---- leaky_relu and elu: activations with a parameter ----
+
+struct ParamKind {
+  const char *kind;
+  const char *attr; // the parameter's attribute
+  double param;
+};
+
+const ParamKind kParamKinds[] = {{"leaky_relu", "negative_slope", 0.2},
+                                 {"leaky_relu", "negative_slope", 0.3},
+                                 {"leaky_relu", "negative_slope", 0.0},
+                                 {"elu", "alpha", 1.0},
+                                 {"elu", "alpha", 0.5}};
+
+ir::Attrs paramAttrs(const ParamKind &p) {
+  return {{"kind", std::string(p.kind)}, {p.attr, p.param}};
+}
+
+std::string describe(const ParamKind &p) {
+  return std::string(p.kind) + "(" + std::to_string(p.param) + ")";
+}
+
+// float64 references: x > 0 ? x : slope x, and x > 0 ? x : alpha (e^x - 1).
+double paramActivationRef(const ParamKind &p, double x) {
+  if (x > 0)
+    return x;
+  return std::string(p.kind) == "elu" ? p.param * std::expm1(x) : p.param * x;
+}
+
+TEST(ActivationKernels, LeakyReluAndEluMatchReference) {
+  std::mt19937 rng(23);
+  for (const ParamKind &p : kParamKinds)
+    for (int64_t n : {1, 16, 17, 4099}) {
+      auto x = activationInputs(rng, n);
+      std::string what = describe(p) + " n=" + std::to_string(n);
+      auto run = runChecked(OpKind::Activation, {HostTensor::floats({n}, x)},
+                            paramAttrs(p), what);
+      ASSERT_EQ(run.results.size(), 1u) << what;
+      for (int64_t i = 0; i < n; ++i) {
+        float got = run.results[0].f[i];
+        if (std::string(p.kind) == "leaky_relu") {
+          // One f32 multiply: exact against the same f32 product.
+          float want = x[i] > 0 ? x[i] : x[i] * static_cast<float>(p.param);
+          if (std::isnan(want)) // -inf * 0
+            EXPECT_TRUE(std::isnan(got)) << what << " x=" << x[i];
+          else
+            EXPECT_EQ(got, want) << what << " x=" << x[i];
+          continue;
+        }
+        // elu: relative accuracy near 0 too (the expm1 polynomial).
+        double want = paramActivationRef(p, x[i]);
+        if (std::isinf(want)) {
+          EXPECT_EQ(got, want) << what << " x=" << x[i];
+          continue;
+        }
+        EXPECT_NEAR(got, want, 2e-7 * std::fabs(want) + 1e-37)
+            << what << " x=" << x[i];
+      }
+    }
+}
+
+// NaN stays NaN (x > 0 is false, and the negative branch keeps it); elu
+// saturates at -alpha without overflow for large |x|.
+TEST(ActivationKernels, LeakyReluAndEluSpecialValues) {
+  std::vector<float> x = {std::nanf(""), -INFINITY, INFINITY, -0.0f, -1e30f};
+  auto leaky = runChecked(OpKind::Activation, {HostTensor::floats({5}, x)},
+                          paramAttrs(kParamKinds[1]));
+  auto elu = runChecked(OpKind::Activation, {HostTensor::floats({5}, x)},
+                        paramAttrs(kParamKinds[4]));
+  ASSERT_EQ(leaky.results.size(), 1u);
+  ASSERT_EQ(elu.results.size(), 1u);
+  EXPECT_TRUE(std::isnan(leaky.results[0].f[0]));
+  EXPECT_TRUE(std::isnan(elu.results[0].f[0]));
+  EXPECT_EQ(leaky.results[0].f[1], -INFINITY);
+  EXPECT_EQ(elu.results[0].f[1], -0.5f);
+  EXPECT_EQ(leaky.results[0].f[2], INFINITY);
+  EXPECT_EQ(elu.results[0].f[2], INFINITY);
+  EXPECT_EQ(elu.results[0].f[3], 0.0f);
+  EXPECT_EQ(elu.results[0].f[4], -0.5f);
+}
+
+// activation_grad from the kernel's own forward output against central
+// differences of the float64 activation, off the kink at 0.
+TEST(ActivationKernels, LeakyReluAndEluGradMatchFiniteDifferences) {
+  std::mt19937 rng(24);
+  for (const ParamKind &p : kParamKinds)
+    for (int64_t n : {1, 17, 1000}) {
+      auto x = randomFloats(rng, n, -6, 6), r = randomFloats(rng, n);
+      for (float &v : x)
+        if (std::fabs(v) < 0.01f)
+          v = -0.5f;
+      std::string what = describe(p) + " n=" + std::to_string(n);
+      auto fwd = runChecked(OpKind::Activation, {HostTensor::floats({n}, x)},
+                            paramAttrs(p), what);
+      ASSERT_EQ(fwd.results.size(), 1u) << what;
+      auto grad = runChecked(OpKind::ActivationGrad,
+                             {HostTensor::floats({n}, fwd.results[0].f),
+                              HostTensor::floats({n}, r)},
+                             paramAttrs(p), what);
+      ASSERT_EQ(grad.results.size(), 1u) << what;
+      for (int64_t i = 0; i < n; ++i) {
+        const double h = 1e-4;
+        double fd = r[i] *
+                    (paramActivationRef(p, double(x[i]) + h) -
+                     paramActivationRef(p, double(x[i]) - h)) /
+                    (2 * h);
+        EXPECT_NEAR(grad.results[0].f[i], fd, 1e-6 + 1e-5 * std::fabs(fd))
+            << what << " x=" << x[i];
+      }
+    }
+}
+
+// The gradient selects on y > 0: at y = 0 (x = 0, or a zero slope) the
+// negative branch applies, dy * slope or dy * (0 + alpha).
+TEST(ActivationKernels, LeakyReluAndEluGradAtZero) {
+  std::vector<float> y = {0.0f, -0.0f, 2.0f, -0.5f};
+  std::vector<float> dy = {3.0f, -2.0f, 5.0f, 4.0f};
+  auto leaky =
+      runChecked(OpKind::ActivationGrad,
+                 {HostTensor::floats({4}, y), HostTensor::floats({4}, dy)},
+                 paramAttrs(kParamKinds[0]));
+  auto elu =
+      runChecked(OpKind::ActivationGrad,
+                 {HostTensor::floats({4}, y), HostTensor::floats({4}, dy)},
+                 paramAttrs(kParamKinds[3]));
+  ASSERT_EQ(leaky.results.size(), 1u);
+  ASSERT_EQ(elu.results.size(), 1u);
+  EXPECT_EQ(leaky.results[0].f,
+            (std::vector<float>{3.0f * 0.2f, -2.0f * 0.2f, 5.0f, 4.0f * 0.2f}));
+  EXPECT_EQ(elu.results[0].f, (std::vector<float>{3.0f, -2.0f, 5.0f, 2.0f}));
+}
+
+TEST(ActivationKernels, ParameterIsRequiredAndNonNegative) {
+  ir::Graph g("bad");
+  ir::ValueId x = g.addInput("x", ir::f32({4}));
+  auto message = [&](ir::Attrs attrs) {
+    auto r = g.create1(OpKind::Activation, {x}, std::move(attrs));
+    return r.ok() ? std::string("ok") : std::string(r.status().message());
+  };
+  EXPECT_EQ(message({{"kind", std::string("leaky_relu")}}),
+            "activation: leaky_relu needs attribute 'negative_slope' >= 0");
+  EXPECT_EQ(message({{"kind", std::string("elu")}, {"alpha", -1.0}}),
+            "activation: elu needs attribute 'alpha' >= 0");
+  EXPECT_EQ(message({{"kind", std::string("elu")}, {"alpha", 1.0}}), "ok");
+  EXPECT_EQ(message({{"kind", std::string("selu")}}),
+            "activation: unknown activation kind 'selu'");
+  // activation_grad checks the same.
+  auto grad =
+      g.create1(OpKind::ActivationGrad, {x, x}, {{"kind", std::string("elu")}});
+  ASSERT_FALSE(grad.ok());
+  EXPECT_EQ(std::string(grad.status().message()),
+            "activation_grad: elu needs attribute 'alpha' >= 0");
 }
 
 } // namespace

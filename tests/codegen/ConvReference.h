@@ -11,14 +11,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <functional>
 #include <limits>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace cnnc::testing {
@@ -273,49 +271,6 @@ runOps(const std::vector<OpCall> &calls, const std::vector<int> &threadCounts) {
     }
   }
   return out;
-}
-
-// Best-of-many wall time in seconds of one op's kernel run on `threads`
-// threads (throwaway speed figures; best-of is robust to other load).
-inline double bestKernelSeconds(const OpCall &call, int threads) {
-  ir::Graph g("timing");
-  std::vector<ir::ValueId> ids;
-  for (const HostTensor &t : call.operands)
-    ids.push_back(g.addInput("a", t.type));
-  auto res = g.create1(call.kind, ids, call.attrs);
-  EXPECT_TRUE(res.ok()) << res.status();
-  if (!res.ok())
-    return 0;
-  auto compiled = codegen::compileGraph(g);
-  EXPECT_TRUE(compiled.ok()) << compiled.status();
-  if (!compiled.ok())
-    return 0;
-  codegen::KernelFn fn = (*compiled)->kernel(0);
-  std::vector<float> out(g.type(*res).numElements());
-  std::vector<void *> args;
-  for (const HostTensor &t : call.operands)
-    args.push_back(const_cast<float *>(t.f.data()));
-  args.push_back(out.data());
-  auto runOnce = [&] {
-    std::vector<std::thread> pool;
-    for (int t = 1; t < threads; ++t)
-      pool.emplace_back([&, t] { fn(args.data(), t, threads); });
-    fn(args.data(), 0, threads);
-    for (std::thread &th : pool)
-      th.join();
-  };
-  runOnce();
-  double best = 1e30, total = 0;
-  for (int rep = 0; rep < 200 && total < 0.5; ++rep) {
-    auto start = std::chrono::steady_clock::now();
-    runOnce();
-    double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-            .count();
-    best = std::min(best, secs);
-    total += secs;
-  }
-  return best;
 }
 
 } // namespace cnnc::testing

@@ -5,8 +5,6 @@
 
 #include <gtest/gtest.h>
 
-#include <thread>
-
 namespace cnnc::testing {
 namespace {
 
@@ -282,33 +280,6 @@ TEST(ConvKernels, MnistTutorialShapes) {
                 refConv2DBackwardData(cases[1].g, cases[1].o, toDouble(dys[1]),
                                       toDouble(ws[1])),
                 1e-5, fmt::format("backward_data {}", cases[1].str()));
-}
-
-// Throwaway speed figure for the tutorial's conv shapes (no assertions):
-//   codegen_tests --gtest_also_run_disabled_tests --gtest_filter='*Timing*'
-TEST(ConvKernels, DISABLED_TimingMnistShapes) {
-  std::mt19937 rng(7);
-  int maxThreads = std::max(1u, std::thread::hardware_concurrency());
-  for (ConvCase c : {ConvCase{{32, 28, 28, 1, 3, 3, 1, 1}, 32},
-                     ConvCase{{32, 13, 13, 32, 3, 3, 1, 1}, 64}}) {
-    auto x = randomFloats(rng, numElements(c.g.xShape()));
-    auto w = randomFloats(rng, numElements(kernelShape(c)));
-    auto dy = randomFloats(rng, numElements(outShape(c)));
-    double flops = 2.0 * numElements(outShape(c)) * c.g.kh * c.g.kw * c.g.c;
-    std::vector<std::pair<const char *, OpCall>> jobs = {
-        {"forward", forwardCall(c, x, w)},
-        {"backward_data", dataCall(c, dy, w)},
-        {"backward_filter", filterCall(c, x, dy)}};
-    for (const auto &[name, job] : jobs) {
-      for (int threads = 1; threads <= maxThreads; ++threads) {
-        double ms = bestKernelSeconds(job, threads) * 1e3;
-        std::printf("x%s o=%-3lld %-16s threads=%d %8.3f ms %6.1f GFLOP/s\n",
-                    ir::shapeStr(c.g.xShape()).c_str(),
-                    static_cast<long long>(c.o), name, threads, ms,
-                    flops / (ms * 1e-3) * 1e-9);
-      }
-    }
-  }
 }
 
 } // namespace

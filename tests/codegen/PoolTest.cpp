@@ -206,25 +206,5 @@ TEST(PoolKernels, MnistTutorialShapes) {
   }
 }
 
-// Throwaway speed figure for the tutorial's pooling (no assertions):
-//   codegen_tests --gtest_also_run_disabled_tests --gtest_filter='*Timing*'
-TEST(PoolKernels, DISABLED_TimingMnistShapes) {
-  std::mt19937 rng(18);
-  int maxThreads = std::max(1u, std::thread::hardware_concurrency());
-  for (Window g : {Window{32, 26, 26, 32, 2, 2, 2, 2},
-                   Window{32, 11, 11, 64, 2, 2, 2, 2}}) {
-    auto x = randomFloats(rng, inSize(g));
-    auto dy = randomFloats(rng, outSize(g));
-    std::vector<std::pair<const char *, OpCall>> jobs = {
-        {"max_pool2d", maxPoolCall(g, x)},
-        {"max_pool2d_grad", maxPoolGradCall(g, x, dy)}};
-    for (const auto &[name, job] : jobs)
-      for (int threads = 1; threads <= maxThreads; ++threads)
-        std::printf("x%s %-16s threads=%d %8.3f ms\n",
-                    ir::shapeStr(g.xShape()).c_str(), name, threads,
-                    bestKernelSeconds(job, threads) * 1e3);
-  }
-}
-
 } // namespace
 } // namespace cnnc::testing

@@ -99,7 +99,7 @@ TEST(ParseErrors, UnknownLayerKerasSpelling) {
 TEST(ParseErrors, UnknownLayerNothingClose) {
   EXPECT_EQ(
       parseError(layers({"  lstm units=8"})),
-      R"(m.dsl:3:3: error: unknown layer 'lstm'; expected one of input, conv2d, max_pooling2d, average_pooling2d, dropout, flatten, dense
+      R"(m.dsl:3:3: error: unknown layer 'lstm'; expected one of input, conv2d, max_pooling2d, average_pooling2d, global_average_pooling2d, batch_normalization, dropout, flatten, dense, activation, leaky_re_lu, elu
     lstm units=8
     ^)");
 }
@@ -268,7 +268,7 @@ TEST(ParseErrors, UseBiasInteger) {
 TEST(ParseErrors, ActivationInteger) {
   EXPECT_EQ(
       parseError(layers({"  dense units=4 activation=3"})),
-      R"(m.dsl:3:28: error: activation expects one of relu, sigmoid, tanh, softmax, linear, got 3
+      R"(m.dsl:3:28: error: activation expects one of relu, sigmoid, tanh, softmax, linear, leaky_relu, elu, got 3
     dense units=4 activation=3
                              ^)");
 }

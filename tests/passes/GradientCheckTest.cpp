@@ -92,6 +92,8 @@ void checkGradients(const ir::Graph &forward, bool fdOnTrainingGraph,
   int checked = 0;
   for (ValueId p : train->valuesOfKind(ValueKind::Param)) {
     const std::string &name = train->value(p).name;
+    if (train->value(p).attrs.getInt("trainable", 1) == 0)
+      continue; // moving statistics: updated by the step, not trained
     const std::vector<double> &before = t.at(name);
     const std::vector<double> &stepped = (*after)[p];
     double largest = 0;
@@ -218,6 +220,57 @@ TEST(GradientCheck, AdamStepUsesTheGradient) {
     }
   }
   EXPECT_GT(moved, 20);
+}
+
+// ---- Batch normalization, global average pooling, leaky_relu, elu ----
+
+// The full batch-norm VJP (through the batch mean and variance), leaky_relu
+// and global average pooling. The training loss uses the batch statistics,
+// so the finite differences run on the training graph.
+TEST(GradientCheck, BatchNormLeakyReluGlobalAvgPool) {
+  checkGradients(testing::batchNormConvModel(3), /*fdOnTrainingGraph=*/true);
+}
+
+// Rank-2 batch norm over the batch only, without gamma, then elu, then one
+// without beta.
+TEST(GradientCheck, BatchNormDenseWithoutScaleOrCenterAndElu) {
+  checkGradients(testing::batchNormDenseModel(4), /*fdOnTrainingGraph=*/true,
+                 5);
+}
+
+// The step moves each moving statistic towards the batch's:
+// moving = moving * momentum + stat * (1 - momentum), with the biased
+// variance, and the optimizer leaves them alone.
+TEST(GradientCheck, BatchNormUpdatesMovingStatistics) {
+  ir::Graph f = testing::batchNormConvModel(2);
+  ir::TrainingSpec spec;
+  spec.optimizer.kind = ir::OptimizerKind::SGD;
+  spec.optimizer.learningRate = 1;
+  ir::Graph train = buildTrainingGraph(f, spec).value();
+  Tensors t = randomTensors(train, 11);
+  t["bn.moving_mean"] = {0.5, -1, 2};
+  t["bn.moving_variance"] = {1, 3, 0.25};
+  std::unique_ptr<Interpreter> after = run(train, t);
+  const std::vector<double> &conv = after->at("conv");
+  int64_t rows = static_cast<int64_t>(conv.size()) / 3;
+  for (int64_t c = 0; c < 3; ++c) {
+    double mean = 0, var = 0;
+    for (int64_t r = 0; r < rows; ++r)
+      mean += conv[r * 3 + c] / static_cast<double>(rows);
+    for (int64_t r = 0; r < rows; ++r)
+      var += std::pow(conv[r * 3 + c] - mean, 2) / static_cast<double>(rows);
+    EXPECT_NEAR(after->at("bn.moving_mean")[c],
+                t["bn.moving_mean"][c] * 0.9 + mean * 0.1, 1e-12);
+    EXPECT_NEAR(after->at("bn.moving_variance")[c],
+                t["bn.moving_variance"][c] * 0.9 + var * 0.1, 1e-12);
+  }
+  // Exactly one update each: no optimizer update of the moving statistics.
+  for (const ir::Op &op : train.ops()) {
+    if (op.kind == OpKind::SgdUpdate) {
+      EXPECT_EQ(train.value(op.operands[0]).name.find("moving"),
+                std::string::npos);
+    }
+  }
 }
 
 } // namespace

@@ -237,16 +237,21 @@ absl::Status Interpreter::run() {
       std::string kind = a.getString("kind");
       bool grad = op.kind == OpKind::ActivationGrad;
       Buffer &x = in(0), &y = out(0);
+      double slope = a.getFloat("negative_slope"), alpha = a.getFloat("alpha");
       for (size_t i = 0; i < y.size(); ++i) {
         double v = x[i];
         if (!grad)
-          y[i] = kind == "relu"      ? (v > 0 ? v : 0)
-                 : kind == "sigmoid" ? 1 / (1 + std::exp(-v))
-                                     : std::tanh(v);
+          y[i] = kind == "relu"         ? (v > 0 ? v : 0)
+                 : kind == "sigmoid"    ? 1 / (1 + std::exp(-v))
+                 : kind == "leaky_relu" ? (v > 0 ? v : slope * v)
+                 : kind == "elu"        ? (v > 0 ? v : alpha * std::expm1(v))
+                                        : std::tanh(v);
         else // v is the forward output
-          y[i] = in(1)[i] * (kind == "relu"      ? (v > 0 ? 1 : 0)
-                             : kind == "sigmoid" ? v * (1 - v)
-                                                 : 1 - v * v);
+          y[i] = in(1)[i] * (kind == "relu"         ? (v > 0 ? 1 : 0)
+                             : kind == "sigmoid"    ? v * (1 - v)
+                             : kind == "leaky_relu" ? (v > 0 ? 1 : slope)
+                             : kind == "elu"        ? (v > 0 ? 1 : v + alpha)
+                                                    : 1 - v * v);
       }
       break;
     }
@@ -311,6 +316,93 @@ absl::Status Interpreter::run() {
       }
       break;
     }
+    // ---- Global pooling and batch normalization ----
+    case OpKind::GlobalAvgPool2D:
+    case OpKind::GlobalAvgPool2DGrad: {
+      bool grad = op.kind == OpKind::GlobalAvgPool2DGrad;
+      const auto &x = grad ? shape(op.results[0]) : shape(op.operands[0]);
+      int64_t pixels = x[1] * x[2], c = x[3];
+      Buffer &src = in(0), &dst = out(0);
+      for (int64_t n = 0; n < x[0]; ++n)
+        for (int64_t p = 0; p < pixels; ++p)
+          for (int64_t ch = 0; ch < c; ++ch) {
+            int64_t image = (n * pixels + p) * c + ch, pooled = n * c + ch;
+            if (grad)
+              dst[image] = src[pooled] / static_cast<double>(pixels);
+            else
+              dst[pooled] += src[image] / static_cast<double>(pixels);
+          }
+      break;
+    }
+    case OpKind::BatchNorm:
+    case OpKind::BatchNormGrad:
+    case OpKind::BatchNormInference: {
+      // Over rows r (every axis but the last) per channel ch, from the
+      // definition: y = gamma (x - mean) / sqrt(var + eps) + beta, and for
+      // the gradient the derivative of that with mean and var the batch's
+      // (biased) statistics.
+      const auto &xs = shape(op.operands[0]);
+      int64_t c = xs.back(), rows = g_.type(op.operands[0]).numElements() / c;
+      double eps = a.getFloat("epsilon");
+      bool scale = a.getInt("scale", 1) != 0;
+      bool center = a.getInt("center", 1) != 0;
+      size_t fixed = op.kind == OpKind::BatchNorm       ? 1
+                     : op.kind == OpKind::BatchNormGrad ? 4
+                                                        : 3;
+      auto gamma = [&](int64_t ch) { return scale ? in(fixed)[ch] : 1.0; };
+      auto beta = [&](int64_t ch) {
+        return center ? in(fixed + (scale ? 1 : 0))[ch] : 0.0;
+      };
+      Buffer &x = in(0);
+      auto at = [&](int64_t r, int64_t ch) { return r * c + ch; };
+      if (op.kind == OpKind::BatchNormGrad) {
+        Buffer &mean = in(1), &var = in(2), &dy = in(3);
+        Buffer &dx = out(0), &dgamma = out(1), &dbeta = out(2);
+        for (int64_t ch = 0; ch < c; ++ch) {
+          double inv = 1 / std::sqrt(var[ch] + eps);
+          for (int64_t r = 0; r < rows; ++r) {
+            dbeta[ch] += dy[at(r, ch)];
+            dgamma[ch] += dy[at(r, ch)] * (x[at(r, ch)] - mean[ch]) * inv;
+          }
+          double n = static_cast<double>(rows);
+          for (int64_t r = 0; r < rows; ++r) {
+            double xhat = (x[at(r, ch)] - mean[ch]) * inv;
+            dx[at(r, ch)] = gamma(ch) * inv / n *
+                            (n * dy[at(r, ch)] - dbeta[ch] - xhat * dgamma[ch]);
+          }
+        }
+        break;
+      }
+      Buffer &y = out(0);
+      Buffer mean(c, 0.0), var(c, 0.0);
+      if (op.kind == OpKind::BatchNorm) {
+        for (int64_t ch = 0; ch < c; ++ch) {
+          for (int64_t r = 0; r < rows; ++r)
+            mean[ch] += x[at(r, ch)] / static_cast<double>(rows);
+          for (int64_t r = 0; r < rows; ++r)
+            var[ch] += (x[at(r, ch)] - mean[ch]) * (x[at(r, ch)] - mean[ch]) /
+                       static_cast<double>(rows);
+        }
+        out(1) = mean;
+        out(2) = var;
+      } else {
+        mean = in(1);
+        var = in(2);
+      }
+      for (int64_t ch = 0; ch < c; ++ch)
+        for (int64_t r = 0; r < rows; ++r)
+          y[at(r, ch)] =
+              gamma(ch) * (x[at(r, ch)] - mean[ch]) / std::sqrt(var[ch] + eps) +
+              beta(ch);
+      break;
+    }
+    case OpKind::MovingAverageUpdate: {
+      Buffer &m = in(0), &v = in(1);
+      double momentum = a.getFloat("momentum");
+      for (size_t i = 0; i < m.size(); ++i)
+        m[i] = m[i] * momentum + v[i] * (1 - momentum);
+      break;
+    }
     case OpKind::Mul:
     case OpKind::Add: {
       Buffer &x = in(0), &w = in(1), &y = out(0);
@@ -355,6 +447,194 @@ absl::Status Interpreter::run() {
         ms[i] = rho * ms[i] + (1 - rho) * g[i] * g[i];
         p[i] -= lr * g[i] / std::sqrt(ms[i] + eps);
       }
+      break;
+    }
+    // ---- Fused ops (passes/Fusion.cpp): the compositions they replace ----
+    case OpKind::Conv2DBiasActivation:
+    case OpKind::Conv2DBiasActivationMaxPool:
+    case OpKind::Conv2DBiasActivationMaxPoolArgmax:
+    case OpKind::Conv2DBiasActivationMaxPoolDropoutArgmax: {
+      const auto &xs = shape(op.operands[0]), &ws = shape(op.operands[1]);
+      std::vector<int64_t> s = a.getInts("strides"), p = a.getInts("padding");
+      std::vector<int64_t> ys{xs[0], (xs[1] + p[0] + p[2] - ws[0]) / s[0] + 1,
+                              (xs[2] + p[1] + p[3] - ws[1]) / s[1] + 1, ws[3]};
+      Window win = window(xs, ys, ws[0], ws[1], a);
+      Buffer &x = in(0), &w = in(1), &bias = in(2);
+      int64_t o = ws[3];
+      Buffer y(ys[0] * ys[1] * ys[2] * o, 0.0);
+      win.forEachTap([&](int64_t b, int64_t r, int64_t q, int64_t i, int64_t j,
+                         int64_t ih, int64_t iw) {
+        for (int64_t c = 0; c < win.c; ++c)
+          for (int64_t k = 0; k < o; ++k)
+            y[win.out(b, r, q, k, o)] +=
+                x[win.in(b, ih, iw, c)] *
+                w[((i * ws[1] + j) * win.c + c) * o + k];
+      });
+      std::string act = a.getString("activation");
+      for (size_t i = 0; i < y.size(); ++i) {
+        double v = y[i] + bias[i % o];
+        y[i] = act == "relu"      ? (v > 0 ? v : 0)
+               : act == "sigmoid" ? 1 / (1 + std::exp(-v))
+               : act == "tanh"    ? std::tanh(v)
+                                  : v;
+      }
+      if (op.kind == OpKind::Conv2DBiasActivation) {
+        out(0) = y;
+        break;
+      }
+      // Non-overlapping max pool; argmax = first tap equal to the max, -1
+      // when a relu passes no gradient (max <= 0).
+      std::vector<int64_t> ps = a.getInts("pool_size");
+      const auto &pooled = shape(op.results[0]);
+      Buffer &py = out(0);
+      Buffer *argmax = op.results.size() > 1 ? &out(1) : nullptr;
+      for (int64_t b = 0; b < pooled[0]; ++b)
+        for (int64_t r = 0; r < pooled[1]; ++r)
+          for (int64_t q = 0; q < pooled[2]; ++q)
+            for (int64_t k = 0; k < o; ++k) {
+              auto tap = [&](int64_t t) {
+                return y[((b * ys[1] + r * ps[0] + t / ps[1]) * ys[2] +
+                          q * ps[1] + t % ps[1]) *
+                             o +
+                         k];
+              };
+              double m = -std::numeric_limits<double>::infinity();
+              for (int64_t t = 0; t < ps[0] * ps[1]; ++t)
+                m = std::max(m, tap(t));
+              int64_t at = ((b * pooled[1] + r) * pooled[2] + q) * o + k;
+              py[at] = m;
+              if (!argmax)
+                continue;
+              int64_t first = -1;
+              for (int64_t t = ps[0] * ps[1] - 1; t >= 0; --t)
+                if (tap(t) == m)
+                  first = t;
+              (*argmax)[at] = act == "relu" && !(m > 0) ? -1 : first;
+            }
+      if (op.kind == OpKind::Conv2DBiasActivationMaxPoolDropoutArgmax) {
+        // dropout after the pool; dropped elements pass no gradient.
+        auto step = static_cast<int64_t>(in(3)[0]);
+        for (size_t i = 0; i < py.size(); ++i) {
+          double keep = dropoutScale(a, step, static_cast<int64_t>(i));
+          py[i] *= keep;
+          if (keep == 0)
+            (*argmax)[i] = -1;
+        }
+      }
+      break;
+    }
+    case OpKind::MaxPool2DArgmaxGrad: {
+      std::vector<int64_t> ps = a.getInts("pool_size");
+      std::vector<int64_t> xs = a.getInts("input_shape");
+      const auto &pooled = shape(op.operands[1]);
+      Buffer &argmax = in(0), &dy = in(1), &dx = out(0);
+      for (int64_t b = 0; b < pooled[0]; ++b)
+        for (int64_t r = 0; r < pooled[1]; ++r)
+          for (int64_t q = 0; q < pooled[2]; ++q)
+            for (int64_t k = 0; k < xs[3]; ++k) {
+              int64_t at = ((b * pooled[1] + r) * pooled[2] + q) * xs[3] + k;
+              auto t = static_cast<int64_t>(argmax[at]);
+              if (t < 0)
+                continue;
+              double g = dy[at] * (op.operands.size() == 3 ? in(2)[at] : 1.0) *
+                         a.getFloat("scale", 1.0);
+              dx[((b * xs[1] + r * ps[0] + t / ps[1]) * xs[2] + q * ps[1] +
+                  t % ps[1]) *
+                     xs[3] +
+                 k] = g;
+            }
+      break;
+    }
+    case OpKind::Conv2DBackwardFilterBias:
+    case OpKind::Conv2DBackwardFilterBiasArgmax: {
+      std::vector<int64_t> ks = a.getInts("kernel_size");
+      const auto &xs = shape(op.operands[0]);
+      std::vector<int64_t> s = a.getInts("strides"), p = a.getInts("padding");
+      int64_t o = shape(op.results[0])[3];
+      std::vector<int64_t> dys{xs[0], (xs[1] + p[0] + p[2] - ks[0]) / s[0] + 1,
+                               (xs[2] + p[1] + p[3] - ks[1]) / s[1] + 1, o};
+      Window win = window(xs, dys, ks[0], ks[1], a);
+      Buffer pooledGrad;
+      if (op.kind == OpKind::Conv2DBackwardFilterBiasArgmax) {
+        // dy as max_pool2d_argmax_grad(argmax, g [, mask]) computes it.
+        std::vector<int64_t> ps = a.getInts("pool_size");
+        const auto &pooled = shape(op.operands[1]);
+        pooledGrad.assign(dys[0] * dys[1] * dys[2] * o, 0.0);
+        Buffer &argmax = in(1), &g = in(2);
+        for (int64_t b = 0; b < pooled[0]; ++b)
+          for (int64_t r = 0; r < pooled[1]; ++r)
+            for (int64_t q = 0; q < pooled[2]; ++q)
+              for (int64_t k = 0; k < o; ++k) {
+                int64_t at = ((b * pooled[1] + r) * pooled[2] + q) * o + k;
+                auto t = static_cast<int64_t>(argmax[at]);
+                if (t >= 0)
+                  pooledGrad[((b * dys[1] + r * ps[0] + t / ps[1]) * dys[2] +
+                              q * ps[1] + t % ps[1]) *
+                                 o +
+                             k] = g[at] *
+                                  (op.operands.size() == 4 ? in(3)[at] : 1.0) *
+                                  a.getFloat("scale", 1.0);
+              }
+      }
+      Buffer &x = in(0), &dw = out(0), &db = out(1);
+      Buffer &dy =
+          op.kind == OpKind::Conv2DBackwardFilterBias ? in(1) : pooledGrad;
+      win.forEachTap([&](int64_t b, int64_t r, int64_t q, int64_t i, int64_t j,
+                         int64_t ih, int64_t iw) {
+        for (int64_t c = 0; c < win.c; ++c)
+          for (int64_t k = 0; k < o; ++k)
+            dw[((i * ks[1] + j) * win.c + c) * o + k] +=
+                x[win.in(b, ih, iw, c)] * dy[win.out(b, r, q, k, o)];
+      });
+      for (size_t i = 0; i < dy.size(); ++i)
+        db[i % o] += dy[i];
+      break;
+    }
+    case OpKind::Conv2DKernelTranspose: {
+      const auto &ws = shape(op.operands[0]);
+      Buffer &w = in(0), &wt = out(0);
+      for (int64_t i = 0; i < ws[0]; ++i)
+        for (int64_t j = 0; j < ws[1]; ++j)
+          for (int64_t c = 0; c < ws[2]; ++c)
+            for (int64_t k = 0; k < ws[3]; ++k)
+              wt[((i * ws[1] + ws[1] - 1 - j) * ws[3] + k) * ws[2] + c] =
+                  w[((i * ws[1] + j) * ws[2] + c) * ws[3] + k];
+      break;
+    }
+    case OpKind::Conv2DBackwardDataTransposed: {
+      const auto &wts = shape(op.operands[1]); // [KH, KW, O, C]
+      Window win = window(a.getInts("input_shape"), shape(op.operands[0]),
+                          wts[0], wts[1], a);
+      Buffer &dy = in(0), &wt = in(1), &dx = out(0);
+      int64_t o = wts[2];
+      win.forEachTap([&](int64_t b, int64_t r, int64_t q, int64_t i, int64_t j,
+                         int64_t ih, int64_t iw) {
+        for (int64_t c = 0; c < win.c; ++c)
+          for (int64_t k = 0; k < o; ++k)
+            dx[win.in(b, ih, iw, c)] +=
+                dy[win.out(b, r, q, k, o)] *
+                wt[((i * wts[1] + wts[1] - 1 - j) * o + k) * win.c + c];
+      });
+      break;
+    }
+    case OpKind::MatMulBiasActivation: {
+      const auto &as = shape(op.operands[0]), &bs = shape(op.operands[1]);
+      bool ta = a.getInt("transpose_a") != 0, tb = a.getInt("transpose_b") != 0;
+      int64_t m = ta ? as[1] : as[0], k = ta ? as[0] : as[1];
+      int64_t n = tb ? bs[0] : bs[1];
+      Buffer &x = in(0), &w = in(1), &bias = in(2), &y = out(0);
+      std::string act = a.getString("activation");
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          double v = bias[j];
+          for (int64_t p = 0; p < k; ++p)
+            v += x[ta ? p * as[1] + i : i * as[1] + p] *
+                 w[tb ? j * bs[1] + p : p * bs[1] + j];
+          y[i * n + j] = act == "relu"      ? (v > 0 ? v : 0)
+                         : act == "sigmoid" ? 1 / (1 + std::exp(-v))
+                         : act == "tanh"    ? std::tanh(v)
+                                            : v;
+        }
       break;
     }
     }

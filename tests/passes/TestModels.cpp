@@ -112,6 +112,53 @@ ValueId ModelBuilder::dense(const std::string &name, ValueId in, int64_t units,
   return act(name, y, activation);
 }
 
+// ---- Global pooling, batch normalization, parametric activations ----
+
+ValueId ModelBuilder::globalAvgPool(const std::string &name, ValueId in) {
+  return g_.create1(OpKind::GlobalAvgPool2D, {in}, {}, {}, name).value();
+}
+
+ValueId ModelBuilder::batchNorm(const std::string &name, ValueId in, bool scale,
+                                bool center, double momentum, double epsilon) {
+  int64_t c = g_.type(in).shape.back();
+  auto weight = [&](const std::string &suffix, const char *init,
+                    bool trainable) {
+    Attrs attrs{{"init", std::string(init)}};
+    if (!trainable)
+      attrs.set("trainable", int64_t{0});
+    return g_.addParam(name + suffix, ir::f32({c}), attrs);
+  };
+  std::vector<ValueId> operands{in};
+  if (scale)
+    operands.push_back(weight(".gamma", "ones", true));
+  if (center)
+    operands.push_back(weight(".beta", "zeros", true));
+  ValueId mean = weight(".moving_mean", "zeros", false);
+  ValueId variance = weight(".moving_variance", "ones", false);
+  std::vector<ValueId> r =
+      g_.create(OpKind::BatchNorm, operands,
+                {{"epsilon", epsilon},
+                 {"scale", int64_t{scale ? 1 : 0}},
+                 {"center", int64_t{center ? 1 : 0}}},
+                {}, {name, name + ".mean", name + ".variance"})
+          .value();
+  for (auto [moving, stat] : {std::pair{mean, r[1]}, std::pair{variance, r[2]}})
+    g_.create(OpKind::MovingAverageUpdate, {moving, stat},
+              {{"momentum", momentum}})
+        .value();
+  return r[0];
+}
+
+ValueId ModelBuilder::activation(const std::string &name, ValueId in,
+                                 const std::string &kind, double param) {
+  Attrs attrs{{"kind", kind}};
+  if (kind == "leaky_relu")
+    attrs.set("negative_slope", param);
+  if (kind == "elu")
+    attrs.set("alpha", param);
+  return g_.create1(OpKind::Activation, {in}, attrs, {}, name).value();
+}
+
 ir::Graph ModelBuilder::finish(ValueId logits) {
   ValueId probs =
       g_.create1(OpKind::Softmax, {logits}, {}, {}, "probs").value();
@@ -189,6 +236,35 @@ ir::Graph dropoutModel(int64_t batch) {
   ModelBuilder m("dropnet", {batch, 8});
   ValueId h = m.dense("dense", m.x(), 6, "relu");
   h = m.dropout("dropout", h, 0.5);
+  return m.finish(m.dense("out", h, 3));
+}
+
+// ---- Global pooling, batch normalization, parametric activations ----
+
+ir::Graph batchNormConvModel(int64_t batch) {
+  ModelBuilder m("bnconv", {batch, 5, 5, 2});
+  ValueId w = m.param("conv.kernel", {2, 2, 2, 3});
+  ValueId h = m.graph()
+                  .create1(OpKind::Conv2D, {m.x(), w},
+                           {{"strides", std::vector<int64_t>{1, 1}},
+                            {"padding", std::vector<int64_t>{0, 0, 0, 0}}},
+                           {}, "conv")
+                  .value(); // 4x4x3
+  h = m.batchNorm("bn", h); // over 4 * 4 * batch rows
+  h = m.activation("leaky", h, "leaky_relu", 0.3);
+  h = m.globalAvgPool("gap", h); // [b, 3]
+  return m.finish(m.dense("out", h, 4));
+}
+
+ir::Graph batchNormDenseModel(int64_t batch) {
+  ModelBuilder m("bndense", {batch, 6});
+  // No bias before a batch norm: its gradient would be exactly 0.
+  ValueId w = m.param("dense.kernel", {6, 5});
+  ValueId h =
+      m.graph().create1(OpKind::MatMul, {m.x(), w}, {}, {}, "dense").value();
+  h = m.batchNorm("bn", h, /*scale=*/false, /*center=*/true);
+  h = m.activation("elu", h, "elu", 0.7);
+  h = m.batchNorm("bn_1", h, /*scale=*/true, /*center=*/false);
   return m.finish(m.dense("out", h, 3));
 }
 

@@ -33,6 +33,19 @@ public:
                     const std::string &activation = "");
   ir::ValueId param(const std::string &name, std::vector<int64_t> shape);
 
+  // ---- Global pooling, batch normalization, parametric activations ----
+  ir::ValueId globalAvgPool(const std::string &name, ir::ValueId in);
+  // batch_norm in training mode plus the moving-average updates of
+  // "<name>.moving_mean" / "<name>.moving_variance" (trainable = 0), as the
+  // frontend lowers batch_normalization.
+  ir::ValueId batchNorm(const std::string &name, ir::ValueId in,
+                        bool scale = true, bool center = true,
+                        double momentum = 0.9, double epsilon = 1e-3);
+  // An activation op of `kind` with its parameter (leaky_relu's
+  // negative_slope, elu's alpha).
+  ir::ValueId activation(const std::string &name, ir::ValueId in,
+                         const std::string &kind, double param = 0);
+
   // Adds softmax(logits) and the outputs "logits" and "probs".
   ir::Graph finish(ir::ValueId logits);
 
@@ -68,5 +81,11 @@ ir::Graph matmulModel(int64_t batch);
 ir::Graph tinyConvModel(int64_t batch);
 // dense -> dropout(0.5) -> dense; x [b, 8].
 ir::Graph dropoutModel(int64_t batch);
+// conv (no bias) -> batch_norm -> leaky_relu(0.3) -> global average pool ->
+// dense; x [b, 5, 5, 2].
+ir::Graph batchNormConvModel(int64_t batch);
+// matmul -> batch_norm (rank 2, without scale) -> elu(0.7) -> batch_norm
+// (without center) -> dense; x [b, 6].
+ir::Graph batchNormDenseModel(int64_t batch);
 
 } // namespace cnnc::testing

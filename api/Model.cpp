@@ -1,0 +1,387 @@
+// cnnc::Model: a facade over the frontend (parse, recipe, lowering), the
+// compile pipelines and runtime::Model (weights, executors, training loop).
+#include "api/Internal.h"
+
+#include "codegen/Compiler.h"
+#include "frontend/Frontend.h"
+#include "ir/Printer.h"
+#include "passes/Pipelines.h"
+#include "runtime/Model.h"
+#include "runtime/Profile.h"
+#include "runtime/Progress.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace cnnc {
+
+namespace {
+
+// The pass after which the training graph counts as fused (Stage::Fused).
+constexpr const char *kFusionPass = "fusion";
+constexpr int kMaxThreads = 1024;
+
+Status checkThreads(int threads) {
+  if (threads < 0 || threads > kMaxThreads)
+    return Status(fmt::format("threads: expects 0 (one per core) to {}, got {}",
+                              kMaxThreads, threads));
+  return Status();
+}
+
+EpochMetrics toMetrics(const runtime::EpochRecord &r) {
+  EpochMetrics m;
+  m.epoch = r.epoch;
+  m.loss = r.loss;
+  m.accuracy = r.accuracy;
+  m.hasValidation = r.hasValidation;
+  m.valLoss = r.valLoss;
+  m.valAccuracy = r.valAccuracy;
+  m.seconds = r.seconds;
+  return m;
+}
+
+// Applies the overrides, rejecting values the DSL would reject.
+Result<ir::TrainingSpec> applyOverrides(ir::TrainingSpec spec,
+                                        const CompileOptions &o) {
+  if (o.epochs) {
+    if (*o.epochs < 1)
+      return Status(
+          fmt::format("epochs: expects a positive integer, got {}", *o.epochs));
+    spec.fit.epochs = *o.epochs;
+  }
+  if (o.batchSize) {
+    if (*o.batchSize < 1)
+      return Status(fmt::format(
+          "batch size: expects a positive integer, got {}", *o.batchSize));
+    spec.fit.batchSize = *o.batchSize;
+  }
+  if (o.learningRate) {
+    if (!std::isfinite(*o.learningRate) || *o.learningRate <= 0)
+      return Status(fmt::format(
+          "learning rate: expects a positive number, got {}", *o.learningRate));
+    spec.optimizer.learningRate = *o.learningRate;
+  }
+  if (o.seed)
+    spec.fit.seed = *o.seed;
+  if (o.shuffle)
+    spec.fit.shuffle = *o.shuffle;
+  return spec;
+}
+
+} // namespace
+
+struct Model::Impl {
+  frontend::Program program;
+  ir::TrainingSpec spec;
+  frontend::LoweredModel lowered;
+  std::unique_ptr<runtime::Model> rt;
+  int threads = 0;
+  bool profiling = false;
+  Instrumentation instrumentation;
+};
+
+// Free functions rather than members of Model::Impl: as members of an
+// exported class they would be exported too.
+namespace {
+
+passes::PipelineOptions pipelineOptions(const Instrumentation &in) {
+  passes::PipelineOptions o;
+  o.verifyEach = in.verifyEach;
+  if (in.print && (in.printAfterAll || !in.printAfter.empty()))
+    o.afterPass = [in](const std::string &pass, const ir::Graph &g) {
+      if (in.printAfterAll ||
+          std::find(in.printAfter.begin(), in.printAfter.end(), pass) !=
+              in.printAfter.end())
+        in.print(pass, ir::printGraph(g));
+    };
+  return o;
+}
+
+// Lowers the program for `newSpec` and starts a runtime model with fresh
+// weights; on failure nothing changes.
+Status rebuild(Model::Impl &m, const ir::TrainingSpec &newSpec) {
+  frontend::LowerResult result = frontend::lowerModel(m.program, newSpec);
+  if (result.error)
+    return Status(api::toDiagnostic(*result.error));
+  auto rt = runtime::Model::create(result.model->forward, newSpec, m.threads);
+  if (!rt.ok())
+    return api::toStatus(rt.status());
+  (*rt)->initializeWeights(newSpec.fit.seed);
+  (*rt)->setProfiling(m.profiling);
+  (*rt)->setPipelineOptions(pipelineOptions(m.instrumentation));
+  m.spec = newSpec;
+  m.lowered = *std::move(result.model);
+  m.rt = *std::move(rt);
+  return Status();
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Creation
+//===----------------------------------------------------------------------===//
+
+namespace {
+Result<std::unique_ptr<Model::Impl>> compile(frontend::ParseResult parsed,
+                                             const CompileOptions &options) {
+  if (parsed.error)
+    return Status(api::toDiagnostic(*parsed.error));
+  if (Status s = checkThreads(options.threads); !s.ok())
+    return s;
+  auto impl = std::make_unique<Model::Impl>();
+  impl->program = *std::move(parsed.program);
+  impl->threads = options.threads;
+  auto spec = applyOverrides(frontend::trainingSpec(impl->program), options);
+  if (!spec.ok())
+    return spec.status();
+  if (Status s = rebuild(*impl, *spec); !s.ok())
+    return s;
+  return impl;
+}
+} // namespace
+
+Result<Model> Model::fromFile(const std::string &path,
+                              const CompileOptions &options) {
+  auto impl = compile(frontend::parseFile(path), options);
+  if (!impl.ok())
+    return impl.status();
+  return Model(*std::move(impl));
+}
+
+Result<Model> Model::fromString(const std::string &source,
+                                const std::string &name,
+                                const CompileOptions &options) {
+  auto impl = compile(frontend::parseProgram(source, name), options);
+  if (!impl.ok())
+    return impl.status();
+  return Model(*std::move(impl));
+}
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::Model(Model &&) noexcept = default;
+Model &Model::operator=(Model &&) noexcept = default;
+Model::~Model() = default;
+
+//===----------------------------------------------------------------------===//
+// Properties and settings
+//===----------------------------------------------------------------------===//
+
+const std::string &Model::name() const { return impl_->program.model.name; }
+
+std::string Model::summary() const {
+  return frontend::formatSummary(impl_->lowered);
+}
+
+TrainingConfig Model::config() const {
+  const ir::TrainingSpec &s = impl_->spec;
+  TrainingConfig c;
+  c.dataset = s.fit.dataset;
+  c.idxPrefix = s.fit.idxPrefix;
+  c.epochs = s.fit.epochs;
+  c.batchSize = s.fit.batchSize;
+  c.learningRate = s.optimizer.learningRate;
+  c.seed = s.fit.seed;
+  c.shuffle = s.fit.shuffle;
+  c.validation = s.fit.validation;
+  return c;
+}
+
+std::vector<int64_t> Model::inputShape() const {
+  const auto &shape = impl_->program.model.inputShape;
+  return {shape.begin(), shape.end()};
+}
+
+int64_t Model::numClasses() const {
+  const ir::Graph &g = impl_->rt->forward();
+  return g.type(g.output("probs")).shape.back();
+}
+
+int Model::threads() const { return impl_->rt->threads(); }
+
+Status Model::setThreads(int threads) {
+  if (Status s = checkThreads(threads); !s.ok())
+    return s;
+  impl_->threads = threads;
+  impl_->rt->setThreads(threads);
+  return Status();
+}
+
+Status Model::setSeed(uint64_t seed) {
+  ir::TrainingSpec spec = impl_->spec;
+  spec.fit.seed = seed;
+  return rebuild(*impl_, spec);
+}
+
+std::vector<std::string> Model::passNames() const {
+  std::vector<std::string> names;
+  passes::PipelineOptions o;
+  o.afterPass = [&](const std::string &pass, const ir::Graph &) {
+    if (std::find(names.begin(), names.end(), pass) == names.end())
+      names.push_back(pass);
+  };
+  const ir::Graph &forward = impl_->rt->forward();
+  // Only the names matter here; a failing pipeline lists what ran.
+  (void)passes::runTrainingPipeline(forward, impl_->spec, o);
+  (void)passes::runEvalPipeline(forward, o);
+  (void)passes::runPredictPipeline(forward, o);
+  return names;
+}
+
+Status Model::setInstrumentation(Instrumentation instrumentation) {
+  std::vector<std::string> known = passNames();
+  for (const std::string &pass : instrumentation.printAfter)
+    if (std::find(known.begin(), known.end(), pass) == known.end())
+      return Status(fmt::format("unknown pass '{}'; known passes: {}", pass,
+                                fmt::join(known, ", ")));
+  impl_->instrumentation = std::move(instrumentation);
+  impl_->rt->setPipelineOptions(pipelineOptions(impl_->instrumentation));
+  return Status();
+}
+
+void Model::setProfiling(bool on) {
+  impl_->profiling = on;
+  impl_->rt->setProfiling(on);
+}
+
+std::vector<KernelTime> Model::kernelProfile() const {
+  std::vector<KernelTime> out;
+  for (const runtime::KernelProfile &p : impl_->rt->trainingProfile())
+    out.push_back({p.name, p.op, p.seconds, p.calls, p.flops});
+  return out;
+}
+
+std::string Model::profileTable() const {
+  return runtime::formatProfile(impl_->rt->trainingProfile());
+}
+
+//===----------------------------------------------------------------------===//
+// IR
+//===----------------------------------------------------------------------===//
+
+Result<std::string> Model::irText(Stage stage) {
+  if (stage == Stage::Forward)
+    return ir::printGraph(impl_->rt->forward());
+  passes::PipelineOptions o = pipelineOptions(impl_->instrumentation);
+  // Keep the graph as it was before fusion for Stage::Training; without a
+  // fusion pass that is the pipeline's result.
+  auto user = o.afterPass;
+  std::optional<ir::Graph> beforeFusion;
+  bool fused = false;
+  o.afterPass = [&](const std::string &pass, const ir::Graph &g) {
+    if (user)
+      user(pass, g);
+    if (pass == kFusionPass)
+      fused = true;
+    else if (!fused)
+      beforeFusion = g;
+  };
+  auto train = impl_->rt->trainingGraph(o);
+  if (!train.ok())
+    return api::toStatus(train.status());
+  if (stage == Stage::Training)
+    return ir::printGraph(fused && beforeFusion ? *beforeFusion : *train);
+  if (stage == Stage::Fused)
+    return ir::printGraph(*train);
+  codegen::CompileOptions co;
+  co.keepLlvmIr = stage == Stage::Llvm;
+  co.keepAsm = stage == Stage::Asm;
+  auto compiled = codegen::compileGraph(*train, co);
+  if (!compiled.ok())
+    return api::toStatus(compiled.status());
+  return co.keepLlvmIr ? (*compiled)->llvmIr() : (*compiled)->assembly();
+}
+
+//===----------------------------------------------------------------------===//
+// Data, training, prediction, weights
+//===----------------------------------------------------------------------===//
+
+Result<Dataset> Model::dataset(const std::string &split,
+                               const std::string &dataDir) const {
+  const ir::FitSpec &fit = impl_->spec.fit;
+  if (fit.dataset != "idx")
+    return Dataset::mnist(split, dataDir);
+  if (dataDir.empty())
+    return Dataset::idx(fit.idxPrefix, split);
+  return Dataset::idx(
+      (fs::path(dataDir) / fs::path(fit.idxPrefix).filename()).string(), split);
+}
+
+Result<std::vector<EpochMetrics>> Model::fit(const Dataset &train,
+                                             const Dataset *validation,
+                                             const FitOptions &options) {
+  if (options.epochs < 0 || options.limit < 0)
+    return Status(
+        fmt::format("fit: epochs ({}) and limit ({}) must not be negative",
+                    options.epochs, options.limit));
+  runtime::Model &rt = *impl_->rt;
+  int64_t epochs = options.epochs > 0 ? options.epochs : impl_->spec.fit.epochs;
+  runtime::FitOptions fo;
+  fo.limit = options.limit;
+  std::optional<runtime::ProgressLog> log;
+  if (options.progress) {
+    int64_t count = train.size();
+    if (options.limit > 0)
+      count = std::min(count, options.limit);
+    int64_t batch = std::min(impl_->spec.fit.batchSize, count);
+    int64_t steps = batch > 0 ? (count + batch - 1) / batch : 0;
+    log.emplace(options.progress, isatty(fileno(options.progress)) != 0, epochs,
+                steps);
+    fo.log = &*log;
+  }
+  if (options.onEpochEnd)
+    fo.onEpochEnd = [&](const runtime::EpochRecord &r) {
+      return options.onEpochEnd(toMetrics(r));
+    };
+  rt.setEpochs(epochs);
+  auto history = rt.fit(train.impl_->data,
+                        validation ? &validation->impl_->data : nullptr, fo);
+  rt.setEpochs(impl_->spec.fit.epochs);
+  if (!history.ok())
+    return api::toStatus(history.status());
+  std::vector<EpochMetrics> out;
+  for (const runtime::EpochRecord &r : *history)
+    out.push_back(toMetrics(r));
+  return out;
+}
+
+Result<Evaluation> Model::evaluate(const Dataset &data) {
+  auto r = impl_->rt->evaluate(data.impl_->data);
+  if (!r.ok())
+    return api::toStatus(r.status());
+  return Evaluation{r->loss, r->accuracy, r->count};
+}
+
+Result<std::vector<float>> Model::predict(const float *images, int64_t count) {
+  if (!images)
+    return Status("predict: the image buffer is null");
+  auto r = impl_->rt->predict(images, count);
+  if (!r.ok())
+    return api::toStatus(r.status());
+  return *std::move(r);
+}
+
+Result<std::vector<float>> Model::predict(const uint8_t *images,
+                                          int64_t count) {
+  if (!images)
+    return Status("predict: the image buffer is null");
+  auto r = impl_->rt->predict(images, count);
+  if (!r.ok())
+    return api::toStatus(r.status());
+  return *std::move(r);
+}
+
+Status Model::saveWeights(const std::string &path) const {
+  return api::toStatus(impl_->rt->saveWeights(path));
+}
+
+Status Model::loadWeights(const std::string &path) {
+  return api::toStatus(impl_->rt->loadWeights(path));
+}
+
+} // namespace cnnc

@@ -1,0 +1,471 @@
+// cnnc-bench: how close the MNIST tutorial's training step comes to this
+// machine's arithmetic limit, in one invocation (see docs/performance.md):
+// FMA peak from a generated kernel; per batch size and thread count the
+// training step (ms/step, images/s, GFLOP/s, % of peak), evaluation
+// throughput and peak RSS; the per-kernel table; compile time cold and warm
+// (kernel cache); a full `cnnc --train` epoch; and, where PyTorch is
+// installed, the same model and recipe in PyTorch side by side.
+#include "bench/FmaPeak.h"
+#include "bench/Process.h"
+#include "bench/Workloads.h"
+#include "runtime/Idx.h"
+#include "runtime/ThreadPool.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+using namespace cnnc::bench;
+
+namespace {
+
+constexpr const char *kUsage = R"(usage: cnnc-bench [options]
+  --model FILE          DSL model (default: models/mnist.dsl of the source tree)
+  --data DIR            MNIST directory (default: cnnc's search)
+  --batch-sizes LIST    training batch sizes (default: 32,128,256)
+  --threads LIST        thread counts (default: 1 and all cores)
+  --images N            training images per timed run (default: 6400)
+  --repeats N           timed runs per configuration; medians (default: 5)
+  --no-torch            skip PyTorch even when it is installed
+  --torch-steps N       PyTorch steps per timed run (default: 100)
+  --no-cache            disable the kernel cache in the measured runs
+  --no-e2e              skip the `cnnc --train --epochs 1` run
+  --quick               fewer images, steps and repeats (a smoke test)
+)";
+
+struct Options {
+  std::string model = CNNC_SOURCE_DIR "/models/mnist.dsl";
+  std::string data;
+  std::vector<int64_t> batches = {32, 128, 256};
+  std::vector<int64_t> threads;
+  int64_t images = 6400;
+  int repeats = 5;
+  bool torch = true, cache = true, e2e = true;
+  int64_t torchSteps = 100;
+  // Child mode.
+  std::string child;
+  WorkloadOptions work;
+};
+
+std::vector<int64_t> parseList(const std::string &s) {
+  std::vector<int64_t> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (int64_t v = std::atoll(item.c_str()); v > 0)
+      out.push_back(v);
+  return out;
+}
+
+std::string joinList(const std::vector<int64_t> &v) {
+  std::string out;
+  for (int64_t x : v)
+    out.append(out.empty() ? "" : ",").append(std::to_string(x));
+  return out;
+}
+
+bool parseArgs(int argc, char **argv, Options &o) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (a == "--model")
+      o.model = o.work.model = next();
+    else if (a == "--data")
+      o.data = o.work.data = next();
+    else if (a == "--batch-sizes")
+      o.batches = parseList(next());
+    else if (a == "--threads")
+      o.threads = parseList(next());
+    else if (a == "--images")
+      o.images = o.work.images = std::atoll(next().c_str());
+    else if (a == "--repeats")
+      o.repeats = o.work.repeats = std::max(1, std::atoi(next().c_str()));
+    else if (a == "--no-torch")
+      o.torch = false;
+    else if (a == "--torch-steps")
+      o.torchSteps = std::atoll(next().c_str());
+    else if (a == "--no-cache")
+      o.cache = false;
+    else if (a == "--no-e2e")
+      o.e2e = false;
+    else if (a == "--quick") {
+      o.images = o.work.images = 1600;
+      o.repeats = o.work.repeats = 1;
+      o.torchSteps = 30;
+    } else if (a == "--child")
+      o.child = next();
+    else if (a == "--batch")
+      o.work.batch = std::atoll(next().c_str());
+    else if (a == "--thread-count")
+      o.work.threads = std::atoi(next().c_str());
+    else if (a == "--compile-threads")
+      o.work.compileThreads = std::atoi(next().c_str());
+    else if (a == "--profile")
+      o.work.profile = true;
+    else if (a == "--peak")
+      o.work.peakGflops = std::atof(next().c_str());
+    else {
+      fmt::print(stderr, "cnnc-bench: error: unknown argument '{}'\n{}", a,
+                 kUsage);
+      return false;
+    }
+  }
+  if (o.work.model.empty())
+    o.work.model = o.model;
+  return !o.batches.empty();
+}
+
+// A python3 that can `import torch`: the one on PATH, else Debian's.
+std::string findTorchPython() {
+  for (const char *py : {"python3", "/usr/bin/python3"}) {
+    ProcessResult r = runProcess({py, "-c", "import torch"}, true);
+    if (r.exitCode == 0)
+      return py;
+  }
+  return "";
+}
+
+struct TrainResult {
+  bool ok = false;
+  double msPerStep = 0, flops = 0, compile = 0, evalRate = 0, rssMb = 0;
+  double evalCompile = 0, accuracy = 0;
+  std::string digest;
+  std::string profile; // the child's table, when asked
+};
+
+TrainResult runTrain(const Options &o, int64_t batch, int64_t threads,
+                     bool profile, double peak) {
+  std::vector<std::string> args = {selfPath(),
+                                   "--child",
+                                   "train",
+                                   "--model",
+                                   o.model,
+                                   "--batch",
+                                   std::to_string(batch),
+                                   "--thread-count",
+                                   std::to_string(threads),
+                                   "--images",
+                                   std::to_string(o.images),
+                                   "--repeats",
+                                   std::to_string(o.repeats)};
+  if (!o.data.empty())
+    args.insert(args.end(), {"--data", o.data});
+  if (profile)
+    args.insert(args.end(), {"--profile", "--peak", fmt::format("{}", peak)});
+  ProcessResult p = runProcess(args);
+  TrainResult r;
+  if (p.exitCode != 0) {
+    fmt::print(stderr,
+               "cnnc-bench: the run of batch {}, {} threads failed "
+               "(exit status {})\n",
+               batch, threads, p.exitCode);
+    return r;
+  }
+  const std::string pre = "result train ";
+  r.ok = true;
+  r.msPerStep = fieldNumber(p.out, pre, "ms_per_step");
+  r.flops = fieldNumber(p.out, pre, "flops_per_step");
+  r.compile = fieldNumber(p.out, pre, "compile_s");
+  r.evalRate = fieldNumber(p.out, pre, "eval_images_per_s");
+  r.evalCompile = fieldNumber(p.out, pre, "eval_compile_s");
+  r.accuracy = fieldNumber(p.out, pre, "test_accuracy");
+  r.digest = field(p.out, pre, "digest");
+  r.rssMb = p.maxRssMb;
+  if (size_t at = p.out.find('\n', p.out.find(pre)); at != std::string::npos)
+    r.profile = p.out.substr(at + 1);
+  return r;
+}
+
+std::string yesNo(bool b) { return b ? "yes" : "NO"; }
+
+// "AMD EPYC 9R45" from /proc/cpuinfo's first "model name".
+std::string cpuModel() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0)
+      if (size_t colon = line.find(": "); colon != std::string::npos)
+        return line.substr(colon + 2);
+  return "unknown CPU";
+}
+
+int runBench(Options &o) {
+  if (o.threads.empty())
+    o.threads = {1};
+  int64_t cores = cnnc::runtime::ThreadPool::defaultThreads();
+  if (o.threads == std::vector<int64_t>{1} && cores > 1)
+    o.threads.push_back(cores);
+  int64_t maxThreads = *std::max_element(o.threads.begin(), o.threads.end());
+
+  // Children share one fresh cache directory: the first compile of each
+  // graph is cold, every later one warm.
+  std::string cacheDir = (fs::temp_directory_path() / "cnnc-bench-XXXXXX");
+  if (!mkdtemp(cacheDir.data())) {
+    fmt::print(stderr, "cnnc-bench: error: cannot create a temp directory\n");
+    return 1;
+  }
+  setenv("CNNC_CACHE_DIR", cacheDir.c_str(), 1);
+  if (!o.cache)
+    setenv("CNNC_NO_CACHE", "1", 1);
+
+  fmt::print("cnnc-bench: {}, {} cores, model {}\n", cpuModel(), cores,
+             o.model);
+  auto peak = measureFmaPeak(static_cast<int>(maxThreads));
+  if (!peak.ok()) {
+    fmt::print(stderr, "cnnc-bench: error: {}\n",
+               std::string(peak.status().message()));
+    return 1;
+  }
+  // The reference for "% of peak" on t threads: the larger of t times the
+  // one-thread peak and the t-thread measurement, so that a busy machine
+  // (the other core taken while the peak ran) never inflates a percentage.
+  auto peakOf = [&](int64_t threads) {
+    double scaled = peak->gflops1 * static_cast<double>(threads);
+    return threads == maxThreads ? std::max(scaled, peak->gflopsN) : scaled;
+  };
+  fmt::print("\nFMA peak ({}, generated kernel: {} chains of {}-bit "
+             "fmuladd per thread; best of 7 runs)\n  1 thread: {:.1f} GFLOP/s",
+             peak->cpu, peak->chains, peak->vectorBits, peak->gflops1);
+  if (maxThreads > 1)
+    fmt::print(", {} threads: {:.1f} GFLOP/s", maxThreads, peak->gflopsN);
+  fmt::print("\n");
+  if (peak->gflopsN < 0.95 * peakOf(maxThreads))
+    fmt::print("  (the {}-thread run was slowed by other processes: % of peak "
+               "uses {} x the 1-thread peak, {:.1f} GFLOP/s)\n",
+               maxThreads, maxThreads, peakOf(maxThreads));
+  std::fflush(stdout);
+
+  // Compile time: fresh processes, first with the empty cache, then warm.
+  std::vector<std::string> compileArgs = {selfPath(),
+                                          "--child",
+                                          "compile",
+                                          "--model",
+                                          o.model,
+                                          "--batch",
+                                          std::to_string(o.batches.front())};
+  ProcessResult cold = runProcess(compileArgs);
+  ProcessResult warm = runProcess(compileArgs);
+  fmt::print("\nCompile (fresh process each; training step batch {}, "
+             "evaluation batch 250; kernel cache {})\n",
+             o.batches.front(), o.cache ? cacheDir : "off");
+  fmt::print("  {:<6} {:>12} {:>12} {:>14}\n", "", "train step", "eval",
+             "process wall");
+  for (auto [name, p] : {std::pair{"cold", &cold}, {"warm", &warm}})
+    fmt::print("  {:<6} {:>10.3f} s {:>10.3f} s {:>12.3f} s\n", name,
+               fieldNumber(p->out, "result compile ", "train_s"),
+               fieldNumber(p->out, "result compile ", "eval_s"), p->seconds);
+  std::fflush(stdout);
+
+  // Training step per batch size and thread count.
+  fmt::print("\nTraining step ({} images per timed run, median of {}; a "
+             "fresh process per row)\n",
+             o.images, o.repeats);
+  fmt::print("  {:>5} {:>7} {:>9} {:>9} {:>8} {:>7} {:>9} {:>11} {:>9}\n",
+             "batch", "threads", "ms/step", "images/s", "GFLOP/s", "% peak",
+             "epoch s", "eval img/s", "peak RSS");
+  std::map<std::pair<int64_t, int64_t>, TrainResult> results;
+  std::string profile;
+  for (int64_t batch : o.batches) {
+    for (int64_t threads : o.threads) {
+      bool prof = batch == o.batches.front() && threads == maxThreads;
+      TrainResult r = runTrain(o, batch, threads, prof, peakOf(threads));
+      results[{batch, threads}] = r;
+      if (!r.ok) {
+        fmt::print("  {:>5} {:>7} failed\n", batch, threads);
+        continue;
+      }
+      if (prof)
+        profile = r.profile;
+      double gflops = r.flops / (r.msPerStep * 1e-3) / 1e9;
+      int64_t steps = (60000 + batch - 1) / batch;
+      fmt::print("  {:>5} {:>7} {:>9.3f} {:>9.0f} {:>8.1f} {:>6.1f}% {:>9.2f} "
+                 "{:>11.0f} {:>6.1f} MB\n",
+                 batch, threads, r.msPerStep, batch * 1e3 / r.msPerStep, gflops,
+                 100 * gflops / peakOf(threads), r.msPerStep * steps * 1e-3,
+                 r.evalRate, r.rssMb);
+      std::fflush(stdout);
+    }
+  }
+  const TrainResult &first = results[{o.batches.front(), o.threads.front()}];
+  if (first.ok)
+    fmt::print("  FLOPs per step (batch {}): {:.3g} (multiply-add = 2)\n",
+               o.batches.front(), first.flops);
+  if (!profile.empty())
+    fmt::print("\nPer-kernel table (batch {}, {} threads; profiling adds a "
+               "clock read per kernel)\n{}",
+               o.batches.front(), maxThreads, profile);
+
+  // Determinism: the same run again gives bit-identical predictions.
+  TrainResult again = runTrain(o, o.batches.front(), maxThreads, false, 0);
+  const TrainResult &ref = results[{o.batches.front(), maxThreads}];
+  bool identical = again.ok && ref.ok && again.digest == ref.digest;
+  fmt::print("\nRun to run (batch {}, {} threads, same seed): predictions "
+             "{}\n",
+             o.batches.front(), maxThreads,
+             identical ? "bit-identical" : "DIFFER");
+
+  // A whole `cnnc --train` epoch, as a user runs it: first with an empty
+  // kernel cache (the worst case for memory and start-up), then warm.
+  double e2eEpoch = 0, e2eRss = 0;
+  fs::path cnncExe = fs::path(selfPath()).parent_path().parent_path() / "cnnc";
+  if (o.e2e && fs::exists(cnncExe)) {
+    std::vector<std::string> args = {cnncExe.string(),
+                                     o.model,
+                                     "--train",
+                                     "--epochs",
+                                     "1",
+                                     "--threads",
+                                     std::to_string(maxThreads),
+                                     "--save",
+                                     cacheDir + "/w.safetensors"};
+    if (!o.data.empty())
+      args.insert(args.end(), {"--data", o.data});
+    if (o.cache)
+      setenv("CNNC_CACHE_DIR", (cacheDir + "/e2e").c_str(), 1);
+    fmt::print("\ncnnc {} --train --epochs 1 --threads {}\n", o.model,
+               maxThreads);
+    std::vector<const char *> runs = {"cold cache", "warm cache"};
+    if (!o.cache)
+      runs = {"cache off"};
+    for (const char *run : runs) {
+      ProcessResult p = runProcess(args);
+      std::string out = p.out;
+      size_t at = out.find("Epoch 1/1");
+      if (p.exitCode != 0 || at == std::string::npos) {
+        fmt::print("  {}: failed (exit status {})\n", run, p.exitCode);
+        break;
+      }
+      size_t dash = out.find(" - ", at);
+      double epoch = std::atof(out.c_str() + dash + 3);
+      size_t acc = out.find("Test accuracy: ");
+      fmt::print("  {}: epoch {:.2f} s, process {:.2f} s, peak RSS {:.1f} "
+                 "MB, test accuracy {}\n",
+                 run, epoch, p.seconds, p.maxRssMb,
+                 acc == std::string::npos ? "?" : out.substr(acc + 15, 6));
+      e2eRss = std::max(e2eRss, p.maxRssMb);
+      e2eEpoch = e2eEpoch > 0 ? std::min(e2eEpoch, epoch) : epoch;
+    }
+    setenv("CNNC_CACHE_DIR", cacheDir.c_str(), 1);
+  }
+
+  // PyTorch, same model and recipe.
+  std::map<int64_t, double> torchMs;
+  std::map<int64_t, double> torchEval;
+  std::string python = o.torch ? findTorchPython() : "";
+  std::string script = CNNC_SOURCE_DIR "/bench/pytorch_mnist.py";
+  if (!python.empty() && fs::exists(script)) {
+    std::string dataDir = o.data;
+    if (dataDir.empty())
+      if (auto d = cnnc::runtime::findMnistDir(""); d.ok())
+        dataDir = *d;
+    ProcessResult p = runProcess(
+        {python, script, "--data", dataDir, "--threads", joinList(o.threads),
+         "--batch-sizes", std::to_string(o.batches.front()), "--steps",
+         std::to_string(o.torchSteps), "--repeats", std::to_string(o.repeats)});
+    std::string version = field(p.out, "result version", "");
+    for (int64_t t : o.threads) {
+      std::string pre = fmt::format("result train threads={} batch={} ", t,
+                                    o.batches.front());
+      if (double ms = fieldNumber(p.out, pre, "ms_per_step"); ms > 0)
+        torchMs[t] = ms;
+      if (double e = fieldNumber(
+              p.out, fmt::format("result eval threads={} ", t), "images_per_s");
+          e > 0)
+        torchEval[t] = e;
+    }
+    size_t v = p.out.find("result version ");
+    fmt::print("\nPyTorch {} ({}; batch {}, {} steps per timed run, median "
+               "of {}), peak RSS {:.0f} MB\n",
+               v == std::string::npos
+                   ? "?"
+                   : p.out.substr(v + 15, p.out.find('\n', v) - v - 15),
+               python, o.batches.front(), o.torchSteps, o.repeats, p.maxRssMb);
+    fmt::print("  {:>7} {:>12} {:>12} {:>9} {:>12} {:>12}\n", "threads",
+               "torch ms/st", "cnnc ms/st", "speedup", "torch eval/s",
+               "cnnc eval/s");
+    for (int64_t t : o.threads) {
+      const TrainResult &c = results[{o.batches.front(), t}];
+      if (!torchMs.count(t) || !c.ok)
+        continue;
+      fmt::print("  {:>7} {:>12.3f} {:>12.3f} {:>8.2f}x {:>12.0f} {:>12.0f}\n",
+                 t, torchMs[t], c.msPerStep, torchMs[t] / c.msPerStep,
+                 torchEval[t], c.evalRate);
+    }
+    (void)version;
+  } else if (o.torch) {
+    fmt::print("\nPyTorch: not installed (no python3 that can import torch); "
+               "skipped\n");
+  }
+
+  // The issue's goals, as measured above.
+  int64_t b0 = o.batches.front();
+  const TrainResult &best = results[{b0, maxThreads}];
+  const TrainResult &one = results[{b0, 1}];
+  int64_t steps0 = (60000 + b0 - 1) / b0;
+  if (best.ok) {
+    double epoch = best.msPerStep * steps0 * 1e-3;
+    double gflops = best.flops / (best.msPerStep * 1e-3) / 1e9;
+    fmt::print("\nGoals (batch {}):\n", b0);
+    fmt::print(
+        "  epoch on {} threads {:.2f} s{} (<= 6 s): {}\n", maxThreads, epoch,
+        e2eEpoch > 0 ? fmt::format("; {:.2f} s in cnnc --train", e2eEpoch) : "",
+        yesNo(epoch <= 6));
+    if (!torchMs.empty()) {
+      double torchBest = 1e30;
+      for (auto [t, ms] : torchMs)
+        torchBest = std::min(torchBest, ms);
+      double cnncBest = 1e30;
+      for (int64_t t : o.threads)
+        if (results[{b0, t}].ok)
+          cnncBest = std::min(cnncBest, results[{b0, t}].msPerStep);
+      fmt::print("  vs PyTorch's best thread setting {:.2f}x (>= 4x): {}\n",
+                 torchBest / cnncBest, yesNo(torchBest / cnncBest >= 4));
+    }
+    fmt::print("  whole step {:.1f}% of peak (>= 65%): {}\n",
+               100 * gflops / peakOf(maxThreads),
+               yesNo(gflops / peakOf(maxThreads) >= 0.65));
+    if (one.ok && maxThreads > 1) {
+      double e1 = one.msPerStep * steps0 * 1e-3;
+      fmt::print("  epoch on 1 thread {:.2f} s (<= 11 s): {}\n", e1,
+                 yesNo(e1 <= 11));
+    }
+    fmt::print("  evaluation {:.0f} images/s on {} threads (>= 25000): {}\n",
+               best.evalRate, maxThreads, yesNo(best.evalRate >= 25000));
+    double c = fieldNumber(cold.out, "result compile ", "train_s");
+    double w = fieldNumber(warm.out, "result compile ", "train_s");
+    fmt::print("  compile cold {:.3f} s (<= 1 s): {}; warm {:.1f} ms (<= "
+               "100 ms): {}\n",
+               c, yesNo(c > 0 && c <= 1), w * 1e3, yesNo(w > 0 && w <= 0.1));
+    double rss = e2eRss > 0 ? e2eRss : best.rssMb;
+    fmt::print("  peak RSS {:.1f} MB{} (<= 150 MB): {}\n", rss,
+               e2eRss > 0 ? " (cnnc --train)" : "", yesNo(rss <= 150));
+    fmt::print("  bit-identical run to run: {}\n", yesNo(identical));
+  }
+  std::error_code ec;
+  fs::remove_all(cacheDir, ec);
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Options o;
+  if (!parseArgs(argc, argv, o))
+    return 2;
+  if (o.child == "train")
+    return runTrainWorkload(o.work);
+  if (o.child == "compile")
+    return runCompileWorkload(o.work);
+  if (!o.child.empty()) {
+    fmt::print(stderr, "cnnc-bench: error: unknown child '{}'\n", o.child);
+    return 2;
+  }
+  return runBench(o);
+}

@@ -1,0 +1,508 @@
+// The convolution's gradient with respect to the kernel:
+// conv2d_backward_filter, and its fused forms with the bias gradient
+// (conv2d_backward_filter_bias) and reading a fused max pool's gradient
+// without materializing it (conv2d_backward_filter_bias_argmax). Every
+// element is summed in an order fixed by the shapes alone, never by the
+// thread count.
+#include "codegen/ConvCommon.h"
+#include "codegen/KernelParts.h"
+#include "codegen/Kernels.h"
+
+#include <llvm/IR/DerivedTypes.h>
+
+#include <map>
+#include <tuple>
+
+namespace cnnc::codegen {
+
+namespace {
+
+using llvm::Value;
+using namespace conv;
+
+// ---------------------------------------------------------------------------
+// Backward filter
+// ---------------------------------------------------------------------------
+
+// dw[kh, kw, c, :] = sum over n, oh, ow of x[n, ih, iw, c] * dy[n, oh, ow, :]
+// with ih = oh*sh - pt + kh, iw = ow*sw - pl + kw inside the image.
+//
+// Work items are (tap group, block of channels, group of output slices);
+// each item keeps taps x channels x slices accumulators in registers and
+// sums the whole batch for them in a fixed order (images, then rows, then
+// columns, columns interleaved over `sets` partial sums). Two shapes of
+// item:
+//  - one tap, a block of channels, all output slices: layers with many
+//    input channels;
+//  - all taps, all (few) input channels, one output slice: the first layer
+//    (C = 1), where one tap per item would stream dy once per tap and do
+//    one FMA per two loads.
+// Images are visited in blocks small enough for their x and dy to stay in
+// cache while every item of the thread passes over them; accumulators go
+// to dw between blocks.
+struct FilterPlan {
+  bool allTaps;              // one tap group of every tap (else one per tap)
+  int64_t blockBase, bigger; // channel blocks: `bigger` of base+1, then base
+  int64_t cBlocks;
+  std::vector<std::vector<std::vector<Slice>>> oGroups; // chunks per group
+  int64_t imagesPerPass;
+};
+
+FilterPlan planFilter(KernelBuilder &kb, const ConvGeometry &c) {
+  int regs = numRegisters(kb);
+  FilterPlan p{};
+  // Taps whose windows never leave the image cover the whole output.
+  bool full = c.pt == 0 && c.pl == 0 && (c.oh - 1) * c.sh + c.kh <= c.h &&
+              (c.ow - 1) * c.sw + c.kw <= c.w;
+  int64_t taps = c.kh * c.kw;
+  p.allTaps = full && taps * c.c <= 12 && c.o > kb.vectorWidth() / 2;
+  if (p.allTaps) {
+    p.blockBase = c.c;
+    p.bigger = 0;
+    p.cBlocks = 1;
+    for (auto &chunk : sliceChunks(c.o, kb.vectorWidth(), 1))
+      p.oGroups.push_back({chunk});
+  } else {
+    auto chunks = sliceChunks(c.o, kb.vectorWidth(), regs / 8);
+    int64_t ns0 = static_cast<int64_t>(chunks[0].size());
+    int64_t cb =
+        std::min(std::clamp<int64_t>((regs - ns0 - 2) / ns0, 1, 12), c.c);
+    p.cBlocks = (c.c + cb - 1) / cb;
+    p.blockBase = c.c / p.cBlocks;
+    p.bigger = c.c % p.cBlocks;
+    p.oGroups.push_back(chunks);
+  }
+  int64_t imageBytes = (c.h * c.w * c.c + c.oh * c.ow * c.o) * 4;
+  p.imagesPerPass = std::clamp<int64_t>((512 << 10) / imageBytes, 1, c.n);
+  return p;
+}
+
+// The dy a backward-filter kernel reads: its operand, or, for
+// conv2d_backward_filter_bias_argmax, the gradient max_pool2d_argmax_grad
+// would have written, recomputed where it is read from the pooled
+// (argmax, g [, mask]) — a quarter of the bytes for a 2x2 pool, and the
+// full-size gradient never goes through memory.
+struct GradSource {
+  Value *dy = nullptr; // the plain operand, else the pooled form:
+  Value *argmax = nullptr, *g = nullptr, *mask = nullptr;
+  int64_t ph = 1, pw = 1, prows = 0, pcols = 0;
+  bool scaled = false;
+  float scale = 1;
+
+  bool pooled() const { return dy == nullptr; }
+
+  // 0 + g (* mask) (* scale): max_pool2d_argmax_grad's arithmetic.
+  Value *value(KernelBuilder &kb, Value *at, int width) const {
+    auto &b = kb.b();
+    Value *v = kb.load(g, at, width);
+    if (mask)
+      v = b.CreateFMul(v, kb.load(mask, at, width));
+    if (scaled)
+      v = b.CreateFMul(v, kb.splat(width, scale));
+    return b.CreateFAdd(kb.splat(width, 0.0f), v);
+  }
+  Value *loadArgmax(KernelBuilder &kb, Value *at, int width) const {
+    auto &b = kb.b();
+    llvm::Type *t = b.getInt32Ty();
+    if (width > 1)
+      t = llvm::FixedVectorType::get(t, width);
+    return b.CreateAlignedLoad(t, kb.elementPtr(argmax, at, b.getInt32Ty()),
+                               llvm::Align(4));
+  }
+  Value *splatI32(KernelBuilder &kb, Value *v, int width) const {
+    return width == 1 ? v : kb.b().CreateVectorSplat(width, v);
+  }
+};
+
+// dy[n, oh, ow, off .. off+width) of the source. In the pooled form, pixel
+// (oh, ow) is tap (oh % ph, ow % pw) of pooled (oh / ph, ow / pw); cells
+// that no window covers are 0. With `colTap` >= 0 the caller knows ow's
+// column tap statically and passes ow / pw as `pooledCol`; `memo` then
+// shares the pooled loads of pixels of one window.
+Value *loadGrad(KernelBuilder &kb, const ConvGeometry &c, const GradSource &src,
+                Value *n, Value *oh, Value *ow, int64_t off, int width,
+                Value *pooledCol = nullptr, int64_t colTap = -1,
+                std::map<std::pair<Value *, int64_t>,
+                         std::pair<Value *, Value *>> *memo = nullptr) {
+  auto &b = kb.b();
+  if (!src.pooled())
+    return kb.load(
+        src.dy,
+        kb.add(
+            kb.mul(kb.add(kb.mul(kb.add(kb.mul(n, c.oh), oh), c.ow), ow), c.o),
+            off),
+        width);
+  Value *pr = sdiv(kb, oh, src.ph), *i = srem(kb, oh, src.ph);
+  Value *pc = pooledCol, *j = kb.i64(colTap);
+  if (colTap < 0) {
+    pc = sdiv(kb, ow, src.pw);
+    j = srem(kb, ow, src.pw);
+  }
+  // Clamped so that uncovered cells still load inside the buffers (when
+  // windows tile the whole output, every cell is covered).
+  Value *covered = b.getTrue(), *prc = pr, *pcc = pc;
+  if (src.prows * src.ph < c.oh) {
+    covered = b.CreateICmpSLT(pr, kb.i64(src.prows));
+    prc = kb.min(pr, kb.i64(src.prows - 1));
+  }
+  if (src.pcols * src.pw < c.ow) {
+    covered = b.CreateAnd(covered, b.CreateICmpSLT(pc, kb.i64(src.pcols)));
+    pcc = kb.min(pc, kb.i64(src.pcols - 1));
+  }
+  Value *at = kb.add(
+      kb.mul(kb.add(kb.mul(kb.add(kb.mul(n, src.prows), prc), src.pcols), pcc),
+             c.o),
+      off);
+  std::pair<Value *, Value *> loaded{nullptr, nullptr};
+  if (memo) {
+    auto it = memo->find({pcc, off});
+    if (it != memo->end())
+      loaded = it->second;
+  }
+  if (!loaded.first) {
+    loaded = {src.loadArgmax(kb, at, width), src.value(kb, at, width)};
+    if (memo)
+      (*memo)[{pcc, off}] = loaded;
+  }
+  Value *tap = b.CreateTrunc(kb.add(kb.mul(i, src.pw), j), b.getInt32Ty());
+  Value *hit =
+      b.CreateAnd(b.CreateICmpEQ(loaded.first, src.splatI32(kb, tap, width)),
+                  src.splatI32(kb, covered, width));
+  return b.CreateSelect(hit, loaded.second, kb.splat(width, 0.0f));
+}
+
+// bias_grad's sums of the pooled source's dy without the full-size dy.
+// bias_grad adds row r of dy (r = (n*OH + oh)*OW + ow) into partial r mod 4
+// in increasing r (rows from the last multiple of 4 on into partial 0),
+// then returns (p0 + p1) + (p2 + p3). Here rows are visited in the same
+// order, but only the nonzero cells: each pooled element, at tap j of its
+// window row. The rows of zeros bias_grad also adds change no partial
+// (x + 0 = x; the values are never -0), so the result is bias_grad's bit
+// for bit. The partials are carried in a frame that rotates with the row
+// pointer (slot k holds partial (k + r0) mod 4 for the frame's row r0):
+// every step of the loops advances r0 by a constant, so each cell's
+// partial is a constant slot, rotated in straight-line code.
+void emitPooledBiasGrad(KernelBuilder &kb, const ConvGeometry &c,
+                        const GradSource &src, Value *db, Value *chunkBegin,
+                        Value *chunkEnd) {
+  auto &b = kb.b();
+  int w = kb.widthFor(c.o);
+  int64_t rows = c.n * c.oh * c.ow, fullRows = rows / 4 * 4;
+  Value *colBegin = kb.mul(chunkBegin, w);
+  Value *colEnd = kb.min(kb.mul(chunkEnd, w), kb.i64(c.o));
+  // Frame slots after advancing the row pointer by `by`.
+  auto rotate = [](const std::vector<Value *> &f, int64_t by) {
+    std::vector<Value *> out(4);
+    for (int64_t k = 0; k < 4; ++k)
+      out[k] = f[(k + by) % 4];
+    return out;
+  };
+  int64_t coveredRows = src.prows * src.ph, coveredCols = src.pcols * src.pw;
+  kb.vectorLoop(colBegin, colEnd, w, [&](Value *ch, int width) {
+    Value *zero = kb.splat(width, 0.0f);
+    // v where argmax selects tap `tap` and the cell's row is before the
+    // tail, else 0.
+    auto cell = [&](Value *argmax, Value *v, Value *tap, Value *before) {
+      Value *hit =
+          b.CreateAnd(b.CreateICmpEQ(argmax, src.splatI32(kb, tap, width)),
+                      src.splatI32(kb, before, width));
+      return b.CreateSelect(hit, v, zero);
+    };
+    std::vector<Value *> frame = kb.loopCarried(
+        kb.i64(0), kb.i64(c.n), 1, std::vector<Value *>(4, zero),
+        [&](Value *n, const std::vector<Value *> &f0) {
+          std::vector<Value *> f1 = kb.loopCarried(
+              kb.i64(0), kb.i64(coveredRows), 1, f0,
+              [&](Value *oh, const std::vector<Value *> &f2) {
+                Value *pr = sdiv(kb, oh, src.ph), *i = srem(kb, oh, src.ph);
+                Value *rowBase = kb.mul(kb.add(kb.mul(n, c.oh), oh), c.ow);
+                Value *pRow =
+                    kb.mul(kb.add(kb.mul(n, src.prows), pr), src.pcols);
+                Value *tap0 = b.CreateTrunc(kb.mul(i, src.pw), b.getInt32Ty());
+                std::vector<Value *> f3 = kb.loopCarried(
+                    kb.i64(0), kb.i64(src.pcols), 1, f2,
+                    [&](Value *pc, const std::vector<Value *> &cur) {
+                      Value *at = kb.add(kb.mul(kb.add(pRow, pc), c.o), ch);
+                      Value *am = src.loadArgmax(kb, at, width);
+                      Value *v = src.value(kb, at, width);
+                      Value *r0 = kb.add(rowBase, kb.mul(pc, src.pw));
+                      std::vector<Value *> next = cur;
+                      for (int64_t j = 0; j < src.pw; ++j) {
+                        Value *before =
+                            b.CreateICmpSLT(kb.add(r0, j), kb.i64(fullRows));
+                        Value *tap = b.CreateAdd(tap0, b.getInt32(j));
+                        next[j % 4] =
+                            b.CreateFAdd(next[j % 4], cell(am, v, tap, before));
+                      }
+                      return rotate(next, src.pw % 4);
+                    });
+                // The columns no window covers, to the next row.
+                return rotate(f3, (c.ow - coveredCols) % 4);
+              });
+          // The rows no window covers, to the next image.
+          return rotate(f1, (c.oh - coveredRows) * c.ow % 4);
+        });
+    // Back to absolute partials: the frame has passed every row.
+    std::vector<Value *> part(4);
+    for (int64_t k = 0; k < 4; ++k)
+      part[(k + rows) % 4] = frame[k];
+    // The tail rows (after the last multiple of 4) go to partial 0, in
+    // order; they are the last cells of the last image.
+    for (int64_t r = fullRows; r < rows; ++r) {
+      int64_t n = r / (c.oh * c.ow), oh = r / c.ow % c.oh, ow = r % c.ow;
+      if (oh >= coveredRows || ow >= coveredCols)
+        continue;
+      int64_t at0 =
+          ((n * src.prows + oh / src.ph) * src.pcols + ow / src.pw) * c.o;
+      Value *at = kb.add(ch, at0);
+      Value *tap =
+          b.getInt32(static_cast<int32_t>(oh % src.ph * src.pw + ow % src.pw));
+      part[0] = b.CreateFAdd(part[0],
+                             cell(src.loadArgmax(kb, at, width),
+                                  src.value(kb, at, width), tap, b.getTrue()));
+    }
+    Value *sum = b.CreateFAdd(b.CreateFAdd(part[0], part[1]),
+                              b.CreateFAdd(part[2], part[3]));
+    kb.store(db, ch, sum);
+  });
+}
+
+void emitBackwardFilter(KernelBuilder &kb, Value *db, const GradSource &src) {
+  std::vector<int64_t> ks = kb.attrs().getInts("kernel_size");
+  const std::vector<int64_t> &xs = kb.operandType(0).shape;
+  std::vector<int64_t> s = kb.attrs().getInts("strides"),
+                       pd = kb.attrs().getInts("padding");
+  std::vector<int64_t> ys = {xs[0], (xs[1] + pd[0] + pd[2] - ks[0]) / s[0] + 1,
+                             (xs[2] + pd[1] + pd[3] - ks[1]) / s[1] + 1,
+                             kb.resultType(0).shape[3]};
+  ConvGeometry c = geometry(kb.attrs(), xs, ys, ks[0], ks[1]);
+  Value *x = kb.operand(0), *dw = kb.result(0);
+  FilterPlan plan = planFilter(kb, c);
+  int64_t groups = plan.allTaps ? 1 : c.kh * c.kw;
+  int64_t oGroups = static_cast<int64_t>(plan.oGroups.size());
+  int64_t items = groups * plan.cBlocks * oGroups;
+  auto [begin, end] = kb.partition(items);
+
+  // Output rows/columns whose window tap k lies inside the image.
+  auto range = [&](Value *k, int64_t pad, int64_t stride, int64_t in,
+                   int64_t out) {
+    Value *lo = ceilDivNonNeg(kb, sub(kb, kb.i64(pad), k), stride);
+    Value *last = sub(kb, kb.i64(in - 1 + pad), k); // >= 0 iff any fits
+    Value *hi = kb.b().CreateSelect(
+        kb.b().CreateICmpSLT(last, kb.i64(0)), kb.i64(0),
+        kb.min(kb.add(sdiv(kb, last, stride), 1), kb.i64(out)));
+    return std::make_pair(lo, hi);
+  };
+
+  // One item over images [n0, n1): taps `tapList` (kh, kw as values),
+  // channels c0 .. c0+nc, the output slices of `chunk`.
+  auto body = [&](Value *n0, Value *n1, const std::vector<Value *> &tapKh,
+                  const std::vector<Value *> &tapKw, Value *tapIndex0,
+                  Value *c0, int64_t nc, const std::vector<Slice> &chunk) {
+    int64_t nt = static_cast<int64_t>(tapKh.size());
+    int64_t ns = static_cast<int64_t>(chunk.size());
+    int64_t per = nt * nc * ns;
+    int64_t sets = setsFor(per);
+    // dw element of (tap t, channel ci, slice s).
+    auto dwIdx = [&](int64_t t, int64_t ci, int64_t s) {
+      Value *tap = plan.allTaps ? kb.i64(t) : tapIndex0;
+      return kb.add(kb.mul(kb.add(kb.mul(tap, c.c), c0), c.o),
+                    ci * c.o + chunk[s].offset);
+    };
+    // Set 0 resumes the sums of earlier image blocks; the others start at 0.
+    Value *firstPass = kb.b().CreateICmpEQ(n0, kb.i64(0));
+    std::vector<Value *> init;
+    for (int64_t u = 0; u < sets; ++u)
+      for (int64_t t = 0; t < nt; ++t)
+        for (int64_t ci = 0; ci < nc; ++ci)
+          for (int64_t s = 0; s < ns; ++s) {
+            Value *z = zeros(kb, chunk[s].width);
+            init.push_back(
+                u > 0 ? z
+                      : kb.b().CreateSelect(
+                            firstPass, z,
+                            kb.load(dw, dwIdx(t, ci, s), chunk[s].width)));
+          }
+    // The output rows/columns every tap of the item covers.
+    Value *ohLo, *ohHi, *owLo, *owHi;
+    if (plan.allTaps) {
+      ohLo = owLo = kb.i64(0);
+      ohHi = kb.i64(c.oh);
+      owHi = kb.i64(c.ow);
+    } else {
+      std::tie(ohLo, ohHi) = range(tapKh[0], c.pt, c.sh, c.h, c.oh);
+      std::tie(owLo, owHi) = range(tapKw[0], c.pl, c.sw, c.w, c.ow);
+    }
+    // acc[set u] += x[.., ow, c0..c0+nc) (x) dy[.., ow, chunk] for each tap,
+    // for the npix pixels ow0, ow0+1, ... in order. With every tap in the
+    // item, neighbouring pixels read overlapping x windows: each x value is
+    // loaded once per block.
+    // `aligned`: ow0 is a multiple of the pool width (so each pixel's
+    // column tap is static).
+    auto step = [&](std::vector<Value *> &a, int64_t u, Value *n, Value *oh,
+                    Value *xRow, Value *ow0, int64_t npix, bool aligned) {
+      std::map<std::tuple<int64_t, int64_t, int64_t>, Value *> loaded;
+      std::map<std::pair<Value *, int64_t>, std::pair<Value *, Value *>> memo;
+      Value *pc0 = aligned ? sdiv(kb, ow0, src.pw) : nullptr;
+      Value *xPix0 = kb.add(xRow, kb.mul(ow0, c.sw));
+      for (int64_t p = 0; p < npix; ++p) {
+        Value *ow = kb.add(ow0, p);
+        std::vector<Value *> dv;
+        for (const Slice &s : chunk)
+          dv.push_back(
+              aligned ? loadGrad(kb, c, src, n, oh, ow, s.offset, s.width,
+                                 kb.add(pc0, p / src.pw), p % src.pw, &memo)
+                      : loadGrad(kb, c, src, n, oh, ow, s.offset, s.width));
+        for (int64_t t = 0; t < nt; ++t) {
+          Value *xIdx =
+              kb.add(kb.mul(kb.add(kb.add(xPix0, p * c.sw),
+                                   kb.add(kb.mul(tapKh[t], c.w), tapKw[t])),
+                            c.c),
+                     c0);
+          for (int64_t ci = 0; ci < nc; ++ci) {
+            Value *&xs = loaded[{plan.allTaps ? t / c.kw : t,
+                                 plan.allTaps ? p * c.sw + t % c.kw : p, ci}];
+            if (!xs)
+              xs = kb.loadF32(x, kb.add(xIdx, ci));
+            for (int64_t s = 0; s < ns; ++s) {
+              Value *&av = a[u * per + (t * nc + ci) * ns + s];
+              av = kb.fma(kb.splat(chunk[s].width, xs), dv[s], av);
+            }
+          }
+        }
+      }
+    };
+    // Pixels per step: blocks of 4 share x loads when every tap is in the
+    // item; one at a time otherwise.
+    int64_t pix = plan.allTaps ? 4 : 1;
+    std::vector<Value *> acc = kb.loopCarried(
+        n0, n1, 1, init, [&](Value *n, const std::vector<Value *> &a0) {
+          return kb.loopCarried(
+              ohLo, ohHi, 1, a0,
+              [&](Value *oh, const std::vector<Value *> &a1) {
+                // Pixel index of input (oh*sh - pt, -pl): tap offsets and
+                // ow*sw are added per step.
+                Value *ih = kb.add(kb.mul(oh, c.sh), -c.pt);
+                Value *xRow =
+                    kb.add(kb.mul(kb.add(kb.mul(n, c.h), ih), c.w), -c.pl);
+                Value *count = sub(kb, owHi, owLo);
+                int64_t span = sets * pix;
+                // The all-taps path starts rows at column 0 and steps by
+                // span: a multiple of the pool width keeps taps static.
+                bool aligned =
+                    src.pooled() && plan.allTaps && span % src.pw == 0;
+                Value *mainEnd = kb.add(
+                    owLo,
+                    kb.mul(sdiv(kb, kb.max(count, kb.i64(0)), span), span));
+                std::vector<Value *> a2 = kb.loopCarried(
+                    owLo, mainEnd, span, a1,
+                    [&](Value *ow, const std::vector<Value *> &cur) {
+                      std::vector<Value *> nx = cur;
+                      for (int64_t u = 0; u < sets; ++u)
+                        step(nx, u, n, oh, xRow, kb.add(ow, u * pix), pix,
+                             aligned);
+                      return nx;
+                    });
+                return kb.loopCarried(
+                    mainEnd, owHi, 1, a2,
+                    [&](Value *ow, const std::vector<Value *> &cur) {
+                      std::vector<Value *> nx = cur;
+                      step(nx, 0, n, oh, xRow, ow, 1, false);
+                      return nx;
+                    });
+              });
+        });
+    combineSets(kb, acc, sets, per);
+    for (int64_t t = 0; t < nt; ++t)
+      for (int64_t ci = 0; ci < nc; ++ci)
+        for (int64_t s = 0; s < ns; ++s)
+          kb.store(dw, dwIdx(t, ci, s), acc[(t * nc + ci) * ns + s]);
+  };
+
+  // Decodes item = (tap group, channel block, output group) and dispatches
+  // to the static shapes of its channel block and output group.
+  auto item = [&](Value *n0, Value *n1, Value *it) {
+    Value *og = srem(kb, it, oGroups);
+    Value *rest = sdiv(kb, it, oGroups);
+    Value *blk = srem(kb, rest, plan.cBlocks);
+    Value *tg = sdiv(kb, rest, plan.cBlocks);
+    std::vector<Value *> tapKh, tapKw;
+    if (plan.allTaps) {
+      for (int64_t i = 0; i < c.kh; ++i)
+        for (int64_t j = 0; j < c.kw; ++j) {
+          tapKh.push_back(kb.i64(i));
+          tapKw.push_back(kb.i64(j));
+        }
+    } else {
+      tapKh.push_back(sdiv(kb, tg, c.kw));
+      tapKw.push_back(srem(kb, tg, c.kw));
+    }
+    // Blocks 0 .. bigger-1 have base+1 channels, the others base.
+    Value *c0 =
+        kb.add(kb.mul(blk, plan.blockBase), kb.min(blk, kb.i64(plan.bigger)));
+    auto withGroup = [&](int64_t nc) {
+      for (int64_t gi = 0; gi < oGroups; ++gi) {
+        auto run = [&] {
+          for (const std::vector<Slice> &chunk : plan.oGroups[gi])
+            body(n0, n1, tapKh, tapKw, tg, c0, nc, chunk);
+        };
+        if (oGroups == 1)
+          run();
+        else
+          kb.ifThen(kb.b().CreateICmpEQ(og, kb.i64(gi)), run);
+      }
+    };
+    if (plan.bigger == 0)
+      withGroup(plan.blockBase);
+    else
+      kb.ifThenElse(
+          kb.b().CreateICmpSLT(blk, kb.i64(plan.bigger)),
+          [&] { withGroup(plan.blockBase + 1); },
+          [&] { withGroup(plan.blockBase); });
+  };
+
+  int64_t ipp = plan.imagesPerPass;
+  kb.loop(0, c.n, ipp, [&](Value *n0) {
+    Value *n1 = kb.min(kb.add(n0, ipp), kb.i64(c.n));
+    kb.loop(begin, end, 1, [&](Value *it) { item(n0, n1, it); });
+  });
+
+  if (db) {
+    // The bias gradient of the same dy, as bias_grad sums it.
+    int64_t chunks = biasGradChunks(kb, c.o);
+    auto [cb, ce] = kb.partition(chunks);
+    if (src.pooled())
+      emitPooledBiasGrad(kb, c, src, db, cb, ce);
+    else
+      emitBiasGradChunks(kb, src.dy, db, c.n * c.oh * c.ow, c.o, cb, ce);
+  }
+  kb.keepLoopsAsEmitted();
+}
+
+} // namespace
+
+void emitConv2DBackwardFilter(KernelBuilder &kb) {
+  emitBackwardFilter(kb, nullptr, GradSource{.dy = kb.operand(1)});
+}
+
+void emitConv2DBackwardFilterBias(KernelBuilder &kb) {
+  emitBackwardFilter(kb, kb.result(1), GradSource{.dy = kb.operand(1)});
+}
+
+void emitConv2DBackwardFilterBiasArgmax(KernelBuilder &kb) {
+  GradSource src;
+  src.argmax = kb.operand(1);
+  src.g = kb.operand(2);
+  if (kb.op().operands.size() == 4)
+    src.mask = kb.operand(3);
+  std::vector<int64_t> ps = kb.attrs().getInts("pool_size");
+  src.ph = ps[0];
+  src.pw = ps[1];
+  src.prows = kb.operandType(1).shape[1];
+  src.pcols = kb.operandType(1).shape[2];
+  src.scaled = kb.attrs().has("scale");
+  src.scale = static_cast<float>(kb.attrs().getFloat("scale", 1.0));
+  emitBackwardFilter(kb, kb.result(1), src);
+}
+
+} // namespace cnnc::codegen

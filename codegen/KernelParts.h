@@ -1,0 +1,40 @@
+// Pieces of kernels that several emitters share, so that a fused kernel
+// computes exactly what the ops it replaces compute (bit for bit).
+#pragma once
+
+#include "codegen/KernelBuilder.h"
+
+#include <string>
+
+namespace cnnc::codegen {
+
+// act(x) for an activation kind "relu", "sigmoid", "tanh" or "linear", with
+// the arithmetic of the activation op's kernel (ElementwiseKernels.cpp).
+// x is a scalar or a vector of `width` floats.
+llvm::Value *activationValue(KernelBuilder &kb, const std::string &kind,
+                             llvm::Value *x, int width);
+
+// The dropout op's keep decision (ElementwiseKernels.cpp): the per-call
+// key from the step operand, then keep = hash(key, element index) passes
+// the rate. For fused epilogues, which must drop exactly what the op
+// drops.
+struct DropoutHash {
+  llvm::Value *key;   // i64, per call
+  uint64_t threshold; // keep iff (bits >> 40) >= threshold
+  float scale;        // 1 / (1 - rate)
+};
+DropoutHash dropoutHash(KernelBuilder &kb, const ir::Attrs &attrs,
+                        llvm::Value *stepPtr);
+// keep (i1, or <w x i1>) for elements i .. i+w-1 (i: i64).
+llvm::Value *dropoutKeep(KernelBuilder &kb, const DropoutHash &h,
+                         llvm::Value *i, int w);
+
+// The bias gradient db[c] = sum over rows r of dy[r, c] (DenseKernels.cpp):
+// the column chunks [chunkBegin, chunkEnd) of biasGradChunks(kb, channels),
+// each summed in the bias_grad op's fixed order.
+int64_t biasGradChunks(const KernelBuilder &kb, int64_t channels);
+void emitBiasGradChunks(KernelBuilder &kb, llvm::Value *dy, llvm::Value *db,
+                        int64_t rows, int64_t channels, llvm::Value *chunkBegin,
+                        llvm::Value *chunkEnd);
+
+} // namespace cnnc::codegen

@@ -1,0 +1,301 @@
+// cnnc as a library: compile a CNN described in the cnnc DSL, inspect its IR
+// at each stage, train, evaluate and predict with it, and save or load its
+// weights. This is the one public header; it uses only the standard library
+// (C++17 or later). Nothing here throws, prints or exits: every failure comes
+// back as a Status (with a Diagnostic for DSL errors). See docs/api.md.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#if defined(CNNC_BUILDING_LIBRARY)
+#define CNNC_API __attribute__((visibility("default")))
+#else
+#define CNNC_API
+#endif
+
+namespace cnnc {
+
+// The library's version, "MAJOR.MINOR.PATCH".
+CNNC_API const char *version();
+
+//===----------------------------------------------------------------------===//
+// Errors as values
+//===----------------------------------------------------------------------===//
+
+// A DSL error tied to a position in the model source.
+struct CNNC_API Diagnostic {
+  std::string file;       // the path, or the name given to Model::fromString
+  int line = 0;           // 1-based; 0: about the whole file
+  int column = 0;         // 1-based
+  std::string message;    // what is wrong, e.g. "unknown layer 'conv3d'; ..."
+  std::string sourceLine; // the text of `line`, without its newline
+
+  // As a compiler prints it, without a trailing newline:
+  //   file:line:column: error: message
+  //     <source line>
+  //     <spaces>^
+  // or "file: error: message" when line is 0.
+  std::string str() const;
+};
+
+// Success, or a one-line message saying where and why.
+class CNNC_API Status {
+public:
+  Status() = default; // success
+  explicit Status(std::string message)
+      : ok_(false), message_(std::move(message)) {}
+  explicit Status(Diagnostic diagnostic);
+
+  bool ok() const { return ok_; }
+  explicit operator bool() const { return ok_; }
+  // One line; empty on success. For a DSL error "file:line:column: message".
+  const std::string &message() const { return message_; }
+  // Set for errors in the model source.
+  const std::optional<Diagnostic> &diagnostic() const { return diagnostic_; }
+
+private:
+  bool ok_ = true;
+  std::string message_;
+  std::optional<Diagnostic> diagnostic_;
+};
+
+// A value, or the Status saying why there is none. Reading the value of a
+// failed Result is a programming error (check ok() first).
+template <typename T> class Result {
+public:
+  Result(T value) : value_(std::move(value)) {}
+  Result(Status status) : status_(std::move(status)) {
+    if (status_.ok())
+      status_ = Status("cnnc::Result made from a success Status has no value");
+  }
+
+  bool ok() const { return value_.has_value(); }
+  explicit operator bool() const { return ok(); }
+  const Status &status() const { return status_; }
+
+  T &value() & { return *value_; }
+  const T &value() const & { return *value_; }
+  T &&value() && { return std::move(*value_); }
+  T &operator*() & { return *value_; }
+  const T &operator*() const & { return *value_; }
+  T &&operator*() && { return std::move(*value_); }
+  T *operator->() { return &*value_; }
+  const T *operator->() const { return &*value_; }
+
+private:
+  std::optional<T> value_;
+  Status status_;
+};
+
+//===----------------------------------------------------------------------===//
+// Data
+//===----------------------------------------------------------------------===//
+
+class Model;
+
+// Labeled grayscale images, u8 pixels row-major [count, rows, cols]. Copies
+// share the (immutable) pixels.
+class CNNC_API Dataset {
+public:
+  // The MNIST split "train" or "t10k" (IDX files, raw or .gz) from `dir`;
+  // with an empty dir, the first of $CNNC_DATA_DIR, ./data/mnist,
+  // <exe dir>/../data/mnist, <exe dir>/../../data/mnist and
+  // ../shared/data/mnist that holds it.
+  static Result<Dataset> mnist(const std::string &split,
+                               const std::string &dir = "");
+  // prefix + split + "-images-idx3-ubyte[.gz]" and "-labels-idx1-ubyte[.gz]";
+  // the prefix is used as is ("data/fashion/").
+  static Result<Dataset> idx(const std::string &prefix,
+                             const std::string &split);
+  // Copies count images of rows x cols pixels and their labels.
+  static Result<Dataset> fromMemory(const uint8_t *pixels,
+                                    const uint8_t *labels, int64_t count,
+                                    int64_t rows, int64_t cols);
+
+  int64_t size() const;
+  int64_t rows() const;
+  int64_t cols() const;
+  const uint8_t *pixels() const; // [size, rows, cols]
+  const uint8_t *labels() const; // [size]
+  // The first n examples (all of them when n >= size()).
+  Dataset head(int64_t n) const;
+
+private:
+  struct Impl;
+  friend class Model;
+  explicit Dataset(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<const Impl> impl_;
+};
+
+//===----------------------------------------------------------------------===//
+// Compiling
+//===----------------------------------------------------------------------===//
+
+// Overrides of the model's compile and fit statements; unset keeps the
+// statement's value (or Keras's default).
+struct CompileOptions {
+  std::optional<int64_t> epochs, batchSize;
+  std::optional<double> learningRate;
+  std::optional<uint64_t> seed;
+  std::optional<bool> shuffle;
+  int threads = 0; // worker threads; 0: one per available core (max 1024)
+};
+
+// The training recipe in effect: the statements with the overrides applied.
+struct TrainingConfig {
+  std::string dataset; // "mnist" or "idx"
+  std::string idxPrefix;
+  int64_t epochs = 1, batchSize = 32;
+  double learningRate = 0.001;
+  uint64_t seed = 0;
+  bool shuffle = true;
+  bool validation = true; // validation=test
+};
+
+// The IR at each stage of compilation, as text.
+enum class Stage {
+  Forward,  // the forward graph from the DSL (docs/ir.md)
+  Training, // the training-step graph: autodiff, then cleanup, before fusion
+  Fused,    // the training-step graph after every pass (as compiled)
+  Llvm,     // the optimized LLVM IR of the training step's kernels
+  Asm,      // their host assembly
+};
+
+// Debugging hooks on the compile pipelines (training, evaluation and
+// prediction graphs), for irText and every later compilation of the model.
+struct Instrumentation {
+  bool verifyEach = false; // run the IR verifier after every pass
+  bool printAfterAll = false;
+  std::vector<std::string> printAfter; // pass names (see Model::passNames)
+  // Receives the graph after each selected pass, as text.
+  std::function<void(const std::string &pass, const std::string &ir)> print;
+};
+
+//===----------------------------------------------------------------------===//
+// Training
+//===----------------------------------------------------------------------===//
+
+struct EpochMetrics {
+  int epoch = 0;                 // 1-based
+  double loss = 0, accuracy = 0; // averages over the epoch's batches
+  bool hasValidation = false;
+  double valLoss = 0, valAccuracy = 0;
+  double seconds = 0; // training time of the epoch
+};
+
+struct FitOptions {
+  int64_t epochs = 0; // 0: the training recipe's
+  int64_t limit = 0;  // use only the first N training images; 0: all
+  // Keras-like per-epoch log written here (e.g. stdout); redrawn live while
+  // an epoch runs when it is a terminal. nullptr: silent.
+  std::FILE *progress = nullptr;
+  // Called after each epoch; return false to stop training.
+  std::function<bool(const EpochMetrics &)> onEpochEnd;
+};
+
+struct Evaluation {
+  double loss = 0, accuracy = 0;
+  int64_t count = 0;
+};
+
+// Time spent in one kernel of the training step while profiling was on.
+struct KernelTime {
+  std::string name; // "k3_conv2d"
+  std::string op;   // "conv2d"
+  double seconds = 0;
+  int64_t calls = 0;
+  double flops = 0; // per call (a multiply-add counts 2)
+};
+
+//===----------------------------------------------------------------------===//
+// The model
+//===----------------------------------------------------------------------===//
+
+// A compiled model with its weights (initialized from the seed on creation).
+// Kernels are JIT-compiled on first use for each batch size they meet.
+// Move-only; not safe to use from two threads at once.
+class CNNC_API Model {
+public:
+  static Result<Model> fromFile(const std::string &path,
+                                const CompileOptions &options = {});
+  // `name` stands for the file in diagnostics.
+  static Result<Model> fromString(const std::string &source,
+                                  const std::string &name = "<string>",
+                                  const CompileOptions &options = {});
+  Model(Model &&) noexcept;
+  Model &operator=(Model &&) noexcept;
+  ~Model();
+
+  const std::string &name() const; // from `model NAME { ... }`
+  // A table like Keras's model.summary(), ending with a newline.
+  std::string summary() const;
+  TrainingConfig config() const;
+  std::vector<int64_t> inputShape() const; // [height, width, channels]
+  int64_t numClasses() const;
+
+  int threads() const;
+  // 0: one per available core; at most 1024.
+  Status setThreads(int threads);
+  // Restarts from weights initialized from `seed`, which also drives
+  // shuffling and dropout from now on.
+  Status setSeed(uint64_t seed);
+
+  // The names of the passes the compile pipelines run, in order.
+  std::vector<std::string> passNames() const;
+  // Fails, naming the known passes, on an unknown printAfter name.
+  Status setInstrumentation(Instrumentation instrumentation);
+
+  // The IR at `stage` for the recipe's batch size, ending with a newline.
+  Result<std::string> irText(Stage stage);
+
+  // The split ("train" or "t10k") of the dataset the fit statement names;
+  // `dataDir` replaces the default MNIST directory or the idx prefix's.
+  Result<Dataset> dataset(const std::string &split,
+                          const std::string &dataDir = "") const;
+
+  // Trains from the current weights; the history of the epochs run.
+  Result<std::vector<EpochMetrics>> fit(const Dataset &train,
+                                        const Dataset *validation = nullptr,
+                                        const FitOptions &options = {});
+  Result<Evaluation> evaluate(const Dataset &data);
+  // Class probabilities, row-major [count, numClasses()], for `count` NHWC
+  // images of inputShape() in the caller's buffer: floats as the model sees
+  // them, or u8 pixels scaled by 1/255 as in training.
+  Result<std::vector<float>> predict(const float *images, int64_t count);
+  Result<std::vector<float>> predict(const uint8_t *images, int64_t count);
+
+  // safetensors (docs/formats.md); written atomically.
+  Status saveWeights(const std::string &path) const;
+  // Every tensor must match by name and shape; otherwise the error names the
+  // first that differs.
+  Status loadWeights(const std::string &path);
+
+  void setProfiling(bool on);
+  std::vector<KernelTime> kernelProfile() const;
+  // kernelProfile() as a table (kernel, op, calls, ms/call, GFLOP/s, share
+  // of the step), slowest first; empty when nothing was profiled.
+  std::string profileTable() const;
+
+  struct Impl; // opaque
+
+private:
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Keras CSVLogger columns plus seconds (docs/formats.md); atomic.
+CNNC_API Status writeHistoryCsv(const std::string &path,
+                                const std::vector<EpochMetrics> &history);
+// Training and validation accuracy and loss per epoch, as SVG; atomic.
+CNNC_API Status writeHistorySvg(const std::string &path,
+                                const std::vector<EpochMetrics> &history,
+                                const std::string &title);
+
+} // namespace cnnc

@@ -1,0 +1,198 @@
+#include "ir/OpCost.h"
+
+#include "ir/ShapeRules.h"
+
+#include <iterator>
+
+namespace cnnc::ir {
+
+namespace {
+
+double elements(const Graph &g, ValueId v) {
+  return static_cast<double>(g.type(v).numElements());
+}
+
+double dim(const Graph &g, ValueId v, int64_t axis) {
+  return static_cast<double>(g.type(v).shape[axis]);
+}
+
+// Every operand read and every result written once.
+double operandAndResultBytes(const Graph &g, const Op &op) {
+  double bytes = 0;
+  for (ValueId v : op.operands)
+    bytes += static_cast<double>(g.type(v).byteSize());
+  for (ValueId v : op.results)
+    bytes += static_cast<double>(g.type(v).byteSize());
+  return bytes;
+}
+
+// 2 * N*OH*OW*O * KH*KW*C, from the output (gradient) y and the kernel w.
+double convFlops(const Graph &g, ValueId y, const std::vector<int64_t> &w) {
+  return 2 * elements(g, y) * static_cast<double>(w[0] * w[1] * w[2]);
+}
+
+OpCost conv2dCost(const Graph &g, const Op &op) {
+  return {convFlops(g, op.results[0], g.type(op.operands[1]).shape),
+          operandAndResultBytes(g, op)};
+}
+
+OpCost conv2dBackwardDataCost(const Graph &g, const Op &op) {
+  return {convFlops(g, op.operands[0], g.type(op.operands[1]).shape),
+          operandAndResultBytes(g, op)};
+}
+
+OpCost conv2dBackwardFilterCost(const Graph &g, const Op &op) {
+  return {convFlops(g, op.operands[1], g.type(op.results[0]).shape),
+          operandAndResultBytes(g, op)};
+}
+
+OpCost matmulCost(const Graph &g, const Op &op) {
+  // c[M,P] = op(a) op(b): the contraction is a's non-output axis.
+  int64_t kAxis = op.attrs.getInt("transpose_a") != 0 ? 0 : 1;
+  return {2 * elements(g, op.results[0]) * dim(g, op.operands[0], kAxis),
+          operandAndResultBytes(g, op)};
+}
+
+// One compare or add per window tap of each output.
+double windowTaps(const Op &op) {
+  std::vector<int64_t> p = op.attrs.getInts("pool_size");
+  return p.size() == 2 ? static_cast<double>(p[0] * p[1]) : 1;
+}
+
+OpCost pool2dCost(const Graph &g, const Op &op) {
+  return {elements(g, op.results[0]) * windowTaps(op),
+          operandAndResultBytes(g, op)};
+}
+
+// max_pool2d_grad(x, y, dy) and avg_pool2d_grad(dy): one per tap of each
+// window of dy (the last operand).
+OpCost pool2dGradCost(const Graph &g, const Op &op) {
+  return {elements(g, op.operands.back()) * windowTaps(op),
+          operandAndResultBytes(g, op)};
+}
+
+OpCost elementwiseCost(const Graph &g, const Op &op) {
+  return {elements(g, op.results[0]), operandAndResultBytes(g, op)};
+}
+
+// Reductions (bias_grad, count_correct): one per input element.
+OpCost reduceCost(const Graph &g, const Op &op) {
+  return {elements(g, op.operands[0]), operandAndResultBytes(g, op)};
+}
+
+// Max, subtract, exp, sum, divide per logit.
+OpCost softmaxCost(const Graph &g, const Op &op) {
+  return {5 * elements(g, op.operands[0]), operandAndResultBytes(g, op)};
+}
+
+OpCost aliasCost(const Graph &, const Op &) { return {0, 0}; }
+
+// Optimizer updates: `flopsPerElement` per parameter element; operand 1 is
+// the gradient (read), the others but the step are read and written.
+OpCost updateCost(const Graph &g, const Op &op, double flopsPerElement) {
+  double bytes = 0;
+  for (size_t i = 0; i < op.operands.size(); ++i) {
+    double b = static_cast<double>(g.type(op.operands[i]).byteSize());
+    bool written = i != 1 && g.type(op.operands[i]).rank() > 0;
+    bytes += written ? 2 * b : b;
+  }
+  return {flopsPerElement * elements(g, op.operands[0]), bytes};
+}
+
+OpCost sgdUpdateCost(const Graph &g, const Op &op) {
+  return updateCost(g, op, op.operands.size() == 3 ? 4 : 2);
+}
+
+OpCost adamUpdateCost(const Graph &g, const Op &op) {
+  return updateCost(g, op, 12);
+}
+
+OpCost rmspropUpdateCost(const Graph &g, const Op &op) {
+  return updateCost(g, op, 7);
+}
+
+// ---- Fused ops (passes/Fusion.cpp) ----
+
+// The convolution before the pool: 2 * N*OH*OW*O * KH*KW*C, plus one
+// compare per pooled tap.
+OpCost conv2dMaxPoolCost(const Graph &g, const Op &op) {
+  const std::vector<int64_t> &x = g.type(op.operands[0]).shape;
+  const std::vector<int64_t> &w = g.type(op.operands[1]).shape;
+  std::vector<int64_t> s = op.attrs.getInts("strides"),
+                       p = op.attrs.getInts("padding");
+  if (s.size() != 2 || p.size() != 4)
+    return {0, operandAndResultBytes(g, op)};
+  double oh =
+      static_cast<double>(windowOutputSize(x[1], w[0], s[0], p[0], p[2]));
+  double ow =
+      static_cast<double>(windowOutputSize(x[2], w[1], s[1], p[1], p[3]));
+  double conv = static_cast<double>(x[0]) * oh * ow * static_cast<double>(w[3]);
+  return {2 * conv * static_cast<double>(w[0] * w[1] * w[2]) + conv,
+          operandAndResultBytes(g, op)};
+}
+
+// The filter gradient of conv2d_backward_filter_bias_argmax: dw [KH,KW,C,O]
+// (result 0) times the N*OH*OW pixels of the implied gradient.
+OpCost conv2dBackwardFilterArgmaxCost(const Graph &g, const Op &op) {
+  const std::vector<int64_t> &x = g.type(op.operands[0]).shape;
+  std::vector<int64_t> k = op.attrs.getInts("kernel_size"),
+                       s = op.attrs.getInts("strides"),
+                       p = op.attrs.getInts("padding");
+  if (k.size() != 2 || s.size() != 2 || p.size() != 4)
+    return {0, operandAndResultBytes(g, op)};
+  double oh =
+      static_cast<double>(windowOutputSize(x[1], k[0], s[0], p[0], p[2]));
+  double ow =
+      static_cast<double>(windowOutputSize(x[2], k[1], s[1], p[1], p[3]));
+  return {2 * elements(g, op.results[0]) * static_cast<double>(x[0]) * oh * ow,
+          operandAndResultBytes(g, op)};
+}
+
+// dy [N,OH,OW,O] and the transposed kernel [KH,KW,O,C].
+OpCost conv2dBackwardDataTransposedCost(const Graph &g, const Op &op) {
+  const std::vector<int64_t> &wt = g.type(op.operands[1]).shape;
+  return {2 * elements(g, op.operands[0]) *
+              static_cast<double>(wt[0] * wt[1] * wt[3]),
+          operandAndResultBytes(g, op)};
+}
+
+// ---- Batch normalization ----
+
+// Statistics (sum, then squared deviations: 3 per element) and the
+// normalization (subtract, fma: 2 per element).
+OpCost batchNormCost(const Graph &g, const Op &op) {
+  return {5 * elements(g, op.operands[0]), operandAndResultBytes(g, op)};
+}
+
+// Two sums (dy, dy * xhat: 4 per element) and dx (about 5 per element).
+OpCost batchNormGradCost(const Graph &g, const Op &op) {
+  return {9 * elements(g, op.operands[0]), operandAndResultBytes(g, op)};
+}
+
+// Subtract and fma per element.
+OpCost batchNormInferenceCost(const Graph &g, const Op &op) {
+  return {2 * elements(g, op.operands[0]), operandAndResultBytes(g, op)};
+}
+
+OpCost movingAverageUpdateCost(const Graph &g, const Op &op) {
+  return updateCost(g, op, 3);
+}
+
+// ---- The table: one cost rule per op, from ir/Ops.def ----
+
+using CostFn = OpCost (*)(const Graph &, const Op &);
+constexpr CostFn kCostRules[] = {
+#define OP(Enum, Name, NumOperands, NumResults, Flags, Shape, Vjp, Cost, Emit) \
+  Cost,
+#include "ir/Ops.def"
+#undef OP
+};
+static_assert(std::size(kCostRules) == kNumOpKinds);
+
+} // namespace
+
+OpCost opCost(const Graph &g, const Op &op) {
+  return kCostRules[static_cast<int>(op.kind)](g, op);
+}
+
+} // namespace cnnc::ir

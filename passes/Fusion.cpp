@@ -1,0 +1,413 @@
+#include "passes/Fusion.h"
+
+#include "passes/DeadCode.h"
+
+#include "ir/ShapeRules.h"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <optional>
+
+namespace cnnc::passes {
+
+namespace {
+
+using ir::Graph;
+using ir::Op;
+using ir::OpKind;
+using ir::ValueId;
+
+struct Use {
+  int op, operand;
+};
+
+// Matches chains on the graph as it was before the pass (use lists are not
+// updated): every op takes part in at most one rewrite, and each rewrite
+// only removes uses it accounts for itself.
+class Fuser {
+public:
+  Fuser(Graph &g, const FusionOptions &options)
+      : g_(g), options_(options), uses_(g.values().size()),
+        output_(g.values().size(), false), removed_(g.ops().size(), false),
+        replaced_(g.ops().size()) {
+    for (size_t i = 0; i < g.ops().size(); ++i) {
+      const Op &op = g.ops()[i];
+      for (size_t k = 0; k < op.operands.size(); ++k)
+        uses_[op.operands[k]].push_back(
+            {static_cast<int>(i), static_cast<int>(k)});
+    }
+    for (const ir::GraphOutput &o : g.outputs())
+      if (o.value >= 0 && o.value < static_cast<ValueId>(output_.size()))
+        output_[o.value] = true;
+  }
+
+  absl::Status run() {
+    for (size_t i = 0; i < g_.ops().size(); ++i)
+      if (free(i) && g_.ops()[i].kind == OpKind::Conv2D)
+        fuseConv(static_cast<int>(i));
+    for (size_t i = 0; i < g_.ops().size(); ++i)
+      if (free(i) && g_.ops()[i].kind == OpKind::MatMul)
+        fuseDense(static_cast<int>(i));
+    for (size_t i = 0; i < g_.ops().size(); ++i)
+      if (free(i) && g_.ops()[i].kind == OpKind::Conv2DBackwardFilter)
+        fuseFilterBias(static_cast<int>(i));
+    for (size_t i = 0; i < g_.ops().size(); ++i)
+      if (free(i) && g_.ops()[i].kind == OpKind::Conv2DBackwardData)
+        transposeKernel(static_cast<int>(i));
+    return rebuild();
+  }
+
+private:
+  const Op &op(int i) const { return g_.ops()[i]; }
+  bool free(size_t i) const { return !removed_[i] && !replaced_[i]; }
+
+  // The op that is v's only use, if v is not an output and that op is a
+  // free `kind` reading v as operand `operand`; else -1.
+  int soleUser(ValueId v, OpKind kind, int operand) const {
+    if (output_[v] || uses_[v].size() != 1)
+      return -1;
+    const Use &u = uses_[v][0];
+    if (u.operand != operand || op(u.op).kind != kind || !free(u.op))
+      return -1;
+    return u.op;
+  }
+
+  // The activation that is v's only use, if the fused kernels know its kind
+  // (activations with parameters stay separate ops); else -1.
+  int fusableActivation(ValueId v) const {
+    int k = soleUser(v, OpKind::Activation, 0);
+    if (k < 0)
+      return -1;
+    std::string kind = op(k).attrs.getString("kind");
+    return kind == "relu" || kind == "sigmoid" || kind == "tanh" ? k : -1;
+  }
+
+  // A new temp for a fused op's extra result.
+  ValueId addTemp(const std::string &base, ir::TensorType type) {
+    std::string name = base;
+    for (int i = 1; g_.findValue(name) >= 0; ++i)
+      name = fmt::format("{}_{}", base, i);
+    ir::Value v;
+    v.name = std::move(name);
+    v.type = std::move(type);
+    g_.values().push_back(std::move(v));
+    return static_cast<ValueId>(g_.values().size() - 1);
+  }
+
+  void replace(int at, Op fused) {
+    for (ValueId r : fused.results)
+      producer_[r] = at;
+    replaced_[at] = std::move(fused);
+  }
+
+  // The op index that defines v after the rewrites so far.
+  int producer(ValueId v) const {
+    auto it = producer_.find(v);
+    return it != producer_.end() ? it->second : g_.value(v).definingOp;
+  }
+
+  // conv2d -> bias_add [-> activation] [-> max_pool2d (+ its gradient)].
+  void fuseConv(int i) {
+    const Op &conv = op(i);
+    int j = soleUser(conv.results[0], OpKind::BiasAdd, 0);
+    if (j < 0)
+      return;
+    ValueId a = op(j).results[0];
+    std::string act = "linear";
+    int k = fusableActivation(a);
+    if (k >= 0) {
+      act = op(k).attrs.getString("kind");
+      a = op(k).results[0];
+    }
+    ir::Attrs attrs = conv.attrs;
+    attrs.set("activation", act);
+    std::vector<ValueId> operands{conv.operands[0], conv.operands[1],
+                                  op(j).operands[1]};
+    removed_[j] = true;
+    if (k >= 0)
+      removed_[k] = true;
+    if (!fusePool(i, a, act, operands, attrs))
+      replace(i,
+              Op{OpKind::Conv2DBiasActivation, operands, {a}, attrs, conv.loc});
+  }
+
+  // The max pool reading the activation a, fused into the convolution at i
+  // when its windows do not overlap. Without other users of a (evaluation,
+  // prediction) the pool simply moves into the convolution; in training a
+  // must otherwise be read only by the pool's gradient and the activation's
+  // gradient, which become one max_pool2d_argmax_grad.
+  bool fusePool(int i, ValueId a, const std::string &act,
+                const std::vector<ValueId> &operands, ir::Attrs attrs) {
+    if (output_[a])
+      return false;
+    int pool = -1, poolGrad = -1, actGrad = -1;
+    for (const Use &u : uses_[a]) {
+      if (!free(u.op) || u.operand != 0)
+        return false;
+      int *slot = nullptr;
+      switch (op(u.op).kind) {
+      case OpKind::MaxPool2D:
+        slot = &pool;
+        break;
+      case OpKind::MaxPool2DGrad:
+        slot = &poolGrad;
+        break;
+      case OpKind::ActivationGrad:
+        slot = &actGrad;
+        break;
+      default:
+        return false;
+      }
+      if (*slot >= 0)
+        return false; // two users of one kind
+      *slot = u.op;
+    }
+    if (pool < 0 || !poolFits(op(pool), g_.type(a)))
+      return false;
+    ValueId p = op(pool).results[0];
+    attrs.set("pool_size", op(pool).attrs.getInts("pool_size"));
+    const ir::Location &loc = op(i).loc;
+    if (poolGrad < 0 && actGrad < 0) {
+      removed_[pool] = true;
+      replace(
+          i,
+          Op{OpKind::Conv2DBiasActivationMaxPool, operands, {p}, attrs, loc});
+      return true;
+    }
+    // Training: max_pool2d_grad(a, p, g) [-> activation_grad(a, .) relu].
+    if (poolGrad < 0 || (act != "relu" && act != "linear") ||
+        (act == "relu") != (actGrad >= 0))
+      return false;
+    const Op &pg = op(poolGrad);
+    if (pg.operands[1] != p || !(pg.attrs == op(pool).attrs))
+      return false;
+    ValueId dx = pg.results[0];
+    if (actGrad >= 0) {
+      const Op &ag = op(actGrad);
+      if (ag.attrs.getString("kind") != "relu" ||
+          soleUser(dx, OpKind::ActivationGrad, 1) != actGrad)
+        return false;
+      dx = ag.results[0];
+    }
+    ValueId argmax =
+        addTemp(g_.value(p).name + ".argmax", ir::i32(g_.type(p).shape));
+    removed_[pool] = true;
+    // The gradient dy, or the two factors of a mul producing it (dropout's
+    // backward multiplies by its mask).
+    std::vector<ValueId> gradOperands{argmax, pg.operands[2]};
+    ValueId dy = pg.operands[2];
+    int mul = g_.value(dy).definingOp;
+    if (mul >= 0 && op(mul).kind == OpKind::Mul &&
+        soleUser(dy, OpKind::MaxPool2DGrad, 2) == poolGrad && free(mul)) {
+      gradOperands = {argmax, op(mul).operands[0], op(mul).operands[1]};
+      removed_[mul] = true;
+    }
+    ir::Attrs gradAttrs;
+    gradAttrs.set("pool_size", op(pool).attrs.getInts("pool_size"));
+    gradAttrs.set("input_shape", g_.type(a).shape);
+    Op fusedConv{OpKind::Conv2DBiasActivationMaxPoolArgmax,
+                 operands,
+                 {p, argmax},
+                 attrs,
+                 loc};
+    if (int d = droppedAfterPool(p, poolGrad, gradOperands); d >= 0) {
+      // dropout(p) moves into the epilogue; its mask is never stored: the
+      // argmax is -1 where it drops and the gradient scales by 1/(1-rate).
+      const Op &dr = op(d);
+      double rate = dr.attrs.getFloat("rate");
+      fusedConv.kind = OpKind::Conv2DBiasActivationMaxPoolDropoutArgmax;
+      fusedConv.operands.push_back(dr.operands[1]);
+      for (const char *name : {"rate", "seed", "salt"})
+        fusedConv.attrs.set(name, dr.attrs.all().at(name));
+      fusedConv.results[0] = dr.results[0];
+      ValueId mask = dr.results[1];
+      gradOperands = {argmax, gradOperands[1] == mask ? gradOperands[2]
+                                                      : gradOperands[1]};
+      gradAttrs.set("scale", 1.0 / (1.0 - rate));
+      removed_[d] = true;
+    }
+    replace(i, std::move(fusedConv));
+    if (actGrad >= 0)
+      removed_[actGrad] = true;
+    replace(
+        poolGrad,
+        Op{OpKind::MaxPool2DArgmaxGrad, gradOperands, {dx}, gradAttrs, pg.loc});
+    return true;
+  }
+
+  // The dropout op reading the pooled p, when p's only other user is the
+  // pool's gradient and dropout's mask is read only by the mul folded into
+  // that gradient (gradOperands = argmax, dy, mask); else -1.
+  int droppedAfterPool(ValueId p, int poolGrad,
+                       const std::vector<ValueId> &gradOperands) const {
+    if (output_[p] || uses_[p].size() != 2 || gradOperands.size() != 3)
+      return -1;
+    for (const Use &u : uses_[p]) {
+      if (u.op == poolGrad)
+        continue;
+      const Op &d = op(u.op);
+      if (d.kind != OpKind::Dropout || u.operand != 0 || !free(u.op) ||
+          !(d.attrs.getFloat("rate") > 0) || !d.attrs.has("seed") ||
+          !d.attrs.has("salt"))
+        return -1;
+      ValueId mask = d.results[1];
+      bool maskFolded = gradOperands[1] == mask || gradOperands[2] == mask;
+      if (!maskFolded || output_[mask] || uses_[mask].size() != 1 ||
+          gradOperands[1] == gradOperands[2])
+        return -1;
+      return u.op;
+    }
+    return -1;
+  }
+
+  // Non-overlapping, unpadded windows whose convolution rows fit the
+  // per-thread buffer.
+  bool poolFits(const Op &pool, const ir::TensorType &a) const {
+    std::vector<int64_t> ps = pool.attrs.getInts("pool_size");
+    std::vector<int64_t> pad = pool.attrs.getInts("padding");
+    if (ps.size() != 2 || pool.attrs.getInts("strides") != ps ||
+        pad != std::vector<int64_t>{0, 0, 0, 0} || a.rank() != 4)
+      return false;
+    return ps[0] * a.shape[2] * a.shape[3] * 4 <= options_.maxPoolRowBytes;
+  }
+
+  // matmul -> bias_add [-> activation].
+  void fuseDense(int i) {
+    const Op &mm = op(i);
+    int j = soleUser(mm.results[0], OpKind::BiasAdd, 0);
+    if (j < 0)
+      return;
+    ValueId y = op(j).results[0];
+    std::string act = "linear";
+    int k = fusableActivation(y);
+    if (k >= 0) {
+      act = op(k).attrs.getString("kind");
+      y = op(k).results[0];
+      removed_[k] = true;
+    }
+    removed_[j] = true;
+    ir::Attrs attrs = mm.attrs;
+    attrs.set("activation", act);
+    replace(i, Op{OpKind::MatMulBiasActivation,
+                  {mm.operands[0], mm.operands[1], op(j).operands[1]},
+                  {y},
+                  attrs,
+                  mm.loc});
+  }
+
+  bool definedBefore(ValueId v, int at) const {
+    return g_.value(v).definingOp < at;
+  }
+
+  // conv2d_backward_filter(x, dy) and bias_grad(dy): one pass over dy.
+  void fuseFilterBias(int i) {
+    const Op &bf = op(i);
+    ValueId dy = bf.operands[1];
+    int j = -1;
+    for (const Use &u : uses_[dy])
+      if (op(u.op).kind == OpKind::BiasGrad && free(u.op)) {
+        j = u.op;
+        break;
+      }
+    if (j < 0)
+      return;
+    int at = std::min(i, j);
+    if (!definedBefore(bf.operands[0], at) || !definedBefore(dy, at))
+      return;
+    removed_[i == at ? j : i] = true;
+    Op fused{OpKind::Conv2DBackwardFilterBias,
+             bf.operands,
+             {bf.results[0], op(j).results[0]},
+             bf.attrs,
+             bf.loc};
+    // dy from a fused pool's gradient that nothing else reads (the first
+    // layer has no backward data): the kernel reads the pooled gradient and
+    // the argmax instead, and the full-size dy is never written.
+    int m = producer(dy);
+    if (m >= 0 && replaced_[m] &&
+        replaced_[m]->kind == OpKind::MaxPool2DArgmaxGrad && !output_[dy] &&
+        uses_[dy].size() == 2) {
+      fused.kind = OpKind::Conv2DBackwardFilterBiasArgmax;
+      fused.operands = {bf.operands[0]};
+      for (ValueId v : replaced_[m]->operands)
+        fused.operands.push_back(v);
+      for (const auto &[name, value] : replaced_[m]->attrs.all())
+        if (name != "input_shape")
+          fused.attrs.set(name, value);
+      replaced_[m].reset();
+      removed_[m] = true;
+    }
+    replace(at, std::move(fused));
+  }
+
+  // conv2d_backward_data(dy, w) with w a param: the kernel is transposed
+  // once, at the start of the step, instead of by every thread of the call.
+  void transposeKernel(int i) {
+    const Op &bd = op(i);
+    ValueId w = bd.operands[1];
+    if (g_.value(w).kind == ir::ValueKind::Temp)
+      return;
+    auto it = transposed_.find(w);
+    if (it == transposed_.end()) {
+      const std::vector<int64_t> &s = g_.type(w).shape;
+      ValueId wt = addTemp(g_.value(w).name + ".transposed",
+                           ir::f32({s[0], s[1], s[3], s[2]}));
+      prologue_.push_back(
+          Op{OpKind::Conv2DKernelTranspose, {w}, {wt}, {}, bd.loc});
+      it = transposed_.emplace(w, wt).first;
+    }
+    replace(i, Op{OpKind::Conv2DBackwardDataTransposed,
+                  {bd.operands[0], it->second},
+                  bd.results,
+                  bd.attrs,
+                  bd.loc});
+  }
+
+  absl::Status rebuild() {
+    std::vector<Op> ops = prologue_;
+    for (size_t i = 0; i < g_.ops().size(); ++i) {
+      if (replaced_[i])
+        ops.push_back(std::move(*replaced_[i]));
+      else if (!removed_[i])
+        ops.push_back(std::move(g_.ops()[i]));
+    }
+    // The rewrites only build ops whose shape rules hold; check anyway, so
+    // that a wrong match fails here and not in a kernel.
+    for (const Op &o : ops) {
+      std::vector<ir::TensorType> in;
+      for (ValueId v : o.operands)
+        in.push_back(g_.type(v));
+      auto types = ir::inferResultTypes(o.kind, in, o.attrs);
+      bool same = types.ok() && types->size() == o.results.size();
+      for (size_t r = 0; same && r < o.results.size(); ++r)
+        same = (*types)[r] == g_.type(o.results[r]);
+      if (!same)
+        return absl::InternalError(
+            fmt::format("fusion built an invalid '{}': {}", ir::opName(o.kind),
+                        types.ok() ? "result types differ"
+                                   : std::string(types.status().message())));
+    }
+    g_.setOps(std::move(ops));
+    eliminateDeadCode(g_);
+    return absl::OkStatus();
+  }
+
+  Graph &g_;
+  FusionOptions options_;
+  std::vector<std::vector<Use>> uses_;
+  std::vector<bool> output_;
+  std::vector<bool> removed_;
+  std::vector<std::optional<Op>> replaced_;
+  std::vector<Op> prologue_;
+  std::map<ValueId, ValueId> transposed_;
+  std::map<ValueId, int> producer_; // results of rewritten ops
+};
+
+} // namespace
+
+absl::Status fuseOps(ir::Graph &g, const FusionOptions &options) {
+  return Fuser(g, options).run();
+}
+
+} // namespace cnnc::passes

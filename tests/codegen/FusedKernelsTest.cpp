@@ -1,0 +1,473 @@
+// The fused ops' kernels (ir/Ops.def, made by passes/Fusion.cpp) against
+// the unfused op compositions they replace, compiled in the same graph and
+// run on 1, 2 and 3 threads: the fused kernels do the same float32
+// arithmetic, so results must be bit-identical; and against float64
+// references where the composition is itself new (the transposed kernel).
+#include "ConvReference.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <map>
+
+namespace cnnc::testing {
+namespace {
+
+using ir::OpKind;
+using ir::ValueId;
+
+const std::vector<int> kThreads = {1, 2, 3};
+
+// Runs every op of g in order on `threads` threads (thread ids one after
+// another, as the kernels' shares are independent) with the given inputs;
+// returns every f32 and i32 buffer by value id.
+struct Buffers {
+  std::map<ValueId, std::vector<float>> f;
+  std::map<ValueId, std::vector<int32_t>> i;
+};
+
+Buffers runGraph(const ir::Graph &g, const codegen::CompiledGraph &compiled,
+                 const std::map<ValueId, std::vector<float>> &inputs,
+                 const std::map<ValueId, std::vector<int32_t>> &intInputs,
+                 int threads) {
+  Buffers b;
+  for (size_t v = 0; v < g.values().size(); ++v) {
+    const ir::TensorType &t = g.values()[v].type;
+    if (t.dtype == ir::DType::F32)
+      b.f[v].assign(t.numElements(), std::nanf(""));
+    else
+      b.i[v].assign(t.numElements(), -7);
+  }
+  for (const auto &[v, data] : inputs)
+    b.f[v] = data;
+  for (const auto &[v, data] : intInputs)
+    b.i[v] = data;
+  for (size_t k = 0; k < g.ops().size(); ++k) {
+    const ir::Op &op = g.ops()[k];
+    std::vector<void *> args;
+    auto ptr = [&](ValueId v) -> void * {
+      return g.type(v).dtype == ir::DType::F32 ? (void *)b.f[v].data()
+                                               : (void *)b.i[v].data();
+    };
+    for (ValueId v : op.operands)
+      args.push_back(ptr(v));
+    for (ValueId v : op.results)
+      args.push_back(ptr(v));
+    codegen::KernelFn fn = compiled.kernel(k);
+    EXPECT_NE(fn, nullptr) << ir::opName(op.kind);
+    for (int t = 0; fn && t < threads; ++t)
+      fn(args.data(), t, threads);
+  }
+  return b;
+}
+
+// A graph under construction whose ops fail the test on a shape error.
+struct Builder {
+  ir::Graph g{"fused"};
+  std::map<ValueId, std::vector<float>> inputs;
+  std::map<ValueId, std::vector<int32_t>> intInputs;
+
+  ValueId input(std::vector<int64_t> shape, std::vector<float> data) {
+    ValueId v = g.addInput("in", ir::f32(std::move(shape)));
+    inputs[v] = std::move(data);
+    return v;
+  }
+  std::vector<ValueId> op(OpKind kind, std::vector<ValueId> operands,
+                          ir::Attrs attrs = {}) {
+    auto r = g.create(kind, std::move(operands), std::move(attrs));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : std::vector<ValueId>{};
+  }
+  ValueId op1(OpKind kind, std::vector<ValueId> operands,
+              ir::Attrs attrs = {}) {
+    std::vector<ValueId> r = op(kind, std::move(operands), std::move(attrs));
+    return r.empty() ? -1 : r[0];
+  }
+
+  // Compiles once and runs on every thread count.
+  std::vector<Buffers> run() {
+    auto compiled = codegen::compileGraph(g);
+    EXPECT_TRUE(compiled.ok()) << compiled.status();
+    std::vector<Buffers> out;
+    if (!compiled.ok())
+      return out;
+    for (int t : kThreads)
+      out.push_back(runGraph(g, **compiled, inputs, intInputs, t));
+    return out;
+  }
+};
+
+// a == b bit for bit (NaN payloads included), with the first difference.
+void expectBitEqual(const std::vector<float> &a, const std::vector<float> &b,
+                    const std::string &what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  for (size_t i = 0; i < a.size(); ++i) {
+    uint32_t x, y;
+    std::memcpy(&x, &a[i], 4);
+    std::memcpy(&y, &b[i], 4);
+    if (x != y) {
+      ADD_FAILURE() << what << ": element " << i << " is " << a[i] << " fused, "
+                    << b[i] << " unfused";
+      return;
+    }
+  }
+}
+
+// Fused vs unfused on every thread count, and every thread count equal to
+// the first.
+void expectSame(const std::vector<Buffers> &runs, ValueId fused,
+                ValueId unfused, const std::string &what) {
+  ASSERT_EQ(runs.size(), kThreads.size());
+  for (size_t t = 0; t < runs.size(); ++t) {
+    std::string where = fmt::format("{} threads={}", what, kThreads[t]);
+    expectBitEqual(runs[t].f.at(fused), runs[t].f.at(unfused), where);
+    expectBitEqual(runs[t].f.at(fused), runs[0].f.at(fused), where);
+  }
+}
+
+ir::Attrs convAttrs(const Window &w) {
+  return {{"strides", w.strides()}, {"padding", w.padding()}};
+}
+
+struct ConvCase {
+  Window g;
+  int64_t o;
+};
+
+// Odd sizes, strides 1 and 2, valid and same padding, channel counts below,
+// at and above a vector; the tutorial's two layers.
+std::vector<ConvCase> convCases() {
+  std::vector<ConvCase> cases = {
+      {{2, 9, 7, 3, 3, 3, 1, 1}, 5},    {{1, 11, 10, 1, 3, 3, 1, 1}, 32},
+      {{3, 8, 9, 17, 2, 3, 2, 2}, 16},  {{2, 7, 12, 4, 3, 2, 1, 1}, 33},
+      {{2, 10, 9, 5, 5, 5, 2, 1}, 7},   {{4, 28, 28, 1, 3, 3, 1, 1}, 32},
+      {{4, 13, 13, 32, 3, 3, 1, 1}, 64}};
+  cases[1].g.same();
+  cases[4].g.same();
+  return cases;
+}
+
+TEST(FusedKernels, ConvBiasActivationEqualsUnfused) {
+  std::mt19937 rng(11);
+  for (const ConvCase &c : convCases())
+    for (std::string act : {"relu", "sigmoid", "tanh", "linear"}) {
+      Builder b;
+      ValueId x = b.input(c.g.xShape(),
+                          randomFloats(rng, c.g.n * c.g.h * c.g.w * c.g.c));
+      ValueId w = b.input({c.g.kh, c.g.kw, c.g.c, c.o},
+                          randomFloats(rng, c.g.kh * c.g.kw * c.g.c * c.o));
+      ValueId bias = b.input({c.o}, randomFloats(rng, c.o));
+      ValueId y = b.op1(OpKind::Conv2D, {x, w}, convAttrs(c.g));
+      y = b.op1(OpKind::BiasAdd, {y, bias});
+      if (act != "linear")
+        y = b.op1(OpKind::Activation, {y}, {{"kind", act}});
+      ir::Attrs attrs = convAttrs(c.g);
+      attrs.set("activation", act);
+      ValueId fused = b.op1(OpKind::Conv2DBiasActivation, {x, w, bias}, attrs);
+      expectSame(b.run(), fused, y, fmt::format("{} {}", c.g.str(), act));
+    }
+}
+
+// conv -> bias -> act -> max_pool2d (2x2 and 3x2 windows, odd sizes whose
+// last rows/columns no window covers), and in training the pool's and the
+// relu's gradients (with dropout's mask multiply) against
+// max_pool2d_argmax_grad. Inputs, weights and biases are multiples of 1/2
+// so that windows hold ties; a relu leaves windows of zeros (argmax -1).
+TEST(FusedKernels, ConvMaxPoolAndArgmaxGradEqualUnfused) {
+  std::mt19937 rng(12);
+  std::vector<std::vector<int64_t>> pools = {{2, 2}, {3, 2}};
+  size_t k = 0;
+  for (const ConvCase &c : convCases())
+    for (std::string act : {"relu", "linear", "tanh"}) {
+      std::vector<int64_t> ps = pools[k++ % pools.size()];
+      if (c.g.oh() < ps[0] || c.g.ow() < ps[1])
+        continue;
+      // Halves: sums are exact, so equal windows taps are common.
+      auto halves = [&](int64_t n) {
+        std::vector<float> v = randomFloats(rng, n, -1, 1);
+        for (float &e : v)
+          e = std::round(e * 2) / 2;
+        return v;
+      };
+      Builder b;
+      ValueId x = b.input(c.g.xShape(), halves(c.g.n * c.g.h * c.g.w * c.g.c));
+      ValueId w = b.input({c.g.kh, c.g.kw, c.g.c, c.o},
+                          halves(c.g.kh * c.g.kw * c.g.c * c.o));
+      ValueId bias = b.input({c.o}, halves(c.o));
+      ValueId a = b.op1(OpKind::Conv2D, {x, w}, convAttrs(c.g));
+      a = b.op1(OpKind::BiasAdd, {a, bias});
+      if (act != "linear")
+        a = b.op1(OpKind::Activation, {a}, {{"kind", act}});
+      ir::Attrs poolAttrs = {{"pool_size", ps},
+                             {"strides", ps},
+                             {"padding", std::vector<int64_t>{0, 0, 0, 0}}};
+      ValueId p = b.op1(OpKind::MaxPool2D, {a}, poolAttrs);
+      ir::Attrs attrs = convAttrs(c.g);
+      attrs.set("activation", act);
+      attrs.set("pool_size", ps);
+      ValueId fusedPool =
+          b.op1(OpKind::Conv2DBiasActivationMaxPool, {x, w, bias}, attrs);
+      std::string what =
+          fmt::format("{} {} pool {}x{}", c.g.str(), act, ps[0], ps[1]);
+      if (act == "tanh") { // no argmax form (its gradient needs tanh')
+        expectSame(b.run(), fusedPool, p, what);
+        continue;
+      }
+      auto fr =
+          b.op(OpKind::Conv2DBiasActivationMaxPoolArgmax, {x, w, bias}, attrs);
+      int64_t pn = b.g.type(p).numElements();
+      ValueId dy = b.input(b.g.type(p).shape, randomFloats(rng, pn));
+      std::vector<float> maskv(pn);
+      for (float &m : maskv)
+        m = rng() % 4 == 0 ? 0.0f : 1.0f / 0.75f;
+      ValueId mask = b.input(b.g.type(p).shape, maskv);
+      ValueId g = b.op1(OpKind::Mul, {dy, mask});
+      ValueId da = b.op1(OpKind::MaxPool2DGrad, {a, p, g}, poolAttrs);
+      if (act == "relu")
+        da = b.op1(OpKind::ActivationGrad, {a, da}, {{"kind", act}});
+      ir::Attrs gradAttrs = {{"pool_size", ps},
+                             {"input_shape", b.g.type(a).shape}};
+      ValueId fusedGrad =
+          b.op1(OpKind::MaxPool2DArgmaxGrad, {fr[1], dy, mask}, gradAttrs);
+      ValueId da2 = b.op1(OpKind::MaxPool2DGrad, {a, p, dy}, poolAttrs);
+      if (act == "relu")
+        da2 = b.op1(OpKind::ActivationGrad, {a, da2}, {{"kind", act}});
+      ValueId fusedGrad2 =
+          b.op1(OpKind::MaxPool2DArgmaxGrad, {fr[1], dy}, gradAttrs);
+      auto runs = b.run();
+      expectSame(runs, fusedPool, p, what + " pool");
+      expectSame(runs, fr[0], p, what + " pool (argmax form)");
+      expectSame(runs, fusedGrad, da, what + " gradient with mask");
+      expectSame(runs, fusedGrad2, da2, what + " gradient");
+      // Some windows must have had ties or no gradient for the test to
+      // mean something.
+      const std::vector<int32_t> &am = runs[0].i.at(fr[1]);
+      EXPECT_TRUE(std::count(am.begin(), am.end(), -1) > 0 || act != "relu")
+          << what;
+    }
+}
+
+// The pool followed by dropout in the epilogue: dropout's output, and
+// (argmax -1 where it drops, gradient scaled by 1/(1-rate)) the gradient of
+// pool + relu + dropout's mask multiply.
+TEST(FusedKernels, ConvMaxPoolDropoutEqualsUnfused) {
+  std::mt19937 rng(16);
+  for (const ConvCase &c : convCases())
+    for (double rate : {0.25, 0.5}) {
+      Builder b;
+      ValueId x = b.input(c.g.xShape(),
+                          randomFloats(rng, c.g.n * c.g.h * c.g.w * c.g.c));
+      ValueId w = b.input({c.g.kh, c.g.kw, c.g.c, c.o},
+                          randomFloats(rng, c.g.kh * c.g.kw * c.g.c * c.o));
+      ValueId bias = b.input({c.o}, randomFloats(rng, c.o));
+      ValueId step = b.g.addInput("step", ir::i32({}));
+      ir::Attrs poolAttrs = {{"pool_size", std::vector<int64_t>{2, 2}},
+                             {"strides", std::vector<int64_t>{2, 2}},
+                             {"padding", std::vector<int64_t>{0, 0, 0, 0}}};
+      ir::Attrs dropAttrs = {
+          {"rate", rate}, {"seed", int64_t(5)}, {"salt", int64_t(2)}};
+      ValueId a = b.op1(OpKind::Conv2D, {x, w}, convAttrs(c.g));
+      a = b.op1(OpKind::BiasAdd, {a, bias});
+      a = b.op1(OpKind::Activation, {a}, {{"kind", "relu"}});
+      ValueId p = b.op1(OpKind::MaxPool2D, {a}, poolAttrs);
+      auto d = b.op(OpKind::Dropout, {p, step}, dropAttrs);
+      ir::Attrs attrs = convAttrs(c.g);
+      attrs.set("activation", std::string("relu"));
+      attrs.set("pool_size", std::vector<int64_t>{2, 2});
+      for (const auto &[k, v] : dropAttrs.all())
+        attrs.set(k, v);
+      auto fr = b.op(OpKind::Conv2DBiasActivationMaxPoolDropoutArgmax,
+                     {x, w, bias, step}, attrs);
+      int64_t pn = b.g.type(p).numElements();
+      ValueId dy = b.input(b.g.type(p).shape, randomFloats(rng, pn));
+      ValueId g = b.op1(OpKind::Mul, {dy, d[1]});
+      ValueId da = b.op1(OpKind::MaxPool2DGrad, {a, p, g}, poolAttrs);
+      da = b.op1(OpKind::ActivationGrad, {a, da}, {{"kind", "relu"}});
+      ValueId fusedGrad = b.op1(OpKind::MaxPool2DArgmaxGrad, {fr[1], dy},
+                                {{"pool_size", std::vector<int64_t>{2, 2}},
+                                 {"input_shape", b.g.type(a).shape},
+                                 {"scale", 1 / (1 - rate)}});
+      b.intInputs[step] = {3};
+      std::vector<Buffers> runs = b.run();
+      std::string what = fmt::format("{} rate {}", c.g.str(), rate);
+      expectSame(runs, fr[0], d[0], what + " dropout output");
+      expectSame(runs, fusedGrad, da, what + " gradient");
+      const std::vector<float> &mask = runs[0].f.at(d[1]);
+      EXPECT_GT(std::count(mask.begin(), mask.end(), 0.0f), 0) << what;
+    }
+}
+
+TEST(FusedKernels, BackwardFilterBiasEqualsUnfused) {
+  std::mt19937 rng(13);
+  for (const ConvCase &c : convCases()) {
+    Builder b;
+    ValueId x =
+        b.input(c.g.xShape(), randomFloats(rng, c.g.n * c.g.h * c.g.w * c.g.c));
+    std::vector<int64_t> ys{c.g.n, c.g.oh(), c.g.ow(), c.o};
+    ValueId dy =
+        b.input(ys, randomFloats(rng, c.g.n * c.g.oh() * c.g.ow() * c.o));
+    ir::Attrs attrs = convAttrs(c.g);
+    attrs.set("kernel_size", std::vector<int64_t>{c.g.kh, c.g.kw});
+    ValueId dw = b.op1(OpKind::Conv2DBackwardFilter, {x, dy}, attrs);
+    ValueId db = b.op1(OpKind::BiasGrad, {dy});
+    auto fused = b.op(OpKind::Conv2DBackwardFilterBias, {x, dy}, attrs);
+    auto runs = b.run();
+    expectSame(runs, fused[0], dw, c.g.str() + " dw");
+    expectSame(runs, fused[1], db, c.g.str() + " db");
+  }
+}
+
+// The first layer's filter and bias gradients read straight from the pooled
+// gradient and argmax, against max_pool2d_argmax_grad then
+// conv2d_backward_filter_bias: both filter paths (all taps of a 1- or
+// 3-channel input in registers; one tap per item), pools that leave rows
+// and columns uncovered, a row count that is not a multiple of 4 (bias_grad's
+// tail), with a mask operand or a scale.
+TEST(FusedKernels, BackwardFilterBiasFromArgmaxEqualsUnfused) {
+  std::mt19937 rng(17);
+  std::vector<std::vector<int64_t>> pools = {{2, 2}, {3, 2}, {2, 3}};
+  std::vector<ConvCase> cases = convCases();
+  // Pools covering every row and column, with 18 rows: the last two are
+  // bias_grad's tail, and nonzero.
+  cases.push_back({{1, 5, 8, 1, 3, 3, 1, 1}, 16});
+  cases.push_back({{1, 5, 8, 3, 3, 3, 1, 1}, 17});
+  size_t k = 0;
+  for (const ConvCase &c : cases)
+    for (int variant = 0; variant < 3; ++variant) {
+      std::vector<int64_t> ps = pools[k++ % pools.size()];
+      if (c.g.h == 5)
+        ps = {3, 2};
+      std::vector<int64_t> ys{c.g.n, c.g.oh(), c.g.ow(), c.o};
+      if (ys[1] < ps[0] || ys[2] < ps[1])
+        continue;
+      std::vector<int64_t> pooled{ys[0], ys[1] / ps[0], ys[2] / ps[1], c.o};
+      int64_t pn = pooled[0] * pooled[1] * pooled[2] * pooled[3];
+      Builder b;
+      ValueId x = b.input(c.g.xShape(),
+                          randomFloats(rng, c.g.n * c.g.h * c.g.w * c.g.c));
+      ValueId argmax = b.g.addInput("argmax", ir::i32(pooled));
+      std::vector<int32_t> am(pn);
+      for (int32_t &v : am)
+        v = static_cast<int32_t>(rng() % (ps[0] * ps[1] + 1)) - 1;
+      b.intInputs[argmax] = am;
+      ValueId g = b.input(pooled, randomFloats(rng, pn));
+      std::vector<ValueId> gradOperands{argmax, g};
+      ir::Attrs gradAttrs = {{"pool_size", ps}, {"input_shape", ys}};
+      if (variant == 1)
+        gradOperands.push_back(b.input(pooled, randomFloats(rng, pn, 0, 2)));
+      if (variant == 2)
+        gradAttrs.set("scale", 1 / 0.7);
+      ValueId dy = b.op1(OpKind::MaxPool2DArgmaxGrad, gradOperands, gradAttrs);
+      ir::Attrs attrs = convAttrs(c.g);
+      attrs.set("kernel_size", std::vector<int64_t>{c.g.kh, c.g.kw});
+      auto unfused = b.op(OpKind::Conv2DBackwardFilterBias, {x, dy}, attrs);
+      attrs.set("pool_size", ps);
+      if (variant == 2)
+        attrs.set("scale", 1 / 0.7);
+      std::vector<ValueId> operands{x};
+      operands.insert(operands.end(), gradOperands.begin(), gradOperands.end());
+      auto fused =
+          b.op(OpKind::Conv2DBackwardFilterBiasArgmax, operands, attrs);
+      auto runs = b.run();
+      std::string what = fmt::format("{} o={} pool {}x{} variant {}", c.g.str(),
+                                     c.o, ps[0], ps[1], variant);
+      expectSame(runs, fused[0], unfused[0], what + " dw");
+      expectSame(runs, fused[1], unfused[1], what + " db");
+    }
+}
+
+// conv2d_kernel_transpose against its definition, and backward data from
+// the transposed kernel against the plain op (bit-identical) and the
+// float64 reference.
+TEST(FusedKernels, BackwardDataTransposedEqualsUnfused) {
+  std::mt19937 rng(14);
+  for (const ConvCase &c : convCases()) {
+    Builder b;
+    std::vector<int64_t> ys{c.g.n, c.g.oh(), c.g.ow(), c.o};
+    std::vector<float> dyv =
+        randomFloats(rng, c.g.n * c.g.oh() * c.g.ow() * c.o);
+    std::vector<float> wv = randomFloats(rng, c.g.kh * c.g.kw * c.g.c * c.o);
+    ValueId dy = b.input(ys, dyv);
+    ValueId w = b.input({c.g.kh, c.g.kw, c.g.c, c.o}, wv);
+    ir::Attrs attrs = convAttrs(c.g);
+    attrs.set("input_shape", c.g.xShape());
+    ValueId dx = b.op1(OpKind::Conv2DBackwardData, {dy, w}, attrs);
+    ValueId wt = b.op1(OpKind::Conv2DKernelTranspose, {w});
+    ValueId fused =
+        b.op1(OpKind::Conv2DBackwardDataTransposed, {dy, wt}, attrs);
+    auto runs = b.run();
+    expectSame(runs, fused, dx, c.g.str());
+    const std::vector<float> &t = runs[0].f.at(wt);
+    for (int64_t i = 0; i < c.g.kh; ++i)
+      for (int64_t j = 0; j < c.g.kw; ++j)
+        for (int64_t ci = 0; ci < c.g.c; ++ci)
+          for (int64_t o = 0; o < c.o; ++o)
+            ASSERT_EQ(t[((i * c.g.kw + c.g.kw - 1 - j) * c.o + o) * c.g.c + ci],
+                      wv[((i * c.g.kw + j) * c.g.c + ci) * c.o + o])
+                << c.g.str();
+    EXPECT_LT(maxRelError(
+                  runs[0].f.at(fused),
+                  refConv2DBackwardData(c.g, c.o, toDouble(dyv), toDouble(wv))),
+              1e-5)
+        << c.g.str();
+  }
+}
+
+TEST(FusedKernels, MatMulBiasActivationEqualsUnfused) {
+  std::mt19937 rng(15);
+  struct Case {
+    int64_t m, k, n;
+    bool ta, tb;
+  };
+  for (Case c : {Case{32, 1600, 128, false, false},
+                 Case{7, 19, 10, false, false}, Case{5, 33, 17, false, true},
+                 Case{13, 6, 40, true, false}, Case{1, 1, 1, false, false}})
+    for (std::string act : {"relu", "sigmoid", "tanh", "linear"}) {
+      Builder b;
+      std::vector<int64_t> as = c.ta ? std::vector<int64_t>{c.k, c.m}
+                                     : std::vector<int64_t>{c.m, c.k};
+      std::vector<int64_t> bs = c.tb ? std::vector<int64_t>{c.n, c.k}
+                                     : std::vector<int64_t>{c.k, c.n};
+      ValueId a = b.input(as, randomFloats(rng, c.m * c.k));
+      ValueId w = b.input(bs, randomFloats(rng, c.k * c.n));
+      ValueId bias = b.input({c.n}, randomFloats(rng, c.n));
+      ir::Attrs attrs = {{"transpose_a", int64_t(c.ta)},
+                         {"transpose_b", int64_t(c.tb)}};
+      ValueId y = b.op1(OpKind::MatMul, {a, w}, attrs);
+      y = b.op1(OpKind::BiasAdd, {y, bias});
+      if (act != "linear")
+        y = b.op1(OpKind::Activation, {y}, {{"kind", act}});
+      attrs.set("activation", act);
+      ValueId fused = b.op1(OpKind::MatMulBiasActivation, {a, w, bias}, attrs);
+      expectSame(b.run(), fused, y,
+                 fmt::format("{}x{}x{} ta={} tb={} {}", c.m, c.k, c.n, c.ta,
+                             c.tb, act));
+    }
+}
+
+// Shape rules reject what the emitters cannot do.
+TEST(FusedKernels, ShapeRulesRejectUnsupportedAttributes) {
+  auto types = [](std::vector<ir::TensorType> in, ir::Attrs a, OpKind k) {
+    return ir::inferResultTypes(k, in, a).status();
+  };
+  ir::Attrs conv = {{"strides", std::vector<int64_t>{1, 1}},
+                    {"padding", std::vector<int64_t>{0, 0, 0, 0}},
+                    {"activation", std::string("softplus")}};
+  std::vector<ir::TensorType> in = {ir::f32({1, 5, 5, 2}),
+                                    ir::f32({3, 3, 2, 4}), ir::f32({4})};
+  EXPECT_FALSE(types(in, conv, OpKind::Conv2DBiasActivation).ok());
+  conv.set("activation", std::string("relu"));
+  EXPECT_TRUE(types(in, conv, OpKind::Conv2DBiasActivation).ok());
+  EXPECT_FALSE(
+      types({in[0], in[1], ir::f32({3})}, conv, OpKind::Conv2DBiasActivation)
+          .ok());
+  conv.set("pool_size", std::vector<int64_t>{2, 2});
+  conv.set("activation", std::string("tanh"));
+  EXPECT_TRUE(types(in, conv, OpKind::Conv2DBiasActivationMaxPool).ok());
+  EXPECT_FALSE(types(in, conv, OpKind::Conv2DBiasActivationMaxPoolArgmax).ok());
+  conv.set("pool_size", std::vector<int64_t>{4, 2}); // taller than 3 rows
+  EXPECT_FALSE(types(in, conv, OpKind::Conv2DBiasActivationMaxPool).ok());
+}
+
+} // namespace
+} // namespace cnnc::testing

@@ -1,0 +1,355 @@
+// batch_norm, batch_norm_grad, batch_norm_inference and
+// moving_average_update against float64 references and central finite
+// differences, on rank-2 and rank-4 inputs with channel counts around the
+// vector widths, with and without gamma/beta, at 1, 2 and 3 threads
+// (bit-identical).
+#include "DenseReference.h"
+
+#include <cstdio>
+
+namespace cnnc::testing {
+namespace {
+
+using ir::OpKind;
+
+struct NormCase {
+  std::vector<int64_t> shape; // channels last
+  bool scale = true, center = true;
+
+  int64_t channels() const { return shape.back(); }
+  int64_t rows() const { return ir::f32(shape).numElements() / channels(); }
+  std::string str() const {
+    return ir::f32(shape).str() + (scale ? " scale" : "") +
+           (center ? " center" : "");
+  }
+  ir::Attrs attrs(double eps = 1e-3) const {
+    return {{"epsilon", eps},
+            {"scale", int64_t{scale ? 1 : 0}},
+            {"center", int64_t{center ? 1 : 0}}};
+  }
+};
+
+const NormCase kCases[] = {
+    {{1, 1}},          {{5, 3}},
+    {{7, 16}, false},  {{33, 17}, true, false},
+    {{2, 5, 5, 33}},   {{3, 4, 4, 64}, false, false},
+    {{2, 13, 13, 32}}, {{4, 3, 3, 10}},
+};
+
+struct Weights {
+  std::vector<float> gamma, beta;
+};
+
+Weights randomWeights(std::mt19937 &rng, int64_t c) {
+  return {randomFloats(rng, c, 0.5f, 2.0f), randomFloats(rng, c, -1, 1)};
+}
+
+std::vector<HostTensor>
+normOperands(const NormCase &k, const std::vector<float> &x, const Weights &w) {
+  std::vector<HostTensor> ops{HostTensor::floats(k.shape, x)};
+  if (k.scale)
+    ops.push_back(HostTensor::floats({k.channels()}, w.gamma));
+  if (k.center)
+    ops.push_back(HostTensor::floats({k.channels()}, w.beta));
+  return ops;
+}
+
+struct NormRef {
+  std::vector<double> y, mean, var;
+};
+
+// y = gamma (x - mean) / sqrt(var + eps) + beta with the batch's mean and
+// biased variance (or the given ones), in float64.
+NormRef normRef(const NormCase &k, const std::vector<double> &x,
+                const std::vector<double> &gamma,
+                const std::vector<double> &beta, double eps,
+                const NormRef *stats = nullptr) {
+  int64_t c = k.channels(), rows = k.rows();
+  NormRef r{std::vector<double>(x.size()), std::vector<double>(c, 0.0),
+            std::vector<double>(c, 0.0)};
+  if (stats) {
+    r.mean = stats->mean;
+    r.var = stats->var;
+  } else {
+    for (int64_t i = 0; i < rows * c; ++i)
+      r.mean[i % c] += x[i] / static_cast<double>(rows);
+    for (int64_t i = 0; i < rows * c; ++i)
+      r.var[i % c] += std::pow(x[i] - r.mean[i % c], 2) / double(rows);
+  }
+  for (int64_t i = 0; i < rows * c; ++i) {
+    int64_t ch = i % c;
+    double g = k.scale ? gamma[ch] : 1, b = k.center ? beta[ch] : 0;
+    r.y[i] = g * (x[i] - r.mean[ch]) / std::sqrt(r.var[ch] + eps) + b;
+  }
+  return r;
+}
+
+// |y| bound used to scale errors: |gamma xhat| + |beta| + 1.
+std::vector<double> normScale(const NormCase &k, const NormRef &ref,
+                              const std::vector<double> &x, const Weights &w) {
+  std::vector<double> s(x.size());
+  int64_t c = k.channels();
+  for (size_t i = 0; i < x.size(); ++i) {
+    int64_t ch = static_cast<int64_t>(i) % c;
+    double xhat = (x[i] - ref.mean[ch]) / std::sqrt(ref.var[ch] + 1e-3);
+    s[i] = std::fabs((k.scale ? w.gamma[ch] : 1) * xhat) +
+           (k.center ? std::fabs(w.beta[ch]) : 0) + 1;
+  }
+  return s;
+}
+
+TEST(NormKernels, BatchNormMatchesReference) {
+  std::mt19937 rng(41);
+  for (const NormCase &k : kCases) {
+    std::vector<float> x =
+        randomFloats(rng, ir::f32(k.shape).numElements(), -2, 3);
+    Weights w = randomWeights(rng, k.channels());
+    auto run = runChecked(OpKind::BatchNorm, normOperands(k, x, w), k.attrs(),
+                          k.str());
+    ASSERT_EQ(run.results.size(), 3u) << k.str();
+    std::vector<double> xd = toDouble(x);
+    NormRef ref = normRef(k, xd, toDouble(w.gamma), toDouble(w.beta), 1e-3);
+    EXPECT_LT(maxRelError(run.results[1].f, ref.mean), 1e-6) << k.str();
+    EXPECT_LT(maxRelError(run.results[2].f, ref.var), 1e-6) << k.str();
+    EXPECT_LT(maxScaledError(run.results[0].f, ref.y, normScale(k, ref, xd, w)),
+              2e-6)
+        << k.str();
+  }
+}
+
+// The statistics are summed in double around a shift from the data: a
+// large common offset does not swamp the variance (a one-pass f32 E[x^2] -
+// E[x]^2 would be off by about 10%).
+TEST(NormKernels, VarianceSurvivesALargeOffset) {
+  std::mt19937 rng(42);
+  NormCase k{{64, 9, 9, 5}};
+  std::vector<float> x = randomFloats(rng, ir::f32(k.shape).numElements());
+  for (float &v : x)
+    v += 1000.0f;
+  Weights w = randomWeights(rng, 5);
+  auto run = runChecked(OpKind::BatchNorm, normOperands(k, x, w), k.attrs());
+  ASSERT_EQ(run.results.size(), 3u);
+  NormRef ref =
+      normRef(k, toDouble(x), toDouble(w.gamma), toDouble(w.beta), 1e-3);
+  EXPECT_LT(maxRelError(run.results[2].f, ref.var), 1e-6);
+  for (int64_t c = 0; c < 5; ++c)
+    EXPECT_NEAR(run.results[2].f[c], ref.var[c], 1e-6 * ref.var[c]) << c;
+}
+
+// Inference with a batch's own statistics is the training op's output, bit
+// for bit (same f32 formula); with other statistics it follows them.
+TEST(NormKernels, InferenceMatchesTrainingAndReference) {
+  std::mt19937 rng(43);
+  for (const NormCase &k : kCases) {
+    std::vector<float> x =
+        randomFloats(rng, ir::f32(k.shape).numElements(), -2, 3);
+    Weights w = randomWeights(rng, k.channels());
+    auto train = runChecked(OpKind::BatchNorm, normOperands(k, x, w), k.attrs(),
+                            k.str());
+    ASSERT_EQ(train.results.size(), 3u);
+    auto inferenceOperands = [&](const std::vector<float> &mean,
+                                 const std::vector<float> &var) {
+      std::vector<HostTensor> ops = normOperands(k, x, w);
+      ops.insert(ops.begin() + 1, {HostTensor::floats({k.channels()}, mean),
+                                   HostTensor::floats({k.channels()}, var)});
+      return ops;
+    };
+    auto same =
+        runChecked(OpKind::BatchNormInference,
+                   inferenceOperands(train.results[1].f, train.results[2].f),
+                   k.attrs(), k.str());
+    ASSERT_EQ(same.results.size(), 1u);
+    EXPECT_EQ(same.results[0].f, train.results[0].f) << k.str();
+
+    std::vector<float> mean = randomFloats(rng, k.channels(), -1, 1);
+    std::vector<float> var = randomFloats(rng, k.channels(), 0, 4);
+    var[0] = 0; // epsilon keeps it finite
+    auto moving = runChecked(OpKind::BatchNormInference,
+                             inferenceOperands(mean, var), k.attrs(), k.str());
+    ASSERT_EQ(moving.results.size(), 1u);
+    NormRef stats{{}, toDouble(mean), toDouble(var)};
+    std::vector<double> xd = toDouble(x);
+    NormRef ref =
+        normRef(k, xd, toDouble(w.gamma), toDouble(w.beta), 1e-3, &stats);
+    EXPECT_LT(
+        maxScaledError(moving.results[0].f, ref.y, normScale(k, ref, xd, w)),
+        2e-6)
+        << k.str();
+  }
+}
+
+// For L = sum(r * batch_norm(x, gamma, beta).y), batch_norm_grad(x, mean,
+// var, r, gamma) gives dL/dx (through the batch statistics), dL/dgamma and
+// dL/dbeta: central differences of the float64 reference.
+TEST(NormKernels, GradMatchesFiniteDifferences) {
+  std::mt19937 rng(44);
+  const NormCase cases[] = {{{6, 3}},
+                            {{9, 17}, false, true},
+                            {{2, 3, 3, 5}, true, false},
+                            {{1, 4, 5, 8}}};
+  for (const NormCase &k : cases) {
+    int64_t c = k.channels(), n = ir::f32(k.shape).numElements();
+    std::vector<float> x = randomFloats(rng, n, -2, 2);
+    std::vector<float> r = randomFloats(rng, n);
+    Weights w = randomWeights(rng, c);
+    auto fwd = runChecked(OpKind::BatchNorm, normOperands(k, x, w), k.attrs());
+    ASSERT_EQ(fwd.results.size(), 3u);
+    std::vector<HostTensor> gradOperands{
+        HostTensor::floats(k.shape, x),
+        HostTensor::floats({c}, fwd.results[1].f),
+        HostTensor::floats({c}, fwd.results[2].f),
+        HostTensor::floats(k.shape, r)};
+    if (k.scale)
+      gradOperands.push_back(HostTensor::floats({c}, w.gamma));
+    auto grad = runChecked(
+        OpKind::BatchNormGrad, gradOperands,
+        {{"epsilon", 1e-3}, {"scale", int64_t{k.scale ? 1 : 0}}}, k.str());
+    ASSERT_EQ(grad.results.size(), 3u) << k.str();
+
+    std::vector<double> xd = toDouble(x), gd = toDouble(w.gamma),
+                        bd = toDouble(w.beta), rd = toDouble(r);
+    auto loss = [&](const std::vector<double> &xv,
+                    const std::vector<double> &gv,
+                    const std::vector<double> &bv) {
+      std::vector<double> y = normRef(k, xv, gv, bv, 1e-3).y;
+      double l = 0;
+      for (size_t i = 0; i < y.size(); ++i)
+        l += rd[i] * y[i];
+      return l;
+    };
+    const double h = 1e-5;
+    auto fd = [&](std::vector<double> &v, size_t i) {
+      double v0 = v[i];
+      v[i] = v0 + h;
+      double up = loss(xd, gd, bd);
+      v[i] = v0 - h;
+      double down = loss(xd, gd, bd);
+      v[i] = v0;
+      return (up - down) / (2 * h);
+    };
+    for (size_t i = 0; i < xd.size(); ++i) {
+      double want = fd(xd, i);
+      EXPECT_NEAR(grad.results[0].f[i], want, 2e-4 + 1e-4 * std::fabs(want))
+          << k.str() << " dx[" << i << "]";
+    }
+    for (int64_t ch = 0; ch < c; ++ch) {
+      double dgamma = fd(gd, ch), dbeta = fd(bd, ch);
+      if (k.scale) { // without gamma, dgamma is still sum(dy * xhat)
+        EXPECT_NEAR(grad.results[1].f[ch], dgamma,
+                    1e-4 + 1e-5 * std::fabs(dgamma))
+            << k.str() << " dgamma[" << ch << "]";
+      }
+      if (k.center) {
+        EXPECT_NEAR(grad.results[2].f[ch], dbeta,
+                    1e-4 + 1e-5 * std::fabs(dbeta))
+            << k.str() << " dbeta[" << ch << "]";
+      }
+    }
+  }
+}
+
+// A larger case against the closed form (dbeta = sum dy, dgamma =
+// sum dy xhat, dx = gamma inv (dy - dbeta/R - xhat dgamma/R)), also for
+// thread-count determinism on many rows.
+TEST(NormKernels, GradMatchesClosedFormOnMnistShape) {
+  std::mt19937 rng(45);
+  NormCase k{{8, 26, 26, 32}};
+  int64_t c = 32, rows = k.rows(), n = rows * c;
+  std::vector<float> x = randomFloats(rng, n, -2, 2), dy = randomFloats(rng, n);
+  Weights w = randomWeights(rng, c);
+  std::vector<float> mean(c), var(c);
+  NormRef stats =
+      normRef(k, toDouble(x), toDouble(w.gamma), toDouble(w.beta), 1e-3);
+  for (int64_t ch = 0; ch < c; ++ch) {
+    mean[ch] = static_cast<float>(stats.mean[ch]);
+    var[ch] = static_cast<float>(stats.var[ch]);
+  }
+  auto grad =
+      runChecked(OpKind::BatchNormGrad,
+                 {HostTensor::floats(k.shape, x), HostTensor::floats({c}, mean),
+                  HostTensor::floats({c}, var), HostTensor::floats(k.shape, dy),
+                  HostTensor::floats({c}, w.gamma)},
+                 {{"epsilon", 1e-3}});
+  ASSERT_EQ(grad.results.size(), 3u);
+  std::vector<double> dbeta(c, 0.0), dgamma(c, 0.0), dx(n), scale(n);
+  auto xhat = [&](int64_t i) {
+    return (x[i] - double(mean[i % c])) / std::sqrt(double(var[i % c]) + 1e-3);
+  };
+  for (int64_t i = 0; i < n; ++i) {
+    dbeta[i % c] += dy[i];
+    dgamma[i % c] += dy[i] * xhat(i);
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t ch = i % c;
+    double inv = 1 / std::sqrt(double(var[ch]) + 1e-3);
+    dx[i] = w.gamma[ch] * inv *
+            (dy[i] - dbeta[ch] / rows - xhat(i) * dgamma[ch] / rows);
+    scale[i] = w.gamma[ch] * inv * (std::fabs(dy[i]) + 1);
+  }
+  EXPECT_LT(maxScaledError(grad.results[0].f, dx, scale), 1e-5);
+  EXPECT_LT(maxRelError(grad.results[1].f, dgamma), 1e-5);
+  EXPECT_LT(maxRelError(grad.results[2].f, dbeta), 1e-5);
+}
+
+// moving = moving * momentum + value * (1 - momentum), in f32, in place.
+TEST(NormKernels, MovingAverageUpdate) {
+  std::mt19937 rng(46);
+  for (int64_t n : {1, 3, 16, 17, 64}) {
+    for (double momentum : {0.99, 0.9, 0.0, 1.0}) {
+      std::vector<float> m = randomFloats(rng, n, -2, 2);
+      std::vector<float> v = randomFloats(rng, n, -2, 2);
+      auto run = runChecked(OpKind::MovingAverageUpdate,
+                            {HostTensor::floats({n}, m, ir::ValueKind::Param),
+                             HostTensor::floats({n}, v)},
+                            {{"momentum", momentum}});
+      ASSERT_EQ(run.operands.size(), 2u);
+      float keep = static_cast<float>(momentum);
+      float take = static_cast<float>(1 - momentum);
+      for (int64_t i = 0; i < n; ++i) {
+        float want = m[i] * keep + v[i] * take;
+        EXPECT_EQ(run.operands[0].f[i], want) << "n=" << n << " i=" << i;
+      }
+      EXPECT_EQ(run.operands[1].f, v); // the value is only read
+    }
+  }
+}
+
+TEST(NormKernels, ShapeRulesRejectBadOperands) {
+  ir::Graph g("bad");
+  ir::ValueId x = g.addInput("x", ir::f32({4, 3}));
+  ir::ValueId c3 = g.addInput("c3", ir::f32({3}));
+  ir::ValueId c4 = g.addInput("c4", ir::f32({4}));
+  auto message = [&](ir::OpKind kind, std::vector<ir::ValueId> operands,
+                     ir::Attrs attrs) {
+    auto r = g.create(kind, std::move(operands), std::move(attrs));
+    return r.ok() ? std::string("ok") : std::string(r.status().message());
+  };
+  ir::Attrs eps{{"epsilon", 1e-3}};
+  EXPECT_EQ(message(OpKind::BatchNorm, {x, c3}, eps),
+            "batch_norm: expects 3 operands with scale = 1, center = 1, got 2");
+  EXPECT_EQ(message(OpKind::BatchNorm, {x, c3, c4}, eps),
+            "batch_norm: operand 2 must be f32[3] (one per channel), got "
+            "f32[4]");
+  EXPECT_EQ(message(OpKind::BatchNorm, {x, c3, c3}, {}),
+            "batch_norm: attribute 'epsilon' must be positive");
+  EXPECT_EQ(
+      message(
+          OpKind::BatchNorm, {c3},
+          {{"epsilon", 1e-3}, {"scale", int64_t{0}}, {"center", int64_t{0}}}),
+      "batch_norm: input must have rank >= 2, got f32[3]");
+  EXPECT_EQ(message(OpKind::BatchNorm, {x, c3, c3}, eps), "ok");
+  EXPECT_EQ(message(OpKind::BatchNormInference, {x, c3, c3}, eps),
+            "batch_norm_inference: expects 5 operands with scale = 1, center "
+            "= 1, got 3");
+  EXPECT_EQ(message(OpKind::BatchNormGrad, {x, c3, c3, c3}, eps),
+            "batch_norm_grad: expects 5 operands with scale = 1, center = 0, "
+            "got 4");
+  EXPECT_EQ(message(OpKind::MovingAverageUpdate, {c3, c3}, {{"momentum", 1.5}}),
+            "moving_average_update: attribute 'momentum' must be in [0, 1]");
+  EXPECT_EQ(message(OpKind::MovingAverageUpdate, {c3, c4}, {{"momentum", 0.5}}),
+            "moving_average_update: moving average and value must have the "
+            "same type: f32[3] vs f32[4]");
+}
+
+} // namespace
+} // namespace cnnc::testing

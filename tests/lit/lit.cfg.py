@@ -1,0 +1,34 @@
+# lit configuration of the cnnc-opt / cnnc tests. Substitutions:
+#   %cnnc-opt  the cnnc-opt binary      %cnnc    the cnnc binary
+#   %models    the models/ folder       FileCheck, not: LLVM 19's (on PATH)
+# Features: "avx512" when the host CPU has AVX-512F (the kernels then use
+# 16-wide vectors and zmm registers).
+import os
+
+import lit.formats
+
+config.name = "cnnc"
+config.test_format = lit.formats.ShTest(execute_external=True)
+config.suffixes = [".cnnir", ".dsl", ".test"]
+config.excludes = ["Inputs"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.cnnc_binary_dir, "tests", "lit")
+
+bin_dir = config.cnnc_binary_dir
+# %cnnc-opt first: %cnnc is its prefix.
+config.substitutions.append(("%cnnc-opt", os.path.join(bin_dir, "cnnc-opt")))
+config.substitutions.append(("%cnnc", os.path.join(bin_dir, "cnnc")))
+config.substitutions.append(
+    ("%models", os.path.join(config.cnnc_source_dir, "models")))
+config.substitutions.append(
+    (r"\bFileCheck\b", os.path.join(config.llvm_tools_dir, "FileCheck")))
+
+config.environment["PATH"] = os.pathsep.join(
+    [config.llvm_tools_dir, config.environment.get("PATH", os.environ["PATH"])])
+
+try:
+    with open("/proc/cpuinfo") as f:
+        if " avx512f" in f.read():
+            config.available_features.add("avx512")
+except OSError:
+    pass

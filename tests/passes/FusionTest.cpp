@@ -1,0 +1,285 @@
+// The fusion pass: which chains fuse and which must not, that fused graphs
+// verify, and that the float64 reference interpreter computes the same
+// loss, probabilities and parameter updates on the fused training graph as
+// on the unfused one (the interpreter evaluates each fused op as the
+// composition it replaces).
+#include "passes/Fusion.h"
+#include "passes/Autodiff.h"
+#include "passes/DeadCode.h"
+#include "passes/EvalGraph.h"
+#include "passes/Interpreter.h"
+#include "passes/Pipeline.h"
+#include "passes/TestModels.h"
+
+#include "ir/Printer.h"
+#include "ir/Verifier.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <random>
+
+namespace cnnc::passes {
+namespace {
+
+using ir::OpKind;
+using ir::ValueId;
+using ir::ValueKind;
+using testing::countOps;
+using testing::Interpreter;
+
+ir::Graph trainingGraph(const ir::Graph &forward) {
+  auto g = buildTrainingGraph(forward, ir::TrainingSpec{});
+  EXPECT_TRUE(g.ok()) << g.status();
+  eliminateDeadCode(*g);
+  return *std::move(g);
+}
+
+ir::Graph fused(ir::Graph g) {
+  absl::Status s = fuseOps(g);
+  EXPECT_TRUE(s.ok()) << s;
+  absl::Status v = ir::verifyGraph(g);
+  EXPECT_TRUE(v.ok()) << v << "\n" << ir::printGraph(g);
+  return g;
+}
+
+TEST(Fusion, TutorialTrainingGraph) {
+  ir::Graph g = fused(trainingGraph(testing::tutorialModel(4)));
+  // Both conv layers: conv + bias + relu + 2x2 pool + dropout, with the
+  // argmax that the pool and relu gradients and dropout's mask multiply
+  // become.
+  EXPECT_EQ(countOps(g, OpKind::Conv2DBiasActivationMaxPoolDropoutArgmax), 2);
+  // The second layer's gradient feeds backward data and the filter
+  // gradient; the first layer's only the filter gradient, which reads the
+  // pooled gradient and argmax itself.
+  EXPECT_EQ(countOps(g, OpKind::MaxPool2DArgmaxGrad), 1);
+  EXPECT_EQ(countOps(g, OpKind::Conv2DBackwardFilterBias), 1);
+  EXPECT_EQ(countOps(g, OpKind::Conv2DBackwardFilterBiasArgmax), 1);
+  for (OpKind k :
+       {OpKind::MaxPool2DArgmaxGrad, OpKind::Conv2DBackwardFilterBiasArgmax})
+    for (const ir::Op *op : testing::opsOfKind(g, k)) {
+      EXPECT_EQ(op->operands.size(), k == OpKind::MaxPool2DArgmaxGrad ? 2u : 3u)
+          << "no mask operand: dropout is in the argmax";
+      EXPECT_FLOAT_EQ(op->attrs.getFloat("scale"), 1 / 0.75);
+    }
+  EXPECT_EQ(countOps(g, OpKind::Conv2DKernelTranspose), 1);
+  EXPECT_EQ(countOps(g, OpKind::Conv2DBackwardDataTransposed), 1);
+  EXPECT_EQ(countOps(g, OpKind::MatMulBiasActivation), 2);
+  // Transposed once, first, so it runs beside the first layer.
+  EXPECT_EQ(g.ops()[0].kind, OpKind::Conv2DKernelTranspose);
+  for (OpKind gone : {OpKind::Conv2D, OpKind::BiasAdd, OpKind::Activation,
+                      OpKind::MaxPool2D, OpKind::MaxPool2DGrad, OpKind::Mul,
+                      OpKind::Conv2DBackwardFilter, OpKind::Conv2DBackwardData})
+    EXPECT_EQ(countOps(g, gone), 0) << ir::opName(gone);
+  // The dense layers' gradients are not fused: relu grad, two bias grads.
+  EXPECT_EQ(countOps(g, OpKind::ActivationGrad), 1);
+  EXPECT_EQ(countOps(g, OpKind::BiasGrad), 2);
+  EXPECT_EQ(countOps(g, OpKind::Dropout), 0);
+  EXPECT_EQ(countOps(g, OpKind::AdamUpdate), 8);
+}
+
+TEST(Fusion, TutorialEvalAndPredictGraphs) {
+  for (bool predict : {false, true}) {
+    ir::Graph f = testing::tutorialModel(5);
+    auto g = predict ? buildPredictGraph(f) : buildEvalGraph(f);
+    ASSERT_TRUE(g.ok()) << g.status();
+    ir::Graph e = fused(*std::move(g));
+    EXPECT_EQ(countOps(e, OpKind::Conv2DBiasActivationMaxPool), 2);
+    EXPECT_EQ(countOps(e, OpKind::MatMulBiasActivation), 2);
+    EXPECT_EQ(countOps(e, OpKind::Conv2DBiasActivationMaxPoolArgmax), 0);
+    EXPECT_EQ(countOps(e, OpKind::MaxPool2D), 0);
+    EXPECT_EQ(countOps(e, OpKind::BiasAdd), 0);
+  }
+}
+
+// A value with a second user (or that is a graph output) stays with its
+// op: the conv's raw output is also an output, so nothing fuses into it;
+// the second conv's activation is also read by an add, so its pool stays.
+TEST(Fusion, ValuesWithTwoUsersAreNotFused) {
+  testing::ModelBuilder b("shared", {2, 9, 9, 2});
+  ir::Graph &g = b.graph();
+  ValueId w = b.param("c1.kernel", {3, 3, 2, 4});
+  ValueId bias = b.param("c1.bias", {4});
+  ir::Attrs conv = {{"strides", std::vector<int64_t>{1, 1}},
+                    {"padding", std::vector<int64_t>{0, 0, 0, 0}}};
+  ValueId c = g.create1(OpKind::Conv2D, {b.x(), w}, conv).value();
+  ValueId z = g.create1(OpKind::BiasAdd, {c, bias}).value();
+  ValueId a = g.create1(OpKind::Activation, {z}, {{"kind", "relu"}}).value();
+  ValueId a2 = b.conv("c2", a, 4, 3);
+  ValueId sum = g.create1(OpKind::Add, {a2, a2}).value();
+  ValueId p = b.maxPool("p", a2, 2, 2);
+  ValueId flat = b.flatten("f", p);
+  ValueId flat2 = b.flatten("f2", sum);
+  ValueId l1 = b.dense("d1", flat, 3);
+  ValueId l2 = b.dense("d2", flat2, 3);
+  ValueId logits = g.create1(OpKind::Add, {l1, l2}).value();
+  ir::Graph forward = b.finish(logits);
+  forward.addOutput("raw", c);
+
+  auto evalGraph = buildEvalGraph(forward);
+  ASSERT_TRUE(evalGraph.ok()) << evalGraph.status();
+  evalGraph->addOutput("raw", evalGraph->findValue(forward.value(c).name));
+  ir::Graph e = fused(*std::move(evalGraph));
+  EXPECT_EQ(countOps(e, OpKind::Conv2D), 1) << ir::printGraph(e);
+  // The second conv fuses bias + relu but keeps its separate pool.
+  EXPECT_EQ(countOps(e, OpKind::Conv2DBiasActivation), 1);
+  EXPECT_EQ(countOps(e, OpKind::MaxPool2D), 1);
+  EXPECT_EQ(countOps(e, OpKind::Conv2DBiasActivationMaxPool), 0);
+}
+
+// A dropout whose mask has another reader (here: a graph output) keeps its
+// op; its backward mul still folds into the pool gradient as a mask
+// operand.
+TEST(Fusion, DropoutWithAnotherMaskReaderStays) {
+  ir::Graph train = trainingGraph(testing::tutorialModel(2));
+  ValueId mask = train.findValue("dropout_mask");
+  ASSERT_GE(mask, 0);
+  train.addOutput("mask", mask);
+  ir::Graph g = fused(train);
+  EXPECT_EQ(countOps(g, OpKind::Conv2DBiasActivationMaxPoolDropoutArgmax), 1);
+  EXPECT_EQ(countOps(g, OpKind::Conv2DBiasActivationMaxPoolArgmax), 1);
+  EXPECT_EQ(countOps(g, OpKind::Dropout), 1);
+  auto filter = testing::opsOfKind(g, OpKind::Conv2DBackwardFilterBiasArgmax);
+  ASSERT_EQ(filter.size(), 1u);
+  EXPECT_EQ(filter[0]->operands.size(), 4u) << "x, argmax, gradient, mask";
+  EXPECT_FALSE(filter[0]->attrs.has("scale"));
+}
+
+// Pools the fused kernels do not handle keep their ops: overlapping or
+// padded windows, and (in training) pools after a sigmoid, whose gradient
+// the argmax form cannot express.
+TEST(Fusion, UnsupportedPoolsStaySeparate) {
+  ir::Graph tiny = fused(trainingGraph(testing::tinyConvModel(2)));
+  // tinyConvModel: overlapping padded max pool after a relu conv.
+  EXPECT_EQ(countOps(tiny, OpKind::Conv2DBiasActivationMaxPoolArgmax), 0);
+  EXPECT_EQ(countOps(tiny, OpKind::MaxPool2D), 1);
+  EXPECT_EQ(countOps(tiny, OpKind::MaxPool2DGrad), 1);
+  EXPECT_GE(countOps(tiny, OpKind::Conv2DBiasActivation), 1);
+
+  testing::ModelBuilder b("sigpool", {2, 8, 8, 1});
+  ValueId a = b.conv("c", b.x(), 3, 3, 1, false, "sigmoid");
+  ValueId p = b.maxPool("p", a, 2, 2);
+  ir::Graph forward = b.finish(b.dense("d", b.flatten("f", p), 4));
+  ir::Graph train = fused(trainingGraph(forward));
+  EXPECT_EQ(countOps(train, OpKind::Conv2DBiasActivationMaxPoolArgmax), 0);
+  EXPECT_EQ(countOps(train, OpKind::Conv2DBiasActivation), 1);
+  EXPECT_EQ(countOps(train, OpKind::MaxPool2DGrad), 1);
+  // Evaluation has no gradient: the pool fuses there.
+  auto eval = buildEvalGraph(forward);
+  ASSERT_TRUE(eval.ok());
+  EXPECT_EQ(
+      countOps(fused(*std::move(eval)), OpKind::Conv2DBiasActivationMaxPool),
+      1);
+}
+
+// Activations with parameters (leaky_relu, elu) and convs without a bias
+// (before batch_norm) are left alone.
+TEST(Fusion, LeavesOtherChainsAlone) {
+  ir::Graph g = fused(trainingGraph(testing::batchNormConvModel(3)));
+  EXPECT_EQ(countOps(g, OpKind::Conv2DBiasActivation), 0);
+  EXPECT_GE(countOps(g, OpKind::Activation), 1);
+  ir::Graph d = fused(trainingGraph(testing::batchNormDenseModel(3)));
+  EXPECT_GE(countOps(d, OpKind::Activation), 1);
+}
+
+// ---- Same numbers through the reference interpreter ----
+
+using Tensors = std::map<std::string, std::vector<double>>;
+
+Tensors randomTensors(const ir::Graph &train, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> uni(-1, 1);
+  Tensors t;
+  int64_t classes = train.type(train.output("probs")).shape[1];
+  for (const ir::Value &v : train.values()) {
+    std::vector<double> data(v.type.numElements());
+    if (v.kind == ValueKind::Param || v.name == "x") {
+      for (double &d : data)
+        d = (v.kind == ValueKind::Param ? 0.5 : 1.0) * uni(rng);
+    } else if (v.name == "labels") {
+      for (double &d : data)
+        d = static_cast<double>(rng() % classes);
+    } else if (v.name == "step") {
+      data = {3};
+    } else {
+      continue;
+    }
+    t[v.name] = std::move(data);
+  }
+  return t;
+}
+
+// Runs g; returns every output and every param and state after the step.
+Tensors runStep(const ir::Graph &g, const Tensors &t) {
+  Interpreter in(g);
+  for (const auto &[name, data] : t)
+    if (g.findValue(name) >= 0)
+      in.at(name) = data;
+  absl::Status s = in.run();
+  EXPECT_TRUE(s.ok()) << s;
+  Tensors out;
+  for (const ir::GraphOutput &o : g.outputs())
+    out["out:" + o.name] = in[o.value];
+  for (size_t v = 0; v < g.values().size(); ++v)
+    if (g.values()[v].kind == ValueKind::Param ||
+        g.values()[v].kind == ValueKind::State)
+      out[g.values()[v].name] = in[static_cast<ValueId>(v)];
+  return out;
+}
+
+void expectSameStep(const ir::Graph &forward, const std::string &what) {
+  ir::Graph train = trainingGraph(forward);
+  ir::Graph f = fused(train);
+  EXPECT_LT(f.ops().size(), train.ops().size()) << what << ": nothing fused";
+  Tensors t = randomTensors(train, 7);
+  Tensors a = runStep(train, t), b = runStep(f, t);
+  ASSERT_EQ(a.size(), b.size()) << what;
+  for (const auto &[name, va] : a) {
+    const std::vector<double> &vb = b.at(name);
+    ASSERT_EQ(va.size(), vb.size()) << what << " " << name;
+    for (size_t i = 0; i < va.size(); ++i)
+      EXPECT_NEAR(va[i], vb[i], 1e-12 * (1 + std::fabs(va[i])))
+          << what << " " << name << "[" << i << "]";
+  }
+}
+
+TEST(Fusion, FusedTrainingStepComputesTheSameInTheInterpreter) {
+  expectSameStep(testing::tutorialModel(2), "tutorial");
+  {
+    // As above, with one dropout kept (its mask is an output).
+    testing::ModelBuilder b("partial", {2, 12, 12, 1});
+    ValueId h = b.conv("c1", b.x(), 4, 3);
+    h = b.maxPool("p1", h, 2, 2);
+    h = b.dropout("d1", h, 0.5);
+    ir::Graph forward = b.finish(b.dense("out", b.flatten("f", h), 3));
+    ir::Graph train = trainingGraph(forward);
+    ValueId mask = train.findValue("d1_mask");
+    ASSERT_GE(mask, 0);
+    train.addOutput("mask", mask);
+    ir::Graph f = fused(train);
+    EXPECT_EQ(countOps(f, OpKind::Conv2DBiasActivationMaxPoolArgmax), 1);
+    Tensors t = randomTensors(train, 9);
+    Tensors x = runStep(train, t), y = runStep(f, t);
+    for (const auto &[name, v] : x)
+      for (size_t i = 0; i < v.size(); ++i)
+        EXPECT_NEAR(v[i], y.at(name)[i], 1e-12 * (1 + std::fabs(v[i])))
+            << "partial " << name << "[" << i << "]";
+  }
+  expectSameStep(testing::tinyConvModel(2), "tiny conv");
+  expectSameStep(testing::samePaddingAvgPoolModel(2), "same padding");
+  expectSameStep(testing::dropoutModel(3), "dropout");
+}
+
+// cnnc-opt runs it by name.
+TEST(Fusion, IsRegisteredAsAPass) {
+  const PassInfo *p = findPass("fusion");
+  ASSERT_NE(p, nullptr);
+  ir::Graph g = trainingGraph(testing::tutorialModel(2));
+  PassContext ctx;
+  ASSERT_TRUE(p->run(g, PassOptions{}, ctx).ok());
+  EXPECT_EQ(countOps(g, OpKind::Conv2DBackwardFilterBiasArgmax), 1);
+}
+
+} // namespace
+} // namespace cnnc::passes
