@@ -381,8 +381,10 @@ bool SyntaxParser::parseLoc(Location &loc) {
     int64_t v;
     if (!parseInt(v, "a line or column number"))
       return false;
-    if (v < 0 || v > INT_MAX)
-      return error(at, "line or column number out of range");
+    // Lines and columns count from 1; the printer omits unknown locations,
+    // so a 0 here could not round-trip.
+    if (v < 1 || v > INT_MAX)
+      return error(at, "line or column number out of range (1 to 2147483647)");
     *part = static_cast<int>(v);
   }
   return expect(IrToken::RParen, "to close the location");

@@ -98,6 +98,12 @@ std::vector<Case> cases() {
       {"malformed location",
        kHead + "  %y = softmax(%x) : f32[2,3] loc(\"f\":1)\n}",
        "3:40: error: expected ':' in the location, got ')'"},
+      {"location line 0",
+       kHead + "  %y = softmax(%x) : f32[2,3] loc(\"f\":0:3)\n}",
+       "3:39: error: line or column number out of range (1 to 2147483647)"},
+      {"location column 0",
+       kHead + "  %y = softmax(%x) : f32[2,3] loc(\"f\":2:0)\n}",
+       "3:41: error: line or column number out of range (1 to 2147483647)"},
       // Names.
       {"undefined value",
        kHead + "  %y = activation(%z) {kind = \"relu\"} : f32[2,3]\n}",

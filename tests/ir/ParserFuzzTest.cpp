@@ -15,6 +15,15 @@
 namespace cnnc::ir {
 namespace {
 
+// The mutations land by byte offset: locations must not depend on where the
+// tree is checked out, or each clone would fuzz different inputs.
+std::string relativePaths(std::string text) {
+  const std::string dir = CNNC_SOURCE_DIR "/";
+  for (size_t at; (at = text.find(dir)) != std::string::npos;)
+    text.erase(at, dir.size());
+  return text;
+}
+
 std::string trainingText(const std::string &model) {
   frontend::ParseResult p = frontend::parseFile(model);
   if (p.error)
@@ -25,7 +34,7 @@ std::string trainingText(const std::string &model) {
   if (l.error)
     return "";
   auto train = passes::runTrainingPipeline(l.model->forward, spec, {});
-  return train.ok() ? printGraph(*train) : "";
+  return train.ok() ? relativePaths(printGraph(*train)) : "";
 }
 
 std::string forwardText(const std::string &model) {
@@ -35,7 +44,7 @@ std::string forwardText(const std::string &model) {
   TrainingSpec spec = frontend::trainingSpec(*p.program);
   spec.fit.batchSize = 2;
   frontend::LowerResult l = frontend::lowerModel(*p.program, spec);
-  return l.error ? "" : printGraph(l.model->forward);
+  return l.error ? "" : relativePaths(printGraph(l.model->forward));
 }
 
 // One random edit: a byte changed to one the IR cares about, a byte or a
