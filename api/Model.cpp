@@ -357,23 +357,26 @@ Result<Evaluation> Model::evaluate(const Dataset &data) {
   return Evaluation{r->loss, r->accuracy, r->count};
 }
 
-Result<std::vector<float>> Model::predict(const float *images, int64_t count) {
+namespace {
+template <typename Pixel>
+Result<std::vector<float>> predictWith(runtime::Model &rt, const Pixel *images,
+                                       int64_t count) {
   if (!images)
     return Status("predict: the image buffer is null");
-  auto r = impl_->rt->predict(images, count);
+  auto r = rt.predict(images, count);
   if (!r.ok())
     return api::toStatus(r.status());
   return *std::move(r);
 }
+} // namespace
+
+Result<std::vector<float>> Model::predict(const float *images, int64_t count) {
+  return predictWith(*impl_->rt, images, count);
+}
 
 Result<std::vector<float>> Model::predict(const uint8_t *images,
                                           int64_t count) {
-  if (!images)
-    return Status("predict: the image buffer is null");
-  auto r = impl_->rt->predict(images, count);
-  if (!r.ok())
-    return api::toStatus(r.status());
-  return *std::move(r);
+  return predictWith(*impl_->rt, images, count);
 }
 
 Status Model::saveWeights(const std::string &path) const {
