@@ -23,6 +23,9 @@ config.substitutions.append(
 config.substitutions.append(
     (r"\bFileCheck\b", os.path.join(config.llvm_tools_dir, "FileCheck")))
 
+# --emit=llvm|asm compile kernels: keep them out of the user's cache.
+config.environment["CNNC_CACHE_DIR"] = os.path.join(bin_dir, "test-kernel-cache")
+
 config.environment["PATH"] = os.pathsep.join(
     [config.llvm_tools_dir, config.environment.get("PATH", os.environ["PATH"])])
 
