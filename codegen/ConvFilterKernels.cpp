@@ -84,30 +84,17 @@ FilterPlan planFilter(KernelBuilder &kb, const ConvGeometry &c) {
 // full-size gradient never goes through memory.
 struct GradSource {
   Value *dy = nullptr; // the plain operand, else the pooled form:
-  Value *argmax = nullptr, *g = nullptr, *mask = nullptr;
+  Value *argmax = nullptr;
+  PooledGrad grad{};
   int64_t ph = 1, pw = 1, prows = 0, pcols = 0;
-  bool scaled = false;
-  float scale = 1;
 
   bool pooled() const { return dy == nullptr; }
 
-  // 0 + g (* mask) (* scale): max_pool2d_argmax_grad's arithmetic.
   Value *value(KernelBuilder &kb, Value *at, int width) const {
-    auto &b = kb.b();
-    Value *v = kb.load(g, at, width);
-    if (mask)
-      v = b.CreateFMul(v, kb.load(mask, at, width));
-    if (scaled)
-      v = b.CreateFMul(v, kb.splat(width, scale));
-    return b.CreateFAdd(kb.splat(width, 0.0f), v);
+    return pooledGradValue(kb, grad, at, width);
   }
   Value *loadArgmax(KernelBuilder &kb, Value *at, int width) const {
-    auto &b = kb.b();
-    llvm::Type *t = b.getInt32Ty();
-    if (width > 1)
-      t = llvm::FixedVectorType::get(t, width);
-    return b.CreateAlignedLoad(t, kb.elementPtr(argmax, at, b.getInt32Ty()),
-                               llvm::Align(4));
+    return loadI32s(kb, argmax, at, width);
   }
   Value *splatI32(KernelBuilder &kb, Value *v, int width) const {
     return width == 1 ? v : kb.b().CreateVectorSplat(width, v);
@@ -155,14 +142,14 @@ Value *loadGrad(KernelBuilder &kb, const ConvGeometry &c, const GradSource &src,
       off);
   std::pair<Value *, Value *> loaded{nullptr, nullptr};
   if (memo) {
-    auto it = memo->find({pcc, off});
+    auto it = memo->find({pc, off});
     if (it != memo->end())
       loaded = it->second;
   }
   if (!loaded.first) {
     loaded = {src.loadArgmax(kb, at, width), src.value(kb, at, width)};
     if (memo)
-      (*memo)[{pcc, off}] = loaded;
+      (*memo)[{pc, off}] = loaded;
   }
   Value *tap = b.CreateTrunc(kb.add(kb.mul(i, src.pw), j), b.getInt32Ty());
   Value *hit =
@@ -343,7 +330,14 @@ void emitBackwardFilter(KernelBuilder &kb, Value *db, const GradSource &src) {
                     Value *xRow, Value *ow0, int64_t npix, bool aligned) {
       std::map<std::tuple<int64_t, int64_t, int64_t>, Value *> loaded;
       std::map<std::pair<Value *, int64_t>, std::pair<Value *, Value *>> memo;
-      Value *pc0 = aligned ? sdiv(kb, ow0, src.pw) : nullptr;
+      // Pooled column of each window of the block, one value per window so
+      // that the memo finds a window's loads again.
+      std::vector<Value *> pcs;
+      if (aligned) {
+        Value *pc0 = sdiv(kb, ow0, src.pw);
+        for (int64_t j = 0; j < npix; j += src.pw)
+          pcs.push_back(j == 0 ? pc0 : kb.add(pc0, j / src.pw));
+      }
       Value *xPix0 = kb.add(xRow, kb.mul(ow0, c.sw));
       for (int64_t p = 0; p < npix; ++p) {
         Value *ow = kb.add(ow0, p);
@@ -351,7 +345,7 @@ void emitBackwardFilter(KernelBuilder &kb, Value *db, const GradSource &src) {
         for (const Slice &s : chunk)
           dv.push_back(
               aligned ? loadGrad(kb, c, src, n, oh, ow, s.offset, s.width,
-                                 kb.add(pc0, p / src.pw), p % src.pw, &memo)
+                                 pcs[p / src.pw], p % src.pw, &memo)
                       : loadGrad(kb, c, src, n, oh, ow, s.offset, s.width));
         for (int64_t t = 0; t < nt; ++t) {
           Value *xIdx =
@@ -387,10 +381,11 @@ void emitBackwardFilter(KernelBuilder &kb, Value *db, const GradSource &src) {
                     kb.add(kb.mul(kb.add(kb.mul(n, c.h), ih), c.w), -c.pl);
                 Value *count = sub(kb, owHi, owLo);
                 int64_t span = sets * pix;
-                // The all-taps path starts rows at column 0 and steps by
-                // span: a multiple of the pool width keeps taps static.
+                // The all-taps path starts rows at column 0 and its blocks
+                // at multiples of pix: when the pool width divides pix,
+                // every block starts a window and its taps are static.
                 bool aligned =
-                    src.pooled() && plan.allTaps && span % src.pw == 0;
+                    src.pooled() && plan.allTaps && pix % src.pw == 0;
                 Value *mainEnd = kb.add(
                     owLo,
                     kb.mul(sdiv(kb, kb.max(count, kb.i64(0)), span), span));
@@ -492,16 +487,13 @@ void emitConv2DBackwardFilterBias(KernelBuilder &kb) {
 void emitConv2DBackwardFilterBiasArgmax(KernelBuilder &kb) {
   GradSource src;
   src.argmax = kb.operand(1);
-  src.g = kb.operand(2);
-  if (kb.op().operands.size() == 4)
-    src.mask = kb.operand(3);
+  src.grad = pooledGrad(kb, kb.operand(2),
+                        kb.op().operands.size() == 4 ? kb.operand(3) : nullptr);
   std::vector<int64_t> ps = kb.attrs().getInts("pool_size");
   src.ph = ps[0];
   src.pw = ps[1];
   src.prows = kb.operandType(1).shape[1];
   src.pcols = kb.operandType(1).shape[2];
-  src.scaled = kb.attrs().has("scale");
-  src.scale = static_cast<float>(kb.attrs().getFloat("scale", 1.0));
   emitBackwardFilter(kb, kb.result(1), src);
 }
 

@@ -263,11 +263,15 @@ void emitMatMulDot(KernelBuilder &kb, const MatMulShape &s) {
   };
   kb.loop(begin, kb.min(end, kb.i64(fullTiles)), 1,
           [&](Value *t) { columns(kb.mul(t, colsPerTile), colsPerTile); });
+  // The partial tile (the last), by the thread whose share holds it: not by
+  // a thread with an empty share, whose begin and end are both `tiles`.
   if (fullTiles < tiles)
-    kb.ifThen(kb.b().CreateICmpSGT(end, kb.i64(fullTiles)), [&] {
-      columns(kb.i64(fullTiles * colsPerTile),
-              static_cast<int>(s.n - fullTiles * colsPerTile));
-    });
+    kb.ifThen(kb.b().CreateAnd(kb.b().CreateICmpSLE(begin, kb.i64(fullTiles)),
+                               kb.b().CreateICmpSGT(end, kb.i64(fullTiles))),
+              [&] {
+                columns(kb.i64(fullTiles * colsPerTile),
+                        static_cast<int>(s.n - fullTiles * colsPerTile));
+              });
 }
 
 } // namespace

@@ -37,4 +37,20 @@ void emitBiasGradChunks(KernelBuilder &kb, llvm::Value *dy, llvm::Value *db,
                         int64_t rows, int64_t channels, llvm::Value *chunkBegin,
                         llvm::Value *chunkEnd);
 
+// max_pool2d_argmax_grad's gradient of the pooled elements at .. at+width-1
+// (PoolKernels.cpp): 0 + g (* mask) (* scale), mask and scale when present.
+// For kernels that read the pooled gradient in its place.
+struct PooledGrad {
+  llvm::Value *g;
+  llvm::Value *mask; // nullptr when absent
+  bool scaled;
+  float scale;
+};
+PooledGrad pooledGrad(KernelBuilder &kb, llvm::Value *g, llvm::Value *mask);
+llvm::Value *pooledGradValue(KernelBuilder &kb, const PooledGrad &p,
+                             llvm::Value *at, int width);
+// The i32 elements at .. at+width-1 of base (a vector for width > 1).
+llvm::Value *loadI32s(KernelBuilder &kb, llvm::Value *base, llvm::Value *at,
+                      int width);
+
 } // namespace cnnc::codegen

@@ -2,6 +2,7 @@
 // vectorized over the contiguous channel axis. Windows are clipped to the
 // image: max pooling ignores padded cells and average pooling divides by the
 // number of cells inside the image (TensorFlow's "same" semantics).
+#include "codegen/KernelParts.h"
 #include "codegen/Kernels.h"
 
 #include <limits>
@@ -236,6 +237,32 @@ void emitAvgPool2DGrad(KernelBuilder &kb) {
 
 namespace cnnc::codegen {
 
+PooledGrad pooledGrad(KernelBuilder &kb, Value *g, Value *mask) {
+  // Dropout folded into the argmax: kept elements scale by its 1/(1-rate).
+  return {g, mask, kb.attrs().has("scale"),
+          static_cast<float>(kb.attrs().getFloat("scale", 1.0))};
+}
+
+Value *pooledGradValue(KernelBuilder &kb, const PooledGrad &p, Value *at,
+                       int width) {
+  auto &b = kb.b();
+  Value *v = kb.load(p.g, at, width);
+  if (p.mask)
+    v = b.CreateFMul(v, kb.load(p.mask, at, width));
+  if (p.scaled)
+    v = b.CreateFMul(v, kb.splat(width, p.scale));
+  return b.CreateFAdd(kb.splat(width, 0.0f), v);
+}
+
+Value *loadI32s(KernelBuilder &kb, Value *base, Value *at, int width) {
+  auto &b = kb.b();
+  llvm::Type *t = b.getInt32Ty();
+  if (width > 1)
+    t = llvm::FixedVectorType::get(t, width);
+  return b.CreateAlignedLoad(t, kb.elementPtr(base, at, b.getInt32Ty()),
+                             llvm::Align(4));
+}
+
 // The gradient of a max pool fused into a convolution's epilogue
 // (conv2d_bias_activation_max_pool_argmax): windows are pool_size, as
 // strides, unpadded, so every input cell lies in at most one window.
@@ -252,11 +279,10 @@ void emitMaxPool2DArgmaxGrad(KernelBuilder &kb) {
   const std::vector<int64_t> &p = kb.operandType(1).shape;
   int64_t h = x[1], w = x[2], c = x[3], ph = ps[0], pw = ps[1];
   int64_t oh = p[1], ow = p[2];
-  Value *argmax = kb.operand(0), *dy = kb.operand(1), *dx = kb.result(0);
-  Value *mask = kb.op().operands.size() == 3 ? kb.operand(2) : nullptr;
-  // Dropout folded into the argmax: kept elements scale by its 1/(1-rate).
-  bool scaled = kb.attrs().has("scale");
-  float scale = static_cast<float>(kb.attrs().getFloat("scale", 1.0));
+  Value *argmax = kb.operand(0), *dx = kb.result(0);
+  PooledGrad grad =
+      pooledGrad(kb, kb.operand(1),
+                 kb.op().operands.size() == 3 ? kb.operand(2) : nullptr);
   auto [begin, end] = kb.partition(x[0] * h);
   kb.loop(begin, end, 1, [&](Value *nh) {
     Value *n = b.CreateSDiv(nh, kb.i64(h));
@@ -279,18 +305,8 @@ void emitMaxPool2DArgmaxGrad(KernelBuilder &kb) {
             Value *dxIdx = kb.add(dxRow, kb.mul(q, pw * c));
             forSlices(kb, c, [&](Value *off, int width) {
               Value *at = kb.add(pIdx, off);
-              Value *g = kb.load(dy, at, width);
-              if (mask)
-                g = b.CreateFMul(g, kb.load(mask, at, width));
-              if (scaled)
-                g = b.CreateFMul(g, kb.splat(width, scale));
-              g = b.CreateFAdd(kb.splat(width, 0.0f), g);
-              llvm::Type *i32v = b.getInt32Ty();
-              if (width > 1)
-                i32v = llvm::FixedVectorType::get(i32v, width);
-              Value *idx = b.CreateAlignedLoad(
-                  i32v, kb.elementPtr(argmax, at, b.getInt32Ty()),
-                  llvm::Align(4));
+              Value *g = pooledGradValue(kb, grad, at, width);
+              Value *idx = loadI32s(kb, argmax, at, width);
               for (int64_t j = 0; j < pw; ++j) {
                 Value *tap = b.CreateAdd(tapRow, b.getInt32(j));
                 Value *hit = b.CreateICmpEQ(

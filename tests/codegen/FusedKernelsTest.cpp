@@ -317,6 +317,48 @@ TEST(FusedKernels, BackwardFilterBiasEqualsUnfused) {
   }
 }
 
+// conv2d_backward_filter_bias_argmax on case c with pool ps against
+// max_pool2d_argmax_grad then conv2d_backward_filter_bias; variant 1 adds
+// a mask operand, variant 2 a scale.
+void checkFilterBiasFromArgmax(std::mt19937 &rng, const ConvCase &c,
+                               const std::vector<int64_t> &ps, int variant) {
+  std::vector<int64_t> ys{c.g.n, c.g.oh(), c.g.ow(), c.o};
+  if (ys[1] < ps[0] || ys[2] < ps[1])
+    return;
+  std::vector<int64_t> pooled{ys[0], ys[1] / ps[0], ys[2] / ps[1], c.o};
+  int64_t pn = pooled[0] * pooled[1] * pooled[2] * pooled[3];
+  Builder b;
+  ValueId x =
+      b.input(c.g.xShape(), randomFloats(rng, c.g.n * c.g.h * c.g.w * c.g.c));
+  ValueId argmax = b.g.addInput("argmax", ir::i32(pooled));
+  std::vector<int32_t> am(pn);
+  for (int32_t &v : am)
+    v = static_cast<int32_t>(rng() % (ps[0] * ps[1] + 1)) - 1;
+  b.intInputs[argmax] = am;
+  ValueId g = b.input(pooled, randomFloats(rng, pn));
+  std::vector<ValueId> gradOperands{argmax, g};
+  ir::Attrs gradAttrs = {{"pool_size", ps}, {"input_shape", ys}};
+  if (variant == 1)
+    gradOperands.push_back(b.input(pooled, randomFloats(rng, pn, 0, 2)));
+  if (variant == 2)
+    gradAttrs.set("scale", 1 / 0.7);
+  ValueId dy = b.op1(OpKind::MaxPool2DArgmaxGrad, gradOperands, gradAttrs);
+  ir::Attrs attrs = convAttrs(c.g);
+  attrs.set("kernel_size", std::vector<int64_t>{c.g.kh, c.g.kw});
+  auto unfused = b.op(OpKind::Conv2DBackwardFilterBias, {x, dy}, attrs);
+  attrs.set("pool_size", ps);
+  if (variant == 2)
+    attrs.set("scale", 1 / 0.7);
+  std::vector<ValueId> operands{x};
+  operands.insert(operands.end(), gradOperands.begin(), gradOperands.end());
+  auto fused = b.op(OpKind::Conv2DBackwardFilterBiasArgmax, operands, attrs);
+  auto runs = b.run();
+  std::string what = fmt::format("{} o={} pool {}x{} variant {}", c.g.str(),
+                                 c.o, ps[0], ps[1], variant);
+  expectSame(runs, fused[0], unfused[0], what + " dw");
+  expectSame(runs, fused[1], unfused[1], what + " db");
+}
+
 // The first layer's filter and bias gradients read straight from the pooled
 // gradient and argmax, against max_pool2d_argmax_grad then
 // conv2d_backward_filter_bias: both filter paths (all taps of a 1- or
@@ -337,43 +379,27 @@ TEST(FusedKernels, BackwardFilterBiasFromArgmaxEqualsUnfused) {
       std::vector<int64_t> ps = pools[k++ % pools.size()];
       if (c.g.h == 5)
         ps = {3, 2};
-      std::vector<int64_t> ys{c.g.n, c.g.oh(), c.g.ow(), c.o};
-      if (ys[1] < ps[0] || ys[2] < ps[1])
-        continue;
-      std::vector<int64_t> pooled{ys[0], ys[1] / ps[0], ys[2] / ps[1], c.o};
-      int64_t pn = pooled[0] * pooled[1] * pooled[2] * pooled[3];
-      Builder b;
-      ValueId x = b.input(c.g.xShape(),
-                          randomFloats(rng, c.g.n * c.g.h * c.g.w * c.g.c));
-      ValueId argmax = b.g.addInput("argmax", ir::i32(pooled));
-      std::vector<int32_t> am(pn);
-      for (int32_t &v : am)
-        v = static_cast<int32_t>(rng() % (ps[0] * ps[1] + 1)) - 1;
-      b.intInputs[argmax] = am;
-      ValueId g = b.input(pooled, randomFloats(rng, pn));
-      std::vector<ValueId> gradOperands{argmax, g};
-      ir::Attrs gradAttrs = {{"pool_size", ps}, {"input_shape", ys}};
-      if (variant == 1)
-        gradOperands.push_back(b.input(pooled, randomFloats(rng, pn, 0, 2)));
-      if (variant == 2)
-        gradAttrs.set("scale", 1 / 0.7);
-      ValueId dy = b.op1(OpKind::MaxPool2DArgmaxGrad, gradOperands, gradAttrs);
-      ir::Attrs attrs = convAttrs(c.g);
-      attrs.set("kernel_size", std::vector<int64_t>{c.g.kh, c.g.kw});
-      auto unfused = b.op(OpKind::Conv2DBackwardFilterBias, {x, dy}, attrs);
-      attrs.set("pool_size", ps);
-      if (variant == 2)
-        attrs.set("scale", 1 / 0.7);
-      std::vector<ValueId> operands{x};
-      operands.insert(operands.end(), gradOperands.begin(), gradOperands.end());
-      auto fused =
-          b.op(OpKind::Conv2DBackwardFilterBiasArgmax, operands, attrs);
-      auto runs = b.run();
-      std::string what = fmt::format("{} o={} pool {}x{} variant {}", c.g.str(),
-                                     c.o, ps[0], ps[1], variant);
-      expectSame(runs, fused[0], unfused[0], what + " dw");
-      expectSame(runs, fused[1], unfused[1], what + " db");
+      checkFilterBiasFromArgmax(rng, c, ps, variant);
     }
+}
+
+// The all-taps filter path with few accumulators, which interleaves its
+// columns over 3 or 4 partial sums of 4-pixel blocks: pool widths that do
+// not divide the block (3 with a 1x3 kernel, 8 with a 1x1 kernel), so a
+// block's first column is not at a window's first tap.
+TEST(FusedKernels, BackwardFilterBiasFromArgmaxPoolWidthsAcrossBlocks) {
+  std::mt19937 rng(19);
+  struct Case {
+    ConvCase c;
+    std::vector<int64_t> pool;
+  };
+  std::vector<Case> cases = {{{{2, 4, 26, 1, 1, 3, 1, 1}, 16}, {2, 3}},
+                             {{{1, 3, 29, 1, 3, 1, 1, 1}, 17}, {1, 3}},
+                             {{{3, 2, 35, 1, 1, 1, 1, 1}, 16}, {1, 8}},
+                             {{{1, 5, 40, 1, 1, 1, 1, 1}, 33}, {2, 8}}};
+  for (const Case &t : cases)
+    for (int variant = 0; variant < 3; ++variant)
+      checkFilterBiasFromArgmax(rng, t.c, t.pool, variant);
 }
 
 // conv2d_kernel_transpose against its definition, and backward data from
