@@ -21,10 +21,6 @@ namespace cnnc::ir {
 
 namespace {
 
-// Types beyond this many elements are rejected, so that sizes (elements
-// times 4 bytes, summed over an arena) never overflow int64.
-constexpr int64_t kMaxElements = int64_t(1) << 48;
-
 struct Ref {
   std::string name;
   TextPos pos;

@@ -24,6 +24,16 @@ int64_t TensorType::numElements() const {
   return n;
 }
 
+bool TensorType::isValid() const {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 1 || d > kMaxElements / n)
+      return false;
+    n *= d;
+  }
+  return true;
+}
+
 std::string shapeStr(const std::vector<int64_t> &shape) {
   return fmt::format("[{}]", fmt::join(shape, ","));
 }

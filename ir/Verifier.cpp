@@ -30,6 +30,11 @@ absl::Status verifyGraph(const Graph &g) {
             fmt::format("value %{} is a {} but is defined by an op",
                         values[i].name, valueKindName(values[i].kind)));
     }
+    if (!values[i].type.isValid())
+      return absl::InvalidArgumentError(fmt::format(
+          "value %{} has type {}: dimensions must be positive and a type has "
+          "at most 2^48 elements",
+          values[i].name, values[i].type.str()));
     for (size_t j = 0; j < i; ++j)
       if (values[j].name == values[i].name)
         return absl::InvalidArgumentError(

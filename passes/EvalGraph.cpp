@@ -3,6 +3,7 @@
 #include "passes/GraphCopy.h"
 
 #include "absl/status/status.h"
+#include <fmt/format.h>
 
 namespace cnnc::passes {
 
@@ -25,6 +26,11 @@ absl::StatusOr<ir::Graph> buildPredictGraph(const ir::Graph &forward) {
       {.dropDropout = true, .movingStatistics = true, .addLossHead = false});
   if (!copied.ok())
     return copied.status();
+  if (copied->map[probs] < 0)
+    return absl::InvalidArgumentError(fmt::format(
+        "output 'probs' is %{}, which this pass removes (a dropout mask or "
+        "batch statistic)",
+        forward.value(probs).name));
   copied->graph.addOutput("probs", copied->map[probs]);
   return std::move(copied->graph);
 }

@@ -29,13 +29,16 @@ class Fuser {
 public:
   Fuser(Graph &g, const FusionOptions &options)
       : g_(g), options_(options), uses_(g.values().size()),
-        output_(g.values().size(), false), removed_(g.ops().size(), false),
-        replaced_(g.ops().size()) {
+        writes_(g.values().size()), output_(g.values().size(), false),
+        removed_(g.ops().size(), false), replaced_(g.ops().size()) {
     for (size_t i = 0; i < g.ops().size(); ++i) {
       const Op &op = g.ops()[i];
       for (size_t k = 0; k < op.operands.size(); ++k)
         uses_[op.operands[k]].push_back(
             {static_cast<int>(i), static_cast<int>(k)});
+      if (ir::opInfo(op.kind).flags & ir::kWritesOperands)
+        for (ValueId v : op.operands)
+          writes_[v].push_back(static_cast<int>(i));
     }
     for (const ir::GraphOutput &o : g.outputs())
       if (o.value >= 0 && o.value < static_cast<ValueId>(output_.size()))
@@ -111,7 +114,10 @@ private:
   void fuseConv(int i) {
     const Op &conv = op(i);
     int j = soleUser(conv.results[0], OpKind::BiasAdd, 0);
-    if (j < 0)
+    // The fused op takes the convolution's place, so it can only read a bias
+    // that is defined by then and not updated in place after.
+    if (j < 0 || !definedBefore(op(j).operands[1], i) ||
+        writtenBetween(op(j).operands[1], i, j))
       return;
     ValueId a = op(j).results[0];
     std::string act = "linear";
@@ -276,7 +282,8 @@ private:
   void fuseDense(int i) {
     const Op &mm = op(i);
     int j = soleUser(mm.results[0], OpKind::BiasAdd, 0);
-    if (j < 0)
+    if (j < 0 || !definedBefore(op(j).operands[1], i) ||
+        writtenBetween(op(j).operands[1], i, j))
       return;
     ValueId y = op(j).results[0];
     std::string act = "linear";
@@ -298,6 +305,15 @@ private:
 
   bool definedBefore(ValueId v, int at) const {
     return g_.value(v).definingOp < at;
+  }
+
+  // Whether an op in [from, to) may update v in place: a read of v cannot
+  // move across it.
+  bool writtenBetween(ValueId v, int from, int to) const {
+    for (int w : writes_[v])
+      if (w >= from && w < to)
+        return true;
+    return false;
   }
 
   // conv2d_backward_filter(x, dy) and bias_grad(dy): one pass over dy.
@@ -342,11 +358,12 @@ private:
   }
 
   // conv2d_backward_data(dy, w) with w a param: the kernel is transposed
-  // once, at the start of the step, instead of by every thread of the call.
+  // once, at the start of the step, instead of by every thread of the call
+  // (unless an update before the call changes w).
   void transposeKernel(int i) {
     const Op &bd = op(i);
     ValueId w = bd.operands[1];
-    if (g_.value(w).kind == ir::ValueKind::Temp)
+    if (g_.value(w).kind == ir::ValueKind::Temp || writtenBetween(w, 0, i))
       return;
     auto it = transposed_.find(w);
     if (it == transposed_.end()) {
@@ -372,12 +389,26 @@ private:
       else if (!removed_[i])
         ops.push_back(std::move(g_.ops()[i]));
     }
-    // The rewrites only build ops whose shape rules hold; check anyway, so
-    // that a wrong match fails here and not in a kernel.
+    // The rewrites only build ops whose shape rules hold and whose operands
+    // are defined before them; check anyway, so that a wrong match fails
+    // here and not in a kernel (or in dead-code elimination, which would
+    // drop a definition that comes after its use).
+    std::vector<bool> defined(g_.values().size());
+    for (size_t v = 0; v < defined.size(); ++v)
+      defined[v] =
+          g_.value(static_cast<ValueId>(v)).kind != ir::ValueKind::Temp;
     for (const Op &o : ops) {
       std::vector<ir::TensorType> in;
-      for (ValueId v : o.operands)
+      for (ValueId v : o.operands) {
+        if (!defined[v])
+          return absl::InternalError(
+              fmt::format("fusion built '{}' before the definition of its "
+                          "operand %{}",
+                          ir::opName(o.kind), g_.value(v).name));
         in.push_back(g_.type(v));
+      }
+      for (ValueId r : o.results)
+        defined[r] = true;
       auto types = ir::inferResultTypes(o.kind, in, o.attrs);
       bool same = types.ok() && types->size() == o.results.size();
       for (size_t r = 0; same && r < o.results.size(); ++r)
@@ -396,6 +427,9 @@ private:
   Graph &g_;
   FusionOptions options_;
   std::vector<std::vector<Use>> uses_;
+  // Per value, the ops that may update it in place (any operand of a
+  // kWritesOperands op), in order.
+  std::vector<std::vector<int>> writes_;
   std::vector<bool> output_;
   std::vector<bool> removed_;
   std::vector<std::optional<Op>> replaced_;

@@ -54,6 +54,13 @@ absl::StatusOr<ir::Graph> rebatch(const ir::Graph &g, int64_t batch) {
     for (size_t i = 0; i < op.results.size(); ++i)
       map[op.results[i]] = (*results)[i];
   }
+  // Shape rules check operands, not the size of what they make.
+  for (const ir::Value &v : out.values())
+    if (!v.type.isValid())
+      return absl::InvalidArgumentError(
+          fmt::format("rebatch to {}: %{} would have type {}, more than 2^48 "
+                      "elements",
+                      batch, v.name, v.type.str()));
   for (const ir::GraphOutput &o : g.outputs())
     out.addOutput(o.name, map[o.value]);
   return out;
