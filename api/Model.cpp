@@ -325,13 +325,7 @@ Result<std::vector<EpochMetrics>> Model::fit(const Dataset &train,
   fo.limit = options.limit;
   std::optional<runtime::ProgressLog> log;
   if (options.progress) {
-    int64_t count = train.size();
-    if (options.limit > 0)
-      count = std::min(count, options.limit);
-    int64_t batch = std::min(impl_->spec.fit.batchSize, count);
-    int64_t steps = batch > 0 ? (count + batch - 1) / batch : 0;
-    log.emplace(options.progress, isatty(fileno(options.progress)) != 0, epochs,
-                steps);
+    log.emplace(options.progress, isatty(fileno(options.progress)) != 0);
     fo.log = &*log;
   }
   if (options.onEpochEnd)

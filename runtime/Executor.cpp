@@ -99,6 +99,12 @@ Executor::create(ir::Graph g, ParamStore &store,
       ex->pointers_[v] = ex->arena_.get() + ex->plan_.offsets[v];
     }
   }
+  // An alias (reshape) result is its operand's storage; the plan gives it no
+  // offset when that operand lives in the store. Ops are in order, so chains
+  // of aliases resolve front to back.
+  for (const ir::Op &op : graph.ops())
+    if (ir::opInfo(op.kind).flags & ir::kAlias)
+      ex->pointers_[op.results[0]] = ex->pointers_[op.operands[0]];
   for (size_t i = 0; i < graph.ops().size(); ++i) {
     codegen::KernelFn fn = ex->compiled_->kernel(i);
     if (!fn)

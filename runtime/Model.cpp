@@ -26,6 +26,54 @@ int64_t numClasses(const ir::Graph &forward) {
   ir::ValueId probs = forward.output("probs");
   return probs < 0 ? 0 : forward.type(probs).shape.back();
 }
+
+// u8 pixels as the model sees them: x / 255.
+void scalePixels(const uint8_t *in, int64_t n, float *out) {
+  constexpr float kScale = 1.0f / 255.0f;
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = static_cast<float>(in[i]) * kScale;
+}
+
+// Where a training or evaluation graph takes a batch and gives its metrics,
+// looked up by name once per executor instead of on every step.
+struct BatchIO {
+  float *x = nullptr;
+  int32_t *labels = nullptr;
+  int32_t *step = nullptr; // training graphs only
+  const float *loss = nullptr, *correct = nullptr;
+};
+
+absl::StatusOr<BatchIO> bindBatchIO(const Executor &ex, bool training) {
+  const ir::Graph &g = ex.graph();
+  ir::ValueId x = g.findValue("x"), labels = g.findValue("labels");
+  ir::ValueId step = training ? g.findValue("step") : 0;
+  ir::ValueId loss = g.output("loss"), correct = g.output("correct");
+  if (x < 0 || labels < 0 || step < 0 || loss < 0 || correct < 0)
+    return absl::InternalError(fmt::format(
+        "graph '{}' lacks one of %x, %labels{} and the outputs 'loss' and "
+        "'correct'",
+        g.name(), training ? ", %step" : ""));
+  BatchIO io;
+  io.x = ex.f32(x);
+  io.labels = ex.i32(labels);
+  io.step = training ? ex.i32(step) : nullptr;
+  io.loss = ex.f32(loss);
+  io.correct = ex.f32(correct);
+  return io;
+}
+
+// Images [begin, begin + batch) of `order` (of the data when empty).
+void feedImages(const BatchIO &io, const LabeledImages &data,
+                const std::vector<int64_t> &order, int64_t begin,
+                int64_t batch) {
+  int64_t pixels = data.images.rows * data.images.cols;
+  for (int64_t b = 0; b < batch; ++b) {
+    int64_t src = order.empty() ? begin + b : order[begin + b];
+    scalePixels(data.images.pixels.data() + src * pixels, pixels,
+                io.x + b * pixels);
+    io.labels[b] = data.labels[src];
+  }
+}
 } // namespace
 
 void shuffledOrder(uint64_t seed, int64_t epoch, std::vector<int64_t> &order) {
@@ -155,6 +203,13 @@ absl::Status Model::checkData(const LabeledImages &data,
     return absl::InvalidArgumentError(fmt::format(
         "{} images are {}x{}x1 but the model's input is {}x{}x{}", what,
         data.images.rows, data.images.cols, x[1], x[2], x[3]));
+  // The data is the caller's: never trust its sizes to agree.
+  const IdxImages &im = data.images;
+  if (im.count < 0 || static_cast<int64_t>(data.labels.size()) != im.count ||
+      static_cast<int64_t>(im.pixels.size()) != im.count * im.rows * im.cols)
+    return absl::InvalidArgumentError(fmt::format(
+        "{} set holds {} labels and {} pixels for {} images of {}x{}", what,
+        data.labels.size(), im.pixels.size(), im.count, im.rows, im.cols));
   int64_t classes = numClasses(forward_);
   for (size_t i = 0; i < data.labels.size(); ++i)
     if (data.labels[i] >= classes)
@@ -164,24 +219,6 @@ absl::Status Model::checkData(const LabeledImages &data,
   if (data.images.count == 0)
     return absl::InvalidArgumentError(fmt::format("{} set is empty", what));
   return absl::OkStatus();
-}
-
-void Model::feedImages(Executor &ex, const LabeledImages &data,
-                       const std::vector<int64_t> &indices, int64_t begin,
-                       int64_t batch) const {
-  const ir::Graph &g = ex.graph();
-  float *x = ex.f32(g.findValue("x"));
-  int32_t *labels = ex.i32(g.findValue("labels"));
-  int64_t pixels = data.images.rows * data.images.cols;
-  constexpr float kScale = 1.0f / 255.0f;
-  for (int64_t b = 0; b < batch; ++b) {
-    int64_t src = indices.empty() ? begin + b : indices[begin + b];
-    const uint8_t *in = data.images.pixels.data() + src * pixels;
-    float *out = x + b * pixels;
-    for (int64_t p = 0; p < pixels; ++p)
-      out[p] = static_cast<float>(in[p]) * kScale;
-    labels[b] = data.labels[src];
-  }
 }
 
 absl::StatusOr<std::vector<EpochRecord>>
@@ -217,6 +254,12 @@ Model::fit(const LabeledImages &train, const LabeledImages *validation,
   }
   for (auto &[b, ex] : train_)
     ex->setProfiling(profiling_);
+  auto fullIO = bindBatchIO(**full, /*training=*/true);
+  if (!fullIO.ok())
+    return fullIO.status();
+  auto tailIO = bindBatchIO(*tailEx, /*training=*/true);
+  if (!tailIO.ok())
+    return tailIO.status();
 
   std::vector<EpochRecord> history;
   std::vector<int64_t> order(count);
@@ -227,18 +270,18 @@ Model::fit(const LabeledImages &train, const LabeledImages *validation,
     else
       std::iota(order.begin(), order.end(), int64_t{0});
     if (options.log)
-      options.log->beginEpoch(epoch);
+      options.log->beginEpoch(epoch, spec_.fit.epochs, steps);
     double lossSum = 0, correct = 0;
     int64_t seen = 0;
     for (int64_t s = 0; s < steps; ++s) {
       int64_t n = s + 1 < steps ? batch : tail;
       Executor &ex = n == batch ? **full : *tailEx;
-      const ir::Graph &g = ex.graph();
-      feedImages(ex, train, order, s * batch, n);
-      *ex.i32(g.findValue("step")) = static_cast<int32_t>(++globalStep_);
+      const BatchIO &io = n == batch ? *fullIO : *tailIO;
+      feedImages(io, train, order, s * batch, n);
+      *io.step = static_cast<int32_t>(++globalStep_);
       ex.run(*pool_);
-      lossSum += *ex.f32(g.output("loss")) * n;
-      correct += *ex.f32(g.output("correct"));
+      lossSum += *io.loss * n;
+      correct += *io.correct;
       seen += n;
       if (!std::isfinite(lossSum))
         return absl::FailedPreconditionError(fmt::format(
@@ -282,11 +325,13 @@ absl::StatusOr<EvalResult> Model::evaluate(const LabeledImages &data) {
     auto ex = evalExecutor(n);
     if (!ex.ok())
       return ex.status();
-    const ir::Graph &g = (*ex)->graph();
-    feedImages(**ex, data, {}, begin, n);
+    auto io = bindBatchIO(**ex, /*training=*/false);
+    if (!io.ok())
+      return io.status();
+    feedImages(*io, data, {}, begin, n);
     (*ex)->run(*pool_);
-    lossSum += *(*ex)->f32(g.output("loss")) * n;
-    correct += *(*ex)->f32(g.output("correct"));
+    lossSum += *io->loss * n;
+    correct += *io->correct;
   }
   return EvalResult{lossSum / count, correct / count, count};
 }
@@ -304,11 +349,8 @@ absl::StatusOr<std::vector<float>> Model::predict(const uint8_t *images,
                                                   int64_t count) {
   const ir::TensorType &xt = forward_.type(forward_.findValue("x"));
   int64_t perImage = xt.numElements() / xt.shape[0];
-  constexpr float kScale = 1.0f / 255.0f; // as in feedImages
   return predictBatches(count, [&](float *x, int64_t begin, int64_t n) {
-    const uint8_t *in = images + begin * perImage;
-    for (int64_t i = 0; i < n * perImage; ++i)
-      x[i] = static_cast<float>(in[i]) * kScale;
+    scalePixels(images + begin * perImage, n * perImage, x);
   });
 }
 

@@ -92,9 +92,6 @@ private:
   absl::StatusOr<Executor *> evalExecutor(int64_t batch);
   absl::StatusOr<Executor *> predictExecutor(int64_t batch);
   absl::Status checkData(const LabeledImages &data, const char *what) const;
-  void feedImages(Executor &ex, const LabeledImages &data,
-                  const std::vector<int64_t> &indices, int64_t begin,
-                  int64_t batch) const;
 
   ir::Graph forward_;
   ir::TrainingSpec spec_;

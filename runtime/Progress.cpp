@@ -15,12 +15,10 @@ std::string formatDuration(double seconds) {
   return fmt::format("{}s", s);
 }
 
-ProgressLog::ProgressLog(std::FILE *out, bool live, int64_t epochs,
-                         int64_t steps)
-    : out_(out), live_(live), epochs_(epochs), steps_(steps) {}
-
-void ProgressLog::beginEpoch(int64_t epoch) {
+void ProgressLog::beginEpoch(int64_t epoch, int64_t epochs, int64_t steps) {
   epoch_ = epoch;
+  epochs_ = epochs;
+  steps_ = steps;
   start_ = Clock::now();
   lastDraw_ = start_ - std::chrono::seconds(1);
   lastWidth_ = 0;

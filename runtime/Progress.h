@@ -15,9 +15,10 @@ namespace cnnc::runtime {
 class ProgressLog {
 public:
   // live: redraw a line with '\r' while an epoch runs (only on a terminal).
-  ProgressLog(std::FILE *out, bool live, int64_t epochs, int64_t steps);
+  ProgressLog(std::FILE *out, bool live) : out_(out), live_(live) {}
 
-  void beginEpoch(int64_t epoch);
+  // Epoch `epoch` of `epochs`, in `steps` steps (the training loop knows).
+  void beginEpoch(int64_t epoch, int64_t epochs, int64_t steps);
   // Called after every step; redraws at most ~10 times a second.
   void step(int64_t done, double loss, double accuracy);
   void endEpoch(const EpochRecord &r);
@@ -26,8 +27,7 @@ private:
   using Clock = std::chrono::steady_clock;
   std::FILE *out_;
   bool live_;
-  int64_t epochs_, steps_;
-  int64_t epoch_ = 0;
+  int64_t epoch_ = 0, epochs_ = 0, steps_ = 0;
   Clock::time_point start_, lastDraw_;
   size_t lastWidth_ = 0;
 };

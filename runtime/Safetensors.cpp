@@ -144,9 +144,14 @@ public:
 private:
   // Deeper nesting has no use in a header and would risk the stack.
   static constexpr int kMaxDepth = 64;
+  // A parsed value takes about 100 bytes for every byte of "0,": without a
+  // cap, a 100 MB header of them would ask for gigabytes. A million values
+  // describe some 100,000 tensors.
+  static constexpr size_t kMaxValues = size_t{1} << 20;
 
   std::string_view text;
   size_t pos = 0;
+  size_t values = 0;
   std::string err;
 
   bool fail(absl::string_view why) {
@@ -177,6 +182,8 @@ private:
   bool parseValue(Json &out, int depth) {
     if (depth > kMaxDepth)
       return fail("nesting too deep");
+    if (++values > kMaxValues)
+      return fail(absl::StrCat("more than ", kMaxValues, " JSON values"));
     if (atEnd())
       return fail("expected a JSON value");
     switch (text[pos]) {

@@ -52,21 +52,25 @@ Other:
 namespace {
 
 constexpr int64_t kMaxThreads = 1024;
+// Counts (epochs, batch size, limit) stay within an int32.
+constexpr int64_t kMaxCount = (int64_t{1} << 31) - 1;
 
 Status flagError(const std::string &flag, const std::string &msg) {
   return Status(fmt::format("{}: {}", flag, msg));
 }
 
-Result<int64_t> parsePositive(const std::string &flag, const std::string &v,
-                              bool allowZero) {
+// An integer in [min, max], min being 0 or 1.
+Result<int64_t> parseInteger(const std::string &flag, const std::string &v,
+                             int64_t min, int64_t max) {
   errno = 0;
   char *end = nullptr;
   long long x = std::strtoll(v.c_str(), &end, 10);
-  if (v.empty() || *end != '\0' || errno == ERANGE || x < (allowZero ? 0 : 1) ||
-      x > (1ll << 31) - 1)
+  if (v.empty() || *end != '\0' || errno == ERANGE || x < min)
     return flagError(flag,
                      fmt::format("expects a {} integer, got '{}'",
-                                 allowZero ? "non-negative" : "positive", v));
+                                 min > 0 ? "positive" : "non-negative", v));
+  if (x > max)
+    return flagError(flag, fmt::format("expects at most {}, got {}", max, v));
   return static_cast<int64_t>(x);
 }
 
@@ -76,10 +80,10 @@ Result<Options> parseCommandLine(const std::vector<std::string> &args) {
   Options o;
   // Flags that take a value, with how to store it.
   using Setter = std::function<Status(const std::string &)>;
-  auto positive = [&](std::optional<int64_t> &slot, const char *flag,
-                      bool allowZero = false) -> Setter {
-    return [&slot, flag, allowZero](const std::string &v) -> Status {
-      auto x = parsePositive(flag, v, allowZero);
+  auto integer = [&](std::optional<int64_t> &slot, const char *flag,
+                     int64_t max = kMaxCount) -> Setter {
+    return [&slot, flag, max](const std::string &v) -> Status {
+      auto x = parseInteger(flag, v, 1, max);
       if (!x.ok())
         return x.status();
       slot = *x;
@@ -95,24 +99,14 @@ Result<Options> parseCommandLine(const std::vector<std::string> &args) {
     };
   };
   std::map<std::string, Setter> valued = {
-      {"--epochs", positive(o.epochs, "--epochs")},
-      {"--batch-size", positive(o.batchSize, "--batch-size")},
-      {"--limit", positive(o.limit, "--limit")},
-      {"--threads",
-       [&](const std::string &v) -> Status {
-         auto x = parsePositive("--threads", v, false);
-         if (!x.ok())
-           return x.status();
-         if (*x > kMaxThreads)
-           return flagError(
-               "--threads",
-               fmt::format("expects at most {}, got {}", kMaxThreads, *x));
-         o.threads = *x;
-         return Status();
-       }},
+      {"--epochs", integer(o.epochs, "--epochs")},
+      {"--batch-size", integer(o.batchSize, "--batch-size")},
+      {"--limit", integer(o.limit, "--limit")},
+      {"--threads", integer(o.threads, "--threads", kMaxThreads)},
       {"--seed",
        [&](const std::string &v) -> Status {
-         auto x = parsePositive("--seed", v, true);
+         // The range the DSL's fit statement accepts.
+         auto x = parseInteger("--seed", v, 0, INT64_MAX);
          if (!x.ok())
            return x.status();
          o.seed = static_cast<uint64_t>(*x);

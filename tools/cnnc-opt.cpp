@@ -10,7 +10,9 @@
 #include "absl/status/status.h"
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -162,20 +164,22 @@ absl::StatusOr<std::string> readInput(const std::string &path) {
 // Writes through a temp file and a rename, so FILE is never half-written.
 absl::Status writeOutput(const std::string &path, const std::string &text) {
   std::string tmp = fmt::format("{}.tmp{}", path, getpid());
+  auto failed = [&] {
+    int err = errno;
+    std::remove(tmp.c_str());
+    return absl::PermissionDeniedError(
+        fmt::format("cannot write '{}': {}", path, std::strerror(err)));
+  };
   {
+    errno = 0;
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out << text;
     out.close();
-    if (!out) {
-      std::remove(tmp.c_str());
-      return absl::PermissionDeniedError(
-          fmt::format("cannot write '{}'", path));
-    }
+    if (!out)
+      return failed();
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return absl::PermissionDeniedError(fmt::format("cannot write '{}'", path));
-  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    return failed();
   return absl::OkStatus();
 }
 
@@ -308,6 +312,9 @@ int run(const Options &opt) {
   }
   if (opt.output.empty() || opt.output == "-") {
     fmt::print("{}", output);
+  } else if (failed) {
+    // An error leaves FILE as it was, not emptied or holding some chunks.
+    return 1;
   } else if (absl::Status s = writeOutput(opt.output, output); !s.ok()) {
     fmt::print(stderr, "cnnc-opt: error: {}\n", std::string(s.message()));
     return 1;

@@ -94,6 +94,17 @@ TEST_F(CliTest, FlagErrorsAreOneLine) {
   expectOneLineError(run(kModel + " " + kModel), "more than one model");
 }
 
+// --seed takes what the fit statement's seed takes; counts are bounded,
+// and out of range says so.
+TEST_F(CliTest, IntegerFlagRanges) {
+  RunResult seed = run(kModel + " --seed 9223372036854775807");
+  EXPECT_EQ(seed.status, 0) << seed.err;
+  expectOneLineError(run(kModel + " --seed -1"),
+                     "--seed: expects a non-negative integer, got '-1'");
+  expectOneLineError(run(kModel + " --epochs 3000000000"),
+                     "--epochs: expects at most 2147483647, got 3000000000");
+}
+
 TEST_F(CliTest, HelpAndSummary) {
   RunResult help = run("--help");
   EXPECT_EQ(help.status, 0);

@@ -157,5 +157,25 @@ TEST_F(BatchNormWeightsTest, TrainingIsReproducible) {
   EXPECT_EQ(saved(*a, "a.safetensors"), saved(*b, "b.safetensors"));
 }
 
+// Data whose sizes disagree is an error, never a read past its end.
+TEST_F(BatchNormWeightsTest, InconsistentDataIsAnError) {
+  auto m = makeModel();
+  m->initializeWeights(5);
+  LabeledImages fewLabels = data;
+  fewLabels.labels.pop_back();
+  auto h = m->fit(fewLabels, nullptr, {});
+  ASSERT_FALSE(h.ok());
+  EXPECT_EQ(std::string(h.status().message()),
+            "training set holds 39 labels and 2560 pixels for 40 images of "
+            "8x8");
+  LabeledImages fewPixels = data;
+  fewPixels.images.pixels.resize(39 * 64);
+  auto e = m->evaluate(fewPixels);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(std::string(e.status().message()),
+            "evaluation set holds 40 labels and 2496 pixels for 40 images of "
+            "8x8");
+}
+
 } // namespace
 } // namespace cnnc::runtime

@@ -95,5 +95,31 @@ TEST(Executor, ResultsDoNotDependOnTheThreadCount) {
     }
 }
 
+// A reshape has no kernel and no storage of its own: its result is its
+// operand's bytes, also when the operand is a param kept in the ParamStore
+// (outside the arena, where the memory plan gives it no offset).
+TEST(Executor, ReshapeOfAParamSharesTheParamsStorage) {
+  ir::Graph g("reshape_param");
+  ValueId w = g.addParam("w", ir::f32({4, 8}));
+  ValueId r = g.create1(OpKind::Reshape, {w},
+                        {{"shape", std::vector<int64_t>{32}}}, {}, "r")
+                  .value();
+  ValueId y = act(g, r, "y");
+  g.addOutput("y", y);
+  ParamStore store;
+  auto ex = Executor::create(g, store);
+  ASSERT_TRUE(ex.ok()) << ex.status();
+  Executor &e = **ex;
+  float *param = store.find("w");
+  ASSERT_NE(param, nullptr);
+  EXPECT_EQ(e.data(r), static_cast<void *>(param));
+  for (int i = 0; i < 32; ++i)
+    param[i] = 0.1f * static_cast<float>(i - 16);
+  ThreadPool pool(2);
+  e.run(pool);
+  for (int i = 0; i < 32; ++i)
+    EXPECT_NEAR(e.f32(y)[i], std::tanh(0.1 * (i - 16)), 1e-6) << i;
+}
+
 } // namespace
 } // namespace cnnc::runtime

@@ -236,6 +236,17 @@ TEST_F(SafetensorsTest, RejectsBadJson) {
   }
 }
 
+// A header of a few megabytes must not make the parser ask for gigabytes:
+// the number of JSON values is capped.
+TEST_F(SafetensorsTest, RejectsHeadersWithTooManyValues) {
+  std::string header = "{\"a\":[0";
+  for (int i = 0; i < (1 << 20); ++i)
+    header += ",0";
+  header += "]}";
+  header.append((8 - header.size() % 8) % 8, ' ');
+  expectRejected(writeFile(header, ""), "more than 1048576 JSON values");
+}
+
 TEST_F(SafetensorsTest, RejectsBadTensorInfo) {
   std::string data = floatBytes({1, 2});
   const std::pair<std::string, std::string> cases[] = {
