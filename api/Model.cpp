@@ -207,8 +207,9 @@ int Model::threads() const { return impl_->rt->threads(); }
 Status Model::setThreads(int threads) {
   if (Status s = checkThreads(threads); !s.ok())
     return s;
+  if (absl::Status s = impl_->rt->setThreads(threads); !s.ok())
+    return api::toStatus(s);
   impl_->threads = threads;
-  impl_->rt->setThreads(threads);
   return Status();
 }
 

@@ -96,7 +96,8 @@ Model::create(ir::Graph forward, ir::TrainingSpec spec, int threads) {
   auto m = std::unique_ptr<Model>(new Model());
   m->forward_ = std::move(forward);
   m->spec_ = std::move(spec);
-  m->pool_ = std::make_unique<ThreadPool>(threads);
+  if (absl::Status s = m->setThreads(threads); !s.ok())
+    return s;
   for (const ir::Value &v : m->forward_.values())
     if (v.kind == ir::ValueKind::Param)
       m->store_.getOrCreate(v.name, v.type);
@@ -354,8 +355,12 @@ absl::StatusOr<std::vector<float>> Model::predict(const uint8_t *images,
   });
 }
 
-void Model::setThreads(int threads) {
-  pool_ = std::make_unique<ThreadPool>(threads);
+absl::Status Model::setThreads(int threads) {
+  auto pool = std::make_unique<ThreadPool>(threads);
+  if (!pool->status().ok())
+    return pool->status(); // keep the pool there was
+  pool_ = std::move(pool);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<float>> Model::predictBatches(

@@ -67,8 +67,9 @@ public:
   std::vector<KernelProfile> trainingProfile() const;
 
   // ----- Settings the public API (api/) changes after creation -----
-  // Replaces the worker pool; compiled kernels take any thread count.
-  void setThreads(int threads);
+  // Replaces the worker pool; compiled kernels take any thread count. An
+  // error (and the old pool kept) when the system cannot start the threads.
+  absl::Status setThreads(int threads);
   // Epochs of later fits.
   void setEpochs(int64_t epochs) { spec_.fit.epochs = epochs; }
   // Instrumentation for every later compile pipeline.

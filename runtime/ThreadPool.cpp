@@ -1,7 +1,11 @@
 #include "runtime/ThreadPool.h"
 
+#include <fmt/format.h>
+
 #include <immintrin.h>
 #include <sched.h>
+
+#include <system_error>
 
 namespace cnnc::runtime {
 
@@ -37,8 +41,16 @@ int ThreadPool::defaultThreads() {
 
 ThreadPool::ThreadPool(int threads)
     : size_(threads > 0 ? threads : defaultThreads()) {
-  for (int t = 1; t < size_; ++t)
-    workers_.emplace_back([this, t] { workerLoop(t); });
+  // std::thread throws when the system is out of threads or memory; that
+  // must become an error for the caller, not an abort.
+  try {
+    for (int t = 1; t < size_; ++t)
+      workers_.emplace_back([this, t] { workerLoop(t); });
+  } catch (const std::system_error &e) {
+    status_ = absl::ResourceExhaustedError(
+        fmt::format("cannot start {} threads: {}", size_, e.what()));
+    size_ = static_cast<int>(workers_.size()) + 1;
+  }
 }
 
 ThreadPool::~ThreadPool() {

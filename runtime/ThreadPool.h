@@ -3,6 +3,8 @@
 // microseconds, not a condition-variable round trip per kernel.
 #pragma once
 
+#include "absl/status/status.h"
+
 #include <atomic>
 #include <cstdint>
 #include <thread>
@@ -24,13 +26,16 @@ private:
 
 class ThreadPool {
 public:
-  // threads <= 0 means one per available core.
+  // threads <= 0 means one per available core. When the system cannot start
+  // a worker the pool runs with those it started and status() says why.
   explicit ThreadPool(int threads = 0);
   ~ThreadPool();
   ThreadPool(const ThreadPool &) = delete;
   ThreadPool &operator=(const ThreadPool &) = delete;
 
   int size() const { return size_; }
+  // OK, or why the pool has fewer threads than it was asked for.
+  const absl::Status &status() const { return status_; }
 
   // Runs task(tid) for tid in [0, size()): tid 0 on the calling thread, the
   // others on the workers. Returns when all have finished.
@@ -47,6 +52,7 @@ private:
   void workerLoop(int tid);
 
   int size_;
+  absl::Status status_;
   std::vector<std::thread> workers_;
   Thunk thunk_ = nullptr;
   void *ctx_ = nullptr;

@@ -1,0 +1,67 @@
+// The worker pool: every thread id runs once per dispatch, and a system that
+// cannot start the threads gives an error instead of an abort.
+#include "runtime/ThreadPool.h"
+
+#include <gtest/gtest.h>
+
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <vector>
+
+namespace cnnc::runtime {
+namespace {
+
+TEST(ThreadPool, EveryThreadIdRunsOncePerDispatch) {
+  for (int threads : {1, 2, 3, 5}) {
+    ThreadPool pool(threads);
+    ASSERT_TRUE(pool.status().ok());
+    ASSERT_EQ(pool.size(), threads);
+    std::vector<std::atomic<int>> runs(threads);
+    for (int rep = 0; rep < 100; ++rep)
+      pool.run([&](int tid) { runs[tid].fetch_add(1); });
+    for (int t = 0; t < threads; ++t)
+      EXPECT_EQ(runs[t].load(), 100) << "thread " << t;
+  }
+}
+
+// In a child whose address space is capped, thread stacks cannot be mapped:
+// the pool must say so and still run with the threads it has.
+TEST(ThreadPool, TooFewResourcesIsAStatusNotAnAbort) {
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    rlimit cap{};
+    getrlimit(RLIMIT_AS, &cap);
+    // Room for what the process has mapped now plus a few 8 MB stacks.
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long vmPages = 0;
+    if (!f || fscanf(f, "%lu", &vmPages) != 1)
+      _exit(10);
+    fclose(f);
+    cap.rlim_cur = vmPages * sysconf(_SC_PAGESIZE) + (64ul << 20);
+    if (setrlimit(RLIMIT_AS, &cap) != 0)
+      _exit(11);
+    ThreadPool pool(256);
+    if (pool.status().ok())
+      _exit(12);
+    if (pool.size() < 1 || pool.size() >= 256)
+      _exit(13);
+    if (pool.status().message().find("cannot start 256 threads") ==
+        absl::string_view::npos)
+      _exit(14);
+    std::atomic<int> runs{0};
+    pool.run([&](int) { runs.fetch_add(1); });
+    _exit(runs.load() == pool.size() ? 0 : 15);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "the child died of a signal";
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+} // namespace
+} // namespace cnnc::runtime
