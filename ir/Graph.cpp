@@ -24,8 +24,10 @@ const char *valueKindName(ValueKind k) {
 }
 
 std::string Graph::uniqueName(std::string base) {
+  // An unnamed value is named by its number, unless a value already has
+  // that name (e.g. one parsed as %5): then it gets a suffix like any other.
   if (base.empty())
-    return std::to_string(values_.size());
+    base = std::to_string(values_.size());
   if (findValue(base) < 0)
     return base;
   for (int i = 1;; ++i) {

@@ -13,6 +13,12 @@ const OpInfo kOpInfos[] = {
 
 const OpInfo &opInfo(OpKind kind) { return kOpInfos[static_cast<int>(kind)]; }
 
+bool writesOperand(OpKind kind, size_t k) {
+  if (!(opInfo(kind).flags & kWritesOperands))
+    return false;
+  return k != 1 && !(kind == OpKind::AdamUpdate && k == 4);
+}
+
 std::optional<OpKind> opKindFromName(std::string_view name) {
   for (int i = 0; i < kNumOpKinds; ++i)
     if (name == kOpInfos[i].name)

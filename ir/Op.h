@@ -77,6 +77,10 @@ struct Location {
 
 using ValueId = int32_t;
 
+// Whether an in-place update op (kWritesOperands) writes its operand `k`:
+// all but the gradient (operand 1) and adam_update's step (operand 4).
+bool writesOperand(OpKind kind, size_t k);
+
 struct Op {
   OpKind kind;
   std::vector<ValueId> operands;

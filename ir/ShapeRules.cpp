@@ -206,6 +206,11 @@ absl::StatusOr<Types> biasGradShape(OpKind k, const Types &in, const Attrs &) {
 absl::StatusOr<Types> reshapeShape(OpKind k, const Types &in, const Attrs &a) {
   std::vector<int64_t> s = a.getInts("shape");
   TensorType out{in[0].dtype, s};
+  // isValid bounds each partial product, so numElements cannot overflow.
+  if (!out.isValid())
+    return err(k, fmt::format("cannot reshape {} to {}: dimensions must be "
+                              "positive and a type has at most 2^48 elements",
+                              in[0].str(), shapeStr(s)));
   if (s.empty() || out.numElements() != in[0].numElements())
     return err(
         k, fmt::format("cannot reshape {} to {}", in[0].str(), shapeStr(s)));

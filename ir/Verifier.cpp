@@ -4,6 +4,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <string_view>
+#include <unordered_set>
 #include <vector>
 
 namespace cnnc::ir {
@@ -22,6 +25,10 @@ std::string where(const Op &op, size_t index) {
 absl::Status verifyGraph(const Graph &g) {
   const auto &values = g.values();
   std::vector<bool> defined(values.size(), false);
+  // A set, not a pairwise check: the parser verifies a bad graph's prefixes
+  // several times, and graphs may have many values.
+  std::unordered_set<std::string_view> names;
+  names.reserve(values.size());
   for (size_t i = 0; i < values.size(); ++i) {
     if (values[i].kind != ValueKind::Temp) {
       defined[i] = true;
@@ -35,10 +42,9 @@ absl::Status verifyGraph(const Graph &g) {
           "value %{} has type {}: dimensions must be positive and a type has "
           "at most 2^48 elements",
           values[i].name, values[i].type.str()));
-    for (size_t j = 0; j < i; ++j)
-      if (values[j].name == values[i].name)
-        return absl::InvalidArgumentError(
-            fmt::format("value name %{} is defined twice", values[i].name));
+    if (!names.insert(values[i].name).second)
+      return absl::InvalidArgumentError(
+          fmt::format("value name %{} is defined twice", values[i].name));
   }
   for (size_t i = 0; i < g.ops().size(); ++i) {
     const Op &op = g.ops()[i];
@@ -53,19 +59,6 @@ absl::Status verifyGraph(const Graph &g) {
                         where(op, i), values[v].name));
       operandTypes.push_back(values[v].type);
     }
-    if (opInfo(op.kind).flags & kWritesOperands) {
-      // Operand 0.. are written in place, except gradients and the step.
-      for (size_t k = 0; k < op.operands.size(); ++k) {
-        if (k == 1 || (op.kind == OpKind::AdamUpdate && k == 4))
-          continue;
-        ValueKind kind = values[op.operands[k]].kind;
-        if (kind != ValueKind::Param && kind != ValueKind::State)
-          return absl::InvalidArgumentError(fmt::format(
-              "{}: operand %{} is updated in place, so it must be a param or "
-              "state",
-              where(op, i), values[op.operands[k]].name));
-      }
-    }
     auto expected = inferResultTypes(op.kind, operandTypes, op.attrs);
     if (!expected.ok())
       return absl::InvalidArgumentError(fmt::format(
@@ -74,6 +67,25 @@ absl::Status verifyGraph(const Graph &g) {
       return absl::InvalidArgumentError(
           fmt::format("{}: expects {} results, has {}", where(op, i),
                       expected->size(), op.results.size()));
+    // After the shape rule, which bounds the operand count.
+    for (size_t k = 0; k < op.operands.size(); ++k) {
+      if (!writesOperand(op.kind, k))
+        continue;
+      ValueId v = op.operands[k];
+      ValueKind kind = values[v].kind;
+      if (kind != ValueKind::Param && kind != ValueKind::State)
+        return absl::InvalidArgumentError(fmt::format(
+            "{}: operand %{} is updated in place, so it must be a param or "
+            "state",
+            where(op, i), values[v].name));
+      // The kernels read and write each slot on its own: a second use of
+      // the value would see a half-updated tensor or be overwritten.
+      if (std::count(op.operands.begin(), op.operands.end(), v) > 1)
+        return absl::InvalidArgumentError(fmt::format(
+            "{}: operand %{} is updated in place, so it may appear only once "
+            "among the operands",
+            where(op, i), values[v].name));
+    }
     for (size_t r = 0; r < op.results.size(); ++r) {
       ValueId v = op.results[r];
       if (v < 0 || v >= static_cast<ValueId>(values.size()) || defined[v] ||

@@ -152,10 +152,32 @@ absl::Status emitUpdates(Graph &g, const std::vector<ValueId> &grads,
   return absl::OkStatus();
 }
 
+// A trainable param that a forward op writes in place would be updated
+// twice per step (by that op and by the optimizer), and the backward ops
+// would read the already-updated value.
+absl::Status checkNoInPlaceWritesOfTrainable(const Graph &g) {
+  for (size_t i = 0; i < g.ops().size(); ++i) {
+    const Op &op = g.ops()[i];
+    for (size_t k = 0; k < op.operands.size(); ++k) {
+      ValueId v = op.operands[k];
+      if (ir::writesOperand(op.kind, k) && v >= 0 &&
+          v < static_cast<ValueId>(g.values().size()) &&
+          isTrainable(g.value(v)))
+        return absl::InvalidArgumentError(fmt::format(
+            "param %{} is trainable but op #{} '{}' of the forward graph "
+            "updates it in place; give it attribute trainable = 0",
+            g.value(v).name, i, opName(op.kind)));
+    }
+  }
+  return absl::OkStatus();
+}
+
 } // namespace
 
 absl::StatusOr<Graph> buildTrainingGraph(const Graph &forward,
                                          const ir::TrainingSpec &spec) {
+  if (absl::Status s = checkNoInPlaceWritesOfTrainable(forward); !s.ok())
+    return s;
   auto copied = copyForward(forward, forward.name() + "_train",
                             {.dropDropout = false, .addLossHead = true});
   if (!copied.ok())

@@ -57,9 +57,18 @@ std::vector<ValueId> aliasRoots(const Graph &g) {
 
 int64_t alignUp(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
 
+absl::Status tooBig(const ir::Value &v) {
+  return absl::ResourceExhaustedError(fmt::format(
+      "the arena would exceed 2^50 bytes with %{} ({})", v.name, v.type.str()));
+}
+
 } // namespace
 
-MemoryPlan planMemory(const Graph &g, int64_t alignment, bool paramsInArena) {
+absl::StatusOr<MemoryPlan> planMemory(const Graph &g, int64_t alignment,
+                                      bool paramsInArena) {
+  if (alignment > kMaxAlignment)
+    return absl::InvalidArgumentError(
+        fmt::format("memory plan alignment {} is above 2^20 bytes", alignment));
   alignment = std::max<int64_t>(alignment, 1);
   const auto &values = g.values();
   MemoryPlan plan;
@@ -73,8 +82,12 @@ MemoryPlan planMemory(const Graph &g, int64_t alignment, bool paramsInArena) {
   for (size_t i = 0; i < values.size(); ++i)
     if (values[i].kind == ValueKind::Input ||
         (paramsInArena && values[i].kind != ValueKind::Temp)) {
+      // Slots are at most 2^50 bytes (2^48 elements, aligned to at most
+      // 2^20), so checking after each one keeps every sum far from overflow.
       plan.offsets[i] = top;
       top += slotSize(static_cast<ValueId>(i));
+      if (top > kMaxArenaBytes)
+        return tooBig(values[i]);
     }
   plan.persistentBytes = top;
 
@@ -131,6 +144,8 @@ MemoryPlan planMemory(const Graph &g, int64_t alignment, bool paramsInArena) {
       cursor = std::max(cursor, end);
     }
     b.offset = best >= 0 ? best : cursor;
+    if (plan.persistentBytes + b.offset + b.size > kMaxArenaBytes)
+      return tooBig(values[b.root]);
     tempBytes = std::max(tempBytes, b.offset + b.size);
     placed.push_back(bi);
   }

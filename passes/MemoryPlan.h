@@ -4,11 +4,17 @@
 #include "ir/Graph.h"
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 #include <cstdint>
 #include <vector>
 
 namespace cnnc::passes {
+
+// Bounds that keep every offset and size sum far from int64 overflow: a
+// type has at most 2^50 bytes (ir::kMaxElements f32s).
+inline constexpr int64_t kMaxArenaBytes = int64_t(1) << 50;
+inline constexpr int64_t kMaxAlignment = int64_t(1) << 20;
 
 struct MemoryPlan {
   int64_t arenaBytes = 0;
@@ -29,8 +35,11 @@ struct MemoryPlan {
 // is deterministic. Offsets and sizes are multiples of `alignment`.
 // With paramsInArena false, params and state get no slot (offset -1): the
 // caller keeps them elsewhere, e.g. shared between graphs.
-MemoryPlan planMemory(const ir::Graph &g, int64_t alignment = 64,
-                      bool paramsInArena = true);
+// Fails, naming a value, when the arena would exceed kMaxArenaBytes or the
+// alignment exceeds kMaxAlignment.
+absl::StatusOr<MemoryPlan> planMemory(const ir::Graph &g,
+                                      int64_t alignment = 64,
+                                      bool paramsInArena = true);
 
 // Checks that every value that needs storage has it inside the arena
 // (params and state, and reshapes of them, may be outside: offset -1), that

@@ -213,9 +213,11 @@ std::vector<PassOption> autodiffOptions() {
 
 absl::StatusOr<MemoryPlan> planAndCheck(const ir::Graph &g,
                                         const PassOptions &o) {
-  MemoryPlan plan = planMemory(g, o.getInt("alignment", 64),
-                               o.getBool("params-in-arena", true));
-  if (absl::Status s = verifyMemoryPlan(g, plan); !s.ok())
+  auto plan = planMemory(g, o.getInt("alignment", 64),
+                         o.getBool("params-in-arena", true));
+  if (!plan.ok())
+    return plan.status();
+  if (absl::Status s = verifyMemoryPlan(g, *plan); !s.ok())
     return s;
   return plan;
 }

@@ -76,7 +76,10 @@ Executor::create(ir::Graph g, ParamStore &store,
   auto ex = std::unique_ptr<Executor>(new Executor());
   ex->graph_ = std::move(g);
   ex->compiled_ = *std::move(compiled);
-  ex->plan_ = passes::planMemory(ex->graph_, 64, /*paramsInArena=*/false);
+  auto plan = passes::planMemory(ex->graph_, 64, /*paramsInArena=*/false);
+  if (!plan.ok())
+    return plan.status();
+  ex->plan_ = *std::move(plan);
   ex->arena_ = {static_cast<char *>(alignedZeroed(ex->plan_.arenaBytes)),
                 std::free};
   if (!ex->arena_)

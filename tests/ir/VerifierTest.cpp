@@ -2,7 +2,9 @@
 // rejects.
 #include "ir/Verifier.h"
 #include "ir/Graph.h"
+#include "ir/ShapeRules.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 namespace cnnc::ir {
@@ -31,6 +33,108 @@ TEST(TensorType, IsValid) {
   EXPECT_TRUE(i32({3, 1, 2}).isValid());
   EXPECT_FALSE(f32({3, 0}).isValid());
   EXPECT_FALSE(f32({int64_t(1) << 24, int64_t(1) << 24, 2}).isValid());
+}
+
+// Names are checked with a set: pairwise, 200000 values took tens of
+// seconds (and the parser verifies a bad graph several times).
+// Many distinct names verify, and a duplicate among them is found (the
+// check is a hash set: the parser verifies several times per bad input).
+TEST(Verifier, DuplicateNameAmongManyValues) {
+  constexpr int kValues = 20000;
+  Graph g;
+  // Directly into the table: addInput's uniqueName is itself linear.
+  auto input = [](std::string name) {
+    Value v;
+    v.name = std::move(name);
+    v.type = f32({2});
+    v.kind = ValueKind::Input;
+    return v;
+  };
+  for (int i = 0; i < kValues; ++i)
+    g.values().push_back(input(fmt::format("v{}", i)));
+  absl::Status s = verifyGraph(g);
+  EXPECT_TRUE(s.ok()) << s;
+
+  g.values().push_back(input("v7"));
+  EXPECT_EQ(verifyGraph(g).message(), "value name %v7 is defined twice");
+}
+
+// Each written operand is read and written element by element; a second
+// slot holding the same tensor would read half-updated data.
+TEST(Verifier, RejectsAValueWrittenInPlaceTwiceByOneOp) {
+  Graph g;
+  ValueId p = g.addParam("p", f32({3}));
+  ValueId grad = g.addInput("g", f32({3}));
+  ValueId step = g.addInput("step", i32({}));
+  g.append(OpKind::AdamUpdate, {p, grad, p, p, step}, {},
+           {{"learning_rate", 0.001},
+            {"beta_1", 0.9},
+            {"beta_2", 0.999},
+            {"epsilon", 1e-7}},
+           {});
+  EXPECT_EQ(verifyGraph(g).message(),
+            "op #0 'adam_update': operand %p is updated in place, so it may "
+            "appear only once among the operands");
+
+  // The param as its own gradient.
+  Graph h;
+  ValueId q = h.addParam("q", f32({3}));
+  h.append(
+      OpKind::SgdUpdate, {q, q}, {},
+      {{"learning_rate", 0.1}, {"momentum", 0.0}, {"nesterov", int64_t{0}}},
+      {});
+  EXPECT_FALSE(verifyGraph(h).ok());
+
+  // Distinct values in every written slot are fine.
+  Graph ok;
+  ValueId w = ok.addParam("w", f32({3}));
+  ValueId dw = ok.addInput("dw", f32({3}));
+  ValueId v = ok.addState("w.velocity", f32({3}));
+  ok.append(
+      OpKind::SgdUpdate, {w, dw, v}, {},
+      {{"learning_rate", 0.1}, {"momentum", 0.9}, {"nesterov", int64_t{0}}},
+      {});
+  EXPECT_TRUE(verifyGraph(ok).ok()) << verifyGraph(ok);
+}
+
+// The product of the 'shape' attribute wrapped around (here to exactly the
+// input's 8 elements), which was undefined behaviour and let the reshape
+// through.
+TEST(ShapeRules, ReshapeRejectsShapesWhoseProductOverflows) {
+  for (std::vector<int64_t> shape :
+       {std::vector<int64_t>{4, (int64_t(1) << 62) + 2},
+        std::vector<int64_t>{int64_t(1) << 32, int64_t(1) << 32, 8},
+        std::vector<int64_t>{-2, -4}}) {
+    auto r = inferResultTypes(OpKind::Reshape, {f32({8})},
+                              {{"shape", std::vector<int64_t>(shape)}});
+    ASSERT_FALSE(r.ok()) << shapeStr(shape);
+    EXPECT_NE(r.status().message().find("cannot reshape f32[8]"),
+              std::string::npos)
+        << r.status();
+  }
+  auto r = inferResultTypes(OpKind::Reshape, {f32({8})},
+                            {{"shape", std::vector<int64_t>{2, 4}}});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ((*r)[0], f32({2, 4}));
+}
+
+// An unnamed value is named by its number; a value that already has that
+// name (as a parsed %1 may) makes it pick another.
+TEST(Graph, UnnamedValuesGetAFreeName) {
+  Graph g;
+  ValueId x = g.addInput("1", f32({2}));
+  ValueId y =
+      g.create1(OpKind::Activation, {x}, {{"kind", std::string("relu")}})
+          .value();
+  EXPECT_EQ(g.value(x).name, "1");
+  EXPECT_NE(g.value(y).name, "1");
+  EXPECT_EQ(g.findValue(g.value(y).name), y);
+  EXPECT_TRUE(verifyGraph(g).ok()) << verifyGraph(g);
+  // Without a clash the number is the name.
+  ValueId z =
+      g.create1(OpKind::Activation, {y}, {{"kind", std::string("relu")}})
+          .value();
+  EXPECT_EQ(g.value(z).name, "2");
 }
 
 } // namespace

@@ -348,6 +348,29 @@ TEST(Autodiff, RejectsAnInvalidForwardGraph) {
       << g.status();
 }
 
+// A trainable param that the forward graph also updates in place would be
+// updated twice per step, and the backward pass would read the new value.
+TEST(Autodiff, RejectsTrainableParamsWrittenInPlaceByTheForwardGraph) {
+  testing::ModelBuilder m("twice", {2, 6});
+  ValueId avg = m.param("avg", {6, 3});
+  ValueId out = m.dense("out", m.x(), 3);
+  ValueId kernel = m.graph().findValue("out.kernel");
+  ASSERT_GE(kernel, 0);
+  m.graph()
+      .create(OpKind::MovingAverageUpdate, {kernel, avg}, {{"momentum", 0.9}})
+      .value();
+  auto g = buildTrainingGraph(m.finish(out), {});
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(g.status().message().find("param %out.kernel is trainable"),
+            absl::string_view::npos)
+      << g.status();
+
+  // The frontend's batch norm writes only its trainable = 0 statistics.
+  ir::Graph bn = train(testing::batchNormConvModel(2));
+  EXPECT_GT(countOps(bn, OpKind::MovingAverageUpdate), 0);
+}
+
 TEST(Autodiff, KeepsLocations) {
   ir::Graph f = testing::dropoutModel(2);
   for (size_t i = 0; i < f.ops().size(); ++i)

@@ -4,10 +4,19 @@
 #include "passes/EvalGraph.h"
 #include "passes/TestModels.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 namespace cnnc::passes {
 namespace {
+
+// A plan the test expects to exist.
+MemoryPlan mustPlan(const ir::Graph &g, int64_t alignment = 64,
+                    bool paramsInArena = true) {
+  auto plan = planMemory(g, alignment, paramsInArena);
+  EXPECT_TRUE(plan.ok()) << plan.status();
+  return plan.ok() ? *std::move(plan) : MemoryPlan{};
+}
 
 using ir::OpKind;
 using ir::ValueId;
@@ -42,7 +51,7 @@ TEST(MemoryPlan, AllGraphsVerifyAndAreAligned) {
   for (const ir::Graph &g : allGraphs()) {
     SCOPED_TRACE(g.name());
     for (int64_t align : {64, 256}) {
-      MemoryPlan plan = planMemory(g, align);
+      MemoryPlan plan = mustPlan(g, align);
       ASSERT_TRUE(verifyMemoryPlan(g, plan).ok()) << verifyMemoryPlan(g, plan);
       EXPECT_EQ(plan.arenaBytes % align, 0);
       EXPECT_GE(plan.arenaBytes, plan.persistentBytes);
@@ -66,7 +75,7 @@ TEST(MemoryPlan, AllGraphsVerifyAndAreAligned) {
 TEST(MemoryPlan, OpResultsNeverOverlapOperandsOrEachOther) {
   for (const ir::Graph &g : allGraphs()) {
     SCOPED_TRACE(g.name());
-    MemoryPlan plan = planMemory(g);
+    MemoryPlan plan = mustPlan(g);
     for (const ir::Op &op : g.ops()) {
       if (ir::opInfo(op.kind).flags & ir::kAlias)
         continue;
@@ -88,7 +97,7 @@ TEST(MemoryPlan, OpResultsNeverOverlapOperandsOrEachOther) {
 
 TEST(MemoryPlan, TrainingGraphReusesTempStorage) {
   ir::Graph g = buildTrainingGraph(testing::tutorialModel(32), {}).value();
-  MemoryPlan plan = planMemory(g);
+  MemoryPlan plan = mustPlan(g);
   ASSERT_TRUE(verifyMemoryPlan(g, plan).ok());
   int64_t tempSum = 0, persistentSum = 0;
   for (size_t i = 0; i < g.values().size(); ++i) {
@@ -110,14 +119,14 @@ TEST(MemoryPlan, TrainingGraphReusesTempStorage) {
 
 TEST(MemoryPlan, IsDeterministic) {
   ir::Graph g = buildTrainingGraph(testing::tutorialModel(4), {}).value();
-  MemoryPlan a = planMemory(g), b = planMemory(g);
+  MemoryPlan a = mustPlan(g), b = mustPlan(g);
   EXPECT_EQ(a.arenaBytes, b.arenaBytes);
   EXPECT_EQ(a.offsets, b.offsets);
 }
 
 TEST(MemoryPlan, ReshapesAliasTheirOperand) {
   ir::Graph g = buildTrainingGraph(testing::tutorialModel(4), {}).value();
-  MemoryPlan plan = planMemory(g);
+  MemoryPlan plan = mustPlan(g);
   int reshapes = 0;
   for (const ir::Op &op : g.ops())
     if (op.kind == OpKind::Reshape) {
@@ -136,7 +145,7 @@ TEST(MemoryPlan, ReusesStorageOfDeadTemps) {
   ValueId b = g.create1(OpKind::Activation, {a}, relu, {}, "b").value();
   ValueId c = g.create1(OpKind::Activation, {b}, relu, {}, "c").value();
   g.addOutput("c", c);
-  MemoryPlan plan = planMemory(g);
+  MemoryPlan plan = mustPlan(g);
   ASSERT_TRUE(verifyMemoryPlan(g, plan).ok());
   EXPECT_EQ(plan.persistentBytes, 256);
   EXPECT_EQ(plan.arenaBytes, 256 + 2 * 256);
@@ -145,7 +154,7 @@ TEST(MemoryPlan, ReusesStorageOfDeadTemps) {
 
   // An output lives to the end, so nothing may take its place.
   g.addOutput("a", a);
-  plan = planMemory(g);
+  plan = mustPlan(g);
   ASSERT_TRUE(verifyMemoryPlan(g, plan).ok());
   EXPECT_EQ(plan.arenaBytes, 256 + 3 * 256);
 }
@@ -164,7 +173,7 @@ TEST(MemoryPlan, AliasesExtendTheirRootsLifetime) {
   ValueId r3 = g.create1(OpKind::Reshape, {t3}, flat, {}, "r3").value();
   ValueId s = g.create1(OpKind::Add, {r1, r3}, {}, {}, "s").value();
   g.addOutput("s", s);
-  MemoryPlan plan = planMemory(g, 32);
+  MemoryPlan plan = mustPlan(g, 32);
   ASSERT_TRUE(verifyMemoryPlan(g, plan).ok()) << verifyMemoryPlan(g, plan);
   EXPECT_EQ(plan.offsets[r1], plan.offsets[t1]);
   EXPECT_EQ(plan.offsets[r3], plan.offsets[t3]);
@@ -182,7 +191,7 @@ TEST(MemoryPlan, AliasesExtendTheirRootsLifetime) {
 
 TEST(MemoryPlan, VerifyCatchesBrokenPlans) {
   ir::Graph g = buildTrainingGraph(testing::dropoutModel(2), {}).value();
-  MemoryPlan plan = planMemory(g);
+  MemoryPlan plan = mustPlan(g);
   ASSERT_TRUE(verifyMemoryPlan(g, plan).ok());
   const ir::Op &op = g.ops()[0]; // matmul(x, dense.kernel)
   ValueId res = op.results[0];
@@ -211,7 +220,7 @@ TEST(MemoryPlan, VerifyCatchesBrokenPlans) {
 
   // A reshape that does not share its operand's storage.
   ir::Graph t = buildTrainingGraph(testing::tinyConvModel(2), {}).value();
-  MemoryPlan tp = planMemory(t);
+  MemoryPlan tp = mustPlan(t);
   int reshapes = 0;
   for (const ir::Op &o : t.ops())
     if (o.kind == OpKind::Reshape) {
@@ -227,8 +236,8 @@ TEST(MemoryPlan, VerifyCatchesBrokenPlans) {
 
 TEST(MemoryPlan, ParamsAndStateCanLiveOutsideTheArena) {
   ir::Graph g = buildTrainingGraph(testing::tutorialModel(4), {}).value();
-  MemoryPlan inside = planMemory(g);
-  MemoryPlan outside = planMemory(g, 64, /*paramsInArena=*/false);
+  MemoryPlan inside = mustPlan(g);
+  MemoryPlan outside = mustPlan(g, 64, /*paramsInArena=*/false);
   ASSERT_TRUE(verifyMemoryPlan(g, outside).ok())
       << verifyMemoryPlan(g, outside);
   int64_t persistent = 0;
@@ -242,6 +251,37 @@ TEST(MemoryPlan, ParamsAndStateCanLiveOutsideTheArena) {
     }
   }
   EXPECT_EQ(outside.arenaBytes, inside.arenaBytes - persistent);
+}
+
+// Sizes are summed in int64: 2^13 inputs of 2^50 bytes each would reach
+// 2^63. The plan stops at 2^50 bytes and names the value that crosses it.
+TEST(MemoryPlan, RejectsArenasBeyond2To50Bytes) {
+  const ir::TensorType huge = ir::f32({int64_t(1) << 48}); // 2^50 bytes
+  ir::Graph g;
+  for (int i = 0; i < (1 << 13); ++i)
+    g.addInput(fmt::format("x{}", i), huge);
+  auto plan = planMemory(g);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(
+      plan.status().message(),
+      "the arena would exceed 2^50 bytes with %x1 (f32[281474976710656])");
+
+  // Temps: the input fills 2^50 bytes, a temp would go above.
+  ir::Graph t;
+  ValueId x = t.addParam("x", huge);
+  ValueId y = t.create1(OpKind::Activation, {x},
+                        {{"kind", std::string("relu")}}, {}, "y")
+                  .value();
+  t.addOutput("y", y);
+  plan = planMemory(t);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_NE(plan.status().message().find("%y"), std::string::npos)
+      << plan.status();
+  // With the param outside the arena the temp alone fits.
+  plan = planMemory(t, 64, /*paramsInArena=*/false);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->arenaBytes, int64_t(1) << 50);
+  EXPECT_TRUE(verifyMemoryPlan(t, *plan).ok());
 }
 
 } // namespace
