@@ -614,6 +614,13 @@ void emitConv2DBackwardData(KernelBuilder &kb) {
     llvm::FunctionCallee mallocFn =
         kb.module().getOrInsertFunction("malloc", b.getPtrTy(), b.getInt64Ty());
     wt = b.CreateCall(mallocFn, {kb.i64(floats * 4)});
+    // Kernels return nothing, so out of memory cannot be reported: trap
+    // there rather than write through null. Its size is unbounded (large
+    // layers), so neither the stack nor a fixed per-thread buffer fits; the
+    // fused training step never takes this path (it uses the transposed
+    // kernel from conv2d_kernel_transpose, in the arena).
+    kb.ifThen(b.CreateIsNull(wt),
+              [&] { b.CreateIntrinsic(llvm::Intrinsic::trap, {}, {}); });
   } else {
     wt = stackBuffer(kb, floats, b.getFloatTy());
   }

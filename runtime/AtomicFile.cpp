@@ -1,5 +1,6 @@
 #include "runtime/AtomicFile.h"
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -30,14 +31,45 @@ absl::Status writeAll(int fd, const std::string &path, std::string_view data) {
   return absl::OkStatus();
 }
 
+// A temporary name no other call of this process uses: the pid alone would
+// let two threads writing the same path truncate and rename each other's file.
+std::string temporaryName(const std::string &path) {
+  static std::atomic<uint64_t> counter{0};
+  return absl::StrCat(path, ".tmp.", ::getpid(), ".",
+                      counter.fetch_add(1, std::memory_order_relaxed));
+}
+
+// The directory holding `path`, for fsync after the rename.
+std::string parentDirectory(const std::string &path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos)
+    return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// The rename is durable only once the directory entry is on disk. The new
+// contents are already in place, so a directory we cannot open (no read
+// permission) or a file system without directory fsync (EINVAL) is no error.
+absl::Status syncDirectory(const std::string &path) {
+  std::string dir = parentDirectory(path);
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return absl::OkStatus();
+  absl::Status st;
+  if (::fsync(fd) != 0 && errno != EINVAL)
+    st = errnoStatus(dir, "fsync of the directory failed", errno);
+  ::close(fd);
+  return st;
+}
+
 } // namespace
 
 absl::Status writeFileAtomically(const std::string &path,
                                  const std::vector<std::string_view> &pieces) {
-  std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
+  std::string tmp = temporaryName(path);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
-    return errnoStatus(tmp, "cannot create", errno);
+    return errnoStatus(path, absl::StrCat("cannot create ", tmp), errno);
 
   absl::Status st;
   for (std::string_view piece : pieces) {
@@ -53,9 +85,11 @@ absl::Status writeFileAtomically(const std::string &path,
   if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0)
     st =
         errnoStatus(path, absl::StrCat("cannot rename ", tmp, " to it"), errno);
-  if (!st.ok())
+  if (!st.ok()) {
     ::unlink(tmp.c_str());
-  return st;
+    return st;
+  }
+  return syncDirectory(path);
 }
 
 } // namespace cnnc::runtime

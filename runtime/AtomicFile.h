@@ -9,9 +9,13 @@
 
 namespace cnnc::runtime {
 
-// Writes the concatenation of `pieces` to "<path>.tmp.<pid>", flushes it to
-// disk, then renames it over `path`. On any failure the temporary file is
-// removed and `path` is untouched, so readers never see a half-written file.
+// Writes the concatenation of `pieces` to a temporary "<path>.tmp.<pid>.<n>"
+// (unique per call, so threads may write the same path at once), flushes it
+// to disk, renames it over `path` and fsyncs the directory so the rename
+// survives a crash. On any failure before the rename the temporary file is
+// removed and `path` is untouched, so readers never see a half-written file;
+// only a failed directory fsync is reported with `path` already replaced.
+// Error messages name `path` or the temporary, what failed and why.
 absl::Status writeFileAtomically(const std::string &path,
                                  const std::vector<std::string_view> &pieces);
 

@@ -125,6 +125,7 @@ void Model::initializeWeights(uint64_t seed) {
     }
   }
   globalStep_ = 0;
+  globalEpoch_ = 0;
 }
 
 absl::Status Model::saveWeights(const std::string &path) const {
@@ -266,8 +267,10 @@ Model::fit(const LabeledImages &train, const LabeledImages *validation,
   std::vector<int64_t> order(count);
   for (int64_t epoch = 1; epoch <= spec_.fit.epochs; ++epoch) {
     auto start = std::chrono::steady_clock::now();
+    // The first fit shuffles as epochs 1, 2, ...; the next continues.
+    int64_t shuffleEpoch = ++globalEpoch_;
     if (spec_.fit.shuffle)
-      shuffledOrder(spec_.fit.seed, epoch, order);
+      shuffledOrder(spec_.fit.seed, shuffleEpoch, order);
     else
       std::iota(order.begin(), order.end(), int64_t{0});
     if (options.log)

@@ -99,7 +99,11 @@ private:
   std::unique_ptr<ThreadPool> pool_;
   ParamStore store_;
   ExecutorCache train_, eval_, predict_;
+  // Steps and epochs trained since the weights were initialized, counted
+  // across fits so that a later fit continues the dropout masks and shuffle
+  // orders instead of repeating the first fit's.
   int64_t globalStep_ = 0;
+  int64_t globalEpoch_ = 0;
   bool profiling_ = false;
   passes::PipelineOptions pipeline_;
   // Runs the prediction graph over `count` images, `fill` writing the

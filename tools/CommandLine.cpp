@@ -46,6 +46,7 @@ Pass instrumentation (of every compile pipeline the action runs):
 Other:
   --threads N             worker threads (default: all cores; at most 1024)
   --profile               print a per-kernel time table after training
+                          (with --train)
   --help  --version
 )";
 
@@ -210,6 +211,10 @@ Result<Options> parseCommandLine(const std::vector<std::string> &args) {
   int actions = o.train + o.evaluate + !o.emit.empty();
   if (actions > 1)
     return Status("choose one of --train, --evaluate and --emit");
+  // Only training runs the profiled step; silently ignoring it would hide a
+  // typo'd command line.
+  if (o.profile && !o.train)
+    return Status("--profile needs --train");
   return o;
 }
 

@@ -6,18 +6,16 @@
 #include "ir/Parser.h"
 #include "ir/Printer.h"
 #include "passes/Pipeline.h"
+#include "runtime/AtomicFile.h"
 
 #include "absl/status/status.h"
 #include <fmt/format.h>
 
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
-#include <unistd.h>
 
 using namespace cnnc;
 
@@ -161,26 +159,9 @@ absl::StatusOr<std::string> readInput(const std::string &path) {
   return ss.str();
 }
 
-// Writes through a temp file and a rename, so FILE is never half-written.
+// Through a temporary file and a rename, so FILE is never half-written.
 absl::Status writeOutput(const std::string &path, const std::string &text) {
-  std::string tmp = fmt::format("{}.tmp{}", path, getpid());
-  auto failed = [&] {
-    int err = errno;
-    std::remove(tmp.c_str());
-    return absl::PermissionDeniedError(
-        fmt::format("cannot write '{}': {}", path, std::strerror(err)));
-  };
-  {
-    errno = 0;
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.close();
-    if (!out)
-      return failed();
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    return failed();
-  return absl::OkStatus();
+  return runtime::writeFileAtomically(path, text);
 }
 
 struct Chunk {

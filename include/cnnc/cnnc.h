@@ -260,7 +260,9 @@ public:
   Result<Dataset> dataset(const std::string &split,
                           const std::string &dataDir = "") const;
 
-  // Trains from the current weights; the history of the epochs run.
+  // Trains from the current weights; the history of the epochs run. Shuffle
+  // orders and dropout continue across fits (two fits of one epoch equal one
+  // of two).
   Result<std::vector<EpochMetrics>> fit(const Dataset &train,
                                         const Dataset *validation = nullptr,
                                         const FitOptions &options = {});

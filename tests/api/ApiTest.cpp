@@ -352,6 +352,25 @@ TEST_F(ApiMnistTest, SameSeedGivesBitIdenticalLossOnOneAndTwoThreads) {
   EXPECT_EQ(losses[0], losses[1]);
 }
 
+// A second fit continues the first: its epochs shuffle (and drop out) as the
+// next epochs of one longer fit would, not as a repeat of the first fit's.
+TEST_F(ApiMnistTest, TwoFitsOfOneEpochEqualOneFitOfTwo) {
+  cnnc::FitOptions fo;
+  fo.limit = 300; // 6 steps of 50 per epoch
+  fo.epochs = 1;
+  cnnc::Model split = compileTiny();
+  ASSERT_TRUE(split.fit(*train_, nullptr, fo).ok());
+  ASSERT_TRUE(split.fit(*train_, nullptr, fo).ok());
+  fo.epochs = 2;
+  cnnc::Model whole = compileTiny();
+  ASSERT_TRUE(whole.fit(*train_, nullptr, fo).ok());
+
+  auto a = split.predict(test_->pixels(), 64);
+  auto b = whole.predict(test_->pixels(), 64);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(*a, *b);
+}
+
 TEST_F(ApiMnistTest, SetSeedRestartsFromThatSeedsWeights) {
   cnnc::CompileOptions seven;
   seven.seed = 7;

@@ -91,6 +91,9 @@ TEST_F(CliTest, FlagErrorsAreOneLine) {
   expectOneLineError(run(kModel + " --learning-rate -1"), "positive number");
   expectOneLineError(run(kModel + " --emit=bitcode"), "--emit");
   expectOneLineError(run(kModel + " --train --evaluate"), "choose one");
+  expectOneLineError(run(kModel + " --profile"), "--profile needs --train");
+  expectOneLineError(run(kModel + " --evaluate --profile"),
+                     "--profile needs --train");
   expectOneLineError(run(kModel + " " + kModel), "more than one model");
 }
 
