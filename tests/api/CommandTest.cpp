@@ -1,42 +1,23 @@
 // The cnnc command's pass-instrumentation flags and --emit=fused-ir, which it
 // implements through the public API (tests/e2e/CliTest.cpp covers the rest).
+#include "common/RunTool.h"
+
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
-#include <sys/wait.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct RunResult {
-  int status = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path &p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using cnnc::testing::RunResult;
 
 RunResult runCnnc(const std::string &args) {
   fs::path dir = fs::temp_directory_path() /
                  ("cnnc_api_cmd_" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  fs::path out = dir / "stdout", err = dir / "stderr";
-  std::string cmd = std::string(CNNC_BINARY_DIR "/cnnc ") + args + " >" +
-                    out.string() + " 2>" + err.string() + " </dev/null";
-  int raw = std::system(cmd.c_str());
-  RunResult r;
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
+  RunResult r = cnnc::testing::runTool(CNNC_BINARY_DIR "/cnnc " + args, dir);
   fs::remove_all(dir);
   return r;
 }

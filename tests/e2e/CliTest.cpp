@@ -1,30 +1,16 @@
 // The cnnc command as a user meets it: exit status, one-line errors, files.
 #include "TestData.h"
+#include "common/RunTool.h"
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-#include <sys/wait.h>
 
 namespace fs = std::filesystem;
 
 namespace cnnc::testing {
 namespace {
-
-struct RunResult {
-  int status = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path &p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 class CliTest : public ::testing::Test {
 protected:
@@ -38,15 +24,7 @@ protected:
   void TearDown() override { fs::remove_all(dir_); }
 
   RunResult run(const std::string &args) {
-    fs::path out = dir_ / "stdout", err = dir_ / "stderr";
-    std::string cmd = std::string(CNNC_BINARY_DIR "/cnnc ") + args + " >" +
-                      out.string() + " 2>" + err.string() + " </dev/null";
-    int raw = std::system(cmd.c_str());
-    RunResult r;
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    r.out = slurp(out);
-    r.err = slurp(err);
-    return r;
+    return runTool(CNNC_BINARY_DIR "/cnnc " + args, dir_);
   }
 
   fs::path write(const std::string &name, const std::string &content) {
