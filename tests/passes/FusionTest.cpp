@@ -185,29 +185,10 @@ TEST(Fusion, LeavesOtherChainsAlone) {
 
 // ---- Same numbers through the reference interpreter ----
 
-using Tensors = std::map<std::string, std::vector<double>>;
+using testing::Tensors;
 
 Tensors randomTensors(const ir::Graph &train, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> uni(-1, 1);
-  Tensors t;
-  int64_t classes = train.type(train.output("probs")).shape[1];
-  for (const ir::Value &v : train.values()) {
-    std::vector<double> data(v.type.numElements());
-    if (v.kind == ValueKind::Param || v.name == "x") {
-      for (double &d : data)
-        d = (v.kind == ValueKind::Param ? 0.5 : 1.0) * uni(rng);
-    } else if (v.name == "labels") {
-      for (double &d : data)
-        d = static_cast<double>(rng() % classes);
-    } else if (v.name == "step") {
-      data = {3};
-    } else {
-      continue;
-    }
-    t[v.name] = std::move(data);
-  }
-  return t;
+  return testing::randomStepTensors(train, seed, /*paramScale=*/0.5);
 }
 
 // Runs g; returns every output and every param and state after the step.

@@ -2,6 +2,8 @@
 
 #include "ir/ShapeRules.h"
 
+#include <random>
+
 namespace cnnc::testing {
 
 using ir::Attrs;
@@ -266,6 +268,31 @@ ir::Graph batchNormDenseModel(int64_t batch) {
   h = m.activation("elu", h, "elu", 0.7);
   h = m.batchNorm("bn_1", h, /*scale=*/true, /*center=*/false);
   return m.finish(m.dense("out", h, 3));
+}
+
+Tensors randomStepTensors(const ir::Graph &train, uint32_t seed,
+                          double paramScale) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> uni(-1, 1);
+  Tensors t;
+  int64_t classes = train.type(train.output("probs")).shape[1];
+  for (const ir::Value &v : train.values()) {
+    std::vector<double> data(v.type.numElements());
+    if (v.kind == ir::ValueKind::Param || v.name == "x") {
+      double scale = v.kind == ir::ValueKind::Param ? paramScale : 1.0;
+      for (double &d : data)
+        d = scale * uni(rng);
+    } else if (v.name == "labels") {
+      for (double &d : data)
+        d = static_cast<double>(rng() % classes);
+    } else if (v.name == "step") {
+      data = {3};
+    } else {
+      continue;
+    }
+    t[v.name] = std::move(data);
+  }
+  return t;
 }
 
 } // namespace cnnc::testing

@@ -5,7 +5,10 @@
 
 #include "ir/Graph.h"
 
+#include <cstdint>
+#include <map>
 #include <string>
+#include <vector>
 
 namespace cnnc::testing {
 
@@ -87,5 +90,15 @@ ir::Graph batchNormConvModel(int64_t batch);
 // matmul -> batch_norm (rank 2, without scale) -> elu(0.7) -> batch_norm
 // (without center) -> dense; x [b, 6].
 ir::Graph batchNormDenseModel(int64_t batch);
+
+// Inputs and params of one step, by name (shared by every graph derived
+// from one forward graph).
+using Tensors = std::map<std::string, std::vector<double>>;
+
+// Random values for a training graph's params (uniform in ±paramScale), %x
+// (±1), %labels (class indices) and %step (3), drawn in value order from
+// `seed`.
+Tensors randomStepTensors(const ir::Graph &train, uint32_t seed,
+                          double paramScale);
 
 } // namespace cnnc::testing
