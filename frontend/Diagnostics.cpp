@@ -10,16 +10,31 @@ namespace cnnc::frontend {
 std::string Diagnostic::str() const {
   if (line <= 0)
     return fmt::format("{}: error: {}", file, message);
+  // A long line (minified or generated source) is quoted as a window around
+  // the column, "..." marking what is cut, so that an error stays readable
+  // and its size bounded whatever the input.
+  constexpr size_t kBefore = 60, kWindow = 120;
+  std::string_view text = sourceLine;
+  size_t caretAt = col > 0 ? static_cast<size_t>(col - 1) : 0;
+  std::string prefix, suffix;
+  if (text.size() > kWindow) {
+    size_t begin = caretAt > kBefore ? caretAt - kBefore : 0;
+    begin = std::min(begin, text.size() - kWindow);
+    if (begin > 0)
+      prefix = "...";
+    if (begin + kWindow < text.size())
+      suffix = "...";
+    text = text.substr(begin, kWindow);
+    caretAt -= std::min(caretAt, begin);
+  }
   // The caret line copies tabs from the source line so that the caret lines
   // up under the column whatever the tab width.
-  std::string caret = "  ";
-  for (int i = 0; i + 1 < col; ++i)
-    caret += i < static_cast<int>(sourceLine.size()) && sourceLine[i] == '\t'
-                 ? '\t'
-                 : ' ';
+  std::string caret = "  " + std::string(prefix.size(), ' ');
+  for (size_t i = 0; i < caretAt; ++i)
+    caret += i < text.size() && text[i] == '\t' ? '\t' : ' ';
   caret += '^';
-  return fmt::format("{}:{}:{}: error: {}\n  {}\n{}", file, line, col, message,
-                     sourceLine, caret);
+  return fmt::format("{}:{}:{}: error: {}\n  {}{}{}\n{}", file, line, col,
+                     message, prefix, text, suffix, caret);
 }
 
 std::string_view sourceLineAt(std::string_view source, int line) {

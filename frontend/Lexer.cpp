@@ -111,6 +111,11 @@ private:
       size_t begin = pos_;
       while (pos_ < src_.size() && isIdentChar(src_[pos_]))
         ++pos_;
+      if (pos_ - begin > kMaxNameLength)
+        return LexError{loc, fmt::format("name '{}...' is {} characters long; "
+                                         "a name has at most {}",
+                                         src_.substr(begin, 20), pos_ - begin,
+                                         kMaxNameLength)};
       push(out, TokenKind::Ident, loc,
            std::string(src_.substr(begin, pos_ - begin)));
       return std::nullopt;
@@ -188,6 +193,9 @@ private:
     // Swallow what is glued on ("12abc", "1.2.3") so the message shows it.
     while (pos_ < src_.size() && (isIdentChar(src_[pos_]) || src_[pos_] == '.'))
       ok = false, ++pos_;
+    if (pos_ - begin > kMaxNameLength)
+      return LexError{loc, fmt::format("bad number '{}...': {} characters long",
+                                       src_.substr(begin, 20), pos_ - begin)};
     std::string text(src_.substr(begin, pos_ - begin));
     if (!ok)
       return LexError{loc, fmt::format("bad number '{}'", text)};
@@ -239,6 +247,9 @@ private:
       }
       value += c;
       ++pos_;
+      if (value.size() > kMaxStringLength)
+        return LexError{loc, fmt::format("string is longer than {} characters",
+                                         kMaxStringLength)};
     }
     push(out, TokenKind::String, loc, std::move(value));
     return std::nullopt;

@@ -50,6 +50,11 @@ struct LexResult {
   std::optional<LexError> error;
 };
 
+// Limits that keep every later stage (suggestions compare names pairwise,
+// errors quote them) cheap on generated or hostile input; docs/dsl.md.
+inline constexpr size_t kMaxNameLength = 256;    // names and numbers
+inline constexpr size_t kMaxStringLength = 4096; // "..." (paths)
+
 LexResult lex(std::string_view source);
 
 } // namespace cnnc::frontend

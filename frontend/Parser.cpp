@@ -18,6 +18,9 @@ namespace {
 
 // Deep enough for any real value, shallow enough for the stack.
 constexpr int kMaxNesting = 16;
+// Far above any real CNN (ResNet-1001 has about 3,000 layers); keeps a
+// generated or corrupt file from compiling for minutes (docs/dsl.md).
+constexpr size_t kMaxLayers = 10000;
 
 class Parser {
 public:
@@ -175,6 +178,9 @@ private:
         if (!parseStatement(s) || !binder_.bindInput(s, m.inputShape))
           return false;
       } else if (auto kind = layerKindFromKeyword(t.text)) {
+        if (m.layers.size() >= kMaxLayers)
+          return fail(t.loc,
+                      fmt::format("a model has at most {} layers", kMaxLayers));
         RawStatement s;
         Layer layer;
         layer.kind = *kind;

@@ -5,7 +5,8 @@
 #include "absl/status/status.h"
 #include <fmt/format.h>
 
-#include <unordered_set>
+#include <algorithm>
+#include <iterator>
 
 namespace cnnc::ir {
 
@@ -30,10 +31,13 @@ std::string Graph::uniqueName(std::string base) {
     base = std::to_string(values_.size());
   if (findValue(base) < 0)
     return base;
-  for (int i = 1;; ++i) {
+  int &next = nextSuffix_[base];
+  for (int i = std::max(next, 1);; ++i) {
     std::string candidate = fmt::format("{}_{}", base, i);
-    if (findValue(candidate) < 0)
+    if (findValue(candidate) < 0) {
+      next = i + 1;
       return candidate;
+    }
   }
 }
 
@@ -42,8 +46,14 @@ ValueId Graph::addValue(std::string name, TensorType type, ValueKind kind) {
   v.name = uniqueName(std::move(name));
   v.type = std::move(type);
   v.kind = kind;
+  auto id = static_cast<ValueId>(values_.size());
+  byName_.emplace(v.name, id);
   values_.push_back(std::move(v));
-  return static_cast<ValueId>(values_.size() - 1);
+  return id;
+}
+
+ValueId Graph::addTemp(const std::string &name, TensorType type) {
+  return addValue(name, std::move(type), ValueKind::Temp);
 }
 
 ValueId Graph::addInput(const std::string &name, TensorType type) {
@@ -118,10 +128,8 @@ ValueId Graph::output(const std::string &name) const {
 }
 
 ValueId Graph::findValue(const std::string &name) const {
-  for (size_t i = 0; i < values_.size(); ++i)
-    if (values_[i].name == name)
-      return static_cast<ValueId>(i);
-  return -1;
+  auto it = byName_.find(name);
+  return it == byName_.end() ? -1 : it->second;
 }
 
 std::vector<ValueId> Graph::valuesOfKind(ValueKind kind) const {
@@ -133,7 +141,8 @@ std::vector<ValueId> Graph::valuesOfKind(ValueKind kind) const {
 }
 
 void Graph::setOps(std::vector<Op> ops) {
-  ops_ = std::move(ops);
+  ops_.assign(std::make_move_iterator(ops.begin()),
+              std::make_move_iterator(ops.end()));
   for (Value &v : values_)
     v.definingOp = -1;
   for (size_t i = 0; i < ops_.size(); ++i)

@@ -6,7 +6,9 @@
 
 #include "absl/status/statusor.h"
 
+#include <deque>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace cnnc::ir {
@@ -31,6 +33,10 @@ struct GraphOutput {
   ValueId value;
 };
 
+// Values and ops are kept in deques: appending (create, append, addTemp)
+// never moves an existing element, so a `const Value &`, `const TensorType &`
+// or `const Op &` taken from the graph stays valid while passes add to it.
+// Values are changed only through the graph (names are indexed).
 class Graph {
 public:
   explicit Graph(std::string name = "main") : name_(std::move(name)) {}
@@ -39,6 +45,7 @@ public:
   void setName(std::string name) { name_ = std::move(name); }
 
   // Non-temp values. Names must be unique; a clash gets a numeric suffix.
+  // Every name lookup is a hash lookup, so building a graph is linear.
   ValueId addInput(const std::string &name, TensorType type);
   ValueId addParam(const std::string &name, TensorType type, Attrs attrs = {});
   ValueId addState(const std::string &name, TensorType type);
@@ -60,6 +67,10 @@ public:
                               Location loc,
                               std::vector<std::string> resultNames = {});
 
+  // A temp with no defining op yet, for passes that build an op list and
+  // install it with setOps.
+  ValueId addTemp(const std::string &name, TensorType type);
+
   void addOutput(const std::string &name, ValueId v) {
     outputs_.push_back({name, v});
   }
@@ -67,13 +78,15 @@ public:
   ValueId output(const std::string &name) const;
   ValueId findValue(const std::string &name) const;
 
-  const std::vector<Value> &values() const { return values_; }
-  std::vector<Value> &values() { return values_; }
+  const std::deque<Value> &values() const { return values_; }
+  size_t numValues() const { return values_.size(); }
   const Value &value(ValueId id) const { return values_[id]; }
-  Value &value(ValueId id) { return values_[id]; }
   const TensorType &type(ValueId id) const { return values_[id].type; }
-  const std::vector<Op> &ops() const { return ops_; }
-  std::vector<Op> &ops() { return ops_; }
+  void setAttrs(ValueId id, Attrs attrs) {
+    values_[id].attrs = std::move(attrs);
+  }
+  const std::deque<Op> &ops() const { return ops_; }
+  std::deque<Op> &ops() { return ops_; }
   const std::vector<GraphOutput> &outputs() const { return outputs_; }
   std::vector<GraphOutput> &outputs() { return outputs_; }
 
@@ -88,8 +101,12 @@ private:
   std::string uniqueName(std::string base);
 
   std::string name_;
-  std::vector<Value> values_;
-  std::vector<Op> ops_;
+  std::deque<Value> values_;
+  std::deque<Op> ops_;
+  std::unordered_map<std::string, ValueId> byName_;
+  // The next suffix to try for a base name that clashed, so that n values
+  // named alike cost O(n), not O(n^2).
+  std::unordered_map<std::string, int> nextSuffix_;
   std::vector<GraphOutput> outputs_;
 };
 

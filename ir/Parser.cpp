@@ -495,7 +495,7 @@ absl::Status GraphBuilder::build() {
         id = graph_.addState(d->name.name, d->type);
         break;
       }
-      graph_.value(id).attrs = d->attrs;
+      graph_.setAttrs(id, d->attrs);
       defined_[d->name.name] = id;
       continue;
     }

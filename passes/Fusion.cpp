@@ -88,14 +88,7 @@ private:
 
   // A new temp for a fused op's extra result.
   ValueId addTemp(const std::string &base, ir::TensorType type) {
-    std::string name = base;
-    for (int i = 1; g_.findValue(name) >= 0; ++i)
-      name = fmt::format("{}_{}", base, i);
-    ir::Value v;
-    v.name = std::move(name);
-    v.type = std::move(type);
-    g_.values().push_back(std::move(v));
-    return static_cast<ValueId>(g_.values().size() - 1);
+    return g_.addTemp(base, std::move(type));
   }
 
   void replace(int at, Op fused) {

@@ -97,7 +97,7 @@ absl::StatusOr<CopiedGraph> copyForward(const Graph &forward,
     case ir::ValueKind::Temp:
       continue;
     }
-    g.value(map[i]).attrs = v.attrs;
+    g.setAttrs(map[i], v.attrs);
   }
   ValueId labels = -1;
   if (options.addLossHead) {

@@ -1,5 +1,7 @@
 #include "runtime/Executor.h"
 
+#include "runtime/MemoryBudget.h"
+
 #include <fmt/format.h>
 
 #include <chrono>
@@ -70,15 +72,24 @@ Executor::~Executor() = default;
 absl::StatusOr<std::unique_ptr<Executor>>
 Executor::create(ir::Graph g, ParamStore &store,
                  const codegen::CompileOptions &options) {
+  // Planned first, so that an arena larger than memory is refused before
+  // any kernel is compiled or any byte allocated.
+  auto plan = passes::planMemory(g, 64, /*paramsInArena=*/false);
+  if (!plan.ok())
+    return plan.status();
+  if (absl::Status s = checkAllocation(
+          plan->arenaBytes,
+          fmt::format("graph '{}': the activations of one step (a smaller "
+                      "batch size needs less)",
+                      g.name()));
+      !s.ok())
+    return s;
   auto compiled = codegen::compileGraph(g, options);
   if (!compiled.ok())
     return compiled.status();
   auto ex = std::unique_ptr<Executor>(new Executor());
   ex->graph_ = std::move(g);
   ex->compiled_ = *std::move(compiled);
-  auto plan = passes::planMemory(ex->graph_, 64, /*paramsInArena=*/false);
-  if (!plan.ok())
-    return plan.status();
   ex->plan_ = *std::move(plan);
   ex->arena_ = {static_cast<char *>(alignedZeroed(ex->plan_.arenaBytes)),
                 std::free};

@@ -1,5 +1,7 @@
 #include "runtime/Model.h"
 
+#include "runtime/MemoryBudget.h"
+
 #include "passes/Pipelines.h"
 #include "passes/Rebatch.h"
 #include "runtime/Progress.h"
@@ -93,6 +95,8 @@ Model::create(ir::Graph forward, ir::TrainingSpec spec, int threads) {
   if (forward.findValue("x") < 0 || forward.output("probs") < 0)
     return absl::InvalidArgumentError(
         "the forward graph needs an input %x and an output 'probs'");
+  if (absl::Status s = checkWeightMemory(forward, spec); !s.ok())
+    return s;
   auto m = std::unique_ptr<Model>(new Model());
   m->forward_ = std::move(forward);
   m->spec_ = std::move(spec);
