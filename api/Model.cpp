@@ -94,7 +94,8 @@ passes::PipelineOptions pipelineOptions(const Instrumentation &in) {
   passes::PipelineOptions o;
   o.verifyEach = in.verifyEach;
   if (in.print && (in.printAfterAll || !in.printAfter.empty()))
-    o.afterPass = [in](const std::string &pass, const ir::Graph &g) {
+    o.afterPass = [in](const passes::PassInvocation &inv, const ir::Graph &g) {
+      const std::string &pass = inv.pass->name;
       if (in.printAfterAll ||
           std::find(in.printAfter.begin(), in.printAfter.end(), pass) !=
               in.printAfter.end())
@@ -220,18 +221,7 @@ Status Model::setSeed(uint64_t seed) {
 }
 
 std::vector<std::string> Model::passNames() const {
-  std::vector<std::string> names;
-  passes::PipelineOptions o;
-  o.afterPass = [&](const std::string &pass, const ir::Graph &) {
-    if (std::find(names.begin(), names.end(), pass) == names.end())
-      names.push_back(pass);
-  };
-  const ir::Graph &forward = impl_->rt->forward();
-  // Only the names matter here; a failing pipeline lists what ran.
-  (void)passes::runTrainingPipeline(forward, impl_->spec, o);
-  (void)passes::runEvalPipeline(forward, o);
-  (void)passes::runPredictPipeline(forward, o);
-  return names;
+  return passes::compilePipelinePassNames();
 }
 
 Status Model::setInstrumentation(Instrumentation instrumentation) {
@@ -274,10 +264,10 @@ Result<std::string> Model::irText(Stage stage) {
   auto user = o.afterPass;
   std::optional<ir::Graph> beforeFusion;
   bool fused = false;
-  o.afterPass = [&](const std::string &pass, const ir::Graph &g) {
+  o.afterPass = [&](const passes::PassInvocation &inv, const ir::Graph &g) {
     if (user)
-      user(pass, g);
-    if (pass == kFusionPass)
+      user(inv, g);
+    if (inv.pass->name == kFusionPass)
       fused = true;
     else if (!fused)
       beforeFusion = g;

@@ -159,11 +159,13 @@ absl::StatusOr<ir::OptimizerSpec> optimizerSpec(const PassOptions &o) {
                  "> 0"},
            Range{"momentum", spec.momentum,
                  spec.momentum >= 0 && spec.momentum <= 1, "in [0, 1]"},
-           Range{"beta_1", spec.beta1, spec.beta1 > 0 && spec.beta1 < 1,
-                 "in (0, 1)"},
-           Range{"beta_2", spec.beta2, spec.beta2 > 0 && spec.beta2 < 1,
-                 "in (0, 1)"},
-           Range{"rho", spec.rho, spec.rho > 0 && spec.rho < 1, "in (0, 1)"},
+           // The DSL's ranges (Keras accepts 0): the compile pipelines pass
+           // a model's optimizer through these options.
+           Range{"beta_1", spec.beta1, spec.beta1 >= 0 && spec.beta1 < 1,
+                 "in [0, 1)"},
+           Range{"beta_2", spec.beta2, spec.beta2 >= 0 && spec.beta2 < 1,
+                 "in [0, 1)"},
+           Range{"rho", spec.rho, spec.rho >= 0 && spec.rho < 1, "in [0, 1)"},
            Range{"epsilon", spec.epsilon, spec.epsilon > 0, "> 0"},
        })
     if (!r.ok)
@@ -493,19 +495,27 @@ parsePassPipeline(std::string_view text) {
 
 absl::Status runPipeline(ir::Graph &g,
                          const std::vector<PassInvocation> &pipeline,
-                         const RunOptions &options, PassContext &context) {
+                         const PassInstrumentation &instrumentation,
+                         PassContext &context) {
   for (const PassInvocation &inv : pipeline) {
     const std::string &name = inv.pass->name;
-    if (absl::Status s = inv.pass->run(g, inv.options, context); !s.ok()) {
-      return absl::Status(s.code(), fmt::format("pass '{}': {}", name,
-                                                std::string(s.message())));
+    if (instrumentation.beforePass)
+      instrumentation.beforePass(inv, g);
+    absl::Status s = inv.pass->run(g, inv.options, context);
+    if (!s.ok())
+      s = absl::Status(s.code(), fmt::format("pass '{}': {}", name,
+                                             std::string(s.message())));
+    else if (instrumentation.verifyEach)
+      if (absl::Status v = ir::verifyGraph(g); !v.ok())
+        s = absl::Status(v.code(), fmt::format("after pass '{}': {}", name,
+                                               std::string(v.message())));
+    if (!s.ok()) {
+      if (instrumentation.afterPassFailed)
+        instrumentation.afterPassFailed(inv, g, s);
+      return s;
     }
-    if (options.verifyEach)
-      if (absl::Status s = ir::verifyGraph(g); !s.ok())
-        return absl::Status(s.code(), fmt::format("after pass '{}': {}", name,
-                                                  std::string(s.message())));
-    if (options.afterPass)
-      options.afterPass(inv, g);
+    if (instrumentation.afterPass)
+      instrumentation.afterPass(inv, g);
   }
   return absl::OkStatus();
 }
@@ -521,9 +531,9 @@ absl::Status runPasses(ir::Graph &g, const std::vector<std::string> &names,
       pipeline.push_back(std::move(inv));
   }
   PassContext context;
-  RunOptions options;
-  options.verifyEach = verifyEach;
-  return runPipeline(g, pipeline, options, context);
+  PassInstrumentation instrumentation;
+  instrumentation.verifyEach = verifyEach;
+  return runPipeline(g, pipeline, instrumentation, context);
 }
 
 } // namespace cnnc::passes

@@ -87,11 +87,20 @@ absl::StatusOr<PassInvocation> parsePassInvocation(std::string_view name,
 absl::StatusOr<std::vector<PassInvocation>>
 parsePassPipeline(std::string_view text);
 
-struct RunOptions {
+// The one instrumentation interface of every pipeline run, whether cnnc-opt
+// runs a pipeline from its command line or the runtime compiles a model.
+struct PassInstrumentation {
   // Runs the verifier after every pass; a failure names the pass.
   bool verifyEach = false;
-  // Called after each pass with the pass and the graph it produced.
+  // Called before each pass with the graph it receives.
+  std::function<void(const PassInvocation &, const ir::Graph &)> beforePass;
+  // Called after each pass that succeeded, with the graph it produced.
   std::function<void(const PassInvocation &, const ir::Graph &)> afterPass;
+  // Called when a pass (or the verifier after it) fails, with the graph as
+  // the pass left it and the error.
+  std::function<void(const PassInvocation &, const ir::Graph &,
+                     const absl::Status &)>
+      afterPassFailed;
 };
 
 // Runs the passes in order; the first failure stops the pipeline and its
@@ -99,7 +108,8 @@ struct RunOptions {
 // verifier of verifyEach).
 absl::Status runPipeline(ir::Graph &g,
                          const std::vector<PassInvocation> &pipeline,
-                         const RunOptions &options, PassContext &context);
+                         const PassInstrumentation &instrumentation,
+                         PassContext &context);
 
 // Parses every element (a pipeline element each, e.g. "dce" or
 // "autodiff{optimizer=sgd}") before any pass runs, then runs them.

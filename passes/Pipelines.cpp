@@ -1,69 +1,101 @@
 #include "passes/Pipelines.h"
 
-#include "passes/Autodiff.h"
-#include "passes/DeadCode.h"
-#include "passes/EvalGraph.h"
-#include "passes/Fusion.h"
-
-#include "absl/status/status.h"
-#include "ir/Verifier.h"
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace cnnc::passes {
 
 namespace {
 
-// Runs one stage's bookkeeping: verify (if asked), then report.
-absl::Status finishPass(const std::string &name, const ir::Graph &g,
-                        const PipelineOptions &options) {
-  if (options.verifyEach)
-    if (absl::Status s = ir::verifyGraph(g); !s.ok())
-      return absl::Status(s.code(), fmt::format("after pass '{}': {}", name,
-                                                std::string(s.message())));
-  if (options.afterPass)
-    options.afterPass(name, g);
-  return absl::OkStatus();
+// A registered pass by name; the pipelines below name only passes that
+// Pipeline.cpp registers, so a miss is a programming error caught by every
+// test that compiles a model.
+PassInvocation invocation(const char *name, PassOptions options = {}) {
+  const PassInfo *pass = findPass(name);
+  if (!pass) {
+    fmt::print(stderr, "cnnc: internal error: no pass '{}'\n", name);
+    std::abort();
+  }
+  return {pass, std::move(options)};
 }
 
-// The in-place passes that follow graph construction in every pipeline.
-absl::Status runCleanup(ir::Graph &g, const PipelineOptions &options) {
-  eliminateDeadCode(g);
-  return finishPass("dce", g, options);
+// Shortest round-trip spelling: parsing it back gives the same double, so
+// the pass computes exactly the learning rate the spec holds.
+std::string exact(double v) { return fmt::format("{}", v); }
+
+std::vector<PassInvocation> withCleanup(PassInvocation first) {
+  return {std::move(first), invocation("dce"), invocation("fusion")};
 }
 
-absl::StatusOr<ir::Graph> finish(absl::StatusOr<ir::Graph> g,
-                                 const std::string &name,
-                                 const PipelineOptions &options) {
-  if (!g.ok())
-    return g.status();
-  if (absl::Status s = finishPass(name, *g, options); !s.ok())
-    return s;
-  if (absl::Status s = runCleanup(*g, options); !s.ok())
-    return s;
-  // Fusion (passes/Fusion.h) runs last, on the cleaned-up graph.
-  if (absl::Status s = fuseOps(*g); !s.ok())
-    return s;
-  if (absl::Status s = finishPass("fusion", *g, options); !s.ok())
+absl::StatusOr<ir::Graph> run(const ir::Graph &forward,
+                              const std::vector<PassInvocation> &pipeline,
+                              const PipelineOptions &options) {
+  ir::Graph g = forward;
+  PassContext context;
+  if (absl::Status s = runPipeline(g, pipeline, options, context); !s.ok())
     return s;
   return g;
 }
 
 } // namespace
 
+std::vector<PassInvocation> trainingPipeline(const ir::OptimizerSpec &opt) {
+  PassOptions o;
+  o.set("learning_rate", exact(opt.learningRate));
+  switch (opt.kind) {
+  case ir::OptimizerKind::SGD:
+    o.set("optimizer", "sgd");
+    o.set("momentum", exact(opt.momentum));
+    o.set("nesterov", opt.nesterov ? "true" : "false");
+    break;
+  case ir::OptimizerKind::Adam:
+    o.set("optimizer", "adam");
+    o.set("beta_1", exact(opt.beta1));
+    o.set("beta_2", exact(opt.beta2));
+    o.set("epsilon", exact(opt.epsilon));
+    break;
+  case ir::OptimizerKind::RMSprop:
+    o.set("optimizer", "rmsprop");
+    o.set("rho", exact(opt.rho));
+    o.set("epsilon", exact(opt.epsilon));
+    break;
+  }
+  return withCleanup(invocation("autodiff", std::move(o)));
+}
+
+std::vector<PassInvocation> evalPipeline() {
+  return withCleanup(invocation("eval"));
+}
+
+std::vector<PassInvocation> predictPipeline() {
+  return withCleanup(invocation("predict"));
+}
+
+std::vector<std::string> compilePipelinePassNames() {
+  std::vector<std::string> names;
+  for (const auto &pipeline :
+       {trainingPipeline({}), evalPipeline(), predictPipeline()})
+    for (const PassInvocation &inv : pipeline)
+      if (std::find(names.begin(), names.end(), inv.pass->name) == names.end())
+        names.push_back(inv.pass->name);
+  return names;
+}
+
 absl::StatusOr<ir::Graph> runTrainingPipeline(const ir::Graph &forward,
                                               const ir::TrainingSpec &spec,
                                               const PipelineOptions &options) {
-  return finish(buildTrainingGraph(forward, spec), "autodiff", options);
+  return run(forward, trainingPipeline(spec.optimizer), options);
 }
 
 absl::StatusOr<ir::Graph> runEvalPipeline(const ir::Graph &forward,
                                           const PipelineOptions &options) {
-  return finish(buildEvalGraph(forward), "eval", options);
+  return run(forward, evalPipeline(), options);
 }
 
 absl::StatusOr<ir::Graph> runPredictPipeline(const ir::Graph &forward,
                                              const PipelineOptions &options) {
-  return finish(buildPredictGraph(forward), "predict", options);
+  return run(forward, predictPipeline(), options);
 }
 
 } // namespace cnnc::passes

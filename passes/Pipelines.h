@@ -1,34 +1,39 @@
-// The compile pipelines the runtime runs on a model's forward graph, with
-// the instrumentation behind cnnc --print-after-all / --print-after=PASS /
-// --verify-each.
+// The compile pipelines the runtime runs on a model's forward graph. Each is
+// a list of registered passes (passes/Pipeline.h) run by the one pass
+// manager, runPipeline, with the instrumentation behind cnnc
+// --print-after-all / --print-after=PASS / --verify-each.
 #pragma once
+
+#include "passes/Pipeline.h"
 
 #include "ir/Graph.h"
 #include "ir/TrainingSpec.h"
 
 #include "absl/status/statusor.h"
 
-#include <functional>
 #include <string>
+#include <vector>
 
 namespace cnnc::passes {
 
-struct PipelineOptions {
-  // Runs the verifier after every pass; a failure names the pass.
-  bool verifyEach = false;
-  // Called after each pass with the pass's name and the graph it produced.
-  std::function<void(const std::string &pass, const ir::Graph &)> afterPass;
-};
+using PipelineOptions = PassInstrumentation;
 
-// forward → autodiff ("autodiff") → dead-code elimination ("dce") → fusion
-// ("fusion", passes/Fusion.h).
+// autodiff{the optimizer's options} -> dce -> fusion
+std::vector<PassInvocation> trainingPipeline(const ir::OptimizerSpec &opt);
+// eval -> dce -> fusion
+std::vector<PassInvocation> evalPipeline();
+// predict -> dce -> fusion
+std::vector<PassInvocation> predictPipeline();
+
+// The distinct names of the passes the three pipelines run, in order.
+std::vector<std::string> compilePipelinePassNames();
+
+// The forward graph copied and run through the pipeline.
 absl::StatusOr<ir::Graph> runTrainingPipeline(const ir::Graph &forward,
                                               const ir::TrainingSpec &spec,
                                               const PipelineOptions &options);
-// forward → evaluation graph ("eval") → "dce" → "fusion"
 absl::StatusOr<ir::Graph> runEvalPipeline(const ir::Graph &forward,
                                           const PipelineOptions &options);
-// forward → prediction graph ("predict") → "dce" → "fusion"
 absl::StatusOr<ir::Graph> runPredictPipeline(const ir::Graph &forward,
                                              const PipelineOptions &options);
 

@@ -240,7 +240,7 @@ std::optional<std::string> process(const Options &opt, const Chunk &chunk,
     return std::nullopt;
   }
   passes::PassContext context;
-  passes::RunOptions ro;
+  passes::PassInstrumentation ro;
   ro.verifyEach = opt.verifyEach;
   if (opt.printAfterAll)
     ro.afterPass = [](const passes::PassInvocation &inv, const ir::Graph &h) {

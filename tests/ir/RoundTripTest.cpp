@@ -51,8 +51,8 @@ std::vector<Stage> stagesOf(const std::string &path) {
   std::string pipeline;
   passes::PipelineOptions options;
   options.verifyEach = true;
-  options.afterPass = [&](const std::string &pass, const Graph &g) {
-    stages.push_back({pipeline + "/" + pass, g});
+  options.afterPass = [&](const passes::PassInvocation &inv, const Graph &g) {
+    stages.push_back({pipeline + "/" + inv.pass->name, g});
   };
   std::vector<std::pair<std::string, OptimizerSpec>> optimizers = {
       {"model", spec.optimizer}};

@@ -1,4 +1,5 @@
 #include "passes/Pipeline.h"
+#include "passes/Pipelines.h"
 
 #include "passes/TestModels.h"
 
@@ -72,6 +73,63 @@ TEST(Pipeline, FailuresNameThePass) {
   s = runPasses(bad, {"dce"}, true);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.message().substr(0, 18), "after pass 'dce': ") << s;
+}
+
+// One instrumentation interface: before and after each pass, and after the
+// pass that failed (with its error), in order.
+TEST(Pipeline, InstrumentationSeesEveryPassAndTheFailure) {
+  ir::Graph g = testing::dropoutModel(2);
+  auto pipeline = parsePassPipeline("train,dce,train");
+  ASSERT_TRUE(pipeline.ok()) << pipeline.status();
+  std::vector<std::string> events;
+  PassInstrumentation in;
+  in.beforePass = [&](const PassInvocation &inv, const ir::Graph &) {
+    events.push_back("before " + inv.pass->name);
+  };
+  in.afterPass = [&](const PassInvocation &inv, const ir::Graph &) {
+    events.push_back("after " + inv.pass->name);
+  };
+  in.afterPassFailed = [&](const PassInvocation &inv, const ir::Graph &,
+                           const absl::Status &s) {
+    events.push_back("failed " + inv.pass->name + ": " +
+                     std::string(s.message().substr(0, 14)));
+  };
+  PassContext context;
+  absl::Status s = runPipeline(g, *pipeline, in, context);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(events,
+            (std::vector<std::string>{"before train", "after train",
+                                      "before dce", "after dce", "before train",
+                                      "failed train: pass 'train': "}));
+}
+
+// The compile pipelines are pass lists; their names are read, not run.
+TEST(Pipeline, CompilePipelinesArePassLists) {
+  EXPECT_EQ(compilePipelinePassNames(),
+            (std::vector<std::string>{"autodiff", "dce", "fusion", "eval",
+                                      "predict"}));
+  ir::OptimizerSpec sgd;
+  sgd.kind = ir::OptimizerKind::SGD;
+  sgd.learningRate = 0.1 + 0.2; // not the double nearest 0.3
+  sgd.momentum = 0.9;
+  std::vector<PassInvocation> train = trainingPipeline(sgd);
+  ASSERT_EQ(train.size(), 3u);
+  EXPECT_EQ(train[0].str(), "autodiff{learning_rate=0.30000000000000004 "
+                            "momentum=0.9 nesterov=false optimizer=sgd}");
+  // The options give back exactly the spec's numbers.
+  EXPECT_EQ(train[0].options.getFloat("learning_rate", 0), sgd.learningRate);
+  EXPECT_EQ(train[1].str(), "dce");
+  EXPECT_EQ(train[2].str(), "fusion");
+  EXPECT_EQ(evalPipeline()[0].str(), "eval");
+  EXPECT_EQ(predictPipeline()[0].str(), "predict");
+
+  // Keras accepts beta_1 = 0 and rho = 0, and so do the DSL and the pass.
+  ir::OptimizerSpec adam;
+  adam.beta1 = 0;
+  ir::Graph g = testing::dropoutModel(2);
+  ir::TrainingSpec spec;
+  spec.optimizer = adam;
+  EXPECT_TRUE(runTrainingPipeline(g, spec, {}).ok());
 }
 
 } // namespace
