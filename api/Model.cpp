@@ -306,6 +306,8 @@ Result<Dataset> Model::dataset(const std::string &split,
 Result<std::vector<EpochMetrics>> Model::fit(const Dataset &train,
                                              const Dataset *validation,
                                              const FitOptions &options) {
+  if (options.report)
+    *options.report = FitReport();
   if (options.epochs < 0 || options.limit < 0)
     return Status(
         fmt::format("fit: epochs ({}) and limit ({}) must not be negative",
@@ -323,10 +325,21 @@ Result<std::vector<EpochMetrics>> Model::fit(const Dataset &train,
     fo.onEpochEnd = [&](const runtime::EpochRecord &r) {
       return options.onEpochEnd(toMetrics(r));
     };
+  fo.stop = options.stop;
+  runtime::FitState state;
+  fo.state = &state;
   rt.setEpochs(epochs);
   auto history = rt.fit(train.impl_->data,
                         validation ? &validation->impl_->data : nullptr, fo);
   rt.setEpochs(impl_->spec.fit.epochs);
+  if (options.report) {
+    FitReport &report = *options.report;
+    for (const runtime::EpochRecord &r : state.history)
+      report.history.push_back(toMetrics(r));
+    report.epoch = state.epoch;
+    report.step = state.step;
+    report.stopped = state.stopped;
+  }
   if (!history.ok())
     return api::toStatus(history.status());
   std::vector<EpochMetrics> out;

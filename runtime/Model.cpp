@@ -230,6 +230,9 @@ absl::Status Model::checkData(const LabeledImages &data,
 absl::StatusOr<std::vector<EpochRecord>>
 Model::fit(const LabeledImages &train, const LabeledImages *validation,
            const FitOptions &options) {
+  FitState localState;
+  FitState &state = options.state ? *options.state : localState;
+  state = FitState();
   if (absl::Status s = checkData(train, "training"); !s.ok())
     return s;
   if (validation)
@@ -267,7 +270,6 @@ Model::fit(const LabeledImages &train, const LabeledImages *validation,
   if (!tailIO.ok())
     return tailIO.status();
 
-  std::vector<EpochRecord> history;
   std::vector<int64_t> order(count);
   for (int64_t epoch = 1; epoch <= spec_.fit.epochs; ++epoch) {
     auto start = std::chrono::steady_clock::now();
@@ -291,12 +293,18 @@ Model::fit(const LabeledImages &train, const LabeledImages *validation,
       lossSum += *io.loss * n;
       correct += *io.correct;
       seen += n;
+      state.epoch = epoch;
+      state.step = s + 1;
       if (!std::isfinite(lossSum))
         return absl::FailedPreconditionError(fmt::format(
             "training diverged: the loss is not finite at epoch {}, step {}",
             epoch, s + 1));
       if (options.log)
         options.log->step(s + 1, lossSum / seen, correct / seen);
+      if (options.stop && options.stop->load(std::memory_order_relaxed)) {
+        state.stopped = true;
+        return state.history;
+      }
     }
     EpochRecord r;
     r.epoch = static_cast<int>(epoch);
@@ -315,11 +323,11 @@ Model::fit(const LabeledImages &train, const LabeledImages *validation,
     }
     if (options.log)
       options.log->endEpoch(r);
-    history.push_back(r);
+    state.history.push_back(r);
     if (options.onEpochEnd && !options.onEpochEnd(r))
       break;
   }
-  return history;
+  return state.history;
 }
 
 absl::StatusOr<EvalResult> Model::evaluate(const LabeledImages &data) {

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -29,11 +30,26 @@ struct EvalResult {
   int64_t count = 0;
 };
 
+// How far a fit got, however it ended.
+struct FitState {
+  std::vector<EpochRecord> history; // the epochs completed
+  // The last training step run: its 1-based epoch (of this fit) and step
+  // within the epoch; 0 and 0 before the first.
+  int64_t epoch = 0, step = 0;
+  bool stopped = false; // ended early by FitOptions::stop
+};
+
 struct FitOptions {
   int64_t limit = 0;          // use only the first N training images
   ProgressLog *log = nullptr; // Keras-like output, optional
   // Called after each epoch; return false to stop training.
   std::function<bool(const EpochRecord &)> onEpochEnd;
+  // Read after every step; once true, fit returns the epochs completed so
+  // far (the epoch in progress is dropped, its steps stay in the weights).
+  const std::atomic<bool> *stop = nullptr;
+  // Kept up to date as fit runs, so that it holds the completed epochs even
+  // when fit fails (a diverging loss) or is stopped.
+  FitState *state = nullptr;
 };
 
 class Model {

@@ -2,11 +2,12 @@
 
 #include <fmt/format.h>
 
-#include <cerrno>
+#include <algorithm>
+#include <charconv>
 #include <cmath>
-#include <cstdlib>
 #include <functional>
 #include <map>
+#include <set>
 
 namespace cnnc::tools {
 
@@ -17,7 +18,9 @@ With no action, checks the model and prints its summary.
 
 Actions:
   --train                 train as the model's fit statement says, then
-                          evaluate on the test set and save the weights
+                          evaluate on the test set and save the weights;
+                          Ctrl-C (or SIGTERM) stops after the current step,
+                          saves the weights and history and exits 130 (143)
   --evaluate              evaluate the loaded weights on the test set
   --emit=ir|train-ir|fused-ir|llvm|asm
                           print the forward graph, the training-step graph
@@ -29,6 +32,7 @@ Overrides of the fit statement:
   --epochs N  --batch-size N  --learning-rate X  --seed N  --no-shuffle
   --data DIR              directory of the IDX files (default: data/mnist)
   --limit N               use only the first N training images
+  (N: decimal digits only; X: a decimal number such as 0.01 or 1e-3)
 
 Files:
   --save FILE             where to write the trained weights (safetensors;
@@ -36,6 +40,8 @@ Files:
   --load FILE             weights to start from (safetensors)
   --history FILE.csv      per-epoch history (Keras CSVLogger columns)
   --plot FILE.svg         accuracy and loss per epoch
+  (each a regular file or a new name, all different; checked before
+  training; symlinks are written through)
 
 Pass instrumentation (of every compile pipeline the action runs):
   --print-after-all       print the graph after every pass
@@ -48,6 +54,8 @@ Other:
   --profile               print a per-kernel time table after training
                           (with --train)
   --help  --version
+
+Each flag may be given once, except --print-after.
 )";
 
 namespace {
@@ -60,19 +68,60 @@ Status flagError(const std::string &flag, const std::string &msg) {
   return Status(fmt::format("{}: {}", flag, msg));
 }
 
-// An integer in [min, max], min being 0 or 1.
+bool allDigits(const std::string &v) {
+  return !v.empty() && std::all_of(v.begin(), v.end(),
+                                   [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// An integer in [min, max], min being 0 or 1: decimal digits only, so no
+// sign, spaces, hex or trailing junk slips through strtoll's leniency.
 Result<int64_t> parseInteger(const std::string &flag, const std::string &v,
                              int64_t min, int64_t max) {
-  errno = 0;
-  char *end = nullptr;
-  long long x = std::strtoll(v.c_str(), &end, 10);
-  if (v.empty() || *end != '\0' || errno == ERANGE || x < min)
-    return flagError(flag,
-                     fmt::format("expects a {} integer, got '{}'",
-                                 min > 0 ? "positive" : "non-negative", v));
-  if (x > max)
-    return flagError(flag, fmt::format("expects at most {}, got {}", max, v));
-  return static_cast<int64_t>(x);
+  int64_t x = 0;
+  if (allDigits(v)) {
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+    if (ec == std::errc::result_out_of_range || (ec == std::errc() && x > max))
+      return flagError(flag, fmt::format("expects at most {}, got {}", max, v));
+    if (ec == std::errc() && end == v.data() + v.size() && x >= min)
+      return x;
+  }
+  return flagError(flag, fmt::format("expects a {} integer, got '{}'",
+                                     min > 0 ? "positive" : "non-negative", v));
+}
+
+// A plain decimal number with an optional exponent ("0.01", "1e-3", ".5"):
+// no sign, spaces, hex, inf or nan. Parsed with from_chars, which does not
+// depend on the locale's decimal point.
+std::optional<double> parseDecimal(const std::string &v) {
+  size_t i = 0, digits = 0;
+  auto skipDigits = [&] {
+    size_t start = i;
+    while (i < v.size() && v[i] >= '0' && v[i] <= '9')
+      ++i;
+    return i - start;
+  };
+  digits += skipDigits();
+  if (i < v.size() && v[i] == '.') {
+    ++i;
+    digits += skipDigits();
+  }
+  if (digits == 0)
+    return std::nullopt;
+  if (i < v.size() && (v[i] == 'e' || v[i] == 'E')) {
+    ++i;
+    if (i < v.size() && (v[i] == '+' || v[i] == '-'))
+      ++i;
+    if (skipDigits() == 0)
+      return std::nullopt;
+  }
+  if (i != v.size())
+    return std::nullopt;
+  double x = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x,
+                                   std::chars_format::general);
+  if (ec != std::errc() || end != v.data() + v.size() || !std::isfinite(x))
+    return std::nullopt;
+  return x;
 }
 
 } // namespace
@@ -115,13 +164,14 @@ Result<Options> parseCommandLine(const std::vector<std::string> &args) {
        }},
       {"--learning-rate",
        [&](const std::string &v) -> Status {
-         char *end = nullptr;
-         double x = std::strtod(v.c_str(), &end);
-         if (v.empty() || *end != '\0' || !std::isfinite(x) || x <= 0)
+         std::optional<double> x = parseDecimal(v);
+         if (!x || *x <= 0)
            return flagError(
                "--learning-rate",
-               fmt::format("expects a positive number, got '{}'", v));
-         o.learningRate = x;
+               fmt::format("expects a positive number written like 0.001 "
+                           "or 1e-3, got '{}'",
+                           v));
+         o.learningRate = *x;
          return Status();
        }},
       {"--emit",
@@ -170,6 +220,16 @@ Result<Options> parseCommandLine(const std::vector<std::string> &args) {
       {"--version", &o.version},
   };
 
+  // Flags seen so far: a flag given twice is an error (did the user mean
+  // the first value or the second?), except the repeatable --print-after.
+  std::set<std::string> seen;
+  auto once = [&](const std::string &name) -> Status {
+    std::string key = name == "-h" ? "--help" : name;
+    if (key != "--print-after" && !seen.insert(key).second)
+      return Status(fmt::format("{} given twice", name));
+    return Status();
+  };
+
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &arg = args[i];
     if (arg.size() > 1 && arg[0] == '-') {
@@ -180,6 +240,9 @@ Result<Options> parseCommandLine(const std::vector<std::string> &args) {
         value = arg.substr(eq + 1);
         hasValue = true;
       }
+      if (switches.count(name) || valued.count(name))
+        if (Status s = once(name); !s.ok())
+          return s;
       if (auto s = switches.find(name); s != switches.end()) {
         if (hasValue)
           return flagError(name, "takes no value");

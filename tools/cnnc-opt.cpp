@@ -5,6 +5,7 @@
 #include "codegen/Compiler.h"
 #include "ir/Parser.h"
 #include "ir/Printer.h"
+#include "ir/TextFile.h"
 #include "passes/Pipeline.h"
 #include "runtime/AtomicFile.h"
 
@@ -12,10 +13,8 @@
 #include <fmt/format.h>
 
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <iostream>
-#include <sstream>
+#include <set>
+#include <unistd.h>
 
 using namespace cnnc;
 
@@ -38,6 +37,10 @@ options:
   --emit=ir|llvm|asm       what to print (default ir: the graph)
   -o FILE                  write the output to FILE (default stdout)
   --help                   print this help
+
+Passes and --pass-pipeline may be repeated (they append to the pipeline);
+any other option given twice is an error. FILE must be a regular file or a
+pipe of at most 64 MiB; stdin is read up to the same limit.
 
 Errors in the input are 'FILE:LINE:COL: error: MESSAGE'; any error makes the
 exit status 1.
@@ -77,6 +80,7 @@ std::string passHelp() {
 absl::StatusOr<Options> parseArgs(const std::vector<std::string> &args) {
   Options opt;
   bool haveInput = false;
+  std::set<std::string> seen;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &a = args[i];
     if (a == "-" || a.empty() || a[0] != '-') {
@@ -97,6 +101,14 @@ absl::StatusOr<Options> parseArgs(const std::vector<std::string> &args) {
             fmt::format("{} takes no value", a.substr(0, a.find('='))));
       return absl::OkStatus();
     };
+    // Passes and pipelines add to the pipeline; any other option given
+    // twice is a mistake (which value was meant?), not a silent override.
+    if (!passes::findPass(name) && name != "pass-pipeline") {
+      std::string key = name == "h" ? "help" : name;
+      if (!seen.insert(key).second)
+        return absl::InvalidArgumentError(fmt::format(
+            "{}{} given twice", name.size() == 1 ? "-" : "--", name));
+    }
     if (name == "help" || name == "h") {
       opt.help = true;
     } else if (name == "verify-each" || name == "print-after-all" ||
@@ -115,6 +127,8 @@ absl::StatusOr<Options> parseArgs(const std::vector<std::string> &args) {
           return absl::InvalidArgumentError("-o needs a file name");
         value = args[++i];
       }
+      if (value.empty())
+        return absl::InvalidArgumentError("-o needs a file name");
       opt.output = value;
     } else if (name == "emit") {
       if (value != "ir" && value != "llvm" && value != "asm")
@@ -140,23 +154,16 @@ absl::StatusOr<Options> parseArgs(const std::vector<std::string> &args) {
   return opt;
 }
 
+// The whole input, capped (ir/TextFile.h); errors start with the file name.
 absl::StatusOr<std::string> readInput(const std::string &path) {
-  std::stringstream ss;
-  if (path == "-") {
-    ss << std::cin.rdbuf();
-    return ss.str();
-  }
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec))
-    return absl::InvalidArgumentError(
-        fmt::format("cannot read '{}': it is a directory", path));
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return absl::NotFoundError(fmt::format("cannot read '{}'", path));
-  ss << in.rdbuf();
-  if (in.bad())
-    return absl::DataLossError(fmt::format("error reading '{}'", path));
-  return ss.str();
+  absl::StatusOr<std::string> text =
+      path == "-" ? ir::readTextFd(STDIN_FILENO, "an IR file")
+                  : ir::readTextFile(path, "an IR file");
+  if (!text.ok())
+    return absl::Status(text.status().code(),
+                        fmt::format("{}: {}", path == "-" ? "<stdin>" : path,
+                                    std::string(text.status().message())));
+  return text;
 }
 
 // Through a temporary file and a rename, so FILE is never half-written.

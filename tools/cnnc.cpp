@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <unistd.h>
@@ -29,18 +31,92 @@ int fail(const Status &s) {
   return fail(s.message());
 }
 
-// Checks before hours of training that an output file can be written.
-Status checkWritable(const std::string &path, const char *flag) {
-  fs::path dir = fs::path(path).parent_path();
-  if (dir.empty())
-    dir = ".";
+// `path` with its symbolic links followed, as the library's atomic writes
+// follow them (a dangling link gives its missing target).
+fs::path followLinks(const fs::path &path) {
+  fs::path p = path;
   std::error_code ec;
-  if (!fs::is_directory(dir, ec))
-    return Status(fmt::format("{} {}: directory '{}' does not exist", flag,
-                              path, dir.string()));
-  if (access(dir.c_str(), W_OK) != 0)
-    return Status(fmt::format("{} {}: directory '{}' is not writable", flag,
-                              path, dir.string()));
+  // Linux's limit; a longer chain fails when written.
+  for (int hops = 0; hops < 40 && fs::is_symlink(p, ec); ++hops) {
+    fs::path target = fs::read_symlink(p, ec);
+    if (ec)
+      break;
+    p = target.is_absolute() ? target : p.parent_path() / target;
+  }
+  return p;
+}
+
+std::string kindOf(fs::file_type type) {
+  switch (type) {
+  case fs::file_type::directory:
+    return "a directory";
+  case fs::file_type::character:
+    return "a character device";
+  case fs::file_type::block:
+    return "a block device";
+  case fs::file_type::fifo:
+    return "a FIFO";
+  case fs::file_type::socket:
+    return "a socket";
+  default:
+    return "not a regular file";
+  }
+}
+
+// One output file of a training run.
+struct Output {
+  std::string path;
+  const char *flag;
+};
+
+// Checks before hours of training that every output file can be written:
+// each is a regular file or a new name (never a directory or device, which
+// the write would refuse only at the end), in an existing writable
+// directory, and no two outputs (nor an output and the model) are one file.
+Status checkOutputs(const std::vector<Output> &outputs,
+                    const std::string &modelPath) {
+  std::vector<std::pair<fs::path, const Output *>> seen;
+  std::error_code ec;
+  for (const Output &o : outputs) {
+    fs::path target = followLinks(o.path);
+    fs::file_status st = fs::status(target, ec);
+    // A link loop or an unreadable directory on the way.
+    if (ec && ec != std::errc::no_such_file_or_directory)
+      return Status(
+          fmt::format("{} {}: cannot write: {}", o.flag, o.path, ec.message()));
+    if (fs::exists(st) && !fs::is_regular_file(st)) {
+      std::string what = target == o.path
+                             ? "is " + kindOf(st.type())
+                             : fmt::format("links to {}, {}", target.string(),
+                                           kindOf(st.type()));
+      return Status(fmt::format("{} {}: {}; only a regular file can be written",
+                                o.flag, o.path, what));
+    }
+    fs::path dir = target.parent_path();
+    if (dir.empty())
+      dir = ".";
+    if (!fs::is_directory(dir, ec))
+      return Status(fmt::format("{} {}: directory '{}' does not exist", o.flag,
+                                o.path, dir.string()));
+    if (access(dir.c_str(), W_OK) != 0)
+      return Status(fmt::format("{} {}: directory '{}' is not writable", o.flag,
+                                o.path, dir.string()));
+    fs::path canonical = fs::weakly_canonical(target, ec);
+    if (ec)
+      canonical = fs::absolute(target, ec);
+    for (const auto &[other, prev] : seen)
+      if (other == canonical ||
+          (fs::exists(other, ec) && fs::exists(canonical, ec) &&
+           fs::equivalent(other, canonical, ec)))
+        return Status(fmt::format("{} {} and {} {} are the same file; give "
+                                  "them different names",
+                                  prev->flag, prev->path, o.flag, o.path));
+    if (fs::exists(canonical, ec) && fs::equivalent(canonical, modelPath, ec))
+      return Status(fmt::format("{} {}: is the model file; give the output "
+                                "another name",
+                                o.flag, o.path));
+    seen.emplace_back(canonical, &o);
+  }
   return Status();
 }
 
@@ -77,7 +153,73 @@ Status instrument(Model &model, const tools::Options &opt) {
   return Status(message);
 }
 
+// Set by the first SIGINT or SIGTERM of a training run; fit reads it after
+// every step and stops there.
+std::atomic<bool> gStop{false};
+volatile std::sig_atomic_t gStopSignal = 0;
+static_assert(std::atomic<bool>::is_always_lock_free,
+              "the stop flag is set from a signal handler");
+
+void setHandler(void (*handler)(int)) {
+  struct sigaction sa = {};
+  sa.sa_handler = handler;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+// Only sets the flag (and puts the default action back, so that a second
+// Ctrl-C kills at once); the training loop does the rest.
+void onStopSignal(int sig) {
+  if (gStopSignal == 0)
+    gStopSignal = sig;
+  gStop.store(true, std::memory_order_relaxed);
+  setHandler(SIG_DFL);
+}
+
+// Writes the --history and --plot files that were asked for.
+Status writeHistoryFiles(const tools::Options &opt, const Model &model,
+                         const std::vector<EpochMetrics> &history) {
+  if (!opt.historyPath.empty())
+    if (Status s = writeHistoryCsv(opt.historyPath, history); !s.ok())
+      return s;
+  if (!opt.plotPath.empty())
+    if (Status s = writeHistorySvg(
+            opt.plotPath, history,
+            fmt::format("{}: training and validation", model.name()));
+        !s.ok())
+      return s;
+  return Status();
+}
+
+// " and history to H and plot to P" (`labelled`) or " and H and P": the
+// history files asked for.
+std::string historyFilesText(const tools::Options &opt, bool labelled) {
+  std::string text;
+  if (!opt.historyPath.empty())
+    text += fmt::format(" and {}{}", labelled ? "history to " : "",
+                        opt.historyPath);
+  if (!opt.plotPath.empty())
+    text += fmt::format(" and {}{}", labelled ? "plot to " : "", opt.plotPath);
+  return text;
+}
+
 int run(const tools::Options &opt) {
+  std::string savePath =
+      opt.savePath.empty() ? defaultWeightsPath(opt.modelPath) : opt.savePath;
+  // Before any compile work: a bad output path found after training would
+  // lose the whole run.
+  if (opt.train) {
+    std::vector<Output> outputs = {{savePath, "--save"}};
+    if (!opt.historyPath.empty())
+      outputs.push_back({opt.historyPath, "--history"});
+    if (!opt.plotPath.empty())
+      outputs.push_back({opt.plotPath, "--plot"});
+    if (Status s = checkOutputs(outputs, opt.modelPath); !s.ok())
+      return fail(s);
+  }
+
   CompileOptions co;
   co.epochs = opt.epochs;
   co.batchSize = opt.batchSize;
@@ -105,8 +247,6 @@ int run(const tools::Options &opt) {
     return 0;
   }
 
-  std::string savePath =
-      opt.savePath.empty() ? defaultWeightsPath(opt.modelPath) : opt.savePath;
   std::string loadPath = opt.loadPath;
   if (opt.evaluate && loadPath.empty()) {
     loadPath = defaultWeightsPath(opt.modelPath);
@@ -114,14 +254,6 @@ int run(const tools::Options &opt) {
       return fail(fmt::format("--evaluate needs trained weights: pass --load "
                               "FILE (there is no {})",
                               loadPath));
-  }
-  if (opt.train) {
-    for (auto [path, flag] : {std::pair{savePath, "--save"},
-                              {opt.historyPath, "--history"},
-                              {opt.plotPath, "--plot"}})
-      if (!path.empty())
-        if (Status s = checkWritable(path, flag); !s.ok())
-          return fail(s);
   }
 
   auto test = model.dataset("t10k", opt.dataDir);
@@ -147,21 +279,49 @@ int run(const tools::Options &opt) {
     FitOptions fo;
     fo.limit = opt.limit.value_or(0);
     fo.progress = stdout;
+    FitReport report;
+    fo.report = &report;
+    fo.stop = &gStop;
     model.setProfiling(opt.profile);
+    setHandler(onStopSignal);
     auto history = model.fit(*train, config.validation ? &*test : nullptr, fo);
-    if (!history.ok())
-      return fail(history.status());
-    if (Status s = model.saveWeights(savePath); !s.ok())
-      return fail(s);
-    if (!opt.historyPath.empty())
-      if (Status s = writeHistoryCsv(opt.historyPath, *history); !s.ok())
-        return fail(s);
-    if (!opt.plotPath.empty())
-      if (Status s = writeHistorySvg(
-              opt.plotPath, *history,
-              fmt::format("{}: training and validation", model.name()));
-          !s.ok())
-        return fail(s);
+    if (!history.ok()) {
+      setHandler(SIG_DFL);
+      // The weights of a failed run (a diverged loss) are worth nothing, but
+      // the epochs that finished are: keep their history.
+      if (report.step == 0)
+        return fail(history.status());
+      Status s = writeHistoryFiles(opt, model, report.history);
+      if (!s.ok())
+        return fail(
+            fmt::format("{}; and {}", history.status().message(), s.message()));
+      if (opt.historyPath.empty() && opt.plotPath.empty())
+        return fail(history.status());
+      return fail(fmt::format("{}; the history of the {} completed epoch{} "
+                              "is in {}",
+                              history.status().message(), report.history.size(),
+                              report.history.size() == 1 ? "" : "s",
+                              historyFilesText(opt, false).substr(5)));
+    }
+    Status saved = model.saveWeights(savePath);
+    if (saved.ok())
+      saved = writeHistoryFiles(opt, model, *history);
+    // Signals during the rest (evaluation) act as usual.
+    setHandler(SIG_DFL);
+    if (!saved.ok())
+      return fail(saved);
+    if (gStopSignal != 0) {
+      // A live progress line on a terminal has no newline yet.
+      if (isatty(fileno(stdout)))
+        fmt::print("\n");
+      std::fflush(stdout);
+      fmt::print(stderr,
+                 "cnnc: interrupted at epoch {}, step {}; saved "
+                 "weights to {}{}\n",
+                 report.epoch, report.step, savePath,
+                 historyFilesText(opt, true));
+      return 128 + gStopSignal;
+    }
     if (opt.profile)
       fmt::print("\n{}", model.profileTable());
   }

@@ -5,6 +5,7 @@
 // back as a Status (with a Diagnostic for DSL errors). See docs/api.md.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <functional>
@@ -190,6 +191,17 @@ struct EpochMetrics {
   double seconds = 0; // training time of the epoch
 };
 
+// How far a fit got, however it ended (FitOptions::report).
+struct FitReport {
+  // The epochs completed: what fit returns on success, and on failure (a
+  // diverging loss) or a stop the epochs finished before it.
+  std::vector<EpochMetrics> history;
+  // The last training step run: its 1-based epoch (of this fit) and step
+  // within that epoch; 0 and 0 when none ran. The weights are as after it.
+  int64_t epoch = 0, step = 0;
+  bool stopped = false; // ended early by FitOptions::stop
+};
+
 struct FitOptions {
   int64_t epochs = 0; // 0: the training recipe's
   int64_t limit = 0;  // use only the first N training images; 0: all
@@ -198,6 +210,14 @@ struct FitOptions {
   std::FILE *progress = nullptr;
   // Called after each epoch; return false to stop training.
   std::function<bool(const EpochMetrics &)> onEpochEnd;
+  // Read after every training step; once it is true, fit stops there and
+  // succeeds with the epochs completed (the epoch in progress is left out
+  // of the history; its steps stay in the weights). Safe to set from a
+  // signal handler or another thread. nullptr: never stops.
+  const std::atomic<bool> *stop = nullptr;
+  // When set, filled in however fit ends, with what a failed Result cannot
+  // carry: the completed epochs and where training stopped.
+  FitReport *report = nullptr;
 };
 
 struct Evaluation {
@@ -262,7 +282,8 @@ public:
 
   // Trains from the current weights; the history of the epochs run. Shuffle
   // orders and dropout continue across fits (two fits of one epoch equal one
-  // of two).
+  // of two). A loss that stops being finite fails with "training diverged:
+  // ..."; options.report then still has the epochs completed before it.
   Result<std::vector<EpochMetrics>> fit(const Dataset &train,
                                         const Dataset *validation = nullptr,
                                         const FitOptions &options = {});

@@ -4,8 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <csignal>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 
@@ -25,6 +32,16 @@ protected:
 
   RunResult run(const std::string &args) {
     return runTool(CNNC_BINARY_DIR "/cnnc " + args, dir_);
+  }
+
+  // For inputs that never end: bounded in memory and time, so that a reader
+  // without a limit fails the test instead of exhausting the machine.
+  // `before` runs first in the same shell.
+  RunResult runBounded(const std::string &args,
+                       const std::string &before = "") {
+    return runTool(before + "ulimit -v 4000000; timeout -s KILL 60 " +
+                       CNNC_BINARY_DIR "/cnnc " + args,
+                   dir_);
   }
 
   fs::path write(const std::string &name, const std::string &content) {
@@ -84,6 +101,110 @@ TEST_F(CliTest, IntegerFlagRanges) {
                      "--seed: expects a non-negative integer, got '-1'");
   expectOneLineError(run(kModel + " --epochs 3000000000"),
                      "--epochs: expects at most 2147483647, got 3000000000");
+}
+
+// Numbers are plain decimals: strtoll's and strtod's leniency (spaces, signs,
+// hex, inf) is not a number the user meant.
+TEST_F(CliTest, NumbersAreStrictDecimals) {
+  expectOneLineError(
+      run(kModel + " --learning-rate 0x10"),
+      "--learning-rate: expects a positive number written like 0.001");
+  expectOneLineError(run(kModel + " --learning-rate inf"), "got 'inf'");
+  expectOneLineError(run(kModel + " --learning-rate nan"), "got 'nan'");
+  expectOneLineError(run(kModel + " --learning-rate ' 0.1'"), "got ' 0.1'");
+  expectOneLineError(run(kModel + " --learning-rate 1e999"), "got '1e999'");
+  expectOneLineError(run(kModel + " --limit ' 5'"),
+                     "--limit: expects a positive integer, got ' 5'");
+  expectOneLineError(run(kModel + " --limit '5 '"), "got '5 '");
+  expectOneLineError(run(kModel + " --epochs +3"), "got '+3'");
+  expectOneLineError(run(kModel + " --seed 0x10"), "got '0x10'");
+  expectOneLineError(run(kModel + " --epochs 99999999999999999999"),
+                     "--epochs: expects at most 2147483647");
+  for (const char *ok : {"0.01", "1e-3", ".5", "2.", "3E+2", "7"}) {
+    RunResult r = run(kModel + " --learning-rate " + ok);
+    EXPECT_EQ(r.status, 0) << ok << ": " << r.err;
+  }
+}
+
+TEST_F(CliTest, AFlagGivenTwiceIsAnError) {
+  expectOneLineError(run(kModel + " --epochs 2 --epochs 3"),
+                     "--epochs given twice");
+  expectOneLineError(run(kModel + " --save=a --save b"), "--save given twice");
+  expectOneLineError(run(kModel + " --no-shuffle --no-shuffle"),
+                     "--no-shuffle given twice");
+  expectOneLineError(run(kModel + " -h --help"), "--help given twice");
+  // Documented as repeatable.
+  RunResult r =
+      run(kModel + " --emit=ir --print-after=dce --print-after=fusion");
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
+// Only regular files and pipes are read, and at most 64 MiB of them: a
+// device or an endless pipe would otherwise be read until memory runs out.
+TEST_F(CliTest, ModelFilesAreReadUpToALimit) {
+  RunResult zero = runBounded("/dev/zero");
+  EXPECT_EQ(zero.status, 1);
+  EXPECT_EQ(zero.err, "/dev/zero: error: cannot read: not a regular file or "
+                      "pipe (a character device)\n");
+
+  fs::path big = dir_ / "big.dsl";
+  std::ofstream(big) << "model m {}\n";
+  fs::resize_file(big, (uint64_t{64} << 20) + 1); // sparse
+  RunResult r = runBounded(big.string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, big.string() +
+                       ": error: larger than the 64 MiB limit for a model "
+                       "file\n");
+
+  // A FIFO that never ends; the old reader grew until killed.
+  fs::path fifo = dir_ / "fifo.dsl";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  RunResult endless =
+      runBounded(fifo.string(), "(yes >" + fifo.string() + " &); ");
+  EXPECT_EQ(endless.status, 1) << endless.err;
+  EXPECT_EQ(endless.err, fifo.string() +
+                             ": error: larger than the 64 MiB limit for a "
+                             "model file\n");
+}
+
+// Every output is checked before anything is compiled or trained: here the
+// data directory does not even exist, and that is not what is reported.
+TEST_F(CliTest, OutputsAreCheckedBeforeAnyWork) {
+  std::string train = kModel + " --train --data " + (dir_ / "none").string();
+  fs::create_directories(dir_ / "sub");
+  RunResult r = run(train + " --save " + (dir_ / "sub").string());
+  expectOneLineError(r, "/sub: is a directory; only a regular file can be "
+                        "written");
+  EXPECT_EQ(r.out, "");
+  expectOneLineError(run(train + " --save " + (dir_ / "w").string() +
+                         " --history " + (dir_ / "sub").string()),
+                     "--history");
+
+  fs::path fifo = dir_ / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  expectOneLineError(run(train + " --plot " + fifo.string()),
+                     "/fifo: is a FIFO");
+  fs::create_symlink(fifo, dir_ / "link");
+  expectOneLineError(run(train + " --history " + (dir_ / "link").string()),
+                     "/link: links to " + fifo.string() + ", a FIFO");
+  EXPECT_TRUE(fs::is_fifo(fifo));
+
+  // Two outputs that are one file, also through a symlink or "./".
+  fs::create_symlink(dir_ / "h.csv", dir_ / "h-link.csv");
+  expectOneLineError(run(train + " --history " + (dir_ / "h.csv").string() +
+                         " --plot " + (dir_ / "h-link.csv").string()),
+                     "are the same file");
+  expectOneLineError(run(train + " --save " + (dir_ / "x").string() +
+                         " --history " + (dir_ / "." / "x").string()),
+                     "--save " + (dir_ / "x").string() + " and --history");
+  // The default weights path next to the model, and the model itself.
+  fs::path model = write("m.dsl", kTinyModel);
+  expectOneLineError(run(model.string() + " --train --data none --history " +
+                         (dir_ / "m.safetensors").string()),
+                     "are the same file");
+  expectOneLineError(
+      run(model.string() + " --train --data none --save " + model.string()),
+      "is the model file");
 }
 
 TEST_F(CliTest, HelpAndSummary) {
@@ -196,6 +317,111 @@ TEST_F(CliTest, TrainWritesWeightsHistoryAndPlotThatEvaluateReads) {
   for (const auto &entry : fs::directory_iterator(dir_))
     EXPECT_EQ(entry.path().string().find(".tmp"), std::string::npos)
         << entry.path();
+}
+
+// A diverging run fails, but the history of the epochs that finished is
+// written; the weights (no longer finite) are not.
+TEST_F(CliTest, DivergedRunKeepsTheFinishedEpochs) {
+  std::string data = mnistDir();
+  if (data.empty())
+    GTEST_FAIL() << "MNIST not found: run scripts/fetch-mnist.sh";
+  fs::path model = write("tiny.dsl", kTinyModel);
+  fs::path csv = dir_ / "h.csv", svg = dir_ / "h.svg";
+  // One step per epoch: epoch 1 computes its loss before the first update,
+  // which a learning rate of 1e30 makes infinite for epoch 2.
+  RunResult r =
+      run(model.string() +
+          " --train --limit 50 --epochs 3 --learning-rate 1e30 "
+          "--data " +
+          data + " --history " + csv.string() + " --plot " + svg.string());
+  expectOneLineError(r, "training diverged: the loss is not finite at epoch "
+                        "2, step 1; the history of the 1 completed epoch is "
+                        "in " +
+                            csv.string() + " and " + svg.string());
+  std::string history = slurp(csv);
+  EXPECT_EQ(std::count(history.begin(), history.end(), '\n'), 2) << history;
+  EXPECT_EQ(history.find("\n0,"), history.find('\n')) << history;
+  EXPECT_NE(slurp(svg).find("<svg"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir_ / "tiny.safetensors"));
+}
+
+// Starts cnnc with `args` in the background, stdout and stderr going to
+// files in `dir`; returns its pid.
+pid_t spawnCnnc(std::vector<std::string> args, const fs::path &dir) {
+  // Everything the child needs is made before fork: after it, only
+  // async-signal-safe calls.
+  std::string exe = CNNC_BINARY_DIR "/cnnc";
+  std::vector<char *> argv = {exe.data()};
+  for (std::string &a : args)
+    argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int out = ::open((dir / "stdout").c_str(),
+                   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int err = ::open((dir / "stderr").c_str(),
+                   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (out < 0 || err < 0 || in < 0)
+    return -1;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(in, 0);
+    ::dup2(out, 1);
+    ::dup2(err, 2);
+    ::execv(exe.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(out);
+  ::close(err);
+  ::close(in);
+  return pid;
+}
+
+// The first SIGINT (or SIGTERM) stops training after the current step; the
+// weights and the history of the finished epochs are saved, and the exit
+// status says which signal it was.
+TEST_F(CliTest, InterruptSavesWeightsAndHistory) {
+  std::string data = mnistDir();
+  if (data.empty())
+    GTEST_FAIL() << "MNIST not found: run scripts/fetch-mnist.sh";
+  fs::path model = write("tiny.dsl", kTinyModel);
+  for (int sig : {SIGINT, SIGTERM}) {
+    SCOPED_TRACE(sig);
+    fs::path csv = dir_ / "h.csv", weights = dir_ / "w.safetensors";
+    fs::remove(csv);
+    fs::remove(weights);
+    pid_t pid = spawnCnnc({model.string(), "--train", "--limit", "200",
+                           "--epochs", "100000", "--data", data, "--history",
+                           csv.string(), "--save", weights.string()},
+                          dir_);
+    ASSERT_GT(pid, 0);
+    // Wait for the second epoch to finish, then interrupt.
+    bool started = false;
+    for (int i = 0; i < 1200 && !started; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      started = slurp(dir_ / "stdout").find("Epoch 2/100000 4/4") !=
+                std::string::npos;
+    }
+    EXPECT_TRUE(started) << slurp(dir_ / "stdout") << slurp(dir_ / "stderr");
+    ::kill(pid, sig);
+    int raw = 0;
+    ASSERT_EQ(::waitpid(pid, &raw, 0), pid);
+    ASSERT_TRUE(WIFEXITED(raw)) << "killed by signal " << WTERMSIG(raw);
+    EXPECT_EQ(WEXITSTATUS(raw), 128 + sig);
+    std::string err = slurp(dir_ / "stderr");
+    EXPECT_EQ(err.rfind("cnnc: interrupted at epoch ", 0), 0u) << err;
+    EXPECT_NE(err.find("; saved weights to " + weights.string() +
+                       " and history to " + csv.string() + "\n"),
+              std::string::npos)
+        << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    std::string history = slurp(csv);
+    EXPECT_EQ(history.rfind("epoch,accuracy,loss,", 0), 0u) << history;
+    EXPECT_NE(history.find("\n1,"), std::string::npos) << history;
+    // The saved weights are a complete file the model loads.
+    RunResult e = run(model.string() + " --evaluate --data " + data +
+                      " --load " + weights.string());
+    EXPECT_EQ(e.status, 0) << e.err;
+  }
 }
 
 } // namespace
