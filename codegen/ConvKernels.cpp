@@ -304,10 +304,10 @@ GatherConv forwardGather(KernelBuilder &kb, const ConvGeometry &c) {
 // act(acc + bias[channels]): bias_add's add, then the activation op's
 // arithmetic, so that the fused result equals the unfused one bit for bit.
 Epilogue biasActivation(KernelBuilder &kb, Value *bias) {
-  std::string act = kb.attrs().getString("activation");
+  ir::ActivationKind act = ir::activationKindOf(kb.attrs(), "activation");
   return [&kb, bias, act](Value *acc, int64_t offset, int width) {
     Value *b = kb.load(bias, kb.i64(offset), width);
-    return activationValue(kb, act, kb.b().CreateFAdd(acc, b), width);
+    return activationValue(kb, act, 0, kb.b().CreateFAdd(acc, b), width);
   };
 }
 
@@ -337,7 +337,8 @@ void emitConvMaxPool(KernelBuilder &kb, bool argmax, bool dropout = false) {
   int64_t ph = ps[0], pw = ps[1];
   const std::vector<int64_t> &y = kb.resultType(0).shape;
   int64_t prows = y[1], pcols = y[2];
-  bool relu = kb.attrs().getString("activation") == "relu";
+  bool relu = ir::activationKindOf(kb.attrs(), "activation") ==
+              ir::ActivationKind::Relu;
   Value *rows = stackBuffer(kb, ph * c.ow * c.o, b.getFloatTy());
   std::optional<DropoutHash> drop;
   if (dropout)

@@ -306,10 +306,10 @@ void emitMatMul(KernelBuilder &kb) { emitMatMulOf(kb, matmulShape(kb)); }
 // bit that of the three ops.
 void emitMatMulBiasActivation(KernelBuilder &kb) {
   MatMulShape s = matmulShape(kb);
-  std::string act = kb.attrs().getString("activation");
+  ir::ActivationKind act = ir::activationKindOf(kb.attrs(), "activation");
   s.epilogue = [&](Value *sum, Value *col, int width) {
     Value *biased = kb.b().CreateFAdd(sum, kb.load(kb.operand(2), col, width));
-    return activationValue(kb, act, biased, width);
+    return activationValue(kb, act, 0, biased, width);
   };
   emitMatMulOf(kb, s);
 }

@@ -73,23 +73,7 @@ llvm::Value *tanh(KernelBuilder &kb, llvm::Value *x, int w) {
   return b.CreateSelect(b.CreateFCmpOLT(ax, kb.splat(w, 0.125f)), small, big);
 }
 
-} // namespace
-
-// relu is x > 0 ? x : 0 (TF's max(x, 0) on -0.0; NaN gives 0). Fused
-// kernels apply activations in their epilogues through this function.
-llvm::Value *activationValue(KernelBuilder &kb, const std::string &kind,
-                             llvm::Value *x, int w) {
-  if (kind == "sigmoid")
-    return sigmoid(kb, x, w);
-  if (kind == "tanh")
-    return tanh(kb, x, w);
-  if (kind == "linear")
-    return x;
-  return select0(kb, kb.b().CreateFCmpOGT(x, kb.splat(w, 0.0f)), x, w);
-}
-
 // ---- Activations with a parameter: leaky_relu and elu ----
-namespace {
 
 // leaky_relu: x > 0 ? x : negative_slope * x (TF's kernel; NaN stays NaN).
 llvm::Value *leakyRelu(KernelBuilder &kb, llvm::Value *x, float slope, int w) {
@@ -125,49 +109,134 @@ llvm::Value *elu(KernelBuilder &kb, llvm::Value *x, float alpha, int w) {
                         b.CreateFMul(kb.splat(w, alpha), expm1(kb, neg, w)));
 }
 
-float activationParam(const ir::Attrs &a, const std::string &kind) {
-  return static_cast<float>(
-      a.getFloat(kind == "elu" ? "alpha" : "negative_slope"));
+// ---- gelu and swish: activations whose gradient reads the input ----
+
+// erf(x) as Eigen's and XLA's float erf: x P(x^2) / Q(x^2) on x clamped to
+// [-4, 4] (beyond, erf is +-1 in float), a few ulps from the true value.
+// minnum/maxnum would turn NaN into a bound, so the clamp is a select that
+// keeps NaN.
+llvm::Value *erf(KernelBuilder &kb, llvm::Value *x, int w) {
+  auto &b = kb.b();
+  llvm::Value *ax = kb.unary(llvm::Intrinsic::fabs, x);
+  llvm::Value *big = b.CreateFCmpOGT(ax, kb.splat(w, 4.0f));
+  x = b.CreateSelect(big,
+                     b.CreateIntrinsic(llvm::Intrinsic::copysign,
+                                       {x->getType()}, {kb.splat(w, 4.0f), x}),
+                     x);
+  llvm::Value *x2 = b.CreateFMul(x, x);
+  auto poly = [&](std::initializer_list<float> c) {
+    const float *it = c.begin();
+    llvm::Value *p = kb.splat(w, *it++);
+    for (; it != c.end(); ++it)
+      p = kb.fma(x2, p, kb.splat(w, *it));
+    return p;
+  };
+  llvm::Value *p = poly({-2.72614225801306e-10f, 2.77068142495902e-08f,
+                         -2.10102402082508e-06f, -5.69250639462346e-05f,
+                         -7.34990630326855e-04f, -2.95459980854025e-03f,
+                         -1.60960333262415e-02f});
+  llvm::Value *q = poly({-1.45660718464996e-05f, -2.13374055278905e-04f,
+                         -1.68282697438203e-03f, -7.37332916720468e-03f,
+                         -1.42647390514189e-02f});
+  return b.CreateFDiv(b.CreateFMul(x, p), q);
+}
+
+// Phi(x) = (1 + erf(x / sqrt(2))) / 2, the standard normal CDF.
+llvm::Value *normalCdf(KernelBuilder &kb, llvm::Value *x, int w) {
+  auto &b = kb.b();
+  llvm::Value *e = erf(kb, b.CreateFMul(x, kb.splat(w, float(M_SQRT1_2))), w);
+  return b.CreateFMul(kb.splat(w, 0.5f), b.CreateFAdd(kb.splat(w, 1.0f), e));
 }
 
 } // namespace
 
+// The one place that knows each activation's formula (ir/Activations.def
+// lists them). relu is x > 0 ? x : 0 (TF's max(x, 0) on -0.0; NaN gives 0).
+// Fused kernels apply activations in their epilogues through this function.
+llvm::Value *activationValue(KernelBuilder &kb, ir::ActivationKind kind,
+                             float param, llvm::Value *x, int w) {
+  auto &b = kb.b();
+  switch (kind) {
+  case ir::ActivationKind::Linear:
+    return x;
+  case ir::ActivationKind::Relu:
+    return select0(kb, b.CreateFCmpOGT(x, kb.splat(w, 0.0f)), x, w);
+  case ir::ActivationKind::Sigmoid:
+    return sigmoid(kb, x, w);
+  case ir::ActivationKind::Tanh:
+    return tanh(kb, x, w);
+  case ir::ActivationKind::LeakyRelu:
+    return leakyRelu(kb, x, param, w);
+  case ir::ActivationKind::Elu:
+    return elu(kb, x, param, w);
+  case ir::ActivationKind::Gelu:
+    // Keras's exact gelu (approximate=False): x Phi(x), as TF computes it.
+    return b.CreateFMul(x, normalCdf(kb, x, w));
+  case ir::ActivationKind::Swish:
+    return b.CreateFMul(x, sigmoid(kb, x, w));
+  }
+  llvm_unreachable("activation kind missing from the switch");
+}
+
+// dy * act'(.) from v, the forward output or input as the table's gradFrom
+// says. From the output y: relu dy * (y > 0) (as a select, so a NaN dy under
+// a dead unit stays 0), sigmoid dy * y * (1 - y), tanh dy * (1 - y^2),
+// leaky_relu y > 0 ? dy : negative_slope * dy, elu y > 0 ? dy : dy * (y +
+// alpha) (alpha e^x = y + alpha for x <= 0). From the input x: gelu
+// dy * (Phi(x) + x phi(x)), swish dy * s (1 + x (1 - s)) with s = sigmoid(x).
+llvm::Value *activationDerivative(KernelBuilder &kb, ir::ActivationKind kind,
+                                  float param, llvm::Value *v, llvm::Value *dy,
+                                  int w) {
+  auto &b = kb.b();
+  llvm::Value *one = kb.splat(w, 1.0f);
+  llvm::Value *positive = b.CreateFCmpOGT(v, kb.splat(w, 0.0f));
+  switch (kind) {
+  case ir::ActivationKind::Linear:
+    return dy;
+  case ir::ActivationKind::Relu:
+    return select0(kb, positive, dy, w);
+  case ir::ActivationKind::Sigmoid:
+    return b.CreateFMul(b.CreateFMul(dy, v), b.CreateFSub(one, v));
+  case ir::ActivationKind::Tanh:
+    return b.CreateFMul(dy, b.CreateFSub(one, b.CreateFMul(v, v)));
+  case ir::ActivationKind::LeakyRelu:
+    return b.CreateSelect(positive, dy, b.CreateFMul(dy, kb.splat(w, param)));
+  case ir::ActivationKind::Elu:
+    return b.CreateSelect(
+        positive, dy, b.CreateFMul(dy, b.CreateFAdd(v, kb.splat(w, param))));
+  case ir::ActivationKind::Gelu: {
+    // phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
+    llvm::Value *phi = b.CreateFMul(
+        kb.unary(llvm::Intrinsic::exp,
+                 b.CreateFMul(b.CreateFMul(v, v), kb.splat(w, -0.5f))),
+        kb.splat(w, float(0.5 * M_2_SQRTPI * M_SQRT1_2)));
+    return b.CreateFMul(dy, kb.fma(v, phi, normalCdf(kb, v, w)));
+  }
+  case ir::ActivationKind::Swish: {
+    llvm::Value *s = sigmoid(kb, v, w);
+    return b.CreateFMul(dy,
+                        b.CreateFMul(s, kb.fma(v, b.CreateFSub(one, s), one)));
+  }
+  }
+  llvm_unreachable("activation kind missing from the switch");
+}
+
 void emitActivation(KernelBuilder &kb) {
-  std::string kind = kb.attrs().getString("kind");
-  float param = activationParam(kb.attrs(), kind);
+  ir::ActivationKind kind = ir::activationKindOf(kb.attrs());
+  float param = ir::activationParamOf(kb.attrs(), kind);
   emitUnary(kb, [&](llvm::Value *x, int w) {
-    if (kind == "leaky_relu")
-      return leakyRelu(kb, x, param, w);
-    if (kind == "elu")
-      return elu(kb, x, param, w);
-    return activationValue(kb, kind, x, w);
+    return activationValue(kb, kind, param, x, w);
   });
 }
 
-// Gradients from the forward output y: relu dy * (y > 0) (as a select, so a
-// NaN dy under a dead unit stays 0), sigmoid dy * y * (1 - y), tanh
-// dy * (1 - y^2), leaky_relu y > 0 ? dy : negative_slope * dy, elu
-// y > 0 ? dy : dy * (y + alpha) (alpha e^x = y + alpha for x <= 0).
 void emitActivationGrad(KernelBuilder &kb) {
-  std::string kind = kb.attrs().getString("kind");
-  float param = activationParam(kb.attrs(), kind);
-  auto &b = kb.b();
-  emitBinary(kb, [&](llvm::Value *y, llvm::Value *dy) -> llvm::Value * {
+  ir::ActivationKind kind = ir::activationKindOf(kb.attrs());
+  float param = ir::activationParamOf(kb.attrs(), kind);
+  emitBinary(kb, [&](llvm::Value *v, llvm::Value *dy) {
     int w = 1;
-    if (auto *vt = llvm::dyn_cast<llvm::FixedVectorType>(y->getType()))
+    if (auto *vt = llvm::dyn_cast<llvm::FixedVectorType>(v->getType()))
       w = static_cast<int>(vt->getNumElements());
-    llvm::Value *one = kb.splat(w, 1.0f);
-    if (kind == "sigmoid")
-      return b.CreateFMul(b.CreateFMul(dy, y), b.CreateFSub(one, y));
-    if (kind == "tanh")
-      return b.CreateFMul(dy, b.CreateFSub(one, b.CreateFMul(y, y)));
-    llvm::Value *positive = b.CreateFCmpOGT(y, kb.splat(w, 0.0f));
-    if (kind == "leaky_relu")
-      return b.CreateSelect(positive, dy, b.CreateFMul(dy, kb.splat(w, param)));
-    if (kind == "elu")
-      return b.CreateSelect(
-          positive, dy, b.CreateFMul(dy, b.CreateFAdd(y, kb.splat(w, param))));
-    return select0(kb, b.CreateFCmpOGT(y, kb.splat(w, 0.0f)), dy, w);
+    return activationDerivative(kb, kind, param, v, dy, w);
   });
 }
 

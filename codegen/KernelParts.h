@@ -3,16 +3,17 @@
 #pragma once
 
 #include "codegen/KernelBuilder.h"
+#include "ir/Activations.h"
 
 #include <string>
 
 namespace cnnc::codegen {
 
-// act(x) for an activation kind "relu", "sigmoid", "tanh" or "linear", with
-// the arithmetic of the activation op's kernel (ElementwiseKernels.cpp).
-// x is a scalar or a vector of `width` floats.
-llvm::Value *activationValue(KernelBuilder &kb, const std::string &kind,
-                             llvm::Value *x, int width);
+// act(x) with the arithmetic of the activation op's kernel
+// (ElementwiseKernels.cpp); `param` is the kind's parameter (0 when it has
+// none). x is a scalar or a vector of `width` floats.
+llvm::Value *activationValue(KernelBuilder &kb, ir::ActivationKind kind,
+                             float param, llvm::Value *x, int width);
 
 // The dropout op's keep decision (ElementwiseKernels.cpp): the per-call
 // key from the step operand, then keep = hash(key, element index) passes

@@ -48,6 +48,11 @@ void emitBatchNormGrad(KernelBuilder &kb);
 void emitBatchNormInference(KernelBuilder &kb);
 void emitMovingAverageUpdate(KernelBuilder &kb);
 
+// ---- Zero padding ----
+// PadKernels.cpp
+void emitPad2D(KernelBuilder &kb);
+void emitPad2DGrad(KernelBuilder &kb);
+
 // ---- Fused ops (passes/Fusion.cpp) ----
 // ConvKernels.cpp: convolutions with a bias + activation (+ max pool)
 // epilogue, the bias gradient alongside the filter gradient, and backward

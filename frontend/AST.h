@@ -4,6 +4,7 @@
 #pragma once
 
 #include "frontend/Diagnostics.h"
+#include "ir/Activations.h"
 #include "ir/TrainingSpec.h"
 
 #include <array>
@@ -15,33 +16,47 @@
 namespace cnnc::frontend {
 
 enum class LayerKind {
-  Conv2D,
-  MaxPooling2D,
-  AveragePooling2D,
-  Dropout,
-  Flatten,
-  Dense,
-  GlobalAveragePooling2D,
-  BatchNormalization,
-  Activation, // the standalone activation layers: activation, leaky_re_lu,
-  LeakyReLU,  // elu (their function is Layer::activation)
-  ELU,
+#define LAYER(Enum, Keyword, ClassName, Positional, NamedOnly, Required, Act,  \
+              Param)                                                           \
+  Enum,
+#include "frontend/Layers.def"
+#undef LAYER
 };
 
+inline constexpr int kNumLayerKinds = 0
+#define LAYER(Enum, Keyword, ClassName, Positional, NamedOnly, Required, Act,  \
+              Param)                                                           \
+  +1
+#include "frontend/Layers.def"
+#undef LAYER
+    ;
+
+// The activation functions of ir/Activations.def, and softmax, which the
+// loss takes over (lowered to the softmax op, never an activation op).
 enum class Activation {
-  Linear,
-  Relu,
-  Sigmoid,
-  Tanh,
+#define ACTIVATION(Enum, Name, Param, Default, GradFrom) Enum,
+#include "ir/Activations.def"
+#undef ACTIVATION
   Softmax,
-  LeakyRelu, // parameter Layer::alpha: negative_slope
-  Elu,       // parameter Layer::alpha: alpha
 };
 enum class Padding { Valid, Same };
 
-const char *layerKeyword(LayerKind k);   // "max_pooling2d"
-const char *layerClassName(LayerKind k); // "MaxPooling2D", as Keras prints it
+// A layer kind's row of frontend/Layers.def.
+struct LayerInfo {
+  const char *keyword;   // "max_pooling2d"
+  const char *className; // "MaxPooling2D", as Keras prints it
+  std::vector<std::string> positional, namedOnly, required;
+  Activation activation; // a standalone activation layer's function
+  double activationParam;
+};
+const LayerInfo &layerInfo(LayerKind k);
+inline const char *layerKeyword(LayerKind k) { return layerInfo(k).keyword; }
+inline const char *layerClassName(LayerKind k) {
+  return layerInfo(k).className;
+}
 const char *activationName(Activation a);
+// The IR's activation kind; nullopt for softmax.
+std::optional<ir::ActivationKind> irActivation(Activation a);
 const char *paddingName(Padding p);
 
 using IntPair = std::array<int64_t, 2>; // (h, w)
@@ -61,9 +76,12 @@ struct Layer {
   Activation activation = Activation::Linear; // conv2d, dense
   bool useBias = true;                        // conv2d, dense
   double rate = 0;                            // dropout
-  // leaky_relu's negative_slope or elu's alpha: Keras's defaults are 0.2
-  // (activation=leaky_relu), 0.3 (the leaky_re_lu layer) and 1.0 (elu).
+  // The activation's parameter (leaky_relu's negative_slope, elu's alpha):
+  // Keras's defaults come from ir/Activations.def for activation=name and
+  // from frontend/Layers.def for the leaky_re_lu and elu layers.
   double alpha = 0;
+  // zero_padding2d: rows and columns of zeros (Keras's default 1 each).
+  int64_t padTop = 1, padBottom = 1, padLeft = 1, padRight = 1;
   // batch_normalization (Keras's defaults).
   double momentum = 0.99, epsilon = 0.001;
   bool center = true, scale = true;

@@ -48,40 +48,75 @@ bool isIdentifier(std::string_view s) {
   return true;
 }
 
-const std::vector<std::string> kActivations = {
-    "relu", "sigmoid", "tanh", "softmax", "linear", "leaky_relu", "elu"};
+// ir/Activations.def's names (aliases included), then softmax.
+const std::vector<std::string> &activationChoices() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> v = ir::activationNames();
+    v.push_back("softmax");
+    return v;
+  }();
+  return names;
+}
+
 const std::vector<std::string> kPaddings = {"valid", "same"};
 const std::vector<std::string> kLosses = {"categorical_crossentropy",
                                           "sparse_categorical_crossentropy"};
 const std::vector<std::string> kOptimizers = {"sgd", "adam", "rmsprop"};
 const std::vector<std::string> kDatasets = {"mnist", "idx"};
 
+// Keras ZeroPadding2D: n (all sides), (sym_h, sym_w) or
+// ((top, bottom), (left, right)), each at least 0. Returns the error, if
+// any, and where.
+std::optional<std::pair<SourceLoc, std::string>>
+readZeroPadding(const RawValue &v, Layer &layer) {
+  auto isInt = [](const RawValue &e) { return e.kind == Kind::Int; };
+  auto isPair = [&](const RawValue &e, auto &&element) {
+    return e.kind == Kind::Tuple && e.elements.size() == 2 &&
+           element(e.elements[0]) && element(e.elements[1]);
+  };
+  // (top, bottom, left, right) as values of the source.
+  std::array<const RawValue *, 4> parts;
+  if (isInt(v))
+    parts = {&v, &v, &v, &v};
+  else if (isPair(v, isInt))
+    parts = {&v.elements[0], &v.elements[0], &v.elements[1], &v.elements[1]};
+  else if (isPair(v, [&](const RawValue &e) { return isPair(e, isInt); }))
+    parts = {&v.elements[0].elements[0], &v.elements[0].elements[1],
+             &v.elements[1].elements[0], &v.elements[1].elements[1]};
+  else
+    return std::pair{v.loc, fmt::format("padding expects an integer, (h, w) "
+                                        "or ((top, bottom), (left, right)), "
+                                        "got {}",
+                                        describe(v))};
+  std::array<int64_t *, 4> out = {&layer.padTop, &layer.padBottom,
+                                  &layer.padLeft, &layer.padRight};
+  for (int i = 0; i < 4; ++i) {
+    const RawValue &p = *parts[i];
+    if (p.intValue < 0 || p.intValue > kMaxSize)
+      return std::pair{p.loc,
+                       fmt::format("padding must be between 0 and {}, got {}",
+                                   kMaxSize, p.text)};
+    *out[i] = p.intValue;
+  }
+  return std::nullopt;
+}
+
 } // namespace
 
 const std::vector<std::string> &layerKeywords() {
-  static const std::vector<std::string> names = {"input",
-                                                 "conv2d",
-                                                 "max_pooling2d",
-                                                 "average_pooling2d",
-                                                 "global_average_pooling2d",
-                                                 "batch_normalization",
-                                                 "dropout",
-                                                 "flatten",
-                                                 "dense",
-                                                 "activation",
-                                                 "leaky_re_lu",
-                                                 "elu"};
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> v = {"input"};
+    for (int k = 0; k < kNumLayerKinds; ++k)
+      v.push_back(layerKeyword(static_cast<LayerKind>(k)));
+    return v;
+  }();
   return names;
 }
 
 std::optional<LayerKind> layerKindFromKeyword(std::string_view k) {
-  for (LayerKind kind :
-       {LayerKind::Conv2D, LayerKind::MaxPooling2D, LayerKind::AveragePooling2D,
-        LayerKind::Dropout, LayerKind::Flatten, LayerKind::Dense,
-        LayerKind::GlobalAveragePooling2D, LayerKind::BatchNormalization,
-        LayerKind::Activation, LayerKind::LeakyReLU, LayerKind::ELU})
-    if (k == layerKeyword(kind))
-      return kind;
+  for (int i = 0; i < kNumLayerKinds; ++i)
+    if (k == layerKeyword(static_cast<LayerKind>(i)))
+      return static_cast<LayerKind>(i);
   return std::nullopt;
 }
 
@@ -89,6 +124,33 @@ bool Binder::fail(SourceLoc loc, std::string message) {
   if (!error_)
     error_ = makeDiagnostic(file_, source_, loc, std::move(message));
   return false;
+}
+
+// Positional arguments (the parser keeps them before the named ones) take
+// the names of `positional`, in order, as Python binds them.
+bool Binder::namePositional(std::vector<RawArg> &args, std::string_view owner,
+                            const std::vector<std::string> &positional) {
+  size_t given = 0, next = 0;
+  for (const RawArg &a : args)
+    given += a.name.empty();
+  for (RawArg &a : args) {
+    if (!a.name.empty())
+      continue;
+    if (next == positional.size()) {
+      if (positional.empty())
+        return fail(a.loc, fmt::format("{} takes no positional arguments, "
+                                       "got {}; use name=value",
+                                       owner, describe(a.value)));
+      return fail(a.loc,
+                  fmt::format("{} takes at most {} positional argument{} ({}), "
+                              "got {}",
+                              owner, positional.size(),
+                              positional.size() == 1 ? "" : "s",
+                              joinNames(positional, ", "), given));
+    }
+    a.name = positional[next++];
+  }
+  return true;
 }
 
 bool Binder::forEachArg(const std::vector<RawArg> &args, std::string_view owner,
@@ -241,8 +303,11 @@ bool Binder::readLayerName(const RawArg &a, std::string &out) {
 }
 
 bool Binder::bindInput(const RawStatement &s, std::array<int64_t, 3> &shape) {
+  std::vector<RawArg> args = s.args;
+  if (!namePositional(args, "input", {"shape"}))
+    return false;
   return forEachArg(
-      s.args, "input", s.loc, {"shape"}, {"shape"}, [&](const RawArg &a) {
+      args, "input", s.loc, {"shape"}, {"shape"}, [&](const RawArg &a) {
         const RawValue &v = a.value;
         if (v.kind != Kind::Tuple || v.elements.size() != 3)
           return fail(v.loc, fmt::format("shape expects (h, w, c), got "
@@ -268,50 +333,20 @@ bool Binder::bindLayer(const RawStatement &s, Layer &layer,
                        SourceLoc &nameLoc) {
   layer.loc = s.loc;
   layer.activationLoc = s.loc;
-  std::vector<std::string> known, required;
-  switch (layer.kind) {
-  case LayerKind::Conv2D:
-    known = {"filters",    "kernel_size", "strides", "padding",
-             "activation", "use_bias",    "name"};
-    required = {"filters", "kernel_size"};
-    break;
-  case LayerKind::MaxPooling2D:
-  case LayerKind::AveragePooling2D:
-    known = {"pool_size", "strides", "padding", "name"};
-    break;
-  case LayerKind::Dropout:
-    known = {"rate", "name"};
-    required = {"rate"};
-    break;
-  case LayerKind::Flatten:
-    known = {"name"};
-    break;
-  case LayerKind::Dense:
-    known = {"units", "activation", "use_bias", "name"};
-    required = {"units"};
-    break;
-  case LayerKind::GlobalAveragePooling2D:
-    known = {"name"};
-    break;
-  case LayerKind::BatchNormalization:
-    known = {"momentum", "epsilon", "center", "scale", "name"};
-    break;
-  case LayerKind::Activation:
-    known = {"activation", "name"};
-    required = {"activation"};
-    break;
-  case LayerKind::LeakyReLU:
-    known = {"negative_slope", "name"};
-    layer.activation = Activation::LeakyRelu;
-    break;
-  case LayerKind::ELU:
-    known = {"alpha", "name"};
-    layer.activation = Activation::Elu;
-    break;
-  }
+  const LayerInfo &info = layerInfo(layer.kind);
+  std::vector<std::string> known = info.positional;
+  known.insert(known.end(), info.namedOnly.begin(), info.namedOnly.end());
+  known.push_back("name");
+  layer.activation = info.activation;
+  // A standalone activation layer's parameter (negative_slope, alpha).
+  std::optional<ir::ActivationKind> preset = irActivation(info.activation);
+  std::string presetParam = preset ? ir::activationInfo(*preset).param : "";
+  std::vector<RawArg> args = s.args;
+  if (!namePositional(args, s.keyword, info.positional))
+    return false;
   bool stridesGiven = false, alphaGiven = false;
   bool ok = forEachArg(
-      s.args, s.keyword, s.loc, known, required, [&](const RawArg &a) {
+      args, s.keyword, s.loc, known, info.required, [&](const RawArg &a) {
         size_t index = 0;
         if (a.name == "filters")
           return readInt(a, layer.filters, 1, kMaxSize);
@@ -325,6 +360,10 @@ bool Binder::bindLayer(const RawStatement &s, Layer &layer,
           stridesGiven = true;
           return readPair(a, layer.strides);
         }
+        if (a.name == "padding" && layer.kind == LayerKind::ZeroPadding2D) {
+          auto e = readZeroPadding(a.value, layer);
+          return !e || fail(e->first, e->second);
+        }
         if (a.name == "padding") {
           if (!readChoice(a, "padding", kPaddings, index))
             return false;
@@ -332,12 +371,12 @@ bool Binder::bindLayer(const RawStatement &s, Layer &layer,
           return true;
         }
         if (a.name == "activation") {
-          if (!readChoice(a, "activation", kActivations, index))
+          if (!readChoice(a, "activation", activationChoices(), index))
             return false;
-          layer.activation = std::array{
-              Activation::Relu,    Activation::Sigmoid, Activation::Tanh,
-              Activation::Softmax, Activation::Linear,  Activation::LeakyRelu,
-              Activation::Elu}[index];
+          std::optional<ir::ActivationKind> k =
+              ir::activationKindFromName(a.value.text, /*acceptAliases=*/true);
+          layer.activation =
+              k ? static_cast<Activation>(*k) : Activation::Softmax;
           layer.activationLoc = a.value.loc;
           return true;
         }
@@ -345,7 +384,7 @@ bool Binder::bindLayer(const RawStatement &s, Layer &layer,
           return readBool(a, layer.useBias);
         if (a.name == "rate")
           return readNumber(a, layer.rate, Range::UnitOpen);
-        if (a.name == "negative_slope" || a.name == "alpha") {
+        if (a.name == presetParam) {
           alphaGiven = true;
           return readNumber(a, layer.alpha, Range::NonNegative);
         }
@@ -369,13 +408,13 @@ bool Binder::bindLayer(const RawStatement &s, Layer &layer,
   if (!stridesGiven && (layer.kind == LayerKind::MaxPooling2D ||
                         layer.kind == LayerKind::AveragePooling2D))
     layer.strides = layer.poolSize;
-  // Keras's defaults: keras.activations.leaky_relu's negative_slope 0.2,
-  // the LeakyReLU layer's 0.3, elu's alpha 1.0.
+  // Keras's defaults: the layer's own (the LeakyReLU layer's 0.3), else the
+  // function's (keras.activations.leaky_relu's negative_slope 0.2).
+  std::optional<ir::ActivationKind> k = irActivation(layer.activation);
   if (!alphaGiven)
-    layer.alpha = layer.kind == LayerKind::LeakyReLU          ? 0.3
-                  : layer.activation == Activation::LeakyRelu ? 0.2
-                  : layer.activation == Activation::Elu       ? 1.0
-                                                              : 0.0;
+    layer.alpha = info.activation != Activation::Linear ? info.activationParam
+                  : k ? ir::activationInfo(*k).defaultParam
+                      : 0.0;
   return true;
 }
 

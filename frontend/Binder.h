@@ -36,7 +36,12 @@ private:
   enum class Range { Positive, UnitOpen, UnitClosed, NonNegative };
 
   bool fail(SourceLoc loc, std::string message);
-  // Walks `args` in order, rejecting unknown and repeated names and handing
+  // Gives the positional arguments (the parser keeps them first) the names
+  // of `positional`, in order; more of them than names is an error.
+  bool namePositional(std::vector<RawArg> &args, std::string_view owner,
+                      const std::vector<std::string> &positional);
+  // Walks `args` in order, rejecting unknown and repeated names (and
+  // positional arguments: namePositional names those first) and handing
   // each to `handle`; then reports the first missing required argument.
   bool forEachArg(const std::vector<RawArg> &args, std::string_view owner,
                   SourceLoc ownerLoc, const std::vector<std::string> &known,

@@ -62,6 +62,9 @@ bool validSettings(const Layer &l) {
   case LayerKind::LeakyReLU:
   case LayerKind::ELU:
     return l.alpha >= 0;
+  case LayerKind::ZeroPadding2D:
+    return l.padTop >= 0 && l.padBottom >= 0 && l.padLeft >= 0 &&
+           l.padRight >= 0;
   }
   return false;
 }
@@ -199,6 +202,9 @@ private:
     case LayerKind::ELU:
       ok = lowerActivation(l);
       break;
+    case LayerKind::ZeroPadding2D:
+      ok = lowerZeroPadding(l);
+      break;
     }
     if (!ok)
       return false;
@@ -215,6 +221,15 @@ private:
     return true;
   }
 
+  bool expectImage(const Layer &l) {
+    if (shape_.size() == 3)
+      return true;
+    return fail(l.loc, fmt::format("{}: expects an image input (h, w, c), "
+                                   "got {}; {} cannot follow flatten or "
+                                   "dense",
+                                   l.name, dims(shape_), layerKeyword(l.kind)));
+  }
+
   ValueId addKernel(const Layer &l, std::vector<int64_t> shape, int64_t fanIn,
                     int64_t fanOut) {
     return g_.addParam(l.name + ".kernel", ir::f32(std::move(shape)),
@@ -226,12 +241,8 @@ private:
   // conv2d, max_pooling2d and average_pooling2d.
   bool lowerWindowed(const Layer &l, int64_t &params) {
     bool conv = l.kind == LayerKind::Conv2D;
-    if (shape_.size() != 3)
-      return fail(l.loc,
-                  fmt::format("{}: expects an image input (h, w, c), "
-                              "got {}; {} cannot follow flatten or "
-                              "dense",
-                              l.name, dims(shape_), layerKeyword(l.kind)));
+    if (!expectImage(l))
+      return false;
     const IntPair &win = conv ? l.kernelSize : l.poolSize;
     int64_t h = shape_[0], w = shape_[1], c = shape_[2];
     std::vector<int64_t> pad{0, 0, 0, 0}; // top, left, bottom, right
@@ -334,25 +345,21 @@ private:
     return true;
   }
 
-  // The activation op's kind and, for leaky_relu and elu, its parameter.
+  // The activation op's kind and, if it has one, its parameter.
   static ir::Attrs activationAttrs(const Layer &l) {
-    ir::Attrs attrs{{"kind", std::string(activationName(l.activation))}};
-    if (l.activation == Activation::LeakyRelu)
-      attrs.set("negative_slope", l.alpha);
-    if (l.activation == Activation::Elu)
-      attrs.set("alpha", l.alpha);
+    const ir::ActivationInfo &info =
+        ir::activationInfo(*irActivation(l.activation));
+    ir::Attrs attrs{{"kind", std::string(info.name)}};
+    if (info.hasParam())
+      attrs.set(info.param, l.alpha);
     return attrs;
   }
 
   // ---- global_average_pooling2d, batch_normalization, activation layers
 
   bool lowerGlobalPool(const Layer &l) {
-    if (shape_.size() != 3)
-      return fail(l.loc,
-                  fmt::format("{}: expects an image input (h, w, c), "
-                              "got {}; {} cannot follow flatten or "
-                              "dense",
-                              l.name, dims(shape_), layerKeyword(l.kind)));
+    if (!expectImage(l))
+      return false;
     shape_ = {shape_[2]};
     return create1(l, ir::OpKind::GlobalAvgPool2D, {cur_}, {}, l.name);
   }
@@ -413,6 +420,21 @@ private:
     }
     return create1(l, ir::OpKind::Activation, {cur_}, activationAttrs(l),
                    l.name);
+  }
+
+  // zero_padding2d: pad2d {padding = [top, left, bottom, right]}.
+  bool lowerZeroPadding(const Layer &l) {
+    if (!expectImage(l))
+      return false;
+    std::vector<int64_t> out{shape_[0] + l.padTop + l.padBottom,
+                             shape_[1] + l.padLeft + l.padRight, shape_[2]};
+    if (!checkOutput(l, out))
+      return false;
+    shape_ = out;
+    std::vector<int64_t> pad{l.padTop, l.padLeft, l.padBottom, l.padRight};
+    if (pad == std::vector<int64_t>(4, 0))
+      return true; // the identity
+    return create1(l, ir::OpKind::Pad2D, {cur_}, {{"padding", pad}}, l.name);
   }
 
   bool lowerDropout(const Layer &l, size_t index) {

@@ -236,25 +236,32 @@ private:
     }
   }
 
-  // keyword { name = value }
+  // keyword { value } { name = value }: positional values first, as in a
+  // Python call (the Binder names them by the layer's Keras order).
   bool parseStatement(RawStatement &s) {
     const Token &kw = take();
     s.keyword = kw.text;
     s.loc = kw.loc;
+    bool named = false;
     while (!atEndOfLine()) {
-      const Token &name = peek();
-      if (name.kind != TokenKind::Ident)
-        return fail(name.loc, fmt::format("expected an argument name=value, "
-                                          "got {}",
-                                          describeToken(name)));
-      take();
+      const Token &t = peek();
       RawArg arg;
-      arg.name = name.text;
-      arg.loc = name.loc;
-      if (!at(TokenKind::Equals))
-        return fail(peek().loc, fmt::format("expected '=' after '{}', got {}",
-                                            name.text, describeToken(peek())));
-      take();
+      arg.loc = t.loc;
+      if (t.kind == TokenKind::Ident && peek(1).kind == TokenKind::Equals) {
+        arg.name = t.text;
+        named = true;
+        take();
+        take();
+      } else if (named && t.kind == TokenKind::Ident) {
+        // After name=value, a bare name is most likely a missing '='.
+        return fail(peek(1).loc, fmt::format("expected '=' after '{}', got {}",
+                                             t.text, describeToken(peek(1))));
+      } else if (named) {
+        return fail(t.loc, fmt::format("positional argument {} follows a "
+                                       "named argument; positional arguments "
+                                       "come first",
+                                       describeToken(t)));
+      }
       if (!parseValue(arg.value, 0))
         return false;
       s.args.push_back(std::move(arg));

@@ -87,6 +87,11 @@ OpCost softmaxCost(const Graph &g, const Op &op) {
 
 OpCost aliasCost(const Graph &, const Op &) { return {0, 0}; }
 
+// Data movement only (pad2d, pad2d_grad).
+OpCost copyCost(const Graph &g, const Op &op) {
+  return {0, operandAndResultBytes(g, op)};
+}
+
 // Optimizer updates: `flopsPerElement` per parameter element; operand 1 is
 // the gradient (read), the others but the step are read and written.
 OpCost updateCost(const Graph &g, const Op &op, double flopsPerElement) {

@@ -1,10 +1,13 @@
 #include "ir/ShapeRules.h"
 
+#include "ir/Activations.h"
+
 #include "absl/status/status.h"
 #include <fmt/format.h>
 
 #include <cmath>
 #include <iterator>
+#include <limits>
 
 namespace cnnc::ir {
 
@@ -217,22 +220,9 @@ absl::StatusOr<Types> reshapeShape(OpKind k, const Types &in, const Attrs &a) {
   return Types{out};
 }
 
-// The activation kind and its parameter: leaky_relu's negative_slope and
-// elu's alpha must be finite and >= 0, since the gradient rules read the
-// sign of the output (y > 0 exactly where x > 0).
+// The activation kind and its parameter (ir/Activations.def).
 absl::Status activationKind(OpKind k, const Attrs &a) {
-  std::string kind = a.getString("kind");
-  const char *param = kind == "leaky_relu" ? "negative_slope"
-                      : kind == "elu"      ? "alpha"
-                                           : nullptr;
-  if (!param && kind != "relu" && kind != "sigmoid" && kind != "tanh")
-    return err(k, fmt::format("unknown activation kind '{}'", kind));
-  if (param) {
-    double v = a.getFloat(param, -1);
-    if (!(v >= 0 && std::isfinite(v)))
-      return err(k, fmt::format("{} needs attribute '{}' >= 0", kind, param));
-  }
-  return absl::OkStatus();
+  return checkActivationAttrs(opName(k), a);
 }
 
 absl::StatusOr<Types> activationShape(OpKind k, const Types &in,
@@ -245,8 +235,13 @@ absl::StatusOr<Types> activationShape(OpKind k, const Types &in,
 absl::StatusOr<Types> activationGradShape(OpKind k, const Types &in,
                                           const Attrs &a) {
   TRY(activationKind(k, a));
-  TRY(expectF32(k, in[0], "output"));
-  TRY(expectSame(k, in[0], in[1], "output and its gradient"));
+  // Operand 0 is the forward output or input, as the table says.
+  bool fromInput =
+      activationInfo(activationKindOf(a)).gradFrom == ActivationGradFrom::Input;
+  TRY(expectF32(k, in[0], fromInput ? "input" : "output"));
+  TRY(expectSame(k, in[0], in[1],
+                 fromInput ? "input and the output's gradient"
+                           : "output and its gradient"));
   return Types{in[0]};
 }
 
@@ -325,15 +320,60 @@ absl::StatusOr<Types> rmspropUpdateShape(OpKind k, const Types &in,
   return Types{};
 }
 
+// ---- Zero padding ----
+
+// pad2d's attribute 'padding' = [top, left, bottom, right], as the conv and
+// pool ops order it.
+absl::StatusOr<std::vector<int64_t>> padAttr(OpKind k, const Types &in,
+                                             const Attrs &a) {
+  TRY(expectRank(k, in[0], 4, "input"));
+  TRY(expectF32(k, in[0], "input"));
+  std::vector<int64_t> pad = a.getInts("padding");
+  if (pad.size() != 4)
+    return err(k, "attribute 'padding' must be [top, left, bottom, right]");
+  for (int64_t p : pad)
+    if (p < 0 || p > std::numeric_limits<int32_t>::max())
+      return err(k, "padding must be between 0 and 2^31-1");
+  return pad;
+}
+
+// x[N,H,W,C] -> [N, top+H+bottom, left+W+right, C], zeros around x.
+absl::StatusOr<Types> pad2dShape(OpKind k, const Types &in, const Attrs &a) {
+  ASSIGN(pad, padAttr(k, in, a));
+  const std::vector<int64_t> &x = in[0].shape;
+  TensorType out =
+      f32({x[0], x[1] + pad[0] + pad[2], x[2] + pad[1] + pad[3], x[3]});
+  if (!out.isValid())
+    return err(k, fmt::format("padded type {} is too large", out.str()));
+  return Types{out};
+}
+
+// The gradient: dy[N,H',W',C] cropped by the same padding.
+absl::StatusOr<Types> pad2dGradShape(OpKind k, const Types &in,
+                                     const Attrs &a) {
+  ASSIGN(pad, padAttr(k, in, a));
+  const std::vector<int64_t> &dy = in[0].shape;
+  int64_t h = dy[1] - pad[0] - pad[2], w = dy[2] - pad[1] - pad[3];
+  if (h < 1 || w < 1)
+    return err(k, fmt::format("padding [{}, {}, {}, {}] leaves nothing of {}",
+                              pad[0], pad[1], pad[2], pad[3], in[0].str()));
+  return Types{f32({dy[0], h, w, dy[3]})};
+}
+
 // ---- Fused ops (passes/Fusion.cpp) ----
 
+// The fused ops' activation: one without a parameter (fusion leaves the
+// others as their own ops); after a max pool whose argmax is kept, only
+// relu or linear, the two whose gradient the argmax can carry.
 absl::Status activationAttr(OpKind k, const Attrs &a, bool reluOrLinear) {
-  std::string kind = a.getString("activation");
-  if (kind == "relu" || kind == "linear")
-    return absl::OkStatus();
-  if (!reluOrLinear && (kind == "sigmoid" || kind == "tanh"))
-    return absl::OkStatus();
-  return err(k, fmt::format("unsupported activation '{}'", kind));
+  std::string name = a.getString("activation");
+  std::optional<ActivationKind> kind = activationKindFromName(name);
+  bool ok = kind && !activationInfo(*kind).hasParam();
+  if (ok && reluOrLinear)
+    ok = *kind == ActivationKind::Relu || *kind == ActivationKind::Linear;
+  if (!ok)
+    return err(k, fmt::format("unsupported activation '{}'", name));
+  return absl::OkStatus();
 }
 
 absl::Status biasFor(OpKind k, const TensorType &bias, int64_t channels) {

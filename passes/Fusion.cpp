@@ -2,6 +2,7 @@
 
 #include "passes/DeadCode.h"
 
+#include "ir/Activations.h"
 #include "ir/ShapeRules.h"
 
 #include <fmt/format.h>
@@ -13,6 +14,7 @@ namespace cnnc::passes {
 
 namespace {
 
+using ir::ActivationKind;
 using ir::Graph;
 using ir::Op;
 using ir::OpKind;
@@ -82,8 +84,8 @@ private:
     int k = soleUser(v, OpKind::Activation, 0);
     if (k < 0)
       return -1;
-    std::string kind = op(k).attrs.getString("kind");
-    return kind == "relu" || kind == "sigmoid" || kind == "tanh" ? k : -1;
+    return ir::activationInfo(ir::activationKindOf(op(k).attrs)).hasParam() ? -1
+                                                                            : k;
   }
 
   // A new temp for a fused op's extra result.
@@ -113,14 +115,14 @@ private:
         writtenBetween(op(j).operands[1], i, j))
       return;
     ValueId a = op(j).results[0];
-    std::string act = "linear";
+    ActivationKind act = ActivationKind::Linear;
     int k = fusableActivation(a);
     if (k >= 0) {
-      act = op(k).attrs.getString("kind");
+      act = ir::activationKindOf(op(k).attrs);
       a = op(k).results[0];
     }
     ir::Attrs attrs = conv.attrs;
-    attrs.set("activation", act);
+    attrs.set("activation", std::string(ir::activationName(act)));
     std::vector<ValueId> operands{conv.operands[0], conv.operands[1],
                                   op(j).operands[1]};
     removed_[j] = true;
@@ -136,7 +138,7 @@ private:
   // prediction) the pool simply moves into the convolution; in training a
   // must otherwise be read only by the pool's gradient and the activation's
   // gradient, which become one max_pool2d_argmax_grad.
-  bool fusePool(int i, ValueId a, const std::string &act,
+  bool fusePool(int i, ValueId a, ActivationKind act,
                 const std::vector<ValueId> &operands, ir::Attrs attrs) {
     if (output_[a])
       return false;
@@ -175,8 +177,9 @@ private:
       return true;
     }
     // Training: max_pool2d_grad(a, p, g) [-> activation_grad(a, .) relu].
-    if (poolGrad < 0 || (act != "relu" && act != "linear") ||
-        (act == "relu") != (actGrad >= 0))
+    bool relu = act == ActivationKind::Relu;
+    if (poolGrad < 0 || (!relu && act != ActivationKind::Linear) ||
+        relu != (actGrad >= 0))
       return false;
     const Op &pg = op(poolGrad);
     if (pg.operands[1] != p || !(pg.attrs == op(pool).attrs))
@@ -184,7 +187,7 @@ private:
     ValueId dx = pg.results[0];
     if (actGrad >= 0) {
       const Op &ag = op(actGrad);
-      if (ag.attrs.getString("kind") != "relu" ||
+      if (ir::activationKindOf(ag.attrs) != ActivationKind::Relu ||
           soleUser(dx, OpKind::ActivationGrad, 1) != actGrad)
         return false;
       dx = ag.results[0];
@@ -279,16 +282,16 @@ private:
         writtenBetween(op(j).operands[1], i, j))
       return;
     ValueId y = op(j).results[0];
-    std::string act = "linear";
+    ActivationKind act = ActivationKind::Linear;
     int k = fusableActivation(y);
     if (k >= 0) {
-      act = op(k).attrs.getString("kind");
+      act = ir::activationKindOf(op(k).attrs);
       y = op(k).results[0];
       removed_[k] = true;
     }
     removed_[j] = true;
     ir::Attrs attrs = mm.attrs;
-    attrs.set("activation", act);
+    attrs.set("activation", std::string(ir::activationName(act)));
     replace(i, Op{OpKind::MatMulBiasActivation,
                   {mm.operands[0], mm.operands[1], op(j).operands[1]},
                   {y},

@@ -1,5 +1,7 @@
 #include "passes/Gradients.h"
 
+#include "ir/Activations.h"
+
 #include "absl/status/status.h"
 #include <fmt/format.h>
 
@@ -176,13 +178,17 @@ absl::Status reshapeVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
   return absl::OkStatus();
 }
 
-// Written in terms of the output: relu' = y > 0, sigmoid' = y(1-y),
-// tanh' = 1-y^2, leaky_relu' = y > 0 ? 1 : negative_slope, elu' = y > 0 ?
-// 1 : y + alpha, so the input need not stay alive. The gradient op takes
-// the activation's attributes (kind and parameter).
+// activation_grad(v, dy) {kind, parameter} reads as v the forward output
+// or input, as ir/Activations.def says: relu, sigmoid, tanh, leaky_relu and
+// elu are written in terms of the output (relu' = y > 0, sigmoid' = y(1-y),
+// ...), so the input need not stay alive; gelu and swish need the input.
 absl::Status activationVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
+  bool fromInput =
+      ir::activationInfo(ir::activationKindOf(op.attrs)).gradFrom ==
+      ir::ActivationGradFrom::Input;
   if (b.wants(0))
-    b.emit(0, OpKind::ActivationGrad, {op.results[0], dys[0]}, op.attrs);
+    b.emit(0, OpKind::ActivationGrad,
+           {fromInput ? op.operands[0] : op.results[0], dys[0]}, op.attrs);
   return absl::OkStatus();
 }
 
@@ -262,6 +268,13 @@ absl::Status batchNormVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
 absl::Status batchNormInferenceVjp(VjpBuilder &, const Op &op, const Grads &) {
   return notDifferentiable(op, "it is the inference form; training graphs "
                                "use batch_norm");
+}
+
+// pad2d's gradient: dy cropped back to the input (pad2d_grad).
+absl::Status pad2dVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
+  if (b.wants(0))
+    b.emit(0, OpKind::Pad2DGrad, {dys[0]}, op.attrs);
+  return absl::OkStatus();
 }
 
 // The markers of ops without a gradient rule (see ir/Ops.def).

@@ -1,6 +1,6 @@
-// activation and activation_grad (relu, sigmoid, tanh, leaky_relu, elu)
-// against float64 references and finite differences, at 1, 2 and 3 threads
-// (bit-identical).
+// activation and activation_grad (relu, sigmoid, tanh, leaky_relu, elu,
+// gelu, swish) against float64 references and finite differences, at 1, 2
+// and 3 threads (bit-identical).
 #include "DenseReference.h"
 
 namespace cnnc::testing {
@@ -262,6 +262,107 @@ TEST(ActivationKernels, ParameterIsRequiredAndNonNegative) {
   ASSERT_FALSE(grad.ok());
   EXPECT_EQ(std::string(grad.status().message()),
             "activation_grad: elu needs attribute 'alpha' >= 0");
+}
+
+// ---- gelu and swish: gradients from the input ----
+
+const char *const kInputKinds[] = {"gelu", "swish"};
+
+// float64 references: x Phi(x) (Keras's exact gelu) and x sigmoid(x).
+double inputKindRef(const std::string &kind, double x) {
+  if (kind == "gelu")
+    return 0.5 * x * std::erfc(-x / std::sqrt(2.0));
+  return x / (1 + std::exp(-x));
+}
+
+// Random finite values with magnitudes from 1e-6 to 30, both signs.
+std::vector<float> spreadInputs(std::mt19937 &rng, int64_t n) {
+  std::uniform_real_distribution<double> exponent(-6, 1.5);
+  std::vector<float> x(n);
+  for (float &v : x)
+    v = static_cast<float>((rng() % 2 ? 1 : -1) * std::pow(10, exponent(rng)));
+  return x;
+}
+
+// Within a few float ulps of the value, plus an absolute 2e-7 |x| for the
+// negative tail, where gelu's 1 + erf(x / sqrt 2) cancels as TF's does.
+TEST(ActivationKernels, GeluAndSwishMatchReference) {
+  std::mt19937 rng(25);
+  for (const char *kind : kInputKinds)
+    for (int64_t n : {1, 16, 17, 4099}) {
+      auto x = spreadInputs(rng, n);
+      std::string what = std::string(kind) + " n=" + std::to_string(n);
+      auto run = runChecked(OpKind::Activation, {HostTensor::floats({n}, x)},
+                            {{"kind", std::string(kind)}}, what);
+      ASSERT_EQ(run.results.size(), 1u) << what;
+      for (int64_t i = 0; i < n; ++i) {
+        double want = inputKindRef(kind, x[i]);
+        EXPECT_NEAR(run.results[0].f[i], want,
+                    1e-6 * std::fabs(want) + 2e-7 * std::fabs(x[i]))
+            << what << " x=" << x[i];
+      }
+    }
+}
+
+// Large magnitudes saturate to x or 0 without overflow; NaN stays NaN.
+TEST(ActivationKernels, GeluAndSwishSpecialValues) {
+  std::vector<float> x = {std::nanf(""), 100.0f, -100.0f, 0.0f, 1e30f};
+  for (const char *kind : kInputKinds) {
+    auto run = runChecked(OpKind::Activation, {HostTensor::floats({5}, x)},
+                          {{"kind", std::string(kind)}}, kind);
+    ASSERT_EQ(run.results.size(), 1u) << kind;
+    const std::vector<float> &y = run.results[0].f;
+    EXPECT_TRUE(std::isnan(y[0])) << kind;
+    EXPECT_EQ(y[1], 100.0f) << kind;
+    EXPECT_EQ(y[2], 0.0f) << kind;
+    EXPECT_EQ(y[3], 0.0f) << kind;
+    EXPECT_EQ(y[4], 1e30f) << kind;
+  }
+}
+
+// activation_grad(x, r) = r * act'(x) for these kinds (the table's gradFrom
+// is Input): against central differences of the float64 function.
+TEST(ActivationKernels, GeluAndSwishGradMatchFiniteDifferences) {
+  std::mt19937 rng(26);
+  for (const char *kind : kInputKinds)
+    for (int64_t n : {1, 17, 1000}) {
+      auto x = randomFloats(rng, n, -7, 7), r = randomFloats(rng, n);
+      std::string what = std::string(kind) + " n=" + std::to_string(n);
+      auto grad =
+          runChecked(OpKind::ActivationGrad,
+                     {HostTensor::floats({n}, x), HostTensor::floats({n}, r)},
+                     {{"kind", std::string(kind)}}, what);
+      ASSERT_EQ(grad.results.size(), 1u) << what;
+      for (int64_t i = 0; i < n; ++i) {
+        const double h = 1e-4;
+        double fd = r[i] *
+                    (inputKindRef(kind, double(x[i]) + h) -
+                     inputKindRef(kind, double(x[i]) - h)) /
+                    (2 * h);
+        EXPECT_NEAR(grad.results[0].f[i], fd, 1e-6 + 1e-5 * std::fabs(fd))
+            << what << " x=" << x[i];
+      }
+    }
+}
+
+// The verifier names activation_grad's operand 0 by the table's gradFrom.
+TEST(ActivationKernels, GradOperandIsNamedByKind) {
+  ir::Graph g("bad");
+  ir::ValueId a = g.addInput("a", ir::f32({4}));
+  ir::ValueId b = g.addInput("b", ir::f32({5}));
+  auto message = [&](const char *kind) {
+    auto r = g.create1(OpKind::ActivationGrad, {a, b},
+                       {{"kind", std::string(kind)}});
+    return r.ok() ? std::string("ok") : std::string(r.status().message());
+  };
+  EXPECT_EQ(message("gelu"),
+            "activation_grad: input and the output's gradient must have the "
+            "same type: f32[4] vs f32[5]");
+  EXPECT_EQ(message("tanh"),
+            "activation_grad: output and its gradient must have the same "
+            "type: f32[4] vs f32[5]");
+  // The IR has one spelling per kind; "silu" is only a DSL alias.
+  EXPECT_EQ(message("silu"), "activation_grad: unknown activation kind 'silu'");
 }
 
 } // namespace

@@ -150,7 +150,8 @@ std::vector<ConvCase> convCases() {
 TEST(FusedKernels, ConvBiasActivationEqualsUnfused) {
   std::mt19937 rng(11);
   for (const ConvCase &c : convCases())
-    for (std::string act : {"relu", "sigmoid", "tanh", "linear"}) {
+    for (std::string act :
+         {"relu", "sigmoid", "tanh", "linear", "gelu", "swish"}) {
       Builder b;
       ValueId x = b.input(c.g.xShape(),
                           randomFloats(rng, c.g.n * c.g.h * c.g.w * c.g.c));
@@ -448,7 +449,8 @@ TEST(FusedKernels, MatMulBiasActivationEqualsUnfused) {
   for (Case c : {Case{32, 1600, 128, false, false},
                  Case{7, 19, 10, false, false}, Case{5, 33, 17, false, true},
                  Case{13, 6, 40, true, false}, Case{1, 1, 1, false, false}})
-    for (std::string act : {"relu", "sigmoid", "tanh", "linear"}) {
+    for (std::string act :
+         {"relu", "sigmoid", "tanh", "linear", "gelu", "swish"}) {
       Builder b;
       std::vector<int64_t> as = c.ta ? std::vector<int64_t>{c.k, c.m}
                                      : std::vector<int64_t>{c.m, c.k};

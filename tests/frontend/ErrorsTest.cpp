@@ -99,7 +99,7 @@ TEST(ParseErrors, UnknownLayerKerasSpelling) {
 TEST(ParseErrors, UnknownLayerNothingClose) {
   EXPECT_EQ(
       parseError(layers({"  lstm units=8"})),
-      R"(m.dsl:3:3: error: unknown layer 'lstm'; expected one of input, conv2d, max_pooling2d, average_pooling2d, global_average_pooling2d, batch_normalization, dropout, flatten, dense, activation, leaky_re_lu, elu
+      R"(m.dsl:3:3: error: unknown layer 'lstm'; expected one of input, conv2d, max_pooling2d, average_pooling2d, global_average_pooling2d, batch_normalization, dropout, flatten, dense, activation, leaky_re_lu, elu, zero_padding2d
     lstm units=8
     ^)");
 }
@@ -268,7 +268,7 @@ TEST(ParseErrors, UseBiasInteger) {
 TEST(ParseErrors, ActivationInteger) {
   EXPECT_EQ(
       parseError(layers({"  dense units=4 activation=3"})),
-      R"(m.dsl:3:28: error: activation expects one of relu, sigmoid, tanh, softmax, linear, leaky_relu, elu, got 3
+      R"(m.dsl:3:28: error: activation expects one of linear, relu, sigmoid, tanh, leaky_relu, elu, gelu, swish, silu, softmax, got 3
     dense units=4 activation=3
                              ^)");
 }
@@ -583,11 +583,75 @@ TEST(ParseErrors, MissingValue) {
                    ^)");
 }
 
+// A bare value is positional now: conv2d 32 reads as Conv2D(32), which
+// still needs its kernel_size.
 TEST(ParseErrors, BareValue) {
-  EXPECT_EQ(parseError(layers({"  conv2d 32"})),
-            R"(m.dsl:3:10: error: expected an argument name=value, got '32'
+  EXPECT_EQ(
+      parseError(layers({"  conv2d 32"})),
+      R"(m.dsl:3:3: error: missing required argument 'kernel_size' for conv2d
     conv2d 32
-           ^)");
+    ^)");
+}
+
+TEST(ParseErrors, PositionalAfterNamed) {
+  EXPECT_EQ(
+      parseError(layers({"  conv2d filters=32 (3, 3)"})),
+      R"(m.dsl:3:21: error: positional argument '(' follows a named argument; positional arguments come first
+    conv2d filters=32 (3, 3)
+                      ^)");
+}
+
+TEST(ParseErrors, TooManyPositional) {
+  EXPECT_EQ(
+      parseError(layers({"  dense 10 relu true 3"})),
+      R"(m.dsl:3:22: error: dense takes at most 3 positional arguments (units, activation, use_bias), got 4
+    dense 10 relu true 3
+                       ^)");
+  EXPECT_EQ(
+      parseError(layers({"  dropout 0.5 0.1"})),
+      R"(m.dsl:3:15: error: dropout takes at most 1 positional argument (rate), got 2
+    dropout 0.5 0.1
+                ^)");
+}
+
+TEST(ParseErrors, NoPositionalArguments) {
+  EXPECT_EQ(
+      parseError(layers({"  batch_normalization 0.9"}, "(28, 28, 1)")),
+      R"(m.dsl:3:23: error: batch_normalization takes no positional arguments, got 0.9; use name=value
+    batch_normalization 0.9
+                        ^)");
+  EXPECT_EQ(
+      parseError(statements({"compile adam"})),
+      R"(m.dsl:6:9: error: compile takes name=value arguments, got the name 'adam'
+  compile adam
+          ^)");
+}
+
+// A positional argument that a named one repeats.
+TEST(ParseErrors, PositionalAndNamedTwice) {
+  EXPECT_EQ(parseError(layers({"  dense 10 units=10"})),
+            R"(m.dsl:3:12: error: duplicate argument 'units'
+    dense 10 units=10
+             ^)");
+}
+
+TEST(ParseErrors, ZeroPaddingValues) {
+  EXPECT_EQ(
+      parseError(layers({"  zero_padding2d padding=(1, 2, 3)"})),
+      R"(m.dsl:3:26: error: padding expects an integer, (h, w) or ((top, bottom), (left, right)), got a tuple of 3 values
+    zero_padding2d padding=(1, 2, 3)
+                           ^)");
+  EXPECT_EQ(
+      parseError(layers({"  zero_padding2d ((1, 2), (3, -1))"})),
+      R"(m.dsl:3:31: error: padding must be between 0 and 2147483647, got -1
+    zero_padding2d ((1, 2), (3, -1))
+                                ^)");
+  EXPECT_EQ(
+      lowerError(layers({"  flatten", "  zero_padding2d"}, "(4, 4, 1)",
+                        "  dense units=10 activation=softmax\n")),
+      R"(m.dsl:4:3: error: zero_padding2d: expects an image input (h, w, c), got 16; zero_padding2d cannot follow flatten or dense
+    zero_padding2d
+    ^)");
 }
 
 TEST(ParseErrors, MissingComma) {

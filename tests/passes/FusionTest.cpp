@@ -183,6 +183,33 @@ TEST(Fusion, LeavesOtherChainsAlone) {
   EXPECT_GE(countOps(d, OpKind::Activation), 1);
 }
 
+// Activations without a parameter fuse (ir/Activations.def), gelu and
+// swish included; in training their gradient reads the activation's input,
+// a second reader, so the activation stays its own op there.
+TEST(Fusion, GeluAndSwishFuseWhenNothingElseReadsTheirInput) {
+  testing::ModelBuilder m("gs", {2, 6, 6, 1});
+  ValueId h = m.conv("conv", m.x(), 2, 3, 1, false, "gelu");
+  h = m.flatten("flatten", h);
+  ir::Graph f = m.finish(m.dense("out", h, 3, "swish"));
+  auto eval = buildEvalGraph(f);
+  ASSERT_TRUE(eval.ok());
+  ir::Graph e = fused(*std::move(eval));
+  EXPECT_EQ(countOps(e, OpKind::Activation), 0);
+  ASSERT_EQ(countOps(e, OpKind::Conv2DBiasActivation), 1);
+  ASSERT_EQ(countOps(e, OpKind::MatMulBiasActivation), 1);
+  EXPECT_EQ(
+      testing::opsOfKind(e, OpKind::Conv2DBiasActivation)[0]->attrs.getString(
+          "activation"),
+      "gelu");
+  EXPECT_EQ(
+      testing::opsOfKind(e, OpKind::MatMulBiasActivation)[0]->attrs.getString(
+          "activation"),
+      "swish");
+  ir::Graph t = fused(trainingGraph(f));
+  EXPECT_EQ(countOps(t, OpKind::Activation), 2);
+  EXPECT_EQ(countOps(t, OpKind::ActivationGrad), 2);
+}
+
 // ---- Same numbers through the reference interpreter ----
 
 using testing::Tensors;

@@ -251,5 +251,50 @@ TEST(GradientCheck, BatchNormUpdatesMovingStatistics) {
   }
 }
 
+// ---- gelu, swish and zero padding ----
+
+// conv + gelu, pad2d, conv + swish, dense, on random shapes and paddings.
+// gelu's and swish's gradients read the activation's input, pad2d's crops.
+ir::Graph geluSwishPadModel(std::mt19937 &rng) {
+  auto pick = [&](int64_t lo, int64_t hi) {
+    return lo + static_cast<int64_t>(rng() % (hi - lo + 1));
+  };
+  testing::ModelBuilder m("gelu_swish_pad",
+                          {pick(1, 2), pick(3, 5), pick(3, 5), pick(1, 2)});
+  ValueId h = m.conv("conv", m.x(), pick(1, 3), 2, 1, false, "gelu");
+  std::vector<int64_t> pad{pick(0, 2), pick(0, 2), pick(0, 2), pick(0, 2)};
+  h = m.graph()
+          .create1(OpKind::Pad2D, {h}, {{"padding", pad}}, {}, "pad")
+          .value();
+  h = m.conv("conv_1", h, 2, 2, 1, false, "swish");
+  h = m.flatten("flatten", h);
+  return m.finish(m.dense("out", h, 3));
+}
+
+TEST(GradientCheck, GeluSwishAndPad2D) {
+  std::mt19937 rng(41);
+  for (uint32_t seed = 1; seed <= 4; ++seed) {
+    ir::Graph f = geluSwishPadModel(rng);
+    SCOPED_TRACE(ir::printGraph(f));
+    checkGradients(f, false, seed);
+
+    // The gradient ops read what the table says: gelu and swish their
+    // input, and pad2d's gradient is a pad2d_grad of the same padding.
+    ir::Graph g = buildTrainingGraph(f, {}).value();
+    auto grads = testing::opsOfKind(g, OpKind::ActivationGrad);
+    ASSERT_EQ(grads.size(), 2u);
+    for (const ir::Op *fwd : testing::opsOfKind(g, OpKind::Activation)) {
+      int matched = 0;
+      for (const ir::Op *ag : grads)
+        matched +=
+            ag->attrs == fwd->attrs && ag->operands[0] == fwd->operands[0];
+      EXPECT_EQ(matched, 1) << fwd->attrs.getString("kind");
+    }
+    auto crops = testing::opsOfKind(g, OpKind::Pad2DGrad);
+    ASSERT_EQ(crops.size(), 1u);
+    EXPECT_EQ(crops[0]->attrs, testing::opsOfKind(g, OpKind::Pad2D)[0]->attrs);
+  }
+}
+
 } // namespace
 } // namespace cnnc::passes

@@ -1,5 +1,7 @@
 #include "passes/Interpreter.h"
 
+#include "ir/Activations.h"
+
 #include <fmt/format.h>
 
 #include <cmath>
@@ -52,6 +54,55 @@ uint64_t mix64(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);
+}
+
+// The activations of ir/Activations.def in float64; activationGrad reads v
+// as the table's gradFrom says (the forward output or input).
+double activation(ir::ActivationKind k, double param, double x) {
+  switch (k) {
+  case ir::ActivationKind::Linear:
+    return x;
+  case ir::ActivationKind::Relu:
+    return x > 0 ? x : 0;
+  case ir::ActivationKind::Sigmoid:
+    return 1 / (1 + std::exp(-x));
+  case ir::ActivationKind::Tanh:
+    return std::tanh(x);
+  case ir::ActivationKind::LeakyRelu:
+    return x > 0 ? x : param * x;
+  case ir::ActivationKind::Elu:
+    return x > 0 ? x : param * std::expm1(x);
+  case ir::ActivationKind::Gelu:
+    return 0.5 * x * std::erfc(-x / std::sqrt(2.0));
+  case ir::ActivationKind::Swish:
+    return x / (1 + std::exp(-x));
+  }
+  return std::nan("");
+}
+
+double activationGrad(ir::ActivationKind k, double param, double v) {
+  switch (k) {
+  case ir::ActivationKind::Linear:
+    return 1;
+  case ir::ActivationKind::Relu:
+    return v > 0 ? 1 : 0;
+  case ir::ActivationKind::Sigmoid:
+    return v * (1 - v);
+  case ir::ActivationKind::Tanh:
+    return 1 - v * v;
+  case ir::ActivationKind::LeakyRelu:
+    return v > 0 ? 1 : param;
+  case ir::ActivationKind::Elu:
+    return v > 0 ? 1 : v + param;
+  case ir::ActivationKind::Gelu:
+    return 0.5 * std::erfc(-v / std::sqrt(2.0)) +
+           v * std::exp(-v * v / 2) / std::sqrt(2 * M_PI);
+  case ir::ActivationKind::Swish: {
+    double s = 1 / (1 + std::exp(-v));
+    return s * (1 + v * (1 - s));
+  }
+  }
+  return std::nan("");
 }
 
 double dropoutScale(const ir::Attrs &a, int64_t step, int64_t i) {
@@ -232,27 +283,37 @@ absl::Status Interpreter::run() {
     case OpKind::Reshape:
       out(0) = in(0);
       break;
+    case OpKind::Pad2D:
+    case OpKind::Pad2DGrad: {
+      // Index the padded tensor; copy in whichever direction.
+      bool grad = op.kind == OpKind::Pad2DGrad;
+      const auto &xs = shape(grad ? op.results[0] : op.operands[0]);
+      const auto &ps = shape(grad ? op.operands[0] : op.results[0]);
+      std::vector<int64_t> p = a.getInts("padding");
+      Buffer &x = grad ? out(0) : in(0), &y = grad ? in(0) : out(0);
+      for (int64_t b = 0; b < xs[0]; ++b)
+        for (int64_t i = 0; i < xs[1]; ++i)
+          for (int64_t j = 0; j < xs[2]; ++j)
+            for (int64_t c = 0; c < xs[3]; ++c) {
+              int64_t at = ((b * xs[1] + i) * xs[2] + j) * xs[3] + c;
+              int64_t padded =
+                  ((b * ps[1] + i + p[0]) * ps[2] + j + p[1]) * ps[3] + c;
+              if (grad)
+                x[at] = y[padded];
+              else
+                y[padded] = x[at];
+            }
+      break;
+    }
     case OpKind::Activation:
     case OpKind::ActivationGrad: {
-      std::string kind = a.getString("kind");
+      ir::ActivationKind kind = ir::activationKindOf(a);
+      double param = ir::activationParamOf(a, kind);
       bool grad = op.kind == OpKind::ActivationGrad;
       Buffer &x = in(0), &y = out(0);
-      double slope = a.getFloat("negative_slope"), alpha = a.getFloat("alpha");
-      for (size_t i = 0; i < y.size(); ++i) {
-        double v = x[i];
-        if (!grad)
-          y[i] = kind == "relu"         ? (v > 0 ? v : 0)
-                 : kind == "sigmoid"    ? 1 / (1 + std::exp(-v))
-                 : kind == "leaky_relu" ? (v > 0 ? v : slope * v)
-                 : kind == "elu"        ? (v > 0 ? v : alpha * std::expm1(v))
-                                        : std::tanh(v);
-        else // v is the forward output
-          y[i] = in(1)[i] * (kind == "relu"         ? (v > 0 ? 1 : 0)
-                             : kind == "sigmoid"    ? v * (1 - v)
-                             : kind == "leaky_relu" ? (v > 0 ? 1 : slope)
-                             : kind == "elu"        ? (v > 0 ? 1 : v + alpha)
-                                                    : 1 - v * v);
-      }
+      for (size_t i = 0; i < y.size(); ++i)
+        y[i] = grad ? in(1)[i] * activationGrad(kind, param, x[i])
+                    : activation(kind, param, x[i]);
       break;
     }
     case OpKind::Softmax:
@@ -470,14 +531,10 @@ absl::Status Interpreter::run() {
                 x[win.in(b, ih, iw, c)] *
                 w[((i * ws[1] + j) * win.c + c) * o + k];
       });
-      std::string act = a.getString("activation");
-      for (size_t i = 0; i < y.size(); ++i) {
-        double v = y[i] + bias[i % o];
-        y[i] = act == "relu"      ? (v > 0 ? v : 0)
-               : act == "sigmoid" ? 1 / (1 + std::exp(-v))
-               : act == "tanh"    ? std::tanh(v)
-                                  : v;
-      }
+      ir::ActivationKind act = ir::activationKindOf(a, "activation");
+      bool relu = act == ir::ActivationKind::Relu;
+      for (size_t i = 0; i < y.size(); ++i)
+        y[i] = activation(act, 0, y[i] + bias[i % o]);
       if (op.kind == OpKind::Conv2DBiasActivation) {
         out(0) = y;
         break;
@@ -509,7 +566,7 @@ absl::Status Interpreter::run() {
               for (int64_t t = ps[0] * ps[1] - 1; t >= 0; --t)
                 if (tap(t) == m)
                   first = t;
-              (*argmax)[at] = act == "relu" && !(m > 0) ? -1 : first;
+              (*argmax)[at] = relu && !(m > 0) ? -1 : first;
             }
       if (op.kind == OpKind::Conv2DBiasActivationMaxPoolDropoutArgmax) {
         // dropout after the pool; dropped elements pass no gradient.
@@ -623,17 +680,14 @@ absl::Status Interpreter::run() {
       int64_t m = ta ? as[1] : as[0], k = ta ? as[0] : as[1];
       int64_t n = tb ? bs[0] : bs[1];
       Buffer &x = in(0), &w = in(1), &bias = in(2), &y = out(0);
-      std::string act = a.getString("activation");
+      ir::ActivationKind act = ir::activationKindOf(a, "activation");
       for (int64_t i = 0; i < m; ++i)
         for (int64_t j = 0; j < n; ++j) {
           double v = bias[j];
           for (int64_t p = 0; p < k; ++p)
             v += x[ta ? p * as[1] + i : i * as[1] + p] *
                  w[tb ? j * bs[1] + p : p * bs[1] + j];
-          y[i * n + j] = act == "relu"      ? (v > 0 ? v : 0)
-                         : act == "sigmoid" ? 1 / (1 + std::exp(-v))
-                         : act == "tanh"    ? std::tanh(v)
-                                            : v;
+          y[i * n + j] = activation(act, 0, v);
         }
       break;
     }
