@@ -16,7 +16,7 @@
 #include <vector>
 
 #if defined(CNNC_BUILDING_LIBRARY)
-#define CNNC_API __attribute__((visibility("default")))
+#define CNNC_API [[gnu::visibility("default")]]
 #else
 #define CNNC_API
 #endif
@@ -47,7 +47,7 @@ struct CNNC_API Diagnostic {
 };
 
 // Success, or a one-line message saying where and why.
-class CNNC_API Status {
+class [[nodiscard]] CNNC_API Status {
 public:
   Status() = default; // success
   explicit Status(std::string message)
@@ -69,7 +69,7 @@ private:
 
 // A value, or the Status saying why there is none. Reading the value of a
 // failed Result is a programming error (check ok() first).
-template <typename T> class Result {
+template <typename T> class [[nodiscard]] Result {
 public:
   Result(T value) : value_(std::move(value)) {}
   Result(Status status) : status_(std::move(status)) {
