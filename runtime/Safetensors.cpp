@@ -32,6 +32,26 @@ std::string shapeStr(const std::vector<int64_t> &shape) {
   return absl::StrCat("[", absl::StrJoin(shape, ","), "]");
 }
 
+// A string from the file, for an error message: decoded JSON may hold any
+// control character ("\n" in a name), and an error must stay one line.
+std::string printable(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (c == '\n')
+      out += "\\n";
+    else if (c == '\t')
+      out += "\\t";
+    else if (c == '\r')
+      out += "\\r";
+    else if (u < 0x20 || u == 0x7f)
+      absl::StrAppend(&out, "\\u00", absl::Hex(u, absl::kZeroPad2));
+    else
+      out += c;
+  }
+  return out;
+}
+
 //===----------------------------------------------------------------------===//
 // A minimal JSON parser, just enough for safetensors headers: strict RFC 8259
 // syntax, duplicate keys rejected, numbers kept as text.
@@ -234,7 +254,7 @@ private:
         return false;
       if (!seen.insert(key).second) {
         pos = keyPos;
-        return fail(absl::StrCat("duplicate key '", key, "'"));
+        return fail(absl::StrCat("duplicate key '", printable(key), "'"));
       }
       skipSpace();
       if (!consume(':'))
@@ -500,15 +520,15 @@ private:
                                 ", expected an object of strings"));
     for (size_t i = 0; i < meta.keys.size(); ++i)
       if (meta.items[i].kind != Json::Kind::String)
-        return error(absl::StrCat("__metadata__ value '", meta.keys[i], "' is ",
-                                  kindName(meta.items[i].kind),
-                                  ", expected a string"));
+        return error(absl::StrCat(
+            "__metadata__ value '", printable(meta.keys[i]), "' is ",
+            kindName(meta.items[i].kind), ", expected a string"));
     return absl::OkStatus();
   }
 
   absl::StatusOr<TensorEntry> checkTensor(const std::string &name,
                                           const Json &info) const {
-    std::string where = absl::StrCat("tensor '", name, "'");
+    std::string where = absl::StrCat("tensor '", printable(name), "'");
     if (info.kind != Json::Kind::Object)
       return error(absl::StrCat(where, " is ", kindName(info.kind),
                                 ", expected an object"));
@@ -522,7 +542,8 @@ private:
       else if (field == "data_offsets")
         offsets = &info.items[i];
       else
-        return error(absl::StrCat(where, " has unknown field '", field, "'"));
+        return error(
+            absl::StrCat(where, " has unknown field '", printable(field), "'"));
     }
     if (!dtype || !shape || !offsets)
       return error(absl::StrCat(where, " lacks '",
@@ -535,8 +556,8 @@ private:
       return error(absl::StrCat(where, " has a 'dtype' that is ",
                                 kindName(dtype->kind), ", expected a string"));
     if (!isKnownDtype(dtype->text))
-      return error(
-          absl::StrCat(where, " has unknown dtype '", dtype->text, "'"));
+      return error(absl::StrCat(where, " has unknown dtype '",
+                                printable(dtype->text), "'"));
     if (dtype->text != "F32")
       return error(absl::StrCat(where, " has dtype ", dtype->text,
                                 "; only F32 is supported"));
@@ -596,10 +617,10 @@ private:
       const TensorEntry &e = entries[i];
       if (e.begin < covered) {
         const TensorEntry &prev = entries[i - 1];
-        return error(absl::StrCat("tensor '", e.name, "' data_offsets [",
-                                  e.begin, ",", e.end, "] overlap tensor '",
-                                  prev.name, "' [", prev.begin, ",", prev.end,
-                                  "]"));
+        return error(absl::StrCat("tensor '", printable(e.name),
+                                  "' data_offsets [", e.begin, ",", e.end,
+                                  "] overlap tensor '", printable(prev.name),
+                                  "' [", prev.begin, ",", prev.end, "]"));
       }
       if (e.begin > covered)
         return error(absl::StrCat("data buffer bytes [", covered, ",", e.begin,
@@ -821,7 +842,7 @@ absl::Status matchTensors(
   for (const NamedTensor &t : loaded)
     if (!wanted.count(t.name))
       return absl::InvalidArgumentError(
-          absl::StrCat(path, ": unexpected tensor '", t.name, "'"));
+          absl::StrCat(path, ": unexpected tensor '", printable(t.name), "'"));
   return absl::OkStatus();
 }
 

@@ -3,7 +3,8 @@
 set -euo pipefail
 packages=(g++ cmake ninja-build llvm-19-dev llvm-19-tools libfmt-dev libabsl-dev
   libgtest-dev zlib1g-dev
-  python3) # python3 runs lit (llvm-19-tools' lit.py) for tests/lit
+  python3 # python3 runs lit (llvm-19-tools' lit.py) for tests/lit
+  clang-19 libclang-rt-19-dev) # the sanitized and fuzzing build (scripts/sanitize.sh)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
