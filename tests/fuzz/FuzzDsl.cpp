@@ -48,7 +48,8 @@ void checkDiagnostic(const frontend::Diagnostic &d, std::string_view source,
 // A pass's output must verify; a failing pass is a fine outcome.
 passes::PipelineOptions verifyingOptions() {
   passes::PipelineOptions o;
-  o.afterPass = [](const std::string &pass, const ir::Graph &g) {
+  o.afterPass = [](const passes::PassInvocation &inv, const ir::Graph &g) {
+    const std::string &pass = inv.pass->name;
     absl::Status s = ir::verifyGraph(g);
     CNNC_FUZZ_CHECK(s.ok(), "after pass '" + pass +
                                 "': " + std::string(s.message()) + "\n" +

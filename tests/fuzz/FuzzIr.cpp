@@ -70,7 +70,7 @@ void runChecked(const ir::Graph &input,
                 const std::vector<passes::PassInvocation> &pipeline) {
   ir::Graph g = input;
   passes::PassContext context;
-  passes::RunOptions options;
+  passes::PassInstrumentation options;
   options.afterPass = [](const passes::PassInvocation &inv,
                          const ir::Graph &out) {
     checkRoundTrip(out, "after pass '" + inv.str() + "'");
