@@ -1,6 +1,7 @@
 // Elementwise kernels: binary arithmetic, activations, dropout.
 #include "codegen/KernelParts.h"
 #include "codegen/Kernels.h"
+#include "support/Random.h"
 
 #include <cmath>
 
@@ -242,21 +243,17 @@ void emitActivationGrad(KernelBuilder &kb) {
 
 namespace {
 
-// splitmix64's finalizer: a bijective 64-bit mix with full avalanche.
-uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
+using support::mix64;
 
+// support::mix64 (splitmix64's finalizer) as IR.
 llvm::Value *mix64(KernelBuilder &kb, llvm::Value *z) {
   auto &b = kb.b();
   llvm::Type *t = z->getType();
   auto c = [&](uint64_t v) { return llvm::ConstantInt::get(t, v); };
   z = b.CreateMul(b.CreateXor(z, b.CreateLShr(z, c(30))),
-                  c(0xbf58476d1ce4e5b9ull));
+                  c(support::kSplitMixMul1));
   z = b.CreateMul(b.CreateXor(z, b.CreateLShr(z, c(27))),
-                  c(0x94d049bb133111ebull));
+                  c(support::kSplitMixMul2));
   return b.CreateXor(z, b.CreateLShr(z, c(31)));
 }
 
@@ -291,9 +288,9 @@ llvm::Value *dropoutKeep(KernelBuilder &kb, const DropoutHash &h,
   };
   auto c64 = [&](uint64_t v) { return splat64(kb.i64(int64_t(v))); };
   llvm::Value *counter = b.CreateAdd(kb.laneIndices(w, i), c64(1));
-  llvm::Value *bits =
-      mix64(kb, b.CreateAdd(splat64(h.key),
-                            b.CreateMul(counter, c64(0x9e3779b97f4a7c15ull))));
+  llvm::Value *bits = mix64(
+      kb, b.CreateAdd(splat64(h.key),
+                      b.CreateMul(counter, c64(support::kSplitMixGamma))));
   return b.CreateICmpUGE(b.CreateLShr(bits, c64(40)), c64(h.threshold));
 }
 

@@ -2,12 +2,12 @@
 // Lowering.cpp, the summary table in Summary.cpp.
 #include "frontend/Frontend.h"
 
-#include "ir/TextFile.h"
+#include "support/TextFile.h"
 
 namespace cnnc::frontend {
 
 ParseResult parseFile(const std::string &path) {
-  auto text = ir::readTextFile(path, "a model file");
+  auto text = support::readTextFile(path, "a model file");
   if (!text.ok()) {
     Diagnostic d;
     d.file = path;

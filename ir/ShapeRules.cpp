@@ -1,5 +1,7 @@
 #include "ir/ShapeRules.h"
 
+#include "support/Status.h"
+
 #include "ir/Activations.h"
 
 #include "absl/status/status.h"
@@ -86,45 +88,32 @@ absl::StatusOr<std::vector<int64_t>> windowOutput(OpKind kind,
   return std::vector<int64_t>{x[0], oh, ow, channels};
 }
 
-#define TRY(expr)                                                              \
-  do {                                                                         \
-    absl::Status s_ = (expr);                                                  \
-    if (!s_.ok())                                                              \
-      return s_;                                                               \
-  } while (0)
-
-#define ASSIGN(lhs, expr)                                                      \
-  auto lhs##_or = (expr);                                                      \
-  if (!lhs##_or.ok())                                                          \
-    return lhs##_or.status();                                                  \
-  auto lhs = *std::move(lhs##_or)
-
 using Types = std::vector<TensorType>;
 
 absl::StatusOr<Types> conv2dShape(OpKind k, const Types &in, const Attrs &a) {
   const TensorType &x = in[0], &w = in[1];
-  TRY(expectRank(k, x, 4, "input"));
-  TRY(expectRank(k, w, 4, "kernel"));
-  TRY(expectF32(k, x, "input"));
-  TRY(expectF32(k, w, "kernel"));
+  CNNC_TRY(expectRank(k, x, 4, "input"));
+  CNNC_TRY(expectRank(k, w, 4, "kernel"));
+  CNNC_TRY(expectF32(k, x, "input"));
+  CNNC_TRY(expectF32(k, w, "kernel"));
   if (w.shape[2] != x.shape[3])
     return err(k, fmt::format("kernel {} expects {} input channels, input {} "
                               "has {}",
                               w.str(), w.shape[2], x.str(), x.shape[3]));
-  ASSIGN(win, windowAttrs(k, a, w.shape[0], w.shape[1]));
-  ASSIGN(out, windowOutput(k, x.shape, win, w.shape[3]));
+  CNNC_ASSIGN_OR_RETURN(win, windowAttrs(k, a, w.shape[0], w.shape[1]));
+  CNNC_ASSIGN_OR_RETURN(out, windowOutput(k, x.shape, win, w.shape[3]));
   return Types{f32(out)};
 }
 
 absl::StatusOr<Types> conv2dBackwardDataShape(OpKind k, const Types &in,
                                               const Attrs &a) {
   const TensorType &dy = in[0], &w = in[1];
-  TRY(expectRank(k, dy, 4, "output gradient"));
-  TRY(expectRank(k, w, 4, "kernel"));
+  CNNC_TRY(expectRank(k, dy, 4, "output gradient"));
+  CNNC_TRY(expectRank(k, w, 4, "kernel"));
   std::vector<int64_t> xs = a.getInts("input_shape");
   if (xs.size() != 4)
     return err(k, "attribute 'input_shape' must have 4 dimensions");
-  ASSIGN(fwd, conv2dShape(k, {f32(xs), w}, a));
+  CNNC_ASSIGN_OR_RETURN(fwd, conv2dShape(k, {f32(xs), w}, a));
   if (fwd[0].shape != dy.shape)
     return err(k, fmt::format("output gradient {} does not match forward "
                               "output {}",
@@ -135,11 +124,11 @@ absl::StatusOr<Types> conv2dBackwardDataShape(OpKind k, const Types &in,
 absl::StatusOr<Types> conv2dBackwardFilterShape(OpKind k, const Types &in,
                                                 const Attrs &a) {
   const TensorType &x = in[0], &dy = in[1];
-  TRY(expectRank(k, x, 4, "input"));
-  TRY(expectRank(k, dy, 4, "output gradient"));
-  ASSIGN(ks, pairAttr(k, a, "kernel_size"));
+  CNNC_TRY(expectRank(k, x, 4, "input"));
+  CNNC_TRY(expectRank(k, dy, 4, "output gradient"));
+  CNNC_ASSIGN_OR_RETURN(ks, pairAttr(k, a, "kernel_size"));
   std::vector<int64_t> ws{ks.first, ks.second, x.shape[3], dy.shape[3]};
-  ASSIGN(fwd, conv2dShape(k, {x, f32(ws)}, a));
+  CNNC_ASSIGN_OR_RETURN(fwd, conv2dShape(k, {x, f32(ws)}, a));
   if (fwd[0].shape != dy.shape)
     return err(k, fmt::format("output gradient {} does not match forward "
                               "output {}",
@@ -149,19 +138,19 @@ absl::StatusOr<Types> conv2dBackwardFilterShape(OpKind k, const Types &in,
 
 absl::StatusOr<Types> pool2dShape(OpKind k, const Types &in, const Attrs &a) {
   const TensorType &x = in[0];
-  TRY(expectRank(k, x, 4, "input"));
-  TRY(expectF32(k, x, "input"));
-  ASSIGN(ps, pairAttr(k, a, "pool_size"));
-  ASSIGN(win, windowAttrs(k, a, ps.first, ps.second));
-  ASSIGN(out, windowOutput(k, x.shape, win, x.shape[3]));
+  CNNC_TRY(expectRank(k, x, 4, "input"));
+  CNNC_TRY(expectF32(k, x, "input"));
+  CNNC_ASSIGN_OR_RETURN(ps, pairAttr(k, a, "pool_size"));
+  CNNC_ASSIGN_OR_RETURN(win, windowAttrs(k, a, ps.first, ps.second));
+  CNNC_ASSIGN_OR_RETURN(out, windowOutput(k, x.shape, win, x.shape[3]));
   return Types{f32(out)};
 }
 
 absl::StatusOr<Types> maxPool2DGradShape(OpKind k, const Types &in,
                                          const Attrs &a) {
-  ASSIGN(fwd, pool2dShape(k, {in[0]}, a));
-  TRY(expectSame(k, in[1], fwd[0], "forward output and its shape rule"));
-  TRY(expectSame(k, in[2], fwd[0], "output gradient and forward output"));
+  CNNC_ASSIGN_OR_RETURN(fwd, pool2dShape(k, {in[0]}, a));
+  CNNC_TRY(expectSame(k, in[1], fwd[0], "forward output and its shape rule"));
+  CNNC_TRY(expectSame(k, in[2], fwd[0], "output gradient and forward output"));
   return Types{in[0]};
 }
 
@@ -170,17 +159,17 @@ absl::StatusOr<Types> avgPool2DGradShape(OpKind k, const Types &in,
   std::vector<int64_t> xs = a.getInts("input_shape");
   if (xs.size() != 4)
     return err(k, "attribute 'input_shape' must have 4 dimensions");
-  ASSIGN(fwd, pool2dShape(k, {f32(xs)}, a));
-  TRY(expectSame(k, in[0], fwd[0], "output gradient and forward output"));
+  CNNC_ASSIGN_OR_RETURN(fwd, pool2dShape(k, {f32(xs)}, a));
+  CNNC_TRY(expectSame(k, in[0], fwd[0], "output gradient and forward output"));
   return Types{f32(xs)};
 }
 
 absl::StatusOr<Types> matmulShape(OpKind k, const Types &in, const Attrs &a) {
   const TensorType &x = in[0], &y = in[1];
-  TRY(expectRank(k, x, 2, "lhs"));
-  TRY(expectRank(k, y, 2, "rhs"));
-  TRY(expectF32(k, x, "lhs"));
-  TRY(expectF32(k, y, "rhs"));
+  CNNC_TRY(expectRank(k, x, 2, "lhs"));
+  CNNC_TRY(expectRank(k, y, 2, "rhs"));
+  CNNC_TRY(expectF32(k, x, "lhs"));
+  CNNC_TRY(expectF32(k, y, "rhs"));
   bool ta = a.getInt("transpose_a") != 0, tb = a.getInt("transpose_b") != 0;
   int64_t m = ta ? x.shape[1] : x.shape[0], kx = ta ? x.shape[0] : x.shape[1];
   int64_t ky = tb ? y.shape[1] : y.shape[0], n = tb ? y.shape[0] : y.shape[1];
@@ -191,8 +180,8 @@ absl::StatusOr<Types> matmulShape(OpKind k, const Types &in, const Attrs &a) {
 }
 
 absl::StatusOr<Types> biasAddShape(OpKind k, const Types &in, const Attrs &) {
-  TRY(expectF32(k, in[0], "input"));
-  TRY(expectRank(k, in[1], 1, "bias"));
+  CNNC_TRY(expectF32(k, in[0], "input"));
+  CNNC_TRY(expectRank(k, in[1], 1, "bias"));
   if (in[0].rank() < 1 || in[0].shape.back() != in[1].shape[0])
     return err(k, fmt::format("bias {} does not match the last axis of {}",
                               in[1].str(), in[0].str()));
@@ -200,7 +189,7 @@ absl::StatusOr<Types> biasAddShape(OpKind k, const Types &in, const Attrs &) {
 }
 
 absl::StatusOr<Types> biasGradShape(OpKind k, const Types &in, const Attrs &) {
-  TRY(expectF32(k, in[0], "gradient"));
+  CNNC_TRY(expectF32(k, in[0], "gradient"));
   if (in[0].rank() < 1)
     return err(k, "gradient must have rank >= 1");
   return Types{f32({in[0].shape.back()})};
@@ -227,34 +216,34 @@ absl::Status activationKind(OpKind k, const Attrs &a) {
 
 absl::StatusOr<Types> activationShape(OpKind k, const Types &in,
                                       const Attrs &a) {
-  TRY(expectF32(k, in[0], "input"));
-  TRY(activationKind(k, a));
+  CNNC_TRY(expectF32(k, in[0], "input"));
+  CNNC_TRY(activationKind(k, a));
   return Types{in[0]};
 }
 
 absl::StatusOr<Types> activationGradShape(OpKind k, const Types &in,
                                           const Attrs &a) {
-  TRY(activationKind(k, a));
+  CNNC_TRY(activationKind(k, a));
   // Operand 0 is the forward output or input, as the table says.
   bool fromInput =
       activationInfo(activationKindOf(a)).gradFrom == ActivationGradFrom::Input;
-  TRY(expectF32(k, in[0], fromInput ? "input" : "output"));
-  TRY(expectSame(k, in[0], in[1],
-                 fromInput ? "input and the output's gradient"
-                           : "output and its gradient"));
+  CNNC_TRY(expectF32(k, in[0], fromInput ? "input" : "output"));
+  CNNC_TRY(expectSame(k, in[0], in[1],
+                      fromInput ? "input and the output's gradient"
+                                : "output and its gradient"));
   return Types{in[0]};
 }
 
 absl::StatusOr<Types> softmaxShape(OpKind k, const Types &in, const Attrs &) {
-  TRY(expectRank(k, in[0], 2, "input"));
-  TRY(expectF32(k, in[0], "input"));
+  CNNC_TRY(expectRank(k, in[0], 2, "input"));
+  CNNC_TRY(expectF32(k, in[0], "input"));
   return Types{in[0]};
 }
 
 // Shared check of the loss and metric ops: f32[N,C] logits, i32[N] labels.
 absl::Status logitsAndLabels(OpKind k, const Types &in) {
-  TRY(expectRank(k, in[0], 2, "logits"));
-  TRY(expectF32(k, in[0], "logits"));
+  CNNC_TRY(expectRank(k, in[0], 2, "logits"));
+  CNNC_TRY(expectF32(k, in[0], "logits"));
   if (in[1].dtype != DType::I32 || in[1].rank() != 1 ||
       in[1].shape[0] != in[0].shape[0])
     return err(k, fmt::format("labels must be i32[{}], got {}", in[0].shape[0],
@@ -264,24 +253,24 @@ absl::Status logitsAndLabels(OpKind k, const Types &in) {
 
 absl::StatusOr<Types> softmaxCrossEntropyShape(OpKind k, const Types &in,
                                                const Attrs &) {
-  TRY(logitsAndLabels(k, in));
+  CNNC_TRY(logitsAndLabels(k, in));
   return Types{f32({}), in[0]};
 }
 
 absl::StatusOr<Types> softmaxCrossEntropyGradShape(OpKind k, const Types &in,
                                                    const Attrs &) {
-  TRY(logitsAndLabels(k, in));
+  CNNC_TRY(logitsAndLabels(k, in));
   return Types{in[0]};
 }
 
 absl::StatusOr<Types> countCorrectShape(OpKind k, const Types &in,
                                         const Attrs &) {
-  TRY(logitsAndLabels(k, in));
+  CNNC_TRY(logitsAndLabels(k, in));
   return Types{f32({})};
 }
 
 absl::StatusOr<Types> dropoutShape(OpKind k, const Types &in, const Attrs &a) {
-  TRY(expectF32(k, in[0], "input"));
+  CNNC_TRY(expectF32(k, in[0], "input"));
   if (in[1] != i32({}))
     return err(k, fmt::format("step must be i32[], got {}", in[1].str()));
   double rate = a.getFloat("rate", -1);
@@ -291,8 +280,8 @@ absl::StatusOr<Types> dropoutShape(OpKind k, const Types &in, const Attrs &a) {
 }
 
 absl::StatusOr<Types> binaryShape(OpKind k, const Types &in, const Attrs &) {
-  TRY(expectF32(k, in[0], "lhs"));
-  TRY(expectSame(k, in[0], in[1], "operands"));
+  CNNC_TRY(expectF32(k, in[0], "lhs"));
+  CNNC_TRY(expectSame(k, in[0], in[1], "operands"));
   return Types{in[0]};
 }
 
@@ -300,14 +289,14 @@ absl::StatusOr<Types> sgdUpdateShape(OpKind k, const Types &in, const Attrs &) {
   if (in.size() != 2 && in.size() != 3)
     return err(k, "expects (param, grad) or (param, grad, velocity)");
   for (size_t i = 1; i < in.size(); ++i)
-    TRY(expectSame(k, in[0], in[i], "param, gradient and state"));
+    CNNC_TRY(expectSame(k, in[0], in[i], "param, gradient and state"));
   return Types{};
 }
 
 absl::StatusOr<Types> adamUpdateShape(OpKind k, const Types &in,
                                       const Attrs &) {
   for (size_t i = 1; i < 4; ++i)
-    TRY(expectSame(k, in[0], in[i], "param, gradient and moments"));
+    CNNC_TRY(expectSame(k, in[0], in[i], "param, gradient and moments"));
   if (in[4] != i32({}))
     return err(k, fmt::format("step must be i32[], got {}", in[4].str()));
   return Types{};
@@ -316,7 +305,7 @@ absl::StatusOr<Types> adamUpdateShape(OpKind k, const Types &in,
 absl::StatusOr<Types> rmspropUpdateShape(OpKind k, const Types &in,
                                          const Attrs &) {
   for (size_t i = 1; i < 3; ++i)
-    TRY(expectSame(k, in[0], in[i], "param, gradient and mean square"));
+    CNNC_TRY(expectSame(k, in[0], in[i], "param, gradient and mean square"));
   return Types{};
 }
 
@@ -326,8 +315,8 @@ absl::StatusOr<Types> rmspropUpdateShape(OpKind k, const Types &in,
 // pool ops order it.
 absl::StatusOr<std::vector<int64_t>> padAttr(OpKind k, const Types &in,
                                              const Attrs &a) {
-  TRY(expectRank(k, in[0], 4, "input"));
-  TRY(expectF32(k, in[0], "input"));
+  CNNC_TRY(expectRank(k, in[0], 4, "input"));
+  CNNC_TRY(expectF32(k, in[0], "input"));
   std::vector<int64_t> pad = a.getInts("padding");
   if (pad.size() != 4)
     return err(k, "attribute 'padding' must be [top, left, bottom, right]");
@@ -339,7 +328,7 @@ absl::StatusOr<std::vector<int64_t>> padAttr(OpKind k, const Types &in,
 
 // x[N,H,W,C] -> [N, top+H+bottom, left+W+right, C], zeros around x.
 absl::StatusOr<Types> pad2dShape(OpKind k, const Types &in, const Attrs &a) {
-  ASSIGN(pad, padAttr(k, in, a));
+  CNNC_ASSIGN_OR_RETURN(pad, padAttr(k, in, a));
   const std::vector<int64_t> &x = in[0].shape;
   TensorType out =
       f32({x[0], x[1] + pad[0] + pad[2], x[2] + pad[1] + pad[3], x[3]});
@@ -351,7 +340,7 @@ absl::StatusOr<Types> pad2dShape(OpKind k, const Types &in, const Attrs &a) {
 // The gradient: dy[N,H',W',C] cropped by the same padding.
 absl::StatusOr<Types> pad2dGradShape(OpKind k, const Types &in,
                                      const Attrs &a) {
-  ASSIGN(pad, padAttr(k, in, a));
+  CNNC_ASSIGN_OR_RETURN(pad, padAttr(k, in, a));
   const std::vector<int64_t> &dy = in[0].shape;
   int64_t h = dy[1] - pad[0] - pad[2], w = dy[2] - pad[1] - pad[3];
   if (h < 1 || w < 1)
@@ -377,7 +366,7 @@ absl::Status activationAttr(OpKind k, const Attrs &a, bool reluOrLinear) {
 }
 
 absl::Status biasFor(OpKind k, const TensorType &bias, int64_t channels) {
-  TRY(expectF32(k, bias, "bias"));
+  CNNC_TRY(expectF32(k, bias, "bias"));
   if (bias.rank() != 1 || bias.shape[0] != channels)
     return err(
         k, fmt::format("bias must be f32[{}], got {}", channels, bias.str()));
@@ -386,9 +375,9 @@ absl::Status biasFor(OpKind k, const TensorType &bias, int64_t channels) {
 
 absl::StatusOr<Types> conv2dBiasActivationShape(OpKind k, const Types &in,
                                                 const Attrs &a) {
-  ASSIGN(conv, conv2dShape(k, {in[0], in[1]}, a));
-  TRY(biasFor(k, in[2], in[1].shape[3]));
-  TRY(activationAttr(k, a, false));
+  CNNC_ASSIGN_OR_RETURN(conv, conv2dShape(k, {in[0], in[1]}, a));
+  CNNC_TRY(biasFor(k, in[2], in[1].shape[3]));
+  CNNC_TRY(activationAttr(k, a, false));
   return conv;
 }
 
@@ -396,7 +385,7 @@ absl::StatusOr<Types> conv2dBiasActivationShape(OpKind k, const Types &in,
 // padding (non-overlapping windows; trailing rows/columns are dropped).
 absl::StatusOr<TensorType> fusedPoolOutput(OpKind k, const TensorType &conv,
                                            const Attrs &a) {
-  ASSIGN(ps, pairAttr(k, a, "pool_size"));
+  CNNC_ASSIGN_OR_RETURN(ps, pairAttr(k, a, "pool_size"));
   const std::vector<int64_t> &c = conv.shape;
   if (c[1] < ps.first || c[2] < ps.second)
     return err(k, fmt::format("pool window {}x{} does not fit {}", ps.first,
@@ -406,16 +395,16 @@ absl::StatusOr<TensorType> fusedPoolOutput(OpKind k, const TensorType &conv,
 
 absl::StatusOr<Types> conv2dMaxPoolShape(OpKind k, const Types &in,
                                          const Attrs &a) {
-  ASSIGN(conv, conv2dBiasActivationShape(k, in, a));
-  ASSIGN(pooled, fusedPoolOutput(k, conv[0], a));
+  CNNC_ASSIGN_OR_RETURN(conv, conv2dBiasActivationShape(k, in, a));
+  CNNC_ASSIGN_OR_RETURN(pooled, fusedPoolOutput(k, conv[0], a));
   return Types{pooled};
 }
 
 absl::StatusOr<Types> conv2dMaxPoolArgmaxShape(OpKind k, const Types &in,
                                                const Attrs &a) {
-  ASSIGN(conv, conv2dBiasActivationShape(k, in, a));
-  TRY(activationAttr(k, a, true));
-  ASSIGN(pooled, fusedPoolOutput(k, conv[0], a));
+  CNNC_ASSIGN_OR_RETURN(conv, conv2dBiasActivationShape(k, in, a));
+  CNNC_TRY(activationAttr(k, a, true));
+  CNNC_ASSIGN_OR_RETURN(pooled, fusedPoolOutput(k, conv[0], a));
   return Types{pooled, i32(pooled.shape)};
 }
 
@@ -423,7 +412,8 @@ absl::StatusOr<Types> conv2dMaxPoolArgmaxShape(OpKind k, const Types &in,
 // dropout drops, and the pooled output is dropout's.
 absl::StatusOr<Types> conv2dMaxPoolDropoutArgmaxShape(OpKind k, const Types &in,
                                                       const Attrs &a) {
-  ASSIGN(out, conv2dMaxPoolArgmaxShape(k, {in[0], in[1], in[2]}, a));
+  CNNC_ASSIGN_OR_RETURN(out,
+                        conv2dMaxPoolArgmaxShape(k, {in[0], in[1], in[2]}, a));
   if (in[3] != i32({}))
     return err(k, fmt::format("step must be i32[], got {}", in[3].str()));
   double rate = a.getFloat("rate", -1);
@@ -439,12 +429,12 @@ absl::StatusOr<Types> maxPool2DArgmaxGradShape(OpKind k, const Types &in,
   std::vector<int64_t> xs = a.getInts("input_shape");
   if (xs.size() != 4)
     return err(k, "attribute 'input_shape' must have 4 dimensions");
-  ASSIGN(pooled, fusedPoolOutput(k, f32(xs), a));
+  CNNC_ASSIGN_OR_RETURN(pooled, fusedPoolOutput(k, f32(xs), a));
   if (in[0] != i32(pooled.shape))
     return err(k, fmt::format("argmax must be {}, got {}",
                               i32(pooled.shape).str(), in[0].str()));
   for (size_t i = 1; i < in.size(); ++i)
-    TRY(expectSame(k, in[i], pooled, "gradient, mask and pooled output"));
+    CNNC_TRY(expectSame(k, in[i], pooled, "gradient, mask and pooled output"));
   if (a.has("scale") && !(a.getFloat("scale") > 0))
     return err(k, "attribute 'scale' must be positive");
   return Types{f32(xs)};
@@ -452,7 +442,7 @@ absl::StatusOr<Types> maxPool2DArgmaxGradShape(OpKind k, const Types &in,
 
 absl::StatusOr<Types> conv2dBackwardFilterBiasShape(OpKind k, const Types &in,
                                                     const Attrs &a) {
-  ASSIGN(dw, conv2dBackwardFilterShape(k, in, a));
+  CNNC_ASSIGN_OR_RETURN(dw, conv2dBackwardFilterShape(k, in, a));
   return Types{dw[0], f32({in[1].shape[3]})};
 }
 
@@ -464,32 +454,32 @@ conv2dBackwardFilterBiasArgmaxShape(OpKind k, const Types &in, const Attrs &a) {
     return err(k, "expects (x, argmax, gradient) or (x, argmax, gradient, "
                   "mask)");
   const TensorType &x = in[0];
-  TRY(expectRank(k, x, 4, "input"));
-  TRY(expectRank(k, in[1], 4, "argmax"));
-  ASSIGN(ks, pairAttr(k, a, "kernel_size"));
-  ASSIGN(win, windowAttrs(k, a, ks.first, ks.second));
-  ASSIGN(dy, windowOutput(k, x.shape, win, in[1].shape[3]));
+  CNNC_TRY(expectRank(k, x, 4, "input"));
+  CNNC_TRY(expectRank(k, in[1], 4, "argmax"));
+  CNNC_ASSIGN_OR_RETURN(ks, pairAttr(k, a, "kernel_size"));
+  CNNC_ASSIGN_OR_RETURN(win, windowAttrs(k, a, ks.first, ks.second));
+  CNNC_ASSIGN_OR_RETURN(dy, windowOutput(k, x.shape, win, in[1].shape[3]));
   // The gradient's operands as max_pool2d_argmax_grad checks them.
   Attrs gradAttrs = a;
   gradAttrs.set("input_shape", dy);
-  TRY(maxPool2DArgmaxGradShape(
-          k, std::vector<TensorType>(in.begin() + 1, in.end()), gradAttrs)
-          .status());
+  CNNC_TRY(maxPool2DArgmaxGradShape(
+               k, std::vector<TensorType>(in.begin() + 1, in.end()), gradAttrs)
+               .status());
   return Types{f32({ks.first, ks.second, x.shape[3], dy[3]}), f32({dy[3]})};
 }
 
 // wt[i, KW-1-j, o, c] = w[i, j, c, o].
 absl::StatusOr<Types> conv2dKernelTransposeShape(OpKind k, const Types &in,
                                                  const Attrs &) {
-  TRY(expectRank(k, in[0], 4, "kernel"));
-  TRY(expectF32(k, in[0], "kernel"));
+  CNNC_TRY(expectRank(k, in[0], 4, "kernel"));
+  CNNC_TRY(expectF32(k, in[0], "kernel"));
   const std::vector<int64_t> &w = in[0].shape;
   return Types{f32({w[0], w[1], w[3], w[2]})};
 }
 
 absl::StatusOr<Types>
 conv2dBackwardDataTransposedShape(OpKind k, const Types &in, const Attrs &a) {
-  TRY(expectRank(k, in[1], 4, "transposed kernel"));
+  CNNC_TRY(expectRank(k, in[1], 4, "transposed kernel"));
   const std::vector<int64_t> &wt = in[1].shape;
   return conv2dBackwardDataShape(k, {in[0], f32({wt[0], wt[1], wt[3], wt[2]})},
                                  a);
@@ -497,9 +487,9 @@ conv2dBackwardDataTransposedShape(OpKind k, const Types &in, const Attrs &a) {
 
 absl::StatusOr<Types> matmulBiasActivationShape(OpKind k, const Types &in,
                                                 const Attrs &a) {
-  ASSIGN(c, matmulShape(k, {in[0], in[1]}, a));
-  TRY(biasFor(k, in[2], c[0].shape[1]));
-  TRY(activationAttr(k, a, false));
+  CNNC_ASSIGN_OR_RETURN(c, matmulShape(k, {in[0], in[1]}, a));
+  CNNC_TRY(biasFor(k, in[2], c[0].shape[1]));
+  CNNC_TRY(activationAttr(k, a, false));
   return c;
 }
 
@@ -507,15 +497,15 @@ absl::StatusOr<Types> matmulBiasActivationShape(OpKind k, const Types &in,
 
 absl::StatusOr<Types> globalAvgPool2DShape(OpKind k, const Types &in,
                                            const Attrs &) {
-  TRY(expectRank(k, in[0], 4, "input"));
-  TRY(expectF32(k, in[0], "input"));
+  CNNC_TRY(expectRank(k, in[0], 4, "input"));
+  CNNC_TRY(expectF32(k, in[0], "input"));
   return Types{f32({in[0].shape[0], in[0].shape[3]})};
 }
 
 absl::StatusOr<Types> globalAvgPool2DGradShape(OpKind k, const Types &in,
                                                const Attrs &a) {
-  TRY(expectRank(k, in[0], 2, "output gradient"));
-  TRY(expectF32(k, in[0], "output gradient"));
+  CNNC_TRY(expectRank(k, in[0], 2, "output gradient"));
+  CNNC_TRY(expectF32(k, in[0], "output gradient"));
   std::vector<int64_t> xs = a.getInts("input_shape");
   if (xs.size() != 4 || xs[1] < 1 || xs[2] < 1)
     return err(k, "attribute 'input_shape' must be [N, H, W, C]");
@@ -543,7 +533,7 @@ absl::StatusOr<NormOperands> normOperands(OpKind k, const Types &in,
                               "{}, got {}",
                               expected, n.scale ? 1 : 0, n.center ? 1 : 0,
                               in.size()));
-  TRY(expectF32(k, in[0], "input"));
+  CNNC_TRY(expectF32(k, in[0], "input"));
   if (in[0].rank() < 2)
     return err(k,
                fmt::format("input must have rank >= 2, got {}", in[0].str()));
@@ -568,8 +558,8 @@ absl::Status perChannel(OpKind k, const Types &in, size_t from,
 // batch_norm(x, [gamma], [beta]) -> (y, mean, variance)
 absl::StatusOr<Types> batchNormShape(OpKind k, const Types &in,
                                      const Attrs &a) {
-  ASSIGN(n, normOperands(k, in, a, 1));
-  TRY(perChannel(k, in, 1, n.channels));
+  CNNC_ASSIGN_OR_RETURN(n, normOperands(k, in, a, 1));
+  CNNC_TRY(perChannel(k, in, 1, n.channels));
   return Types{in[0], f32({n.channels}), f32({n.channels})};
 }
 
@@ -578,18 +568,18 @@ absl::StatusOr<Types> batchNormGradShape(OpKind k, const Types &in,
                                          const Attrs &a) {
   Attrs noCenter = a;
   noCenter.set("center", int64_t{0});
-  ASSIGN(n, normOperands(k, in, noCenter, 4));
-  TRY(expectSame(k, in[0], in[3], "input and output gradient"));
-  TRY(perChannel(k, {in[1], in[2]}, 0, n.channels));
-  TRY(perChannel(k, in, 4, n.channels));
+  CNNC_ASSIGN_OR_RETURN(n, normOperands(k, in, noCenter, 4));
+  CNNC_TRY(expectSame(k, in[0], in[3], "input and output gradient"));
+  CNNC_TRY(perChannel(k, {in[1], in[2]}, 0, n.channels));
+  CNNC_TRY(perChannel(k, in, 4, n.channels));
   return Types{in[0], f32({n.channels}), f32({n.channels})};
 }
 
 // batch_norm_inference(x, mean, variance, [gamma], [beta]) -> y
 absl::StatusOr<Types> batchNormInferenceShape(OpKind k, const Types &in,
                                               const Attrs &a) {
-  ASSIGN(n, normOperands(k, in, a, 3));
-  TRY(perChannel(k, in, 1, n.channels));
+  CNNC_ASSIGN_OR_RETURN(n, normOperands(k, in, a, 3));
+  CNNC_TRY(perChannel(k, in, 1, n.channels));
   return Types{in[0]};
 }
 
@@ -597,8 +587,8 @@ absl::StatusOr<Types> batchNormInferenceShape(OpKind k, const Types &in,
 // value * (1 - momentum), in place.
 absl::StatusOr<Types> movingAverageUpdateShape(OpKind k, const Types &in,
                                                const Attrs &a) {
-  TRY(expectF32(k, in[0], "moving average"));
-  TRY(expectSame(k, in[0], in[1], "moving average and value"));
+  CNNC_TRY(expectF32(k, in[0], "moving average"));
+  CNNC_TRY(expectSame(k, in[0], in[1], "moving average and value"));
   double m = a.getFloat("momentum", -1);
   if (!(m >= 0 && m <= 1))
     return err(k, "attribute 'momentum' must be in [0, 1]");

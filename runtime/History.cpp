@@ -1,6 +1,6 @@
 #include "runtime/History.h"
 
-#include "runtime/AtomicFile.h"
+#include "support/AtomicFile.h"
 
 #include <algorithm>
 #include <charconv>
@@ -10,6 +10,8 @@
 #include <string_view>
 
 namespace cnnc::runtime {
+
+using support::writeFileAtomically;
 
 namespace {
 

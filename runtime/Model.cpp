@@ -5,8 +5,8 @@
 #include "passes/Pipelines.h"
 #include "passes/Rebatch.h"
 #include "runtime/Progress.h"
-#include "runtime/Random.h"
 #include "runtime/Safetensors.h"
+#include "support/Random.h"
 
 #include "absl/status/status.h"
 #include <fmt/format.h>
@@ -18,6 +18,8 @@
 #include <numeric>
 
 namespace cnnc::runtime {
+
+using support::SplitMix64;
 
 namespace {
 // Evaluation batch: large enough to amortize per-step overhead, small enough

@@ -1,6 +1,6 @@
 #include "runtime/Safetensors.h"
 
-#include "runtime/AtomicFile.h"
+#include "support/AtomicFile.h"
 
 #include <algorithm>
 #include <bit>
@@ -16,6 +16,8 @@
 #include "absl/strings/str_join.h"
 
 namespace cnnc::runtime {
+
+using support::writeFileAtomically;
 
 // Tensor bytes are copied straight to and from float memory.
 static_assert(std::endian::native == std::endian::little,

@@ -5,9 +5,9 @@
 #include "codegen/Compiler.h"
 #include "ir/Parser.h"
 #include "ir/Printer.h"
-#include "ir/TextFile.h"
 #include "passes/Pipeline.h"
-#include "runtime/AtomicFile.h"
+#include "support/AtomicFile.h"
+#include "support/TextFile.h"
 
 #include "absl/status/status.h"
 #include <fmt/format.h>
@@ -154,11 +154,12 @@ absl::StatusOr<Options> parseArgs(const std::vector<std::string> &args) {
   return opt;
 }
 
-// The whole input, capped (ir/TextFile.h); errors start with the file name.
+// The whole input, capped (support/TextFile.h); errors start with the file
+// name.
 absl::StatusOr<std::string> readInput(const std::string &path) {
   absl::StatusOr<std::string> text =
-      path == "-" ? ir::readTextFd(STDIN_FILENO, "an IR file")
-                  : ir::readTextFile(path, "an IR file");
+      path == "-" ? support::readTextFd(STDIN_FILENO, "an IR file")
+                  : support::readTextFile(path, "an IR file");
   if (!text.ok())
     return absl::Status(text.status().code(),
                         fmt::format("{}: {}", path == "-" ? "<stdin>" : path,
@@ -168,7 +169,7 @@ absl::StatusOr<std::string> readInput(const std::string &path) {
 
 // Through a temporary file and a rename, so FILE is never half-written.
 absl::Status writeOutput(const std::string &path, const std::string &text) {
-  return runtime::writeFileAtomically(path, text);
+  return support::writeFileAtomically(path, text);
 }
 
 struct Chunk {

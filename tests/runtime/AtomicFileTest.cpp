@@ -1,4 +1,4 @@
-#include "runtime/AtomicFile.h"
+#include "support/AtomicFile.h"
 
 #include <algorithm>
 #include <csignal>
@@ -17,7 +17,7 @@
 #include <vector>
 
 namespace fs = std::filesystem;
-using cnnc::runtime::writeFileAtomically;
+using cnnc::support::writeFileAtomically;
 
 std::string readAll(const fs::path &p) {
   std::ifstream in(p, std::ios::binary);

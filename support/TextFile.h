@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-namespace cnnc::ir {
+namespace cnnc::support {
 
 // The largest DSL or IR text accepted (docs/formats.md, "Size limits").
 inline constexpr uint64_t kMaxTextFileBytes = uint64_t{64} << 20;
@@ -33,4 +33,4 @@ absl::StatusOr<std::string> readTextFile(const std::string &path,
 absl::StatusOr<std::string> readTextFd(int fd, std::string_view what,
                                        uint64_t limit = kMaxTextFileBytes);
 
-} // namespace cnnc::ir
+} // namespace cnnc::support

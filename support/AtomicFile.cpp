@@ -1,4 +1,4 @@
-#include "runtime/AtomicFile.h"
+#include "support/AtomicFile.h"
 
 #include <atomic>
 #include <cerrno>
@@ -12,7 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace cnnc::runtime {
+namespace cnnc::support {
 
 namespace {
 
@@ -222,4 +222,4 @@ absl::Status writeFileAtomically(const std::string &path,
   return syncDirectory(path, target);
 }
 
-} // namespace cnnc::runtime
+} // namespace cnnc::support

@@ -1,4 +1,4 @@
-#include "ir/TextFile.h"
+#include "support/TextFile.h"
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-namespace cnnc::ir {
+namespace cnnc::support {
 
 namespace {
 
@@ -92,4 +92,4 @@ readTextFile(const std::string &path, std::string_view what, uint64_t limit) {
   return text;
 }
 
-} // namespace cnnc::ir
+} // namespace cnnc::support

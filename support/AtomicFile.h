@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-namespace cnnc::runtime {
+namespace cnnc::support {
 
 // Writes the concatenation of `pieces` to `path` through a temporary file:
 //
@@ -45,4 +45,4 @@ absl::Status resolveWriteTarget(const std::string &path, std::string &target);
 // ignored: this is cleanup. Returns how many were removed.
 int removeStaleTemporaries(const std::string &target);
 
-} // namespace cnnc::runtime
+} // namespace cnnc::support
