@@ -1,7 +1,7 @@
 // activation and activation_grad (relu, sigmoid, tanh, leaky_relu, elu,
-// gelu, swish) against float64 references and finite differences, at 1, 2
-// and 3 threads (bit-identical).
-#include "DenseReference.h"
+// gelu, swish) against the reference interpreter's activation and finite
+// differences of it, at 1, 2 and 3 threads (bit-identical).
+#include "KernelTestUtil.h"
 
 namespace cnnc::testing {
 namespace {
@@ -9,6 +9,32 @@ namespace {
 using ir::OpKind;
 
 const char *const kKinds[] = {"relu", "sigmoid", "tanh"};
+
+// The interpreter's activation (kind and parameter in attrs) of each x.
+std::vector<double> activationOf(const ir::Attrs &attrs,
+                                 std::vector<double> x) {
+  auto n = static_cast<int64_t>(x.size());
+  return interpretRef1(OpKind::Activation, {refOperand({n}, std::move(x))},
+                       attrs);
+}
+
+// r[i] d act(x[i]) / dx by central differences of the interpreter's
+// activation, step h.
+std::vector<double> activationFd(const ir::Attrs &attrs,
+                                 const std::vector<float> &x,
+                                 const std::vector<float> &r, double h) {
+  std::vector<double> up = toDouble(x), down = toDouble(x);
+  for (size_t i = 0; i < x.size(); ++i) {
+    up[i] += h;
+    down[i] -= h;
+  }
+  up = activationOf(attrs, up);
+  down = activationOf(attrs, down);
+  std::vector<double> fd(x.size());
+  for (size_t i = 0; i < x.size() && i < up.size() && i < down.size(); ++i)
+    fd[i] = r[i] * (up[i] - down[i]) / (2 * h);
+  return fd;
+}
 
 // Random values in [-8, 8] with special values mixed in: signed zeros, the
 // tanh branch point 1/8, tiny and huge magnitudes, infinities.
@@ -32,8 +58,11 @@ TEST(ActivationKernels, ForwardMatchesReference) {
       auto run = runChecked(OpKind::Activation, {HostTensor::floats({n}, x)},
                             {{"kind", std::string(kind)}}, what);
       ASSERT_EQ(run.results.size(), 1u) << what;
+      std::vector<double> ref =
+          activationOf({{"kind", std::string(kind)}}, toDouble(x));
+      ASSERT_EQ(ref.size(), size_t(n)) << what;
       for (int64_t i = 0; i < n; ++i) {
-        double want = activationRef(kind, x[i]);
+        double want = ref[i];
         float got = run.results[0].f[i];
         if (std::string(kind) == "relu") {
           EXPECT_EQ(got, static_cast<float>(want)) << what << " x=" << x[i];
@@ -63,8 +92,8 @@ TEST(ActivationKernels, ReluOfNegativeZeroAndNaNIsPositiveZero) {
 }
 
 // For L(x) = sum(R * act(x)), dL/dx = activation_grad(act(x), R), with
-// act(x) from the kernel: compare with central differences of the float64
-// activation.
+// act(x) from the kernel: compare with central differences of the
+// interpreter's activation.
 TEST(ActivationKernels, GradMatchesFiniteDifferences) {
   std::mt19937 rng(22);
   for (const char *kind : kKinds)
@@ -84,15 +113,10 @@ TEST(ActivationKernels, GradMatchesFiniteDifferences) {
                               HostTensor::floats({n}, r)},
                              attrs, what);
       ASSERT_EQ(grad.results.size(), 1u) << what;
-      for (int64_t i = 0; i < n; ++i) {
-        const double h = 1e-4;
-        double fd = r[i] *
-                    (activationRef(kind, double(x[i]) + h) -
-                     activationRef(kind, double(x[i]) - h)) /
-                    (2 * h);
-        EXPECT_NEAR(grad.results[0].f[i], fd, 1e-6 + 1e-5 * std::fabs(fd))
+      std::vector<double> fd = activationFd(attrs, x, r, 1e-4);
+      for (int64_t i = 0; i < n; ++i)
+        EXPECT_NEAR(grad.results[0].f[i], fd[i], 1e-6 + 1e-5 * std::fabs(fd[i]))
             << what << " x=" << x[i];
-      }
     }
 }
 
@@ -118,8 +142,10 @@ struct ParamKind {
   double param;
 };
 
-const ParamKind kParamKinds[] = {{"leaky_relu", "negative_slope", 0.2},
-                                 {"leaky_relu", "negative_slope", 0.3},
+// leaky_relu's slopes are floats, so that the kernel's one f32 multiply is
+// the interpreter's exact float64 product rounded once.
+const ParamKind kParamKinds[] = {{"leaky_relu", "negative_slope", double(0.2f)},
+                                 {"leaky_relu", "negative_slope", double(0.3f)},
                                  {"leaky_relu", "negative_slope", 0.0},
                                  {"elu", "alpha", 1.0},
                                  {"elu", "alpha", 0.5}};
@@ -132,13 +158,6 @@ std::string describe(const ParamKind &p) {
   return std::string(p.kind) + "(" + std::to_string(p.param) + ")";
 }
 
-// float64 references: x > 0 ? x : slope x, and x > 0 ? x : alpha (e^x - 1).
-double paramActivationRef(const ParamKind &p, double x) {
-  if (x > 0)
-    return x;
-  return std::string(p.kind) == "elu" ? p.param * std::expm1(x) : p.param * x;
-}
-
 TEST(ActivationKernels, LeakyReluAndEluMatchReference) {
   std::mt19937 rng(23);
   for (const ParamKind &p : kParamKinds)
@@ -148,11 +167,13 @@ TEST(ActivationKernels, LeakyReluAndEluMatchReference) {
       auto run = runChecked(OpKind::Activation, {HostTensor::floats({n}, x)},
                             paramAttrs(p), what);
       ASSERT_EQ(run.results.size(), 1u) << what;
+      std::vector<double> ref = activationOf(paramAttrs(p), toDouble(x));
+      ASSERT_EQ(ref.size(), size_t(n)) << what;
       for (int64_t i = 0; i < n; ++i) {
         float got = run.results[0].f[i];
         if (std::string(p.kind) == "leaky_relu") {
-          // One f32 multiply: exact against the same f32 product.
-          float want = x[i] > 0 ? x[i] : x[i] * static_cast<float>(p.param);
+          // One f32 multiply: exact against the exact product rounded once.
+          float want = static_cast<float>(ref[i]);
           if (std::isnan(want)) // -inf * 0
             EXPECT_TRUE(std::isnan(got)) << what << " x=" << x[i];
           else
@@ -160,7 +181,7 @@ TEST(ActivationKernels, LeakyReluAndEluMatchReference) {
           continue;
         }
         // elu: relative accuracy near 0 too (the expm1 polynomial).
-        double want = paramActivationRef(p, x[i]);
+        double want = ref[i];
         if (std::isinf(want)) {
           EXPECT_EQ(got, want) << what << " x=" << x[i];
           continue;
@@ -192,7 +213,7 @@ TEST(ActivationKernels, LeakyReluAndEluSpecialValues) {
 }
 
 // activation_grad from the kernel's own forward output against central
-// differences of the float64 activation, off the kink at 0.
+// differences of the interpreter's activation, off the kink at 0.
 TEST(ActivationKernels, LeakyReluAndEluGradMatchFiniteDifferences) {
   std::mt19937 rng(24);
   for (const ParamKind &p : kParamKinds)
@@ -210,15 +231,10 @@ TEST(ActivationKernels, LeakyReluAndEluGradMatchFiniteDifferences) {
                               HostTensor::floats({n}, r)},
                              paramAttrs(p), what);
       ASSERT_EQ(grad.results.size(), 1u) << what;
-      for (int64_t i = 0; i < n; ++i) {
-        const double h = 1e-4;
-        double fd = r[i] *
-                    (paramActivationRef(p, double(x[i]) + h) -
-                     paramActivationRef(p, double(x[i]) - h)) /
-                    (2 * h);
-        EXPECT_NEAR(grad.results[0].f[i], fd, 1e-6 + 1e-5 * std::fabs(fd))
+      std::vector<double> fd = activationFd(paramAttrs(p), x, r, 1e-4);
+      for (int64_t i = 0; i < n; ++i)
+        EXPECT_NEAR(grad.results[0].f[i], fd[i], 1e-6 + 1e-5 * std::fabs(fd[i]))
             << what << " x=" << x[i];
-      }
     }
 }
 
@@ -268,13 +284,6 @@ TEST(ActivationKernels, ParameterIsRequiredAndNonNegative) {
 
 const char *const kInputKinds[] = {"gelu", "swish"};
 
-// float64 references: x Phi(x) (Keras's exact gelu) and x sigmoid(x).
-double inputKindRef(const std::string &kind, double x) {
-  if (kind == "gelu")
-    return 0.5 * x * std::erfc(-x / std::sqrt(2.0));
-  return x / (1 + std::exp(-x));
-}
-
 // Random finite values with magnitudes from 1e-6 to 30, both signs.
 std::vector<float> spreadInputs(std::mt19937 &rng, int64_t n) {
   std::uniform_real_distribution<double> exponent(-6, 1.5);
@@ -295,8 +304,12 @@ TEST(ActivationKernels, GeluAndSwishMatchReference) {
       auto run = runChecked(OpKind::Activation, {HostTensor::floats({n}, x)},
                             {{"kind", std::string(kind)}}, what);
       ASSERT_EQ(run.results.size(), 1u) << what;
+      // The interpreter's x Phi(x) (Keras's exact gelu) and x sigmoid(x).
+      std::vector<double> ref =
+          activationOf({{"kind", std::string(kind)}}, toDouble(x));
+      ASSERT_EQ(ref.size(), size_t(n)) << what;
       for (int64_t i = 0; i < n; ++i) {
-        double want = inputKindRef(kind, x[i]);
+        double want = ref[i];
         EXPECT_NEAR(run.results[0].f[i], want,
                     1e-6 * std::fabs(want) + 2e-7 * std::fabs(x[i]))
             << what << " x=" << x[i];
@@ -321,7 +334,7 @@ TEST(ActivationKernels, GeluAndSwishSpecialValues) {
 }
 
 // activation_grad(x, r) = r * act'(x) for these kinds (the table's gradFrom
-// is Input): against central differences of the float64 function.
+// is Input): against central differences of the interpreter's activation.
 TEST(ActivationKernels, GeluAndSwishGradMatchFiniteDifferences) {
   std::mt19937 rng(26);
   for (const char *kind : kInputKinds)
@@ -333,15 +346,11 @@ TEST(ActivationKernels, GeluAndSwishGradMatchFiniteDifferences) {
                      {HostTensor::floats({n}, x), HostTensor::floats({n}, r)},
                      {{"kind", std::string(kind)}}, what);
       ASSERT_EQ(grad.results.size(), 1u) << what;
-      for (int64_t i = 0; i < n; ++i) {
-        const double h = 1e-4;
-        double fd = r[i] *
-                    (inputKindRef(kind, double(x[i]) + h) -
-                     inputKindRef(kind, double(x[i]) - h)) /
-                    (2 * h);
-        EXPECT_NEAR(grad.results[0].f[i], fd, 1e-6 + 1e-5 * std::fabs(fd))
+      std::vector<double> fd =
+          activationFd({{"kind", std::string(kind)}}, x, r, 1e-4);
+      for (int64_t i = 0; i < n; ++i)
+        EXPECT_NEAR(grad.results[0].f[i], fd[i], 1e-6 + 1e-5 * std::fabs(fd[i]))
             << what << " x=" << x[i];
-      }
     }
 }
 

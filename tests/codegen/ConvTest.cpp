@@ -1,7 +1,8 @@
 // conv2d, conv2d_backward_data and conv2d_backward_filter kernels against
-// naive float64 references and finite differences, on odd shapes, strides 1
-// and 2, valid and same padding, and 1, 2 and 3 threads.
-#include "ConvReference.h"
+// the reference interpreter running the same op and against finite
+// differences of its conv2d, on odd shapes, strides 1 and 2, valid and same
+// padding, and 1, 2 and 3 threads.
+#include "KernelTestUtil.h"
 
 #include <gtest/gtest.h>
 
@@ -63,6 +64,20 @@ int64_t numElements(const std::vector<int64_t> &s) {
   return n;
 }
 
+// The interpreter's result for the same op on the same operands.
+std::vector<double> reference(const OpCall &call) {
+  return interpret1(call.kind, call.operands, call.attrs);
+}
+
+// conv2d(x, w) of case c in float64, for finite differences.
+std::vector<double> conv(const ConvCase &c, const std::vector<double> &x,
+                         const std::vector<double> &w) {
+  return interpretRef1(
+      OpKind::Conv2D,
+      {refOperand(c.g.xShape(), x), refOperand(kernelShape(c), w)},
+      convAttrs(c.g));
+}
+
 // Checks that every thread count gave the same bits and the first matches
 // the reference.
 void expectMatches(const std::vector<std::vector<float>> &got,
@@ -103,14 +118,11 @@ OpCall filterCall(const ConvCase &c, const std::vector<float> &x,
 }
 
 // Random operands for each case; the kernel's result on every thread count
-// against the float64 reference.
+// against the interpreter's.
 void checkAgainstReference(
     uint32_t seed,
     const std::function<OpCall(const ConvCase &, const std::vector<float> &,
                                const std::vector<float> &)> &makeCall,
-    const std::function<
-        std::vector<double>(const ConvCase &, const std::vector<double> &,
-                            const std::vector<double> &)> &reference,
     const std::function<std::pair<int64_t, int64_t>(const ConvCase &)>
         &operandSizes) {
   std::mt19937 rng(seed);
@@ -126,47 +138,27 @@ void checkAgainstReference(
   auto got = runOps(calls, kThreads);
   ASSERT_EQ(got.size(), cases.size());
   for (size_t k = 0; k < cases.size(); ++k)
-    expectMatches(got[k],
-                  reference(cases[k], toDouble(operands[k].first),
-                            toDouble(operands[k].second)),
-                  1e-5, cases[k].str());
+    expectMatches(got[k], reference(calls[k]), 1e-5, cases[k].str());
 }
 
 TEST(ConvKernels, ForwardMatchesReference) {
-  checkAgainstReference(
-      1, forwardCall,
-      [](const ConvCase &c, const std::vector<double> &x,
-         const std::vector<double> &w) { return refConv2D(c.g, c.o, x, w); },
-      [](const ConvCase &c) {
-        return std::make_pair(numElements(c.g.xShape()),
-                              numElements(kernelShape(c)));
-      });
+  checkAgainstReference(1, forwardCall, [](const ConvCase &c) {
+    return std::make_pair(numElements(c.g.xShape()),
+                          numElements(kernelShape(c)));
+  });
 }
 
 TEST(ConvKernels, BackwardDataMatchesReference) {
-  checkAgainstReference(
-      2, dataCall,
-      [](const ConvCase &c, const std::vector<double> &dy,
-         const std::vector<double> &w) {
-        return refConv2DBackwardData(c.g, c.o, dy, w);
-      },
-      [](const ConvCase &c) {
-        return std::make_pair(numElements(outShape(c)),
-                              numElements(kernelShape(c)));
-      });
+  checkAgainstReference(2, dataCall, [](const ConvCase &c) {
+    return std::make_pair(numElements(outShape(c)),
+                          numElements(kernelShape(c)));
+  });
 }
 
 TEST(ConvKernels, BackwardFilterMatchesReference) {
-  checkAgainstReference(
-      3, filterCall,
-      [](const ConvCase &c, const std::vector<double> &x,
-         const std::vector<double> &dy) {
-        return refConv2DBackwardFilter(c.g, c.o, x, dy);
-      },
-      [](const ConvCase &c) {
-        return std::make_pair(numElements(c.g.xShape()),
-                              numElements(outShape(c)));
-      });
+  checkAgainstReference(3, filterCall, [](const ConvCase &c) {
+    return std::make_pair(numElements(c.g.xShape()), numElements(outShape(c)));
+  });
 }
 
 // Channel counts beyond one register block (several output chunks, a
@@ -194,18 +186,17 @@ TEST(ConvKernels, WideChannelsAndLargeKernels) {
   ASSERT_EQ(got.size(), calls.size());
   for (size_t k = 0; k < cases.size(); ++k) {
     const ConvCase &c = cases[k];
-    auto x = toDouble(xs[k]), w = toDouble(ws[k]), dy = toDouble(dys[k]);
-    expectMatches(got[3 * k], refConv2D(c.g, c.o, x, w), tol,
+    expectMatches(got[3 * k], reference(calls[3 * k]), tol,
                   fmt::format("forward {}", c.str()));
-    expectMatches(got[3 * k + 1], refConv2DBackwardData(c.g, c.o, dy, w), tol,
+    expectMatches(got[3 * k + 1], reference(calls[3 * k + 1]), tol,
                   fmt::format("backward_data {}", c.str()));
-    expectMatches(got[3 * k + 2], refConv2DBackwardFilter(c.g, c.o, x, dy), tol,
+    expectMatches(got[3 * k + 2], reference(calls[3 * k + 2]), tol,
                   fmt::format("backward_filter {}", c.str()));
   }
 }
 
-// The backward kernels against central differences of the float64 forward
-// reference for L = sum(r * conv(x, w)), whose gradients are the kernels'
+// The backward kernels against central differences of the interpreter's
+// conv2d for L = sum(r * conv(x, w)), whose gradients are the kernels'
 // outputs with dy = r.
 TEST(ConvKernels, BackwardMatchesFiniteDifferences) {
   std::mt19937 rng(4);
@@ -229,12 +220,8 @@ TEST(ConvKernels, BackwardMatchesFiniteDifferences) {
     const Sample &s = samples[k];
     const std::vector<float> &dx = got[2 * k][0], &dw = got[2 * k + 1][0];
     auto x = toDouble(s.x), w = toDouble(s.w), r = toDouble(s.r);
-    auto fx = [&](const std::vector<double> &v) {
-      return refConv2D(s.c.g, s.c.o, v, w);
-    };
-    auto fw = [&](const std::vector<double> &v) {
-      return refConv2D(s.c.g, s.c.o, x, v);
-    };
+    auto fx = [&](const std::vector<double> &v) { return conv(s.c, v, w); };
+    auto fw = [&](const std::vector<double> &v) { return conv(s.c, x, v); };
     std::uniform_int_distribution<int64_t> xi(0, x.size() - 1),
         wi(0, w.size() - 1);
     for (int j = 0; j < 12; ++j) {
@@ -270,16 +257,13 @@ TEST(ConvKernels, MnistTutorialShapes) {
   ASSERT_EQ(got.size(), calls.size());
   for (size_t k = 0; k < cases.size(); ++k) {
     const ConvCase &c = cases[k];
-    auto x = toDouble(xs[k]), w = toDouble(ws[k]), dy = toDouble(dys[k]);
-    expectMatches(got[2 * k], refConv2D(c.g, c.o, x, w), 1e-5,
+    expectMatches(got[2 * k], reference(calls[2 * k]), 1e-5,
                   fmt::format("forward {}", c.str()));
-    expectMatches(got[2 * k + 1], refConv2DBackwardFilter(c.g, c.o, x, dy),
-                  1e-5, fmt::format("backward_filter {}", c.str()));
+    expectMatches(got[2 * k + 1], reference(calls[2 * k + 1]), 1e-5,
+                  fmt::format("backward_filter {}", c.str()));
   }
-  expectMatches(got[4],
-                refConv2DBackwardData(cases[1].g, cases[1].o, toDouble(dys[1]),
-                                      toDouble(ws[1])),
-                1e-5, fmt::format("backward_data {}", cases[1].str()));
+  expectMatches(got[4], reference(calls[4]), 1e-5,
+                fmt::format("backward_data {}", cases[1].str()));
 }
 
 } // namespace

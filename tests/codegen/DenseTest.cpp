@@ -1,6 +1,7 @@
-// matmul, bias_add and bias_grad against float64 references and finite
-// differences; every run is also checked bit-identical at 1, 2 and 3 threads.
-#include "DenseReference.h"
+// matmul, bias_add and bias_grad against the reference interpreter running
+// the same op and against finite differences of its forward ops; every run
+// is also checked bit-identical at 1, 2 and 3 threads.
+#include "KernelTestUtil.h"
 
 #include <fmt/format.h>
 
@@ -14,8 +15,15 @@ struct MatMulCase {
   bool ta, tb;
 };
 
-// Runs C = op(A) op(B) on random values and compares it with float64, each
-// element's error scaled by sum_k |A(i,k) B(k,j)| (fp32 dot-product bound).
+std::vector<float> absolute(std::vector<float> v) {
+  for (float &e : v)
+    e = std::fabs(e);
+  return v;
+}
+
+// Runs C = op(A) op(B) on random values and compares it with the
+// interpreter, each element's error scaled by sum_k |A(i,k) B(k,j)| (fp32
+// dot-product bound; the interpreter's matmul of |A| and |B|).
 void checkMatMul(std::mt19937 &rng, const MatMulCase &c) {
   std::vector<int64_t> as =
       c.ta ? std::vector<int64_t>{c.k, c.m} : std::vector<int64_t>{c.m, c.k};
@@ -24,13 +32,17 @@ void checkMatMul(std::mt19937 &rng, const MatMulCase &c) {
   auto a = randomFloats(rng, c.m * c.k), b = randomFloats(rng, c.k * c.n);
   std::string what =
       fmt::format("m={} n={} k={} ta={} tb={}", c.m, c.n, c.k, c.ta, c.tb);
-  auto run = runChecked(
-      OpKind::MatMul, {HostTensor::floats(as, a), HostTensor::floats(bs, b)},
-      {{"transpose_a", int64_t(c.ta)}, {"transpose_b", int64_t(c.tb)}}, what);
+  ir::Attrs attrs = {{"transpose_a", int64_t(c.ta)},
+                     {"transpose_b", int64_t(c.tb)}};
+  std::vector<HostTensor> operands = {HostTensor::floats(as, a),
+                                      HostTensor::floats(bs, b)};
+  auto run = runChecked(OpKind::MatMul, operands, attrs, what);
   ASSERT_EQ(run.results.size(), 1u) << what;
-  std::vector<double> absSum;
-  auto want =
-      matmulRef(toDouble(a), toDouble(b), c.m, c.n, c.k, c.ta, c.tb, &absSum);
+  std::vector<double> want = interpret1(OpKind::MatMul, operands, attrs);
+  std::vector<double> absSum = interpret1(OpKind::MatMul,
+                                          {HostTensor::floats(as, absolute(a)),
+                                           HostTensor::floats(bs, absolute(b))},
+                                          attrs);
   EXPECT_LT(maxScaledError(run.results[0].f, want, absSum), 1e-6) << what;
 }
 
@@ -83,7 +95,8 @@ TEST(DenseKernels, MatMulTutorialShapes) {
 }
 
 // For L(X, W) = sum(R * (X W)), dL/dX = R W^T and dL/dW = X^T R: the
-// backward matmuls must match central differences of the float64 forward.
+// backward matmuls must match central differences of the interpreter's
+// forward matmul.
 TEST(DenseKernels, MatMulGradientsMatchFiniteDifferences) {
   std::mt19937 rng(13);
   for (auto [n, k, m] : {std::tuple<int64_t, int64_t, int64_t>{3, 7, 10},
@@ -94,7 +107,8 @@ TEST(DenseKernels, MatMulGradientsMatchFiniteDifferences) {
     std::vector<double> xd = toDouble(x), wd = toDouble(w), rd = toDouble(r);
     auto loss = [&](const std::vector<double> &xv,
                     const std::vector<double> &wv) {
-      auto y = matmulRef(xv, wv, n, m, k, false, false);
+      auto y = interpretRef1(
+          OpKind::MatMul, {refOperand({n, k}, xv), refOperand({k, m}, wv)}, {});
       double s = 0;
       for (size_t i = 0; i < y.size(); ++i)
         s += y[i] * rd[i];
@@ -126,21 +140,6 @@ TEST(DenseKernels, MatMulGradientsMatchFiniteDifferences) {
   }
 }
 
-std::vector<double> biasAddRef(const std::vector<float> &x,
-                               const std::vector<float> &b) {
-  std::vector<double> y(x.size());
-  for (size_t i = 0; i < x.size(); ++i)
-    y[i] = double(x[i]) + b[i % b.size()];
-  return y;
-}
-
-std::vector<double> biasGradRef(const std::vector<float> &dy, int64_t c) {
-  std::vector<double> db(c, 0.0);
-  for (size_t i = 0; i < dy.size(); ++i)
-    db[i % c] += dy[i];
-  return db;
-}
-
 // Leading dimensions and channel counts, including NHWC conv outputs.
 const std::vector<std::vector<int64_t>> kBiasShapes = {
     {1, 1},           {3, 10},      {32, 128},     {7, 17},      {2, 33},
@@ -153,12 +152,13 @@ TEST(DenseKernels, BiasAddMatchesReference) {
     ir::TensorType t = ir::f32(shape);
     auto x = randomFloats(rng, t.numElements()), b = randomFloats(rng, c);
     std::string what = ir::shapeStr(shape);
-    auto run = runChecked(
-        OpKind::BiasAdd,
-        {HostTensor::floats(shape, x), HostTensor::floats({c}, b)}, {}, what);
+    std::vector<HostTensor> operands = {HostTensor::floats(shape, x),
+                                        HostTensor::floats({c}, b)};
+    auto run = runChecked(OpKind::BiasAdd, operands, {}, what);
     ASSERT_EQ(run.results.size(), 1u) << what;
     // One rounding of an exact double sum: must be exact.
-    std::vector<double> want = biasAddRef(x, b);
+    std::vector<double> want = interpret1(OpKind::BiasAdd, operands, {});
+    ASSERT_EQ(want.size(), run.results[0].f.size()) << what;
     for (size_t i = 0; i < want.size(); ++i)
       ASSERT_EQ(run.results[0].f[i], static_cast<float>(want[i]))
           << what << " at " << i;
@@ -176,14 +176,16 @@ TEST(DenseKernels, BiasGradMatchesReference) {
         runChecked(OpKind::BiasGrad, {HostTensor::floats(shape, dy)}, {}, what);
     ASSERT_EQ(run.results.size(), 1u) << what;
     ASSERT_EQ(run.results[0].f.size(), size_t(c));
-    std::vector<double> want = biasGradRef(dy, c), absSum(c, 0.0);
-    for (size_t i = 0; i < dy.size(); ++i)
-      absSum[i % c] += std::fabs(dy[i]);
+    std::vector<double> want =
+        interpret1(OpKind::BiasGrad, {HostTensor::floats(shape, dy)}, {});
+    std::vector<double> absSum = interpret1(
+        OpKind::BiasGrad, {HostTensor::floats(shape, absolute(dy))}, {});
     EXPECT_LT(maxScaledError(run.results[0].f, want, absSum), 1e-6) << what;
   }
 }
 
-// L(b) = sum(R * bias_add(x, b)) has dL/db = bias_grad(R).
+// L(b) = sum(R * bias_add(x, b)) has dL/db = bias_grad(R): central
+// differences of the interpreter's bias_add.
 TEST(DenseKernels, BiasGradMatchesFiniteDifferences) {
   std::mt19937 rng(16);
   for (std::vector<int64_t> shape :
@@ -193,9 +195,12 @@ TEST(DenseKernels, BiasGradMatchesFiniteDifferences) {
     auto x = randomFloats(rng, n), r = randomFloats(rng, n),
          b = randomFloats(rng, c);
     auto loss = [&](const std::vector<double> &bv) {
+      std::vector<double> y = interpretRef1(
+          OpKind::BiasAdd,
+          {refOperand(shape, toDouble(x)), refOperand({c}, bv)}, {});
       double s = 0;
-      for (int64_t i = 0; i < n; ++i)
-        s += r[i] * (x[i] + bv[i % c]);
+      for (size_t i = 0; i < y.size(); ++i)
+        s += r[i] * y[i];
       return s;
     };
     auto run = runChecked(OpKind::BiasGrad, {HostTensor::floats(shape, r)}, {});

@@ -1,28 +1,13 @@
 // dropout: the mask is the documented counter-based RNG of (seed, salt,
-// step, element), keeps about 1 - rate of the elements, scales kept ones by
-// 1/(1-rate), and is the same for any thread count.
-#include "DenseReference.h"
+// step, element), the reference interpreter's, keeps about 1 - rate of the
+// elements, scales kept ones by 1/(1-rate), and is the same for any thread
+// count.
+#include "KernelTestUtil.h"
 
 namespace cnnc::testing {
 namespace {
 
 using ir::OpKind;
-
-uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-// The scheme documented in codegen/ElementwiseKernels.cpp, written the
-// obvious way (a float comparison where the kernel compares integers).
-bool keepRef(int64_t seed, int64_t salt, int32_t step, int64_t i, double rate) {
-  uint64_t key = mix64(mix64(mix64(uint64_t(seed)) ^ uint64_t(salt)) ^
-                       uint64_t(int64_t(step)));
-  uint64_t bits = mix64(key + uint64_t(i + 1) * 0x9e3779b97f4a7c15ull);
-  double u = double(bits >> 40) / 16777216.0;
-  return u >= rate;
-}
 
 ir::Attrs dropoutAttrs(double rate, int64_t seed, int64_t salt) {
   return {{"rate", rate}, {"seed", seed}, {"salt", salt}};
@@ -53,11 +38,17 @@ TEST(DropoutKernels, MaskMatchesCounterBasedReference) {
     auto run = runChecked(OpKind::Dropout, dropoutOperands(c.shape, x, c.step),
                           dropoutAttrs(c.rate, c.seed, c.salt), what);
     ASSERT_EQ(run.results.size(), 2u) << what;
-    float scale = static_cast<float>(1 / (1 - c.rate));
+    // The interpreter's mask: the scheme documented in
+    // codegen/ElementwiseKernels.cpp, written the obvious way (a float
+    // comparison where the kernel compares integers), 1/(1-rate) or 0.
+    std::vector<double> ref =
+        interpret1(OpKind::Dropout, dropoutOperands(c.shape, x, c.step),
+                   dropoutAttrs(c.rate, c.seed, c.salt), 1);
+    ASSERT_EQ(ref.size(), size_t(n)) << what;
     const std::vector<float> &y = run.results[0].f, &mask = run.results[1].f;
     int64_t mismatches = 0;
     for (int64_t i = 0; i < n; ++i) {
-      float want = keepRef(c.seed, c.salt, c.step, i, c.rate) ? scale : 0.0f;
+      float want = static_cast<float>(ref[i]);
       mismatches += mask[i] != want;
       ASSERT_EQ(y[i], x[i] * mask[i]) << what << " at " << i;
     }

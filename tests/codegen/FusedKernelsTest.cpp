@@ -1,9 +1,9 @@
 // The fused ops' kernels (ir/Ops.def, made by passes/Fusion.cpp) against
 // the unfused op compositions they replace, compiled in the same graph and
 // run on 1, 2 and 3 threads: the fused kernels do the same float32
-// arithmetic, so results must be bit-identical; and against float64
-// references where the composition is itself new (the transposed kernel).
-#include "ConvReference.h"
+// arithmetic, so results must be bit-identical; and every fused result
+// against the reference interpreter running the same graph in float64.
+#include "KernelTestUtil.h"
 
 #include <gtest/gtest.h>
 
@@ -24,6 +24,15 @@ const std::vector<int> kThreads = {1, 2, 3};
 struct Buffers {
   std::map<ValueId, std::vector<float>> f;
   std::map<ValueId, std::vector<int32_t>> i;
+};
+
+// The JIT's buffers per thread count, and the interpreter's by value id.
+struct Runs {
+  std::vector<Buffers> jit;
+  std::vector<std::vector<double>> ref;
+
+  const Buffers &operator[](size_t t) const { return jit[t]; }
+  size_t size() const { return jit.size(); }
 };
 
 Buffers runGraph(const ir::Graph &g, const codegen::CompiledGraph &compiled,
@@ -84,15 +93,25 @@ struct Builder {
     return r.empty() ? -1 : r[0];
   }
 
-  // Compiles once and runs on every thread count.
-  std::vector<Buffers> run() {
+  // Compiles once and runs on every thread count; runs the interpreter on
+  // the same graph and inputs.
+  Runs run() {
+    Runs out;
+    Interpreter in(g);
+    for (const auto &[v, data] : inputs)
+      in[v] = toDouble(data);
+    for (const auto &[v, data] : intInputs)
+      in[v] = std::vector<double>(data.begin(), data.end());
+    absl::Status s = in.run();
+    EXPECT_TRUE(s.ok()) << "interpreter: " << s;
+    for (size_t v = 0; v < g.values().size(); ++v)
+      out.ref.push_back(in[static_cast<ValueId>(v)]);
     auto compiled = codegen::compileGraph(g);
     EXPECT_TRUE(compiled.ok()) << compiled.status();
-    std::vector<Buffers> out;
     if (!compiled.ok())
       return out;
     for (int t : kThreads)
-      out.push_back(runGraph(g, **compiled, inputs, intInputs, t));
+      out.jit.push_back(runGraph(g, **compiled, inputs, intInputs, t));
     return out;
   }
 };
@@ -114,15 +133,27 @@ void expectBitEqual(const std::vector<float> &a, const std::vector<float> &b,
 }
 
 // Fused vs unfused on every thread count, and every thread count equal to
-// the first.
-void expectSame(const std::vector<Buffers> &runs, ValueId fused,
-                ValueId unfused, const std::string &what) {
+// the first; and the fused result near the interpreter's. Sums of up to
+// thousands of float32 products: a wrong or missing term would be off by
+// ~0.1.
+void expectSame(const Runs &runs, ValueId fused, ValueId unfused,
+                const std::string &what) {
   ASSERT_EQ(runs.size(), kThreads.size());
   for (size_t t = 0; t < runs.size(); ++t) {
     std::string where = fmt::format("{} threads={}", what, kThreads[t]);
     expectBitEqual(runs[t].f.at(fused), runs[t].f.at(unfused), where);
     expectBitEqual(runs[t].f.at(fused), runs[0].f.at(fused), where);
   }
+  EXPECT_LT(maxRelError(runs[0].f.at(fused), runs.ref.at(fused)), 5e-5)
+      << what << " against the interpreter";
+}
+
+// An i32 result (argmax) equal to the interpreter's.
+void expectSameInts(const Runs &runs, ValueId v, const std::string &what) {
+  ASSERT_FALSE(runs.jit.empty());
+  const std::vector<int32_t> &got = runs[0].i.at(v);
+  EXPECT_EQ(std::vector<double>(got.begin(), got.end()), runs.ref.at(v))
+      << what << " against the interpreter";
 }
 
 ir::Attrs convAttrs(const Window &w) {
@@ -240,6 +271,7 @@ TEST(FusedKernels, ConvMaxPoolAndArgmaxGradEqualUnfused) {
       expectSame(runs, fr[0], p, what + " pool (argmax form)");
       expectSame(runs, fusedGrad, da, what + " gradient with mask");
       expectSame(runs, fusedGrad2, da2, what + " gradient");
+      expectSameInts(runs, fr[1], what + " argmax");
       // Some windows must have had ties or no gradient for the test to
       // mean something.
       const std::vector<int32_t> &am = runs[0].i.at(fr[1]);
@@ -289,10 +321,11 @@ TEST(FusedKernels, ConvMaxPoolDropoutEqualsUnfused) {
                                  {"input_shape", b.g.type(a).shape},
                                  {"scale", 1 / (1 - rate)}});
       b.intInputs[step] = {3};
-      std::vector<Buffers> runs = b.run();
+      Runs runs = b.run();
       std::string what = fmt::format("{} rate {}", c.g.str(), rate);
       expectSame(runs, fr[0], d[0], what + " dropout output");
       expectSame(runs, fusedGrad, da, what + " gradient");
+      expectSameInts(runs, fr[1], what + " argmax");
       const std::vector<float> &mask = runs[0].f.at(d[1]);
       EXPECT_GT(std::count(mask.begin(), mask.end(), 0.0f), 0) << what;
     }
@@ -405,7 +438,7 @@ TEST(FusedKernels, BackwardFilterBiasFromArgmaxPoolWidthsAcrossBlocks) {
 
 // conv2d_kernel_transpose against its definition, and backward data from
 // the transposed kernel against the plain op (bit-identical) and the
-// float64 reference.
+// interpreter's plain conv2d_backward_data.
 TEST(FusedKernels, BackwardDataTransposedEqualsUnfused) {
   std::mt19937 rng(14);
   for (const ConvCase &c : convCases()) {
@@ -432,10 +465,8 @@ TEST(FusedKernels, BackwardDataTransposedEqualsUnfused) {
             ASSERT_EQ(t[((i * c.g.kw + c.g.kw - 1 - j) * c.o + o) * c.g.c + ci],
                       wv[((i * c.g.kw + j) * c.g.c + ci) * c.o + o])
                 << c.g.str();
-    EXPECT_LT(maxRelError(
-                  runs[0].f.at(fused),
-                  refConv2DBackwardData(c.g, c.o, toDouble(dyv), toDouble(wv))),
-              1e-5)
+    EXPECT_EQ(toDouble(t), runs.ref.at(wt)) << c.g.str();
+    EXPECT_LT(maxRelError(runs[0].f.at(fused), runs.ref.at(dx)), 1e-5)
         << c.g.str();
   }
 }

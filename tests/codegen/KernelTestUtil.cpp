@@ -78,6 +78,28 @@ double maxRelError(const std::vector<float> &a, const std::vector<double> &b) {
   return worst;
 }
 
+OpOperand refOperand(const HostTensor &t) {
+  std::vector<double> data = t.type.dtype == ir::DType::F32
+                                 ? std::vector<double>(t.f.begin(), t.f.end())
+                                 : std::vector<double>(t.i.begin(), t.i.end());
+  return {t.type, std::move(data), t.kind};
+}
+
+OpOutcome interpretRef(ir::OpKind kind, std::vector<OpOperand> operands,
+                       const ir::Attrs &attrs) {
+  auto out = interpretOp(kind, std::move(operands), attrs);
+  EXPECT_TRUE(out.ok()) << "interpreter: " << out.status();
+  return out.ok() ? *std::move(out) : OpOutcome{};
+}
+
+OpOutcome interpret(ir::OpKind kind, const std::vector<HostTensor> &operands,
+                    const ir::Attrs &attrs) {
+  std::vector<OpOperand> ref;
+  for (const HostTensor &t : operands)
+    ref.push_back(refOperand(t));
+  return interpretRef(kind, std::move(ref), attrs);
+}
+
 double maxRelError(const std::vector<float> &a, const std::vector<float> &b) {
   return maxRelError(a, std::vector<double>(b.begin(), b.end()));
 }

@@ -1,6 +1,7 @@
-// softmax, softmax_cross_entropy (+ grad) and count_correct against float64
-// references and finite differences, at 1, 2 and 3 threads (bit-identical).
-#include "DenseReference.h"
+// softmax, softmax_cross_entropy (+ grad) and count_correct against the
+// reference interpreter running the same op and finite differences of its
+// loss, at 1, 2 and 3 threads (bit-identical).
+#include "KernelTestUtil.h"
 
 #include <climits>
 
@@ -22,6 +23,21 @@ std::vector<HostTensor> lossOperands(int64_t n, int64_t c,
                                      std::vector<int32_t> labels) {
   return {HostTensor::floats({n, c}, std::move(logits)),
           HostTensor::ints({n}, std::move(labels))};
+}
+
+// The interpreter's softmax_cross_entropy of float64 logits[n,c]: {loss},
+// probs.
+OpOutcome crossEntropy(int64_t n, int64_t c, std::vector<double> logits,
+                       const std::vector<int32_t> &labels) {
+  return interpretRef(OpKind::SoftmaxCrossEntropy,
+                      {refOperand({n, c}, std::move(logits)),
+                       refOperand(HostTensor::ints({n}, labels))},
+                      {});
+}
+double crossEntropyLoss(int64_t n, int64_t c, std::vector<double> logits,
+                        const std::vector<int32_t> &labels) {
+  OpOutcome o = crossEntropy(n, c, std::move(logits), labels);
+  return o.results.empty() ? NAN : o.results[0][0];
 }
 
 // Probabilities within a few ulps of float64, relative to each value.
@@ -49,13 +65,11 @@ TEST(LossKernels, SoftmaxMatchesReference) {
       std::string what = "softmax " + std::to_string(s.n) + "x" +
                          std::to_string(s.c) + " scale " +
                          std::to_string(scale);
-      auto run =
-          op.runAllThreadCounts({HostTensor::floats({s.n, s.c}, x)}, what);
+      std::vector<HostTensor> operands = {HostTensor::floats({s.n, s.c}, x)};
+      auto run = op.runAllThreadCounts(operands, what);
       ASSERT_EQ(run.results.size(), 1u) << what;
-      std::vector<double> want;
-      softmaxCrossEntropyRef(toDouble(x), std::vector<int32_t>(s.n, -1), s.n,
-                             s.c, &want);
-      expectProbsNear(run.results[0].f, want, what);
+      expectProbsNear(run.results[0].f,
+                      interpret1(OpKind::Softmax, operands, {}), what);
     }
   }
 }
@@ -74,13 +88,14 @@ TEST(LossKernels, SoftmaxCrossEntropyMatchesReference) {
                          std::to_string(scale);
       auto run = op.runAllThreadCounts(lossOperands(s.n, s.c, x, labels), what);
       ASSERT_EQ(run.results.size(), 2u) << what;
-      std::vector<double> probs;
-      double want =
-          softmaxCrossEntropyRef(toDouble(x), labels, s.n, s.c, &probs);
+      OpOutcome ref = interpret(OpKind::SoftmaxCrossEntropy,
+                                lossOperands(s.n, s.c, x, labels), {});
+      ASSERT_EQ(ref.results.size(), 2u) << what;
+      double want = ref.results[0][0];
       float loss = run.results[0].f[0];
       ASSERT_TRUE(std::isfinite(loss)) << what;
       EXPECT_NEAR(loss, want, 1e-6 * std::fabs(want) + 1e-6) << what;
-      expectProbsNear(run.results[1].f, probs, what);
+      expectProbsNear(run.results[1].f, ref.results[1], what);
     }
   }
 }
@@ -95,14 +110,13 @@ TEST(LossKernels, SoftmaxCrossEntropyIgnoresInvalidLabels) {
   auto fwd = runChecked(OpKind::SoftmaxCrossEntropy,
                         lossOperands(n, c, x, labels), {});
   ASSERT_EQ(fwd.results.size(), 2u);
-  std::vector<double> probs;
-  double want = softmaxCrossEntropyRef(toDouble(x), labels, n, c, &probs);
+  double want = crossEntropyLoss(n, c, toDouble(x), labels);
   // Only rows 0 and 5 count.
   std::vector<double> xd = toDouble(x);
   double direct = 0;
   for (int r : {0, 5}) {
     std::vector<double> row(xd.begin() + r * c, xd.begin() + (r + 1) * c);
-    direct += softmaxCrossEntropyRef(row, {labels[r]}, 1, c);
+    direct += crossEntropyLoss(1, c, row, {labels[r]});
   }
   EXPECT_NEAR(want, direct / n, 1e-12);
   EXPECT_NEAR(fwd.results[0].f[0], want, 1e-6);
@@ -110,27 +124,26 @@ TEST(LossKernels, SoftmaxCrossEntropyIgnoresInvalidLabels) {
   auto grad = runChecked(OpKind::SoftmaxCrossEntropyGrad,
                          lossOperands(n, c, fwd.results[1].f, labels), {});
   ASSERT_EQ(grad.results.size(), 1u);
+  std::vector<double> wantGrad =
+      interpret1(OpKind::SoftmaxCrossEntropyGrad,
+                 lossOperands(n, c, fwd.results[1].f, labels), {});
+  ASSERT_EQ(wantGrad.size(), size_t(n * c));
   for (int64_t r = 0; r < n; ++r)
-    for (int64_t j = 0; j < c; ++j) {
-      double onehot = labels[r] == j ? 1 : 0;
-      EXPECT_NEAR(grad.results[0].f[r * c + j],
-                  (fwd.results[1].f[r * c + j] - onehot) / n, 1e-8)
+    for (int64_t j = 0; j < c; ++j)
+      EXPECT_NEAR(grad.results[0].f[r * c + j], wantGrad[r * c + j], 1e-8)
           << r << "," << j;
-    }
 
   auto correct = runChecked(OpKind::CountCorrect,
                             lossOperands(n, c, fwd.results[1].f, labels), {});
   ASSERT_EQ(correct.results.size(), 1u);
-  float wantCorrect = 0;
-  for (int r : {0, 5}) {
-    auto row = fwd.results[1].f.begin() + r * c;
-    wantCorrect += std::max_element(row, row + c) - row == labels[r];
-  }
-  EXPECT_EQ(correct.results[0].f[0], wantCorrect);
+  std::vector<double> wantCorrect = interpret1(
+      OpKind::CountCorrect, lossOperands(n, c, fwd.results[1].f, labels), {});
+  ASSERT_EQ(wantCorrect.size(), 1u);
+  EXPECT_EQ(correct.results[0].f[0], wantCorrect[0]);
 }
 
 // The gradient kernel applied to the forward's probabilities matches central
-// differences of the float64 mean loss with respect to the logits.
+// differences of the interpreter's mean loss with respect to the logits.
 TEST(LossKernels, SoftmaxCrossEntropyGradMatchesFiniteDifferences) {
   std::mt19937 rng(44);
   for (Shape s : {Shape{1, 1}, Shape{3, 10}, Shape{4, 17}, Shape{2, 33}}) {
@@ -146,7 +159,7 @@ TEST(LossKernels, SoftmaxCrossEntropyGradMatchesFiniteDifferences) {
     ASSERT_EQ(grad.results.size(), 1u) << what;
     std::vector<double> xd = toDouble(x);
     auto loss = [&](const std::vector<double> &v) {
-      return softmaxCrossEntropyRef(v, labels, s.n, s.c);
+      return crossEntropyLoss(s.n, s.c, v, labels);
     };
     for (size_t i = 0; i < xd.size(); ++i) {
       double fd = centralDifference(loss, xd, i, 1e-4);
@@ -157,7 +170,8 @@ TEST(LossKernels, SoftmaxCrossEntropyGradMatchesFiniteDifferences) {
 }
 
 // (probs - onehot) / N on arbitrary inputs and odd row lengths: one
-// subtraction and one division, so within an ulp or two of float64.
+// subtraction and one division, so within an ulp or two of the
+// interpreter's.
 TEST(LossKernels, SoftmaxCrossEntropyGradMatchesReference) {
   std::mt19937 rng(45);
   for (Shape s : kShapes) {
@@ -167,9 +181,12 @@ TEST(LossKernels, SoftmaxCrossEntropyGradMatchesReference) {
     auto run = runChecked(OpKind::SoftmaxCrossEntropyGrad,
                           lossOperands(s.n, s.c, p, labels), {}, what);
     ASSERT_EQ(run.results.size(), 1u) << what;
+    std::vector<double> ref = interpret1(OpKind::SoftmaxCrossEntropyGrad,
+                                         lossOperands(s.n, s.c, p, labels), {});
+    ASSERT_EQ(ref.size(), size_t(s.n * s.c)) << what;
     for (int64_t r = 0; r < s.n; ++r)
       for (int64_t j = 0; j < s.c; ++j) {
-        double want = (double(p[r * s.c + j]) - (labels[r] == j)) / s.n;
+        double want = ref[r * s.c + j];
         EXPECT_NEAR(run.results[0].f[r * s.c + j], want,
                     2.5e-7 * std::fabs(want))
             << what << " at " << r << "," << j;
@@ -217,7 +234,11 @@ TEST(LossKernels, CountCorrectUsesFirstArgmax) {
     auto run = runChecked(OpKind::CountCorrect,
                           lossOperands(s.n, s.c, p, labels), {}, what);
     ASSERT_EQ(run.results.size(), 1u) << what;
-    EXPECT_EQ(run.results[0].f[0], want) << what << " (" << ties << " ties)";
+    std::vector<double> ref =
+        interpret1(OpKind::CountCorrect, lossOperands(s.n, s.c, p, labels), {});
+    ASSERT_EQ(ref.size(), 1u) << what;
+    EXPECT_EQ(ref[0], want) << what;
+    EXPECT_EQ(run.results[0].f[0], ref[0]) << what << " (" << ties << " ties)";
     if (s.n >= 32) {
       EXPECT_GT(ties, 0) << what;
     }

@@ -1,9 +1,9 @@
 // batch_norm, batch_norm_grad, batch_norm_inference and
-// moving_average_update against float64 references and central finite
-// differences, on rank-2 and rank-4 inputs with channel counts around the
-// vector widths, with and without gamma/beta, at 1, 2 and 3 threads
-// (bit-identical).
-#include "DenseReference.h"
+// moving_average_update against the reference interpreter running the same
+// op and central finite differences of its batch_norm, on rank-2 and rank-4
+// inputs with channel counts around the vector widths, with and without
+// gamma/beta, at 1, 2 and 3 threads (bit-identical).
+#include "KernelTestUtil.h"
 
 #include <cstdio>
 
@@ -58,30 +58,31 @@ struct NormRef {
   std::vector<double> y, mean, var;
 };
 
-// y = gamma (x - mean) / sqrt(var + eps) + beta with the batch's mean and
-// biased variance (or the given ones), in float64.
+// The interpreter's y = gamma (x - mean) / sqrt(var + eps) + beta with the
+// batch's mean and biased variance (batch_norm), or the given ones
+// (batch_norm_inference), in float64.
 NormRef normRef(const NormCase &k, const std::vector<double> &x,
                 const std::vector<double> &gamma,
                 const std::vector<double> &beta, double eps,
                 const NormRef *stats = nullptr) {
-  int64_t c = k.channels(), rows = k.rows();
-  NormRef r{std::vector<double>(x.size()), std::vector<double>(c, 0.0),
-            std::vector<double>(c, 0.0)};
+  int64_t c = k.channels();
+  std::vector<OpOperand> operands{refOperand(k.shape, x)};
   if (stats) {
-    r.mean = stats->mean;
-    r.var = stats->var;
-  } else {
-    for (int64_t i = 0; i < rows * c; ++i)
-      r.mean[i % c] += x[i] / static_cast<double>(rows);
-    for (int64_t i = 0; i < rows * c; ++i)
-      r.var[i % c] += std::pow(x[i] - r.mean[i % c], 2) / double(rows);
+    operands.push_back(refOperand({c}, stats->mean));
+    operands.push_back(refOperand({c}, stats->var));
   }
-  for (int64_t i = 0; i < rows * c; ++i) {
-    int64_t ch = i % c;
-    double g = k.scale ? gamma[ch] : 1, b = k.center ? beta[ch] : 0;
-    r.y[i] = g * (x[i] - r.mean[ch]) / std::sqrt(r.var[ch] + eps) + b;
-  }
-  return r;
+  if (k.scale)
+    operands.push_back(refOperand({c}, gamma));
+  if (k.center)
+    operands.push_back(refOperand({c}, beta));
+  OpOutcome o =
+      interpretRef(stats ? OpKind::BatchNormInference : OpKind::BatchNorm,
+                   std::move(operands), k.attrs(eps));
+  if (o.results.empty())
+    return {};
+  if (stats)
+    return {o.results[0], stats->mean, stats->var};
+  return {o.results[0], o.results[1], o.results[2]};
 }
 
 // |y| bound used to scale errors: |gamma xhat| + |beta| + 1.
@@ -109,6 +110,7 @@ TEST(NormKernels, BatchNormMatchesReference) {
     ASSERT_EQ(run.results.size(), 3u) << k.str();
     std::vector<double> xd = toDouble(x);
     NormRef ref = normRef(k, xd, toDouble(w.gamma), toDouble(w.beta), 1e-3);
+    ASSERT_EQ(ref.y.size(), xd.size()) << k.str();
     EXPECT_LT(maxRelError(run.results[1].f, ref.mean), 1e-6) << k.str();
     EXPECT_LT(maxRelError(run.results[2].f, ref.var), 1e-6) << k.str();
     EXPECT_LT(maxScaledError(run.results[0].f, ref.y, normScale(k, ref, xd, w)),
@@ -180,7 +182,7 @@ TEST(NormKernels, InferenceMatchesTrainingAndReference) {
 
 // For L = sum(r * batch_norm(x, gamma, beta).y), batch_norm_grad(x, mean,
 // var, r, gamma) gives dL/dx (through the batch statistics), dL/dgamma and
-// dL/dbeta: central differences of the float64 reference.
+// dL/dbeta: central differences of the interpreter's batch_norm.
 TEST(NormKernels, GradMatchesFiniteDifferences) {
   std::mt19937 rng(44);
   const NormCase cases[] = {{{6, 3}},
@@ -248,13 +250,13 @@ TEST(NormKernels, GradMatchesFiniteDifferences) {
   }
 }
 
-// A larger case against the closed form (dbeta = sum dy, dgamma =
-// sum dy xhat, dx = gamma inv (dy - dbeta/R - xhat dgamma/R)), also for
-// thread-count determinism on many rows.
+// A larger case against the interpreter's batch_norm_grad (the closed form
+// dbeta = sum dy, dgamma = sum dy xhat, dx = gamma inv (dy - dbeta/R -
+// xhat dgamma/R)), also for thread-count determinism on many rows.
 TEST(NormKernels, GradMatchesClosedFormOnMnistShape) {
   std::mt19937 rng(45);
   NormCase k{{8, 26, 26, 32}};
-  int64_t c = 32, rows = k.rows(), n = rows * c;
+  int64_t c = 32, n = k.rows() * c;
   std::vector<float> x = randomFloats(rng, n, -2, 2), dy = randomFloats(rng, n);
   Weights w = randomWeights(rng, c);
   std::vector<float> mean(c), var(c);
@@ -264,34 +266,28 @@ TEST(NormKernels, GradMatchesClosedFormOnMnistShape) {
     mean[ch] = static_cast<float>(stats.mean[ch]);
     var[ch] = static_cast<float>(stats.var[ch]);
   }
-  auto grad =
-      runChecked(OpKind::BatchNormGrad,
-                 {HostTensor::floats(k.shape, x), HostTensor::floats({c}, mean),
-                  HostTensor::floats({c}, var), HostTensor::floats(k.shape, dy),
-                  HostTensor::floats({c}, w.gamma)},
-                 {{"epsilon", 1e-3}});
+  std::vector<HostTensor> operands = {
+      HostTensor::floats(k.shape, x), HostTensor::floats({c}, mean),
+      HostTensor::floats({c}, var), HostTensor::floats(k.shape, dy),
+      HostTensor::floats({c}, w.gamma)};
+  ir::Attrs attrs = {{"epsilon", 1e-3}};
+  auto grad = runChecked(OpKind::BatchNormGrad, operands, attrs);
   ASSERT_EQ(grad.results.size(), 3u);
-  std::vector<double> dbeta(c, 0.0), dgamma(c, 0.0), dx(n), scale(n);
-  auto xhat = [&](int64_t i) {
-    return (x[i] - double(mean[i % c])) / std::sqrt(double(var[i % c]) + 1e-3);
-  };
-  for (int64_t i = 0; i < n; ++i) {
-    dbeta[i % c] += dy[i];
-    dgamma[i % c] += dy[i] * xhat(i);
-  }
+  OpOutcome ref = interpret(OpKind::BatchNormGrad, operands, attrs);
+  ASSERT_EQ(ref.results.size(), 3u);
+  std::vector<double> scale(n);
   for (int64_t i = 0; i < n; ++i) {
     int64_t ch = i % c;
     double inv = 1 / std::sqrt(double(var[ch]) + 1e-3);
-    dx[i] = w.gamma[ch] * inv *
-            (dy[i] - dbeta[ch] / rows - xhat(i) * dgamma[ch] / rows);
     scale[i] = w.gamma[ch] * inv * (std::fabs(dy[i]) + 1);
   }
-  EXPECT_LT(maxScaledError(grad.results[0].f, dx, scale), 1e-5);
-  EXPECT_LT(maxRelError(grad.results[1].f, dgamma), 1e-5);
-  EXPECT_LT(maxRelError(grad.results[2].f, dbeta), 1e-5);
+  EXPECT_LT(maxScaledError(grad.results[0].f, ref.results[0], scale), 1e-5);
+  EXPECT_LT(maxRelError(grad.results[1].f, ref.results[1]), 1e-5);
+  EXPECT_LT(maxRelError(grad.results[2].f, ref.results[2]), 1e-5);
 }
 
-// moving = moving * momentum + value * (1 - momentum), in f32, in place.
+// moving = moving * momentum + value * (1 - momentum), in f32, in place:
+// exactly that f32 formula, and within rounding of the interpreter's.
 TEST(NormKernels, MovingAverageUpdate) {
   std::mt19937 rng(46);
   for (int64_t n : {1, 3, 16, 17, 64}) {
@@ -303,6 +299,16 @@ TEST(NormKernels, MovingAverageUpdate) {
                              HostTensor::floats({n}, v)},
                             {{"momentum", momentum}});
       ASSERT_EQ(run.operands.size(), 2u);
+      OpOutcome ref =
+          interpret(OpKind::MovingAverageUpdate,
+                    {HostTensor::floats({n}, m, ir::ValueKind::Param),
+                     HostTensor::floats({n}, v)},
+                    {{"momentum", momentum}});
+      ASSERT_EQ(ref.operands.size(), 2u);
+      for (int64_t i = 0; i < n; ++i)
+        EXPECT_NEAR(run.operands[0].f[i], ref.operands[0][i],
+                    1e-6 * (std::fabs(m[i]) + std::fabs(v[i])))
+            << "n=" << n << " i=" << i;
       float keep = static_cast<float>(momentum);
       float take = static_cast<float>(1 - momentum);
       for (int64_t i = 0; i < n; ++i) {

@@ -1,7 +1,8 @@
-// sgd_update, adam_update and rmsprop_update: several steps against a
-// float64 reference of the Keras formulas; every step also runs at 1, 2 and
-// 3 threads, which must update parameters and state bit-identically.
-#include "DenseReference.h"
+// sgd_update, adam_update and rmsprop_update: several steps against the
+// reference interpreter (the Keras formulas in float64) stepping float64
+// copies of the same operands; every step also runs at 1, 2 and 3 threads,
+// which must update parameters and state bit-identically.
+#include "KernelTestUtil.h"
 
 #include <fmt/format.h>
 
@@ -59,6 +60,20 @@ struct OptimizerRun {
         operands[k].f = r.operands[k].f;
   }
 
+  // The same step by the interpreter on the float64 copies; adam's step
+  // number t (1-based) when given.
+  void referenceStep(OpKind kind, const ir::Attrs &attrs, int t = 0) {
+    std::vector<OpOperand> ops;
+    for (size_t k = 0; k < ref.size(); ++k)
+      ops.push_back({operands[k].type, ref[k], operands[k].kind});
+    if (t > 0)
+      ops.push_back(refOperand(HostTensor::ints({}, {t})));
+    OpOutcome o = interpretRef(kind, std::move(ops), attrs);
+    ASSERT_GE(o.operands.size(), ref.size());
+    for (size_t k = 0; k < ref.size(); ++k)
+      ref[k] = o.operands[k];
+  }
+
   void expectMatchesReference(const std::string &what) {
     expectClose(operands[0].f, ref[0], 1e-6, 1e-6, what + " param");
     // States such as momentum * v - lr * g can cancel to near 0, so their
@@ -90,24 +105,14 @@ TEST(OptimizerKernels, SgdMatchesKerasFormula) {
       std::string what = fmt::format("sgd lr={} momentum={} nesterov={} n={}",
                                      c.lr, c.momentum, c.nesterov, n);
       OptimizerRun run(rng, n, c.velocity ? 1 : 0, false);
-      CompiledOp op(OpKind::SgdUpdate, run.operands,
-                    {{"learning_rate", c.lr},
-                     {"momentum", c.momentum},
-                     {"nesterov", int64_t(c.nesterov)}});
+      ir::Attrs attrs = {{"learning_rate", c.lr},
+                         {"momentum", c.momentum},
+                         {"nesterov", int64_t(c.nesterov)}};
+      CompiledOp op(OpKind::SgdUpdate, run.operands, attrs);
       for (int step = 1; step <= 5; ++step) {
         run.newGradient(rng);
         run.step(op, what);
-        auto &p = run.ref[0];
-        const auto &g = run.ref[1];
-        for (int64_t i = 0; i < n; ++i) {
-          if (!c.velocity) {
-            p[i] -= c.lr * g[i];
-            continue;
-          }
-          double &v = run.ref[2][i];
-          v = c.momentum * v - c.lr * g[i];
-          p[i] += c.nesterov ? c.momentum * v - c.lr * g[i] : v;
-        }
+        run.referenceStep(OpKind::SgdUpdate, attrs);
         run.expectMatchesReference(fmt::format("{} step {}", what, step));
       }
     }
@@ -117,16 +122,11 @@ struct AdamConfig {
   double lr, beta1, beta2, epsilon;
 };
 
-void adamReference(OptimizerRun &run, const AdamConfig &c, int t) {
-  double alpha =
-      c.lr * std::sqrt(1 - std::pow(c.beta2, t)) / (1 - std::pow(c.beta1, t));
-  for (size_t i = 0; i < run.ref[0].size(); ++i) {
-    double g = run.ref[1][i];
-    double &m = run.ref[2][i], &v = run.ref[3][i];
-    m = c.beta1 * m + (1 - c.beta1) * g;
-    v = c.beta2 * v + (1 - c.beta2) * g * g;
-    run.ref[0][i] -= alpha * m / (std::sqrt(v) + c.epsilon);
-  }
+ir::Attrs adamAttrs(const AdamConfig &c) {
+  return {{"learning_rate", c.lr},
+          {"beta_1", c.beta1},
+          {"beta_2", c.beta2},
+          {"epsilon", c.epsilon}};
 }
 
 std::vector<HostTensor> withStep(std::vector<HostTensor> operands, int t) {
@@ -145,17 +145,14 @@ TEST(OptimizerKernels, AdamMatchesKerasFormulaFromStepOne) {
           fmt::format("adam lr={} b1={} b2={} n={}", c.lr, c.beta1, c.beta2, n);
       OptimizerRun run(rng, n, 2, false);
       CompiledOp op(OpKind::AdamUpdate, withStep(run.operands, 1),
-                    {{"learning_rate", c.lr},
-                     {"beta_1", c.beta1},
-                     {"beta_2", c.beta2},
-                     {"epsilon", c.epsilon}});
+                    adamAttrs(c));
       for (int t = 1; t <= 10; ++t) {
         run.newGradient(rng);
         std::vector<double> before = run.ref[0];
         run.operands = withStep(run.operands, t);
         run.step(op, what);
         run.operands.pop_back();
-        adamReference(run, c, t);
+        run.referenceStep(OpKind::AdamUpdate, adamAttrs(c), t);
         run.expectMatchesReference(fmt::format("{} step {}", what, t));
         if (t != 1 || c.epsilon > 1e-6)
           continue;
@@ -179,14 +176,11 @@ TEST(OptimizerKernels, AdamMatchesKerasFormulaAtLaterSteps) {
       std::string what = fmt::format("adam t={} n={}", t, n);
       OptimizerRun run(rng, n, 2, true);
       CompiledOp op(OpKind::AdamUpdate, withStep(run.operands, t),
-                    {{"learning_rate", c.lr},
-                     {"beta_1", c.beta1},
-                     {"beta_2", c.beta2},
-                     {"epsilon", c.epsilon}});
+                    adamAttrs(c));
       run.operands = withStep(run.operands, t);
       run.step(op, what);
       run.operands.pop_back();
-      adamReference(run, c, t);
+      run.referenceStep(OpKind::AdamUpdate, adamAttrs(c), t);
       run.expectMatchesReference(what);
     }
 }
@@ -204,18 +198,13 @@ TEST(OptimizerKernels, RmspropMatchesKeras3Formula) {
       std::string what = fmt::format("rmsprop lr={} rho={} eps={} n={}", c.lr,
                                      c.rho, c.epsilon, n);
       OptimizerRun run(rng, n, 1, false);
-      CompiledOp op(
-          OpKind::RmspropUpdate, run.operands,
-          {{"learning_rate", c.lr}, {"rho", c.rho}, {"epsilon", c.epsilon}});
+      ir::Attrs attrs = {
+          {"learning_rate", c.lr}, {"rho", c.rho}, {"epsilon", c.epsilon}};
+      CompiledOp op(OpKind::RmspropUpdate, run.operands, attrs);
       for (int step = 1; step <= 5; ++step) {
         run.newGradient(rng);
         run.step(op, what);
-        for (int64_t i = 0; i < n; ++i) {
-          double g = run.ref[1][i];
-          double &ms = run.ref[2][i];
-          ms = c.rho * ms + (1 - c.rho) * g * g;
-          run.ref[0][i] -= c.lr * g / std::sqrt(ms + c.epsilon);
-        }
+        run.referenceStep(OpKind::RmspropUpdate, attrs);
         run.expectMatchesReference(fmt::format("{} step {}", what, step));
       }
     }

@@ -1,7 +1,8 @@
-// max_pool2d, avg_pool2d and their gradient kernels against naive float64
-// references and finite differences, on odd shapes, overlapping and
-// non-overlapping windows, valid and same padding, and 1, 2 and 3 threads.
-#include "ConvReference.h"
+// max_pool2d, avg_pool2d and their gradient kernels against the reference
+// interpreter running the same op and against finite differences of its
+// pools, on odd shapes, overlapping and non-overlapping windows, valid and
+// same padding, and 1, 2 and 3 threads.
+#include "KernelTestUtil.h"
 
 #include <gtest/gtest.h>
 
@@ -43,8 +44,15 @@ std::vector<int64_t> outShape(const Window &g) {
   return {g.n, g.oh(), g.ow(), g.c};
 }
 
-std::vector<float> toFloat(const std::vector<double> &v) {
-  return {v.begin(), v.end()};
+// The interpreter's result for the same op on the same operands.
+std::vector<double> reference(const OpCall &call) {
+  return interpret1(call.kind, call.operands, call.attrs);
+}
+
+// A pool of kind `kind` on window g over float64 x, for finite differences.
+std::vector<double> pool(OpKind kind, const Window &g,
+                         const std::vector<double> &x) {
+  return interpretRef1(kind, {refOperand(g.xShape(), x)}, poolAttrs(g));
 }
 
 void expectMatches(const std::vector<std::vector<float>> &got,
@@ -66,8 +74,8 @@ OpCall avgPoolCall(const Window &g, const std::vector<float> &x) {
 
 OpCall maxPoolGradCall(const Window &g, const std::vector<float> &x,
                        const std::vector<float> &dy) {
-  // The forward output operand comes from the reference (exact in float).
-  std::vector<float> y = toFloat(refMaxPool(g, toDouble(x)));
+  // The forward output operand comes from the interpreter (exact in float).
+  std::vector<float> y = toFloat(pool(OpKind::MaxPool2D, g, toDouble(x)));
   return {OpKind::MaxPool2DGrad,
           {HostTensor::floats(g.xShape(), x),
            HostTensor::floats(outShape(g), y),
@@ -85,7 +93,7 @@ int64_t inSize(const Window &g) { return g.n * g.h * g.w * g.c; }
 int64_t outSize(const Window &g) { return g.n * g.oh() * g.ow() * g.c; }
 
 // Forward and gradient kernels of both pool kinds on every case in one
-// compile, each against its float64 reference.
+// compile, each against the interpreter.
 TEST(PoolKernels, MatchReference) {
   std::mt19937 rng(11);
   std::vector<Window> cases = poolCases(rng, 13, {1, 3, 17, 32});
@@ -103,15 +111,14 @@ TEST(PoolKernels, MatchReference) {
   ASSERT_EQ(got.size(), calls.size());
   for (size_t k = 0; k < cases.size(); ++k) {
     const Window &g = cases[k];
-    auto x = toDouble(xs[k]), dy = toDouble(dys[k]);
     // A maximum of floats is exact.
-    expectMatches(got[4 * k], refMaxPool(g, x), 1e-30,
+    expectMatches(got[4 * k], reference(calls[4 * k]), 1e-30,
                   fmt::format("max {}", g.str()));
-    expectMatches(got[4 * k + 1], refAvgPool(g, x), 1e-6,
+    expectMatches(got[4 * k + 1], reference(calls[4 * k + 1]), 1e-6,
                   fmt::format("avg {}", g.str()));
-    expectMatches(got[4 * k + 2], refMaxPoolGrad(g, x, dy), 1e-6,
+    expectMatches(got[4 * k + 2], reference(calls[4 * k + 2]), 1e-6,
                   fmt::format("max grad {}", g.str()));
-    expectMatches(got[4 * k + 3], refAvgPoolGrad(g, dy), 1e-6,
+    expectMatches(got[4 * k + 3], reference(calls[4 * k + 3]), 1e-6,
                   fmt::format("avg grad {}", g.str()));
   }
 }
@@ -138,9 +145,7 @@ TEST(PoolKernels, MaxPoolGradRoutesTiesToFirstMax) {
   auto got = runOps(calls, kThreads);
   ASSERT_EQ(got.size(), calls.size());
   for (size_t k = 0; k < cases.size(); ++k)
-    expectMatches(got[k],
-                  refMaxPoolGrad(cases[k], toDouble(xs[k]), toDouble(dys[k])),
-                  1e-6, cases[k].str());
+    expectMatches(got[k], reference(calls[k]), 1e-6, cases[k].str());
   ASSERT_FALSE(got.back().empty());
   const std::vector<float> &dy = dys.back(), &dx = got.back()[0];
   std::vector<float> want = {dy[0], dy[1], dy[2], 0, dy[3], dy[4], dy[5], 0,
@@ -148,8 +153,8 @@ TEST(PoolKernels, MaxPoolGradRoutesTiesToFirstMax) {
   EXPECT_EQ(dx, want);
 }
 
-// The gradient kernels against central differences of the float64 forward
-// reference for L = sum(r * pool(x)).
+// The gradient kernels against central differences of the interpreter's
+// forward pools for L = sum(r * pool(x)).
 TEST(PoolKernels, GradsMatchFiniteDifferences) {
   std::mt19937 rng(16);
   std::vector<Window> cases = poolCases(rng, 9, {1, 3, 17});
@@ -167,8 +172,12 @@ TEST(PoolKernels, GradsMatchFiniteDifferences) {
     const Window &g = cases[k];
     auto x = toDouble(xs[k]), r = toDouble(rs[k]);
     const std::vector<float> &maxDx = got[2 * k][0], &avgDx = got[2 * k + 1][0];
-    auto maxF = [&](const std::vector<double> &v) { return refMaxPool(g, v); };
-    auto avgF = [&](const std::vector<double> &v) { return refAvgPool(g, v); };
+    auto maxF = [&](const std::vector<double> &v) {
+      return pool(OpKind::MaxPool2D, g, v);
+    };
+    auto avgF = [&](const std::vector<double> &v) {
+      return pool(OpKind::AvgPool2D, g, v);
+    };
     std::uniform_int_distribution<int64_t> coord(0, x.size() - 1);
     for (int j = 0; j < 16; ++j) {
       int64_t i = coord(rng);
@@ -199,10 +208,9 @@ TEST(PoolKernels, MnistTutorialShapes) {
   auto got = runOps(calls, kThreads);
   ASSERT_EQ(got.size(), calls.size());
   for (size_t k = 0; k < cases.size(); ++k) {
-    auto x = toDouble(xs[k]);
-    expectMatches(got[2 * k], refMaxPool(cases[k], x), 1e-30, cases[k].str());
-    expectMatches(got[2 * k + 1], refMaxPoolGrad(cases[k], x, toDouble(dys[k])),
-                  1e-6, cases[k].str());
+    expectMatches(got[2 * k], reference(calls[2 * k]), 1e-30, cases[k].str());
+    expectMatches(got[2 * k + 1], reference(calls[2 * k + 1]), 1e-6,
+                  cases[k].str());
   }
 }
 

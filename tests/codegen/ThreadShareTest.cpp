@@ -4,7 +4,7 @@
 // threads writing the same element is a data race even when they write the
 // same value; an element nobody writes is garbage. Thread counts include
 // more threads than some kernels have work items (empty shares).
-#include "ConvReference.h"
+#include "KernelTestUtil.h"
 
 #include <gtest/gtest.h>
 

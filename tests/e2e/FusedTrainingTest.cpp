@@ -3,7 +3,9 @@
 // same weights and batches, on 1, 2 and 3 threads. The fused kernels do the
 // same float32 arithmetic as the ops they replace, so losses, accuracies
 // and every updated weight and optimizer moment must match bit for bit;
-// the results must also not depend on the thread count.
+// the results must also not depend on the thread count, and the losses and
+// accuracies are the reference interpreter's on the same graph and data.
+#include "common/Interpreter.h"
 #include "frontend/Frontend.h"
 #include "passes/Autodiff.h"
 #include "passes/DeadCode.h"
@@ -39,7 +41,11 @@ std::vector<uint32_t> bits(const float *p, int64_t n) {
   return out;
 }
 
-Snapshot train(const ir::Graph &g, int threads, int steps) {
+// With `ref`, the interpreter (of g) also runs every step from the same
+// weights and inputs; refLosses gets its loss and correct count per step.
+Snapshot train(const ir::Graph &g, int threads, int steps,
+               Interpreter *ref = nullptr,
+               std::vector<std::pair<double, double>> *refLosses = nullptr) {
   runtime::ParamStore store;
   auto ex = runtime::Executor::create(g, store);
   EXPECT_TRUE(ex.ok()) << ex.status();
@@ -55,6 +61,8 @@ Snapshot train(const ir::Graph &g, int threads, int steps) {
     bool isParam = g.value(g.findValue(name)).kind == ir::ValueKind::Param;
     for (int64_t i = 0; i < t->numElements(); ++i)
       p[i] = isParam ? u(rng) : 0.0f;
+    if (ref)
+      ref->at(name).assign(p, p + t->numElements());
   }
   runtime::ThreadPool pool(threads);
   ir::ValueId x = g.findValue("x"), labels = g.findValue("labels");
@@ -66,6 +74,16 @@ Snapshot train(const ir::Graph &g, int threads, int steps) {
       e.i32(labels)[i] = static_cast<int32_t>(rng() % 10);
     *e.i32(g.findValue("step")) = s;
     e.run(pool);
+    if (ref) {
+      (*ref)[x].assign(e.f32(x), e.f32(x) + g.type(x).numElements());
+      (*ref)[labels].assign(e.i32(labels),
+                            e.i32(labels) + g.type(labels).numElements());
+      (*ref)[g.findValue("step")] = {static_cast<double>(s)};
+      absl::Status st = ref->run();
+      EXPECT_TRUE(st.ok()) << st;
+      refLosses->emplace_back((*ref)[g.output("loss")][0],
+                              (*ref)[g.output("correct")][0]);
+    }
     for (const char *o : {"loss", "correct"}) {
       std::vector<uint32_t> v = bits(e.f32(g.output(o)), 1);
       std::vector<uint32_t> &all = out[o];
@@ -87,8 +105,23 @@ TEST(FusedTraining, SameBitsAsUnfusedOnEveryThreadCount) {
   ASSERT_TRUE(passes::fuseOps(fused).ok());
   ASSERT_LT(fused.ops().size(), unfused->ops().size());
 
+  Interpreter interp(fused);
+  std::vector<std::pair<double, double>> refLosses;
   Snapshot reference = train(*unfused, 1, 3);
   ASSERT_FALSE(reference.empty());
+  // The fused graph's losses and correct counts against the interpreter
+  // running it on the same weights and batches (float64, so not bit for
+  // bit: a wrong kernel would be off by far more).
+  Snapshot fromFused = train(fused, 1, 3, &interp, &refLosses);
+  ASSERT_EQ(refLosses.size(), 3u);
+  for (size_t s = 0; s < refLosses.size(); ++s) {
+    float loss, correct;
+    std::memcpy(&loss, &fromFused.at("loss")[s], 4);
+    std::memcpy(&correct, &fromFused.at("correct")[s], 4);
+    EXPECT_NEAR(loss, refLosses[s].first, 1e-5 * refLosses[s].first)
+        << "step " << s + 1;
+    EXPECT_EQ(correct, refLosses[s].second) << "step " << s + 1;
+  }
   for (int threads : {1, 2, 3}) {
     for (const auto *g : {&*unfused, &fused}) {
       Snapshot got = train(*g, threads, 3);

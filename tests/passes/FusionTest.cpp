@@ -7,7 +7,7 @@
 #include "passes/Autodiff.h"
 #include "passes/DeadCode.h"
 #include "passes/EvalGraph.h"
-#include "passes/Interpreter.h"
+#include "common/Interpreter.h"
 #include "passes/Pipeline.h"
 #include "passes/TestModels.h"
 

@@ -5,7 +5,7 @@
 // loss, computed by the same interpreter.
 #include "passes/Autodiff.h"
 #include "passes/EvalGraph.h"
-#include "passes/Interpreter.h"
+#include "common/Interpreter.h"
 #include "passes/TestModels.h"
 
 #include "ir/Printer.h"

@@ -1,6 +1,6 @@
 // Hand-computed cases that pin the reference interpreter's forward
 // semantics, so that the gradient checks built on it mean something.
-#include "passes/Interpreter.h"
+#include "common/Interpreter.h"
 
 #include <gtest/gtest.h>
 
@@ -148,14 +148,24 @@ TEST(Interpreter, DropoutMaskIsScaledAndNearTheRate) {
   EXPECT_NEAR(kept, 7500, 200);
 }
 
-TEST(Interpreter, RejectsLabelsOutOfRange) {
-  ir::Graph g("bad");
-  ValueId x = g.addInput("x", ir::f32({1, 3}));
-  ValueId l = g.addInput("l", ir::i32({1}));
-  ASSERT_TRUE(g.create(OpKind::SoftmaxCrossEntropy, {x, l}).ok());
-  Interpreter in(g);
-  in[l] = {3};
-  EXPECT_FALSE(in.run().ok());
+// docs/ir.md: a label outside [0, C) adds 0 to the loss but still counts
+// in N; it has no one-hot in the gradient and is never correct.
+TEST(Interpreter, IgnoresLabelsOutOfRange) {
+  OneOp op;
+  op.operand(ir::f32({2, 2}), {0, 0, 1, 3});
+  op.operand(ir::i32({2}), {2, 1});
+  op.run(OpKind::SoftmaxCrossEntropy, {});
+  EXPECT_NEAR(op.result(0)[0], std::log1p(std::exp(-2.0)) / 2, 1e-12);
+  OneOp grad;
+  grad.operand(ir::f32({2, 2}), {0.5, 0.5, 0.25, 0.75});
+  grad.operand(ir::i32({2}), {-1, 1});
+  grad.run(OpKind::SoftmaxCrossEntropyGrad, {});
+  EXPECT_EQ(grad.result(), (std::vector<double>{0.25, 0.25, 0.125, -0.125}));
+  OneOp count;
+  count.operand(ir::f32({2, 2}), {0.5, 0.5, 0.25, 0.75});
+  count.operand(ir::i32({2}), {7, 1});
+  count.run(OpKind::CountCorrect, {});
+  EXPECT_EQ(count.result()[0], 1);
 }
 
 } // namespace

@@ -4,7 +4,7 @@
 // checks are in GradientCheckTest.cpp.
 #include "passes/Autodiff.h"
 #include "passes/EvalGraph.h"
-#include "passes/Interpreter.h"
+#include "common/Interpreter.h"
 #include "passes/Rebatch.h"
 #include "passes/TestModels.h"
 
