@@ -15,6 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
+#include <nlohmann/json.hpp>
+
 namespace cnnc::runtime {
 
 using support::writeFileAtomically;
@@ -55,17 +57,27 @@ std::string printable(std::string_view s) {
 }
 
 //===----------------------------------------------------------------------===//
-// A minimal JSON parser, just enough for safetensors headers: strict RFC 8259
-// syntax, duplicate keys rejected, numbers kept as text.
+// The JSON header, parsed by nlohmann::json's SAX parser (strict RFC 8259,
+// UTF-8 checked) into a small tree that keeps the file's key order and each
+// number's literal. Our handler adds what a header needs: no duplicate keys,
+// bounded nesting and a bounded number of values.
 //===----------------------------------------------------------------------===//
 
 struct Json {
   enum class Kind { Null, Bool, Number, String, Array, Object };
   Kind kind = Kind::Null;
   std::string text;              // String: decoded value; Number: literal
+  bool isUInt = false;           // Number: a plain non-negative integer...
+  uint64_t uint = 0;             // ...that fits in 64 bits, this one
   std::vector<Json> items;       // Array elements, or Object values
   std::vector<std::string> keys; // Object keys, parallel to items
 };
+
+Json jsonOfKind(Json::Kind kind) {
+  Json j;
+  j.kind = kind;
+  return j;
+}
 
 const char *kindName(Json::Kind kind) {
   switch (kind) {
@@ -85,383 +97,148 @@ const char *kindName(Json::Kind kind) {
   return "?";
 }
 
-// Length of the valid UTF-8 sequence starting at s[0], or 0 if invalid.
-size_t utf8SeqLen(std::string_view s) {
-  auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
-  unsigned char c = byte(0);
-  size_t len;
-  unsigned char lo = 0x80, hi = 0xBF; // allowed range of the second byte
-  if (c < 0x80)
-    return 1;
-  if (c >= 0xC2 && c <= 0xDF) {
-    len = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    if (c == 0xE0)
-      lo = 0xA0; // overlong
-    if (c == 0xED)
-      hi = 0x9F; // surrogates
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    if (c == 0xF0)
-      lo = 0x90; // overlong
-    if (c == 0xF4)
-      hi = 0x8F; // above U+10FFFF
-  } else {
-    return 0;
+// nlohmann's message without its "[json.exception...] parse error at line
+// L, column C: " prefix (we give the byte offset instead) and without the
+// "last read: '...'" token, which may be megabytes of the file.
+std::string jsonSyntaxError(std::string_view what) {
+  if (size_t colon = what.find(": "); colon != std::string_view::npos)
+    what.remove_prefix(colon + 2);
+  std::string out(what);
+  constexpr std::string_view kLastRead = "; last read: '";
+  if (size_t begin = out.find(kLastRead); begin != std::string::npos) {
+    size_t end = out.rfind("'; expected ");
+    out.erase(begin, end != std::string::npos && end > begin
+                         ? end + 1 - begin
+                         : std::string::npos);
   }
-  if (s.size() < len || byte(1) < lo || byte(1) > hi)
-    return 0;
-  for (size_t i = 2; i < len; ++i)
-    if (byte(i) < 0x80 || byte(i) > 0xBF)
-      return 0;
-  return len;
+  if (out.size() > 200)
+    out.resize(200);
+  return out;
 }
 
-bool isValidUtf8(std::string_view s) {
-  while (!s.empty()) {
-    size_t n = utf8SeqLen(s);
-    if (n == 0)
-      return false;
-    s.remove_prefix(n);
-  }
-  return true;
-}
-
-void appendUtf8(std::string &out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
-class JsonParser {
+class HeaderSax final : public nlohmann::json_sax<nlohmann::json> {
 public:
-  explicit JsonParser(std::string_view text) : text(text) {}
+  Json root;
+  std::string error; // set when parsing stops
 
-  // Parses one value surrounded only by whitespace (the padding).
-  bool parseDocument(Json &out) {
-    skipSpace();
-    if (!parseValue(out, 0))
-      return false;
-    skipSpace();
-    if (pos != text.size())
-      return fail("unexpected text after the JSON object");
+  bool null() override { return add(Json{}); }
+  bool boolean(bool) override { return add(jsonOfKind(Json::Kind::Bool)); }
+  // Called only for a literal with a leading '-', so 0 was "-0": keep the
+  // sign for error messages.
+  bool number_integer(number_integer_t v) override {
+    return add(number(v == 0 ? std::string("-0") : absl::StrCat(v)));
+  }
+  bool number_unsigned(number_unsigned_t v) override {
+    Json j = number(absl::StrCat(v));
+    j.isUInt = true;
+    j.uint = v;
+    return add(std::move(j));
+  }
+  // Also integers too large for 64 bits; `literal` is the file's text.
+  bool number_float(number_float_t, const string_t &literal) override {
+    return add(number(literal));
+  }
+  bool string(string_t &s) override {
+    Json j = jsonOfKind(Json::Kind::String);
+    j.text = std::move(s);
+    return add(std::move(j));
+  }
+  bool binary(binary_t &) override { return fail("binary value"); }
+  bool start_object(std::size_t) override { return open(Json::Kind::Object); }
+  bool key(string_t &k) override {
+    Frame &top = stack.back();
+    if (!top.seen.insert(k).second)
+      return fail(absl::StrCat("duplicate key '", printable(k), "'"));
+    top.value.keys.push_back(std::move(k));
     return true;
   }
-
-  const std::string &error() const { return err; }
+  bool end_object() override { return close(); }
+  bool start_array(std::size_t) override { return open(Json::Kind::Array); }
+  bool end_array() override { return close(); }
+  bool parse_error(std::size_t pos, const std::string &,
+                   const nlohmann::detail::exception &e) override {
+    // `pos` counts the characters read, the offending one included.
+    return fail(absl::StrCat("at header byte ", pos > 0 ? pos - 1 : 0, ": ",
+                             printable(jsonSyntaxError(e.what()))));
+  }
 
 private:
-  // Deeper nesting has no use in a header and would risk the stack.
-  static constexpr int kMaxDepth = 64;
+  // Arrays and objects open at once, the root included; deeper nesting has
+  // no use in a header.
+  static constexpr size_t kMaxDepth = 65;
   // A parsed value takes about 100 bytes for every byte of "0,": without a
   // cap, a 100 MB header of them would ask for gigabytes. A million values
   // describe some 100,000 tensors.
   static constexpr size_t kMaxValues = size_t{1} << 20;
 
-  std::string_view text;
-  size_t pos = 0;
+  struct Frame {
+    Json value;
+    std::set<std::string, std::less<>> seen; // Object keys so far
+  };
+  std::vector<Frame> stack; // open arrays and objects, innermost last
   size_t values = 0;
-  std::string err;
 
   bool fail(absl::string_view why) {
-    err = absl::StrCat("at header byte ", pos, ": ",
-                       atEnd() ? "unexpected end of header, " : "", why);
+    error = std::string(why);
     return false;
   }
 
-  bool atEnd() const { return pos >= text.size(); }
-
-  void skipSpace() {
-    while (!atEnd() && (text[pos] == ' ' || text[pos] == '\t' ||
-                        text[pos] == '\n' || text[pos] == '\r'))
-      ++pos;
+  static Json number(std::string literal) {
+    Json j = jsonOfKind(Json::Kind::Number);
+    j.text = std::move(literal);
+    return j;
   }
 
-  bool consume(char c) {
-    if (atEnd() || text[pos] != c)
-      return false;
-    ++pos;
-    return true;
-  }
-
-  bool isDigit() const {
-    return !atEnd() && text[pos] >= '0' && text[pos] <= '9';
-  }
-
-  bool parseValue(Json &out, int depth) {
-    if (depth > kMaxDepth)
-      return fail("nesting too deep");
+  bool count() {
     if (++values > kMaxValues)
       return fail(absl::StrCat("more than ", kMaxValues, " JSON values"));
-    if (atEnd())
-      return fail("expected a JSON value");
-    switch (text[pos]) {
-    case '{':
-      return parseObject(out, depth);
-    case '[':
-      return parseArray(out, depth);
-    case '"':
-      out.kind = Json::Kind::String;
-      return parseString(out.text);
-    case 't':
-      out.kind = Json::Kind::Bool;
-      return parseWord("true");
-    case 'f':
-      out.kind = Json::Kind::Bool;
-      return parseWord("false");
-    case 'n':
-      out.kind = Json::Kind::Null;
-      return parseWord("null");
-    default:
-      if (text[pos] == '-' || isDigit())
-        return parseNumber(out);
-      return fail("expected a JSON value");
-    }
-  }
-
-  bool parseWord(std::string_view word) {
-    if (text.substr(pos, word.size()) != word)
-      return fail("invalid literal");
-    pos += word.size();
     return true;
   }
 
-  bool parseObject(Json &out, int depth) {
-    out.kind = Json::Kind::Object;
-    ++pos; // '{'
-    skipSpace();
-    if (consume('}'))
-      return true;
-    std::set<std::string, std::less<>> seen;
-    for (;;) {
-      skipSpace();
-      if (atEnd() || text[pos] != '"')
-        return fail("expected a string key");
-      size_t keyPos = pos;
-      std::string key;
-      if (!parseString(key))
-        return false;
-      if (!seen.insert(key).second) {
-        pos = keyPos;
-        return fail(absl::StrCat("duplicate key '", printable(key), "'"));
-      }
-      skipSpace();
-      if (!consume(':'))
-        return fail("expected ':'");
-      skipSpace();
-      Json value;
-      if (!parseValue(value, depth + 1))
-        return false;
-      out.keys.push_back(std::move(key));
-      out.items.push_back(std::move(value));
-      skipSpace();
-      if (consume('}'))
-        return true;
-      if (!consume(','))
-        return fail("expected ',' or '}'");
-    }
-  }
-
-  bool parseArray(Json &out, int depth) {
-    out.kind = Json::Kind::Array;
-    ++pos; // '['
-    skipSpace();
-    if (consume(']'))
-      return true;
-    for (;;) {
-      skipSpace();
-      Json value;
-      if (!parseValue(value, depth + 1))
-        return false;
-      out.items.push_back(std::move(value));
-      skipSpace();
-      if (consume(']'))
-        return true;
-      if (!consume(','))
-        return fail("expected ',' or ']'");
-    }
-  }
-
-  bool parseHex4(uint32_t &out) {
-    if (text.size() - pos < 4)
-      return fail("truncated \\u escape");
-    out = 0;
-    for (int i = 0; i < 4; ++i) {
-      char c = text[pos++];
-      out <<= 4;
-      if (c >= '0' && c <= '9')
-        out |= static_cast<uint32_t>(c - '0');
-      else if (c >= 'a' && c <= 'f')
-        out |= static_cast<uint32_t>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F')
-        out |= static_cast<uint32_t>(c - 'A' + 10);
-      else
-        return fail("bad hex digit in \\u escape");
-    }
+  // Puts a finished value into the innermost open container (the parser has
+  // already read its key), or makes it the root.
+  bool addFinished(Json value) {
+    if (stack.empty())
+      root = std::move(value);
+    else
+      stack.back().value.items.push_back(std::move(value));
     return true;
   }
 
-  bool parseString(std::string &out) {
-    ++pos; // '"'
-    for (;;) {
-      if (atEnd())
-        return fail("unterminated string");
-      unsigned char c = static_cast<unsigned char>(text[pos]);
-      if (c == '"') {
-        ++pos;
-        return true;
-      }
-      if (c < 0x20)
-        return fail("control character in string");
-      if (c != '\\') {
-        size_t n = utf8SeqLen(text.substr(pos));
-        if (n == 0)
-          return fail("invalid UTF-8");
-        out.append(text.substr(pos, n));
-        pos += n;
-        continue;
-      }
-      ++pos;
-      if (atEnd())
-        return fail("unterminated string");
-      char e = text[pos++];
-      switch (e) {
-      case '"':
-      case '\\':
-      case '/':
-        out += e;
-        break;
-      case 'b':
-        out += '\b';
-        break;
-      case 'f':
-        out += '\f';
-        break;
-      case 'n':
-        out += '\n';
-        break;
-      case 'r':
-        out += '\r';
-        break;
-      case 't':
-        out += '\t';
-        break;
-      case 'u': {
-        uint32_t cp = 0;
-        if (!parseHex4(cp))
-          return false;
-        if (cp >= 0xDC00 && cp <= 0xDFFF)
-          return fail("lone low surrogate in \\u escape");
-        if (cp >= 0xD800 && cp <= 0xDBFF) {
-          uint32_t low = 0;
-          if (!consume('\\') || !consume('u') || !parseHex4(low) ||
-              low < 0xDC00 || low > 0xDFFF)
-            return fail("unpaired surrogate in \\u escape");
-          cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-        }
-        appendUtf8(out, cp);
-        break;
-      }
-      default:
-        --pos;
-        return fail("invalid escape");
-      }
-    }
+  bool add(Json value) { return count() && addFinished(std::move(value)); }
+
+  bool open(Json::Kind kind) {
+    if (!count())
+      return false;
+    if (stack.size() >= kMaxDepth)
+      return fail("nesting too deep");
+    stack.push_back(Frame{jsonOfKind(kind), {}});
+    return true;
   }
 
-  bool parseNumber(Json &out) {
-    out.kind = Json::Kind::Number;
-    size_t start = pos;
-    consume('-');
-    if (consume('0')) {
-      // no leading zeros
-    } else if (isDigit()) {
-      while (isDigit())
-        ++pos;
-    } else {
-      return fail("invalid number");
-    }
-    if (consume('.')) {
-      if (!isDigit())
-        return fail("invalid number");
-      while (isDigit())
-        ++pos;
-    }
-    if (consume('e') || consume('E')) {
-      if (!consume('+'))
-        consume('-');
-      if (!isDigit())
-        return fail("invalid number");
-      while (isDigit())
-        ++pos;
-    }
-    out.text = std::string(text.substr(start, pos - start));
-    return true;
+  bool close() {
+    Json done = std::move(stack.back().value);
+    stack.pop_back();
+    return addFinished(std::move(done));
   }
 };
 
 // A non-negative JSON integer no larger than `max`.
 bool asUInt(const Json &v, uint64_t max, uint64_t &out) {
-  if (v.kind != Json::Kind::Number || v.text.empty())
+  if (v.kind != Json::Kind::Number || !v.isUInt)
     return false;
-  out = 0;
-  for (char c : v.text) {
-    if (c < '0' || c > '9')
-      return false; // sign, fraction or exponent
-    if (__builtin_mul_overflow(out, 10, &out) ||
-        __builtin_add_overflow(out, static_cast<uint64_t>(c - '0'), &out))
-      return false;
-  }
+  out = v.uint;
   return out <= max;
 }
 
-void appendJsonString(std::string &out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    switch (c) {
-    case '"':
-      out += "\\\"";
-      break;
-    case '\\':
-      out += "\\\\";
-      break;
-    case '\b':
-      out += "\\b";
-      break;
-    case '\f':
-      out += "\\f";
-      break;
-    case '\n':
-      out += "\\n";
-      break;
-    case '\r':
-      out += "\\r";
-      break;
-    case '\t':
-      out += "\\t";
-      break;
-    default:
-      if (static_cast<unsigned char>(c) < 0x20)
-        absl::StrAppend(&out, "\\u00", static_cast<int>(c) < 0x10 ? "0" : "",
-                        absl::Hex(static_cast<unsigned char>(c)));
-      else
-        out += c;
-    }
+// Whether nlohmann can write `s` as a JSON string: it refuses invalid UTF-8.
+bool isValidUtf8(const std::string &s) {
+  try {
+    (void)nlohmann::json(s).dump();
+    return true;
+  } catch (const nlohmann::json::type_error &) {
+    return false;
   }
-  out += '"';
 }
 
 //===----------------------------------------------------------------------===//
@@ -691,21 +468,13 @@ writeSafetensors(const std::string &path,
       return invalid(
           absl::StrCat("metadata entry '", key, "' is not valid UTF-8"));
 
-  std::string header = "{";
-  if (!metadata.empty()) {
-    appendJsonString(header, kMetadataKey);
-    header += ":{";
-    bool first = true;
-    for (const auto &[key, value] : metadata) {
-      if (!first)
-        header += ',';
-      first = false;
-      appendJsonString(header, key);
-      header += ':';
-      appendJsonString(header, value);
-    }
-    header += '}';
-  }
+  // Keys in the order __metadata__, then the tensors in data order, as
+  // compact JSON (no spaces): files are byte-for-byte reproducible.
+  nlohmann::ordered_json root = nlohmann::ordered_json::object();
+  if (!metadata.empty())
+    root[std::string(kMetadataKey)] = metadata;
+  nlohmann::ordered_json::object_t &entries =
+      root.get_ref<nlohmann::ordered_json::object_t &>();
 
   std::set<std::string_view> names;
   uint64_t offset = 0;
@@ -727,15 +496,15 @@ writeSafetensors(const std::string &path,
                                   " values"));
 
     uint64_t end = offset + 4 * numElements;
-    if (header.size() > 1)
-      header += ',';
-    appendJsonString(header, t.name);
-    absl::StrAppend(&header,
-                    ":{\"dtype\":\"F32\",\"shape\":", shapeStr(t.shape),
-                    ",\"data_offsets\":[", offset, ",", end, "]}");
+    // Names are known unique: append without ordered_map's linear search for
+    // an existing key, which would make writing quadratic.
+    entries.Container::emplace_back(
+        t.name, nlohmann::ordered_json{{"dtype", "F32"},
+                                       {"shape", t.shape},
+                                       {"data_offsets", {offset, end}}});
     offset = end;
   }
-  header += '}';
+  std::string header = root.dump();
   // The spec pads the header with spaces so the data starts 8-byte aligned.
   header.append((8 - header.size() % 8) % 8, ' ');
   if (header.size() > kMaxHeaderSize)
@@ -796,14 +565,18 @@ readSafetensors(const std::string &path) {
     return readError(path);
   if (header.empty() || header[0] != '{')
     return corrupt("header does not start with '{'");
-  Json root;
-  JsonParser parser(header);
-  if (!parser.parseDocument(root))
-    return corrupt(absl::StrCat("bad JSON header ", parser.error()));
+  // nlohmann's lexer takes a NUL byte for the end of the input. JSON has no
+  // place for one, and we must not ignore what would follow it.
+  if (size_t nul = header.find('\0'); nul != std::string::npos)
+    return corrupt(
+        absl::StrCat("bad JSON header: at header byte ", nul, ": NUL byte"));
+  HeaderSax sax;
+  if (!nlohmann::json::sax_parse(header, &sax))
+    return corrupt(absl::StrCat("bad JSON header: ", sax.error));
 
   uint64_t dataStart = 8 + headerSize;
   absl::StatusOr<std::vector<TensorEntry>> entries =
-      HeaderChecker(path, fileSize - dataStart).check(root);
+      HeaderChecker(path, fileSize - dataStart).check(sax.root);
   if (!entries.ok())
     return entries.status();
 

@@ -200,28 +200,31 @@ TEST_F(SafetensorsTest, RejectsBadJson) {
   std::string data = floatBytes({1, 2});
   const std::pair<std::string, std::string> cases[] = {
       {R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},})",
-       "at header byte 54: expected a string key"},
+       "at header byte 54: syntax error while parsing object key"},
       {R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}} x)",
-       "unexpected text after the JSON object"},
+       "at header byte 55: syntax error while parsing value - invalid literal; "
+       "expected end of input"},
       {R"({"a" {"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
        "expected ':'"},
       {R"({"a":{"dtype":"F32,"shape":[2],"data_offsets":[0,8]}})",
-       "at header byte 20: expected ',' or '}'"},
+       "at header byte 20: syntax error while parsing object"},
       {R"({"a":{"dtype":"F32","shape":[2,],"data_offsets":[0,8]}})",
-       "expected a JSON value"},
+       "unexpected ']'; expected '[', '{', or a literal"},
       {R"({"a":{"dtype":"F32","shape":[02],"data_offsets":[0,8]}})",
-       "expected ',' or ']'"},
+       "unexpected number literal; expected ']'"},
       {R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]})",
-       "at header byte 53: unexpected end of header, expected ',' or '}'"},
+       "at header byte 53: syntax error while parsing object - unexpected end "
+       "of input; expected '}'"},
       {R"({"a":{"dtype":"F\q32","shape":[2],"data_offsets":[0,8]}})",
-       "invalid escape"},
-      {"{\"a\x01\":1}", "control character in string"},
-      {"{\"a\xff\":1}", "invalid UTF-8"},
-      {R"({"\udc00":1})", "lone low surrogate"},
+       "forbidden character after backslash"},
+      {"{\"a\x01\":1}", "control character U+0001 (SOH) must be escaped"},
+      {"{\"a\xff\":1}", "ill-formed UTF-8 byte"},
+      {R"({"\udc00":1})",
+       "surrogate U+DC00..U+DFFF must follow U+D800..U+DBFF"},
       {R"({"a":tru})", "invalid literal"},
       {R"({"a":-})", "invalid number"},
-      {R"({"a":)", "at header byte 5: unexpected end of header, expected a "
-                   "JSON value"},
+      {R"({"a":)", "at header byte 5: syntax error while parsing value - "
+                   "unexpected end of input"},
       {std::string(100, '['), "header does not start with '{'"},
       {"{\"a\":" + std::string(100, '[') + std::string(100, ']') + "}",
        "nesting too deep"},
@@ -234,6 +237,148 @@ TEST_F(SafetensorsTest, RejectsBadJson) {
     SCOPED_TRACE(header);
     expectRejected(writeFile(header, data), part);
   }
+}
+
+// A syntax error's message must not quote the file: a bad string may run for
+// megabytes.
+TEST_F(SafetensorsTest, SyntaxErrorsDoNotQuoteTheHeader) {
+  std::string header = "{\"" + std::string(1 << 20, 'a') + "\xff\":1}";
+  std::string p = writeFile(header, "");
+  expectRejected(p, "at header byte 1048578: syntax error while parsing "
+                    "object key - invalid string: ill-formed UTF-8 byte");
+  absl::StatusOr<std::vector<NamedTensor>> got = readSafetensors(p);
+  EXPECT_LT(got.status().message().size(), p.size() + 300);
+}
+
+// Keys are compared after decoding escapes, in every object of the header.
+TEST_F(SafetensorsTest, RejectsDuplicateKeys) {
+  std::string data = floatBytes({1, 2});
+  const std::pair<std::string, std::string> cases[] = {
+      {R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+       R"("\u0061":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
+       "bad JSON header: duplicate key 'a'"},
+      {R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"shape":[2]}})",
+       "bad JSON header: duplicate key 'shape'"},
+      {R"({"__metadata__":{"k":"1","k":"2"},)"
+       R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
+       "bad JSON header: duplicate key 'k'"},
+      {R"({"a\n":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+       R"("a\n":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
+       "bad JSON header: duplicate key 'a\\n'"},
+  };
+  for (const auto &[header, part] : cases) {
+    SCOPED_TRACE(header);
+    expectRejected(writeFile(header, data), part);
+  }
+  // The same key in different objects is no duplicate.
+  std::string p =
+      writeFile(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                R"("b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                data);
+  absl::StatusOr<std::vector<NamedTensor>> got = readSafetensors(p);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->size(), 2u);
+}
+
+// At most 65 arrays and objects may be open at once, the root included.
+TEST_F(SafetensorsTest, CapsNestingDepth) {
+  auto nested = [](int arrays) {
+    return "{\"a\":" + std::string(arrays, '[') + std::string(arrays, ']') +
+           "}";
+  };
+  // 64 arrays inside the root parse; the schema then refuses them.
+  expectRejected(writeFile(nested(64), ""),
+                 "tensor 'a' is an array, expected an object");
+  expectRejected(writeFile(nested(65), ""),
+                 "bad JSON header: nesting too deep");
+  expectRejected(writeFile(nested(100000), ""),
+                 "bad JSON header: nesting too deep");
+}
+
+// The header must be a JSON object, starting at its first byte.
+TEST_F(SafetensorsTest, RejectsValidJsonThatIsNoObject) {
+  for (const std::string header :
+       {"[]", "[{}]", "\"{}\"", "null", "1", "true", " {}", "\n{}"}) {
+    SCOPED_TRACE(header);
+    expectRejected(writeFile(header, ""), "header does not start with '{'");
+  }
+}
+
+// Only the spec's padding may follow the JSON object: whitespace (we write
+// spaces, others may not), nothing else.
+TEST_F(SafetensorsTest, RejectsTrailingGarbage) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"{} x", "at header byte 3: syntax error while parsing value"},
+      {"{}}", "at header byte 2: syntax error while parsing value"},
+      {"{}{}", "at header byte 2: syntax error while parsing value"},
+      {"{},", "at header byte 2: syntax error while parsing value"},
+      {"{}  //", "at header byte 4: syntax error while parsing value"},
+      // NUL bytes, which nlohmann's lexer alone would take for the end.
+      {std::string("{}\0\0\0\0\0\0", 8), "at header byte 2: NUL byte"},
+      {std::string("{} \0{\"a\":", 10), "at header byte 3: NUL byte"},
+      {std::string("{\"a\0\":1}", 8), "at header byte 3: NUL byte"},
+  };
+  for (const auto &[header, part] : cases) {
+    SCOPED_TRACE(header);
+    expectRejected(writeFile(header, ""), "bad JSON header: " + part);
+  }
+  for (const std::string header : {"{}", "{}      ", "{} \t\r\n"}) {
+    SCOPED_TRACE(header);
+    absl::StatusOr<std::vector<NamedTensor>> got =
+        readSafetensors(writeFile(header, ""));
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_TRUE(got->empty());
+  }
+}
+
+// Names are UTF-8: written raw except for what JSON must escape, and read
+// back the same whether the file escapes them or not.
+TEST_F(SafetensorsTest, RoundTripsNonAsciiAndEscapedNames) {
+  const std::vector<std::string> names = {"é",
+                                          "日本語.kernel",
+                                          "\xF0\x9F\x98\x80",
+                                          "tab\there\n",
+                                          "quote\"back\\slash/",
+                                          "\x01\x1f\x7f",
+                                          "__metadata__x"};
+  std::vector<NamedTensor> tensors;
+  for (size_t i = 0; i < names.size(); ++i)
+    tensors.push_back({names[i], {1}, {static_cast<float>(i)}});
+  std::string p = path("names.safetensors");
+  ASSERT_TRUE(writeSafetensors(p, tensors, {{"ключ", "значение\n"}}).ok());
+  std::string bytes = readBytes(p);
+  EXPECT_TRUE(hasSubstr(bytes, R"({"__metadata__":{"ключ":"значение\n"},)"));
+  EXPECT_TRUE(hasSubstr(bytes, R"("é":{"dtype")"));
+  EXPECT_TRUE(hasSubstr(bytes, R"("tab\there\n":{)"));
+  EXPECT_TRUE(hasSubstr(bytes, R"("quote\"back\\slash/":{)"));
+  EXPECT_TRUE(hasSubstr(bytes, "\"\\u0001\\u001f\x7f\":{"));
+  absl::StatusOr<std::vector<NamedTensor>> got = readSafetensors(p);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), names.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    EXPECT_EQ((*got)[i].name, names[i]);
+    EXPECT_EQ((*got)[i].data, std::vector<float>{static_cast<float>(i)});
+  }
+
+  // The same names as another writer may escape them.
+  std::string header =
+      R"({"\u00e9":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+      R"("\u65e5\u672C\u8a9e.kernel":{"dtype":"F32","shape":[1],)"
+      R"("data_offsets":[4,8]},)"
+      R"("\ud83d\ude00":{"dtype":"F32","shape":[1],"data_offsets":[8,12]},)"
+      R"("tab\u0009here\u000a":{"dtype":"F32","shape":[1],)"
+      R"("data_offsets":[12,16]},)"
+      R"("quote\u0022back\u005cslash\/":{"dtype":"F32","shape":[1],)"
+      R"("data_offsets":[16,20]},)"
+      R"("\u0001\u001F\u007f":{"dtype":"F32","shape":[1],)"
+      R"("data_offsets":[20,24]},)"
+      R"("\u005f_metadata__x":{"dtype":"F32","shape":[1],)"
+      R"("data_offsets":[24,28]}})";
+  got = readSafetensors(writeFile(header, floatBytes({0, 1, 2, 3, 4, 5, 6})));
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), names.size());
+  for (size_t i = 0; i < names.size(); ++i)
+    EXPECT_EQ((*got)[i].name, names[i]);
 }
 
 // A header of a few megabytes must not make the parser ask for gigabytes:
