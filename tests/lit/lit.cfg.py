@@ -1,6 +1,7 @@
 # lit configuration of the cnnc-opt / cnnc tests. Substitutions:
 #   %cnnc-opt  the cnnc-opt binary      %cnnc    the cnnc binary
-#   %models    the models/ folder       FileCheck, not: LLVM 19's (on PATH)
+#   %models    the models/ folder       FileCheck, not, split-file: LLVM 19's
+#                                       (its tools folder is put on PATH)
 # Features: "avx512" when the host CPU has AVX-512F (the kernels then use
 # 16-wide vectors and zmm registers).
 import os
