@@ -19,6 +19,13 @@ bin_dir = config.cnnc_binary_dir
 # %cnnc-opt first: %cnnc is its prefix.
 config.substitutions.append(("%cnnc-opt", os.path.join(bin_dir, "cnnc-opt")))
 config.substitutions.append(("%cnnc", os.path.join(bin_dir, "cnnc")))
+# %limit-memory caps the address space of a command that must not read
+# without end ("ulimit -v ...;"); nothing under ASan, whose shadow memory
+# needs terabytes of address space (the time limit and the reader's own
+# cap remain).
+sanitized = getattr(config, "cnnc_sanitize", "OFF").upper() in ("ON", "1", "TRUE", "YES")
+config.substitutions.append(
+    ("%limit-memory", "" if sanitized else "ulimit -v 4000000;"))
 config.substitutions.append(
     ("%models", os.path.join(config.cnnc_source_dir, "models")))
 config.substitutions.append(
