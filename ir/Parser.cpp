@@ -103,7 +103,17 @@ bool SyntaxParser::error(TextPos pos, const std::string &message) {
   if (status_.ok()) {
     std::string text =
         fmt::format("{}:{}:{}: error: ", file_, pos.line, pos.col);
-    text.append(message);
+    // Messages quote tokens, whose text may hold decoded escapes: control
+    // bytes are shown escaped so that an error stays one line.
+    for (char c : message) {
+      auto u = static_cast<unsigned char>(c);
+      if (c == '\n')
+        text.append("\\n");
+      else if (u < 0x20 || u == 0x7f)
+        text.append(fmt::format("\\x{:02x}", u));
+      else
+        text.push_back(c);
+    }
     status_ = absl::InvalidArgumentError(text);
   }
   return false;
