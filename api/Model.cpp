@@ -6,9 +6,11 @@
 #include "frontend/Frontend.h"
 #include "ir/Printer.h"
 #include "passes/Pipelines.h"
+#include "runtime/ImageFolder.h"
 #include "runtime/Model.h"
 #include "runtime/Profile.h"
 #include "runtime/Progress.h"
+#include "runtime/ThreadPool.h"
 
 #include <fmt/format.h>
 
@@ -182,14 +184,20 @@ std::string Model::summary() const {
 TrainingConfig Model::config() const {
   const ir::TrainingSpec &s = impl_->spec;
   TrainingConfig c;
-  c.dataset = s.fit.dataset;
+  c.dataset = ir::datasetName(s.fit.dataset);
   c.idxPrefix = s.fit.idxPrefix;
+  if (s.fit.dataset == ir::DatasetKind::ImageFolder) {
+    c.imageDirectory = s.fit.images.directory;
+    c.validationSplit = s.fit.images.validationSplit;
+  }
+  if (s.fit.validation == ir::ValidationKind::Folder)
+    c.validationImageDirectory = s.fit.validationImages.directory;
   c.epochs = s.fit.epochs;
   c.batchSize = s.fit.batchSize;
   c.learningRate = s.optimizer.learningRate;
   c.seed = s.fit.seed;
   c.shuffle = s.fit.shuffle;
-  c.validation = s.fit.validation;
+  c.validation = s.fit.validation != ir::ValidationKind::None;
   return c;
 }
 
@@ -295,12 +303,50 @@ Result<std::string> Model::irText(Stage stage) {
 Result<Dataset> Model::dataset(const std::string &split,
                                const std::string &dataDir) const {
   const ir::FitSpec &fit = impl_->spec.fit;
-  if (fit.dataset != "idx")
+  if (split != "train" && split != "t10k")
+    return Status(fmt::format("dataset: split expects train or t10k, got '{}'",
+                              split));
+  switch (fit.dataset) {
+  case ir::DatasetKind::Mnist:
     return Dataset::mnist(split, dataDir);
-  if (dataDir.empty())
-    return Dataset::idx(fit.idxPrefix, split);
-  return Dataset::idx(
-      (fs::path(dataDir) / fs::path(fit.idxPrefix).filename()).string(), split);
+  case ir::DatasetKind::Idx:
+    if (dataDir.empty())
+      return Dataset::idx(fit.idxPrefix, split);
+    return Dataset::idx(
+        (fs::path(dataDir) / fs::path(fit.idxPrefix).filename()).string(),
+        split);
+  case ir::DatasetKind::ImageFolder:
+    break;
+  }
+  ir::ImageFolderSpec images = fit.images;
+  if (!dataDir.empty())
+    images.directory = dataDir;
+  bool validation = split == "t10k";
+  switch (validation ? fit.validation : ir::ValidationKind::Split) {
+  case ir::ValidationKind::None:
+  case ir::ValidationKind::Test:
+    return Status(fmt::format("{}: the fit statement gives no validation "
+                              "data (validation=none)",
+                              images.directory));
+  case ir::ValidationKind::Folder: {
+    ImageFolderOptions o = api::toOptions(fit.validationImages);
+    o.threads = impl_->rt->threads();
+    return Dataset::imageFolder(fit.validationImages.directory, o);
+  }
+  case ir::ValidationKind::Split:
+    break;
+  }
+  // Training data: the training subset when the folder is split.
+  ImageFolderOptions o = api::toOptions(images);
+  o.threads = impl_->rt->threads();
+  o.seed = fit.seed;
+  if (images.validationSplit > 0)
+    o.subset = validation ? "validation" : "training";
+  return Dataset::imageFolder(images.directory, o);
+}
+
+std::vector<std::string> Model::classNames() const {
+  return impl_->rt->classNames();
 }
 
 Result<std::vector<EpochMetrics>> Model::fit(const Dataset &train,
@@ -375,6 +421,48 @@ Result<std::vector<float>> Model::predict(const float *images, int64_t count) {
 Result<std::vector<float>> Model::predict(const uint8_t *images,
                                           int64_t count) {
   return predictWith(*impl_->rt, images, count);
+}
+
+Result<ImagePredictions>
+Model::predictImages(const std::vector<std::string> &paths) {
+  auto files = runtime::listImageFiles(paths);
+  if (!files.ok())
+    return api::toStatus(files.status());
+  if (files->empty())
+    return Status("predictImages: no image files given");
+  // As the fit statement's image folder reads its images, or else as the
+  // input layer asks for them.
+  const ir::FitSpec &fit = impl_->spec.fit;
+  ir::ImageFolderSpec spec;
+  if (fit.dataset == ir::DatasetKind::ImageFolder) {
+    spec = fit.images;
+  } else {
+    std::vector<int64_t> shape = inputShape();
+    spec.height = shape[0];
+    spec.width = shape[1];
+    if (shape[2] != 1 && shape[2] != 3 && shape[2] != 4)
+      return Status(fmt::format("predictImages: the model's input has {} "
+                                "channels; images have 1, 3 or 4",
+                                shape[2]));
+    spec.colorMode = shape[2] == 1   ? ir::ColorMode::Grayscale
+                     : shape[2] == 3 ? ir::ColorMode::Rgb
+                                     : ir::ColorMode::Rgba;
+  }
+  runtime::ThreadPool pool(impl_->rt->threads());
+  auto images = runtime::loadImageFiles(*files, spec, pool);
+  if (!images.ok())
+    return api::toStatus(images.status());
+  auto probs = impl_->rt->predict(images->pixels.data(), images->count);
+  if (!probs.ok())
+    return api::toStatus(probs.status());
+  ImagePredictions out;
+  out.files = *std::move(files);
+  out.classNames = impl_->rt->classNames();
+  if (out.classNames.empty())
+    for (int64_t c = 0; c < numClasses(); ++c)
+      out.classNames.push_back(std::to_string(c));
+  out.probabilities = *std::move(probs);
+  return out;
 }
 
 Status Model::saveWeights(const std::string &path) const {

@@ -104,7 +104,8 @@ struct CompileStmt {
 
 struct FitStmt {
   SourceLoc loc;
-  SourceLoc datasetLoc; // line 0 when dataset= is not given
+  SourceLoc datasetLoc;    // line 0 when dataset= is not given
+  SourceLoc validationLoc; // line 0 when validation= is not given
   ir::FitSpec fit;      // defaults filled in
 };
 

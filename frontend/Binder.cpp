@@ -62,7 +62,11 @@ const std::vector<std::string> kPaddings = {"valid", "same"};
 const std::vector<std::string> kLosses = {"categorical_crossentropy",
                                           "sparse_categorical_crossentropy"};
 const std::vector<std::string> kOptimizers = {"sgd", "adam", "rmsprop"};
-const std::vector<std::string> kDatasets = {"mnist", "idx"};
+const std::vector<std::string> kDatasets = {"mnist", "idx", "image_folder"};
+// In the order of ir::ColorMode and ir::Interpolation.
+const std::vector<std::string> kColorModes = {"grayscale", "rgb", "rgba"};
+const std::vector<std::string> kInterpolations = {"bilinear", "nearest",
+                                                  "area"};
 
 // Keras ZeroPadding2D: n (all sides), (sym_h, sym_w) or
 // ((top, bottom), (left, right)), each at least 0. Returns the error, if
@@ -509,11 +513,12 @@ bool Binder::readDataset(const RawArg &a, ir::FitSpec &out) {
   const char *idxUsage = "dataset idx needs a path prefix, as in "
                          "idx(\"data/mnist/\")";
   if (v.kind != Kind::Name && v.kind != Kind::Call)
-    return fail(v.loc, fmt::format("dataset expects mnist or "
-                                   "idx(\"path/prefix\"), got {}",
+    return fail(v.loc, fmt::format("dataset expects mnist, "
+                                   "idx(\"path/prefix\") or "
+                                   "image_folder(\"dir/\", ...), got {}",
                                    describe(v)));
   if (v.text == "mnist" && v.kind == Kind::Name) {
-    out.dataset = "mnist";
+    out.dataset = ir::DatasetKind::Mnist;
     out.idxPrefix.clear();
     return true;
   }
@@ -523,18 +528,93 @@ bool Binder::readDataset(const RawArg &a, ir::FitSpec &out) {
       return fail(v.loc, idxUsage);
     if (v.args[0].value.text.empty())
       return fail(v.args[0].loc, "the idx path prefix is empty");
-    out.dataset = "idx";
+    out.dataset = ir::DatasetKind::Idx;
     out.idxPrefix = v.args[0].value.text;
     return true;
+  }
+  if (v.text == "image_folder") {
+    if (v.kind != Kind::Call)
+      return fail(v.loc, "dataset image_folder needs a directory, as in "
+                         "image_folder(\"photos/\", image_size=(64, 64))");
+    out.dataset = ir::DatasetKind::ImageFolder;
+    return readImageFolder(v, out.images, /*allowSplit=*/true);
   }
   if (v.text == "mnist")
     return fail(v.loc, "dataset mnist takes no arguments");
   return fail(v.loc, unknownMessage("dataset", v.text, kDatasets));
 }
 
+// image_folder("dir", image_size=..., ...) with Keras's
+// image_dataset_from_directory names; `out` holds the defaults on entry.
+bool Binder::readImageFolder(const RawValue &call, ir::ImageFolderSpec &out,
+                             bool allowSplit) {
+  std::vector<RawArg> args = call.args;
+  if (!namePositional(args, "image_folder", {"directory"}))
+    return false;
+  std::vector<std::string> known = {"directory", "image_size", "color_mode",
+                                    "interpolation", "crop_to_aspect_ratio"};
+  if (allowSplit)
+    known.push_back("validation_split");
+  bool ok = forEachArg(
+      args, "image_folder", call.loc, known, {"directory"},
+      [&](const RawArg &a) {
+        const RawValue &v = a.value;
+        if (a.name == "directory") {
+          if (v.kind != Kind::String)
+            return fail(v.loc, fmt::format("directory expects a string, "
+                                           "got {}",
+                                           describe(v)));
+          if (v.text.empty())
+            return fail(v.loc, "the image_folder directory is empty");
+          out.directory = v.text;
+          return true;
+        }
+        if (a.name == "image_size") {
+          if (v.kind != Kind::Tuple)
+            return fail(v.loc, fmt::format("image_size expects (height, "
+                                           "width), got {}",
+                                           describe(v)));
+          IntPair hw{};
+          if (!readPair(a, hw))
+            return false;
+          out.height = hw[0];
+          out.width = hw[1];
+          return true;
+        }
+        size_t index = 0;
+        if (a.name == "color_mode") {
+          if (!readChoice(a, "color_mode", kColorModes, index))
+            return false;
+          out.colorMode = static_cast<ir::ColorMode>(index);
+          return true;
+        }
+        if (a.name == "interpolation") {
+          if (!readChoice(a, "interpolation", kInterpolations, index))
+            return false;
+          out.interpolation = static_cast<ir::Interpolation>(index);
+          return true;
+        }
+        if (a.name == "crop_to_aspect_ratio")
+          return readBool(a, out.cropToAspectRatio);
+        double split = 0;
+        if (!readNumber(a, split, Range::UnitOpen))
+          return false;
+        if (split <= 0)
+          return fail(v.loc, fmt::format("validation_split must be between 0 "
+                                         "and 1 (exclusive), got {}",
+                                         v.text));
+        out.validationSplit = split;
+        return true;
+      });
+  return ok;
+}
+
 bool Binder::bindFit(const RawStatement &s, FitStmt &f) {
   f.loc = s.loc;
-  return forEachArg(
+  // validation=image_folder(...) starts from the training folder's
+  // settings, so it is read once the dataset is known.
+  std::optional<RawArg> validation;
+  bool ok = forEachArg(
       s.args, "fit", s.loc,
       {"dataset", "epochs", "batch_size", "validation", "shuffle", "seed"}, {},
       [&](const RawArg &a) {
@@ -547,10 +627,7 @@ bool Binder::bindFit(const RawStatement &s, FitStmt &f) {
         if (a.name == "batch_size")
           return readInt(a, f.fit.batchSize, 1, kMaxSize);
         if (a.name == "validation") {
-          size_t index = 0;
-          if (!readChoice(a, "validation", {"test", "none"}, index))
-            return false;
-          f.fit.validation = index == 0;
+          validation = a;
           return true;
         }
         if (a.name == "shuffle")
@@ -561,6 +638,72 @@ bool Binder::bindFit(const RawStatement &s, FitStmt &f) {
         f.fit.seed = static_cast<uint64_t>(seed);
         return true;
       });
+  if (!ok)
+    return false;
+  return readValidation(validation ? &*validation : nullptr, f);
+}
+
+// validation=test|none|split|image_folder(...), checked against the
+// dataset; when not given, the dataset's own validation data (MNIST's test
+// split, an image folder's validation_split subset) or none.
+bool Binder::readValidation(const RawArg *a, FitStmt &f) {
+  ir::FitSpec &fit = f.fit;
+  bool folder = fit.dataset == ir::DatasetKind::ImageFolder;
+  if (!a) {
+    if (folder)
+      fit.validation = fit.images.validationSplit > 0
+                           ? ir::ValidationKind::Split
+                           : ir::ValidationKind::None;
+    return true;
+  }
+  f.validationLoc = a->value.loc;
+  const RawValue &v = a->value;
+  if (v.kind == Kind::Call && v.text == "image_folder") {
+    if (!folder)
+      return fail(v.loc, fmt::format("validation=image_folder(...) needs "
+                                     "dataset=image_folder(...), not {}",
+                                     ir::datasetName(fit.dataset)));
+    fit.validationImages = fit.images;
+    fit.validationImages.directory.clear();
+    fit.validationImages.validationSplit = 0;
+    if (!readImageFolder(v, fit.validationImages, /*allowSplit=*/false))
+      return false;
+    if (fit.images.validationSplit > 0)
+      return fail(v.loc, "validation=image_folder(...) and the dataset's "
+                         "validation_split both give validation data; drop "
+                         "one");
+    fit.validation = ir::ValidationKind::Folder;
+    return true;
+  }
+  if (v.text == "image_folder")
+    return fail(v.loc, "validation=image_folder needs a directory, as in "
+                       "image_folder(\"test/\")");
+  size_t index = 0;
+  if (!readChoice(*a, "validation",
+                  {"test", "none", "split", "image_folder(...)"}, index))
+    return false;
+  if (index == 0) {
+    if (folder)
+      return fail(v.loc, "an image folder has no test split; use "
+                         "validation=split (with validation_split=...) or "
+                         "validation=image_folder(\"test/\")");
+    fit.validation = ir::ValidationKind::Test;
+    return true;
+  }
+  if (index == 1) {
+    fit.validation = ir::ValidationKind::None;
+    return true;
+  }
+  if (!folder)
+      return fail(v.loc, fmt::format("validation=split needs "
+                                     "dataset=image_folder(..., "
+                                     "validation_split=...), not {}",
+                                     ir::datasetName(fit.dataset)));
+  if (fit.images.validationSplit <= 0)
+    return fail(v.loc, "validation=split needs validation_split=... in "
+                       "the dataset's image_folder(...)");
+  fit.validation = ir::ValidationKind::Split;
+  return true;
 }
 
 } // namespace cnnc::frontend

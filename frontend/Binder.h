@@ -57,6 +57,9 @@ private:
   bool readLayerName(const RawArg &a, std::string &out);
   bool readOptimizer(const RawArg &a, ir::OptimizerSpec &out);
   bool readDataset(const RawArg &a, ir::FitSpec &out);
+  bool readImageFolder(const RawValue &call, ir::ImageFolderSpec &out,
+                       bool allowSplit);
+  bool readValidation(const RawArg *a, FitStmt &f);
   bool readMetrics(const RawArg &a, bool &accuracy);
 
   std::string file_;

@@ -96,7 +96,25 @@ private:
   // MNIST's shape is only checked when the file names the dataset, so that
   // small test models without a fit statement still lower.
   bool mnistNamed() const {
-    return p_.fit && p_.fit->datasetLoc.known() && spec_.fit.dataset == "mnist";
+    return p_.fit && p_.fit->datasetLoc.known() &&
+           spec_.fit.dataset == ir::DatasetKind::Mnist;
+  }
+
+  // An image folder's images are resized to image_size and converted to the
+  // color mode, so the input layer must be exactly that.
+  bool checkImageFolder(const ir::ImageFolderSpec &images, SourceLoc loc,
+                        const char *what) {
+    std::vector<int64_t> want = {images.height, images.width,
+                                 ir::channelsOf(images.colorMode)};
+    if (shape_ == want)
+      return true;
+    return fail(p_.model.inputLoc,
+                fmt::format("input: the {} image_folder gives {}x{}x{} "
+                            "images (image_size=({}, {}), color_mode={}, "
+                            "line {}), but the input shape is {}",
+                            what, want[0], want[1], want[2], images.height,
+                            images.width, ir::colorModeName(images.colorMode),
+                            loc.line, dims(shape_)));
   }
 
   bool lower() {
@@ -119,6 +137,14 @@ private:
       return fail(m.inputLoc, fmt::format("input: mnist images are 28x28x1, "
                                           "but the input shape is {}",
                                           dims(shape_)));
+    if (p_.fit && spec_.fit.dataset == ir::DatasetKind::ImageFolder) {
+      if (!checkImageFolder(spec_.fit.images, p_.fit->datasetLoc, "dataset"))
+        return false;
+      if (spec_.fit.validation == ir::ValidationKind::Folder &&
+          !checkImageFolder(spec_.fit.validationImages,
+                            p_.fit->validationLoc, "validation"))
+        return false;
+    }
     if (m.layers.empty())
       return fail(m.loc, fmt::format("model '{}' has no layers after its "
                                      "input",

@@ -20,12 +20,43 @@ struct OptimizerSpec {
   double epsilon = 1e-7;             // adam, rmsprop
 };
 
+enum class DatasetKind { Mnist, Idx, ImageFolder };
+// Keras's color_mode and interpolation names.
+enum class ColorMode { Grayscale, Rgb, Rgba };
+enum class Interpolation { Bilinear, Nearest, Area };
+
+const char *datasetName(DatasetKind kind);
+const char *colorModeName(ColorMode mode);
+const char *interpolationName(Interpolation method);
+int64_t channelsOf(ColorMode mode); // 1, 3, 4
+
+// image_folder("dir", ...): Keras's image_dataset_from_directory arguments,
+// with its defaults.
+struct ImageFolderSpec {
+  std::string directory;
+  int64_t height = 256, width = 256; // image_size
+  ColorMode colorMode = ColorMode::Rgb;
+  Interpolation interpolation = Interpolation::Bilinear;
+  bool cropToAspectRatio = false;
+  double validationSplit = 0; // 0: no split
+};
+
+// Where validation (and the closing evaluation) data comes from.
+enum class ValidationKind {
+  None,
+  Test,   // the IDX test split (t10k)
+  Split,  // the image folder's validation_split subset
+  Folder, // a second image folder
+};
+
 struct FitSpec {
-  std::string dataset = "mnist"; // "mnist" or "idx"
-  std::string idxPrefix;         // for dataset idx("prefix")
+  DatasetKind dataset = DatasetKind::Mnist;
+  std::string idxPrefix;  // for dataset idx("prefix")
+  ImageFolderSpec images; // for dataset image_folder(...)
   int64_t epochs = 1;
   int64_t batchSize = 32;
-  bool validation = true; // validation=test
+  ValidationKind validation = ValidationKind::Test;
+  ImageFolderSpec validationImages; // for validation=image_folder(...)
   bool shuffle = true;
   uint64_t seed = 0;
 };

@@ -10,10 +10,13 @@
 
 namespace cnnc::runtime {
 
-// u8 images (magic 0x00000803), row-major [count, rows, cols].
+// u8 images, row-major [count, rows, cols, channels]; IDX files (magic
+// 0x00000803) hold one channel.
 struct IdxImages {
-  int64_t count = 0, rows = 0, cols = 0;
+  int64_t count = 0, rows = 0, cols = 0, channels = 1;
   std::vector<uint8_t> pixels;
+
+  int64_t imageSize() const { return rows * cols * channels; }
 };
 
 absl::StatusOr<IdxImages> readIdxImages(const std::string &path);
@@ -24,6 +27,9 @@ absl::StatusOr<std::vector<uint8_t>> readIdxLabels(const std::string &path);
 struct LabeledImages {
   IdxImages images;
   std::vector<uint8_t> labels;
+  // What each label means (an image folder's class directories); empty for
+  // IDX data, whose classes are only numbers.
+  std::vector<std::string> classNames;
 };
 
 // Loads prefix + split + "-images-idx3-ubyte" and "-labels-idx1-ubyte" (each

@@ -1,5 +1,6 @@
 #include "runtime/Model.h"
 
+#include "runtime/ClassNames.h"
 #include "runtime/MemoryBudget.h"
 
 #include "passes/Pipelines.h"
@@ -70,7 +71,7 @@ absl::StatusOr<BatchIO> bindBatchIO(const Executor &ex, bool training) {
 void feedImages(const BatchIO &io, const LabeledImages &data,
                 const std::vector<int64_t> &order, int64_t begin,
                 int64_t batch) {
-  int64_t pixels = data.images.rows * data.images.cols;
+  int64_t pixels = data.images.imageSize();
   for (int64_t b = 0; b < batch; ++b) {
     int64_t src = order.empty() ? begin + b : order[begin + b];
     scalePixels(data.images.pixels.data() + src * pixels, pixels,
@@ -143,14 +144,31 @@ absl::Status Model::saveWeights(const std::string &path) const {
     tensors.push_back({v.name, v.type.shape,
                        std::vector<float>(data, data + v.type.numElements())});
   }
-  return writeSafetensors(path, tensors,
-                          {{"format", "cnnc"}, {"model", forward_.name()}});
+  std::map<std::string, std::string> metadata = {{"format", "cnnc"},
+                                                 {"model", forward_.name()}};
+  if (!classNames_.empty())
+    metadata[kClassNamesKey] = classNamesToJson(classNames_);
+  return writeSafetensors(path, tensors, metadata);
 }
 
 absl::Status Model::loadWeights(const std::string &path) {
-  auto loaded = readSafetensors(path);
+  std::map<std::string, std::string> metadata;
+  auto loaded = readSafetensors(path, &metadata);
   if (!loaded.ok())
     return loaded.status();
+  std::vector<std::string> names;
+  if (auto it = metadata.find(kClassNamesKey); it != metadata.end()) {
+    auto parsed = classNamesFromJson(it->second, path);
+    if (!parsed.ok())
+      return parsed.status();
+    names = *std::move(parsed);
+    int64_t classes = numClasses(forward_);
+    if (static_cast<int64_t>(names.size()) != classes)
+      return absl::InvalidArgumentError(fmt::format(
+          "{}: __metadata__ {} names {} classes but the model's last layer "
+          "has {} units",
+          path, kClassNamesKey, names.size(), classes));
+  }
   std::vector<std::pair<std::string, std::vector<int64_t>>> expected;
   for (const ir::Value &v : forward_.values())
     if (v.kind == ir::ValueKind::Param)
@@ -160,6 +178,7 @@ absl::Status Model::loadWeights(const std::string &path) {
   for (const NamedTensor &t : *loaded)
     std::memcpy(store_.find(t.name), t.data.data(),
                 t.data.size() * sizeof(float));
+  classNames_ = std::move(names);
   return absl::OkStatus();
 }
 
@@ -207,18 +226,25 @@ absl::StatusOr<Executor *> Model::predictExecutor(int64_t batch) {
 absl::Status Model::checkData(const LabeledImages &data,
                               const char *what) const {
   const std::vector<int64_t> &x = forward_.type(forward_.findValue("x")).shape;
-  if (x[3] != 1 || data.images.rows != x[1] || data.images.cols != x[2])
-    return absl::InvalidArgumentError(fmt::format(
-        "{} images are {}x{}x1 but the model's input is {}x{}x{}", what,
-        data.images.rows, data.images.cols, x[1], x[2], x[3]));
-  // The data is the caller's: never trust its sizes to agree.
   const IdxImages &im = data.images;
-  if (im.count < 0 || static_cast<int64_t>(data.labels.size()) != im.count ||
-      static_cast<int64_t>(im.pixels.size()) != im.count * im.rows * im.cols)
+  if (im.channels != x[3] || im.rows != x[1] || im.cols != x[2])
     return absl::InvalidArgumentError(fmt::format(
-        "{} set holds {} labels and {} pixels for {} images of {}x{}", what,
-        data.labels.size(), im.pixels.size(), im.count, im.rows, im.cols));
+        "{} images are {}x{}x{} but the model's input is {}x{}x{}", what,
+        im.rows, im.cols, im.channels, x[1], x[2], x[3]));
+  // The data is the caller's: never trust its sizes to agree.
+  if (im.count < 0 || static_cast<int64_t>(data.labels.size()) != im.count ||
+      static_cast<int64_t>(im.pixels.size()) != im.count * im.imageSize())
+    return absl::InvalidArgumentError(fmt::format(
+        "{} set holds {} labels and {} pixels for {} images of {}x{}x{}",
+        what, data.labels.size(), im.pixels.size(), im.count, im.rows, im.cols,
+        im.channels));
   int64_t classes = numClasses(forward_);
+  if (!data.classNames.empty() &&
+      static_cast<int64_t>(data.classNames.size()) != classes)
+    return absl::InvalidArgumentError(fmt::format(
+        "{} set has {} classes ({}) but the model's last layer has {} units",
+        what, data.classNames.size(), joinClassNames(data.classNames),
+        classes));
   for (size_t i = 0; i < data.labels.size(); ++i)
     if (data.labels[i] >= classes)
       return absl::InvalidArgumentError(fmt::format(
@@ -237,9 +263,18 @@ Model::fit(const LabeledImages &train, const LabeledImages *validation,
   state = FitState();
   if (absl::Status s = checkData(train, "training"); !s.ok())
     return s;
-  if (validation)
+  if (validation) {
     if (absl::Status s = checkData(*validation, "validation"); !s.ok())
       return s;
+    if (!validation->classNames.empty() && !train.classNames.empty() &&
+        validation->classNames != train.classNames)
+      return absl::InvalidArgumentError(fmt::format(
+          "the validation classes ({}) differ from the training classes ({})",
+          joinClassNames(validation->classNames),
+          joinClassNames(train.classNames)));
+  }
+  if (!train.classNames.empty())
+    classNames_ = train.classNames;
   int64_t count = train.images.count;
   if (options.limit > 0)
     count = std::min(count, options.limit);

@@ -62,6 +62,11 @@ public:
   const ir::TrainingSpec &spec() const { return spec_; }
   int threads() const { return pool_->size(); }
 
+  // What each output unit means: the class directories of the image folder
+  // the model last trained on, or loaded with the weights; empty for data
+  // without names (IDX), where classes are their numbers.
+  const std::vector<std::string> &classNames() const { return classNames_; }
+
   // Keras defaults: glorot_uniform kernels, zero biases, from `seed`.
   void initializeWeights(uint64_t seed);
   absl::Status saveWeights(const std::string &path) const;
@@ -122,6 +127,7 @@ private:
   int64_t globalEpoch_ = 0;
   bool profiling_ = false;
   passes::PipelineOptions pipeline_;
+  std::vector<std::string> classNames_;
   // Runs the prediction graph over `count` images, `fill` writing the
   // inputs of images [begin, begin + n) to x.
   absl::StatusOr<std::vector<float>> predictBatches(

@@ -525,7 +525,8 @@ writeSafetensors(const std::string &path,
 }
 
 absl::StatusOr<std::vector<NamedTensor>>
-readSafetensors(const std::string &path) {
+readSafetensors(const std::string &path,
+                std::map<std::string, std::string> *metadata) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int err = errno;
@@ -579,6 +580,15 @@ readSafetensors(const std::string &path) {
       HeaderChecker(path, fileSize - dataStart).check(sax.root);
   if (!entries.ok())
     return entries.status();
+  if (metadata) {
+    metadata->clear();
+    for (size_t i = 0; i < sax.root.keys.size(); ++i)
+      if (sax.root.keys[i] == kMetadataKey) {
+        const Json &meta = sax.root.items[i];
+        for (size_t j = 0; j < meta.keys.size(); ++j)
+          (*metadata)[meta.keys[j]] = meta.items[j].text;
+      }
+  }
 
   // Sizes are now known to fit in the file, so these allocations are safe.
   std::vector<NamedTensor> out;

@@ -28,9 +28,11 @@ writeSafetensors(const std::string &path,
                  const std::map<std::string, std::string> &metadata = {});
 
 // Reads and fully validates a file; tensors come back in the order of their
-// data offsets. Only F32 tensors are accepted.
+// data offsets. Only F32 tensors are accepted. `metadata`, when given,
+// receives the "__metadata__" strings.
 absl::StatusOr<std::vector<NamedTensor>>
-readSafetensors(const std::string &path);
+readSafetensors(const std::string &path,
+                std::map<std::string, std::string> *metadata = nullptr);
 
 // Checks loaded tensors against the names and shapes a model expects. The
 // error names the first difference, walking `expected` in order, then any

@@ -21,7 +21,13 @@ Actions:
                           evaluate on the test set and save the weights;
                           Ctrl-C (or SIGTERM) stops after the current step,
                           saves the weights and history and exits 130 (143)
-  --evaluate              evaluate the loaded weights on the test set
+  --evaluate              evaluate the loaded weights on the test set (an
+                          image folder's validation data)
+  --predict PATH...       print the most probable class of each image file
+                          (PNG, JPEG, BMP, GIF); a directory stands for its
+                          images, recursively. Takes the paths up to the
+                          next flag; the weights come from --load (default:
+                          MODEL.safetensors next to the model)
   --emit=ir|train-ir|fused-ir|llvm|asm
                           print the forward graph, the training-step graph
                           (after autodiff, before fusion), the training-step
@@ -30,9 +36,14 @@ Actions:
 
 Overrides of the fit statement:
   --epochs N  --batch-size N  --learning-rate X  --seed N  --no-shuffle
-  --data DIR              directory of the IDX files (default: data/mnist)
+  --data DIR              directory of the IDX files (default: data/mnist),
+                          or the image folder instead of the fit statement's
   --limit N               use only the first N training images
   (N: decimal digits only; X: a decimal number such as 0.01 or 1e-3)
+
+Prediction (with --predict):
+  --top-k K               print the K most probable classes (default 1)
+  --output FILE.csv       also write the predictions as CSV
 
 Files:
   --save FILE             where to write the trained weights (safetensors;
@@ -152,6 +163,8 @@ Result<Options> parseCommandLine(const std::vector<std::string> &args) {
       {"--epochs", integer(o.epochs, "--epochs")},
       {"--batch-size", integer(o.batchSize, "--batch-size")},
       {"--limit", integer(o.limit, "--limit")},
+      {"--top-k", integer(o.topK, "--top-k")},
+      {"--output", text(o.outputPath, "--output")},
       {"--threads", integer(o.threads, "--threads", kMaxThreads)},
       {"--seed",
        [&](const std::string &v) -> Status {
@@ -232,6 +245,25 @@ Result<Options> parseCommandLine(const std::vector<std::string> &args) {
 
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &arg = args[i];
+    // --predict takes every path up to the next flag; --predict=PATH one.
+    if (arg == "--predict" || arg.rfind("--predict=", 0) == 0) {
+      if (Status s = once("--predict"); !s.ok())
+        return s;
+      o.predict = true;
+      if (arg != "--predict") {
+        std::string path = arg.substr(std::string("--predict=").size());
+        if (path.empty())
+          return flagError("--predict", "expects image files or directories");
+        o.predictPaths.push_back(path);
+        continue;
+      }
+      while (i + 1 < args.size() &&
+             !(args[i + 1].size() > 1 && args[i + 1][0] == '-'))
+        o.predictPaths.push_back(args[++i]);
+      if (o.predictPaths.empty())
+        return flagError("--predict", "expects image files or directories");
+      continue;
+    }
     if (arg.size() > 1 && arg[0] == '-') {
       std::string name = arg, value;
       bool hasValue = false;
@@ -271,9 +303,12 @@ Result<Options> parseCommandLine(const std::vector<std::string> &args) {
     return o;
   if (o.modelPath.empty())
     return Status("no model file given (usage: cnnc MODEL.dsl [--train])");
-  int actions = o.train + o.evaluate + !o.emit.empty();
+  int actions = o.train + o.evaluate + o.predict + !o.emit.empty();
   if (actions > 1)
-    return Status("choose one of --train, --evaluate and --emit");
+    return Status("choose one of --train, --evaluate, --predict and --emit");
+  if ((o.topK || !o.outputPath.empty()) && !o.predict)
+    return Status(fmt::format("{} needs --predict",
+                              o.topK ? "--top-k" : "--output"));
   // Only training runs the profiled step; silently ignoring it would hide a
   // typo'd command line.
   if (o.profile && !o.train)

@@ -13,6 +13,10 @@ namespace cnnc::tools {
 struct Options {
   std::string modelPath;
   bool train = false, evaluate = false, help = false, version = false;
+  bool predict = false;
+  std::vector<std::string> predictPaths; // images and directories
+  std::optional<int64_t> topK;
+  std::string outputPath; // --output: predictions as CSV
   std::string emit; // ir | train-ir | fused-ir | llvm | asm
   std::optional<int64_t> epochs, batchSize, limit, threads;
   std::optional<double> learningRate;

@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -205,6 +206,28 @@ std::string historyFilesText(const tools::Options &opt, bool labelled) {
   return text;
 }
 
+// --predict: the top classes of each image, and the CSV if asked for.
+int predict(const tools::Options &opt, Model &model) {
+  auto preds = model.predictImages(opt.predictPaths);
+  if (!preds.ok())
+    return fail(preds.status());
+  int64_t k = opt.topK.value_or(1);
+  for (size_t i = 0; i < preds->files.size(); ++i) {
+    std::string line = preds->files[i] + ":";
+    std::vector<ClassScore> top = preds->top(i, k);
+    for (size_t r = 0; r < top.size(); ++r)
+      line += fmt::format("{} {} ({:.4f})", r ? "," : "", top[r].name,
+                          top[r].probability);
+    fmt::print("{}\n", line);
+  }
+  if (!opt.outputPath.empty()) {
+    if (Status s = writePredictionsCsv(opt.outputPath, *preds, k); !s.ok())
+      return fail(s);
+    fmt::print(stderr, "Predictions written to {}\n", opt.outputPath);
+  }
+  return 0;
+}
+
 int run(const tools::Options &opt) {
   std::string savePath =
       opt.savePath.empty() ? defaultWeightsPath(opt.modelPath) : opt.savePath;
@@ -219,6 +242,10 @@ int run(const tools::Options &opt) {
     if (Status s = checkOutputs(outputs, opt.modelPath); !s.ok())
       return fail(s);
   }
+  if (opt.predict && !opt.outputPath.empty())
+    if (Status s = checkOutputs({{opt.outputPath, "--output"}}, opt.modelPath);
+        !s.ok())
+      return fail(s);
 
   CompileOptions co;
   co.epochs = opt.epochs;
@@ -242,23 +269,37 @@ int run(const tools::Options &opt) {
     fmt::print("{}", *text);
     return 0;
   }
-  if (!opt.train && !opt.evaluate) {
+  if (!opt.train && !opt.evaluate && !opt.predict) {
     fmt::print("{}", model.summary());
     return 0;
   }
 
   std::string loadPath = opt.loadPath;
-  if (opt.evaluate && loadPath.empty()) {
+  if ((opt.evaluate || opt.predict) && loadPath.empty()) {
     loadPath = defaultWeightsPath(opt.modelPath);
     if (!fs::exists(loadPath))
-      return fail(fmt::format("--evaluate needs trained weights: pass --load "
+      return fail(fmt::format("{} needs trained weights: pass --load "
                               "FILE (there is no {})",
+                              opt.evaluate ? "--evaluate" : "--predict",
                               loadPath));
   }
+  if (opt.predict) {
+    if (Status s = model.loadWeights(loadPath); !s.ok())
+      return fail(s);
+    return predict(opt, model);
+  }
 
-  auto test = model.dataset("t10k", opt.dataDir);
-  if (!test.ok())
-    return fail(test.status());
+  // The data the run ends evaluating on: the IDX test split, or the image
+  // folder's validation data when the fit statement gives one.
+  TrainingConfig config = model.config();
+  bool folder = config.dataset == "image_folder";
+  std::optional<Dataset> test;
+  if (!folder || config.validation || opt.evaluate) {
+    auto loaded = model.dataset("t10k", opt.dataDir);
+    if (!loaded.ok())
+      return fail(loaded.status());
+    test = *std::move(loaded);
+  }
   if (!loadPath.empty())
     if (Status s = model.loadWeights(loadPath); !s.ok())
       return fail(s);
@@ -267,7 +308,9 @@ int run(const tools::Options &opt) {
     auto train = model.dataset("train", opt.dataDir);
     if (!train.ok())
       return fail(train.status());
-    TrainingConfig config = model.config();
+    fmt::print("{}", train->loadLog());
+    if (test && config.validation && folder)
+      fmt::print("{}", test->loadLog());
     fmt::print("{}", model.summary());
     int64_t count = train->size();
     if (opt.limit)
@@ -284,7 +327,8 @@ int run(const tools::Options &opt) {
     fo.stop = &gStop;
     model.setProfiling(opt.profile);
     setHandler(onStopSignal);
-    auto history = model.fit(*train, config.validation ? &*test : nullptr, fo);
+    auto history =
+        model.fit(*train, config.validation && test ? &*test : nullptr, fo);
     if (!history.ok()) {
       setHandler(SIG_DFL);
       // The weights of a failed run (a diverged loss) are worth nothing, but
@@ -325,11 +369,14 @@ int run(const tools::Options &opt) {
     if (opt.profile)
       fmt::print("\n{}", model.profileTable());
   }
-  auto result = model.evaluate(*test);
-  if (!result.ok())
-    return fail(result.status());
-  fmt::print("Test loss: {:.4f}\nTest accuracy: {:.4f}\n", result->loss,
-             result->accuracy);
+  if (test) {
+    auto result = model.evaluate(*test);
+    if (!result.ok())
+      return fail(result.status());
+    const char *what = folder ? "Validation" : "Test";
+    fmt::print("{0} loss: {1:.4f}\n{0} accuracy: {2:.4f}\n", what,
+               result->loss, result->accuracy);
+  }
   if (opt.train)
     fmt::print("Weights saved to {}\n", savePath);
   return 0;

@@ -101,7 +101,22 @@ private:
 
 class Model;
 
-// Labeled grayscale images, u8 pixels row-major [count, rows, cols]. Copies
+// How Dataset::imageFolder reads a folder: Keras's
+// image_dataset_from_directory arguments, with its defaults.
+struct ImageFolderOptions {
+  int64_t height = 256, width = 256;      // image_size
+  std::string colorMode = "rgb";          // grayscale | rgb | rgba
+  std::string interpolation = "bilinear"; // bilinear | nearest | area
+  bool cropToAspectRatio = false;
+  // With subset "training" or "validation": Keras's split, a fixed function
+  // of the seed and the sorted file list (the subsets never overlap).
+  double validationSplit = 0;
+  std::string subset; // "" (all images), "training" or "validation"
+  uint64_t seed = 0;
+  int threads = 0; // decoding threads; 0: one per available core
+};
+
+// Labeled images, u8 pixels row-major [count, rows, cols, channels]. Copies
 // share the (immutable) pixels.
 class CNNC_API Dataset {
 public:
@@ -115,16 +130,29 @@ public:
   // the prefix is used as is ("data/fashion/").
   static Result<Dataset> idx(const std::string &prefix,
                              const std::string &split);
-  // Copies count images of rows x cols pixels and their labels.
+  // A directory with one subdirectory of images per class (PNG, JPEG, BMP,
+  // GIF), decoded on all cores and resized (docs/formats.md, "Images");
+  // decoded pixels are cached on disk for the next run.
+  static Result<Dataset> imageFolder(const std::string &directory,
+                                     const ImageFolderOptions &options = {});
+  // Copies count images of rows x cols x channels pixels and their labels.
   static Result<Dataset> fromMemory(const uint8_t *pixels,
                                     const uint8_t *labels, int64_t count,
-                                    int64_t rows, int64_t cols);
+                                    int64_t rows, int64_t cols,
+                                    int64_t channels = 1);
 
   int64_t size() const;
   int64_t rows() const;
   int64_t cols() const;
-  const uint8_t *pixels() const; // [size, rows, cols]
+  int64_t channels() const;
+  const uint8_t *pixels() const; // [size, rows, cols, channels]
   const uint8_t *labels() const; // [size]
+  // What each label means (an image folder's class directories, sorted);
+  // empty for IDX and in-memory data.
+  const std::vector<std::string> &classNames() const;
+  // How the data was found, in Keras's words ("Found 70000 files belonging
+  // to 10 classes.\nUsing 56000 files for training.\n"); empty for IDX.
+  const std::string &loadLog() const;
   // The first n examples (all of them when n >= size()).
   Dataset head(int64_t n) const;
 
@@ -133,6 +161,25 @@ private:
   friend class Model;
   explicit Dataset(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
   std::shared_ptr<const Impl> impl_;
+};
+
+struct ClassScore {
+  int64_t index = 0;
+  std::string name; // the class name, or its number when names are unknown
+  float probability = 0;
+};
+
+// Model::predictImages's answer.
+struct CNNC_API ImagePredictions {
+  std::vector<std::string> files; // the images, directories expanded
+  // One per class: Model::classNames(), or "0", "1", ... when unknown.
+  std::vector<std::string> classNames;
+  // Row-major [files.size(), classNames.size()].
+  std::vector<float> probabilities;
+
+  // The k most probable classes of image i, most probable first (equal
+  // probabilities: the lower index first); all classes when k exceeds them.
+  std::vector<ClassScore> top(size_t i, int64_t k = 1) const;
 };
 
 //===----------------------------------------------------------------------===//
@@ -151,13 +198,19 @@ struct CompileOptions {
 
 // The training recipe in effect: the statements with the overrides applied.
 struct TrainingConfig {
-  std::string dataset; // "mnist" or "idx"
+  std::string dataset; // "mnist", "idx" or "image_folder"
   std::string idxPrefix;
+  std::string imageDirectory;           // dataset image_folder
+  std::string validationImageDirectory; // validation=image_folder(...)
+  double validationSplit = 0;           // the image folder's
   int64_t epochs = 1, batchSize = 32;
   double learningRate = 0.001;
   uint64_t seed = 0;
   bool shuffle = true;
-  bool validation = true; // validation=test
+  // Whether fit validates (and cnnc --train then evaluates): on MNIST's or
+  // the IDX test split, the image folder's validation_split subset, or the
+  // validation image folder.
+  bool validation = true;
 };
 
 // The IR at each stage of compilation, as text.
@@ -275,10 +328,16 @@ public:
   // The IR at `stage` for the recipe's batch size, ending with a newline.
   Result<std::string> irText(Stage stage);
 
-  // The split ("train" or "t10k") of the dataset the fit statement names;
-  // `dataDir` replaces the default MNIST directory or the idx prefix's.
+  // The data the fit statement names: "train" the training data, "t10k"
+  // the validation data (MNIST's or the IDX test split; an image folder's
+  // validation_split subset or validation folder). `dataDir` replaces the
+  // default MNIST directory, the idx prefix's or the image folder.
   Result<Dataset> dataset(const std::string &split,
                           const std::string &dataDir = "") const;
+  // What each output unit means: the class directories of the image folder
+  // the model was last trained on, or the names saved with the loaded
+  // weights; empty when unknown (classes are then their numbers).
+  std::vector<std::string> classNames() const;
 
   // Trains from the current weights; the history of the epochs run. Shuffle
   // orders and dropout continue across fits (two fits of one epoch equal one
@@ -293,6 +352,11 @@ public:
   // them, or u8 pixels scaled by 1/255 as in training.
   Result<std::vector<float>> predict(const float *images, int64_t count);
   Result<std::vector<float>> predict(const uint8_t *images, int64_t count);
+  // Class probabilities for image files; a directory stands for its images
+  // (recursively, by extension, sorted). Decoded and resized exactly as the
+  // fit statement's image_folder reads training images (without one: to
+  // the input size, bilinear, grayscale/rgb/rgba by its channels).
+  Result<ImagePredictions> predictImages(const std::vector<std::string> &paths);
 
   // safetensors (docs/formats.md); written atomically.
   Status saveWeights(const std::string &path) const;
@@ -316,6 +380,12 @@ private:
 // Keras CSVLogger columns plus seconds (docs/formats.md); atomic.
 CNNC_API Status writeHistoryCsv(const std::string &path,
                                 const std::vector<EpochMetrics> &history);
+// Per image: file, then the top k classes and their probabilities (columns
+// file,class,probability; or class_1,probability_1,... for k > 1), RFC 4180
+// quoting (docs/formats.md); atomic.
+CNNC_API Status writePredictionsCsv(const std::string &path,
+                                    const ImagePredictions &predictions,
+                                    int64_t k = 1);
 // Training and validation accuracy and loss per epoch, as SVG; atomic.
 CNNC_API Status writeHistorySvg(const std::string &path,
                                 const std::vector<EpochMetrics> &history,

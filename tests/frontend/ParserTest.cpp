@@ -66,10 +66,10 @@ TEST(Parser, TheTutorialModel) {
   EXPECT_TRUE(p.compile->accuracy);
   ASSERT_TRUE(p.fit);
   ir::TrainingSpec spec = trainingSpec(p);
-  EXPECT_EQ(spec.fit.dataset, "mnist");
+  EXPECT_EQ(spec.fit.dataset, ir::DatasetKind::Mnist);
   EXPECT_EQ(spec.fit.epochs, 10);
   EXPECT_EQ(spec.fit.batchSize, 32);
-  EXPECT_TRUE(spec.fit.validation);
+  EXPECT_EQ(spec.fit.validation, ir::ValidationKind::Test);
 }
 
 TEST(Parser, LayerDefaults) {
@@ -183,10 +183,10 @@ TEST(Parser, TrainingDefaultsWithoutCompileOrFit) {
   EXPECT_DOUBLE_EQ(spec.optimizer.beta2, 0.999);
   EXPECT_DOUBLE_EQ(spec.optimizer.epsilon, 1e-7);
   EXPECT_TRUE(spec.accuracyMetric);
-  EXPECT_EQ(spec.fit.dataset, "mnist");
+  EXPECT_EQ(spec.fit.dataset, ir::DatasetKind::Mnist);
   EXPECT_EQ(spec.fit.epochs, 1);
   EXPECT_EQ(spec.fit.batchSize, 32);
-  EXPECT_TRUE(spec.fit.validation);
+  EXPECT_EQ(spec.fit.validation, ir::ValidationKind::Test);
   EXPECT_TRUE(spec.fit.shuffle);
   EXPECT_EQ(spec.fit.seed, 0u);
 }
@@ -201,7 +201,7 @@ TEST(Parser, CompileAndFitDefaultsPerArgument) {
   EXPECT_TRUE(spec.accuracyMetric);
   EXPECT_EQ(spec.fit.epochs, 3);
   EXPECT_EQ(spec.fit.batchSize, 32);
-  EXPECT_EQ(spec.fit.dataset, "mnist");
+  EXPECT_EQ(spec.fit.dataset, ir::DatasetKind::Mnist);
   EXPECT_FALSE(p.fit->datasetLoc.known());
 }
 
@@ -252,11 +252,11 @@ TEST(Parser, FitArguments) {
                                   "batch_size=128 epochs=2 "
                                   "dataset=idx(\"data/fashion-\")\n");
   ir::TrainingSpec spec = trainingSpec(p);
-  EXPECT_EQ(spec.fit.dataset, "idx");
+  EXPECT_EQ(spec.fit.dataset, ir::DatasetKind::Idx);
   EXPECT_EQ(spec.fit.idxPrefix, "data/fashion-");
   EXPECT_EQ(spec.fit.epochs, 2);
   EXPECT_EQ(spec.fit.batchSize, 128);
-  EXPECT_FALSE(spec.fit.validation);
+  EXPECT_EQ(spec.fit.validation, ir::ValidationKind::None);
   EXPECT_FALSE(spec.fit.shuffle);
   EXPECT_EQ(spec.fit.seed, 42u);
   EXPECT_TRUE(p.fit->datasetLoc.known());

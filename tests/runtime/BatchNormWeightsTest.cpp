@@ -37,7 +37,7 @@ protected:
     dir = tmpl;
     // 40 random 8x8 images (5 steps of 8), labels 0..2.
     std::mt19937 rng(7);
-    data.images = {40, 8, 8, std::vector<uint8_t>(40 * 64)};
+    data.images = {40, 8, 8, 1, std::vector<uint8_t>(40 * 64)};
     for (uint8_t &p : data.images.pixels)
       p = static_cast<uint8_t>(rng() % 256);
     for (int i = 0; i < 40; ++i)

@@ -75,7 +75,7 @@ TEST(MemoryBudget, ArenaLargerThanMemoryIsRefusedBeforeCompiling) {
   ASSERT_TRUE(m.ok()) << m.status();
   MemoryLimit limit("200000000"); // the activations need about 4 GB
   runtime::LabeledImages data;
-  data.images = {4096, 64, 64, std::vector<uint8_t>(4096 * 64 * 64)};
+  data.images = {4096, 64, 64, 1, std::vector<uint8_t>(4096 * 64 * 64)};
   data.labels.assign(4096, 0);
   auto history = (*m)->fit(data, nullptr, {});
   ASSERT_FALSE(history.ok());
