@@ -5,6 +5,7 @@
 #include "passes/Pipelines.h"
 #include "passes/Rebatch.h"
 #include "runtime/Idx.h"
+#include "support/Random.h"
 #include "runtime/Model.h"
 #include "runtime/Profile.h"
 
@@ -71,19 +72,51 @@ uint64_t digest(const std::vector<float> &v) {
   return h;
 }
 
+runtime::LabeledImages syntheticImages(int64_t count, int64_t rows,
+                                      int64_t cols, int64_t channels,
+                                      int64_t classes, uint64_t seed) {
+  runtime::LabeledImages d;
+  d.images.count = count;
+  d.images.rows = rows;
+  d.images.cols = cols;
+  d.images.channels = channels;
+  support::SplitMix64 rng(seed);
+  d.images.pixels.resize(static_cast<size_t>(count * rows * cols * channels));
+  for (uint8_t &p : d.images.pixels)
+    p = static_cast<uint8_t>(rng.next() >> 56);
+  d.labels.resize(static_cast<size_t>(count));
+  for (uint8_t &l : d.labels)
+    l = static_cast<uint8_t>(rng.below(static_cast<uint64_t>(classes)));
+  return d;
+}
+
 } // namespace
 
 int runTrainWorkload(const WorkloadOptions &o) {
   auto loaded = loadModel(o.model, o.batch);
   if (!loaded.ok())
     return fail(std::string(loaded.status().message()));
-  auto dir = runtime::findMnistDir(o.data);
-  if (!dir.ok())
-    return fail(std::string(dir.status().message()));
-  auto train = runtime::loadIdxSplit(*dir + "/", "train");
+  // MNIST for models of its shape; random pixels and labels of the input's
+  // shape for others (colour models): the step's speed does not depend on
+  // the values.
+  const std::vector<int64_t> &x =
+      loaded->forward.type(loaded->forward.findValue("x")).shape;
+  absl::StatusOr<runtime::LabeledImages> train, test;
+  if (x[1] == 28 && x[2] == 28 && x[3] == 1) {
+    auto dir = runtime::findMnistDir(o.data);
+    if (!dir.ok())
+      return fail(std::string(dir.status().message()));
+    train = runtime::loadIdxSplit(*dir + "/", "train");
+    test = runtime::loadIdxSplit(*dir + "/", "t10k");
+  } else {
+    const std::vector<int64_t> &probs =
+        loaded->forward.type(loaded->forward.output("probs")).shape;
+    train = syntheticImages(std::max<int64_t>(o.images, 4 * o.batch), x[1],
+                            x[2], x[3], probs[1], 1);
+    test = syntheticImages(2000, x[1], x[2], x[3], probs[1], 2);
+  }
   if (!train.ok())
     return fail(std::string(train.status().message()));
-  auto test = runtime::loadIdxSplit(*dir + "/", "t10k");
   if (!test.ok())
     return fail(std::string(test.status().message()));
 

@@ -597,9 +597,9 @@ bool Binder::readImageFolder(const RawValue &call, ir::ImageFolderSpec &out,
         if (a.name == "crop_to_aspect_ratio")
           return readBool(a, out.cropToAspectRatio);
         double split = 0;
-        if (!readNumber(a, split, Range::UnitOpen))
+        if (!readNumber(a, split, Range::NonNegative))
           return false;
-        if (split <= 0)
+        if (split <= 0 || split >= 1)
           return fail(v.loc, fmt::format("validation_split must be between 0 "
                                          "and 1 (exclusive), got {}",
                                          v.text));

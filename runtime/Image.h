@@ -4,6 +4,8 @@
 // encoding for tools and tests that write image folders.
 #pragma once
 
+#include "ir/TrainingSpec.h"
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
@@ -14,13 +16,11 @@
 
 namespace cnnc::runtime {
 
-// Keras color_mode: "grayscale", "rgb", "rgba" (1, 3, 4 channels).
-enum class ColorMode { Grayscale, Rgb, Rgba };
-// The tf.image.resize methods Keras' image_dataset_from_directory accepts
-// that cnnc implements.
-enum class Interpolation { Bilinear, Nearest, Area };
-
-int64_t channelsOf(ColorMode mode);
+// Keras color_mode ("grayscale", "rgb", "rgba": 1, 3, 4 channels) and the
+// tf.image.resize methods cnnc implements, as the fit statement names them.
+using ir::ColorMode;
+using ir::Interpolation;
+using ir::channelsOf;
 
 // Decompression-bomb guard: images whose header declares more pixels
 // (width * height) than this are refused before any pixel is decoded.

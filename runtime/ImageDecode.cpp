@@ -14,18 +14,6 @@
 
 namespace cnnc::runtime {
 
-int64_t channelsOf(ColorMode mode) {
-  switch (mode) {
-  case ColorMode::Grayscale:
-    return 1;
-  case ColorMode::Rgb:
-    return 3;
-  case ColorMode::Rgba:
-    return 4;
-  }
-  return 3;
-}
-
 namespace detail {
 
 absl::Status checkImageSize(int64_t width, int64_t height,

@@ -1,5 +1,6 @@
 #include "runtime/ImageFolder.h"
 
+#include "codegen/KernelCache.h"
 #include "runtime/Image.h"
 #include "runtime/MemoryBudget.h"
 #include "runtime/ThreadPool.h"
@@ -357,20 +358,8 @@ listImageFiles(const std::vector<std::string> &paths) {
 }
 
 std::string cacheDirectory() {
-  auto env = [](const char *name) -> std::string {
-    const char *v = std::getenv(name);
-    return v ? v : "";
-  };
-  std::string dir = env("CNNC_CACHE_DIR");
-  if (dir == "off")
-    return "";
-  if (!dir.empty())
-    return dir;
-  if (std::string xdg = env("XDG_CACHE_HOME"); !xdg.empty())
-    return xdg + "/cnnc";
-  if (std::string home = env("HOME"); !home.empty())
-    return home + "/.cache/cnnc";
-  return "";
+  std::string dir = codegen::defaultKernelCacheDir();
+  return dir.empty() ? dir : dir + "/images";
 }
 
 absl::StatusOr<LabeledImages> loadImageFolder(const ir::ImageFolderSpec &spec,

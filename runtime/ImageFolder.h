@@ -70,9 +70,9 @@ absl::StatusOr<LabeledImages> splitImageFolder(const LabeledImages &all,
                                                double validationSplit,
                                                uint64_t seed, bool validation);
 
-// Where the decoded-image cache lives: $CNNC_CACHE_DIR, else
-// $XDG_CACHE_HOME/cnnc, else $HOME/.cache/cnnc; empty (no cache) when
-// $CNNC_CACHE_DIR is "off" or no directory can be named.
+// Where the decoded-image cache lives: "images" in cnnc's cache directory
+// (codegen::defaultKernelCacheDir: $CNNC_CACHE_DIR, $XDG_CACHE_HOME/cnnc or
+// ~/.cache/cnnc); empty (no cache) when $CNNC_NO_CACHE is set.
 std::string cacheDirectory();
 
 } // namespace cnnc::runtime

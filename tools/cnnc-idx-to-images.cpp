@@ -16,6 +16,7 @@
 
 #include <charconv>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -109,13 +110,19 @@ int main(int argc, char **argv) {
         image.pixels.push_back(src[p]);
     std::string name = fmt::format("{:0{}}.{}", i, width,
                                    format == "png" ? "png" : "jpg");
-    absl::Status s =
-        format == "png"
-            ? runtime::writePng((dir / name).string(), image)
-            : runtime::writeJpeg((dir / name).string(), image,
-                                 static_cast<int>(quality));
-    if (!s.ok())
-      return fail(std::string(s.message()));
+    // Plain writes: tens of thousands of small files, where writePng's
+    // fsync per file would take minutes. A failed run leaves OUT_DIR
+    // incomplete (the script writes to a temporary name and renames).
+    auto bytes = format == "png" ? runtime::encodePng(image)
+                                 : runtime::encodeJpeg(
+                                       image, static_cast<int>(quality));
+    if (!bytes.ok())
+      return fail(std::string(bytes.status().message()));
+    std::ofstream file(dir / name, std::ios::binary | std::ios::trunc);
+    file.write(reinterpret_cast<const char *>(bytes->data()),
+               static_cast<std::streamsize>(bytes->size()));
+    if (!file.flush())
+      return fail(fmt::format("{}: cannot write", (dir / name).string()));
   }
   fmt::print("{}: {} images in {} format{}\n", out.string(), count, format,
              rgb ? " (RGB)" : "");

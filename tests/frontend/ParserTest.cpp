@@ -262,6 +262,45 @@ TEST(Parser, FitArguments) {
   EXPECT_TRUE(p.fit->datasetLoc.known());
 }
 
+// Keras's image_dataset_from_directory names and defaults; the validation
+// folder starts from the dataset's settings.
+TEST(Parser, ImageFolderArguments) {
+  Program p = parseOk(model("") +
+                      "fit dataset=image_folder(\"photos/\", image_size=(4, "
+                      "6), color_mode=grayscale, interpolation=area, "
+                      "crop_to_aspect_ratio=true, validation_split=0.3)\n");
+  const ir::FitSpec &fit = trainingSpec(p).fit;
+  EXPECT_EQ(fit.dataset, ir::DatasetKind::ImageFolder);
+  EXPECT_EQ(fit.images.directory, "photos/");
+  EXPECT_EQ(fit.images.height, 4);
+  EXPECT_EQ(fit.images.width, 6);
+  EXPECT_EQ(fit.images.colorMode, ir::ColorMode::Grayscale);
+  EXPECT_EQ(fit.images.interpolation, ir::Interpolation::Area);
+  EXPECT_TRUE(fit.images.cropToAspectRatio);
+  EXPECT_DOUBLE_EQ(fit.images.validationSplit, 0.3);
+  // A split gives the validation data unless told otherwise.
+  EXPECT_EQ(fit.validation, ir::ValidationKind::Split);
+
+  Program d = parseOk("model m {\n  input shape=(256, 256, 3)\n  flatten\n"
+                      "  dense units=2 activation=softmax\n}\n"
+                      "fit dataset=image_folder(directory=\"a/\") "
+                      "validation=image_folder(\"b/\", interpolation="
+                      "nearest)\n");
+  const ir::FitSpec &df = trainingSpec(d).fit;
+  EXPECT_EQ(df.images.height, 256); // Keras's default image_size
+  EXPECT_EQ(df.images.colorMode, ir::ColorMode::Rgb);
+  EXPECT_EQ(df.images.interpolation, ir::Interpolation::Bilinear);
+  EXPECT_EQ(df.validation, ir::ValidationKind::Folder);
+  EXPECT_EQ(df.validationImages.directory, "b/");
+  EXPECT_EQ(df.validationImages.height, 256);
+  EXPECT_EQ(df.validationImages.interpolation, ir::Interpolation::Nearest);
+
+  Program n = parseOk("model m {\n  input shape=(256, 256, 3)\n  flatten\n"
+                      "  dense units=2 activation=softmax\n}\n"
+                      "fit dataset=image_folder(\"a/\")\n");
+  EXPECT_EQ(trainingSpec(n).fit.validation, ir::ValidationKind::None);
+}
+
 TEST(Parser, StatementsInAnyOrder) {
   Program p = parseOk("fit epochs=4\ncompile optimizer=sgd\n" + model(""));
   EXPECT_EQ(trainingSpec(p).fit.epochs, 4);

@@ -167,14 +167,14 @@ TEST_F(BatchNormWeightsTest, InconsistentDataIsAnError) {
   ASSERT_FALSE(h.ok());
   EXPECT_EQ(std::string(h.status().message()),
             "training set holds 39 labels and 2560 pixels for 40 images of "
-            "8x8");
+            "8x8x1");
   LabeledImages fewPixels = data;
   fewPixels.images.pixels.resize(39 * 64);
   auto e = m->evaluate(fewPixels);
   ASSERT_FALSE(e.ok());
   EXPECT_EQ(std::string(e.status().message()),
             "evaluation set holds 40 labels and 2496 pixels for 40 images of "
-            "8x8");
+            "8x8x1");
 }
 
 } // namespace

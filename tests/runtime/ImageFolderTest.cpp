@@ -32,6 +32,7 @@ protected:
   }
   void TearDown() override {
     ::unsetenv("CNNC_CACHE_DIR");
+    ::unsetenv("CNNC_NO_CACHE");
     fs::remove_all(dir_);
   }
 
@@ -114,7 +115,7 @@ TEST_F(ImageFolderTest, DecodesInListingOrderForAnyThreadCount) {
     png(fmt::format("data/{}/{:02}.png", i % 3 ? "b" : "a", i), i * 5);
   auto l = listImageFolder((dir_ / "data").string());
   ASSERT_TRUE(l.ok());
-  ::setenv("CNNC_CACHE_DIR", "off", 1);
+  ::setenv("CNNC_NO_CACHE", "1", 1);
   std::vector<uint8_t> first;
   for (int threads : {1, 2, 3}) {
     ThreadPool pool(threads);
@@ -254,7 +255,7 @@ TEST_F(ImageFolderTest, ErrorNamesTheFirstBadFileWhateverTheThreads) {
     png(fmt::format("data/{}/{:02}.png", i % 2 ? "b" : "a", i), i);
   text("data/a/40.png", "bad");
   text("data/b/09.png", "bad");
-  ::setenv("CNNC_CACHE_DIR", "off", 1);
+  ::setenv("CNNC_NO_CACHE", "1", 1);
   for (int threads : {1, 2, 4}) {
     ThreadPool pool(threads);
     auto r = loadImageFolder(spec(), pool);

@@ -21,7 +21,7 @@
 # IDX-EMPTY-PREFIX-NEXT: {{^}}                  ^{{$}}
 
 # RUN: not %cnnc %t/unknown-validation.dsl 2>&1 | %{check} --check-prefix=UNKNOWN-VALIDATION
-# UNKNOWN-VALIDATION:      {{^.*}}/unknown-validation.dsl:6:16: error: unknown validation 'train'; expected one of test, none{{$}}
+# UNKNOWN-VALIDATION:      {{^.*}}/unknown-validation.dsl:6:16: error: unknown validation 'train'; expected one of test, none, split, image_folder(...){{$}}
 # UNKNOWN-VALIDATION-NEXT: {{^}}  fit validation=train{{$}}
 # UNKNOWN-VALIDATION-NEXT: {{^}}                 ^{{$}}
 
