@@ -38,7 +38,14 @@ void checkImage(const runtime::Image &im, ColorMode mode) {
                   "pixel count differs from the sizes");
 }
 
+// A few bytes can declare a big image (a GIF's logical screen, arithmetic-
+// coded JPEG), and resizing it 18 times under ASan takes seconds; the
+// resize code paths are the same for a smaller one.
+constexpr int64_t kMaxResizedPixels = int64_t{1} << 18;
+
 void resizeAll(const runtime::Image &im) {
+  if (im.height * im.width > kMaxResizedPixels)
+    return;
   static const runtime::Interpolation kMethods[] = {
       runtime::Interpolation::Bilinear, runtime::Interpolation::Nearest,
       runtime::Interpolation::Area};
