@@ -37,7 +37,8 @@ struct Image {
 // Decodes a PNG, JPEG, BMP or GIF (its first frame), recognised by its magic
 // bytes, and converts it to `mode`. Errors are one line starting with
 // `name + ": "`. Never prints anything; the libraries' warnings are
-// ignored.
+// ignored. Safe to call from several threads at once: each call has its
+// own decoder state.
 absl::StatusOr<Image> decodeImage(const uint8_t *data, size_t size,
                                   ColorMode mode, const std::string &name);
 
