@@ -7,6 +7,7 @@
 
 #include "ir/IrLexer.h"
 #include "ir/Verifier.h"
+#include "support/Text.h"
 
 #include "absl/status/status.h"
 #include <fmt/format.h>
@@ -105,15 +106,7 @@ bool SyntaxParser::error(TextPos pos, const std::string &message) {
         fmt::format("{}:{}:{}: error: ", file_, pos.line, pos.col);
     // Messages quote tokens, whose text may hold decoded escapes: control
     // bytes are shown escaped so that an error stays one line.
-    for (char c : message) {
-      auto u = static_cast<unsigned char>(c);
-      if (c == '\n')
-        text.append("\\n");
-      else if (u < 0x20 || u == 0x7f)
-        text.append(fmt::format("\\x{:02x}", u));
-      else
-        text.push_back(c);
-    }
+    text += support::escapeControlBytes(message);
     status_ = absl::InvalidArgumentError(text);
   }
   return false;

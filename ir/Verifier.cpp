@@ -1,6 +1,7 @@
 #include "ir/Verifier.h"
 
 #include "ir/ShapeRules.h"
+#include "support/Text.h"
 
 #include <fmt/format.h>
 
@@ -22,7 +23,19 @@ std::string where(const Op &op, size_t index) {
 
 } // namespace
 
+static absl::Status verifyGraphUnescaped(const Graph &g);
+
+// Messages quote names, locations and attribute strings, which the IR can
+// spell with any byte: control bytes are shown escaped so that every error
+// stays one line.
 absl::Status verifyGraph(const Graph &g) {
+  absl::Status s = verifyGraphUnescaped(g);
+  if (s.ok())
+    return s;
+  return absl::Status(s.code(), support::escapeControlBytes(std::string(s.message())));
+}
+
+static absl::Status verifyGraphUnescaped(const Graph &g) {
   const auto &values = g.values();
   std::vector<bool> defined(values.size(), false);
   // A set, not a pairwise check: the parser verifies a bad graph's prefixes

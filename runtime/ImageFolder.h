@@ -21,10 +21,17 @@ class ThreadPool;
 // skipped and counted.
 bool hasImageExtension(const std::string &name);
 
+// What the decoded-image cache key records of a file (all 0 when it could
+// not be stat'ed: a dangling link, which decoding reports).
+struct FileStamp {
+  uint64_t size = 0, mtimeSec = 0, mtimeNsec = 0, inode = 0;
+};
+
 struct ImageFolderListing {
   std::vector<std::string> classNames; // sorted subdirectory names
   std::vector<std::string> files;      // class by class, each sorted
   std::vector<uint8_t> labels;         // index into classNames, per file
+  std::vector<FileStamp> stamps;       // per file
   int64_t skipped = 0;                 // files with other extensions
 };
 
@@ -33,7 +40,9 @@ struct ImageFolderListing {
 // recursively without following links to directories (Keras's
 // follow_links=False). Errors: no class directory, a single class, a class
 // without images, more than 256 classes, an unreadable directory.
-absl::StatusOr<ImageFolderListing> listImageFolder(const std::string &directory);
+// With a pool, class directories are walked in parallel.
+absl::StatusOr<ImageFolderListing> listImageFolder(const std::string &directory,
+                                                   ThreadPool *pool = nullptr);
 
 // Lists image files to predict on: each path a file (taken as is, whatever
 // its extension) or a directory walked recursively for files with an image

@@ -1,0 +1,22 @@
+#include "support/Text.h"
+
+#include <fmt/format.h>
+
+namespace cnnc::support {
+
+std::string escapeControlBytes(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '\n')
+      out.append("\\n");
+    else if (u < 0x20 || u == 0x7f)
+      out.append(fmt::format("\\x{:02x}", u));
+    else
+      out.push_back(c);
+  }
+  return out;
+}
+
+} // namespace cnnc::support

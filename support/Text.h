@@ -1,0 +1,13 @@
+// Small text helpers shared by the parsers and verifiers.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace cnnc::support {
+
+// `s` with newlines as "\n" and other control bytes (and DEL) as "\xNN",
+// so that a message quoting user bytes stays on one line.
+std::string escapeControlBytes(std::string_view s);
+
+} // namespace cnnc::support
