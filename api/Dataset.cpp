@@ -64,12 +64,12 @@ Result<Dataset> Dataset::fromMemory(const uint8_t *pixels,
 }
 
 Result<ir::ColorMode> api::colorModeFromName(const std::string &name) {
-  for (auto m : {ir::ColorMode::Grayscale, ir::ColorMode::Rgb,
-                 ir::ColorMode::Rgba})
+  for (auto m :
+       {ir::ColorMode::Grayscale, ir::ColorMode::Rgb, ir::ColorMode::Rgba})
     if (name == ir::colorModeName(m))
       return m;
-  return Status(fmt::format(
-      "colorMode: expects grayscale, rgb or rgba, got '{}'", name));
+  return Status(
+      fmt::format("colorMode: expects grayscale, rgb or rgba, got '{}'", name));
 }
 
 ImageFolderOptions api::toOptions(const ir::ImageFolderSpec &spec) {
@@ -139,8 +139,8 @@ Result<Dataset> Dataset::imageFolder(const std::string &directory,
   impl->log = fmt::format("Found {} files belonging to {} classes.",
                           all->images.count, all->classNames.size());
   if (info.skipped > 0)
-    impl->log += fmt::format(" Skipped {} file{} of other types.",
-                             info.skipped, info.skipped == 1 ? "" : "s");
+    impl->log += fmt::format(" Skipped {} file{} of other types.", info.skipped,
+                             info.skipped == 1 ? "" : "s");
   if (info.fromCache)
     impl->log += fmt::format(" Read from cache {}.", info.cachePath);
   impl->log += "\n";
@@ -148,8 +148,8 @@ Result<Dataset> Dataset::imageFolder(const std::string &directory,
     impl->data = *std::move(all);
     return Dataset(std::move(impl));
   }
-  auto part = runtime::splitImageFolder(*all, spec.validationSplit, options.seed,
-                                        options.subset == "validation");
+  auto part = runtime::splitImageFolder(
+      *all, spec.validationSplit, options.seed, options.subset == "validation");
   if (!part.ok())
     return api::toStatus(part.status());
   impl->data = *std::move(part);

@@ -304,8 +304,8 @@ Result<Dataset> Model::dataset(const std::string &split,
                                const std::string &dataDir) const {
   const ir::FitSpec &fit = impl_->spec.fit;
   if (split != "train" && split != "t10k")
-    return Status(fmt::format("dataset: split expects train or t10k, got '{}'",
-                              split));
+    return Status(
+        fmt::format("dataset: split expects train or t10k, got '{}'", split));
   switch (fit.dataset) {
   case ir::DatasetKind::Mnist:
     return Dataset::mnist(split, dataDir);

@@ -83,9 +83,9 @@ int main(int argc, char **argv) {
     }
     auto start = std::chrono::steady_clock::now();
     auto r = runtime::loadImageFolder(spec, pool, &info);
-    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                             start)
-                   .count();
+    double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     if (!r.ok()) {
       fail(std::string(r.status().message()));
       std::exit(1);

@@ -5,9 +5,9 @@
 #include "passes/Pipelines.h"
 #include "passes/Rebatch.h"
 #include "runtime/Idx.h"
-#include "support/Random.h"
 #include "runtime/Model.h"
 #include "runtime/Profile.h"
+#include "support/Random.h"
 
 #include <fmt/format.h>
 
@@ -73,8 +73,8 @@ uint64_t digest(const std::vector<float> &v) {
 }
 
 runtime::LabeledImages syntheticImages(int64_t count, int64_t rows,
-                                      int64_t cols, int64_t channels,
-                                      int64_t classes, uint64_t seed) {
+                                       int64_t cols, int64_t channels,
+                                       int64_t classes, uint64_t seed) {
   runtime::LabeledImages d;
   d.images.count = count;
   d.images.rows = rows;

@@ -106,7 +106,7 @@ struct FitStmt {
   SourceLoc loc;
   SourceLoc datasetLoc;    // line 0 when dataset= is not given
   SourceLoc validationLoc; // line 0 when validation= is not given
-  ir::FitSpec fit;      // defaults filled in
+  ir::FitSpec fit;         // defaults filled in
 };
 
 struct Program {

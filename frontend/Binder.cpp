@@ -695,10 +695,10 @@ bool Binder::readValidation(const RawArg *a, FitStmt &f) {
     return true;
   }
   if (!folder)
-      return fail(v.loc, fmt::format("validation=split needs "
-                                     "dataset=image_folder(..., "
-                                     "validation_split=...), not {}",
-                                     ir::datasetName(fit.dataset)));
+    return fail(v.loc, fmt::format("validation=split needs "
+                                   "dataset=image_folder(..., "
+                                   "validation_split=...), not {}",
+                                   ir::datasetName(fit.dataset)));
   if (fit.images.validationSplit <= 0)
     return fail(v.loc, "validation=split needs validation_split=... in "
                        "the dataset's image_folder(...)");

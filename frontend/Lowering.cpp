@@ -141,8 +141,8 @@ private:
       if (!checkImageFolder(spec_.fit.images, p_.fit->datasetLoc, "dataset"))
         return false;
       if (spec_.fit.validation == ir::ValidationKind::Folder &&
-          !checkImageFolder(spec_.fit.validationImages,
-                            p_.fit->validationLoc, "validation"))
+          !checkImageFolder(spec_.fit.validationImages, p_.fit->validationLoc,
+                            "validation"))
         return false;
     }
     if (m.layers.empty())

@@ -32,7 +32,8 @@ absl::Status verifyGraph(const Graph &g) {
   absl::Status s = verifyGraphUnescaped(g);
   if (s.ok())
     return s;
-  return absl::Status(s.code(), support::escapeControlBytes(std::string(s.message())));
+  return absl::Status(s.code(),
+                      support::escapeControlBytes(std::string(s.message())));
 }
 
 static absl::Status verifyGraphUnescaped(const Graph &g) {

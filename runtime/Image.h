@@ -18,9 +18,9 @@ namespace cnnc::runtime {
 
 // Keras color_mode ("grayscale", "rgb", "rgba": 1, 3, 4 channels) and the
 // tf.image.resize methods cnnc implements, as the fit statement names them.
+using ir::channelsOf;
 using ir::ColorMode;
 using ir::Interpolation;
-using ir::channelsOf;
 
 // Decompression-bomb guard: images whose header declares more pixels
 // (width * height) than this are refused before any pixel is decoded.

@@ -12,9 +12,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <dirent.h>
 #include <cstdlib>
 #include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
 #include <filesystem>
 #include <sys/mman.h>
@@ -33,8 +33,7 @@ constexpr int64_t kMaxClasses = 256; // labels are u8
 constexpr int64_t kMaxFiles = (int64_t{1} << 31) - 1;
 
 // Keras's ALLOWLIST_FORMATS.
-constexpr const char *kExtensions[] = {".bmp", ".gif", ".jpeg", ".jpg",
-                                       ".png"};
+constexpr const char *kExtensions[] = {".bmp", ".gif", ".jpeg", ".jpg", ".png"};
 
 std::string extensionList() {
   std::string s;
@@ -136,8 +135,7 @@ absl::Status walkDirectory(const std::string &dir, std::vector<Found> &found,
     return absl::InvalidArgumentError(fmt::format(
         "{}: cannot read the directory: {}", dir, std::strerror(err)));
   for (const std::string &sub : subdirs)
-    if (absl::Status s = walkDirectory(sub, found, skipped, depth + 1);
-        !s.ok())
+    if (absl::Status s = walkDirectory(sub, found, skipped, depth + 1); !s.ok())
       return s;
   return absl::OkStatus();
 }
@@ -315,16 +313,16 @@ bool hasImageExtension(const std::string &name) {
   return false;
 }
 
-absl::StatusOr<ImageFolderListing>
-listImageFolder(const std::string &directory, ThreadPool *pool) {
+absl::StatusOr<ImageFolderListing> listImageFolder(const std::string &directory,
+                                                   ThreadPool *pool) {
   std::error_code ec;
   fs::file_status st = fs::status(directory, ec);
   if (ec || !fs::exists(st))
-    return absl::NotFoundError(fmt::format(
-        "{}: no such directory{}", directory,
-        ec && ec != std::errc::no_such_file_or_directory
-            ? " (" + errnoText(ec) + ")"
-            : ""));
+    return absl::NotFoundError(
+        fmt::format("{}: no such directory{}", directory,
+                    ec && ec != std::errc::no_such_file_or_directory
+                        ? " (" + errnoText(ec) + ")"
+                        : ""));
   if (!fs::is_directory(st))
     return absl::InvalidArgumentError(
         fmt::format("{}: not a directory", directory));
@@ -344,8 +342,7 @@ listImageFolder(const std::string &directory, ThreadPool *pool) {
     }
     if (!isUtf8(name))
       return absl::InvalidArgumentError(fmt::format(
-          "{}: class directory name is not valid UTF-8",
-          it->path().string()));
+          "{}: class directory name is not valid UTF-8", it->path().string()));
     out.classNames.push_back(name);
   }
   if (ec)
@@ -353,10 +350,10 @@ listImageFolder(const std::string &directory, ThreadPool *pool) {
         "{}: cannot read the directory: {}", directory, errnoText(ec)));
   std::sort(out.classNames.begin(), out.classNames.end());
   if (out.classNames.empty())
-    return absl::InvalidArgumentError(fmt::format(
-        "{}: no class directories (put each class's images in a "
-        "subdirectory named for the class)",
-        directory));
+    return absl::InvalidArgumentError(
+        fmt::format("{}: no class directories (put each class's images in a "
+                    "subdirectory named for the class)",
+                    directory));
   if (out.classNames.size() == 1)
     return absl::InvalidArgumentError(fmt::format(
         "{}: only one class directory ('{}'); a classifier needs at least "
@@ -389,10 +386,10 @@ listImageFolder(const std::string &directory, ThreadPool *pool) {
       return errors[c];
     out.skipped += skipped[c];
     if (found[c].empty())
-      return absl::InvalidArgumentError(fmt::format(
-          "{}: class '{}' has no images ({})",
-          (fs::path(directory) / out.classNames[c]).string(),
-          out.classNames[c], extensionList()));
+      return absl::InvalidArgumentError(
+          fmt::format("{}: class '{}' has no images ({})",
+                      (fs::path(directory) / out.classNames[c]).string(),
+                      out.classNames[c], extensionList()));
     std::sort(found[c].begin(), found[c].end());
     for (const Found &f : found[c]) {
       out.files.push_back(f.root + "/" + f.name);
@@ -400,8 +397,8 @@ listImageFolder(const std::string &directory, ThreadPool *pool) {
       out.stamps.push_back(f.stamp);
     }
     if (static_cast<int64_t>(out.files.size()) > kMaxFiles)
-      return absl::InvalidArgumentError(fmt::format(
-          "{}: more than {} image files", directory, kMaxFiles));
+      return absl::InvalidArgumentError(
+          fmt::format("{}: more than {} image files", directory, kMaxFiles));
     found[c] = {};
   }
   return out;
@@ -414,8 +411,8 @@ listImageFiles(const std::vector<std::string> &paths) {
     std::error_code ec;
     fs::file_status st = fs::status(p, ec);
     if (ec || !fs::exists(st))
-      return absl::NotFoundError(fmt::format("{}: no such file or directory",
-                                             p));
+      return absl::NotFoundError(
+          fmt::format("{}: no such file or directory", p));
     if (!fs::is_directory(st)) {
       files.push_back(p);
       continue;
@@ -467,7 +464,8 @@ absl::StatusOr<LabeledImages> loadImageFolder(const ir::ImageFolderSpec &spec,
   // pixels depend on: a changed, added or removed file gives a new key, and
   // the stale file is overwritten.
   std::string cacheDir = cacheDirectory();
-  CacheHeader header{kCacheVersion, 0, uint64_t(count), uint64_t(spec.height),
+  CacheHeader header{kCacheVersion,        0,
+                     uint64_t(count),      uint64_t(spec.height),
                      uint64_t(spec.width), uint64_t(out.images.channels)};
   std::string cachePath;
   if (!cacheDir.empty()) {
@@ -507,8 +505,9 @@ absl::StatusOr<LabeledImages> loadImageFolder(const ir::ImageFolderSpec &spec,
     std::error_code ec;
     fs::create_directories(cacheDir, ec);
     std::string head = encodeHeader(header);
-    std::string_view body(reinterpret_cast<const char *>(out.images.pixels.data()),
-                          out.images.pixels.size());
+    std::string_view body(
+        reinterpret_cast<const char *>(out.images.pixels.data()),
+        out.images.pixels.size());
     if (!ec && support::writeFileAtomically(cachePath, {head, body}).ok())
       meta.cachePath = cachePath;
   }
@@ -537,7 +536,8 @@ absl::StatusOr<LabeledImages> splitImageFolder(const LabeledImages &all,
                                                double validationSplit,
                                                uint64_t seed, bool validation) {
   int64_t count = all.images.count;
-  auto numVal = static_cast<int64_t>(validationSplit * static_cast<double>(count));
+  auto numVal =
+      static_cast<int64_t>(validationSplit * static_cast<double>(count));
   if (numVal < 1 || numVal >= count)
     return absl::InvalidArgumentError(fmt::format(
         "validation_split={} of {} images leaves {} for validation and {} for "
@@ -566,7 +566,8 @@ absl::StatusOr<LabeledImages> splitImageFolder(const LabeledImages &all,
   for (int64_t i = begin; i < end; ++i) {
     int64_t src = order[i];
     std::memcpy(out.images.pixels.data() + (i - begin) * size,
-                all.images.pixels.data() + src * size, static_cast<size_t>(size));
+                all.images.pixels.data() + src * size,
+                static_cast<size_t>(size));
     out.labels[i - begin] = all.labels[src];
   }
   return out;

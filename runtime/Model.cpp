@@ -228,15 +228,15 @@ absl::Status Model::checkData(const LabeledImages &data,
   const std::vector<int64_t> &x = forward_.type(forward_.findValue("x")).shape;
   const IdxImages &im = data.images;
   if (im.channels != x[3] || im.rows != x[1] || im.cols != x[2])
-    return absl::InvalidArgumentError(fmt::format(
-        "{} images are {}x{}x{} but the model's input is {}x{}x{}", what,
-        im.rows, im.cols, im.channels, x[1], x[2], x[3]));
+    return absl::InvalidArgumentError(
+        fmt::format("{} images are {}x{}x{} but the model's input is {}x{}x{}",
+                    what, im.rows, im.cols, im.channels, x[1], x[2], x[3]));
   // The data is the caller's: never trust its sizes to agree.
   if (im.count < 0 || static_cast<int64_t>(data.labels.size()) != im.count ||
       static_cast<int64_t>(im.pixels.size()) != im.count * im.imageSize())
     return absl::InvalidArgumentError(fmt::format(
-        "{} set holds {} labels and {} pixels for {} images of {}x{}x{}",
-        what, data.labels.size(), im.pixels.size(), im.count, im.rows, im.cols,
+        "{} set holds {} labels and {} pixels for {} images of {}x{}x{}", what,
+        data.labels.size(), im.pixels.size(), im.count, im.rows, im.cols,
         im.channels));
   int64_t classes = numClasses(forward_);
   if (!data.classNames.empty() &&

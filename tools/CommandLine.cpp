@@ -307,8 +307,8 @@ Result<Options> parseCommandLine(const std::vector<std::string> &args) {
   if (actions > 1)
     return Status("choose one of --train, --evaluate, --predict and --emit");
   if ((o.topK || !o.outputPath.empty()) && !o.predict)
-    return Status(fmt::format("{} needs --predict",
-                              o.topK ? "--top-k" : "--output"));
+    return Status(
+        fmt::format("{} needs --predict", o.topK ? "--top-k" : "--output"));
   // Only training runs the profiled step; silently ignoring it would hide a
   // typo'd command line.
   if (o.profile && !o.train)

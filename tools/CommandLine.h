@@ -17,7 +17,7 @@ struct Options {
   std::vector<std::string> predictPaths; // images and directories
   std::optional<int64_t> topK;
   std::string outputPath; // --output: predictions as CSV
-  std::string emit; // ir | train-ir | fused-ir | llvm | asm
+  std::string emit;       // ir | train-ir | fused-ir | llvm | asm
   std::optional<int64_t> epochs, batchSize, limit, threads;
   std::optional<double> learningRate;
   std::optional<uint64_t> seed;

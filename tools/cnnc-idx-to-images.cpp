@@ -93,8 +93,8 @@ int main(int argc, char **argv) {
   fs::path out = positional[2];
   for (int64_t i = 0; i < count; ++i) {
     uint8_t label = data->labels[i];
-    std::string cls = label < classNames.size() ? classNames[label]
-                                                : std::to_string(label);
+    std::string cls =
+        label < classNames.size() ? classNames[label] : std::to_string(label);
     fs::path dir = out / cls;
     std::error_code ec;
     fs::create_directories(dir, ec);
@@ -108,14 +108,14 @@ int main(int argc, char **argv) {
     for (int64_t p = 0; p < im.rows * im.cols; ++p)
       for (int c = 0; c < image.channels; ++c)
         image.pixels.push_back(src[p]);
-    std::string name = fmt::format("{:0{}}.{}", i, width,
-                                   format == "png" ? "png" : "jpg");
+    std::string name =
+        fmt::format("{:0{}}.{}", i, width, format == "png" ? "png" : "jpg");
     // Plain writes: tens of thousands of small files, where writePng's
     // fsync per file would take minutes. A failed run leaves OUT_DIR
     // incomplete (the script writes to a temporary name and renames).
-    auto bytes = format == "png" ? runtime::encodePng(image)
-                                 : runtime::encodeJpeg(
-                                       image, static_cast<int>(quality));
+    auto bytes = format == "png"
+                     ? runtime::encodePng(image)
+                     : runtime::encodeJpeg(image, static_cast<int>(quality));
     if (!bytes.ok())
       return fail(std::string(bytes.status().message()));
     std::ofstream file(dir / name, std::ios::binary | std::ios::trunc);

@@ -374,8 +374,8 @@ int run(const tools::Options &opt) {
     if (!result.ok())
       return fail(result.status());
     const char *what = folder ? "Validation" : "Test";
-    fmt::print("{0} loss: {1:.4f}\n{0} accuracy: {2:.4f}\n", what,
-               result->loss, result->accuracy);
+    fmt::print("{0} loss: {1:.4f}\n{0} accuracy: {2:.4f}\n", what, result->loss,
+               result->accuracy);
   }
   if (opt.train)
     fmt::print("Weights saved to {}\n", savePath);

@@ -26,9 +26,8 @@ struct Hue {
   const char *name;
   double r, g, b;
 };
-constexpr Hue kHues[] = {{"blue", 102, 120, 200},
-                         {"green", 100, 140, 104},
-                         {"red", 180, 100, 100}};
+constexpr Hue kHues[] = {
+    {"blue", 102, 120, 200}, {"green", 100, 140, 104}, {"red", 180, 100, 100}};
 
 constexpr int kSide = 16;
 
@@ -82,9 +81,8 @@ protected:
   static void TearDownTestSuite() { fs::remove_all(dir_); }
 
   void SetUp() override {
-    scratch_ = dir_ / ::testing::UnitTest::GetInstance()
-                          ->current_test_info()
-                          ->name();
+    scratch_ =
+        dir_ / ::testing::UnitTest::GetInstance()->current_test_info()->name();
     fs::create_directories(scratch_);
   }
 
@@ -155,9 +153,9 @@ TEST_F(ImageFolderTrainingTest, ColourDecidesAndPredictionsNameTheClass) {
   fs::path weights = scratch_ / "rgb.safetensors";
   ASSERT_TRUE(fs::exists(weights));
   fs::path csv = scratch_ / "preds.csv";
-  RunResult p = run(rgb.string() + " --load " + weights.string() +
-                    " --predict " + (dir_ / "test").string() + " --output " +
-                    csv.string());
+  RunResult p =
+      run(rgb.string() + " --load " + weights.string() + " --predict " +
+          (dir_ / "test").string() + " --output " + csv.string());
   ASSERT_EQ(p.status, 0) << p.err;
   std::istringstream lines(p.out);
   std::string line;
@@ -167,7 +165,8 @@ TEST_F(ImageFolderTrainingTest, ColourDecidesAndPredictionsNameTheClass) {
     size_t colon = line.rfind(": ");
     ASSERT_NE(colon, std::string::npos) << line;
     fs::path file = line.substr(0, colon);
-    std::string cls = line.substr(colon + 2, line.find(" (", colon) - colon - 2);
+    std::string cls =
+        line.substr(colon + 2, line.find(" (", colon) - colon - 2);
     ++total;
     right += cls == file.parent_path().filename().string();
     jpegs += file.extension() == ".jpg";

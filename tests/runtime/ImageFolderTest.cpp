@@ -1,8 +1,8 @@
 // Image folders as image_dataset_from_directory reads them: class order,
 // file order, skipped files, the validation split, the decoded-image cache,
 // and every bad folder as a one-line error naming the path.
-#include "runtime/Image.h"
 #include "runtime/ImageFolder.h"
+#include "runtime/Image.h"
 #include "runtime/ThreadPool.h"
 
 #include <fmt/format.h>
@@ -103,9 +103,9 @@ TEST_F(ImageFolderTest, ListsClassesAndFilesInKerasOrder) {
     rel.push_back(fs::relative(f, dir_ / "data").string());
   // Sorted by directory, then name; the link to a directory is not
   // followed (follow_links=False).
-  EXPECT_EQ(rel, (std::vector<std::string>{"cat/y.png", "cat/z.png",
-                                           "dog/a.PNG", "dog/b.png",
-                                           "dog/sub/c.png"}));
+  EXPECT_EQ(rel,
+            (std::vector<std::string>{"cat/y.png", "cat/z.png", "dog/a.PNG",
+                                      "dog/b.png", "dog/sub/c.png"}));
   EXPECT_EQ(l->labels, (std::vector<uint8_t>{0, 0, 1, 1, 1}));
   EXPECT_EQ(l->skipped, 1); // notes.txt; readme.md is not in a class
 }
@@ -218,8 +218,9 @@ TEST_F(ImageFolderTest, BadFoldersAreOneLineErrorsNamingThePath) {
             std::string::npos);
   png("noimg/a/a.png", 1);
   text("noimg/b/readme.txt", "x");
-  EXPECT_NE(loadError("noimg", dir_ / "noimg/b").find("class 'b' has no images"),
-            std::string::npos);
+  EXPECT_NE(
+      loadError("noimg", dir_ / "noimg/b").find("class 'b' has no images"),
+      std::string::npos);
 }
 
 TEST_F(ImageFolderTest, BadFilesAreOneLineErrorsNamingTheFile) {
