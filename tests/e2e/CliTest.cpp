@@ -97,6 +97,27 @@ TEST_F(CliTest, FlagErrorsAreOneLine) {
   expectOneLineError(run(kModel + " " + kModel), "more than one model");
 }
 
+// --predict takes the paths up to the next flag and needs weights; its
+// options need it.
+TEST_F(CliTest, PredictFlags) {
+  expectOneLineError(run(kModel + " --predict"),
+                     "--predict: expects image files or directories");
+  expectOneLineError(run(kModel + " --predict --top-k 2"),
+                     "--predict: expects image files or directories");
+  expectOneLineError(run(kModel + " --top-k 2"), "--top-k needs --predict");
+  expectOneLineError(run(kModel + " --output p.csv"),
+                     "--output needs --predict");
+  expectOneLineError(run(kModel + " --train --predict a.png"),
+                     "choose one of --train, --evaluate, --predict and --emit");
+  expectOneLineError(run(kModel + " --predict a.png --predict b.png"),
+                     "--predict given twice");
+  expectOneLineError(run(kModel + " --predict a.png --top-k 0"),
+                     "--top-k: expects a positive integer");
+  // Weights are needed before any image is read.
+  expectOneLineError(run(kModel + " --predict a.png --load none.safetensors"),
+                     "none.safetensors");
+}
+
 // --seed takes what the fit statement's seed takes; counts are bounded,
 // and out of range says so.
 TEST_F(CliTest, IntegerFlagRanges) {

@@ -139,6 +139,7 @@ TEST_F(ImageFolderTrainingTest, ColourDecidesAndPredictionsNameTheClass) {
             std::string::npos)
       << r.out;
   double accuracy = metric(r.out, "Validation accuracy");
+  RecordProperty("rgb_validation_accuracy", std::to_string(accuracy));
   EXPECT_GE(accuracy, 0.99) << r.out;
 
   // The same model and images, read as grayscale: equal luma leaves only
@@ -146,7 +147,9 @@ TEST_F(ImageFolderTrainingTest, ColourDecidesAndPredictionsNameTheClass) {
   fs::path gray = model("gray", "grayscale", 1, validation);
   RunResult g = run(gray.string() + " --train");
   ASSERT_EQ(g.status, 0) << g.out << g.err;
-  EXPECT_LE(metric(g.out, "Validation accuracy"), 0.5) << g.out;
+  double grayAccuracy = metric(g.out, "Validation accuracy");
+  RecordProperty("grayscale_validation_accuracy", std::to_string(grayAccuracy));
+  EXPECT_LE(grayAccuracy, 0.5) << g.out;
 
   // Prediction from the saved weights alone: class names come from the
   // file, PNG and JPEG alike; each image's class is its directory's name.
@@ -178,6 +181,19 @@ TEST_F(ImageFolderTrainingTest, ColourDecidesAndPredictionsNameTheClass) {
   std::string table = slurp(csv);
   EXPECT_EQ(table.rfind("file,class,probability\n", 0), 0u) << table;
   EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 121);
+
+  // A file that is not the image its name says is a one-line error naming
+  // it, and no CSV is written.
+  fs::path fake = scratch_ / "fake.png";
+  std::ofstream(fake) << "not a PNG";
+  fs::path noCsv = scratch_ / "none.csv";
+  RunResult bad = run(rgb.string() + " --predict " + fake.string() +
+                      " --output " + noCsv.string());
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_EQ(bad.err.rfind("cnnc: error: " + fake.string() + ": ", 0), 0u)
+      << bad.err;
+  EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+  EXPECT_FALSE(fs::exists(noCsv));
 
   // --top-k 3 lists every class, most probable first.
   RunResult top = run(rgb.string() + " --predict " +
