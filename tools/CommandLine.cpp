@@ -51,8 +51,9 @@ Files:
   --load FILE             weights to start from (safetensors)
   --history FILE.csv      per-epoch history (Keras CSVLogger columns)
   --plot FILE.svg         accuracy and loss per epoch
-  (each a regular file or a new name, all different; checked before
-  training; symlinks are written through)
+  (--save, --history and --plot need --train; each a regular file or a
+  new name, all different; checked before training; symlinks are written
+  through)
 
 Pass instrumentation (of every compile pipeline the action runs):
   --print-after-all       print the graph after every pass
@@ -306,6 +307,13 @@ Result<Options> parseCommandLine(const std::vector<std::string> &args) {
   int actions = o.train + o.evaluate + o.predict + !o.emit.empty();
   if (actions > 1)
     return Status("choose one of --train, --evaluate, --predict and --emit");
+  // Files only a training run writes: silently ignoring them would hide a
+  // forgotten --train.
+  for (const auto &[path, flag] :
+       {std::pair{&o.historyPath, "--history"}, {&o.plotPath, "--plot"},
+        {&o.savePath, "--save"}})
+    if (!path->empty() && !o.train && !o.help && !o.version)
+      return Status(fmt::format("{} needs --train", flag));
   if ((o.topK || !o.outputPath.empty()) && !o.predict)
     return Status(
         fmt::format("{} needs --predict", o.topK ? "--top-k" : "--output"));

@@ -105,6 +105,12 @@ TEST_F(CliTest, PredictFlags) {
   expectOneLineError(run(kModel + " --predict --top-k 2"),
                      "--predict: expects image files or directories");
   expectOneLineError(run(kModel + " --top-k 2"), "--top-k needs --predict");
+  expectOneLineError(run(kModel + " --history h.csv"),
+                     "--history needs --train");
+  expectOneLineError(run(kModel + " --evaluate --plot p.svg"),
+                     "--plot needs --train");
+  expectOneLineError(run(kModel + " --save w.safetensors"),
+                     "--save needs --train");
   expectOneLineError(run(kModel + " --output p.csv"),
                      "--output needs --predict");
   expectOneLineError(run(kModel + " --train --predict a.png"),
