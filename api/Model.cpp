@@ -198,6 +198,9 @@ TrainingConfig Model::config() const {
   c.seed = s.fit.seed;
   c.shuffle = s.fit.shuffle;
   c.validation = s.fit.validation != ir::ValidationKind::None;
+  for (const ir::CallbackSpec &cb : s.fit.callbacks)
+    if (!cb.path.empty())
+      c.callbackFiles.push_back(cb.path);
   return c;
 }
 

@@ -106,6 +106,7 @@ struct FitStmt {
   SourceLoc loc;
   SourceLoc datasetLoc;    // line 0 when dataset= is not given
   SourceLoc validationLoc; // line 0 when validation= is not given
+  SourceLoc callbacksLoc;  // line 0 when callbacks= is not given
   ir::FitSpec fit;         // defaults filled in
 };
 

@@ -609,6 +609,104 @@ bool Binder::readImageFolder(const RawValue &call, ir::ImageFolderSpec &out,
   return ok;
 }
 
+// callbacks=[early_stopping(patience=2), model_checkpoint("best.safetensors",
+// save_best_only=true), csv_logger("log.csv")], Keras 3's names, positional
+// order and defaults.
+bool Binder::readCallbacks(const RawArg &a,
+                           std::vector<ir::CallbackSpec> &out) {
+  const RawValue &v = a.value;
+  if (v.kind != Kind::List)
+    return fail(v.loc, fmt::format("callbacks expects a list such as "
+                                   "[early_stopping(patience=2)], got {}",
+                                   describe(v)));
+  out.clear();
+  for (const RawValue &c : v.elements) {
+    if (c.kind != Kind::Name && c.kind != Kind::Call)
+      return fail(c.loc, fmt::format("callbacks expects callbacks such as "
+                                     "early_stopping(patience=2), got {}",
+                                     describe(c)));
+    std::optional<ir::CallbackKind> kind;
+    std::vector<std::string> names;
+#define CALLBACK(Enum, name)                                                   \
+  names.push_back(name);                                                       \
+  if (c.text == name)                                                          \
+    kind = ir::CallbackKind::Enum;
+#include "ir/Callbacks.def"
+    if (!kind)
+      return fail(c.loc, unknownMessage("callback", c.text, names));
+    ir::CallbackSpec spec;
+    spec.kind = *kind;
+    std::vector<std::string> positional, known, required;
+    switch (*kind) {
+    case ir::CallbackKind::EarlyStopping:
+      positional = {"monitor", "min_delta", "patience"};
+      known = {"monitor",
+               "min_delta",
+               "patience",
+               "mode",
+               "restore_best_weights",
+               "start_from_epoch"};
+      break;
+    case ir::CallbackKind::ModelCheckpoint:
+      positional = {"filepath", "monitor"};
+      known = {"filepath", "monitor", "save_best_only", "mode"};
+      required = {"filepath"};
+      break;
+    case ir::CallbackKind::CsvLogger:
+      positional = {"filename"};
+      known = {"filename", "append"};
+      required = {"filename"};
+      break;
+    }
+    std::vector<RawArg> args = c.args;
+    if (!namePositional(args, c.text, positional))
+      return false;
+    bool ok = forEachArg(
+        args, c.text, c.loc, known, required, [&](const RawArg &arg) {
+          const RawValue &x = arg.value;
+          size_t index = 0;
+          if (arg.name == "monitor") {
+            if (!readChoice(arg, "monitor",
+                            {"loss", "accuracy", "val_loss", "val_accuracy"},
+                            index))
+              return false;
+            spec.monitor = static_cast<ir::Monitor>(index);
+            return true;
+          }
+          if (arg.name == "mode") {
+            if (!readChoice(arg, "mode", {"auto", "min", "max"}, index))
+              return false;
+            spec.mode = static_cast<ir::MonitorMode>(index);
+            return true;
+          }
+          if (arg.name == "min_delta")
+            return readNumber(arg, spec.minDelta, Range::NonNegative);
+          if (arg.name == "patience")
+            return readInt(arg, spec.patience, 0, kMaxSize);
+          if (arg.name == "start_from_epoch")
+            return readInt(arg, spec.startFromEpoch, 0, kMaxSize);
+          if (arg.name == "restore_best_weights")
+            return readBool(arg, spec.restoreBestWeights);
+          if (arg.name == "save_best_only")
+            return readBool(arg, spec.saveBestOnly);
+          if (arg.name == "append")
+            return readBool(arg, spec.append);
+          // filepath, filename
+          if (x.kind != Kind::String)
+            return fail(x.loc, fmt::format("{} expects a string, got {}",
+                                           arg.name, describe(x)));
+          if (x.text.empty())
+            return fail(x.loc, fmt::format("the {} is empty", arg.name));
+          spec.path = x.text;
+          return true;
+        });
+    if (!ok)
+      return false;
+    out.push_back(std::move(spec));
+  }
+  return true;
+}
+
 bool Binder::bindFit(const RawStatement &s, FitStmt &f) {
   f.loc = s.loc;
   // validation=image_folder(...) starts from the training folder's
@@ -616,11 +714,16 @@ bool Binder::bindFit(const RawStatement &s, FitStmt &f) {
   std::optional<RawArg> validation;
   bool ok = forEachArg(
       s.args, "fit", s.loc,
-      {"dataset", "epochs", "batch_size", "validation", "shuffle", "seed"}, {},
-      [&](const RawArg &a) {
+      {"dataset", "epochs", "batch_size", "validation", "shuffle", "seed",
+       "callbacks"},
+      {}, [&](const RawArg &a) {
         if (a.name == "dataset") {
           f.datasetLoc = a.value.loc;
           return readDataset(a, f.fit);
+        }
+        if (a.name == "callbacks") {
+          f.callbacksLoc = a.value.loc;
+          return readCallbacks(a, f.fit.callbacks);
         }
         if (a.name == "epochs")
           return readInt(a, f.fit.epochs, 1, kMaxSize);
@@ -640,7 +743,25 @@ bool Binder::bindFit(const RawStatement &s, FitStmt &f) {
       });
   if (!ok)
     return false;
-  return readValidation(validation ? &*validation : nullptr, f);
+  if (!readValidation(validation ? &*validation : nullptr, f))
+    return false;
+  // A val_ metric that no epoch will have: Keras only warns, and the
+  // callback then never acts.
+  if (f.fit.validation == ir::ValidationKind::None)
+    for (const ir::CallbackSpec &c : f.fit.callbacks) {
+      bool usesMonitor =
+          c.kind == ir::CallbackKind::EarlyStopping ||
+          (c.kind == ir::CallbackKind::ModelCheckpoint && c.saveBestOnly);
+      if (usesMonitor && (c.monitor == ir::Monitor::ValLoss ||
+                          c.monitor == ir::Monitor::ValAccuracy))
+        return fail(f.callbacksLoc,
+                    fmt::format("{} monitors {}, but the fit statement has "
+                                "no validation data; monitor loss or "
+                                "accuracy, or give validation data",
+                                ir::callbackName(c.kind),
+                                ir::monitorName(c.monitor)));
+    }
+  return true;
 }
 
 // validation=test|none|split|image_folder(...), checked against the

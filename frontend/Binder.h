@@ -60,6 +60,7 @@ private:
   bool readImageFolder(const RawValue &call, ir::ImageFolderSpec &out,
                        bool allowSplit);
   bool readValidation(const RawArg *a, FitStmt &f);
+  bool readCallbacks(const RawArg &a, std::vector<ir::CallbackSpec> &out);
   bool readMetrics(const RawArg &a, bool &accuracy);
 
   std::string file_;

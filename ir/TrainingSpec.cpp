@@ -38,6 +38,30 @@ const char *interpolationName(Interpolation method) {
   return "?";
 }
 
+const char *callbackName(CallbackKind kind) {
+  switch (kind) {
+#define CALLBACK(Enum, name)                                                   \
+  case CallbackKind::Enum:                                                     \
+    return name;
+#include "ir/Callbacks.def"
+  }
+  return "?";
+}
+
+const char *monitorName(Monitor m) {
+  switch (m) {
+  case Monitor::Loss:
+    return "loss";
+  case Monitor::Accuracy:
+    return "accuracy";
+  case Monitor::ValLoss:
+    return "val_loss";
+  case Monitor::ValAccuracy:
+    return "val_accuracy";
+  }
+  return "?";
+}
+
 int64_t channelsOf(ColorMode mode) {
   switch (mode) {
   case ColorMode::Grayscale:

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace cnnc::ir {
 
@@ -49,6 +50,31 @@ enum class ValidationKind {
   Folder, // a second image folder
 };
 
+enum class CallbackKind {
+#define CALLBACK(Enum, name) Enum,
+#include "ir/Callbacks.def"
+};
+const char *callbackName(CallbackKind kind);
+// The metrics a callback may monitor, in the order of the history.
+enum class Monitor { Loss, Accuracy, ValLoss, ValAccuracy };
+const char *monitorName(Monitor m);
+// Keras's mode: auto is max for accuracies, min for losses.
+enum class MonitorMode { Auto, Min, Max };
+
+// One callback with Keras's defaults; each kind reads its own fields.
+struct CallbackSpec {
+  CallbackKind kind = CallbackKind::EarlyStopping;
+  Monitor monitor = Monitor::ValLoss; // early_stopping, model_checkpoint
+  MonitorMode mode = MonitorMode::Auto;
+  double minDelta = 0;             // early_stopping
+  int64_t patience = 0;            // early_stopping
+  bool restoreBestWeights = false; // early_stopping
+  int64_t startFromEpoch = 0;      // early_stopping
+  std::string path;                // model_checkpoint, csv_logger
+  bool saveBestOnly = false;       // model_checkpoint
+  bool append = false;             // csv_logger
+};
+
 struct FitSpec {
   DatasetKind dataset = DatasetKind::Mnist;
   std::string idxPrefix;  // for dataset idx("prefix")
@@ -59,6 +85,7 @@ struct FitSpec {
   ImageFolderSpec validationImages; // for validation=image_folder(...)
   bool shuffle = true;
   uint64_t seed = 0;
+  std::vector<CallbackSpec> callbacks; // in the order given
 };
 
 struct TrainingSpec {

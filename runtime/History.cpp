@@ -286,9 +286,10 @@ void drawPanel(std::string &svg, const PanelBox &box, const std::string &name,
 
 } // namespace
 
-absl::Status writeHistoryCsv(const std::string &path,
-                             const std::vector<EpochRecord> &records) {
-  std::string csv = "epoch,accuracy,loss,val_accuracy,val_loss,seconds\n";
+std::string formatHistoryCsv(const std::vector<EpochRecord> &records,
+                             bool header) {
+  std::string csv =
+      header ? "epoch,accuracy,loss,val_accuracy,val_loss,seconds\n" : "";
   for (const EpochRecord &r : records) {
     csv += fmt::format("{},{},{},", r.epoch - 1, pythonRepr(r.accuracy),
                        pythonRepr(r.loss));
@@ -299,7 +300,12 @@ absl::Status writeHistoryCsv(const std::string &path,
       csv += ",";
     csv += fmt::format(",{}\n", pythonRepr(r.seconds));
   }
-  return writeFileAtomically(path, csv);
+  return csv;
+}
+
+absl::Status writeHistoryCsv(const std::string &path,
+                             const std::vector<EpochRecord> &records) {
+  return writeFileAtomically(path, formatHistoryCsv(records, true));
 }
 
 absl::Status writeHistorySvg(const std::string &path,

@@ -23,6 +23,9 @@ struct EpochRecord {
 // Numbers are shortest round-trip, spelled as Python prints them. Atomic.
 absl::Status writeHistoryCsv(const std::string &path,
                              const std::vector<EpochRecord> &records);
+// The same text, with or without the header line.
+std::string formatHistoryCsv(const std::vector<EpochRecord> &records,
+                             bool header);
 
 // Writes a standalone SVG: an "Accuracy" and a "Loss" panel side by side,
 // training and validation curves per epoch, under `title`. Atomic.

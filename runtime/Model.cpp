@@ -1,5 +1,6 @@
 #include "runtime/Model.h"
 
+#include "runtime/Callbacks.h"
 #include "runtime/ClassNames.h"
 #include "runtime/MemoryBudget.h"
 
@@ -133,6 +134,31 @@ void Model::initializeWeights(uint64_t seed) {
   }
   globalStep_ = 0;
   globalEpoch_ = 0;
+}
+
+CallbackHooks Model::callbackHooks() {
+  CallbackHooks h;
+  // The params (Keras's get_weights: batch normalization's moving
+  // statistics included), not the optimizer's state.
+  h.snapshotWeights = [this] {
+    std::vector<std::vector<float>> w;
+    for (const ir::Value &v : forward_.values())
+      if (v.kind == ir::ValueKind::Param) {
+        const float *data = store_.find(v.name);
+        w.emplace_back(data, data + v.type.numElements());
+      }
+    return w;
+  };
+  h.restoreWeights = [this](const std::vector<std::vector<float>> &w) {
+    size_t i = 0;
+    for (const ir::Value &v : forward_.values())
+      if (v.kind == ir::ValueKind::Param && i < w.size()) {
+        std::copy(w[i].begin(), w[i].end(), store_.find(v.name));
+        ++i;
+      }
+  };
+  h.saveWeights = [this](const std::string &path) { return saveWeights(path); };
+  return h;
 }
 
 absl::Status Model::saveWeights(const std::string &path) const {
@@ -307,6 +333,7 @@ Model::fit(const LabeledImages &train, const LabeledImages *validation,
   if (!tailIO.ok())
     return tailIO.status();
 
+  Callbacks callbacks(spec_.fit.callbacks, callbackHooks());
   std::vector<int64_t> order(count);
   for (int64_t epoch = 1; epoch <= spec_.fit.epochs; ++epoch) {
     auto start = std::chrono::steady_clock::now();
@@ -361,6 +388,15 @@ Model::fit(const LabeledImages &train, const LabeledImages *validation,
     if (options.log)
       options.log->endEpoch(r);
     state.history.push_back(r);
+    std::vector<std::string> notes;
+    auto stop = callbacks.epochEnd(state.history, notes);
+    if (!stop.ok())
+      return stop.status();
+    for (const std::string &note : notes)
+      if (options.log)
+        options.log->note(note);
+    if (*stop)
+      break;
     if (options.onEpochEnd && !options.onEpochEnd(r))
       break;
   }

@@ -6,6 +6,7 @@
 #include "ir/Graph.h"
 #include "ir/TrainingSpec.h"
 #include "passes/Pipelines.h"
+#include "runtime/Callbacks.h"
 #include "runtime/Executor.h"
 #include "runtime/History.h"
 #include "runtime/Idx.h"
@@ -114,6 +115,7 @@ private:
   absl::StatusOr<Executor *> evalExecutor(int64_t batch);
   absl::StatusOr<Executor *> predictExecutor(int64_t batch);
   absl::Status checkData(const LabeledImages &data, const char *what) const;
+  CallbackHooks callbackHooks();
 
   ir::Graph forward_;
   ir::TrainingSpec spec_;

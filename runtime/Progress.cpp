@@ -69,4 +69,9 @@ void ProgressLog::endEpoch(const EpochRecord &r) {
   std::fflush(out_);
 }
 
+void ProgressLog::note(const std::string &line) {
+  fmt::print(out_, "{}\n", line);
+  std::fflush(out_);
+}
+
 } // namespace cnnc::runtime

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <string>
 
 namespace cnnc::runtime {
 
@@ -22,6 +23,8 @@ public:
   // Called after every step; redraws at most ~10 times a second.
   void step(int64_t done, double loss, double accuracy);
   void endEpoch(const EpochRecord &r);
+  // A line of its own between epochs (what a callback did).
+  void note(const std::string &line);
 
 private:
   using Clock = std::chrono::steady_clock;

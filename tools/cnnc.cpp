@@ -239,6 +239,7 @@ int run(const tools::Options &opt) {
       outputs.push_back({opt.historyPath, "--history"});
     if (!opt.plotPath.empty())
       outputs.push_back({opt.plotPath, "--plot"});
+
     if (Status s = checkOutputs(outputs, opt.modelPath); !s.ok())
       return fail(s);
   }
@@ -259,6 +260,18 @@ int run(const tools::Options &opt) {
   if (!compiled.ok())
     return fail(compiled.status());
   Model &model = *compiled;
+  // The files the fit statement's callbacks write, checked as the flags'
+  // are (a per-epoch name like "w-{epoch}.safetensors" is checked when
+  // written).
+  if (opt.train) {
+    std::vector<Output> outputs = {{savePath, "--save"}};
+    for (const std::string &path : model.config().callbackFiles)
+      if (path.find('{') == std::string::npos)
+        outputs.push_back({path, "callbacks"});
+    if (outputs.size() > 1)
+      if (Status s = checkOutputs(outputs, opt.modelPath); !s.ok())
+        return fail(s);
+  }
   if (Status s = instrument(model, opt); !s.ok())
     return fail(s);
 

@@ -211,6 +211,9 @@ struct TrainingConfig {
   // the IDX test split, the image folder's validation_split subset, or the
   // validation image folder.
   bool validation = true;
+  // The files the fit statement's callbacks write (model_checkpoint,
+  // csv_logger), as written there.
+  std::vector<std::string> callbackFiles;
 };
 
 // The IR at each stage of compilation, as text.

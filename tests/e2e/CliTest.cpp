@@ -3,6 +3,7 @@
 #include "common/RunTool.h"
 #include "common/Sanitizers.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -300,6 +301,51 @@ TEST_F(CliTest, EvaluateNeedsWeightsAndRejectsForeignOnes) {
   expectOneLineError(run(model.string() + " --evaluate --data " + data +
                          " --load " + garbage.string()),
                      "garbage.safetensors");
+}
+
+// early_stopping with restore_best_weights ends with the best epoch's
+// weights: the closing evaluation repeats that epoch's val_loss; the
+// checkpoints and the CSV log are written as the epochs pass.
+TEST_F(CliTest, CallbacksStopRestoreCheckpointAndLog) {
+  std::string data = mnistDir();
+  if (data.empty())
+    GTEST_FAIL() << "MNIST not found: run scripts/fetch-mnist.sh";
+  // A learning rate high enough that val_loss soon stops improving.
+  std::string source = R"(model cb {
+  input shape=(28, 28, 1)
+  conv2d 4 3 strides=2 activation=relu
+  flatten
+  dense 10 activation=softmax
+}
+compile loss=sparse_categorical_crossentropy optimizer=adam(learning_rate=0.05)
+fit epochs=12 batch_size=64 seed=3 callbacks=[early_stopping(patience=1, restore_best_weights=true), model_checkpoint("best.safetensors", save_best_only=true), model_checkpoint("w-{epoch:02d}.safetensors"), csv_logger("log.csv")]
+)";
+  fs::path model = write("cb.dsl", source);
+  RunResult t = runTool("cd " + dir_.string() +
+                            " && " CNNC_BINARY_DIR
+                            "/cnnc cb.dsl --train --limit 3000 --data " +
+                            data,
+                        dir_);
+  ASSERT_EQ(t.status, 0) << t.err;
+  size_t stop = t.out.find(": early stopping; restoring weights from epoch ");
+  ASSERT_NE(stop, std::string::npos) << t.out;
+  int stopped = std::stoi(t.out.substr(t.out.rfind("Epoch ", stop) + 6));
+  int best = std::stoi(t.out.substr(stop + 47));
+  EXPECT_LT(best, stopped);
+  // The best epoch's val_loss, as its epoch line printed it.
+  std::string line = "Epoch " + std::to_string(best) + "/12 ";
+  size_t at = t.out.find(line);
+  ASSERT_NE(at, std::string::npos) << t.out;
+  size_t v = t.out.find("val_loss: ", at);
+  std::string valLoss = t.out.substr(v + 10, 6);
+  EXPECT_NE(t.out.find("Test loss: " + valLoss), std::string::npos) << t.out;
+  EXPECT_TRUE(fs::exists(dir_ / "best.safetensors"));
+  for (int e = 1; e <= stopped; ++e)
+    EXPECT_TRUE(fs::exists(dir_ / fmt::format("w-{:02}.safetensors", e)));
+  EXPECT_FALSE(
+      fs::exists(dir_ / fmt::format("w-{:02}.safetensors", stopped + 1)));
+  std::string log = slurp(dir_ / "log.csv");
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), stopped + 1) << log;
 }
 
 TEST_F(CliTest, SaveIntoMissingDirectoryFailsBeforeTraining) {

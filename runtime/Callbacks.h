@@ -1,0 +1,57 @@
+// The fit statement's callbacks (ir/Callbacks.def), run after every epoch
+// with Keras 3's semantics: early_stopping, model_checkpoint, csv_logger.
+#pragma once
+
+#include "ir/TrainingSpec.h"
+#include "runtime/History.h"
+
+#include "absl/status/statusor.h"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace cnnc::runtime {
+
+// What callbacks may do to the model.
+struct CallbackHooks {
+  std::function<std::vector<std::vector<float>>()> snapshotWeights;
+  std::function<void(const std::vector<std::vector<float>> &)> restoreWeights;
+  std::function<absl::Status(const std::string &path)> saveWeights;
+};
+
+class Callbacks {
+public:
+  Callbacks(std::vector<ir::CallbackSpec> specs, CallbackHooks hooks);
+
+  // After each epoch; `history` ends with that epoch's record. Returns true
+  // when training should stop. Lines to show the user (what a callback
+  // did, as Keras's verbose callbacks say it) are appended to `notes`.
+  absl::StatusOr<bool> epochEnd(const std::vector<EpochRecord> &history,
+                                std::vector<std::string> &notes);
+
+  // The value a callback reads from an epoch's record.
+  static double monitored(const EpochRecord &r, ir::Monitor m);
+  // Whether `current` improves on `best` by more than `minDelta`.
+  static bool improves(ir::Monitor m, ir::MonitorMode mode, double current,
+                       double best, double minDelta);
+  // model_checkpoint's file name for a 1-based epoch: "{epoch}" and
+  // "{epoch:0Nd}" are replaced as Python's format would.
+  static std::string checkpointPath(const std::string &pattern, int epoch);
+
+private:
+  struct State {
+    double best = 0;
+    bool hasBest = false;
+    int64_t wait = 0;
+    int bestEpoch = 0;
+    std::vector<std::vector<float>> bestWeights;
+    std::string csvPrefix; // csv_logger: what the file held before this fit
+    bool csvPrefixRead = false;
+  };
+  std::vector<ir::CallbackSpec> specs_;
+  std::vector<State> states_;
+  CallbackHooks hooks_;
+};
+
+} // namespace cnnc::runtime
