@@ -34,4 +34,9 @@ absl::Status imageError(const std::string &name, absl::string_view what);
 // size; the message starts with "cannot encode <format>".
 absl::Status checkEncodable(const Image &image, absl::string_view format);
 
+// Writes encoded bytes to `path` atomically; an encoding error gets the
+// path in front.
+absl::Status writeEncoded(const std::string &path,
+                          const absl::StatusOr<std::vector<uint8_t>> &bytes);
+
 } // namespace cnnc::runtime::detail

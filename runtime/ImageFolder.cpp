@@ -3,6 +3,7 @@
 #include "codegen/KernelCache.h"
 #include "runtime/Image.h"
 #include "runtime/MemoryBudget.h"
+#include "runtime/Safetensors.h"
 #include "runtime/ThreadPool.h"
 #include "support/AtomicFile.h"
 #include "support/Random.h"
@@ -40,25 +41,6 @@ std::string extensionList() {
   for (const char *e : kExtensions)
     s += (s.empty() ? "" : ", ") + std::string(e);
   return s;
-}
-
-// Class names go into the weights' JSON metadata, which must be UTF-8.
-bool isUtf8(const std::string &s) {
-  for (size_t i = 0; i < s.size();) {
-    auto c = static_cast<unsigned char>(s[i]);
-    size_t extra = c < 0x80                ? 0
-                   : c >= 0xC2 && c < 0xE0 ? 1
-                   : c >= 0xE0 && c < 0xF0 ? 2
-                   : c >= 0xF0 && c < 0xF5 ? 3
-                                           : 4;
-    if (extra == 4 || i + extra >= s.size() + (extra == 0 ? 1 : 0))
-      return false;
-    for (size_t k = 1; k <= extra; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80)
-        return false;
-    i += extra + 1;
-  }
-  return true;
 }
 
 std::string errnoText(const std::error_code &ec) { return ec.message(); }
@@ -340,7 +322,8 @@ absl::StatusOr<ImageFolderListing> listImageFolder(const std::string &directory,
         ++out.skipped; // an image outside any class directory
       continue;
     }
-    if (!isUtf8(name))
+    // Class names go into the weights' JSON metadata.
+    if (!isValidUtf8(name))
       return absl::InvalidArgumentError(fmt::format(
           "{}: class directory name is not valid UTF-8", it->path().string()));
     out.classNames.push_back(name);

@@ -294,13 +294,7 @@ absl::StatusOr<std::vector<uint8_t>> encodeJpeg(const Image &image,
 
 absl::Status writeJpeg(const std::string &path, const Image &image,
                        int quality) {
-  absl::StatusOr<std::vector<uint8_t>> bytes = encodeJpeg(image, quality);
-  if (!bytes.ok())
-    return absl::Status(bytes.status().code(),
-                        absl::StrCat(path, ": ", bytes.status().message()));
-  return support::writeFileAtomically(
-      path, std::string_view(reinterpret_cast<const char *>(bytes->data()),
-                             bytes->size()));
+  return detail::writeEncoded(path, encodeJpeg(image, quality));
 }
 
 } // namespace cnnc::runtime

@@ -197,6 +197,16 @@ absl::StatusOr<Image> decodePng(const uint8_t *data, size_t size,
   return image;
 }
 
+absl::Status writeEncoded(const std::string &path,
+                          const absl::StatusOr<std::vector<uint8_t>> &bytes) {
+  if (!bytes.ok())
+    return absl::Status(bytes.status().code(),
+                        absl::StrCat(path, ": ", bytes.status().message()));
+  return support::writeFileAtomically(
+      path, std::string_view(reinterpret_cast<const char *>(bytes->data()),
+                             bytes->size()));
+}
+
 absl::Status checkEncodable(const Image &image, absl::string_view format) {
   if (image.height < 1 || image.width < 1 || image.height > (1 << 30) ||
       image.width > (1 << 30) ||
@@ -240,13 +250,7 @@ absl::StatusOr<std::vector<uint8_t>> encodePng(const Image &image) {
 }
 
 absl::Status writePng(const std::string &path, const Image &image) {
-  absl::StatusOr<std::vector<uint8_t>> bytes = encodePng(image);
-  if (!bytes.ok())
-    return absl::Status(bytes.status().code(),
-                        absl::StrCat(path, ": ", bytes.status().message()));
-  return support::writeFileAtomically(
-      path, std::string_view(reinterpret_cast<const char *>(bytes->data()),
-                             bytes->size()));
+  return detail::writeEncoded(path, encodePng(image));
 }
 
 } // namespace cnnc::runtime

@@ -231,16 +231,6 @@ bool asUInt(const Json &v, uint64_t max, uint64_t &out) {
   return out <= max;
 }
 
-// Whether nlohmann can write `s` as a JSON string: it refuses invalid UTF-8.
-bool isValidUtf8(const std::string &s) {
-  try {
-    (void)nlohmann::json(s).dump();
-    return true;
-  } catch (const nlohmann::json::type_error &) {
-    return false;
-  }
-}
-
 //===----------------------------------------------------------------------===//
 // Header validation
 //===----------------------------------------------------------------------===//
@@ -603,6 +593,16 @@ readSafetensors(const std::string &path,
     out.push_back(std::move(t));
   }
   return out;
+}
+
+// nlohmann refuses to write invalid UTF-8, so asking it is the exact test.
+bool isValidUtf8(const std::string &s) {
+  try {
+    (void)nlohmann::json(s).dump();
+    return true;
+  } catch (const nlohmann::json::type_error &) {
+    return false;
+  }
 }
 
 absl::Status matchTensors(

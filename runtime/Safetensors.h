@@ -34,6 +34,10 @@ absl::StatusOr<std::vector<NamedTensor>>
 readSafetensors(const std::string &path,
                 std::map<std::string, std::string> *metadata = nullptr);
 
+// Whether `s` is valid UTF-8, as the JSON writer (nlohmann) accepts it:
+// tensor names, metadata and class names must be.
+bool isValidUtf8(const std::string &s);
+
 // Checks loaded tensors against the names and shapes a model expects. The
 // error names the first difference, walking `expected` in order, then any
 // tensor the model does not have; `path` only labels the message.
