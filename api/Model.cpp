@@ -198,9 +198,12 @@ TrainingConfig Model::config() const {
   c.seed = s.fit.seed;
   c.shuffle = s.fit.shuffle;
   c.validation = s.fit.validation != ir::ValidationKind::None;
-  for (const ir::CallbackSpec &cb : s.fit.callbacks)
-    if (!cb.path.empty())
+  for (const ir::CallbackSpec &cb : s.fit.callbacks) {
+    if (cb.kind == ir::CallbackKind::BackupAndRestore)
+      c.backupDirectory = cb.path;
+    else if (!cb.path.empty())
       c.callbackFiles.push_back(cb.path);
+  }
   return c;
 }
 

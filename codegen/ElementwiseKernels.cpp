@@ -152,7 +152,9 @@ llvm::Value *normalCdf(KernelBuilder &kb, llvm::Value *x, int w) {
 } // namespace
 
 // The one place that knows each activation's formula (ir/Activations.def
-// lists them). relu is x > 0 ? x : 0 (TF's max(x, 0) on -0.0; NaN gives 0).
+// lists them). relu is x <= 0 ? 0 : x: -0.0 gives +0.0 (TF's max(x, 0)),
+// and NaN stays NaN (as in PyTorch and JAX), so a diverging run shows NaN
+// rather than dead units and terminate_on_nan sees it.
 // Fused kernels apply activations in their epilogues through this function.
 llvm::Value *activationValue(KernelBuilder &kb, ir::ActivationKind kind,
                              float param, llvm::Value *x, int w) {
@@ -161,7 +163,7 @@ llvm::Value *activationValue(KernelBuilder &kb, ir::ActivationKind kind,
   case ir::ActivationKind::Linear:
     return x;
   case ir::ActivationKind::Relu:
-    return select0(kb, b.CreateFCmpOGT(x, kb.splat(w, 0.0f)), x, w);
+    return select0(kb, b.CreateFCmpUGT(x, kb.splat(w, 0.0f)), x, w);
   case ir::ActivationKind::Sigmoid:
     return sigmoid(kb, x, w);
   case ir::ActivationKind::Tanh:

@@ -24,17 +24,23 @@ float attrF32(KernelBuilder &kb, const char *name, double fallback) {
   return static_cast<float>(kb.attrs().getFloat(name, fallback));
 }
 
+// The learning rate, operand 2 of every update: a scalar the runtime sets
+// before each step.
+Value *learningRate(KernelBuilder &kb) {
+  return kb.load(kb.operand(2), kb.i64(0), 1);
+}
+
 } // namespace
 
-// Keras SGD: without velocity p -= g * lr. With velocity
-// v = v * momentum - g * lr, then p += v, or with nesterov
-// p += v * momentum - g * lr.
+// Keras SGD (lr: the learning-rate operand): without velocity p -= g * lr. With
+// velocity v = v * momentum - g * lr, then p += v, or with nesterov p += v *
+// momentum - g * lr.
 void emitSgdUpdate(KernelBuilder &kb) {
   auto &b = kb.b();
-  float lr = attrF32(kb, "learning_rate", 0.01);
+  Value *lr = learningRate(kb);
   float momentum = attrF32(kb, "momentum", 0.0);
   bool nesterov = kb.attrs().getInt("nesterov") != 0;
-  bool hasVelocity = kb.op().operands.size() == 3;
+  bool hasVelocity = kb.op().operands.size() == 4;
   forEachElement(kb, [&](Value *i, int w) {
     Value *p = kb.load(kb.operand(0), i, w);
     Value *g = kb.load(kb.operand(1), i, w);
@@ -43,9 +49,9 @@ void emitSgdUpdate(KernelBuilder &kb) {
       kb.store(kb.operand(0), i, b.CreateFSub(p, step));
       return;
     }
-    Value *v = kb.load(kb.operand(2), i, w);
+    Value *v = kb.load(kb.operand(3), i, w);
     v = b.CreateFSub(b.CreateFMul(v, kb.splat(w, momentum)), step);
-    kb.store(kb.operand(2), i, v);
+    kb.store(kb.operand(3), i, v);
     Value *delta =
         nesterov ? b.CreateFSub(b.CreateFMul(v, kb.splat(w, momentum)), step)
                  : v;
@@ -53,26 +59,26 @@ void emitSgdUpdate(KernelBuilder &kb) {
   });
 }
 
-// Keras Adam, t = the 1-based step operand:
+// Keras Adam, t = the 1-based step operand, lr the f32 learning rate:
 //   alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)  (once, in f64)
 //   m += (g - m) * (1 - beta_1);  v += (g^2 - v) * (1 - beta_2)
 //   p -= m * alpha / (sqrt(v) + epsilon)
 // (Keras's m += (g - m)(1 - b1) is b1 m + (1 - b1) g rounded its way.)
 void emitAdamUpdate(KernelBuilder &kb) {
   auto &b = kb.b();
-  double lr = kb.attrs().getFloat("learning_rate", 0.001);
   double beta1 = kb.attrs().getFloat("beta_1", 0.9);
   double beta2 = kb.attrs().getFloat("beta_2", 0.999);
   float epsilon = attrF32(kb, "epsilon", 1e-7);
   llvm::Type *f64 = b.getDoubleTy();
   auto c64 = [&](double v) { return llvm::ConstantFP::get(f64, v); };
-  Value *t = b.CreateSIToFP(kb.loadI32(kb.operand(4), kb.i64(0)), f64);
+  Value *t = b.CreateSIToFP(kb.loadI32(kb.operand(5), kb.i64(0)), f64);
+  Value *lr = b.CreateFPExt(learningRate(kb), f64);
   auto power = [&](double base) {
     return b.CreateIntrinsic(llvm::Intrinsic::pow, {f64}, {c64(base), t});
   };
   Value *alpha = b.CreateFDiv(
-      b.CreateFMul(c64(lr), kb.unary(llvm::Intrinsic::sqrt,
-                                     b.CreateFSub(c64(1), power(beta2)))),
+      b.CreateFMul(lr, kb.unary(llvm::Intrinsic::sqrt,
+                                b.CreateFSub(c64(1), power(beta2)))),
       b.CreateFSub(c64(1), power(beta1)));
   Value *alpha32 = b.CreateFPTrunc(alpha, b.getFloatTy());
   auto oneMinusB1 = static_cast<float>(1 - beta1);
@@ -80,8 +86,8 @@ void emitAdamUpdate(KernelBuilder &kb) {
   forEachElement(kb, [&](Value *i, int w) {
     Value *p = kb.load(kb.operand(0), i, w);
     Value *g = kb.load(kb.operand(1), i, w);
-    Value *m = kb.load(kb.operand(2), i, w);
-    Value *v = kb.load(kb.operand(3), i, w);
+    Value *m = kb.load(kb.operand(3), i, w);
+    Value *v = kb.load(kb.operand(4), i, w);
     m = b.CreateFAdd(m,
                      b.CreateFMul(b.CreateFSub(g, m), kb.splat(w, oneMinusB1)));
     v = b.CreateFAdd(v, b.CreateFMul(b.CreateFSub(b.CreateFMul(g, g), v),
@@ -89,8 +95,8 @@ void emitAdamUpdate(KernelBuilder &kb) {
     Value *denom =
         b.CreateFAdd(kb.unary(llvm::Intrinsic::sqrt, v), kb.splat(w, epsilon));
     Value *update = b.CreateFDiv(b.CreateFMul(m, kb.splat(w, alpha32)), denom);
-    kb.store(kb.operand(2), i, m);
-    kb.store(kb.operand(3), i, v);
+    kb.store(kb.operand(3), i, m);
+    kb.store(kb.operand(4), i, v);
     kb.store(kb.operand(0), i, b.CreateFSub(p, update));
   });
 }
@@ -100,14 +106,14 @@ void emitAdamUpdate(KernelBuilder &kb) {
 void emitRmspropUpdate(KernelBuilder &kb) {
   auto &b = kb.b();
   double rho = kb.attrs().getFloat("rho", 0.9);
-  float lr = attrF32(kb, "learning_rate", 0.001);
+  Value *lr = learningRate(kb);
   float epsilon = attrF32(kb, "epsilon", 1e-7);
   auto rho32 = static_cast<float>(rho);
   auto oneMinusRho = static_cast<float>(1 - rho);
   forEachElement(kb, [&](Value *i, int w) {
     Value *p = kb.load(kb.operand(0), i, w);
     Value *g = kb.load(kb.operand(1), i, w);
-    Value *ms = kb.load(kb.operand(2), i, w);
+    Value *ms = kb.load(kb.operand(3), i, w);
     ms = b.CreateFAdd(
         b.CreateFMul(kb.splat(w, rho32), ms),
         b.CreateFMul(kb.splat(w, oneMinusRho), b.CreateFMul(g, g)));
@@ -115,7 +121,7 @@ void emitRmspropUpdate(KernelBuilder &kb) {
         b.CreateFDiv(b.CreateFMul(kb.splat(w, lr), g),
                      kb.unary(llvm::Intrinsic::sqrt,
                               b.CreateFAdd(ms, kb.splat(w, epsilon))));
-    kb.store(kb.operand(2), i, ms);
+    kb.store(kb.operand(3), i, ms);
     kb.store(kb.operand(0), i, b.CreateFSub(p, increment));
   });
 }

@@ -17,7 +17,10 @@ constexpr int64_t kMaxSize = std::numeric_limits<int32_t>::max();
 
 using Kind = RawValue::Kind;
 
-// How a value reads in "X expects ..., got <this>".
+bool isIdentifier(std::string_view s);
+
+} // namespace
+
 std::string describe(const RawValue &v) {
   switch (v.kind) {
   case Kind::Int:
@@ -38,6 +41,8 @@ std::string describe(const RawValue &v) {
   }
   return "a value";
 }
+
+namespace {
 
 bool isIdentifier(std::string_view s) {
   if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0])))
@@ -450,6 +455,14 @@ bool Binder::readOptimizer(const RawArg &a, ir::OptimizerSpec &out) {
     known = {"learning_rate", "rho", "epsilon"};
   }
   return forEachArg(v.args, v.text, v.loc, known, {}, [&](const RawArg &c) {
+    if (c.name == "learning_rate" && c.value.kind == Kind::Call) {
+      ir::ScheduleSpec schedule;
+      if (!readSchedule(c.value, schedule))
+        return false;
+      out.schedule = schedule;
+      out.learningRate = ir::learningRateAt(schedule, 0);
+      return true;
+    }
     if (c.name == "learning_rate")
       return readNumber(c, out.learningRate, Range::Positive);
     if (c.name == "momentum")
@@ -657,7 +670,25 @@ bool Binder::readCallbacks(const RawArg &a,
       known = {"filename", "append"};
       required = {"filename"};
       break;
+    case ir::CallbackKind::ReduceLrOnPlateau:
+      // Keras's defaults differ from early_stopping's.
+      spec.patience = 10;
+      spec.minDelta = 1e-4;
+      positional = {"monitor", "factor", "patience"};
+      known = {"monitor",   "factor",   "patience", "mode",
+               "min_delta", "cooldown", "min_lr"};
+      break;
+    case ir::CallbackKind::TerminateOnNan:
+      break;
+    case ir::CallbackKind::BackupAndRestore:
+      positional = {"backup_dir", "save_freq"};
+      known = {"backup_dir", "save_freq", "delete_checkpoint"};
+      required = {"backup_dir"};
+      break;
     }
+    if (c.kind == Kind::Call && *kind == ir::CallbackKind::TerminateOnNan &&
+        !c.args.empty())
+      return fail(c.args[0].loc, "terminate_on_nan takes no arguments");
     std::vector<RawArg> args = c.args;
     if (!namePositional(args, c.text, positional))
       return false;
@@ -691,7 +722,35 @@ bool Binder::readCallbacks(const RawArg &a,
             return readBool(arg, spec.saveBestOnly);
           if (arg.name == "append")
             return readBool(arg, spec.append);
-          // filepath, filename
+          if (arg.name == "factor") {
+            if (x.kind != Kind::Int && x.kind != Kind::Float)
+              return readNumber(arg, spec.factor, Range::Positive);
+            spec.factor = x.floatValue;
+            if (!(spec.factor > 0 && spec.factor < 1))
+              return fail(x.loc, fmt::format("factor must be in (0, 1), got "
+                                             "{}",
+                                             x.text));
+            return true;
+          }
+          if (arg.name == "cooldown")
+            return readInt(arg, spec.cooldown, 0, kMaxSize);
+          if (arg.name == "min_lr")
+            return readNumber(arg, spec.minLr, Range::NonNegative);
+          if (arg.name == "delete_checkpoint")
+            return readBool(arg, spec.deleteCheckpoint);
+          if (arg.name == "save_freq") {
+            // "epoch" or a number of steps.
+            if (x.kind == Kind::String && x.text == "epoch") {
+              spec.saveFreq = 0;
+              return true;
+            }
+            if (x.kind != Kind::Int)
+              return fail(x.loc, fmt::format("save_freq expects \"epoch\" "
+                                             "or a number of steps, got {}",
+                                             describe(x)));
+            return readInt(arg, spec.saveFreq, 1, kMaxSize);
+          }
+          // filepath, filename, backup_dir
           if (x.kind != Kind::String)
             return fail(x.loc, fmt::format("{} expects a string, got {}",
                                            arg.name, describe(x)));
@@ -702,6 +761,12 @@ bool Binder::readCallbacks(const RawArg &a,
         });
     if (!ok)
       return false;
+    // Two would write the same backup state over each other.
+    if (spec.kind == ir::CallbackKind::BackupAndRestore)
+      for (const ir::CallbackSpec &other : out)
+        if (other.kind == spec.kind)
+          return fail(c.loc, "only one backup_and_restore callback may be "
+                             "given");
     out.push_back(std::move(spec));
   }
   return true;
@@ -751,6 +816,7 @@ bool Binder::bindFit(const RawStatement &s, FitStmt &f) {
     for (const ir::CallbackSpec &c : f.fit.callbacks) {
       bool usesMonitor =
           c.kind == ir::CallbackKind::EarlyStopping ||
+          c.kind == ir::CallbackKind::ReduceLrOnPlateau ||
           (c.kind == ir::CallbackKind::ModelCheckpoint && c.saveBestOnly);
       if (usesMonitor && (c.monitor == ir::Monitor::ValLoss ||
                           c.monitor == ir::Monitor::ValAccuracy))

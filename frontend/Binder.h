@@ -17,6 +17,9 @@ namespace cnnc::frontend {
 const std::vector<std::string> &layerKeywords();
 std::optional<LayerKind> layerKindFromKeyword(std::string_view keyword);
 
+// How a value reads in "X expects ..., got <this>".
+std::string describe(const RawValue &v);
+
 class Binder {
 public:
   Binder(const std::string &file, std::string_view source)
@@ -56,6 +59,8 @@ private:
                   const std::vector<std::string> &choices, size_t &index);
   bool readLayerName(const RawArg &a, std::string &out);
   bool readOptimizer(const RawArg &a, ir::OptimizerSpec &out);
+  // learning_rate=cosine_decay(...) etc.: frontend/BindSchedule.cpp.
+  bool readSchedule(const RawValue &call, ir::ScheduleSpec &out);
   bool readDataset(const RawArg &a, ir::FitSpec &out);
   bool readImageFolder(const RawValue &call, ir::ImageFolderSpec &out,
                        bool allowSplit);

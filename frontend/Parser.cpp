@@ -128,6 +128,16 @@ private:
     if (!haveModel)
       return fail(peek().loc, "no model in this file; expected "
                               "'model <name> { ... }'");
+    // Keras raises the same TypeError when the callback first acts.
+    if (p.compile && p.compile->optimizer.schedule && p.fit)
+      for (const ir::CallbackSpec &c : p.fit->fit.callbacks)
+        if (c.kind == ir::CallbackKind::ReduceLrOnPlateau)
+          return fail(p.fit->callbacksLoc,
+                      fmt::format("reduce_lr_on_plateau cannot change the "
+                                  "learning rate of a {} schedule; give the "
+                                  "optimizer a number as learning_rate",
+                                  ir::scheduleName(
+                                      p.compile->optimizer.schedule->kind)));
     return true;
   }
 

@@ -16,7 +16,17 @@ const OpInfo &opInfo(OpKind kind) { return kOpInfos[static_cast<int>(kind)]; }
 bool writesOperand(OpKind kind, size_t k) {
   if (!(opInfo(kind).flags & kWritesOperands))
     return false;
-  return k != 1 && !(kind == OpKind::AdamUpdate && k == 4);
+  // The updates read operand 1 (the gradient), 2 (the learning rate) and
+  // Adam's 5 (the step); moving_average_update reads its operand 1.
+  switch (kind) {
+  case OpKind::AdamUpdate:
+    return k == 0 || k == 3 || k == 4;
+  case OpKind::SgdUpdate:
+  case OpKind::RmspropUpdate:
+    return k == 0 || k == 3;
+  default:
+    return k != 1;
+  }
 }
 
 std::optional<OpKind> opKindFromName(std::string_view name) {

@@ -98,14 +98,14 @@ OpCost updateCost(const Graph &g, const Op &op, double flopsPerElement) {
   double bytes = 0;
   for (size_t i = 0; i < op.operands.size(); ++i) {
     double b = static_cast<double>(g.type(op.operands[i]).byteSize());
-    bool written = i != 1 && g.type(op.operands[i]).rank() > 0;
+    bool written = writesOperand(op.kind, i);
     bytes += written ? 2 * b : b;
   }
   return {flopsPerElement * elements(g, op.operands[0]), bytes};
 }
 
 OpCost sgdUpdateCost(const Graph &g, const Op &op) {
-  return updateCost(g, op, op.operands.size() == 3 ? 4 : 2);
+  return updateCost(g, op, op.operands.size() == 4 ? 4 : 2);
 }
 
 OpCost adamUpdateCost(const Graph &g, const Op &op) {

@@ -285,26 +285,42 @@ absl::StatusOr<Types> binaryShape(OpKind k, const Types &in, const Attrs &) {
   return Types{in[0]};
 }
 
+// Every update reads the learning rate as operand 2, a scalar input of the
+// step (so that schedules never recompile).
+absl::Status expectLearningRate(OpKind k, const TensorType &lr) {
+  if (lr != f32({}))
+    return err(k, fmt::format("learning rate (operand 2) must be f32[], got {}",
+                              lr.str()));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Types> sgdUpdateShape(OpKind k, const Types &in, const Attrs &) {
-  if (in.size() != 2 && in.size() != 3)
-    return err(k, "expects (param, grad) or (param, grad, velocity)");
-  for (size_t i = 1; i < in.size(); ++i)
-    CNNC_TRY(expectSame(k, in[0], in[i], "param, gradient and state"));
+  if (in.size() != 3 && in.size() != 4)
+    return err(k, "expects (param, grad, learning_rate) or (param, grad, "
+                  "learning_rate, velocity)");
+  CNNC_TRY(expectSame(k, in[0], in[1], "param, gradient and state"));
+  CNNC_TRY(expectLearningRate(k, in[2]));
+  if (in.size() == 4)
+    CNNC_TRY(expectSame(k, in[0], in[3], "param, gradient and state"));
   return Types{};
 }
 
+// (param, grad, learning_rate, m, v, step)
 absl::StatusOr<Types> adamUpdateShape(OpKind k, const Types &in,
                                       const Attrs &) {
-  for (size_t i = 1; i < 4; ++i)
+  CNNC_TRY(expectLearningRate(k, in[2]));
+  for (size_t i : {1, 3, 4})
     CNNC_TRY(expectSame(k, in[0], in[i], "param, gradient and moments"));
-  if (in[4] != i32({}))
-    return err(k, fmt::format("step must be i32[], got {}", in[4].str()));
+  if (in[5] != i32({}))
+    return err(k, fmt::format("step must be i32[], got {}", in[5].str()));
   return Types{};
 }
 
+// (param, grad, learning_rate, mean_square)
 absl::StatusOr<Types> rmspropUpdateShape(OpKind k, const Types &in,
                                          const Attrs &) {
-  for (size_t i = 1; i < 3; ++i)
+  CNNC_TRY(expectLearningRate(k, in[2]));
+  for (size_t i : {1, 3})
     CNNC_TRY(expectSame(k, in[0], in[i], "param, gradient and mean square"));
   return Types{};
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,10 +11,39 @@ namespace cnnc::ir {
 enum class LossKind { CategoricalCrossentropy, SparseCategoricalCrossentropy };
 enum class OptimizerKind { SGD, Adam, RMSprop };
 
+enum class ScheduleKind {
+#define SCHEDULE(Enum, name) Enum,
+#include "ir/Schedules.def"
+};
+const char *scheduleName(ScheduleKind kind);
+
+// A learning-rate schedule (Keras's LearningRateSchedule) with Keras's
+// arguments and defaults; each kind reads its own fields.
+struct ScheduleSpec {
+  ScheduleKind kind = ScheduleKind::CosineDecay;
+  double initialLearningRate = 0;  // cosine_decay, exponential_decay
+  int64_t decaySteps = 1;          // cosine_decay, exponential_decay
+  double alpha = 0;                // cosine_decay
+  bool hasWarmupTarget = false;    // cosine_decay
+  double warmupTarget = 0;         // cosine_decay
+  int64_t warmupSteps = 0;         // cosine_decay
+  double decayRate = 1;            // exponential_decay
+  bool staircase = false;          // exponential_decay
+  std::vector<int64_t> boundaries; // piecewise_constant_decay
+  std::vector<double> values;      // piecewise_constant_decay
+};
+
+// The schedule's rate after `iterations` optimizer steps (Keras calls the
+// schedule with optimizer.iterations, 0 at the first step), computed in f64;
+// the runtime rounds it to f32 as Keras's f32 arithmetic ends.
+double learningRateAt(const ScheduleSpec &s, int64_t iterations);
+
 // Defaults are Keras's.
 struct OptimizerSpec {
   OptimizerKind kind = OptimizerKind::Adam;
-  double learningRate = 0.001;       // sgd: 0.01
+  // The constant rate, or with a schedule its rate at step 0.
+  double learningRate = 0.001; // sgd: 0.01
+  std::optional<ScheduleSpec> schedule;
   double momentum = 0.0;             // sgd
   bool nesterov = false;             // sgd
   double beta1 = 0.9, beta2 = 0.999; // adam
@@ -64,15 +94,21 @@ enum class MonitorMode { Auto, Min, Max };
 // One callback with Keras's defaults; each kind reads its own fields.
 struct CallbackSpec {
   CallbackKind kind = CallbackKind::EarlyStopping;
-  Monitor monitor = Monitor::ValLoss; // early_stopping, model_checkpoint
+  // early_stopping, model_checkpoint, reduce_lr_on_plateau
+  Monitor monitor = Monitor::ValLoss;
   MonitorMode mode = MonitorMode::Auto;
-  double minDelta = 0;             // early_stopping
-  int64_t patience = 0;            // early_stopping
+  double minDelta = 0;             // early_stopping; reduce_lr: 1e-4
+  int64_t patience = 0;            // early_stopping; reduce_lr: 10
   bool restoreBestWeights = false; // early_stopping
   int64_t startFromEpoch = 0;      // early_stopping
-  std::string path;                // model_checkpoint, csv_logger
-  bool saveBestOnly = false;       // model_checkpoint
-  bool append = false;             // csv_logger
+  std::string path;          // model_checkpoint, csv_logger, backup_and_restore
+  bool saveBestOnly = false; // model_checkpoint
+  bool append = false;       // csv_logger
+  double factor = 0.1;       // reduce_lr_on_plateau
+  int64_t cooldown = 0;      // reduce_lr_on_plateau
+  double minLr = 0;          // reduce_lr_on_plateau
+  int64_t saveFreq = 0;      // backup_and_restore: steps; 0: "epoch"
+  bool deleteCheckpoint = true; // backup_and_restore
 };
 
 struct FitSpec {

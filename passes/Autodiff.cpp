@@ -104,11 +104,25 @@ ValueId stepInput(Graph &g) {
   return g.addInput("step", ir::i32({}));
 }
 
+// The learning rate every update reads: an input of the step, so that a
+// schedule or reduce_lr_on_plateau changes it without recompiling. Its
+// `initial` attribute records the recipe's rate for readers of the IR.
+ValueId learningRateInput(Graph &g, double initial) {
+  ValueId lr = g.findValue("learning_rate");
+  if (lr >= 0 && g.value(lr).kind == ValueKind::Input &&
+      g.type(lr) == ir::f32({}))
+    return lr;
+  lr = g.addInput("learning_rate", ir::f32({}));
+  g.setAttrs(lr, ir::Attrs({{"initial", initial}}));
+  return lr;
+}
+
 // One update per param, after the whole backward pass (Keras applies all
 // gradients at once, and in-place updates must not precede reads of the old
 // weights). Params without a gradient (unused by the loss) are left alone.
 absl::Status emitUpdates(Graph &g, const std::vector<ValueId> &grads,
                          const ir::OptimizerSpec &opt) {
+  const ValueId lr = learningRateInput(g, opt.learningRate);
   for (ValueId p : g.valuesOfKind(ValueKind::Param)) {
     ValueId dp = grads[p];
     if (dp == kNoGrad || !isTrainable(g.value(p)))
@@ -118,31 +132,27 @@ absl::Status emitUpdates(Graph &g, const std::vector<ValueId> &grads,
     absl::StatusOr<std::vector<ValueId>> r;
     switch (opt.kind) {
     case ir::OptimizerKind::SGD: {
-      std::vector<ValueId> operands{p, dp};
+      std::vector<ValueId> operands{p, dp, lr};
       if (opt.momentum > 0)
         operands.push_back(g.addState(name + ".velocity", type));
       r = g.create(OpKind::SgdUpdate, std::move(operands),
-                   {{"learning_rate", opt.learningRate},
-                    {"momentum", opt.momentum},
+                   {{"momentum", opt.momentum},
                     {"nesterov", int64_t{opt.nesterov ? 1 : 0}}});
       break;
     }
     case ir::OptimizerKind::Adam: {
       ValueId m = g.addState(name + ".m", type);
       ValueId v = g.addState(name + ".v", type);
-      r = g.create(OpKind::AdamUpdate, {p, dp, m, v, stepInput(g)},
-                   {{"learning_rate", opt.learningRate},
-                    {"beta_1", opt.beta1},
+      r = g.create(OpKind::AdamUpdate, {p, dp, lr, m, v, stepInput(g)},
+                   {{"beta_1", opt.beta1},
                     {"beta_2", opt.beta2},
                     {"epsilon", opt.epsilon}});
       break;
     }
     case ir::OptimizerKind::RMSprop: {
       ValueId ms = g.addState(name + ".ms", type);
-      r = g.create(OpKind::RmspropUpdate, {p, dp, ms},
-                   {{"learning_rate", opt.learningRate},
-                    {"rho", opt.rho},
-                    {"epsilon", opt.epsilon}});
+      r = g.create(OpKind::RmspropUpdate, {p, dp, lr, ms},
+                   {{"rho", opt.rho}, {"epsilon", opt.epsilon}});
       break;
     }
     }

@@ -155,8 +155,9 @@ absl::StatusOr<ir::OptimizerSpec> optimizerSpec(const PassOptions &o) {
     const char *range;
   };
   for (const Range &r : {
-           Range{"learning_rate", spec.learningRate, spec.learningRate > 0,
-                 "> 0"},
+           // A schedule may start at 0 (cosine_decay's warmup).
+           Range{"learning_rate", spec.learningRate, spec.learningRate >= 0,
+                 ">= 0"},
            Range{"momentum", spec.momentum,
                  spec.momentum >= 0 && spec.momentum <= 1, "in [0, 1]"},
            // The DSL's ranges (Keras accepts 0): the compile pipelines pass

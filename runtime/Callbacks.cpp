@@ -5,7 +5,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <limits>
 
@@ -77,10 +79,15 @@ Callbacks::epochEnd(const std::vector<EpochRecord> &history,
     State &st = states_[i];
     double current = monitored(r, spec.monitor);
     const char *monitor = ir::monitorName(spec.monitor);
+    // A val_ metric of an epoch without validation is missing (Keras warns
+    // and skips); a NaN loss is a value that never improves on anything.
+    bool available =
+        r.hasValidation || (spec.monitor != ir::Monitor::ValLoss &&
+                            spec.monitor != ir::Monitor::ValAccuracy);
     switch (spec.kind) {
     case ir::CallbackKind::EarlyStopping: {
       // Keras's epochs are 0-based: start_from_epoch=2 skips the first two.
-      if (std::isnan(current) || r.epoch - 1 < spec.startFromEpoch)
+      if (!available || r.epoch - 1 < spec.startFromEpoch)
         break;
       if (spec.restoreBestWeights && st.bestWeights.empty())
         st.bestWeights = hooks_.snapshotWeights();
@@ -132,6 +139,40 @@ Callbacks::epochEnd(const std::vector<EpochRecord> &history,
         return s;
       break;
     }
+    case ir::CallbackKind::ReduceLrOnPlateau: {
+      if (!available)
+        break;
+      if (st.cooldown > 0) {
+        --st.cooldown;
+        st.wait = 0;
+      }
+      if (!st.hasBest ||
+          improves(spec.monitor, spec.mode, current, st.best, spec.minDelta)) {
+        st.best = current;
+        st.hasBest = true;
+        st.wait = 0;
+        break;
+      }
+      if (st.cooldown > 0 || ++st.wait < spec.patience)
+        break;
+      // Keras compares the f32 rate with np.float32(min_lr), then computes
+      // the new rate in f64 and stores it in the f32 variable.
+      float old = hooks_.learningRate();
+      if (!(old > static_cast<float>(spec.minLr)))
+        break;
+      double reduced =
+          std::max(static_cast<double>(old) * spec.factor, spec.minLr);
+      hooks_.setLearningRate(static_cast<float>(reduced));
+      notes.push_back(fmt::format(
+          "Epoch {}: ReduceLROnPlateau reducing learning rate to {}.", r.epoch,
+          reduced));
+      st.cooldown = spec.cooldown;
+      st.wait = 0;
+      break;
+    }
+    case ir::CallbackKind::TerminateOnNan:   // after every step, in fit
+    case ir::CallbackKind::BackupAndRestore: // around the fit
+      break;
     case ir::CallbackKind::CsvLogger: {
       // Rewritten whole (atomically) after every epoch, so that the file
       // always holds every finished epoch; with append, after what the file
@@ -162,6 +203,77 @@ Callbacks::epochEnd(const std::vector<EpochRecord> &history,
     }
   }
   return stop;
+}
+
+namespace {
+// Doubles as text that reads back to the same bits.
+std::string exact(double v) { return fmt::format("{}", v); }
+} // namespace
+
+std::vector<CallbackState> Callbacks::saveState() const {
+  std::vector<CallbackState> out;
+  for (const State &st : states_) {
+    CallbackState c;
+    c.values = {{"best", exact(st.best)},
+                {"has_best", st.hasBest ? "1" : "0"},
+                {"wait", std::to_string(st.wait)},
+                {"best_epoch", std::to_string(st.bestEpoch)},
+                {"csv_prefix", st.csvPrefix},
+                {"csv_prefix_read", st.csvPrefixRead ? "1" : "0"},
+                {"cooldown", std::to_string(st.cooldown)}};
+    c.bestWeights = st.bestWeights;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+absl::Status Callbacks::restoreState(const std::vector<CallbackState> &states) {
+  if (states.size() != states_.size())
+    return absl::InvalidArgumentError(
+        fmt::format("it holds the state of {} callbacks, the fit statement "
+                    "has {}",
+                    states.size(), states_.size()));
+  std::vector<State> restored(states.size());
+  for (size_t i = 0; i < states.size(); ++i) {
+    const auto &v = states[i].values;
+    State &st = restored[i];
+    auto get = [&](const char *key) -> const std::string * {
+      auto it = v.find(key);
+      return it == v.end() ? nullptr : &it->second;
+    };
+    const std::string *best = get("best"), *hasBest = get("has_best"),
+                      *wait = get("wait"), *bestEpoch = get("best_epoch"),
+                      *prefix = get("csv_prefix"),
+                      *prefixRead = get("csv_prefix_read"),
+                      *cooldown = get("cooldown");
+    if (!best || !hasBest || !wait || !bestEpoch || !prefix || !prefixRead ||
+        !cooldown)
+      return absl::InvalidArgumentError(
+          fmt::format("the state of callback {} is incomplete", i + 1));
+    char *end = nullptr;
+    st.best = std::strtod(best->c_str(), &end);
+    bool ok = end && *end == '\0' && !best->empty();
+    auto readInt = [&](const std::string &s, int64_t &out) {
+      out = std::strtoll(s.c_str(), &end, 10);
+      ok = ok && !s.empty() && *end == '\0' && out >= 0;
+    };
+    int64_t flag = 0, epoch = 0;
+    readInt(*hasBest, flag);
+    st.hasBest = flag != 0;
+    readInt(*prefixRead, flag);
+    st.csvPrefixRead = flag != 0;
+    readInt(*wait, st.wait);
+    readInt(*cooldown, st.cooldown);
+    readInt(*bestEpoch, epoch);
+    if (!ok || epoch > std::numeric_limits<int>::max())
+      return absl::InvalidArgumentError(
+          fmt::format("the state of callback {} is malformed", i + 1));
+    st.bestEpoch = static_cast<int>(epoch);
+    st.csvPrefix = *prefix;
+    st.bestWeights = states[i].bestWeights;
+  }
+  states_ = std::move(restored);
+  return absl::OkStatus();
 }
 
 } // namespace cnnc::runtime

@@ -1,5 +1,7 @@
 // The fit statement's callbacks (ir/Callbacks.def), run after every epoch
-// with Keras 3's semantics: early_stopping, model_checkpoint, csv_logger.
+// with Keras 3's semantics: early_stopping, model_checkpoint, csv_logger,
+// reduce_lr_on_plateau. terminate_on_nan acts after every step and
+// backup_and_restore around the whole fit: both live in Model::fit.
 #pragma once
 
 #include "ir/TrainingSpec.h"
@@ -8,6 +10,7 @@
 #include "absl/status/statusor.h"
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,6 +21,17 @@ struct CallbackHooks {
   std::function<std::vector<std::vector<float>>()> snapshotWeights;
   std::function<void(const std::vector<std::vector<float>> &)> restoreWeights;
   std::function<absl::Status(const std::string &path)> saveWeights;
+  // The optimizer's current (constant) learning rate, kept in f32 as Keras
+  // keeps it.
+  std::function<float()> learningRate;
+  std::function<void(float)> setLearningRate;
+};
+
+// What a callback remembers between epochs, in a form a backup can hold:
+// numbers and strings by name, and early_stopping's best weights.
+struct CallbackState {
+  std::map<std::string, std::string> values;
+  std::vector<std::vector<float>> bestWeights;
 };
 
 class Callbacks {
@@ -39,6 +53,11 @@ public:
   // "{epoch:0Nd}" are replaced as Python's format would.
   static std::string checkpointPath(const std::string &pattern, int epoch);
 
+  // The state of each callback, in the order given, and back (for
+  // backup_and_restore); restore fails on state that does not fit.
+  std::vector<CallbackState> saveState() const;
+  absl::Status restoreState(const std::vector<CallbackState> &states);
+
 private:
   struct State {
     double best = 0;
@@ -48,6 +67,7 @@ private:
     std::vector<std::vector<float>> bestWeights;
     std::string csvPrefix; // csv_logger: what the file held before this fit
     bool csvPrefixRead = false;
+    int64_t cooldown = 0; // reduce_lr_on_plateau: epochs left
   };
   std::vector<ir::CallbackSpec> specs_;
   std::vector<State> states_;

@@ -288,11 +288,19 @@ void drawPanel(std::string &svg, const PanelBox &box, const std::string &name,
 
 std::string formatHistoryCsv(const std::vector<EpochRecord> &records,
                              bool header) {
+  bool lr =
+      std::any_of(records.begin(), records.end(),
+                  [](const EpochRecord &r) { return r.hasLearningRate(); });
   std::string csv =
-      header ? "epoch,accuracy,loss,val_accuracy,val_loss,seconds\n" : "";
+      !header ? ""
+      : lr    ? "epoch,accuracy,learning_rate,loss,val_accuracy,val_loss,"
+                "seconds\n"
+              : "epoch,accuracy,loss,val_accuracy,val_loss,seconds\n";
   for (const EpochRecord &r : records) {
-    csv += fmt::format("{},{},{},", r.epoch - 1, pythonRepr(r.accuracy),
-                       pythonRepr(r.loss));
+    csv += fmt::format("{},{},", r.epoch - 1, pythonRepr(r.accuracy));
+    if (lr)
+      csv += fmt::format("{},", pythonRepr(r.learningRate));
+    csv += fmt::format("{},", pythonRepr(r.loss));
     if (r.hasValidation)
       csv += fmt::format("{},{}", pythonRepr(r.valAccuracy),
                          pythonRepr(r.valLoss));

@@ -4,6 +4,7 @@
 
 #include "absl/status/status.h"
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -15,11 +16,17 @@ struct EpochRecord {
   bool hasValidation = false;
   double valLoss = 0, valAccuracy = 0;
   double seconds = 0;
+  // The optimizer's learning rate at the epoch's end, logged (as Keras logs
+  // it) only when reduce_lr_on_plateau is used; NaN otherwise.
+  double learningRate = std::numeric_limits<double>::quiet_NaN();
+  bool hasLearningRate() const { return learningRate == learningRate; }
 };
 
 // Writes what Keras' CSVLogger writes, plus a timing column:
 //   epoch,accuracy,loss,val_accuracy,val_loss,seconds
-// with the epoch 0-based and the val_ columns empty without validation.
+// with the epoch 0-based and the val_ columns empty without validation; with
+// a logged learning rate, Keras's (sorted) column learning_rate after
+// accuracy.
 // Numbers are shortest round-trip, spelled as Python prints them. Atomic.
 absl::Status writeHistoryCsv(const std::string &path,
                              const std::vector<EpochRecord> &records);

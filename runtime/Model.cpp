@@ -4,10 +4,12 @@
 #include "runtime/ClassNames.h"
 #include "runtime/MemoryBudget.h"
 
+#include "ir/Printer.h"
 #include "passes/Pipelines.h"
 #include "passes/Rebatch.h"
 #include "runtime/Progress.h"
 #include "runtime/Safetensors.h"
+#include "support/Hash.h"
 #include "support/Random.h"
 
 #include "absl/status/status.h"
@@ -45,7 +47,8 @@ void scalePixels(const uint8_t *in, int64_t n, float *out) {
 struct BatchIO {
   float *x = nullptr;
   int32_t *labels = nullptr;
-  int32_t *step = nullptr; // training graphs only
+  int32_t *step = nullptr;       // training graphs only
+  float *learningRate = nullptr; // training graphs only
   const float *loss = nullptr, *correct = nullptr;
 };
 
@@ -53,16 +56,18 @@ absl::StatusOr<BatchIO> bindBatchIO(const Executor &ex, bool training) {
   const ir::Graph &g = ex.graph();
   ir::ValueId x = g.findValue("x"), labels = g.findValue("labels");
   ir::ValueId step = training ? g.findValue("step") : 0;
+  ir::ValueId lr = training ? g.findValue("learning_rate") : 0;
   ir::ValueId loss = g.output("loss"), correct = g.output("correct");
-  if (x < 0 || labels < 0 || step < 0 || loss < 0 || correct < 0)
+  if (x < 0 || labels < 0 || step < 0 || lr < 0 || loss < 0 || correct < 0)
     return absl::InternalError(fmt::format(
         "graph '{}' lacks one of %x, %labels{} and the outputs 'loss' and "
         "'correct'",
-        g.name(), training ? ", %step" : ""));
+        g.name(), training ? ", %step, %learning_rate" : ""));
   BatchIO io;
   io.x = ex.f32(x);
   io.labels = ex.i32(labels);
   io.step = training ? ex.i32(step) : nullptr;
+  io.learningRate = training ? ex.f32(lr) : nullptr;
   io.loss = ex.f32(loss);
   io.correct = ex.f32(correct);
   return io;
@@ -104,6 +109,7 @@ Model::create(ir::Graph forward, ir::TrainingSpec spec, int threads) {
   auto m = std::unique_ptr<Model>(new Model());
   m->forward_ = std::move(forward);
   m->spec_ = std::move(spec);
+  m->learningRate_ = static_cast<float>(m->spec_.optimizer.learningRate);
   if (absl::Status s = m->setThreads(threads); !s.ok())
     return s;
   for (const ir::Value &v : m->forward_.values())
@@ -134,6 +140,7 @@ void Model::initializeWeights(uint64_t seed) {
   }
   globalStep_ = 0;
   globalEpoch_ = 0;
+  learningRate_ = static_cast<float>(spec_.optimizer.learningRate);
 }
 
 CallbackHooks Model::callbackHooks() {
@@ -158,7 +165,67 @@ CallbackHooks Model::callbackHooks() {
       }
   };
   h.saveWeights = [this](const std::string &path) { return saveWeights(path); };
+  h.learningRate = [this] { return learningRate_; };
+  h.setLearningRate = [this](float lr) { learningRate_ = lr; };
   return h;
+}
+
+BackupIdentity Model::backupIdentity(const LabeledImages &train,
+                                     int64_t limit) const {
+  BackupIdentity id;
+  id.version = CNNC_VERSION;
+  id.model = fmt::format("{:016x}", support::hash64(ir::printGraph(forward_)));
+  id.recipe = fmt::format("{:016x}", support::hash64(recipeText(spec_)));
+  uint64_t h = support::hash64(
+      std::string_view(reinterpret_cast<const char *>(train.labels.data()),
+                       train.labels.size() * sizeof(train.labels[0])));
+  h = support::hash64(std::string_view(reinterpret_cast<const char *>(
+                                           train.images.pixels.data()),
+                                       train.images.pixels.size()),
+                      h);
+  id.data = fmt::format("{} images (limit {}), {:016x}", train.images.count,
+                        limit, h);
+  id.threads = threads();
+  return id;
+}
+
+TrainingBackup Model::backupOf(const Callbacks &callbacks) const {
+  TrainingBackup b;
+  for (const std::string &name : store_.names()) {
+    const ir::TensorType *type = store_.typeOf(name);
+    const float *data = store_.find(name);
+    b.tensors.push_back({name, type->shape,
+                         std::vector<float>(data, data + type->numElements())});
+  }
+  b.callbacks = callbacks.saveState();
+  b.globalStep = globalStep_;
+  b.globalEpoch = globalEpoch_;
+  b.learningRate = learningRate_;
+  return b;
+}
+
+absl::Status Model::restoreFrom(const TrainingBackup &b, Callbacks &callbacks) {
+  std::vector<std::pair<std::string, std::vector<int64_t>>> expected;
+  for (const std::string &name : store_.names())
+    expected.push_back({name, store_.typeOf(name)->shape});
+  std::vector<NamedTensor> sorted = b.tensors;
+  if (absl::Status s = matchTensors("the backup", sorted, expected); !s.ok())
+    return s;
+  if (absl::Status s = callbacks.restoreState(b.callbacks); !s.ok())
+    return s;
+  if (b.epoch < 1 || b.epoch > spec_.fit.epochs + 1 || b.step < 0 ||
+      b.globalStep > std::numeric_limits<int32_t>::max())
+    return absl::InvalidArgumentError(
+        fmt::format("it stands at epoch {}, step {} (step {} overall), "
+                    "outside this fit",
+                    b.epoch, b.step, b.globalStep));
+  for (const NamedTensor &t : b.tensors)
+    std::memcpy(store_.find(t.name), t.data.data(),
+                t.data.size() * sizeof(float));
+  globalStep_ = b.globalStep;
+  globalEpoch_ = b.globalEpoch;
+  learningRate_ = b.learningRate;
+  return absl::OkStatus();
 }
 
 absl::Status Model::saveWeights(const std::string &path) const {
@@ -334,24 +401,110 @@ Model::fit(const LabeledImages &train, const LabeledImages *validation,
     return tailIO.status();
 
   Callbacks callbacks(spec_.fit.callbacks, callbackHooks());
+  const ir::CallbackSpec *backup = nullptr;
+  bool terminateOnNan = false, logLearningRate = false;
+  for (const ir::CallbackSpec &c : spec_.fit.callbacks) {
+    backup = c.kind == ir::CallbackKind::BackupAndRestore ? &c : backup;
+    terminateOnNan |= c.kind == ir::CallbackKind::TerminateOnNan;
+    logLearningRate |= c.kind == ir::CallbackKind::ReduceLrOnPlateau;
+  }
+  // Where this fit starts: epoch 1, or where a backup left it.
+  TrainingBackup at;
+  BackupIdentity identity;
+  if (backup) {
+    identity = backupIdentity(train, options.limit);
+    auto restored = readBackup(backup->path, identity);
+    if (!restored.ok())
+      return restored.status();
+    if (*restored) {
+      if (absl::Status s = restoreFrom(**restored, callbacks); !s.ok())
+        return absl::Status(s.code(),
+                            fmt::format("{}: {}", backupPath(backup->path),
+                                        std::string(s.message())));
+      at = **std::move(restored);
+      if (at.step > steps)
+        return absl::InvalidArgumentError(fmt::format(
+            "{}: the backup stands at step {} of an epoch of {} steps",
+            backupPath(backup->path), at.step, steps));
+      at.tensors.clear();
+      at.callbacks.clear();
+      state.history = at.history;
+      if (options.log)
+        options.log->note(
+            at.finished
+                ? fmt::format("Restored the finished run from {}",
+                              backupPath(backup->path))
+                : fmt::format("Restored from {}: epoch {}, step {} of {}",
+                              backupPath(backup->path), at.epoch, at.step,
+                              steps));
+    }
+  }
+  // Writes the backup of the run as it stands: at `epoch`'s step `step`.
+  auto writeBackupAt = [&](int64_t epoch, int64_t step, bool finished,
+                           double lossSum, double correct, int64_t seen,
+                           double seconds) {
+    TrainingBackup b = backupOf(callbacks);
+    b.identity = identity;
+    b.epoch = epoch;
+    b.step = step;
+    b.finished = finished;
+    b.lossSum = lossSum;
+    b.correct = correct;
+    b.seen = seen;
+    b.seconds = seconds;
+    b.history = state.history;
+    return writeBackup(backup->path, b);
+  };
+  // The fit is over: Keras's delete_checkpoint removes the backup; kept, it
+  // says so, and running again only restores the outcome.
+  auto finish = [&]() -> absl::StatusOr<std::vector<EpochRecord>> {
+    if (backup) {
+      absl::Status s = backup->deleteCheckpoint
+                           ? removeBackup(backup->path)
+                           : writeBackupAt(at.epoch, 0, true, 0, 0, 0, 0);
+      if (!s.ok())
+        return s;
+    }
+    return state.history;
+  };
+  if (at.finished)
+    return finish();
+
+  const int64_t startEpoch = at.epoch, startStep = at.step;
   std::vector<int64_t> order(count);
-  for (int64_t epoch = 1; epoch <= spec_.fit.epochs; ++epoch) {
+  bool reportedNan = false;
+  for (int64_t epoch = startEpoch; epoch <= spec_.fit.epochs; ++epoch) {
     auto start = std::chrono::steady_clock::now();
+    // Resumed inside an epoch, whose shuffle order was already drawn.
+    bool resumed = epoch == startEpoch && startStep > 0;
+    int64_t firstStep = resumed ? startStep : 0;
+    double priorSeconds = resumed ? at.seconds : 0;
     // The first fit shuffles as epochs 1, 2, ...; the next continues.
-    int64_t shuffleEpoch = ++globalEpoch_;
+    int64_t shuffleEpoch = resumed ? globalEpoch_ : ++globalEpoch_;
     if (spec_.fit.shuffle)
       shuffledOrder(spec_.fit.seed, shuffleEpoch, order);
     else
       std::iota(order.begin(), order.end(), int64_t{0});
     if (options.log)
       options.log->beginEpoch(epoch, spec_.fit.epochs, steps);
-    double lossSum = 0, correct = 0;
-    int64_t seen = 0;
-    for (int64_t s = 0; s < steps; ++s) {
+    double lossSum = resumed ? at.lossSum : 0,
+           correct = resumed ? at.correct : 0;
+    int64_t seen = resumed ? at.seen : 0;
+    auto elapsed = [&] {
+      return priorSeconds + std::chrono::duration<double>(
+                                std::chrono::steady_clock::now() - start)
+                                .count();
+    };
+    for (int64_t s = firstStep; s < steps; ++s) {
       int64_t n = s + 1 < steps ? batch : tail;
       Executor &ex = n == batch ? **full : *tailEx;
       const BatchIO &io = n == batch ? *fullIO : *tailIO;
       feedImages(io, train, order, s * batch, n);
+      // Keras calls a schedule with the steps taken before this one.
+      *io.learningRate = spec_.optimizer.schedule
+                             ? static_cast<float>(ir::learningRateAt(
+                                   *spec_.optimizer.schedule, globalStep_))
+                             : learningRate_;
       *io.step = static_cast<int32_t>(++globalStep_);
       ex.run(*pool_);
       lossSum += *io.loss * n;
@@ -359,13 +512,29 @@ Model::fit(const LabeledImages &train, const LabeledImages *validation,
       seen += n;
       state.epoch = epoch;
       state.step = s + 1;
-      if (!std::isfinite(lossSum))
-        return absl::FailedPreconditionError(fmt::format(
-            "training diverged: the loss is not finite at epoch {}, step {}",
-            epoch, s + 1));
       if (options.log)
         options.log->step(s + 1, lossSum / seen, correct / seen);
-      if (options.stop && options.stop->load(std::memory_order_relaxed)) {
+      if (!std::isfinite(lossSum) && terminateOnNan) {
+        if (options.log)
+          options.log->note(fmt::format(
+              "Epoch {}, step {}: invalid loss, terminating training", epoch,
+              s + 1));
+        return absl::FailedPreconditionError(fmt::format(
+            "terminate_on_nan stopped training: the loss is not finite at "
+            "epoch {}, step {}",
+            epoch, s + 1));
+      }
+      bool stopping =
+          options.stop && options.stop->load(std::memory_order_relaxed);
+      // Every save_freq steps of the fit, and where a stop request ends it.
+      int64_t done = (epoch - 1) * steps + s + 1;
+      if (backup &&
+          ((backup->saveFreq > 0 && done % backup->saveFreq == 0) || stopping))
+        if (absl::Status st = writeBackupAt(epoch, s + 1, false, lossSum,
+                                            correct, seen, elapsed());
+            !st.ok())
+          return st;
+      if (stopping) {
         state.stopped = true;
         return state.history;
       }
@@ -374,9 +543,7 @@ Model::fit(const LabeledImages &train, const LabeledImages *validation,
     r.epoch = static_cast<int>(epoch);
     r.loss = lossSum / seen;
     r.accuracy = correct / seen;
-    r.seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-            .count();
+    r.seconds = elapsed();
     if (validation) {
       auto v = evaluate(*validation);
       if (!v.ok())
@@ -385,8 +552,17 @@ Model::fit(const LabeledImages &train, const LabeledImages *validation,
       r.valLoss = v->loss;
       r.valAccuracy = v->accuracy;
     }
+    if (logLearningRate)
+      r.learningRate = learningRate_;
     if (options.log)
       options.log->endEpoch(r);
+    if (!std::isfinite(r.loss) && !reportedNan && options.log) {
+      reportedNan = true;
+      options.log->note(fmt::format(
+          "Epoch {}: the loss is not finite; callbacks=[terminate_on_nan] "
+          "stops at the first such step",
+          epoch));
+    }
     state.history.push_back(r);
     std::vector<std::string> notes;
     auto stop = callbacks.epochEnd(state.history, notes);
@@ -395,12 +571,18 @@ Model::fit(const LabeledImages &train, const LabeledImages *validation,
     for (const std::string &note : notes)
       if (options.log)
         options.log->note(note);
+    bool last = *stop || epoch == spec_.fit.epochs;
+    at.epoch = epoch + 1;
+    if (backup && backup->saveFreq == 0 && !last)
+      if (absl::Status st = writeBackupAt(epoch + 1, 0, false, 0, 0, 0, 0);
+          !st.ok())
+        return st;
     if (*stop)
       break;
     if (options.onEpochEnd && !options.onEpochEnd(r))
       break;
   }
-  return state.history;
+  return finish();
 }
 
 absl::StatusOr<EvalResult> Model::evaluate(const LabeledImages &data) {

@@ -6,6 +6,7 @@
 #include "ir/Graph.h"
 #include "ir/TrainingSpec.h"
 #include "passes/Pipelines.h"
+#include "runtime/Backup.h"
 #include "runtime/Callbacks.h"
 #include "runtime/Executor.h"
 #include "runtime/History.h"
@@ -116,6 +117,12 @@ private:
   absl::StatusOr<Executor *> predictExecutor(int64_t batch);
   absl::Status checkData(const LabeledImages &data, const char *what) const;
   CallbackHooks callbackHooks();
+  // backup_and_restore: what a backup must match, the model's state as a
+  // backup, and back.
+  BackupIdentity backupIdentity(const LabeledImages &train,
+                                int64_t limit) const;
+  TrainingBackup backupOf(const Callbacks &callbacks) const;
+  absl::Status restoreFrom(const TrainingBackup &b, Callbacks &callbacks);
 
   ir::Graph forward_;
   ir::TrainingSpec spec_;
@@ -127,6 +134,9 @@ private:
   // orders instead of repeating the first fit's.
   int64_t globalStep_ = 0;
   int64_t globalEpoch_ = 0;
+  // The optimizer's constant learning rate (f32, as Keras keeps it), which
+  // reduce_lr_on_plateau lowers; a schedule ignores it.
+  float learningRate_ = 0;
   bool profiling_ = false;
   passes::PipelineOptions pipeline_;
   std::vector<std::string> classNames_;

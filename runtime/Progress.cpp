@@ -6,6 +6,11 @@
 
 namespace cnnc::runtime {
 
+namespace {
+// A NaN prints as "nan", as Keras prints it, whatever its sign bit.
+double shown(double v) { return std::isnan(v) ? std::fabs(v) : v; }
+} // namespace
+
 std::string formatDuration(double seconds) {
   int64_t s = static_cast<int64_t>(std::llround(seconds));
   if (s >= 3600)
@@ -42,7 +47,7 @@ void ProgressLog::step(int64_t done, double loss, double accuracy) {
       "Epoch {}/{} {}/{} [{}] - {} - ETA: {} - loss: {:.4f} - accuracy: "
       "{:.4f}",
       epoch_, epochs_, done, steps_, bar, formatDuration(elapsed),
-      formatDuration(eta), loss, accuracy);
+      formatDuration(eta), shown(loss), shown(accuracy));
   size_t width = line.size();
   if (width < lastWidth_)
     line += std::string(lastWidth_ - width, ' ');
@@ -56,10 +61,11 @@ void ProgressLog::endEpoch(const EpochRecord &r) {
       "Epoch {}/{} {}/{} - {:.1f}s {:.1f}ms/step - loss: {:.4f} - accuracy: "
       "{:.4f}",
       r.epoch, epochs_, steps_, steps_, r.seconds,
-      r.seconds * 1000.0 / std::max<int64_t>(steps_, 1), r.loss, r.accuracy);
+      r.seconds * 1000.0 / std::max<int64_t>(steps_, 1), shown(r.loss),
+      shown(r.accuracy));
   if (r.hasValidation)
-    line += fmt::format(" - val_loss: {:.4f} - val_accuracy: {:.4f}", r.valLoss,
-                        r.valAccuracy);
+    line += fmt::format(" - val_loss: {:.4f} - val_accuracy: {:.4f}",
+                        shown(r.valLoss), shown(r.valAccuracy));
   if (live_) {
     if (line.size() < lastWidth_)
       line += std::string(lastWidth_ - line.size(), ' ');

@@ -7,10 +7,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -271,6 +273,14 @@ int run(const tools::Options &opt) {
     if (outputs.size() > 1)
       if (Status s = checkOutputs(outputs, opt.modelPath); !s.ok())
         return fail(s);
+    // The backup directory is created by the first backup.
+    const std::string &backup = model.config().backupDirectory;
+    struct stat st;
+    if (!backup.empty() && ::stat(backup.c_str(), &st) == 0 &&
+        !S_ISDIR(st.st_mode))
+      return fail(fmt::format("{}: backup_and_restore needs a directory, and "
+                              "this is not one",
+                              backup));
   }
   if (Status s = instrument(model, opt); !s.ok())
     return fail(s);
@@ -387,8 +397,10 @@ int run(const tools::Options &opt) {
     if (!result.ok())
       return fail(result.status());
     const char *what = folder ? "Validation" : "Test";
-    fmt::print("{0} loss: {1:.4f}\n{0} accuracy: {2:.4f}\n", what, result->loss,
-               result->accuracy);
+    // NaN prints as "nan" whatever its sign bit, as Keras prints it.
+    auto shown = [](double v) { return std::isnan(v) ? std::fabs(v) : v; };
+    fmt::print("{0} loss: {1:.4f}\n{0} accuracy: {2:.4f}\n", what,
+               shown(result->loss), result->accuracy);
   }
   if (opt.train)
     fmt::print("Weights saved to {}\n", savePath);

@@ -214,6 +214,8 @@ struct TrainingConfig {
   // The files the fit statement's callbacks write (model_checkpoint,
   // csv_logger), as written there.
   std::vector<std::string> callbackFiles;
+  // backup_and_restore's directory; empty without one.
+  std::string backupDirectory;
 };
 
 // The IR at each stage of compilation, as text.

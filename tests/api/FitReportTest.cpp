@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace {
@@ -35,8 +37,9 @@ cnnc::Dataset syntheticData() {
   return *std::move(data);
 }
 
-cnnc::Model compile(const cnnc::CompileOptions &options = {}) {
-  auto m = cnnc::Model::fromString(kModel, "tiny.dsl", options);
+cnnc::Model compile(const cnnc::CompileOptions &options = {},
+                    const std::string &source = kModel) {
+  auto m = cnnc::Model::fromString(source, "tiny.dsl", options);
   EXPECT_TRUE(m.ok()) << m.status().message();
   return *std::move(m);
 }
@@ -86,19 +89,37 @@ TEST(FitReport, StopEndsTheFitAfterTheCurrentStep) {
   EXPECT_EQ(report.history.size(), 3u);
 }
 
-// A diverging loss fails the fit; the report keeps the epochs before it.
-TEST(FitReport, KeepsTheCompletedEpochsOfAFailedFit) {
+// A diverging loss is reported as Keras reports it: training goes on.
+TEST(FitReport, ADivergingLossIsReportedInTheHistory) {
   cnnc::CompileOptions co;
   co.learningRate = 1e30;
   co.batchSize = 60; // one step per epoch: epoch 1's loss is still finite
   cnnc::Model model = compile(co);
+  auto history = model.fit(syntheticData(), nullptr, {});
+  ASSERT_TRUE(history.ok()) << history.status().message();
+  ASSERT_EQ(history->size(), 3u);
+  EXPECT_TRUE(std::isfinite((*history)[0].loss));
+  EXPECT_FALSE(std::isfinite((*history)[1].loss));
+}
+
+// With terminate_on_nan a diverging loss fails the fit; the report keeps
+// the epochs before it.
+TEST(FitReport, KeepsTheCompletedEpochsOfAFailedFit) {
+  cnnc::CompileOptions co;
+  co.learningRate = 1e30;
+  co.batchSize = 60;
+  std::string source = kModel;
+  source.replace(source.find("seed=3"), 6,
+                 "seed=3 callbacks=[terminate_on_nan]");
+  cnnc::Model model = compile(co, source);
   cnnc::FitReport report;
   cnnc::FitOptions fo;
   fo.report = &report;
   auto history = model.fit(syntheticData(), nullptr, fo);
   ASSERT_FALSE(history.ok());
   EXPECT_EQ(history.status().message(),
-            "training diverged: the loss is not finite at epoch 2, step 1");
+            "terminate_on_nan stopped training: the loss is not finite at "
+            "epoch 2, step 1");
   ASSERT_EQ(report.history.size(), 1u);
   EXPECT_EQ(report.history[0].epoch, 1);
   EXPECT_EQ(report.epoch, 2);

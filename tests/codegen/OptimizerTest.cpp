@@ -1,7 +1,9 @@
 // sgd_update, adam_update and rmsprop_update: several steps against the
 // reference interpreter (the Keras formulas in float64) stepping float64
 // copies of the same operands; every step also runs at 1, 2 and 3 threads,
-// which must update parameters and state bit-identically.
+// which must update parameters and state bit-identically. The learning rate
+// is an operand: each step sets another one on the same compiled kernel, as
+// a schedule does.
 #include "KernelTestUtil.h"
 
 #include <fmt/format.h>
@@ -26,7 +28,8 @@ void expectClose(const std::vector<float> &got, const std::vector<double> &want,
                     << want[i];
 }
 
-// Param, gradient and state operands; the gradient is redrawn every step.
+// Param, gradient, learning rate and state operands; the gradient is
+// redrawn every step.
 struct OptimizerRun {
   std::vector<HostTensor> operands;
   std::vector<std::vector<double>> ref; // float64 copies of operands
@@ -35,6 +38,7 @@ struct OptimizerRun {
     operands.push_back(
         HostTensor::floats({n}, randomFloats(rng, n), ValueKind::Param));
     operands.push_back(HostTensor::floats({n}, randomFloats(rng, n)));
+    operands.push_back(HostTensor::floats({}, {0.0f}));
     for (int s = 0; s < numState; ++s) {
       // Second moments must be >= 0; first moments may be anything.
       std::vector<float> v =
@@ -44,6 +48,12 @@ struct OptimizerRun {
     }
     for (const HostTensor &t : operands)
       ref.push_back(toDouble(t.f));
+  }
+
+  // The rate as the runtime feeds it: rounded to f32, as Keras keeps it.
+  void setLearningRate(double lr) {
+    operands[2].f = {static_cast<float>(lr)};
+    ref[2] = toDouble(operands[2].f);
   }
 
   void newGradient(std::mt19937 &rng) {
@@ -78,12 +88,12 @@ struct OptimizerRun {
     expectClose(operands[0].f, ref[0], 1e-6, 1e-6, what + " param");
     // States such as momentum * v - lr * g can cancel to near 0, so their
     // absolute error is measured against the tensor's scale.
-    for (size_t k = 2; k < ref.size(); ++k) {
+    for (size_t k = 3; k < ref.size(); ++k) {
       double scale = 0;
       for (double v : ref[k])
         scale = std::max(scale, std::fabs(v));
       expectClose(operands[k].f, ref[k], 1e-5, 1e-6 * scale,
-                  fmt::format("{} state {}", what, k - 2));
+                  fmt::format("{} state {}", what, k - 3));
     }
     // The gradient is read-only.
     for (size_t i = 0; i < ref[1].size(); ++i)
@@ -105,11 +115,11 @@ TEST(OptimizerKernels, SgdMatchesKerasFormula) {
       std::string what = fmt::format("sgd lr={} momentum={} nesterov={} n={}",
                                      c.lr, c.momentum, c.nesterov, n);
       OptimizerRun run(rng, n, c.velocity ? 1 : 0, false);
-      ir::Attrs attrs = {{"learning_rate", c.lr},
-                         {"momentum", c.momentum},
+      ir::Attrs attrs = {{"momentum", c.momentum},
                          {"nesterov", int64_t(c.nesterov)}};
       CompiledOp op(OpKind::SgdUpdate, run.operands, attrs);
       for (int step = 1; step <= 5; ++step) {
+        run.setLearningRate(c.lr / step);
         run.newGradient(rng);
         run.step(op, what);
         run.referenceStep(OpKind::SgdUpdate, attrs);
@@ -123,10 +133,7 @@ struct AdamConfig {
 };
 
 ir::Attrs adamAttrs(const AdamConfig &c) {
-  return {{"learning_rate", c.lr},
-          {"beta_1", c.beta1},
-          {"beta_2", c.beta2},
-          {"epsilon", c.epsilon}};
+  return {{"beta_1", c.beta1}, {"beta_2", c.beta2}, {"epsilon", c.epsilon}};
 }
 
 std::vector<HostTensor> withStep(std::vector<HostTensor> operands, int t) {
@@ -147,6 +154,7 @@ TEST(OptimizerKernels, AdamMatchesKerasFormulaFromStepOne) {
       CompiledOp op(OpKind::AdamUpdate, withStep(run.operands, 1),
                     adamAttrs(c));
       for (int t = 1; t <= 10; ++t) {
+        run.setLearningRate(t == 1 ? c.lr : c.lr * (1 + 0.1 * t));
         run.newGradient(rng);
         std::vector<double> before = run.ref[0];
         run.operands = withStep(run.operands, t);
@@ -175,6 +183,7 @@ TEST(OptimizerKernels, AdamMatchesKerasFormulaAtLaterSteps) {
     for (int64_t n : kSizes) {
       std::string what = fmt::format("adam t={} n={}", t, n);
       OptimizerRun run(rng, n, 2, true);
+      run.setLearningRate(c.lr);
       CompiledOp op(OpKind::AdamUpdate, withStep(run.operands, t),
                     adamAttrs(c));
       run.operands = withStep(run.operands, t);
@@ -198,10 +207,10 @@ TEST(OptimizerKernels, RmspropMatchesKeras3Formula) {
       std::string what = fmt::format("rmsprop lr={} rho={} eps={} n={}", c.lr,
                                      c.rho, c.epsilon, n);
       OptimizerRun run(rng, n, 1, false);
-      ir::Attrs attrs = {
-          {"learning_rate", c.lr}, {"rho", c.rho}, {"epsilon", c.epsilon}};
+      ir::Attrs attrs = {{"rho", c.rho}, {"epsilon", c.epsilon}};
       CompiledOp op(OpKind::RmspropUpdate, run.operands, attrs);
       for (int step = 1; step <= 5; ++step) {
+        run.setLearningRate(c.lr * step);
         run.newGradient(rng);
         run.step(op, what);
         run.referenceStep(OpKind::RmspropUpdate, attrs);

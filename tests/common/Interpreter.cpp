@@ -63,7 +63,7 @@ double activation(ir::ActivationKind k, double param, double x) {
   case ir::ActivationKind::Linear:
     return x;
   case ir::ActivationKind::Relu:
-    return x > 0 ? x : 0;
+    return x <= 0 ? 0 : x; // NaN stays NaN
   case ir::ActivationKind::Sigmoid:
     return 1 / (1 + std::exp(-x));
   case ir::ActivationKind::Tanh:
@@ -472,24 +472,24 @@ absl::Status Interpreter::run() {
     }
     case OpKind::SgdUpdate: {
       Buffer &p = in(0), &g = in(1);
-      double lr = a.getFloat("learning_rate"), mom = a.getFloat("momentum");
+      double lr = in(2)[0], mom = a.getFloat("momentum");
       bool nesterov = a.getInt("nesterov") != 0;
       for (size_t i = 0; i < p.size(); ++i) {
-        if (op.operands.size() == 2) {
+        if (op.operands.size() == 3) {
           p[i] -= lr * g[i];
           continue;
         }
-        double &v = in(2)[i];
+        double &v = in(3)[i];
         v = mom * v - lr * g[i];
         p[i] += nesterov ? mom * v - lr * g[i] : v;
       }
       break;
     }
     case OpKind::AdamUpdate: {
-      Buffer &p = in(0), &g = in(1), &m = in(2), &v = in(3);
-      double lr = a.getFloat("learning_rate"), b1 = a.getFloat("beta_1"),
+      Buffer &p = in(0), &g = in(1), &m = in(3), &v = in(4);
+      double lr = in(2)[0], b1 = a.getFloat("beta_1"),
              b2 = a.getFloat("beta_2"), eps = a.getFloat("epsilon");
-      double t = in(4)[0]; // 1-based
+      double t = in(5)[0]; // 1-based
       double alpha =
           lr * std::sqrt(1 - std::pow(b2, t)) / (1 - std::pow(b1, t));
       for (size_t i = 0; i < p.size(); ++i) {
@@ -500,8 +500,8 @@ absl::Status Interpreter::run() {
       break;
     }
     case OpKind::RmspropUpdate: {
-      Buffer &p = in(0), &g = in(1), &ms = in(2);
-      double lr = a.getFloat("learning_rate"), rho = a.getFloat("rho"),
+      Buffer &p = in(0), &g = in(1), &ms = in(3);
+      double lr = in(2)[0], rho = a.getFloat("rho"),
              eps = a.getFloat("epsilon");
       for (size_t i = 0; i < p.size(); ++i) {
         ms[i] = rho * ms[i] + (1 - rho) * g[i] * g[i];

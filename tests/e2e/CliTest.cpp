@@ -397,13 +397,16 @@ TEST_F(CliTest, TrainWritesWeightsHistoryAndPlotThatEvaluateReads) {
         << entry.path();
 }
 
-// A diverging run fails, but the history of the epochs that finished is
-// written; the weights (no longer finite) are not.
+// With terminate_on_nan a diverging run fails, but the history of the
+// epochs that finished is written; the weights (no longer finite) are not.
 TEST_F(CliTest, DivergedRunKeepsTheFinishedEpochs) {
   std::string data = mnistDir();
   if (data.empty())
     GTEST_FAIL() << "MNIST not found: run scripts/fetch-mnist.sh";
-  fs::path model = write("tiny.dsl", kTinyModel);
+  std::string source = kTinyModel;
+  source.replace(source.find("seed=3"), 6,
+                 "seed=3 callbacks=[terminate_on_nan]");
+  fs::path model = write("tiny.dsl", source);
   fs::path csv = dir_ / "h.csv", svg = dir_ / "h.svg";
   // One step per epoch: epoch 1 computes its loss before the first update,
   // which a learning rate of 1e30 makes infinite for epoch 2.
@@ -412,15 +415,32 @@ TEST_F(CliTest, DivergedRunKeepsTheFinishedEpochs) {
           " --train --limit 50 --epochs 3 --learning-rate 1e30 "
           "--data " +
           data + " --history " + csv.string() + " --plot " + svg.string());
-  expectOneLineError(r, "training diverged: the loss is not finite at epoch "
-                        "2, step 1; the history of the 1 completed epoch is "
-                        "in " +
+  expectOneLineError(r, "terminate_on_nan stopped training: the loss is not "
+                        "finite at epoch 2, step 1; the history of the 1 "
+                        "completed epoch is in " +
                             csv.string() + " and " + svg.string());
+  EXPECT_NE(r.out.find("Epoch 2, step 1: invalid loss, terminating training"),
+            std::string::npos)
+      << r.out;
   std::string history = slurp(csv);
   EXPECT_EQ(std::count(history.begin(), history.end(), '\n'), 2) << history;
   EXPECT_EQ(history.find("\n0,"), history.find('\n')) << history;
   EXPECT_NE(slurp(svg).find("<svg"), std::string::npos);
   EXPECT_FALSE(fs::exists(dir_ / "tiny.safetensors"));
+
+  // Without it, as in Keras, training goes on and the history says nan.
+  write("plain.dsl", kTinyModel);
+  r = run((dir_ / "plain.dsl").string() +
+          " --train --limit 50 --epochs 3 --learning-rate 1e30 --data " + data +
+          " --history " + csv.string());
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("Epoch 2: the loss is not finite"), std::string::npos)
+      << r.out;
+  history = slurp(csv);
+  size_t row1 = history.find("\n1,");
+  ASSERT_NE(row1, std::string::npos) << history;
+  EXPECT_NE(history.find(",nan,", row1), std::string::npos) << history;
+  EXPECT_EQ(r.out.find("-nan"), std::string::npos) << r.out;
 }
 
 // Starts cnnc with `args` in the background, stdout and stderr going to

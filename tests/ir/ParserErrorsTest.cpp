@@ -144,8 +144,9 @@ std::vector<Case> cases() {
       {"in-place update of a temp",
        kHead + "  %g = input : f32[2,3]\n" +
            "  %y = activation(%x) {kind = \"relu\"} : f32[2,3]\n" +
-           "  sgd_update(%y, %g) {learning_rate = 0.1}\n}",
-       "5:3: error: op #1 'sgd_update': operand %y is updated in place, so it "
+           "  %lr = input : f32[]\n" +
+           "  sgd_update(%y, %g, %lr) {momentum = 0.0}\n}",
+       "6:3: error: op #1 'sgd_update': operand %y is updated in place, so it "
        "must be a param or state"},
       {"verifier error after a valid op",
        kHead + "  %y = activation(%x) {kind = \"relu\"} : f32[2,3]\n" +

@@ -15,6 +15,7 @@ using testing::expectRoundTrip;
 constexpr const char *kSmall = R"(graph @small {
   %x = input : f32[2,4]
   %step = input : i32[]
+  %learning_rate = input {initial = 0.001} : f32[]
   %w = param {fan_in = 4, fan_out = 3, init = "glorot_uniform"} : f32[4,3]
   %labels = input : i32[2]
   %w.m = state : f32[4,3]
@@ -23,7 +24,7 @@ constexpr const char *kSmall = R"(graph @small {
   %loss, %probs = softmax_cross_entropy(%h, %labels) : f32[], f32[2,3]
   %h.grad = softmax_cross_entropy_grad(%probs, %labels) : f32[2,3]
   %w.grad = matmul(%x, %h.grad) {transpose_a = 1, transpose_b = 0} : f32[4,3]
-  adam_update(%w, %w.grad, %w.m, %w.v, %step) {beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-07, learning_rate = 0.001}
+  adam_update(%w, %w.grad, %learning_rate, %w.m, %w.v, %step) {beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-07}
   return loss = %loss, probs = %probs
 }
 )";
@@ -37,7 +38,7 @@ Graph parseOk(std::string_view text) {
 TEST(Parser, ReadsEveryPart) {
   Graph g = parseOk(kSmall);
   EXPECT_EQ(g.name(), "small");
-  ASSERT_EQ(g.values().size(), 11u);
+  ASSERT_EQ(g.values().size(), 12u);
   const Value &w = g.value(g.findValue("w"));
   EXPECT_EQ(w.kind, ValueKind::Param);
   EXPECT_EQ(w.type, f32({4, 3}));
@@ -59,8 +60,9 @@ TEST(Parser, ReadsEveryPart) {
   EXPECT_EQ(g.value(g.ops()[1].results[1]).definingOp, 1);
   const Op &adam = g.ops()[4];
   EXPECT_TRUE(adam.results.empty());
-  ASSERT_EQ(adam.operands.size(), 5u);
-  EXPECT_EQ(adam.operands[4], g.findValue("step"));
+  ASSERT_EQ(adam.operands.size(), 6u);
+  EXPECT_EQ(adam.operands[5], g.findValue("step"));
+  EXPECT_EQ(g.value(adam.operands[2]).attrs.getFloat("initial"), 0.001);
   // Floats stay floats, integers integers.
   EXPECT_TRUE(std::holds_alternative<double>(adam.attrs.all().at("beta_1")));
   EXPECT_TRUE(std::holds_alternative<int64_t>(

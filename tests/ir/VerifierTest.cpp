@@ -62,12 +62,9 @@ TEST(Verifier, RejectsAValueWrittenInPlaceTwiceByOneOp) {
   ValueId p = g.addParam("p", f32({3}));
   ValueId grad = g.addInput("g", f32({3}));
   ValueId step = g.addInput("step", i32({}));
-  g.append(OpKind::AdamUpdate, {p, grad, p, p, step}, {},
-           {{"learning_rate", 0.001},
-            {"beta_1", 0.9},
-            {"beta_2", 0.999},
-            {"epsilon", 1e-7}},
-           {});
+  ValueId lr = g.addInput("learning_rate", f32({}));
+  g.append(OpKind::AdamUpdate, {p, grad, lr, p, p, step}, {},
+           {{"beta_1", 0.9}, {"beta_2", 0.999}, {"epsilon", 1e-7}}, {});
   EXPECT_EQ(verifyGraph(g).message(),
             "op #0 'adam_update': operand %p is updated in place, so it may "
             "appear only once among the operands");
@@ -75,10 +72,9 @@ TEST(Verifier, RejectsAValueWrittenInPlaceTwiceByOneOp) {
   // The param as its own gradient.
   Graph h;
   ValueId q = h.addParam("q", f32({3}));
-  h.append(
-      OpKind::SgdUpdate, {q, q}, {},
-      {{"learning_rate", 0.1}, {"momentum", 0.0}, {"nesterov", int64_t{0}}},
-      {});
+  ValueId hlr = h.addInput("learning_rate", f32({}));
+  h.append(OpKind::SgdUpdate, {q, q, hlr}, {},
+           {{"momentum", 0.0}, {"nesterov", int64_t{0}}}, {});
   EXPECT_FALSE(verifyGraph(h).ok());
 
   // Distinct values in every written slot are fine.
@@ -86,11 +82,27 @@ TEST(Verifier, RejectsAValueWrittenInPlaceTwiceByOneOp) {
   ValueId w = ok.addParam("w", f32({3}));
   ValueId dw = ok.addInput("dw", f32({3}));
   ValueId v = ok.addState("w.velocity", f32({3}));
-  ok.append(
-      OpKind::SgdUpdate, {w, dw, v}, {},
-      {{"learning_rate", 0.1}, {"momentum", 0.9}, {"nesterov", int64_t{0}}},
-      {});
+  ValueId okLr = ok.addInput("learning_rate", f32({}));
+  ok.append(OpKind::SgdUpdate, {w, dw, okLr, v}, {},
+            {{"momentum", 0.9}, {"nesterov", int64_t{0}}}, {});
   EXPECT_TRUE(verifyGraph(ok).ok()) << verifyGraph(ok);
+}
+
+// The learning rate is a scalar f32 operand; anything else is an error.
+TEST(ShapeRules, UpdatesRequireAScalarLearningRate) {
+  Graph g;
+  ValueId w = g.addParam("w", f32({3}));
+  ValueId dw = g.addInput("dw", f32({3}));
+  ValueId lr = g.addInput("lr", f32({1}));
+  auto r = g.create(OpKind::SgdUpdate, {w, dw, lr}, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("learning rate (operand 2) must be "
+                                      "f32[], got f32[1]"),
+            std::string_view::npos)
+      << r.status();
+  ValueId ms = g.addState("w.ms", f32({3}));
+  ValueId step = g.addInput("step", i32({}));
+  EXPECT_FALSE(g.create(OpKind::RmspropUpdate, {w, dw, step, ms}, {}).ok());
 }
 
 // The product of the 'shape' attribute wrapped around (here to exactly the

@@ -158,16 +158,17 @@ TEST(Autodiff, AdamUpdatesEveryParamOnceWithItsMoments) {
     const ir::Op *u = updateOf(g, name);
     ASSERT_NE(u, nullptr);
     ASSERT_EQ(u->kind, OpKind::AdamUpdate);
-    ASSERT_EQ(u->operands.size(), 5u);
+    ASSERT_EQ(u->operands.size(), 6u);
     EXPECT_EQ(u->operands[0], p);
     EXPECT_EQ(g.value(u->operands[1]).kind, ValueKind::Temp);
     EXPECT_EQ(g.type(u->operands[1]), g.type(p));
-    EXPECT_EQ(g.value(u->operands[2]).name, name + ".m");
-    EXPECT_EQ(g.value(u->operands[3]).name, name + ".v");
-    EXPECT_EQ(g.value(u->operands[2]).kind, ValueKind::State);
-    EXPECT_EQ(g.type(u->operands[3]), g.type(p));
-    EXPECT_EQ(g.value(u->operands[4]).name, "step");
-    EXPECT_EQ(u->attrs.getFloat("learning_rate"), 0.002);
+    EXPECT_EQ(u->operands[2], g.findValue("learning_rate"));
+    EXPECT_EQ(g.value(u->operands[3]).name, name + ".m");
+    EXPECT_EQ(g.value(u->operands[4]).name, name + ".v");
+    EXPECT_EQ(g.value(u->operands[3]).kind, ValueKind::State);
+    EXPECT_EQ(g.type(u->operands[4]), g.type(p));
+    EXPECT_EQ(g.value(u->operands[5]).name, "step");
+    EXPECT_FALSE(u->attrs.has("learning_rate"));
     EXPECT_EQ(u->attrs.getFloat("beta_1"), 0.8);
     EXPECT_EQ(u->attrs.getFloat("beta_2"), 0.999);
     EXPECT_EQ(u->attrs.getFloat("epsilon"), 1e-7);
@@ -195,10 +196,10 @@ TEST(Autodiff, SgdWithMomentumKeepsAVelocityPerParam) {
   for (ValueId p : params) {
     const ir::Op *u = updateOf(g, g.value(p).name);
     ASSERT_NE(u, nullptr);
-    ASSERT_EQ(u->operands.size(), 3u);
-    EXPECT_EQ(g.value(u->operands[2]).name, g.value(p).name + ".velocity");
-    EXPECT_EQ(g.value(u->operands[2]).kind, ValueKind::State);
-    EXPECT_EQ(u->attrs.getFloat("learning_rate"), 0.05);
+    ASSERT_EQ(u->operands.size(), 4u);
+    EXPECT_EQ(g.value(u->operands[2]).name, "learning_rate");
+    EXPECT_EQ(g.value(u->operands[3]).name, g.value(p).name + ".velocity");
+    EXPECT_EQ(g.value(u->operands[3]).kind, ValueKind::State);
     EXPECT_EQ(u->attrs.getFloat("momentum"), 0.9);
     EXPECT_EQ(u->attrs.getInt("nesterov"), 1);
   }
@@ -219,7 +220,7 @@ TEST(Autodiff, PlainSgdHasNoState) {
   ir::Graph g = train(testing::samePaddingAvgPoolModel(2), sgd(0.01));
   EXPECT_TRUE(g.valuesOfKind(ValueKind::State).empty());
   for (const ir::Op *u : opsOfKind(g, OpKind::SgdUpdate)) {
-    EXPECT_EQ(u->operands.size(), 2u);
+    EXPECT_EQ(u->operands.size(), 3u);
     EXPECT_EQ(u->attrs.getFloat("momentum", -1), 0.0);
     EXPECT_EQ(u->attrs.getInt("nesterov", -1), 0);
   }
@@ -234,7 +235,7 @@ TEST(Autodiff, RmspropKeepsAMeanSquare) {
   for (ValueId p : g.valuesOfKind(ValueKind::Param)) {
     const ir::Op *u = updateOf(g, g.value(p).name);
     ASSERT_NE(u, nullptr);
-    EXPECT_EQ(g.value(u->operands[2]).name, g.value(p).name + ".ms");
+    EXPECT_EQ(g.value(u->operands[3]).name, g.value(p).name + ".ms");
     EXPECT_EQ(u->attrs.getFloat("rho"), 0.8);
     EXPECT_EQ(u->attrs.getFloat("epsilon"), 1e-7);
   }
@@ -304,7 +305,27 @@ TEST(Autodiff, AddsAStepInputWhenTheModelHasNone) {
   ValueId step = g.findValue("step");
   ASSERT_GE(step, 0);
   EXPECT_EQ(g.type(step), ir::i32({}));
-  EXPECT_EQ(opsOfKind(g, OpKind::AdamUpdate)[0]->operands[4], step);
+  EXPECT_EQ(opsOfKind(g, OpKind::AdamUpdate)[0]->operands[5], step);
+}
+
+// One scalar learning-rate input feeds every update, so that the runtime
+// can change it per step without recompiling; it records the recipe's rate.
+TEST(Autodiff, LearningRateIsOneScalarInputOfEveryUpdate) {
+  ir::Graph g = train(testing::samePaddingAvgPoolModel(2), sgd(0.05, 0.9));
+  ValueId lr = g.findValue("learning_rate");
+  ASSERT_GE(lr, 0);
+  EXPECT_EQ(g.value(lr).kind, ValueKind::Input);
+  EXPECT_EQ(g.type(lr), ir::f32({}));
+  EXPECT_EQ(g.value(lr).attrs.getFloat("initial"), 0.05);
+  int updates = 0;
+  for (const ir::Op &op : g.ops())
+    if (op.kind == OpKind::SgdUpdate) {
+      ++updates;
+      EXPECT_EQ(op.operands[2], lr);
+      EXPECT_FALSE(ir::writesOperand(op.kind, 2));
+      EXPECT_TRUE(ir::writesOperand(op.kind, 3));
+    }
+  EXPECT_EQ(updates, 8);
 }
 
 TEST(Autodiff, NeedsAFinalSoftmax) {

@@ -62,8 +62,8 @@ TEST(DeadCode, KeepsUpdatesAndWhatTheyRead) {
   ValueId p = g.addParam("p", ir::f32({2, 3}));
   ValueId unused = g.create1(OpKind::Add, {x, x}, {}, {}, "unused").value();
   ValueId grad = g.create1(OpKind::Mul, {x, p}, {}, {}, "grad").value();
-  ASSERT_TRUE(
-      g.create(OpKind::SgdUpdate, {p, grad}, {{"learning_rate", 0.1}}).ok());
+  ValueId lr = g.addInput("learning_rate", ir::f32({}));
+  ASSERT_TRUE(g.create(OpKind::SgdUpdate, {p, grad, lr}, {}).ok());
   eliminateDeadCode(g);
   ASSERT_EQ(g.ops().size(), 2u);
   EXPECT_EQ(g.ops()[0].kind, OpKind::Mul);

@@ -287,6 +287,8 @@ Tensors randomStepTensors(const ir::Graph &train, uint32_t seed,
         d = static_cast<double>(rng() % classes);
     } else if (v.name == "step") {
       data = {3};
+    } else if (v.name == "learning_rate") {
+      data = {v.attrs.getFloat("initial")}; // the recipe's rate
     } else {
       continue;
     }

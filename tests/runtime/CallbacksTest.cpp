@@ -3,6 +3,7 @@
 // restores, which epochs model_checkpoint saves, what csv_logger writes.
 #include "runtime/Callbacks.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -214,6 +215,135 @@ TEST(Callbacks, CsvLoggerWritesEveryEpochAndAppends) {
   EXPECT_EQ(lines(appended), 4) << appended;
   EXPECT_EQ(appended.find("epoch,", 1), std::string::npos) << appended;
   fs::remove(path);
+}
+
+} // namespace
+} // namespace cnnc::runtime
+
+namespace cnnc::runtime {
+namespace {
+
+// A model with a learning rate for reduce_lr_on_plateau to lower.
+struct RateModel : FakeModel {
+  float lr = 0.1f;
+  CallbackHooks hooks() {
+    CallbackHooks h = FakeModel::hooks();
+    h.learningRate = [this] { return lr; };
+    h.setLearningRate = [this](float v) { lr = v; };
+    return h;
+  }
+};
+
+ir::CallbackSpec reduceLr(int64_t patience, double factor, int64_t cooldown,
+                          double minLr) {
+  ir::CallbackSpec s;
+  s.kind = ir::CallbackKind::ReduceLrOnPlateau;
+  s.patience = patience;
+  s.factor = factor;
+  s.cooldown = cooldown;
+  s.minLr = minLr;
+  s.minDelta = 1e-4;
+  return s;
+}
+
+// The rate after each epoch of `valLosses`, and the notes.
+std::vector<float> ratesAfter(Callbacks &cb, RateModel &m,
+                              const std::vector<double> &valLosses,
+                              std::vector<std::string> &notes) {
+  std::vector<EpochRecord> history;
+  std::vector<float> rates;
+  for (size_t i = 0; i < valLosses.size(); ++i) {
+    EpochRecord r;
+    r.epoch = static_cast<int>(i + 1);
+    r.hasValidation = true;
+    r.valLoss = valLosses[i];
+    history.push_back(r);
+    auto stop = cb.epochEnd(history, notes);
+    EXPECT_TRUE(stop.ok()) << stop.status();
+    rates.push_back(m.lr);
+    if (!stop.ok() || *stop)
+      break;
+  }
+  return rates;
+}
+
+// Keras 3: wait counts epochs without an improvement larger than min_delta;
+// at patience the rate becomes max(lr * factor, min_lr) (lr the f32 value
+// widened, the product stored back in f32), wait resets and cooldown epochs
+// follow in which wait stays 0.
+TEST(Callbacks, ReduceLrOnPlateauLowersAtPatienceWithCooldownAndFloor) {
+  RateModel m;
+  Callbacks cb({reduceLr(2, 0.5, 1, 0.02)}, m.hooks());
+  std::vector<std::string> notes;
+  // Best at epoch 2; 3 and 4 do not improve: reduce at 4. Cooldown 1 ends
+  // at 5 (Keras decrements before it checks, so 5 counts): reduce at 6.
+  // 7 counts; 8 improves by less than min_delta: reduce at 8, to the floor
+  // 0.02 (0.025 * 0.5 < 0.02). From 10 on, the rate is at the floor.
+  std::vector<double> val = {1.0,  0.5,     0.6,  0.7,  0.8,  0.9,
+                             0.55, 0.50005, 0.51, 0.52, 0.53, 0.54};
+  std::vector<float> rates = ratesAfter(cb, m, val, notes);
+  auto f = [](double v) { return static_cast<float>(v); };
+  float r1 = f(double(0.1f) * 0.5), r2 = f(double(r1) * 0.5);
+  std::vector<float> want = {0.1f, 0.1f,  0.1f,  r1,    r1,    r2,
+                             r2,   0.02f, 0.02f, 0.02f, 0.02f, 0.02f};
+  EXPECT_EQ(rates, want);
+  ASSERT_EQ(notes.size(), 3u);
+  EXPECT_EQ(notes[0], fmt::format("Epoch 4: ReduceLROnPlateau reducing "
+                                  "learning rate to {}.",
+                                  double(0.1f) * 0.5));
+  EXPECT_EQ(notes[1], fmt::format("Epoch 6: ReduceLROnPlateau reducing "
+                                  "learning rate to {}.",
+                                  double(r1) * 0.5));
+  EXPECT_EQ(notes[2], "Epoch 8: ReduceLROnPlateau reducing learning rate to "
+                      "0.02.");
+}
+
+// What a backup keeps of the callbacks restores them exactly: the run
+// continues as if it had not stopped.
+TEST(Callbacks, SavedStateRestoresExactly) {
+  std::vector<double> val = {0.5, 0.4, 0.45, 0.47, 0.3, 0.35, 0.36, 0.37};
+  auto specs = std::vector<ir::CallbackSpec>{earlyStopping(3, true),
+                                             reduceLr(1, 0.5, 1, 0)};
+  RateModel whole;
+  Callbacks a(specs, whole.hooks());
+  std::vector<std::string> wholeNotes;
+  std::vector<float> wholeRates = ratesAfter(a, whole, val, wholeNotes);
+
+  RateModel first;
+  Callbacks b(specs, first.hooks());
+  std::vector<std::string> notes;
+  std::vector<float> rates = ratesAfter(
+      b, first, std::vector<double>(val.begin(), val.begin() + 4), notes);
+  std::vector<CallbackState> saved = b.saveState();
+  RateModel second;
+  second.lr = first.lr;
+  Callbacks c(specs, second.hooks());
+  ASSERT_TRUE(c.restoreState(saved).ok());
+  // The rest of the epochs, with the history so far.
+  std::vector<EpochRecord> history;
+  for (size_t i = 0; i < val.size(); ++i) {
+    EpochRecord r;
+    r.epoch = static_cast<int>(i + 1);
+    r.hasValidation = true;
+    r.valLoss = val[i];
+    history.push_back(r);
+    if (i < 4)
+      continue;
+    auto stop = c.epochEnd(history, notes);
+    ASSERT_TRUE(stop.ok());
+    rates.push_back(second.lr);
+    if (*stop)
+      break;
+  }
+  EXPECT_EQ(rates, std::vector<float>(wholeRates.begin(),
+                                      wholeRates.begin() + rates.size()));
+  EXPECT_EQ(notes, wholeNotes);
+
+  // State that does not fit is refused.
+  EXPECT_FALSE(
+      Callbacks({earlyStopping(2)}, second.hooks()).restoreState(saved).ok());
+  saved[0].values["wait"] = "x";
+  EXPECT_FALSE(Callbacks(specs, second.hooks()).restoreState(saved).ok());
 }
 
 } // namespace

@@ -20,7 +20,8 @@ fit dataset=idx("unused") batch_size=2
 # FWD:        return probs = %dense, logits = %dense.logits
 
 # TRAIN:      graph @pipeline_train {
+# TRAIN:        %learning_rate = input {initial = 0.01} : f32[]
 # TRAIN:        %conv2d.kernel.velocity = state : f32[3,3,1,4]
 # TRAIN:        %conv2d.grad = avg_pool2d_grad(%average_pooling2d.grad) {input_shape = [2, 6, 6, 4], padding = [0, 0, 0, 0], pool_size = [2, 2], strides = [2, 2]} : f32[2,6,6,4] loc("{{.*}}dsl-pipeline.dsl":10:3)
 # TRAIN-NEXT:   %conv2d.bias_add.grad = activation_grad(%conv2d, %conv2d.grad) {kind = "tanh"} : f32[2,6,6,4] loc("{{.*}}dsl-pipeline.dsl":9:3)
-# TRAIN:        sgd_update(%conv2d.kernel, %conv2d.kernel.grad, %conv2d.kernel.velocity) {learning_rate = 0.01, momentum = 0.5, nesterov = 0}
+# TRAIN:        sgd_update(%conv2d.kernel, %conv2d.kernel.grad, %learning_rate, %conv2d.kernel.velocity) {momentum = 0.5, nesterov = 0}
