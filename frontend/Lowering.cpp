@@ -511,9 +511,9 @@ private:
   // no gradient, so they must stand before every other layer but rescaling.
   bool lowerAugmentation(const Layer &l, size_t index) {
     if (pastPreprocessing_)
-      return fail(l.loc, fmt::format("{}: {} must come right after input, "
-                                     "before every layer that is not an "
-                                     "augmentation layer or rescaling",
+      return fail(l.loc, fmt::format("{}: {} must come right after input (only "
+                                     "augmentation layers and rescaling may "
+                                     "stand before it)",
                                      l.name, layerKeyword(l.kind)));
     if (!expectImage(l))
       return false;
