@@ -16,5 +16,5 @@ model mnist_augmented {
   dense units=128 activation=relu
   dense units=10 activation=softmax
 }
-compile loss=categorical_crossentropy optimizer=adam(learning_rate=0.0005) metrics=[accuracy]
-fit dataset=mnist epochs=20 batch_size=32 validation=test
+compile loss=categorical_crossentropy optimizer=adam(learning_rate=0.001) metrics=[accuracy]
+fit dataset=mnist epochs=25 batch_size=128 validation=test
