@@ -37,6 +37,9 @@ constexpr const char *kUsage = R"(usage: cnnc-bench [options]
   --torch-steps N       PyTorch steps per timed run (default: 100)
   --no-cache            disable the kernel cache in the measured runs
   --no-e2e              skip the `cnnc --train --epochs 1` run
+  --augmented FILE      the model with augmentation layers timed against
+                        --model (default: models/mnist_augmented.dsl)
+  --no-augmented        skip that comparison
   --quick               fewer images, steps and repeats (a smoke test)
 )";
 
@@ -47,7 +50,8 @@ struct Options {
   std::vector<int64_t> threads;
   int64_t images = 6400;
   int repeats = 5;
-  bool torch = true, cache = true, e2e = true;
+  std::string augmented = CNNC_SOURCE_DIR "/models/mnist_augmented.dsl";
+  bool torch = true, cache = true, e2e = true, augment = true;
   int64_t torchSteps = 100;
   // Child mode.
   std::string child;
@@ -95,6 +99,10 @@ bool parseArgs(int argc, char **argv, Options &o) {
       o.cache = false;
     else if (a == "--no-e2e")
       o.e2e = false;
+    else if (a == "--augmented")
+      o.augmented = next();
+    else if (a == "--no-augmented")
+      o.augment = false;
     else if (a == "--quick") {
       o.images = o.work.images = 1600;
       o.repeats = o.work.repeats = 1;
@@ -311,6 +319,41 @@ int runBench(Options &o) {
              o.batches.front(), maxThreads,
              identical ? "bit-identical" : "DIFFER");
 
+  // Augmentation's cost: the augmented model's step against the model's,
+  // same batch and threads, alternating fresh processes so that both see
+  // the same machine load; medians of three pairs.
+  double augmentRatio = 0;
+  if (o.augment && fs::exists(o.augmented)) {
+    Options aug = o;
+    aug.model = aug.work.model = o.augmented;
+    std::vector<double> plainMs, augMs;
+    for (int pair = 0; pair < 3; ++pair) {
+      TrainResult p = runTrain(o, o.batches.front(), maxThreads, false, 0);
+      TrainResult a = runTrain(aug, o.batches.front(), maxThreads, false, 0);
+      if (p.ok && a.ok) {
+        plainMs.push_back(p.msPerStep);
+        augMs.push_back(a.msPerStep);
+      }
+    }
+    if (!plainMs.empty()) {
+      auto median = [](std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        return v[v.size() / 2];
+      };
+      double pm = median(plainMs), am = median(augMs);
+      augmentRatio = am / pm;
+      int64_t steps = (60000 + o.batches.front() - 1) / o.batches.front();
+      fmt::print("\nAugmentation ({}; batch {}, {} threads, median of {} "
+                 "alternating pairs)\n  plain {:.3f} ms/step (epoch {:.2f} "
+                 "s), augmented {:.3f} ms/step (epoch {:.2f} s): {:.3f}x\n",
+                 o.augmented, o.batches.front(), maxThreads, plainMs.size(), pm,
+                 pm * steps * 1e-3, am, am * steps * 1e-3, augmentRatio);
+    } else {
+      fmt::print("\nAugmentation ({}): failed\n", o.augmented);
+    }
+    std::fflush(stdout);
+  }
+
   // A whole `cnnc --train` epoch, as a user runs it: first with an empty
   // kernel cache (the worst case for memory and start-up), then warm.
   double e2eEpoch = 0, e2eRss = 0;
@@ -447,6 +490,9 @@ int runBench(Options &o) {
     fmt::print("  peak RSS {:.1f} MB{} (<= 150 MB): {}\n", rss,
                e2eRss > 0 ? " (cnnc --train)" : "", yesNo(rss <= 150));
     fmt::print("  bit-identical run to run: {}\n", yesNo(identical));
+    if (augmentRatio > 0)
+      fmt::print("  augmented epoch {:.3f}x the plain one (<= 1.10x): {}\n",
+                 augmentRatio, yesNo(augmentRatio <= 1.10));
   }
   std::error_code ec;
   fs::remove_all(cacheDir, ec);

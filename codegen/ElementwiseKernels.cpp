@@ -243,8 +243,6 @@ void emitActivationGrad(KernelBuilder &kb) {
   });
 }
 
-namespace {
-
 using support::mix64;
 
 // support::mix64 (splitmix64's finalizer) as IR.
@@ -258,8 +256,6 @@ llvm::Value *mix64(KernelBuilder &kb, llvm::Value *z) {
                   c(support::kSplitMixMul2));
   return b.CreateXor(z, b.CreateLShr(z, c(31)));
 }
-
-} // namespace
 
 // Counter-based dropout, so the mask is a pure function of (seed, salt,
 // step, element index) and any thread count gives the same one:

@@ -15,6 +15,9 @@ namespace cnnc::codegen {
 llvm::Value *activationValue(KernelBuilder &kb, ir::ActivationKind kind,
                              float param, llvm::Value *x, int width);
 
+// support::mix64 (splitmix64's finalizer) on an i64 value, as IR.
+llvm::Value *mix64(KernelBuilder &kb, llvm::Value *z);
+
 // The dropout op's keep decision (ElementwiseKernels.cpp): the per-call
 // key from the step operand, then keep = hash(key, element index) passes
 // the rate. For fused epilogues, which must drop exactly what the op

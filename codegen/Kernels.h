@@ -53,6 +53,16 @@ void emitMovingAverageUpdate(KernelBuilder &kb);
 void emitPad2D(KernelBuilder &kb);
 void emitPad2DGrad(KernelBuilder &kb);
 
+// ---- Augmentation ----
+// AugmentKernels.cpp
+void emitRandomFlip(KernelBuilder &kb);
+// random_rotation, random_zoom and random_translation: one affine resampler.
+void emitRandomAffine(KernelBuilder &kb);
+void emitRandomContrast(KernelBuilder &kb);
+void emitRandomBrightness(KernelBuilder &kb);
+void emitRandomCrop(KernelBuilder &kb);
+void emitRescale(KernelBuilder &kb);
+
 // ---- Fused ops (passes/Fusion.cpp) ----
 // ConvKernels.cpp: convolutions with a bias + activation (+ max pool)
 // epilogue, the bias gradient alongside the filter gradient, and backward

@@ -85,6 +85,25 @@ struct Layer {
   // batch_normalization (Keras's defaults).
   double momentum = 0.99, epsilon = 0.001;
   bool center = true, scale = true;
+  // ---- Augmentation layers (docs/dsl.md "Augmentation") ----
+  // random_flip's mode.
+  std::string flipMode = "horizontal_and_vertical";
+  // A factor as (lower, upper) after Keras's reading of a number f as
+  // (-|f|, |f|) (random_contrast: (f, f)) and of a pair as sorted:
+  // random_rotation, random_contrast, random_brightness.
+  std::array<double, 2> factor{0, 0};
+  // random_zoom, random_translation; random_zoom's width_factor=None keeps
+  // the aspect ratio (widthFactorGiven false).
+  std::array<double, 2> heightFactor{0, 0}, widthFactor{0, 0};
+  bool widthFactorGiven = false;
+  std::string fillMode = "reflect", interpolation = "bilinear";
+  double fillValue = 0;
+  // random_contrast, random_brightness: cnnc feeds pixels as x / 255, so
+  // the default is (0, 1) where Keras's is (0, 255).
+  std::array<double, 2> valueRange{0, 1};
+  int64_t cropHeight = 0, cropWidth = 0;      // random_crop
+  double rescaleScale = 1, rescaleOffset = 0; // rescaling
+  std::optional<int64_t> seed;                // seed=, else fit's seed
 };
 
 struct Model {

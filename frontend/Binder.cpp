@@ -72,6 +72,29 @@ const std::vector<std::string> kDatasets = {"mnist", "idx", "image_folder"};
 const std::vector<std::string> kColorModes = {"grayscale", "rgb", "rgba"};
 const std::vector<std::string> kInterpolations = {"bilinear", "nearest",
                                                   "area"};
+// The augmentation layers' choices (Keras's).
+const std::vector<std::string> kFlipModes = {"horizontal", "vertical",
+                                             "horizontal_and_vertical"};
+const std::vector<std::string> kFillModes = {"reflect", "wrap", "constant",
+                                             "nearest"};
+const std::vector<std::string> kResampleInterpolations = {"bilinear",
+                                                          "nearest"};
+
+bool isPreprocessing(LayerKind k) {
+  switch (k) {
+  case LayerKind::RandomFlip:
+  case LayerKind::RandomRotation:
+  case LayerKind::RandomZoom:
+  case LayerKind::RandomTranslation:
+  case LayerKind::RandomContrast:
+  case LayerKind::RandomBrightness:
+  case LayerKind::RandomCrop:
+  case LayerKind::Rescaling:
+    return true;
+  default:
+    return false;
+  }
+}
 
 // Keras ZeroPadding2D: n (all sides), (sym_h, sym_w) or
 // ((top, bottom), (left, right)), each at least 0. Returns the error, if
@@ -357,6 +380,8 @@ bool Binder::bindLayer(const RawStatement &s, Layer &layer,
   bool ok = forEachArg(
       args, s.keyword, s.loc, known, info.required, [&](const RawArg &a) {
         size_t index = 0;
+        if (a.name != "name" && isPreprocessing(layer.kind))
+          return readAugmentArg(a, layer);
         if (a.name == "filters")
           return readInt(a, layer.filters, 1, kMaxSize);
         if (a.name == "units")
@@ -425,6 +450,129 @@ bool Binder::bindLayer(const RawStatement &s, Layer &layer,
                   : k ? ir::activationInfo(*k).defaultParam
                       : 0.0;
   return true;
+}
+
+// A number in Keras's factor range, or a (low, high) pair of them, as
+// (lower, upper): a number f is (-|f|, |f|) when `symmetric`, else (f, f);
+// a pair is sorted.
+bool Binder::readFactor(const RawArg &a, std::array<double, 2> &out, double min,
+                        double max, bool minOpen, bool symmetric) {
+  const RawValue &v = a.value;
+  auto isNumber = [](const RawValue &e) {
+    return e.kind == Kind::Int || e.kind == Kind::Float;
+  };
+  std::vector<const RawValue *> parts;
+  if (isNumber(v))
+    parts = {&v};
+  else if (v.kind == Kind::Tuple && v.elements.size() == 2 &&
+           isNumber(v.elements[0]) && isNumber(v.elements[1]))
+    parts = {&v.elements[0], &v.elements[1]};
+  else
+    return fail(v.loc, fmt::format("{} expects a number or (low, high), got "
+                                   "{}",
+                                   a.name, describe(v)));
+  for (const RawValue *p : parts) {
+    double x = p->floatValue;
+    if (!(minOpen ? x > min : x >= min) || !(x <= max))
+      return fail(p->loc, fmt::format("{} must be in {}{}, {}], got {}", a.name,
+                                      minOpen ? "(" : "[", min, max, p->text));
+  }
+  if (parts.size() == 1) {
+    double f = std::fabs(parts[0]->floatValue);
+    out =
+        symmetric ? std::array<double, 2>{-f, f} : std::array<double, 2>{f, f};
+    return true;
+  }
+  out = {parts[0]->floatValue, parts[1]->floatValue};
+  if (out[0] > out[1])
+    std::swap(out[0], out[1]);
+  return true;
+}
+
+bool Binder::readFinite(const RawArg &a, double &out) {
+  const RawValue &v = a.value;
+  if ((v.kind != Kind::Int && v.kind != Kind::Float) ||
+      !std::isfinite(v.floatValue))
+    return fail(v.loc, fmt::format("{} expects a finite number, got {}", a.name,
+                                   describe(v)));
+  out = v.floatValue;
+  return true;
+}
+
+// The arguments of the augmentation layers and rescaling, with Keras 3's
+// ranges (docs/dsl.md "Augmentation").
+bool Binder::readAugmentArg(const RawArg &a, Layer &layer) {
+  size_t index = 0;
+  LayerKind k = layer.kind;
+  if (a.name == "mode") {
+    if (!readChoice(a, "mode", kFlipModes, index))
+      return false;
+    layer.flipMode = kFlipModes[index];
+    return true;
+  }
+  if (a.name == "factor") {
+    if (k == LayerKind::RandomContrast)
+      return readFactor(a, layer.factor, 0, 1, false, false);
+    return readFactor(a, layer.factor, -1, 1, false, true);
+  }
+  if (a.name == "height_factor")
+    return readFactor(a, layer.heightFactor, -1, 1, k == LayerKind::RandomZoom,
+                      true);
+  if (a.name == "width_factor") {
+    if (k == LayerKind::RandomZoom && a.value.kind == Kind::Name &&
+        (a.value.text == "none" || a.value.text == "None"))
+      return true; // Keras's None: keep the aspect ratio
+    layer.widthFactorGiven = true;
+    return readFactor(a, layer.widthFactor, -1, 1, k == LayerKind::RandomZoom,
+                      true);
+  }
+  if (a.name == "fill_mode") {
+    if (!readChoice(a, "fill_mode", kFillModes, index))
+      return false;
+    layer.fillMode = kFillModes[index];
+    return true;
+  }
+  if (a.name == "interpolation") {
+    if (!readChoice(a, "interpolation", kResampleInterpolations, index))
+      return false;
+    layer.interpolation = kResampleInterpolations[index];
+    return true;
+  }
+  if (a.name == "fill_value")
+    return readFinite(a, layer.fillValue);
+  if (a.name == "value_range") {
+    const RawValue &v = a.value;
+    auto isNumber = [](const RawValue &e) {
+      return e.kind == Kind::Int || e.kind == Kind::Float;
+    };
+    if (v.kind != Kind::Tuple || v.elements.size() != 2 ||
+        !isNumber(v.elements[0]) || !isNumber(v.elements[1]))
+      return fail(v.loc, fmt::format("value_range expects (low, high), got {}",
+                                     describe(v)));
+    double lo = v.elements[0].floatValue, hi = v.elements[1].floatValue;
+    if (lo > hi)
+      std::swap(lo, hi);
+    if (!(lo < hi) || !std::isfinite(lo) || !std::isfinite(hi))
+      return fail(v.loc, "value_range must be two different finite numbers");
+    layer.valueRange = {lo, hi};
+    return true;
+  }
+  if (a.name == "seed") {
+    int64_t seed = 0;
+    if (!readInt(a, seed, 0, std::numeric_limits<int64_t>::max()))
+      return false;
+    layer.seed = seed;
+    return true;
+  }
+  if (a.name == "height")
+    return readInt(a, layer.cropHeight, 1, kMaxSize);
+  if (a.name == "width")
+    return readInt(a, layer.cropWidth, 1, kMaxSize);
+  if (a.name == "scale")
+    return readFinite(a, layer.rescaleScale);
+  if (a.name == "offset")
+    return readFinite(a, layer.rescaleOffset);
+  return fail(a.loc, fmt::format("argument '{}' is not handled", a.name));
 }
 
 bool Binder::readOptimizer(const RawArg &a, ir::OptimizerSpec &out) {

@@ -67,6 +67,11 @@ private:
   bool readValidation(const RawArg *a, FitStmt &f);
   bool readCallbacks(const RawArg &a, std::vector<ir::CallbackSpec> &out);
   bool readMetrics(const RawArg &a, bool &accuracy);
+  // The augmentation layers' and rescaling's arguments.
+  bool readAugmentArg(const RawArg &a, Layer &layer);
+  bool readFactor(const RawArg &a, std::array<double, 2> &out, double min,
+                  double max, bool minOpen, bool symmetric);
+  bool readFinite(const RawArg &a, double &out);
 
   std::string file_;
   std::string_view source_;

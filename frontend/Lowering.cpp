@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cmath>
 #include <limits>
 
 namespace cnnc::frontend {
@@ -65,6 +66,17 @@ bool validSettings(const Layer &l) {
   case LayerKind::ZeroPadding2D:
     return l.padTop >= 0 && l.padBottom >= 0 && l.padLeft >= 0 &&
            l.padRight >= 0;
+  case LayerKind::RandomFlip:
+  case LayerKind::RandomRotation:
+  case LayerKind::RandomZoom:
+  case LayerKind::RandomTranslation:
+  case LayerKind::RandomContrast:
+  case LayerKind::RandomBrightness:
+    return true;
+  case LayerKind::RandomCrop:
+    return l.cropHeight >= 1 && l.cropWidth >= 1;
+  case LayerKind::Rescaling:
+    return std::isfinite(l.rescaleScale) && std::isfinite(l.rescaleOffset);
   }
   return false;
 }
@@ -231,7 +243,23 @@ private:
     case LayerKind::ZeroPadding2D:
       ok = lowerZeroPadding(l);
       break;
+    case LayerKind::RandomFlip:
+    case LayerKind::RandomRotation:
+    case LayerKind::RandomZoom:
+    case LayerKind::RandomTranslation:
+    case LayerKind::RandomContrast:
+    case LayerKind::RandomBrightness:
+    case LayerKind::RandomCrop:
+      ok = lowerAugmentation(l, index);
+      break;
+    case LayerKind::Rescaling:
+      ok = create1(l, ir::OpKind::Rescale, {cur_},
+                   {{"scale", l.rescaleScale}, {"offset", l.rescaleOffset}},
+                   l.name);
+      break;
     }
+    if (ok && l.kind != LayerKind::Rescaling && !isRandom(l.kind))
+      pastPreprocessing_ = true;
     if (!ok)
       return false;
     summary_.push_back(
@@ -463,6 +491,93 @@ private:
     return create1(l, ir::OpKind::Pad2D, {cur_}, {{"padding", pad}}, l.name);
   }
 
+  static bool isRandom(LayerKind k) {
+    switch (k) {
+    case LayerKind::RandomFlip:
+    case LayerKind::RandomRotation:
+    case LayerKind::RandomZoom:
+    case LayerKind::RandomTranslation:
+    case LayerKind::RandomContrast:
+    case LayerKind::RandomBrightness:
+    case LayerKind::RandomCrop:
+      return true;
+    default:
+      return false;
+    }
+  }
+
+  // The random_* layers: one op of (x, %step), seeded like dropout (the
+  // layer's seed= or fit's seed, salted with the layer index). They have
+  // no gradient, so they must stand before every other layer but rescaling.
+  bool lowerAugmentation(const Layer &l, size_t index) {
+    if (pastPreprocessing_)
+      return fail(l.loc, fmt::format("{}: {} must come right after input (only "
+                                     "augmentation layers and rescaling may "
+                                     "stand before it)",
+                                     l.name, layerKeyword(l.kind)));
+    if (!expectImage(l))
+      return false;
+    ir::Attrs attrs{
+        {"seed", l.seed ? *l.seed : static_cast<int64_t>(spec_.fit.seed)},
+        {"salt", static_cast<int64_t>(index)}};
+    auto resample = [&] {
+      attrs.set("fill_mode", l.fillMode);
+      attrs.set("interpolation", l.interpolation);
+      attrs.set("fill_value", l.fillValue);
+    };
+    auto range = [&](const std::string &prefix,
+                     const std::array<double, 2> &r) {
+      attrs.set(prefix + "lower", r[0]);
+      attrs.set(prefix + "upper", r[1]);
+    };
+    ir::OpKind kind = ir::OpKind::RandomFlip;
+    switch (l.kind) {
+    case LayerKind::RandomFlip:
+      attrs.set("mode", l.flipMode);
+      break;
+    case LayerKind::RandomRotation:
+      kind = ir::OpKind::RandomRotation;
+      resample();
+      range("", l.factor);
+      break;
+    case LayerKind::RandomZoom:
+      kind = ir::OpKind::RandomZoom;
+      resample();
+      range("height_", l.heightFactor);
+      range("width_", l.widthFactorGiven ? l.widthFactor : l.heightFactor);
+      attrs.set("keep_aspect", int64_t{l.widthFactorGiven ? 0 : 1});
+      break;
+    case LayerKind::RandomTranslation:
+      kind = ir::OpKind::RandomTranslation;
+      resample();
+      range("height_", l.heightFactor);
+      range("width_", l.widthFactor);
+      break;
+    case LayerKind::RandomContrast:
+    case LayerKind::RandomBrightness:
+      kind = l.kind == LayerKind::RandomContrast ? ir::OpKind::RandomContrast
+                                                 : ir::OpKind::RandomBrightness;
+      range("", l.factor);
+      attrs.set("value_low", l.valueRange[0]);
+      attrs.set("value_high", l.valueRange[1]);
+      break;
+    case LayerKind::RandomCrop: {
+      kind = ir::OpKind::RandomCrop;
+      std::vector<int64_t> out{l.cropHeight, l.cropWidth, shape_[2]};
+      if (!checkOutput(l, out))
+        return false;
+      shape_ = out;
+      attrs.set("height", l.cropHeight);
+      attrs.set("width", l.cropWidth);
+      attrs.set("training", int64_t{1});
+      break;
+    }
+    default:
+      return fail(l.loc, fmt::format("{}: not an augmentation layer", l.name));
+    }
+    return create1(l, kind, {cur_, step_}, std::move(attrs), l.name);
+  }
+
   bool lowerDropout(const Layer &l, size_t index) {
     if (l.rate == 0)
       return true; // the identity
@@ -497,6 +612,8 @@ private:
   int64_t n_ = 0;
   std::vector<int64_t> shape_; // current output, without the batch
   ValueId cur_ = -1, step_ = -1;
+  // A layer other than an augmentation layer or rescaling has been lowered.
+  bool pastPreprocessing_ = false;
 };
 
 } // namespace

@@ -183,6 +183,19 @@ OpCost movingAverageUpdateCost(const Graph &g, const Op &op) {
   return updateCost(g, op, 3);
 }
 
+// ---- Augmentation ----
+
+// Flips, contrast and brightness: a few operations per output element.
+OpCost augmentCost(const Graph &g, const Op &op) {
+  return {4 * elements(g, op.results[0]), operandAndResultBytes(g, op)};
+}
+
+// Resampling (rotation, zoom, translation, crop): the source coordinates
+// per pixel and a bilinear blend of four taps per output element.
+OpCost resampleCost(const Graph &g, const Op &op) {
+  return {12 * elements(g, op.results[0]), operandAndResultBytes(g, op)};
+}
+
 // ---- The table: one cost rule per op, from ir/Ops.def ----
 
 using CostFn = OpCost (*)(const Graph &, const Op &);

@@ -611,6 +611,116 @@ absl::StatusOr<Types> movingAverageUpdateShape(OpKind k, const Types &in,
   return Types{};
 }
 
+// ---- Augmentation (docs/ir.md) ----
+
+bool oneOf(const std::string &s, std::initializer_list<const char *> names) {
+  for (const char *n : names)
+    if (s == n)
+      return true;
+  return false;
+}
+
+// The attributes of resampling ops: fill_mode, interpolation, fill_value.
+absl::Status resampleAttrs(OpKind k, const Attrs &a) {
+  if (!oneOf(a.getString("fill_mode"),
+             {"reflect", "wrap", "constant", "nearest"}))
+    return err(k, "attribute 'fill_mode' must be reflect, wrap, constant or "
+                  "nearest");
+  if (!oneOf(a.getString("interpolation"), {"bilinear", "nearest"}))
+    return err(k, "attribute 'interpolation' must be bilinear or nearest");
+  if (!std::isfinite(a.getFloat("fill_value")))
+    return err(k, "attribute 'fill_value' must be finite");
+  return absl::OkStatus();
+}
+
+// A factor range [prefix_lower, prefix_upper] (lower, upper without a
+// prefix) within [min, max].
+absl::Status rangeAttrs(OpKind k, const Attrs &a, const std::string &prefix,
+                        double min, double max) {
+  double lo = a.getFloat(prefix + "lower", NAN);
+  double hi = a.getFloat(prefix + "upper", NAN);
+  if (!(lo >= min && hi <= max && lo <= hi))
+    return err(k, fmt::format("attributes '{0}lower' and '{0}upper' must "
+                              "satisfy {1} <= {0}lower <= {0}upper <= {2}",
+                              prefix, min, max));
+  return absl::OkStatus();
+}
+
+absl::Status valueRangeAttrs(OpKind k, const Attrs &a) {
+  double lo = a.getFloat("value_low", NAN), hi = a.getFloat("value_high", NAN);
+  if (!(std::isfinite(lo) && std::isfinite(hi) && lo < hi))
+    return err(k, "attributes 'value_low' < 'value_high' must be finite");
+  return absl::OkStatus();
+}
+
+// The random_* ops: (x[N,H,W,C], step) -> x's type.
+absl::StatusOr<Types> augmentShape(OpKind k, const Types &in, const Attrs &a) {
+  CNNC_TRY(expectRank(k, in[0], 4, "input"));
+  CNNC_TRY(expectF32(k, in[0], "input"));
+  if (in[1] != i32({}))
+    return err(k, fmt::format("step must be i32[], got {}", in[1].str()));
+  switch (k) {
+  case OpKind::RandomFlip:
+    if (!oneOf(a.getString("mode"),
+               {"horizontal", "vertical", "horizontal_and_vertical"}))
+      return err(k, "attribute 'mode' must be horizontal, vertical or "
+                    "horizontal_and_vertical");
+    break;
+  case OpKind::RandomRotation:
+    CNNC_TRY(resampleAttrs(k, a));
+    CNNC_TRY(rangeAttrs(k, a, "", -1, 1));
+    break;
+  case OpKind::RandomZoom:
+    CNNC_TRY(resampleAttrs(k, a));
+    CNNC_TRY(rangeAttrs(k, a, "height_", -1, 1));
+    CNNC_TRY(rangeAttrs(k, a, "width_", -1, 1));
+    break;
+  case OpKind::RandomTranslation:
+    CNNC_TRY(resampleAttrs(k, a));
+    CNNC_TRY(rangeAttrs(k, a, "height_", -1, 1));
+    CNNC_TRY(rangeAttrs(k, a, "width_", -1, 1));
+    break;
+  case OpKind::RandomContrast:
+    CNNC_TRY(rangeAttrs(k, a, "", -1, 1));
+    CNNC_TRY(valueRangeAttrs(k, a));
+    break;
+  case OpKind::RandomBrightness:
+    CNNC_TRY(rangeAttrs(k, a, "", -1, 1));
+    CNNC_TRY(valueRangeAttrs(k, a));
+    break;
+  default:
+    return err(k, "is not an augmentation op");
+  }
+  return Types{in[0]};
+}
+
+// random_crop(x[N,H,W,C], step) {height, width, training} -> [N, height,
+// width, C].
+absl::StatusOr<Types> randomCropShape(OpKind k, const Types &in,
+                                      const Attrs &a) {
+  CNNC_TRY(expectRank(k, in[0], 4, "input"));
+  CNNC_TRY(expectF32(k, in[0], "input"));
+  if (in[1] != i32({}))
+    return err(k, fmt::format("step must be i32[], got {}", in[1].str()));
+  int64_t h = a.getInt("height"), w = a.getInt("width");
+  if (h < 1 || w < 1 || h > std::numeric_limits<int32_t>::max() ||
+      w > std::numeric_limits<int32_t>::max())
+    return err(k, "attributes 'height' and 'width' must be positive");
+  TensorType out = f32({in[0].shape[0], h, w, in[0].shape[3]});
+  if (!out.isValid())
+    return err(k, fmt::format("cropped type {} is too large", out.str()));
+  return Types{out};
+}
+
+// rescale(x) {scale, offset} -> x's type.
+absl::StatusOr<Types> rescaleShape(OpKind k, const Types &in, const Attrs &a) {
+  CNNC_TRY(expectF32(k, in[0], "input"));
+  if (!std::isfinite(a.getFloat("scale", NAN)) ||
+      !std::isfinite(a.getFloat("offset", NAN)))
+    return err(k, "attributes 'scale' and 'offset' must be finite");
+  return Types{in[0]};
+}
+
 // ---- The table: one shape rule per op, from ir/Ops.def ----
 
 using ShapeFn = absl::StatusOr<Types> (*)(OpKind, const Types &, const Attrs &);

@@ -277,6 +277,21 @@ absl::Status pad2dVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
   return absl::OkStatus();
 }
 
+// The random augmentations stand only before every layer with weights
+// (frontend/Lowering.cpp), where nothing needs their gradient.
+absl::Status augmentVjp(VjpBuilder &, const Op &op, const Grads &) {
+  return notDifferentiable(op, "a random augmentation must come before every "
+                               "layer with weights");
+}
+
+// d(x * scale + offset)/dx = scale.
+absl::Status rescaleVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
+  if (b.wants(0))
+    b.emit(0, OpKind::Rescale, {dys[0]},
+           {{"scale", op.attrs.getFloat("scale")}, {"offset", 0.0}});
+  return absl::OkStatus();
+}
+
 // The markers of ops without a gradient rule (see ir/Ops.def).
 absl::Status noVjp(VjpBuilder &, const Op &op, const Grads &) {
   return notDifferentiable(op, "second derivatives are not supported");

@@ -62,6 +62,21 @@ absl::StatusOr<ValueId> inferenceBatchNorm(Graph &g, const Graph &forward,
                    op.attrs, op.loc, forward.value(op.results[0]).name);
 }
 
+bool isRandomAugmentation(OpKind k) {
+  switch (k) {
+  case OpKind::RandomFlip:
+  case OpKind::RandomRotation:
+  case OpKind::RandomZoom:
+  case OpKind::RandomTranslation:
+  case OpKind::RandomContrast:
+  case OpKind::RandomBrightness:
+  case OpKind::RandomCrop:
+    return true;
+  default:
+    return false;
+  }
+}
+
 } // namespace
 
 absl::StatusOr<CopiedGraph> copyForward(const Graph &forward,
@@ -123,6 +138,21 @@ absl::StatusOr<CopiedGraph> copyForward(const Graph &forward,
     if (options.dropDropout && op.kind == OpKind::Dropout) {
       map[op.results[0]] = operands[0];
       continue; // the mask (result 1) stays unmapped: nothing may use it
+    }
+    if (options.dropDropout && isRandomAugmentation(op.kind)) {
+      if (op.kind == OpKind::RandomCrop) {
+        // Inference crops deterministically (the center window, resized).
+        ir::Attrs attrs = op.attrs;
+        attrs.set("training", int64_t{0});
+        auto y = g.create1(op.kind, std::move(operands), std::move(attrs),
+                           op.loc, forward.value(op.results[0]).name);
+        if (!y.ok())
+          return y.status();
+        map[op.results[0]] = *y;
+        continue;
+      }
+      map[op.results[0]] = operands[0];
+      continue; // augmentations are the identity in inference
     }
     if (options.movingStatistics && op.kind == OpKind::BatchNorm) {
       auto y = inferenceBatchNorm(g, forward, op, operands, moving, map);

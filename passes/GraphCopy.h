@@ -13,7 +13,8 @@ namespace cnnc::passes {
 
 struct CopyOptions {
   // Drops dropout ops and rewires uses of their output to their input
-  // (inference: dropout is the identity).
+  // (inference: dropout is the identity); likewise the random augmentations
+  // but random_crop, which becomes its inference form (training = 0).
   bool dropDropout = false;
   // Batch normalization in inference mode: each batch_norm becomes
   // batch_norm_inference with the moving statistics its

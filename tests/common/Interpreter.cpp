@@ -4,9 +4,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <numbers>
 #include <stdexcept>
 
 namespace cnnc::testing {
@@ -116,6 +118,195 @@ double dropoutScale(const ir::Attrs &a, int64_t step, int64_t i) {
       mix64(key + static_cast<uint64_t>(i + 1) * 0x9e3779b97f4a7c15ull);
   double u = static_cast<double>(bits >> 40) / 16777216.0;
   return u >= rate ? 1 / (1 - rate) : 0;
+}
+
+// ---- Augmentation (docs/dsl.md "Augmentation", docs/ir.md) ----
+
+// Image n's draw j in [0, 1): the counter-based stream of the augmentation
+// kernels (codegen/AugmentKernels.cpp).
+double augmentDraw(const ir::Attrs &a, int64_t step, int64_t n, int j) {
+  uint64_t key = mix64(mix64(mix64(static_cast<uint64_t>(a.getInt("seed"))) ^
+                             static_cast<uint64_t>(a.getInt("salt"))) ^
+                       static_cast<uint64_t>(step));
+  uint64_t bits =
+      mix64(key + static_cast<uint64_t>(4 * n + j + 1) * 0x9e3779b97f4a7c15ull);
+  return static_cast<double>(bits >> 11) * 0x1.0p-53;
+}
+
+double between(double u, double lo, double hi) { return lo + u * (hi - lo); }
+
+// Pixel index i of an axis of `size`, mapped by the fill mode; -1 for a
+// constant-mode pixel outside.
+int64_t fillIndex(const std::string &mode, int64_t i, int64_t size) {
+  if (mode == "nearest")
+    return std::clamp<int64_t>(i, 0, size - 1);
+  if (mode == "wrap")
+    return ((i % size) + size) % size;
+  if (mode == "reflect") {
+    int64_t r = ((i % (2 * size)) + 2 * size) % (2 * size);
+    return r < size ? r : 2 * size - 1 - r;
+  }
+  return i >= 0 && i < size ? i : -1;
+}
+
+// random_rotation, random_zoom, random_translation on x[N,H,W,C].
+void affineResample(ir::OpKind kind, const ir::Attrs &a,
+                    const std::vector<int64_t> &s, const Buffer &x,
+                    int64_t step, Buffer &y) {
+  int64_t N = s[0], H = s[1], W = s[2], C = s[3];
+  double cx = (W - 1) / 2.0, cy = (H - 1) / 2.0;
+  std::string mode = a.getString("fill_mode");
+  double fill = a.getFloat("fill_value");
+  bool nearest = a.getString("interpolation") == "nearest";
+  for (int64_t n = 0; n < N; ++n) {
+    // source = (a0 x + a1 y + a2, b0 x + b1 y + b2)
+    double m[6];
+    if (kind == OpKind::RandomRotation) {
+      double t = between(augmentDraw(a, step, n, 0), a.getFloat("lower"),
+                         a.getFloat("upper")) *
+                 (2 * std::numbers::pi);
+      double c = std::cos(t), sn = std::sin(t);
+      double r[6] = {c,  -sn, cx - cx * c + cy * sn,
+                     sn, c,   cy - cx * sn - cy * c};
+      std::copy(r, r + 6, m);
+    } else if (kind == OpKind::RandomZoom) {
+      double zy =
+          between(augmentDraw(a, step, n, 0), 1 + a.getFloat("height_lower"),
+                  1 + a.getFloat("height_upper"));
+      double zx = a.getInt("keep_aspect")
+                      ? zy
+                      : between(augmentDraw(a, step, n, 1),
+                                1 + a.getFloat("width_lower"),
+                                1 + a.getFloat("width_upper"));
+      double r[6] = {zx, 0, cx * (1 - zx), 0, zy, cy * (1 - zy)};
+      std::copy(r, r + 6, m);
+    } else {
+      double dy =
+          between(augmentDraw(a, step, n, 0), a.getFloat("height_lower"),
+                  a.getFloat("height_upper")) *
+          H;
+      double dx = between(augmentDraw(a, step, n, 1), a.getFloat("width_lower"),
+                          a.getFloat("width_upper")) *
+                  W;
+      double r[6] = {1, 0, -dx, 0, 1, -dy};
+      std::copy(r, r + 6, m);
+    }
+    auto pixel = [&](int64_t i, int64_t j, int64_t c) {
+      int64_t fi = fillIndex(mode, i, H), fj = fillIndex(mode, j, W);
+      return fi < 0 || fj < 0 ? fill : x[((n * H + fi) * W + fj) * C + c];
+    };
+    for (int64_t i = 0; i < H; ++i)
+      for (int64_t j = 0; j < W; ++j) {
+        double xs = m[0] * j + (m[1] * i + m[2]);
+        double ys = m[3] * j + (m[4] * i + m[5]);
+        for (int64_t c = 0; c < C; ++c) {
+          double v;
+          if (nearest) {
+            v = pixel(static_cast<int64_t>(std::nearbyint(ys)),
+                      static_cast<int64_t>(std::nearbyint(xs)), c);
+          } else {
+            double y0 = std::floor(ys), x0 = std::floor(xs);
+            double fy = ys - y0, fx = xs - x0;
+            auto i0 = static_cast<int64_t>(y0), j0 = static_cast<int64_t>(x0);
+            v = (1 - fy) * (1 - fx) * pixel(i0, j0, c) +
+                (1 - fy) * fx * pixel(i0, j0 + 1, c) +
+                fy * (1 - fx) * pixel(i0 + 1, j0, c) +
+                fy * fx * pixel(i0 + 1, j0 + 1, c);
+          }
+          y[((n * H + i) * W + j) * C + c] = v;
+        }
+      }
+  }
+}
+
+void augment(ir::OpKind kind, const ir::Attrs &a, const std::vector<int64_t> &s,
+             const std::vector<int64_t> &ys, const Buffer &x, int64_t step,
+             Buffer &y) {
+  int64_t N = s[0], H = s[1], W = s[2], C = s[3];
+  auto at = [&](int64_t n, int64_t i, int64_t j, int64_t c) {
+    return ((n * H + i) * W + j) * C + c;
+  };
+  switch (kind) {
+  case OpKind::RandomFlip: {
+    std::string mode = a.getString("mode");
+    for (int64_t n = 0; n < N; ++n) {
+      bool flip = augmentDraw(a, step, n, 0) <= 0.5;
+      bool fh = flip && mode != "vertical", fv = flip && mode != "horizontal";
+      for (int64_t i = 0; i < H; ++i)
+        for (int64_t j = 0; j < W; ++j)
+          for (int64_t c = 0; c < C; ++c)
+            y[at(n, i, j, c)] =
+                x[at(n, fv ? H - 1 - i : i, fh ? W - 1 - j : j, c)];
+    }
+    return;
+  }
+  case OpKind::RandomContrast:
+  case OpKind::RandomBrightness: {
+    double lo = a.getFloat("value_low"), hi = a.getFloat("value_high");
+    for (int64_t n = 0; n < N; ++n) {
+      double u = augmentDraw(a, step, n, 0);
+      for (int64_t c = 0; c < C; ++c) {
+        double mean = 0;
+        for (int64_t p = 0; p < H * W; ++p)
+          mean += x[(n * H * W + p) * C + c];
+        mean /= static_cast<double>(H * W);
+        for (int64_t p = 0; p < H * W; ++p) {
+          int64_t k = (n * H * W + p) * C + c;
+          double v = kind == OpKind::RandomContrast
+                         ? (x[k] - mean) * between(u, 1 - a.getFloat("lower"),
+                                                   1 + a.getFloat("upper")) +
+                               mean
+                         : x[k] + between(u, a.getFloat("lower"),
+                                          a.getFloat("upper")) *
+                                      (hi - lo);
+          y[k] = std::clamp(v, lo, hi);
+        }
+      }
+    }
+    return;
+  }
+  case OpKind::RandomCrop: {
+    int64_t oh = ys[1], ow = ys[2];
+    if (a.getInt("training") && H > oh && W > ow) {
+      auto top =
+          static_cast<int64_t>(augmentDraw(a, step, 0, 0) * (H - oh + 1));
+      auto left =
+          static_cast<int64_t>(augmentDraw(a, step, 0, 1) * (W - ow + 1));
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t i = 0; i < oh; ++i)
+          for (int64_t j = 0; j < ow; ++j)
+            for (int64_t c = 0; c < C; ++c)
+              y[((n * oh + i) * ow + j) * C + c] =
+                  x[at(n, top + i, left + j, c)];
+      return;
+    }
+    // The center window of the target's aspect ratio, resized bilinearly
+    // with half-pixel centres (TensorFlow's resize).
+    int64_t ch = std::clamp<int64_t>(W * oh / ow, 1, H);
+    int64_t cw = std::clamp<int64_t>(H * ow / oh, 1, W);
+    int64_t top = (H - ch) / 2, left = (W - cw) / 2;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t i = 0; i < oh; ++i)
+        for (int64_t j = 0; j < ow; ++j) {
+          double sy = std::clamp((i + 0.5) * ch / oh - 0.5, 0.0, ch - 1.0);
+          double sx = std::clamp((j + 0.5) * cw / ow - 0.5, 0.0, cw - 1.0);
+          auto i0 = static_cast<int64_t>(sy), j0 = static_cast<int64_t>(sx);
+          int64_t i1 = std::min(i0 + 1, ch - 1), j1 = std::min(j0 + 1, cw - 1);
+          double fy = sy - i0, fx = sx - j0;
+          for (int64_t c = 0; c < C; ++c) {
+            auto v = [&](int64_t r, int64_t q) {
+              return x[at(n, top + r, left + q, c)];
+            };
+            double t = v(i0, j0) * (1 - fx) + v(i0, j1) * fx;
+            double b = v(i1, j0) * (1 - fx) + v(i1, j1) * fx;
+            y[((n * oh + i) * ow + j) * C + c] = t * (1 - fy) + b * fy;
+          }
+        }
+    return;
+  }
+  default:
+    affineResample(kind, a, s, x, step, y);
+  }
 }
 
 } // namespace
@@ -374,6 +565,22 @@ absl::Status Interpreter::run() {
         mask[i] = dropoutScale(a, step, static_cast<int64_t>(i));
         y[i] = x[i] * mask[i];
       }
+      break;
+    }
+    case OpKind::RandomFlip:
+    case OpKind::RandomRotation:
+    case OpKind::RandomZoom:
+    case OpKind::RandomTranslation:
+    case OpKind::RandomContrast:
+    case OpKind::RandomBrightness:
+    case OpKind::RandomCrop:
+      augment(op.kind, a, shape(op.operands[0]), shape(op.results[0]), in(0),
+              static_cast<int64_t>(in(1)[0]), out(0));
+      break;
+    case OpKind::Rescale: {
+      Buffer &x = in(0), &y = out(0);
+      for (size_t i = 0; i < y.size(); ++i)
+        y[i] = x[i] * a.getFloat("scale") + a.getFloat("offset");
       break;
     }
     // ---- Global pooling and batch normalization ----

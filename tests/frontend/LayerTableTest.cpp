@@ -120,7 +120,7 @@ TEST(LayerTable, KeywordsComeFromTheTable) {
   const std::vector<std::string> &k = layerKeywords();
   ASSERT_EQ(k.size(), static_cast<size_t>(kNumLayerKinds) + 1);
   EXPECT_EQ(k.front(), "input");
-  EXPECT_EQ(k.back(), "zero_padding2d");
+  EXPECT_EQ(k.back(), "rescaling");
   for (int i = 0; i < kNumLayerKinds; ++i) {
     auto kind = static_cast<LayerKind>(i);
     EXPECT_EQ(layerKindFromKeyword(layerKeyword(kind)), kind);

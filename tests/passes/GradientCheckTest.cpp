@@ -298,5 +298,102 @@ TEST(GradientCheck, GeluSwishAndPad2D) {
   }
 }
 
+// ---- Augmentation and rescaling ----
+
+// random_rotation and random_translation at the input (no gradient: before
+// every weight), then conv, rescaling between two layers with weights (its
+// gradient is scale * dy), dense. The finite differences run on the
+// training graph, whose augmentations are a fixed function of the step.
+ir::Graph augmentedModel(std::mt19937 &rng) {
+  auto pick = [&](int64_t lo, int64_t hi) {
+    return lo + static_cast<int64_t>(rng() % (hi - lo + 1));
+  };
+  testing::ModelBuilder m("augmented",
+                          {pick(1, 2), pick(4, 6), pick(4, 6), pick(1, 2)});
+  ir::Attrs resample{{"fill_mode", std::string("reflect")},
+                     {"interpolation", std::string("bilinear")},
+                     {"fill_value", 0.0},
+                     {"seed", int64_t{5}},
+                     {"salt", int64_t{0}}};
+  ir::Attrs rotation = resample;
+  rotation.set("lower", -0.1);
+  rotation.set("upper", 0.1);
+  ValueId h = m.graph()
+                  .create1(OpKind::RandomRotation, {m.x(), m.step()}, rotation,
+                           {}, "rot")
+                  .value();
+  ir::Attrs shift = resample;
+  shift.set("salt", int64_t{1});
+  for (const char *k :
+       {"height_lower", "height_upper", "width_lower", "width_upper"})
+    shift.set(k, k[0] == 'h' ? -0.2 : 0.2);
+  h = m.graph()
+          .create1(OpKind::RandomTranslation, {h, m.step()}, shift, {}, "shift")
+          .value();
+  h = m.conv("conv", h, pick(1, 3), 2, 1, false, "tanh");
+  h = m.graph()
+          .create1(OpKind::Rescale, {h},
+                   {{"scale", -1.5 + 0.5 * pick(0, 2)}, {"offset", 0.25}}, {},
+                   "rescale")
+          .value();
+  h = m.flatten("flatten", h);
+  return m.finish(m.dense("out", h, 3));
+}
+
+TEST(GradientCheck, RescalingAfterWeightsAndAugmentationAtTheInput) {
+  std::mt19937 rng(43);
+  for (uint32_t seed = 1; seed <= 3; ++seed) {
+    ir::Graph f = augmentedModel(rng);
+    SCOPED_TRACE(ir::printGraph(f));
+    checkGradients(f, true, seed);
+    ir::Graph g = buildTrainingGraph(f, {}).value();
+    // rescale's gradient is a rescale of dy by the same scale, offset 0.
+    auto rescales = testing::opsOfKind(g, OpKind::Rescale);
+    ASSERT_EQ(rescales.size(), 2u);
+    EXPECT_EQ(rescales[1]->attrs.getFloat("scale"),
+              rescales[0]->attrs.getFloat("scale"));
+    EXPECT_EQ(rescales[1]->attrs.getFloat("offset"), 0.0);
+  }
+}
+
+// In evaluation and prediction the random augmentations are the identity
+// (gone from the graph) and random_crop crops deterministically.
+TEST(GradientCheck, EvalAndPredictDropAugmentations) {
+  testing::ModelBuilder m("crop", {2, 7, 6, 1});
+  ValueId h = m.graph()
+                  .create1(OpKind::RandomFlip, {m.x(), m.step()},
+                           {{"mode", std::string("horizontal")},
+                            {"seed", int64_t{1}},
+                            {"salt", int64_t{0}}},
+                           {}, "flip")
+                  .value();
+  h = m.graph()
+          .create1(OpKind::RandomCrop, {h, m.step()},
+                   {{"height", int64_t{5}},
+                    {"width", int64_t{4}},
+                    {"training", int64_t{1}},
+                    {"seed", int64_t{1}},
+                    {"salt", int64_t{1}}},
+                   {}, "crop")
+          .value();
+  h = m.flatten("flatten", h);
+  ir::Graph f = m.finish(m.dense("out", h, 3));
+  ir::Graph train = buildTrainingGraph(f, {}).value();
+  EXPECT_EQ(testing::opsOfKind(train, OpKind::RandomFlip).size(), 1u);
+  ASSERT_EQ(testing::opsOfKind(train, OpKind::RandomCrop).size(), 1u);
+  EXPECT_EQ(testing::opsOfKind(train, OpKind::RandomCrop)[0]->attrs.getInt(
+                "training"),
+            1);
+  for (auto built : {buildEvalGraph(f), buildPredictGraph(f)}) {
+    ASSERT_TRUE(built.ok()) << built.status();
+    EXPECT_TRUE(testing::opsOfKind(*built, OpKind::RandomFlip).empty());
+    auto crops = testing::opsOfKind(*built, OpKind::RandomCrop);
+    ASSERT_EQ(crops.size(), 1u);
+    EXPECT_EQ(crops[0]->attrs.getInt("training"), 0);
+    // The crop reads %x directly now.
+    EXPECT_EQ(built->value(crops[0]->operands[0]).name, "x");
+  }
+}
+
 } // namespace
 } // namespace cnnc::passes
