@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <random>
 #include <sstream>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
@@ -159,10 +160,44 @@ public:
     return {st.st_ino, st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
   }
 
-  // Kills the run `kills` times at random moments of training (once a
-  // backup newer than the last has been written, so inside the training
-  // loop, not its start-up), then lets it finish. Counts the kills that
-  // interrupted a backup write (its temporary file left behind).
+  // Waits (up to a minute) until a temporary file of a backup write appears
+  // in `bk`, so that a kill right then lands inside the write: the write
+  // and its fsync take milliseconds, the inotify wake-up microseconds.
+  static bool waitForBackupWrite(const fs::path &bk, pid_t pid) {
+    int fd = ::inotify_init1(IN_CLOEXEC);
+    if (fd < 0)
+      return false;
+    bool seen = false;
+    if (::inotify_add_watch(fd, bk.c_str(), IN_CREATE) >= 0) {
+      alignas(inotify_event) char buf[4096];
+      pollfd p{fd, POLLIN, 0};
+      auto exited = [pid] {
+        siginfo_t info{};
+        return ::waitid(P_PID, static_cast<id_t>(pid), &info,
+                        WEXITED | WNOHANG | WNOWAIT) == 0 &&
+               info.si_pid == pid;
+      };
+      for (int i = 0; i < 600 && !seen && !exited(); ++i) {
+        if (::poll(&p, 1, 100) <= 0)
+          continue;
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        for (ssize_t at = 0; at < n;) {
+          auto *e = reinterpret_cast<inotify_event *>(buf + at);
+          seen |= e->len > 0 &&
+                  std::string(e->name).find(".tmp.") != std::string::npos;
+          at += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
+        }
+      }
+    }
+    ::close(fd);
+    return seen;
+  }
+
+  // Kills the run `kills` times (once a backup newer than the last has been
+  // written, so inside the training loop, not its start-up), then lets it
+  // finish: every other kill at a random moment, the others as a backup
+  // write begins. Counts the kills that interrupted a backup write (its
+  // temporary file left behind).
   struct KillCounts {
     int kills = 0, inWrite = 0, resumed = 0;
   };
@@ -183,8 +218,11 @@ public:
           std::this_thread::sleep_for(std::chrono::microseconds(500));
         }
         if (!reaped) {
-          std::this_thread::sleep_for(
-              std::chrono::duration<double>(delay(rng)));
+          if (n.kills % 2 == 0)
+            std::this_thread::sleep_for(
+                std::chrono::duration<double>(delay(rng)));
+          else
+            waitForBackupWrite(d / "bk", pid);
           ::kill(pid, SIGKILL);
         }
       }
