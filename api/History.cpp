@@ -17,6 +17,8 @@ toRecords(const std::vector<EpochMetrics> &history) {
     r.valLoss = m.valLoss;
     r.valAccuracy = m.valAccuracy;
     r.seconds = m.seconds;
+    if (m.learningRate)
+      r.learningRate = *m.learningRate;
     out.push_back(r);
   }
   return out;

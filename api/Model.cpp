@@ -45,6 +45,8 @@ EpochMetrics toMetrics(const runtime::EpochRecord &r) {
   m.valLoss = r.valLoss;
   m.valAccuracy = r.valAccuracy;
   m.seconds = r.seconds;
+  if (r.hasLearningRate())
+    m.learningRate = r.learningRate;
   return m;
 }
 
@@ -63,12 +65,31 @@ Result<ir::TrainingSpec> applyOverrides(ir::TrainingSpec spec,
           "batch size: expects a positive integer, got {}", *o.batchSize));
     spec.fit.batchSize = *o.batchSize;
   }
+  if (o.optimizer) {
+    frontend::OptimizerResult r =
+        frontend::parseOptimizerValue(*o.optimizer, "optimizer option");
+    if (r.error)
+      return Status(api::toDiagnostic(*r.error));
+    spec.optimizer = *r.optimizer;
+  }
   if (o.learningRate) {
     if (!std::isfinite(*o.learningRate) || *o.learningRate <= 0)
       return Status(fmt::format(
           "learning rate: expects a positive number, got {}", *o.learningRate));
+    // A constant rate, in place of a schedule too.
     spec.optimizer.learningRate = *o.learningRate;
+    spec.optimizer.schedule.reset();
   }
+  if (o.callbacks) {
+    frontend::CallbacksResult r =
+        frontend::parseCallbacksValue(*o.callbacks, "callbacks option");
+    if (r.error)
+      return Status(api::toDiagnostic(*r.error));
+    spec.fit.callbacks = *r.callbacks;
+  }
+  if (o.optimizer || o.learningRate || o.callbacks)
+    if (auto conflict = frontend::recipeConflict(spec.optimizer, spec.fit))
+      return Status(*conflict);
   if (o.seed)
     spec.fit.seed = *o.seed;
   if (o.shuffle)
@@ -195,6 +216,8 @@ TrainingConfig Model::config() const {
   c.epochs = s.fit.epochs;
   c.batchSize = s.fit.batchSize;
   c.learningRate = s.optimizer.learningRate;
+  if (s.optimizer.schedule)
+    c.learningRateSchedule = ir::scheduleName(s.optimizer.schedule->kind);
   c.seed = s.fit.seed;
   c.shuffle = s.fit.shuffle;
   c.validation = s.fit.validation != ir::ValidationKind::None;

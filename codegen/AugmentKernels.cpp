@@ -7,9 +7,8 @@
 //   bits = mix64(key + (4 n + j + 1) * 0x9e3779b97f4a7c15)
 //   u    = (bits >> 11) * 2^-53                           (uniform [0, 1))
 // so they depend on (seed, layer, step, image) only: the same for any
-// thread count and across resumes. Threads share output rows (n, y) and
-// each row derives its image's parameters again; coordinates and blends
-// are computed in double, rounded to float once.
+// thread count and across resumes. Coordinates and blends are computed in
+// double, rounded to float once.
 #include "codegen/KernelParts.h"
 #include "codegen/Kernels.h"
 #include "support/Random.h"
@@ -92,37 +91,30 @@ Fill fillOf(const ir::Attrs &a) {
                            : Fill::Reflect;
 }
 
-// i64 constant c as a scalar or a vector of `w` lanes.
-Value *splatI64(KernelBuilder &kb, int w, int64_t c) {
-  Value *v = kb.i64(c);
-  return w == 1 ? v : kb.b().CreateVectorSplat(w, v);
-}
-
-// A double (scalar or vector of `w` lanes).
-Value *splatF64(KernelBuilder &kb, int w, Value *scalar) {
-  return w == 1 ? scalar : kb.b().CreateVectorSplat(w, scalar);
-}
-
 // Integer tap indices along an axis of `size` pixels, mapped into the
 // image by the fill mode; `valid` is false for constant-mode taps outside.
-// Scalars or vectors of `w` lanes.
 struct Tap {
   Value *index, *valid;
 };
 
-Tap fixIndex(KernelBuilder &kb, Fill fill, Value *i, int64_t size, int w) {
+// i: integer indices (a scalar or vector); splat(c): the constant c in i's
+// type.
+template <typename Splat>
+Tap fixIndex(KernelBuilder &kb, Fill fill, Value *i, int64_t size,
+             const Splat &splat) {
   auto &b = kb.b();
-  Value *zero = splatI64(kb, w, 0), *last = splatI64(kb, w, size - 1);
+  Value *zero = splat(0), *last = splat(size - 1);
   auto clamp = [&](Value *v) {
     v = b.CreateSelect(b.CreateICmpSLT(v, zero), zero, v);
     return b.CreateSelect(b.CreateICmpSGT(v, last), last, v);
   };
   auto mod = [&](Value *v, int64_t m) { // non-negative remainder
-    Value *r = b.CreateSRem(v, splatI64(kb, w, m));
-    return b.CreateSelect(b.CreateICmpSLT(r, zero),
-                          b.CreateAdd(r, splatI64(kb, w, m)), r);
+    Value *r = b.CreateSRem(v, splat(m));
+    return b.CreateSelect(b.CreateICmpSLT(r, zero), b.CreateAdd(r, splat(m)),
+                          r);
   };
-  Value *all = w == 1 ? b.getTrue() : b.CreateVectorSplat(w, b.getTrue());
+  Value *all = llvm::ConstantInt::getTrue(
+      llvm::CmpInst::makeCmpResultType(i->getType()));
   switch (fill) {
   case Fill::Nearest:
     return {clamp(i), all};
@@ -131,10 +123,8 @@ Tap fixIndex(KernelBuilder &kb, Fill fill, Value *i, int64_t size, int w) {
   case Fill::Reflect: {
     // (d c b a | a b c d | d c b a): period 2 size, mirrored halves.
     Value *r = mod(i, 2 * size);
-    Value *mirrored = b.CreateSub(splatI64(kb, w, 2 * size - 1), r);
-    return {
-        b.CreateSelect(b.CreateICmpSGE(r, splatI64(kb, w, size)), mirrored, r),
-        all};
+    Value *mirrored = b.CreateSub(splat(2 * size - 1), r);
+    return {b.CreateSelect(b.CreateICmpSGE(r, splat(size)), mirrored, r), all};
   }
   case Fill::Constant: {
     Value *inside =
@@ -205,7 +195,11 @@ Affine affineOf(KernelBuilder &kb, const Dims &d, Value *key, Value *n) {
 // input extended by fill_mode, sampled at the image's affine map of (x, y)
 // (bilinear: the four taps around it, weights (1-fy|fy)(1-fx|fx), summed
 // in row-major tap order; nearest: the tap at the coordinates rounded half
-// to even). Vectorized along x: lanes of doubles, taps gathered.
+// to even). The map is derived in double once per image and rounded to
+// float; coordinates are fma(a0, x, fma(a1, y, a2)) in float (as Keras
+// computes on float32 images) and blends are float. Vectorized along x:
+// full vectors of float lanes, the row's remainder as one masked vector;
+// tap offsets are i32 when the tensor allows, so gathers take 16 lanes.
 void emitRandomAffine(KernelBuilder &kb) {
   Dims d = dimsOf(kb.operandType(0).shape);
   auto &b = kb.b();
@@ -213,96 +207,126 @@ void emitRandomAffine(KernelBuilder &kb) {
   const ir::Attrs &a = kb.attrs();
   Fill fill = fillOf(a);
   bool nearest = a.getString("interpolation") == "nearest";
-  Value *fillValue = f.c(a.getFloat("fill_value"));
+  auto fillValue = static_cast<float>(a.getFloat("fill_value"));
   Value *key = drawKey(kb, kb.operand(1));
   Value *x = kb.operand(0), *y = kb.result(0);
-  // The widest lane count (of doubles) that divides W, at least 4.
-  int lanes = std::max(kb.vectorWidth() / 2, 4);
-  while (lanes > 4 && d.w % lanes != 0)
-    lanes /= 2;
-  auto [begin, end] = kb.partition(d.n * d.h);
-  kb.loop(begin, end, 1, [&](Value *row) {
-    Value *n = b.CreateSDiv(row, kb.i64(d.h));
-    Value *oy = f.of(b.CreateSRem(row, kb.i64(d.h)));
+  int lanes = std::max(kb.vectorWidth(), 4);
+  bool narrow = d.n * d.h * d.w * d.c <= INT32_MAX;
+  llvm::IntegerType *indexTy = narrow ? b.getInt32Ty() : b.getInt64Ty();
+  llvm::Type *indexVecTy = llvm::FixedVectorType::get(indexTy, lanes);
+  llvm::Type *floatVecTy = kb.floatType(lanes);
+  auto si = [&](int64_t c) {
+    return b.CreateVectorSplat(lanes, llvm::ConstantInt::get(indexTy, c));
+  };
+  auto sf = [&](Value *scalar) { return b.CreateVectorSplat(lanes, scalar); };
+  auto fma = [&](Value *p, Value *q, Value *r) {
+    return b.CreateIntrinsic(llvm::Intrinsic::fma, {p->getType()}, {p, q, r});
+  };
+  llvm::SmallVector<llvm::Constant *, 16> laneIds;
+  for (int l = 0; l < lanes; ++l)
+    laneIds.push_back(llvm::ConstantFP::get(b.getFloatTy(), l));
+  Value *laneOffsets = llvm::ConstantVector::get(laneIds);
+
+  // Threads share the images: the map (a sine and cosine for rotation)
+  // is derived once per image, not per row.
+  auto [begin, end] = kb.partition(d.n);
+  kb.loop(begin, end, 1, [&](Value *n) {
     Affine m = affineOf(kb, d, key, n);
-    Value *imageBase = kb.mul(n, d.h * d.w * d.c);
-    Value *rowXs = f.add(f.mul(m.a1, oy), m.a2);
-    Value *rowYs = f.add(f.mul(m.b1, oy), m.b2);
-    kb.vectorLoop(kb.i64(0), kb.i64(d.w), lanes, [&](Value *ox, int w) {
-      auto sd = [&](Value *v) { return splatF64(kb, w, v); };
-      auto si = [&](int64_t c) { return splatI64(kb, w, c); };
-      Value *oxd = b.CreateSIToFP(kb.laneIndices(w, ox), sd(f.c(0))->getType());
-      Value *xs = f.add(f.mul(sd(m.a0), oxd), sd(rowXs));
-      Value *ys = f.add(f.mul(sd(m.b0), oxd), sd(rowYs));
-      auto toI64 = [&](Value *v) {
-        return b.CreateFPToSI(v, si(0)->getType());
-      };
-      // The taps: (row, column, weight or nullptr for 1).
-      std::vector<std::tuple<Tap, Tap, Value *>> taps;
-      if (nearest) {
-        Value *iy = toI64(f.call(llvm::Intrinsic::roundeven, ys));
-        Value *ix = toI64(f.call(llvm::Intrinsic::roundeven, xs));
-        taps.emplace_back(fixIndex(kb, fill, iy, d.h, w),
-                          fixIndex(kb, fill, ix, d.w, w), nullptr);
-      } else {
-        Value *y0 = f.floor(ys), *x0 = f.floor(xs);
-        Value *wy1 = f.sub(ys, y0), *wx1 = f.sub(xs, x0);
-        Value *wy0 = f.sub(sd(f.c(1)), wy1), *wx0 = f.sub(sd(f.c(1)), wx1);
-        Value *iy0 = toI64(y0), *ix0 = toI64(x0);
-        Value *iy1 = b.CreateAdd(iy0, si(1)), *ix1 = b.CreateAdd(ix0, si(1));
-        Tap ty[2] = {fixIndex(kb, fill, iy0, d.h, w),
-                     fixIndex(kb, fill, iy1, d.h, w)};
-        Tap tx[2] = {fixIndex(kb, fill, ix0, d.w, w),
-                     fixIndex(kb, fill, ix1, d.w, w)};
-        Value *wy[2] = {wy0, wy1}, *wx[2] = {wx0, wx1};
-        for (int r = 0; r < 2; ++r)
-          for (int c = 0; c < 2; ++c)
-            taps.emplace_back(ty[r], tx[c], f.mul(wy[r], wx[c]));
-      }
-      // Each tap's element offset of channel 0 and whether it is inside.
-      std::vector<std::pair<Value *, Value *>> at;
-      for (auto &[ty, tx, wt] : taps)
-        at.emplace_back(
-            b.CreateAdd(w == 1 ? imageBase : b.CreateVectorSplat(w, imageBase),
-                        b.CreateMul(b.CreateAdd(b.CreateMul(ty.index, si(d.w)),
-                                                tx.index),
-                                    si(d.c))),
-            b.CreateAnd(ty.valid, tx.valid));
-      Value *out = kb.mul(kb.add(kb.mul(row, d.w), ox), d.c);
-      auto channel = [&](Value *ch) {
-        Value *sum = nullptr;
-        for (size_t t = 0; t < taps.size(); ++t) {
-          Value *idx =
-              ch ? b.CreateAdd(at[t].first,
-                               w == 1 ? ch : b.CreateVectorSplat(w, ch))
-                 : at[t].first;
-          Value *v;
-          if (w == 1) {
-            v = kb.loadF32(x, idx);
-          } else {
+    auto single = [&](Value *v) { return f.trunc(v); };
+    Value *a0 = sf(single(m.a0)), *b0 = sf(single(m.b0));
+    Value *a1 = single(m.a1), *a2 = single(m.a2);
+    Value *b1 = single(m.b1), *b2 = single(m.b2);
+    Value *imageBase =
+        sf(b.CreateIntCast(kb.mul(n, d.h * d.w * d.c), indexTy, true));
+    kb.loop(0, d.h, 1, [&](Value *iy) {
+      Value *oy = b.CreateSIToFP(iy, b.getFloatTy());
+      Value *rowXs = sf(fma(a1, oy, a2)), *rowYs = sf(fma(b1, oy, b2));
+      Value *rowOut = kb.mul(kb.add(kb.mul(n, d.h), iy), d.w * d.c);
+      // Output columns ox .. ox + lanes - 1, of which the first `active`
+      // are in the row.
+      auto columns = [&](Value *ox, int64_t active) {
+        Value *oxf =
+            b.CreateFAdd(sf(b.CreateSIToFP(ox, b.getFloatTy())), laneOffsets);
+        Value *xs = fma(a0, oxf, rowXs), *ys = fma(b0, oxf, rowYs);
+        auto toIndex = [&](Value *v) { return b.CreateFPToSI(v, indexVecTy); };
+        // The taps: (row, column, weight or nullptr for 1).
+        std::vector<std::tuple<Tap, Tap, Value *>> taps;
+        if (nearest) {
+          Value *ry = kb.unary(llvm::Intrinsic::roundeven, ys);
+          Value *rx = kb.unary(llvm::Intrinsic::roundeven, xs);
+          taps.emplace_back(fixIndex(kb, fill, toIndex(ry), d.h, si),
+                            fixIndex(kb, fill, toIndex(rx), d.w, si), nullptr);
+        } else {
+          Value *y0 = kb.unary(llvm::Intrinsic::floor, ys);
+          Value *x0 = kb.unary(llvm::Intrinsic::floor, xs);
+          Value *wy1 = b.CreateFSub(ys, y0), *wx1 = b.CreateFSub(xs, x0);
+          Value *one = kb.splat(lanes, 1.0f);
+          Value *wy0 = b.CreateFSub(one, wy1), *wx0 = b.CreateFSub(one, wx1);
+          Value *iy0 = toIndex(y0), *ix0 = toIndex(x0);
+          Value *iy1 = b.CreateAdd(iy0, si(1)), *ix1 = b.CreateAdd(ix0, si(1));
+          Tap ty[2] = {fixIndex(kb, fill, iy0, d.h, si),
+                       fixIndex(kb, fill, iy1, d.h, si)};
+          Tap tx[2] = {fixIndex(kb, fill, ix0, d.w, si),
+                       fixIndex(kb, fill, ix1, d.w, si)};
+          Value *wy[2] = {wy0, wy1}, *wx[2] = {wx0, wx1};
+          for (int r = 0; r < 2; ++r)
+            for (int c = 0; c < 2; ++c)
+              taps.emplace_back(ty[r], tx[c], b.CreateFMul(wy[r], wx[c]));
+        }
+        // Each tap's element offset of channel 0 and whether it is inside.
+        std::vector<std::pair<Value *, Value *>> at;
+        for (auto &[ty, tx, wt] : taps)
+          at.emplace_back(
+              b.CreateAdd(
+                  imageBase,
+                  b.CreateMul(
+                      b.CreateAdd(b.CreateMul(ty.index, si(d.w)), tx.index),
+                      si(d.c))),
+              b.CreateAnd(ty.valid, tx.valid));
+        Value *allLanes = b.CreateVectorSplat(lanes, b.getTrue());
+        Value *out = kb.add(rowOut, kb.mul(ox, d.c));
+        auto channel = [&](Value *ch) {
+          Value *sum = nullptr;
+          for (size_t t = 0; t < taps.size(); ++t) {
+            Value *idx = at[t].first;
+            if (ch)
+              idx = b.CreateAdd(idx, sf(b.CreateIntCast(ch, indexTy, true)));
             Value *ptrs = b.CreateGEP(b.getFloatTy(), x, idx);
-            v = b.CreateMaskedGather(kb.floatType(w), ptrs, llvm::Align(4));
+            Value *v = b.CreateMaskedGather(floatVecTy, ptrs, llvm::Align(4),
+                                            allLanes);
+            v = b.CreateSelect(at[t].second, v, kb.splat(lanes, fillValue));
+            Value *wt = std::get<2>(taps[t]);
+            Value *term = wt ? b.CreateFMul(wt, v) : v;
+            sum = sum ? b.CreateFAdd(sum, term) : term;
           }
-          v = b.CreateFPExt(v, sd(f.c(0))->getType());
-          v = b.CreateSelect(at[t].second, v, sd(fillValue));
-          Value *wt = std::get<2>(taps[t]);
-          Value *term = wt ? f.mul(wt, v) : v;
-          sum = sum ? f.add(sum, term) : term;
-        }
-        Value *result = b.CreateFPTrunc(sum, kb.floatType(w));
-        if (d.c == 1) {
-          kb.store(y, out, result);
-          return;
-        }
-        // Channels interleave: lane l goes to (x + l) * C + ch.
-        for (int l = 0; l < w; ++l)
-          kb.storeF32(y, kb.add(kb.add(out, l * d.c), ch),
-                      w == 1 ? result : b.CreateExtractElement(result, l));
+          if (d.c == 1 && active == lanes) {
+            kb.store(y, out, sum);
+            return;
+          }
+          if (d.c == 1) {
+            llvm::SmallVector<llvm::Constant *, 16> mask;
+            for (int l = 0; l < lanes; ++l)
+              mask.push_back(b.getInt1(l < active));
+            b.CreateMaskedStore(sum, kb.elementPtr(y, out), llvm::Align(4),
+                                llvm::ConstantVector::get(mask));
+            return;
+          }
+          // Channels interleave: lane l goes to (x + l) * C + ch.
+          for (int64_t l = 0; l < active; ++l)
+            kb.storeF32(y, kb.add(kb.add(out, l * d.c), ch),
+                        b.CreateExtractElement(sum, l));
+        };
+        if (d.c == 1)
+          channel(nullptr);
+        else
+          kb.loop(0, d.c, 1, [&](Value *ch) { channel(ch); });
       };
-      if (d.c == 1)
-        channel(nullptr);
-      else
-        kb.loop(0, d.c, 1, [&](Value *ch) { channel(ch); });
+      int64_t full = d.w / lanes * lanes;
+      if (full > 0)
+        kb.loop(kb.i64(0), kb.i64(full), lanes,
+                [&](Value *ox) { columns(ox, lanes); });
+      if (d.w > full)
+        columns(kb.i64(full), d.w - full);
     });
   });
 }

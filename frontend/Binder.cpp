@@ -956,26 +956,33 @@ bool Binder::bindFit(const RawStatement &s, FitStmt &f) {
       });
   if (!ok)
     return false;
-  if (!readValidation(validation ? &*validation : nullptr, f))
-    return false;
-  // A val_ metric that no epoch will have: Keras only warns, and the
-  // callback then never acts.
-  if (f.fit.validation == ir::ValidationKind::None)
-    for (const ir::CallbackSpec &c : f.fit.callbacks) {
-      bool usesMonitor =
-          c.kind == ir::CallbackKind::EarlyStopping ||
-          c.kind == ir::CallbackKind::ReduceLrOnPlateau ||
-          (c.kind == ir::CallbackKind::ModelCheckpoint && c.saveBestOnly);
-      if (usesMonitor && (c.monitor == ir::Monitor::ValLoss ||
-                          c.monitor == ir::Monitor::ValAccuracy))
-        return fail(f.callbacksLoc,
-                    fmt::format("{} monitors {}, but the fit statement has "
-                                "no validation data; monitor loss or "
-                                "accuracy, or give validation data",
-                                ir::callbackName(c.kind),
-                                ir::monitorName(c.monitor)));
-    }
-  return true;
+  return readValidation(validation ? &*validation : nullptr, f);
+}
+
+std::optional<std::string> recipeConflict(const ir::OptimizerSpec &optimizer,
+                                          const ir::FitSpec &fit) {
+  for (const ir::CallbackSpec &c : fit.callbacks) {
+    // Keras raises the same TypeError when the callback first acts.
+    if (c.kind == ir::CallbackKind::ReduceLrOnPlateau && optimizer.schedule)
+      return fmt::format("reduce_lr_on_plateau cannot change the learning "
+                         "rate of a {} schedule; give the optimizer a number "
+                         "as learning_rate",
+                         ir::scheduleName(optimizer.schedule->kind));
+    // A val_ metric that no epoch will have: Keras only warns, and the
+    // callback then never acts.
+    bool usesMonitor =
+        c.kind == ir::CallbackKind::EarlyStopping ||
+        c.kind == ir::CallbackKind::ReduceLrOnPlateau ||
+        (c.kind == ir::CallbackKind::ModelCheckpoint && c.saveBestOnly);
+    if (fit.validation == ir::ValidationKind::None && usesMonitor &&
+        (c.monitor == ir::Monitor::ValLoss ||
+         c.monitor == ir::Monitor::ValAccuracy))
+      return fmt::format("{} monitors {}, but the fit statement has no "
+                         "validation data; monitor loss or accuracy, or give "
+                         "validation data",
+                         ir::callbackName(c.kind), ir::monitorName(c.monitor));
+  }
+  return std::nullopt;
 }
 
 // validation=test|none|split|image_folder(...), checked against the

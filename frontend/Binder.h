@@ -31,6 +31,13 @@ public:
   bool bindLayer(const RawStatement &s, Layer &layer, SourceLoc &nameLoc);
   bool bindCompile(const RawStatement &s, CompileStmt &c);
   bool bindFit(const RawStatement &s, FitStmt &f);
+  // One argument value on its own (parseOptimizerValue, parseCallbacksValue).
+  bool bindOptimizer(const RawArg &a, ir::OptimizerSpec &out) {
+    return readOptimizer(a, out);
+  }
+  bool bindCallbacks(const RawArg &a, std::vector<ir::CallbackSpec> &out) {
+    return readCallbacks(a, out);
+  }
 
   const std::optional<Diagnostic> &error() const { return error_; }
 

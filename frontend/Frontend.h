@@ -32,6 +32,30 @@ ParseResult parseFile(const std::string &path);
 // defaults; epochs 1).
 ir::TrainingSpec trainingSpec(const Program &p);
 
+// What the API's CompileOptions::optimizer and ::callbacks hold: `text` read
+// as the value of the compile statement's optimizer= or the fit statement's
+// callbacks= argument, checked as there; diagnostics are about `text`
+// itself, under `name`. Exactly one of each pair is set.
+struct OptimizerResult {
+  std::optional<ir::OptimizerSpec> optimizer;
+  std::optional<Diagnostic> error;
+};
+OptimizerResult parseOptimizerValue(std::string_view text,
+                                    const std::string &name);
+struct CallbacksResult {
+  std::optional<std::vector<ir::CallbackSpec>> callbacks;
+  std::optional<Diagnostic> error;
+};
+CallbacksResult parseCallbacksValue(std::string_view text,
+                                    const std::string &name);
+
+// What the optimizer and fit arguments cannot be together (checked for the
+// whole statements and again after API overrides): a reduce_lr_on_plateau
+// with a schedule, a val_ monitor without validation data. The message, or
+// nullopt.
+std::optional<std::string> recipeConflict(const ir::OptimizerSpec &optimizer,
+                                          const ir::FitSpec &fit);
+
 struct LayerSummary {
   std::string name, type;           // "conv2d", "Conv2D"
   std::vector<int64_t> outputShape; // without the batch dimension

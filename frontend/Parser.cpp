@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -26,6 +27,26 @@ class Parser {
 public:
   Parser(std::string_view source, const std::string &file)
       : source_(source), file_(file), binder_(file, source) {}
+
+  // The whole source as one argument value, handed to `bind`.
+  bool runValue(const std::function<bool(Binder &, const RawArg &)> &bind) {
+    LexResult lexed = lex(source_);
+    if (lexed.error)
+      return fail(lexed.error->loc, lexed.error->message);
+    tokens_ = std::move(lexed.tokens);
+    skipNewlines();
+    RawArg arg;
+    arg.loc = peek().loc;
+    if (!parseValue(arg.value, 0))
+      return false;
+    skipNewlines();
+    if (!at(TokenKind::Eof))
+      return fail(peek().loc, fmt::format("expected the end after the value, "
+                                          "got {}",
+                                          describeToken(peek())));
+    return bind(binder_, arg);
+  }
+  Diagnostic valueError() const { return error(); }
 
   ParseResult run() {
     LexResult lexed = lex(source_);
@@ -128,16 +149,11 @@ private:
     if (!haveModel)
       return fail(peek().loc, "no model in this file; expected "
                               "'model <name> { ... }'");
-    // Keras raises the same TypeError when the callback first acts.
-    if (p.compile && p.compile->optimizer.schedule && p.fit)
-      for (const ir::CallbackSpec &c : p.fit->fit.callbacks)
-        if (c.kind == ir::CallbackKind::ReduceLrOnPlateau)
-          return fail(p.fit->callbacksLoc,
-                      fmt::format("reduce_lr_on_plateau cannot change the "
-                                  "learning rate of a {} schedule; give the "
-                                  "optimizer a number as learning_rate",
-                                  ir::scheduleName(
-                                      p.compile->optimizer.schedule->kind)));
+    if (p.fit)
+      if (auto conflict = recipeConflict(p.compile ? p.compile->optimizer
+                                                   : ir::OptimizerSpec{},
+                                         p.fit->fit))
+        return fail(p.fit->callbacksLoc, *conflict);
     return true;
   }
 
@@ -369,6 +385,27 @@ private:
 
 ParseResult parseProgram(std::string_view source, const std::string &filename) {
   return Parser(source, filename).run();
+}
+
+OptimizerResult parseOptimizerValue(std::string_view text,
+                                    const std::string &name) {
+  Parser parser(text, name);
+  ir::OptimizerSpec spec;
+  if (!parser.runValue(
+          [&](Binder &b, const RawArg &a) { return b.bindOptimizer(a, spec); }))
+    return {std::nullopt, parser.valueError()};
+  return {spec, std::nullopt};
+}
+
+CallbacksResult parseCallbacksValue(std::string_view text,
+                                    const std::string &name) {
+  Parser parser(text, name);
+  std::vector<ir::CallbackSpec> callbacks;
+  if (!parser.runValue([&](Binder &b, const RawArg &a) {
+        return b.bindCallbacks(a, callbacks);
+      }))
+    return {std::nullopt, parser.valueError()};
+  return {std::move(callbacks), std::nullopt};
 }
 
 } // namespace cnnc::frontend

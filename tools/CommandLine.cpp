@@ -39,7 +39,8 @@ Overrides of the fit statement:
   --data DIR              directory of the IDX files (default: data/mnist),
                           or the image folder instead of the fit statement's
   --limit N               use only the first N training images
-  (N: decimal digits only; X: a decimal number such as 0.01 or 1e-3)
+  (N: decimal digits only; X: a decimal number such as 0.01 or 1e-3;
+  --learning-rate sets a constant rate, in place of a schedule)
 
 Prediction (with --predict):
   --top-k K               print the K most probable classes (default 1)

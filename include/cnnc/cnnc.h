@@ -190,7 +190,16 @@ struct CNNC_API ImagePredictions {
 // statement's value (or Keras's default).
 struct CompileOptions {
   std::optional<int64_t> epochs, batchSize;
+  // The compile statement's optimizer, written as there (docs/dsl.md):
+  // "adam(learning_rate=cosine_decay(0.002, 9380))". Errors come back as a
+  // diagnostic about this text.
+  std::optional<std::string> optimizer;
+  // A constant learning rate for the optimizer (in place of a schedule).
   std::optional<double> learningRate;
+  // The fit statement's callbacks list, written as there, replacing it:
+  // "[early_stopping(patience=3, restore_best_weights=true),
+  // csv_logger(\"log.csv\")]"; "[]" for none.
+  std::optional<std::string> callbacks;
   std::optional<uint64_t> seed;
   std::optional<bool> shuffle;
   int threads = 0; // worker threads; 0: one per available core (max 1024)
@@ -204,7 +213,9 @@ struct TrainingConfig {
   std::string validationImageDirectory; // validation=image_folder(...)
   double validationSplit = 0;           // the image folder's
   int64_t epochs = 1, batchSize = 32;
-  double learningRate = 0.001;
+  double learningRate = 0.001; // a schedule's rate at step 0
+  // The schedule's name ("cosine_decay"); empty for a constant rate.
+  std::string learningRateSchedule;
   uint64_t seed = 0;
   bool shuffle = true;
   // Whether fit validates (and cnnc --train then evaluates): on MNIST's or
@@ -247,6 +258,9 @@ struct EpochMetrics {
   bool hasValidation = false;
   double valLoss = 0, valAccuracy = 0;
   double seconds = 0; // training time of the epoch
+  // The learning rate at the epoch's end, with reduce_lr_on_plateau among
+  // the callbacks (Keras logs it then); unset otherwise.
+  std::optional<double> learningRate;
 };
 
 // How far a fit got, however it ended (FitOptions::report).

@@ -1,7 +1,7 @@
 // The public API (include/cnnc/cnnc.h) as an embedding program uses it:
 // linked against the shared library, with nothing but the public header.
+#include "api/MnistSubset.h"
 #include "cnnc/cnnc.h"
-#include "e2e/TestData.h"
 
 #include <gtest/gtest.h>
 
@@ -36,19 +36,12 @@ cnnc::Model compileTiny(const cnnc::CompileOptions &options = {}) {
 class ApiMnistTest : public ::testing::Test {
 protected:
   static void SetUpTestSuite() {
-    std::string dir = cnnc::testing::mnistDir();
-    if (dir.empty())
-      return;
-    auto train = cnnc::Dataset::mnist("train", dir);
-    auto test = cnnc::Dataset::mnist("t10k", dir);
-    ASSERT_TRUE(train.ok()) << train.status().message();
-    ASSERT_TRUE(test.ok()) << test.status().message();
-    train_ = new cnnc::Dataset(train->head(1000));
-    test_ = new cnnc::Dataset(test->head(500));
+    data_.load(1000, 500);
+    train_ = data_.train.get();
+    test_ = data_.test.get();
   }
   static void TearDownTestSuite() {
-    delete train_;
-    delete test_;
+    data_.reset();
     train_ = test_ = nullptr;
   }
   void SetUp() override {
@@ -65,8 +58,10 @@ protected:
     return out;
   }
 
+  static cnnc::testing::MnistSubset data_;
   static cnnc::Dataset *train_, *test_;
 };
+cnnc::testing::MnistSubset ApiMnistTest::data_;
 cnnc::Dataset *ApiMnistTest::train_ = nullptr;
 cnnc::Dataset *ApiMnistTest::test_ = nullptr;
 

@@ -195,10 +195,15 @@ void affineResample(ir::OpKind kind, const ir::Attrs &a,
       int64_t fi = fillIndex(mode, i, H), fj = fillIndex(mode, j, W);
       return fi < 0 || fj < 0 ? fill : x[((n * H + fi) * W + fj) * C + c];
     };
+    // The map rounded to float; coordinates in float, as the kernels
+    // compute them (docs/dsl.md).
+    float fm[6];
+    std::copy(m, m + 6, fm);
     for (int64_t i = 0; i < H; ++i)
       for (int64_t j = 0; j < W; ++j) {
-        double xs = m[0] * j + (m[1] * i + m[2]);
-        double ys = m[3] * j + (m[4] * i + m[5]);
+        auto fi = static_cast<float>(i), fj = static_cast<float>(j);
+        double xs = std::fma(fm[0], fj, std::fma(fm[1], fi, fm[2]));
+        double ys = std::fma(fm[3], fj, std::fma(fm[4], fi, fm[5]));
         for (int64_t c = 0; c < C; ++c) {
           double v;
           if (nearest) {
