@@ -46,6 +46,7 @@ void emitGlobalAvgPool2DGrad(KernelBuilder &kb);
 void emitBatchNorm(KernelBuilder &kb);
 void emitBatchNormGrad(KernelBuilder &kb);
 void emitBatchNormInference(KernelBuilder &kb);
+void emitBatchNormInferenceGrad(KernelBuilder &kb);
 void emitMovingAverageUpdate(KernelBuilder &kb);
 
 // ---- Zero padding ----

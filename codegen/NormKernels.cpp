@@ -35,6 +35,7 @@ NormOp normOp(KernelBuilder &kb, int fixedOperands) {
   if (kb.attrs().getInt("scale", 1) != 0)
     n.gamma = next++;
   if (kb.op().kind != ir::OpKind::BatchNormGrad &&
+      kb.op().kind != ir::OpKind::BatchNormInferenceGrad &&
       kb.attrs().getInt("center", 1) != 0)
     n.beta = next++;
   return n;
@@ -214,11 +215,13 @@ void emitBatchNormGrad(KernelBuilder &kb) {
   });
 }
 
-// batch_norm_inference(x, mean, variance, [gamma], [beta]) -> y, an
-// elementwise op: partitioned over rows, in blocks of rows so that each
-// channel vector's scale is computed once per block.
-void emitBatchNormInference(KernelBuilder &kb) {
-  NormOp n = normOp(kb, 3);
+namespace {
+// The inference ops' loop: rows in blocks of 64, partitioned over the
+// threads, and channel vectors within a block. `column(col, width)` emits
+// what is per channel once per block and returns the body for the element
+// index i of each row.
+template <typename Column>
+void forRowBlocks(KernelBuilder &kb, const NormOp &n, const Column &column) {
   int64_t c = n.channels;
   int w = kb.widthFor(c);
   const int64_t block = 64;
@@ -226,17 +229,42 @@ void emitBatchNormInference(KernelBuilder &kb) {
   kb.loop(begin, end, block, [&](Value *r0) {
     Value *r1 = kb.min(kb.add(r0, block), end);
     kb.vectorLoop(kb.i64(0), kb.i64(c), w, [&](Value *col, int width) {
-      Value *mean = kb.load(kb.operand(1), col, width);
-      Value *variance = kb.load(kb.operand(2), col, width);
-      Value *scale = normScale(kb, n, variance, col, width);
-      Value *beta = normShift(kb, n, col, width);
-      kb.loop(r0, r1, 1, [&](Value *r) {
-        Value *i = kb.add(kb.mul(r, c), col);
-        kb.store(
-            kb.result(0), i,
-            normalize(kb, kb.load(kb.operand(0), i, width), mean, scale, beta));
-      });
+      auto body = column(col, width);
+      kb.loop(r0, r1, 1, [&](Value *r) { body(kb.add(kb.mul(r, c), col)); });
     });
+  });
+}
+} // namespace
+
+// batch_norm_inference(x, mean, variance, [gamma], [beta]) -> y, an
+// elementwise op: partitioned over rows, in blocks of rows so that each
+// channel vector's scale is computed once per block.
+void emitBatchNormInference(KernelBuilder &kb) {
+  NormOp n = normOp(kb, 3);
+  forRowBlocks(kb, n, [&](Value *col, int width) {
+    Value *mean = kb.load(kb.operand(1), col, width);
+    Value *variance = kb.load(kb.operand(2), col, width);
+    Value *scale = normScale(kb, n, variance, col, width);
+    Value *beta = normShift(kb, n, col, width);
+    return [&kb, mean, scale, beta, width](Value *i) {
+      kb.store(
+          kb.result(0), i,
+          normalize(kb, kb.load(kb.operand(0), i, width), mean, scale, beta));
+    };
+  });
+}
+
+// dx = dy * scale, scale as batch_norm_inference's (the derivative of
+// fma(x - mean, scale, beta) in x).
+void emitBatchNormInferenceGrad(KernelBuilder &kb) {
+  NormOp n = normOp(kb, 2);
+  forRowBlocks(kb, n, [&](Value *col, int width) {
+    Value *scale =
+        normScale(kb, n, kb.load(kb.operand(1), col, width), col, width);
+    return [&kb, scale, width](Value *i) {
+      kb.store(kb.result(0), i,
+               kb.b().CreateFMul(kb.load(kb.operand(0), i, width), scale));
+    };
   });
 }
 

@@ -104,6 +104,9 @@ struct Layer {
   int64_t cropHeight = 0, cropWidth = 0;      // random_crop
   double rescaleScale = 1, rescaleOffset = 0; // rescaling
   std::optional<int64_t> seed;                // seed=, else fit's seed
+  // trainable=false (any layer, as Keras's): the layer's weights are
+  // frozen; a frozen batch_normalization runs in inference mode.
+  bool trainable = true;
 };
 
 struct Model {

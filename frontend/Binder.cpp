@@ -369,6 +369,7 @@ bool Binder::bindLayer(const RawStatement &s, Layer &layer,
   std::vector<std::string> known = info.positional;
   known.insert(known.end(), info.namedOnly.begin(), info.namedOnly.end());
   known.push_back("name");
+  known.push_back("trainable");
   layer.activation = info.activation;
   // A standalone activation layer's parameter (negative_slope, alpha).
   std::optional<ir::ActivationKind> preset = irActivation(info.activation);
@@ -380,6 +381,8 @@ bool Binder::bindLayer(const RawStatement &s, Layer &layer,
   bool ok = forEachArg(
       args, s.keyword, s.loc, known, info.required, [&](const RawArg &a) {
         size_t index = 0;
+        if (a.name == "trainable")
+          return readBool(a, layer.trainable);
         if (a.name != "name" && isPreprocessing(layer.kind))
           return readAugmentArg(a, layer);
         if (a.name == "filters")

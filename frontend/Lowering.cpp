@@ -213,6 +213,7 @@ private:
                               "the last layer, where the loss uses it",
                               l.name));
     int64_t params = 0, nonTrainable = 0;
+    const size_t valuesBefore = g_.values().size();
     bool ok = false;
     switch (l.kind) {
     case LayerKind::Conv2D:
@@ -262,6 +263,17 @@ private:
       pastPreprocessing_ = true;
     if (!ok)
       return false;
+    if (!l.trainable) {
+      // Frozen: autodiff gives these params no gradient and no update, and
+      // computes no backward pass below the lowest trainable layer.
+      for (size_t v = valuesBefore; v < g_.values().size(); ++v)
+        if (g_.values()[v].kind == ir::ValueKind::Param) {
+          ir::Attrs attrs = g_.values()[v].attrs;
+          attrs.set("trainable", int64_t{0});
+          g_.setAttrs(static_cast<ValueId>(v), std::move(attrs));
+        }
+      nonTrainable = params;
+    }
     summary_.push_back(
         {l.name, layerClassName(l.kind), shape_, params, nonTrainable});
     return true;
@@ -439,11 +451,18 @@ private:
     int64_t trainable = static_cast<int64_t>(operands.size() - 1) * c;
     nonTrainable = 2 * c;
     params = trainable + nonTrainable;
+    ir::Attrs attrs{{"epsilon", l.epsilon},
+                    {"scale", int64_t{l.scale ? 1 : 0}},
+                    {"center", int64_t{l.center ? 1 : 0}}};
+    if (!l.trainable) {
+      // Keras 3: a frozen batch normalization runs in inference mode, on
+      // its moving statistics, which stay as they are.
+      operands.insert(operands.begin() + 1, {movingMean, movingVariance});
+      return create1(l, ir::OpKind::BatchNormInference, std::move(operands),
+                     std::move(attrs), l.name);
+    }
     auto r =
-        g_.create(ir::OpKind::BatchNorm, std::move(operands),
-                  {{"epsilon", l.epsilon},
-                   {"scale", int64_t{l.scale ? 1 : 0}},
-                   {"center", int64_t{l.center ? 1 : 0}}},
+        g_.create(ir::OpKind::BatchNorm, std::move(operands), std::move(attrs),
                   irLoc(l), {l.name, l.name + ".mean", l.name + ".variance"});
     if (!r.ok())
       return fail(l.loc, fmt::format("{}: {}", l.name,

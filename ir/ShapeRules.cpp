@@ -599,6 +599,18 @@ absl::StatusOr<Types> batchNormInferenceShape(OpKind k, const Types &in,
   return Types{in[0]};
 }
 
+// batch_norm_inference_grad(dy, variance, [gamma]) -> dx: the gradient of
+// batch_norm_inference with respect to its input (a frozen batch
+// normalization's; its statistics are constants).
+absl::StatusOr<Types> batchNormInferenceGradShape(OpKind k, const Types &in,
+                                                  const Attrs &a) {
+  Attrs noCenter = a;
+  noCenter.set("center", int64_t{0});
+  CNNC_ASSIGN_OR_RETURN(n, normOperands(k, in, noCenter, 2));
+  CNNC_TRY(perChannel(k, in, 1, n.channels));
+  return Types{in[0]};
+}
+
 // moving_average_update(moving, value): moving = moving * momentum +
 // value * (1 - momentum), in place.
 absl::StatusOr<Types> movingAverageUpdateShape(OpKind k, const Types &in,

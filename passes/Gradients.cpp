@@ -265,9 +265,26 @@ absl::Status batchNormVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
   return absl::OkStatus();
 }
 
-absl::Status batchNormInferenceVjp(VjpBuilder &, const Op &op, const Grads &) {
-  return notDifferentiable(op, "it is the inference form; training graphs "
-                               "use batch_norm");
+// A frozen batch normalization (trainable=false) in a training graph: its
+// statistics, gamma and beta are constants, so only dx = dy * gamma /
+// sqrt(variance + epsilon) flows on.
+absl::Status batchNormInferenceVjp(VjpBuilder &b, const Op &op,
+                                   const Grads &dys) {
+  for (size_t k = 1; k < op.operands.size(); ++k)
+    if (b.wants(k))
+      return notDifferentiable(op, "its statistics, gamma and beta are "
+                                   "constants (a frozen batch "
+                                   "normalization); mark them trainable = 0");
+  if (!b.wants(0))
+    return absl::OkStatus();
+  bool scale = op.attrs.getInt("scale", 1) != 0;
+  std::vector<ValueId> operands{dys[0], op.operands[2]};
+  if (scale)
+    operands.push_back(op.operands[3]);
+  b.emit(0, OpKind::BatchNormInferenceGrad, std::move(operands),
+         {{"epsilon", op.attrs.getFloat("epsilon")},
+          {"scale", int64_t{scale ? 1 : 0}}});
+  return absl::OkStatus();
 }
 
 // pad2d's gradient: dy cropped back to the input (pad2d_grad).

@@ -180,6 +180,64 @@ TEST(NormKernels, InferenceMatchesTrainingAndReference) {
   }
 }
 
+// batch_norm_inference_grad (a frozen batch normalization's input
+// gradient): dx = dy gamma / sqrt(var + eps), against the interpreter and
+// against the derivative of batch_norm_inference itself: for L = sum(r y),
+// dL/dx is the op applied to r.
+TEST(NormKernels, InferenceGradMatchesReferenceAndFiniteDifferences) {
+  std::mt19937 rng(45);
+  for (const NormCase &k : kCases) {
+    int64_t c = k.channels(), n = ir::f32(k.shape).numElements();
+    std::vector<float> dy = randomFloats(rng, n, -2, 2);
+    std::vector<float> var = randomFloats(rng, c, 0, 4);
+    Weights w = randomWeights(rng, c);
+    std::vector<HostTensor> operands{HostTensor::floats(k.shape, dy),
+                                     HostTensor::floats({c}, var)};
+    std::vector<OpOperand> ref{refOperand(k.shape, toDouble(dy)),
+                               refOperand({c}, toDouble(var))};
+    if (k.scale) {
+      operands.push_back(HostTensor::floats({c}, w.gamma));
+      ref.push_back(refOperand({c}, toDouble(w.gamma)));
+    }
+    ir::Attrs attrs{{"epsilon", 1e-3}, {"scale", int64_t{k.scale ? 1 : 0}}};
+    auto got = runChecked(OpKind::BatchNormInferenceGrad, std::move(operands),
+                          attrs, k.str());
+    ASSERT_EQ(got.results.size(), 1u);
+    std::vector<double> want =
+        interpretRef1(OpKind::BatchNormInferenceGrad, ref, attrs);
+    EXPECT_LT(maxRelError(got.results[0].f, want), 1e-6) << k.str();
+
+    // Finite differences of batch_norm_inference at a few elements.
+    std::vector<double> x(n), mean(c);
+    for (double &v : x)
+      v = std::uniform_real_distribution<double>(-2, 2)(rng);
+    for (double &v : mean)
+      v = std::uniform_real_distribution<double>(-1, 1)(rng);
+    auto loss = [&](const std::vector<double> &xs) {
+      std::vector<OpOperand> ops{refOperand(k.shape, xs), refOperand({c}, mean),
+                                 refOperand({c}, toDouble(var))};
+      if (k.scale)
+        ops.push_back(refOperand({c}, toDouble(w.gamma)));
+      if (k.center)
+        ops.push_back(refOperand({c}, toDouble(w.beta)));
+      std::vector<double> y =
+          interpretRef1(OpKind::BatchNormInference, ops, k.attrs());
+      double l = 0;
+      for (int64_t i = 0; i < n; ++i)
+        l += dy[i] * y[i];
+      return l;
+    };
+    for (int64_t i : {int64_t{0}, n / 2, n - 1}) {
+      std::vector<double> plus = x, minus = x;
+      plus[i] += 1e-4;
+      minus[i] -= 1e-4;
+      double numeric = (loss(plus) - loss(minus)) / 2e-4;
+      EXPECT_NEAR(want[i], numeric, 1e-6 * (1 + std::fabs(numeric)))
+          << k.str() << " element " << i;
+    }
+  }
+}
+
 // For L = sum(r * batch_norm(x, gamma, beta).y), batch_norm_grad(x, mean,
 // var, r, gamma) gives dL/dx (through the batch statistics), dL/dgamma and
 // dL/dbeta: central differences of the interpreter's batch_norm.

@@ -606,6 +606,19 @@ absl::Status Interpreter::run() {
           }
       break;
     }
+    case OpKind::BatchNormInferenceGrad: {
+      // dx = dy * gamma / sqrt(var + eps): the statistics are constants.
+      const auto &xs = shape(op.operands[0]);
+      int64_t c = xs.back(), rows = g_.type(op.operands[0]).numElements() / c;
+      double eps = a.getFloat("epsilon");
+      bool scale = a.getInt("scale", 1) != 0;
+      Buffer &dy = in(0), &var = in(1), &dx = out(0);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t ch = 0; ch < c; ++ch)
+          dx[r * c + ch] = dy[r * c + ch] * (scale ? in(2)[ch] : 1.0) /
+                           std::sqrt(var[ch] + eps);
+      break;
+    }
     case OpKind::BatchNorm:
     case OpKind::BatchNormGrad:
     case OpKind::BatchNormInference: {

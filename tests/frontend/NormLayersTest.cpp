@@ -213,7 +213,7 @@ TEST(NormLayers, Errors) {
                                 ^)");
   EXPECT_EQ(
       error(model("  batch_normalization axis=-1\n  flatten\n")),
-      R"(m.dsl:3:23: error: unknown argument 'axis' for batch_normalization; expected one of momentum, epsilon, center, scale, name
+      R"(m.dsl:3:23: error: unknown argument 'axis' for batch_normalization; expected one of momentum, epsilon, center, scale, name, trainable
     batch_normalization axis=-1
                         ^)");
   EXPECT_EQ(error(model("  leaky_re_lu negative_slope=-0.1\n  flatten\n")),

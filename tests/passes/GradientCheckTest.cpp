@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
@@ -50,7 +51,8 @@ double lossOf(const ir::Graph &g, const Tensors &t) {
 // differences use the training graph itself when `fdOnTrainingGraph` (its
 // dropout masks are a fixed function of the step), else the eval graph.
 void checkGradients(const ir::Graph &forward, bool fdOnTrainingGraph,
-                    uint32_t seed = 1) {
+                    uint32_t seed = 1,
+                    const std::function<void(Tensors &)> &adjust = nullptr) {
   ir::TrainingSpec spec;
   spec.optimizer.kind = ir::OptimizerKind::SGD;
   spec.optimizer.learningRate = 1;
@@ -61,6 +63,8 @@ void checkGradients(const ir::Graph &forward, bool fdOnTrainingGraph,
   const ir::Graph &fdGraph = fdOnTrainingGraph ? *train : *eval;
 
   Tensors t = randomTensors(*train, seed);
+  if (adjust)
+    adjust(t);
   std::unique_ptr<Interpreter> after = run(*train, t);
   if (!fdOnTrainingGraph) {
     EXPECT_NEAR((*after)[train->output("loss")][0], lossOf(*eval, t), 1e-12);
@@ -393,6 +397,58 @@ TEST(GradientCheck, EvalAndPredictDropAugmentations) {
     // The crop reads %x directly now.
     EXPECT_EQ(built->value(crops[0]->operands[0]).name, "x");
   }
+}
+
+// trainable=false as the frontend lowers it: a frozen conv at the bottom,
+// a trainable conv, a frozen batch normalization (batch_norm_inference on
+// constant statistics, gamma and beta), a trainable dense head. The
+// gradient passes through the frozen batch normalization
+// (batch_norm_inference_grad) to the conv below it, and nothing is
+// computed for frozen weights or below the lowest trainable layer.
+TEST(GradientCheck, FrozenLayersGetNoUpdateAndPassTheGradientOn) {
+  testing::ModelBuilder m("frozen", {3, 5, 5, 2});
+  ir::Graph &g = m.graph();
+  auto frozen = [&](const std::string &name, std::vector<int64_t> shape) {
+    return g.addParam(name, ir::f32(std::move(shape)),
+                      ir::Attrs{{"trainable", int64_t{0}}});
+  };
+  ir::Attrs valid{{"strides", std::vector<int64_t>{1, 1}},
+                  {"padding", std::vector<int64_t>{0, 0, 0, 0}}};
+  ValueId h =
+      g.create1(OpKind::Conv2D, {m.x(), frozen("c0.kernel", {2, 2, 2, 3})},
+                valid, {}, "c0")
+          .value(); // 4x4x3
+  h = g.create1(OpKind::Conv2D, {h, m.param("c1.kernel", {2, 2, 3, 3})}, valid,
+                {}, "c1")
+          .value(); // 3x3x3
+  h = g.create1(
+           OpKind::BatchNormInference,
+           {h, frozen("bn.moving_mean", {3}), frozen("bn.moving_variance", {3}),
+            frozen("bn.gamma", {3}), frozen("bn.beta", {3})},
+           {{"epsilon", 1e-3}, {"scale", int64_t{1}}, {"center", int64_t{1}}},
+           {}, "bn")
+          .value();
+  h = m.activation("act", h, "leaky_relu", 0.3);
+  ir::Graph f = m.finish(m.dense("out", m.flatten("flatten", h), 4));
+  checkGradients(f, /*fdOnTrainingGraph=*/false, 3, [](Tensors &t) {
+    for (double &v : t.at("bn.moving_variance"))
+      v = std::abs(v) + 0.2; // a variance
+  });
+
+  ir::TrainingSpec spec;
+  spec.optimizer.kind = ir::OptimizerKind::SGD;
+  ir::Graph train = buildTrainingGraph(f, spec).value();
+  EXPECT_EQ(testing::opsOfKind(train, OpKind::BatchNormInferenceGrad).size(),
+            1u);
+  // c1's kernel gradient only: no input gradient for c1 (c0 is frozen), and
+  // nothing at all for c0.
+  EXPECT_TRUE(testing::opsOfKind(train, OpKind::Conv2DBackwardData).empty());
+  ASSERT_EQ(testing::opsOfKind(train, OpKind::Conv2DBackwardFilter).size(), 1u);
+  std::set<std::string> updated;
+  for (const ir::Op *op : testing::opsOfKind(train, OpKind::SgdUpdate))
+    updated.insert(train.value(op->operands[0]).name);
+  EXPECT_EQ(updated,
+            (std::set<std::string>{"c1.kernel", "out.kernel", "out.bias"}));
 }
 
 } // namespace

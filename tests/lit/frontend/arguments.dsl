@@ -12,7 +12,7 @@
 # UNKNOWN-ARGUMENT-NEXT: {{^}}           ^{{$}}
 
 # RUN: not %cnnc %t/unknown-argument-nothing-close.dsl 2>&1 | %{check} --check-prefix=UNKNOWN-ARGUMENT-NOTHING-CLOSE
-# UNKNOWN-ARGUMENT-NOTHING-CLOSE:      {{^.*}}/unknown-argument-nothing-close.dsl:3:18: error: unknown argument 'bias' for dense; expected one of units, activation, use_bias, name{{$}}
+# UNKNOWN-ARGUMENT-NOTHING-CLOSE:      {{^.*}}/unknown-argument-nothing-close.dsl:3:18: error: unknown argument 'bias' for dense; expected one of units, activation, use_bias, name, trainable{{$}}
 # UNKNOWN-ARGUMENT-NOTHING-CLOSE-NEXT: {{^}}    dense units=10 bias=true{{$}}
 # UNKNOWN-ARGUMENT-NOTHING-CLOSE-NEXT: {{^}}                   ^{{$}}
 
