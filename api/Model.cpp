@@ -221,6 +221,8 @@ TrainingConfig Model::config() const {
   c.seed = s.fit.seed;
   c.shuffle = s.fit.shuffle;
   c.validation = s.fit.validation != ir::ValidationKind::None;
+  c.initialWeights = s.fit.initialWeights;
+  c.skipMismatch = s.fit.skipMismatch;
   for (const ir::CallbackSpec &cb : s.fit.callbacks) {
     if (cb.kind == ir::CallbackKind::BackupAndRestore)
       c.backupDirectory = cb.path;
@@ -500,6 +502,14 @@ Status Model::saveWeights(const std::string &path) const {
 
 Status Model::loadWeights(const std::string &path) {
   return api::toStatus(impl_->rt->loadWeights(path));
+}
+
+Result<WeightsByName> Model::loadWeightsByName(const std::string &path,
+                                               bool skipMismatch) {
+  auto r = impl_->rt->loadWeightsByName(path, skipMismatch);
+  if (!r.ok())
+    return api::toStatus(r.status());
+  return WeightsByName{r->loaded, r->skipped, r->fresh, r->unused};
 }
 
 } // namespace cnnc

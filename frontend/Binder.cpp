@@ -927,11 +927,11 @@ bool Binder::bindFit(const RawStatement &s, FitStmt &f) {
   f.loc = s.loc;
   // validation=image_folder(...) starts from the training folder's
   // settings, so it is read once the dataset is known.
-  std::optional<RawArg> validation;
+  std::optional<RawArg> validation, skipMismatch;
   bool ok = forEachArg(
       s.args, "fit", s.loc,
       {"dataset", "epochs", "batch_size", "validation", "shuffle", "seed",
-       "callbacks"},
+       "callbacks", "initial_weights", "skip_mismatch"},
       {}, [&](const RawArg &a) {
         if (a.name == "dataset") {
           f.datasetLoc = a.value.loc;
@@ -951,6 +951,21 @@ bool Binder::bindFit(const RawStatement &s, FitStmt &f) {
         }
         if (a.name == "shuffle")
           return readBool(a, f.fit.shuffle);
+        if (a.name == "initial_weights") {
+          if (a.value.kind != Kind::String)
+            return fail(a.value.loc,
+                        fmt::format("initial_weights expects a file name in "
+                                    "quotes, got {}",
+                                    describe(a.value)));
+          if (a.value.text.empty())
+            return fail(a.value.loc, "the initial_weights file name is empty");
+          f.fit.initialWeights = a.value.text;
+          return true;
+        }
+        if (a.name == "skip_mismatch") {
+          skipMismatch = a;
+          return readBool(a, f.fit.skipMismatch);
+        }
         int64_t seed = 0;
         if (!readInt(a, seed, 0, std::numeric_limits<int64_t>::max()))
           return false;
@@ -959,6 +974,9 @@ bool Binder::bindFit(const RawStatement &s, FitStmt &f) {
       });
   if (!ok)
     return false;
+  if (skipMismatch && f.fit.initialWeights.empty())
+    return fail(skipMismatch->loc, "skip_mismatch applies to initial_weights, "
+                                   "which the fit statement does not give");
   return readValidation(validation ? &*validation : nullptr, f);
 }
 

@@ -122,6 +122,10 @@ struct FitSpec {
   bool shuffle = true;
   uint64_t seed = 0;
   std::vector<CallbackSpec> callbacks; // in the order given
+  // initial_weights="FILE": weights loaded by name before training (Keras's
+  // load_weights(by_name=True, skip_mismatch=...)); empty for none.
+  std::string initialWeights;
+  bool skipMismatch = false;
 };
 
 struct TrainingSpec {

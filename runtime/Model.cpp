@@ -275,6 +275,49 @@ absl::Status Model::loadWeights(const std::string &path) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<WeightsByName> Model::loadWeightsByName(const std::string &path,
+                                                       bool skipMismatch) {
+  auto file = readSafetensors(path);
+  if (!file.ok())
+    return file.status();
+  std::map<std::string, const NamedTensor *> byName;
+  for (const NamedTensor &t : *file)
+    byName.emplace(t.name, &t);
+  WeightsByName report;
+  std::vector<const NamedTensor *> toCopy;
+  for (const ir::Value &v : forward_.values()) {
+    if (v.kind != ir::ValueKind::Param)
+      continue;
+    auto it = byName.find(v.name);
+    if (it == byName.end()) {
+      report.fresh.push_back(v.name);
+      continue;
+    }
+    const NamedTensor &t = *it->second;
+    byName.erase(it);
+    if (t.shape != v.type.shape) {
+      std::string what =
+          fmt::format("{} ({} in the file, {} in the model)", v.name,
+                      ir::shapeStr(t.shape), ir::shapeStr(v.type.shape));
+      if (!skipMismatch)
+        return absl::InvalidArgumentError(fmt::format(
+            "{}: tensor '{}' is {} in the file but {} in the model; "
+            "skip_mismatch=true leaves such weights as they are",
+            path, v.name, ir::shapeStr(t.shape), ir::shapeStr(v.type.shape)));
+      report.skipped.push_back(std::move(what));
+      continue;
+    }
+    report.loaded.push_back(v.name);
+    toCopy.push_back(&t);
+  }
+  for (const auto &[name, t] : byName)
+    report.unused.push_back(name);
+  for (const NamedTensor *t : toCopy)
+    std::memcpy(store_.find(t->name), t->data.data(),
+                t->data.size() * sizeof(float));
+  return report;
+}
+
 absl::StatusOr<ir::Graph>
 Model::trainingGraph(const passes::PipelineOptions &options) const {
   return passes::runTrainingPipeline(forward_, spec_, options);

@@ -54,6 +54,16 @@ struct FitOptions {
   FitState *state = nullptr;
 };
 
+// What Model::loadWeightsByName did, param by param.
+struct WeightsByName {
+  std::vector<std::string> loaded; // params set from the file
+  // Params left as they were because the file's tensor has another shape:
+  // "dense_1.kernel ([128,5] in the file, [128,10] in the model)".
+  std::vector<std::string> skipped;
+  std::vector<std::string> fresh;  // params the file does not have
+  std::vector<std::string> unused; // file tensors that name no param
+};
+
 class Model {
 public:
   static absl::StatusOr<std::unique_ptr<Model>>
@@ -73,6 +83,13 @@ public:
   void initializeWeights(uint64_t seed);
   absl::Status saveWeights(const std::string &path) const;
   absl::Status loadWeights(const std::string &path);
+  // Keras's load_weights(by_name=True): every tensor of the file whose name
+  // is a param of the model with the same shape is loaded; the model's
+  // other params keep their values. A same-named tensor of another shape is
+  // an error, or skipped with `skipMismatch`. Nothing changes on error.
+  // Class names stay the model's (the file's may describe another head).
+  absl::StatusOr<WeightsByName> loadWeightsByName(const std::string &path,
+                                                  bool skipMismatch);
 
   absl::StatusOr<std::vector<EpochRecord>> fit(const LabeledImages &train,
                                                const LabeledImages *validation,

@@ -49,7 +49,12 @@ Prediction (with --predict):
 Files:
   --save FILE             where to write the trained weights (safetensors;
                           default: MODEL.safetensors next to the model)
-  --load FILE             weights to start from (safetensors)
+  --load FILE             weights to start from (safetensors): every weight
+                          of the model, by name and shape, and nothing else
+  --load-by-name FILE     with --train: the file's weights whose names and
+                          shapes match the model's, the rest as initialized
+                          (prints what was loaded, skipped and left new;
+                          replaces the fit statement's initial_weights)
   --history FILE.csv      per-epoch history (Keras CSVLogger columns)
   --plot FILE.svg         accuracy and loss per epoch
   (--save, --history and --plot need --train; each a regular file or a
@@ -222,6 +227,7 @@ Result<Options> parseCommandLine(const std::vector<std::string> &args) {
       {"--plot", text(o.plotPath, "--plot")},
       {"--save", text(o.savePath, "--save")},
       {"--load", text(o.loadPath, "--load")},
+      {"--load-by-name", text(o.loadByNamePath, "--load-by-name")},
   };
   std::map<std::string, bool *> switches = {
       {"--train", &o.train},
@@ -310,11 +316,16 @@ Result<Options> parseCommandLine(const std::vector<std::string> &args) {
     return Status("choose one of --train, --evaluate, --predict and --emit");
   // Files only a training run writes: silently ignoring them would hide a
   // forgotten --train.
-  for (const auto &[path, flag] :
-       {std::pair{&o.historyPath, "--history"}, {&o.plotPath, "--plot"},
-        {&o.savePath, "--save"}})
+  for (const auto &[path, flag] : {std::pair{&o.historyPath, "--history"},
+                                   {&o.plotPath, "--plot"},
+                                   {&o.savePath, "--save"}})
     if (!path->empty() && !o.train && !o.help && !o.version)
       return Status(fmt::format("{} needs --train", flag));
+  if (!o.loadByNamePath.empty() && !o.train && !o.help && !o.version)
+    return Status("--load-by-name needs --train (--evaluate and --predict "
+                  "take every weight: --load)");
+  if (!o.loadByNamePath.empty() && !o.loadPath.empty())
+    return Status("choose one of --load and --load-by-name");
   if ((o.topK || !o.outputPath.empty()) && !o.predict)
     return Status(
         fmt::format("{} needs --predict", o.topK ? "--top-k" : "--output"));

@@ -23,6 +23,7 @@ struct Options {
   std::optional<uint64_t> seed;
   bool noShuffle = false, profile = false;
   std::string dataDir, historyPath, plotPath, savePath, loadPath;
+  std::string loadByNamePath; // --load-by-name
   // Pass instrumentation of the compile pipelines.
   bool printAfterAll = false, verifyEach = false;
   std::vector<std::string> printAfter; // pass names, in flag order

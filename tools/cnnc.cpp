@@ -20,6 +20,23 @@ using namespace cnnc;
 
 namespace {
 
+// What loading by name did, a line per kind, as Keras users read it.
+void printWeightsByName(const std::string &path, const WeightsByName &r) {
+  auto list = [](const std::vector<std::string> &names) {
+    return names.empty() ? std::string("none")
+                         : fmt::format("{}", fmt::join(names, ", "));
+  };
+  fmt::print("Weights by name from {}: {} loaded, {} skipped, {} new\n", path,
+             r.loaded.size(), r.skipped.size(), r.fresh.size());
+  fmt::print("  loaded: {}\n", list(r.loaded));
+  if (!r.skipped.empty())
+    fmt::print("  skipped (shape differs): {}\n", list(r.skipped));
+  if (!r.fresh.empty())
+    fmt::print("  new (not in the file): {}\n", list(r.fresh));
+  if (!r.unused.empty())
+    fmt::print("  in the file, not in the model: {}\n", list(r.unused));
+}
+
 int fail(const std::string &msg) {
   fmt::print(stderr, "cnnc: error: {}\n", msg);
   return 1;
@@ -326,6 +343,18 @@ int run(const tools::Options &opt) {
   if (!loadPath.empty())
     if (Status s = model.loadWeights(loadPath); !s.ok())
       return fail(s);
+  // --load-by-name, else the fit statement's initial_weights (for --train;
+  // the command line checked that).
+  std::string byName = !opt.loadByNamePath.empty()     ? opt.loadByNamePath
+                       : loadPath.empty() && opt.train ? config.initialWeights
+                                                       : "";
+  if (!byName.empty()) {
+    bool skip = !opt.loadByNamePath.empty() || config.skipMismatch;
+    auto r = model.loadWeightsByName(byName, skip);
+    if (!r.ok())
+      return fail(r.status());
+    printWeightsByName(byName, *r);
+  }
 
   if (opt.train) {
     auto train = model.dataset("train", opt.dataDir);

@@ -227,6 +227,20 @@ struct TrainingConfig {
   std::vector<std::string> callbackFiles;
   // backup_and_restore's directory; empty without one.
   std::string backupDirectory;
+  // initial_weights="FILE" (loaded by name before training; cnnc --train
+  // does it, an embedder calls loadWeightsByName) and skip_mismatch.
+  std::string initialWeights;
+  bool skipMismatch = false;
+};
+
+// What Model::loadWeightsByName did, weight by weight ("conv2d.kernel").
+struct WeightsByName {
+  std::vector<std::string> loaded;
+  // Left as they were, the file's tensor having another shape:
+  // "dense_1.kernel ([128,5] in the file, [128,10] in the model)".
+  std::vector<std::string> skipped;
+  std::vector<std::string> fresh;  // not in the file: as initialized
+  std::vector<std::string> unused; // the file's tensors that name no weight
 };
 
 // The IR at each stage of compilation, as text.
@@ -382,6 +396,13 @@ public:
   // Every tensor must match by name and shape; otherwise the error names the
   // first that differs.
   Status loadWeights(const std::string &path);
+  // Keras's load_weights(by_name=True, skip_mismatch): the file's tensors
+  // whose names are weights of this model with the same shape; the others
+  // keep their values. A same-named tensor of another shape is an error, or
+  // with skipMismatch is left out (reported). Nothing changes on error; the
+  // class names stay the model's.
+  Result<WeightsByName> loadWeightsByName(const std::string &path,
+                                          bool skipMismatch = false);
 
   void setProfiling(bool on);
   std::vector<KernelTime> kernelProfile() const;

@@ -96,6 +96,12 @@ TEST_F(CliTest, FlagErrorsAreOneLine) {
   expectOneLineError(run(kModel + " --evaluate --profile"),
                      "--profile needs --train");
   expectOneLineError(run(kModel + " " + kModel), "more than one model");
+  expectOneLineError(run(kModel + " --evaluate --load-by-name w.safetensors"),
+                     "--load-by-name needs --train");
+  expectOneLineError(
+      run(kModel +
+          " --train --load a.safetensors --load-by-name b.safetensors"),
+      "choose one of --load and --load-by-name");
 }
 
 // --predict takes the paths up to the next flag and needs weights; its
@@ -520,6 +526,55 @@ TEST_F(CliTest, InterruptSavesWeightsAndHistory) {
                       " --load " + weights.string());
     EXPECT_EQ(e.status, 0) << e.err;
   }
+}
+
+// A model trained on MNIST, then another with the same feature layer, a
+// new dense layer and head: the fit statement's initial_weights loads the
+// features by name (skip_mismatch for the old head's dense layer), and
+// --load-by-name replaces it; what was loaded, skipped and left new is
+// printed.
+TEST_F(CliTest, LoadsWeightsByName) {
+  std::string data = mnistDir();
+  if (data.empty())
+    GTEST_FAIL() << "MNIST not found: run scripts/fetch-mnist.sh";
+  fs::path first = write("first.dsl", kTinyModel);
+  RunResult r = run(first.string() + " --train --limit 100 --epochs 1 --data " +
+                    data + " --save " + (dir_ / "first.safetensors").string());
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string second = kTinyModel;
+  second.replace(second.find("  dense units=10"), 0,
+                 "  dense units=8 activation=relu\n");
+  second.replace(second.find("seed=3"), 6,
+                 "seed=3 initial_weights=\"" +
+                     (dir_ / "first.safetensors").string() +
+                     "\" skip_mismatch=true");
+  fs::path model = write("second.dsl", second);
+  r = run(model.string() + " --train --limit 100 --epochs 1 --data " + data);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("Weights by name from " +
+                       (dir_ / "first.safetensors").string() +
+                       ": 2 loaded, 2 skipped, 2 new\n"
+                       "  loaded: conv2d.kernel, conv2d.bias\n"
+                       "  skipped (shape differs): dense.kernel ([144,10] in "
+                       "the file, [144,8] in the model), dense.bias ([10] in "
+                       "the file, [8] in the model)\n"
+                       "  new (not in the file): dense_1.kernel, "
+                       "dense_1.bias\n"),
+            std::string::npos)
+      << r.out;
+  // --load-by-name of the second model's own weights: all six load.
+  r = run(model.string() + " --train --limit 100 --epochs 1 --data " + data +
+          " --load-by-name " + (dir_ / "second.safetensors").string());
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find(": 6 loaded, 0 skipped, 0 new\n"), std::string::npos)
+      << r.out;
+  // Without skip_mismatch the old head's shape is an error before training.
+  second.replace(second.find(" skip_mismatch=true"), 19, "");
+  model = write("strict.dsl", second);
+  expectOneLineError(
+      run(model.string() + " --train --limit 100 --data " + data),
+      "tensor 'dense.kernel' is [144,10] in the file but [144,8] in the "
+      "model; skip_mismatch=true leaves such weights as they are");
 }
 
 } // namespace

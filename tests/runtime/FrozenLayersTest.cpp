@@ -2,8 +2,7 @@
 // layer's weights (and a frozen batch normalization's moving statistics)
 // bit for bit as they were and changes every trainable one; the frozen
 // model's step trains the head as the gradient check says (passes tests).
-#include "frontend/Frontend.h"
-#include "runtime/Model.h"
+#include "runtime/DslModel.h"
 #include "runtime/Safetensors.h"
 
 #include <gtest/gtest.h>
@@ -17,21 +16,7 @@ namespace cnnc::runtime {
 namespace {
 
 std::unique_ptr<Model> makeModel(const std::string &text) {
-  frontend::ParseResult r = frontend::parseProgram(text, "frozen.dsl");
-  EXPECT_FALSE(r.error) << r.error->str();
-  if (r.error)
-    return nullptr;
-  ir::TrainingSpec spec = frontend::trainingSpec(*r.program);
-  frontend::LowerResult l = frontend::lowerModel(*r.program, spec);
-  EXPECT_FALSE(l.error) << l.error->str();
-  if (l.error)
-    return nullptr;
-  auto m = Model::create(l.model->forward, spec, 2);
-  EXPECT_TRUE(m.ok()) << m.status();
-  if (!m.ok())
-    return nullptr;
-  (*m)->initializeWeights(9);
-  return *std::move(m);
+  return modelFromDsl(text, 2, 9);
 }
 
 std::map<std::string, std::vector<float>> weightsOf(const Model &m) {

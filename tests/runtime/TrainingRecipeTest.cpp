@@ -2,8 +2,7 @@
 // schedule's rate reaches every step (the learning rate is an input of the
 // compiled step), and a non-finite loss is reported or, with
 // terminate_on_nan, stops training at the first such step.
-#include "frontend/Frontend.h"
-#include "runtime/Model.h"
+#include "runtime/DslModel.h"
 
 #include <gtest/gtest.h>
 
@@ -14,26 +13,14 @@ namespace cnnc::runtime {
 namespace {
 
 std::unique_ptr<Model> makeModel(const std::string &recipe) {
-  std::string source = R"(model recipe {
+  return modelFromDsl(R"(model recipe {
   input shape=(6, 6, 1)
   conv2d filters=3 kernel_size=3 activation=relu
   flatten
   dense units=4 activation=softmax
 }
-)" + recipe;
-  frontend::ParseResult r = frontend::parseProgram(source, "recipe.dsl");
-  EXPECT_FALSE(r.error) << r.error->str();
-  if (r.error)
-    return nullptr;
-  ir::TrainingSpec spec = frontend::trainingSpec(*r.program);
-  frontend::LowerResult l = frontend::lowerModel(*r.program, spec);
-  EXPECT_FALSE(l.error) << l.error->str();
-  auto m = Model::create(l.model->forward, spec, 2);
-  EXPECT_TRUE(m.ok()) << m.status();
-  if (!m.ok())
-    return nullptr;
-  (*m)->initializeWeights(5);
-  return *std::move(m);
+)" + recipe,
+                      2, 5);
 }
 
 LabeledImages randomImages(int count) {
