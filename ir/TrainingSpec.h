@@ -122,6 +122,9 @@ struct FitSpec {
   bool shuffle = true;
   uint64_t seed = 0;
   std::vector<CallbackSpec> callbacks; // in the order given
+  // classes=[5, 6, 7]: the labels kept, in the order they are renumbered
+  // 0..k-1 (training and validation data alike); empty: all.
+  std::vector<int64_t> classes;
 };
 
 struct TrainingSpec {
