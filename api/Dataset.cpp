@@ -1,6 +1,7 @@
 // Labeled images: loaded from IDX files or copied from the caller's memory.
 #include "api/Internal.h"
 
+#include "runtime/ClassSubset.h"
 #include "runtime/ImageFolder.h"
 #include "runtime/ThreadPool.h"
 
@@ -188,6 +189,17 @@ Dataset Dataset::head(int64_t n) const {
   impl->log = impl_->log;
   impl->data.labels.assign(impl_->data.labels.begin(),
                            impl_->data.labels.begin() + n);
+  return Dataset(std::move(impl));
+}
+
+Result<Dataset> Dataset::subset(const std::vector<int64_t> &classes) const {
+  auto kept = runtime::selectClasses(impl_->data, classes, "Dataset::subset",
+                                     "the data");
+  if (!kept.ok())
+    return api::toStatus(kept.status());
+  auto impl = std::make_shared<Impl>();
+  impl->data = *std::move(kept);
+  impl->log = impl_->log + runtime::subsetLog(impl_->data, impl->data);
   return Dataset(std::move(impl));
 }
 

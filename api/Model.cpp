@@ -6,6 +6,7 @@
 #include "frontend/Frontend.h"
 #include "ir/Printer.h"
 #include "passes/Pipelines.h"
+#include "runtime/ClassSubset.h"
 #include "runtime/ImageFolder.h"
 #include "runtime/Model.h"
 #include "runtime/Profile.h"
@@ -223,6 +224,7 @@ TrainingConfig Model::config() const {
   c.validation = s.fit.validation != ir::ValidationKind::None;
   c.initialWeights = s.fit.initialWeights;
   c.skipMismatch = s.fit.skipMismatch;
+  c.classes = s.fit.classes;
   for (const ir::CallbackSpec &cb : s.fit.callbacks) {
     if (cb.kind == ir::CallbackKind::BackupAndRestore)
       c.backupDirectory = cb.path;
@@ -331,12 +333,11 @@ Result<std::string> Model::irText(Stage stage) {
 // Data, training, prediction, weights
 //===----------------------------------------------------------------------===//
 
-Result<Dataset> Model::dataset(const std::string &split,
-                               const std::string &dataDir) const {
-  const ir::FitSpec &fit = impl_->spec.fit;
-  if (split != "train" && split != "t10k")
-    return Status(
-        fmt::format("dataset: split expects train or t10k, got '{}'", split));
+namespace {
+// Model::dataset before classes=[...].
+Result<Dataset> loadDataset(const Model::Impl &m, const std::string &split,
+                            const std::string &dataDir) {
+  const ir::FitSpec &fit = m.spec.fit;
   switch (fit.dataset) {
   case ir::DatasetKind::Mnist:
     return Dataset::mnist(split, dataDir);
@@ -361,7 +362,7 @@ Result<Dataset> Model::dataset(const std::string &split,
                               images.directory));
   case ir::ValidationKind::Folder: {
     ImageFolderOptions o = api::toOptions(fit.validationImages);
-    o.threads = impl_->rt->threads();
+    o.threads = m.rt->threads();
     return Dataset::imageFolder(fit.validationImages.directory, o);
   }
   case ir::ValidationKind::Split:
@@ -369,15 +370,47 @@ Result<Dataset> Model::dataset(const std::string &split,
   }
   // Training data: the training subset when the folder is split.
   ImageFolderOptions o = api::toOptions(images);
-  o.threads = impl_->rt->threads();
+  o.threads = m.rt->threads();
   o.seed = fit.seed;
   if (images.validationSplit > 0)
     o.subset = validation ? "validation" : "training";
   return Dataset::imageFolder(images.directory, o);
 }
+} // namespace
+
+Result<Dataset> Model::dataset(const std::string &split,
+                               const std::string &dataDir) const {
+  const ir::FitSpec &fit = impl_->spec.fit;
+  if (split != "train" && split != "t10k")
+    return Status(
+        fmt::format("dataset: split expects train or t10k, got '{}'", split));
+  auto loaded = loadDataset(*impl_, split, dataDir);
+  if (!loaded.ok() || fit.classes.empty())
+    return loaded;
+  // classes=[...]: the same subset of the training and validation data.
+  const char *what = split == "train" ? "the training data"
+                     : fit.dataset == ir::DatasetKind::ImageFolder
+                         ? "the validation data"
+                         : "the test data";
+  const runtime::LabeledImages &all = loaded->impl_->data;
+  auto kept = runtime::selectClasses(all, fit.classes, "classes", what);
+  if (!kept.ok())
+    return api::toStatus(kept.status());
+  auto impl = std::make_shared<Dataset::Impl>();
+  impl->data = *std::move(kept);
+  impl->log = loaded->impl_->log + runtime::subsetLog(all, impl->data);
+  return Dataset(std::move(impl));
+}
 
 std::vector<std::string> Model::classNames() const {
-  return impl_->rt->classNames();
+  std::vector<std::string> names = impl_->rt->classNames();
+  // A subset of IDX data is named by its original labels even before
+  // training; an image folder's names need the folder.
+  const ir::FitSpec &fit = impl_->spec.fit;
+  if (names.empty() && fit.dataset != ir::DatasetKind::ImageFolder)
+    for (int64_t c : fit.classes)
+      names.push_back(std::to_string(c));
+  return names;
 }
 
 Result<std::vector<EpochMetrics>> Model::fit(const Dataset &train,
@@ -488,7 +521,7 @@ Model::predictImages(const std::vector<std::string> &paths) {
     return api::toStatus(probs.status());
   ImagePredictions out;
   out.files = *std::move(files);
-  out.classNames = impl_->rt->classNames();
+  out.classNames = classNames();
   if (out.classNames.empty())
     for (int64_t c = 0; c < numClasses(); ++c)
       out.classNames.push_back(std::to_string(c));

@@ -923,6 +923,42 @@ bool Binder::readCallbacks(const RawArg &a,
   return true;
 }
 
+// classes=[5, 6, 7]: distinct class indexes, kept in the order given (the
+// order renumbers them); whether the data has them is known only when it
+// is loaded.
+bool Binder::readClasses(const RawArg &a, std::vector<int64_t> &out) {
+  constexpr size_t kMaxClasses = 1000000;
+  const RawValue &v = a.value;
+  if (v.kind != Kind::List)
+    return fail(v.loc, fmt::format("classes expects a list of class indexes "
+                                   "such as [5, 6, 7], got {}",
+                                   describe(v)));
+  if (v.elements.empty())
+    return fail(v.loc, "classes expects at least one class index, got an "
+                       "empty list");
+  if (v.elements.size() > kMaxClasses)
+    return fail(v.loc, fmt::format("classes takes at most {} class indexes, "
+                                   "got {}",
+                                   kMaxClasses, v.elements.size()));
+  std::set<int64_t> seen;
+  out.clear();
+  for (const RawValue &c : v.elements) {
+    if (c.kind != Kind::Int)
+      return fail(c.loc, fmt::format("classes expects integer class indexes, "
+                                     "got {}",
+                                     describe(c)));
+    if (c.intValue < 0)
+      return fail(c.loc, fmt::format("a class index must be at least 0, got "
+                                     "{}",
+                                     c.text));
+    if (!seen.insert(c.intValue).second)
+      return fail(c.loc, fmt::format("class {} is listed twice in classes",
+                                     c.intValue));
+    out.push_back(c.intValue);
+  }
+  return true;
+}
+
 bool Binder::bindFit(const RawStatement &s, FitStmt &f) {
   f.loc = s.loc;
   // validation=image_folder(...) starts from the training folder's
@@ -931,12 +967,14 @@ bool Binder::bindFit(const RawStatement &s, FitStmt &f) {
   bool ok = forEachArg(
       s.args, "fit", s.loc,
       {"dataset", "epochs", "batch_size", "validation", "shuffle", "seed",
-       "callbacks", "initial_weights", "skip_mismatch"},
+       "callbacks", "initial_weights", "skip_mismatch", "classes"},
       {}, [&](const RawArg &a) {
         if (a.name == "dataset") {
           f.datasetLoc = a.value.loc;
           return readDataset(a, f.fit);
         }
+        if (a.name == "classes")
+          return readClasses(a, f.fit.classes);
         if (a.name == "callbacks") {
           f.callbacksLoc = a.value.loc;
           return readCallbacks(a, f.fit.callbacks);

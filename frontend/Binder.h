@@ -72,6 +72,7 @@ private:
   bool readImageFolder(const RawValue &call, ir::ImageFolderSpec &out,
                        bool allowSplit);
   bool readValidation(const RawArg *a, FitStmt &f);
+  bool readClasses(const RawArg &a, std::vector<int64_t> &out);
   bool readCallbacks(const RawArg &a, std::vector<ir::CallbackSpec> &out);
   bool readMetrics(const RawArg &a, bool &accuracy);
   // The augmentation layers' and rescaling's arguments.

@@ -173,7 +173,17 @@ private:
       return fail(last.loc, fmt::format("the last layer must have "
                                         "activation=softmax for {}",
                                         lossName(spec_.loss)));
-    if (mnistNamed() && shape_ != std::vector<int64_t>{10})
+    // classes=[...] gives every dataset k classes, and the class names the
+    // weights carry need one unit each.
+    const std::vector<int64_t> &subset = spec_.fit.classes;
+    if (!subset.empty() &&
+        shape_ != std::vector<int64_t>{static_cast<int64_t>(subset.size())})
+      return fail(last.loc,
+                  fmt::format("{}: the fit statement's classes list "
+                              "keeps {} classes, but the last layer has {} "
+                              "units",
+                              last.name, subset.size(), dims(shape_)));
+    if (mnistNamed() && subset.empty() && shape_ != std::vector<int64_t>{10})
       return fail(last.loc, fmt::format("{}: mnist has 10 classes, but the "
                                         "last layer has {} units",
                                         last.name, dims(shape_)));

@@ -126,6 +126,9 @@ struct FitSpec {
   // load_weights(by_name=True, skip_mismatch=...)); empty for none.
   std::string initialWeights;
   bool skipMismatch = false;
+  // classes=[5, 6, 7]: the labels kept, in the order they are renumbered
+  // 0..k-1 (training and validation data alike); empty: all.
+  std::vector<int64_t> classes;
 };
 
 struct TrainingSpec {

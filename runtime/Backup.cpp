@@ -217,6 +217,10 @@ std::string recipeText(const ir::TrainingSpec &spec) {
                    ir::datasetName(f.dataset), f.idxPrefix, folder(f.images),
                    f.epochs, f.batchSize, static_cast<int>(f.validation),
                    folder(f.validationImages), f.shuffle, f.seed);
+  // Only when given, so that backups written before classes existed still
+  // match their recipe.
+  if (!f.classes.empty())
+    t += fmt::format("classes [{}]\n", fmt::join(f.classes, " "));
   for (const ir::CallbackSpec &c : f.callbacks)
     t += fmt::format("callback {} {} {} {} {} {} {} {} {} {} {} {} {} {} "
                      "{}\n",

@@ -151,10 +151,19 @@ public:
   // empty for IDX and in-memory data.
   const std::vector<std::string> &classNames() const;
   // How the data was found, in Keras's words ("Found 70000 files belonging
-  // to 10 classes.\nUsing 56000 files for training.\n"); empty for IDX.
+  // to 10 classes.\nUsing 56000 files for training.\n"), then for a
+  // subset "Keeping 2 of 10 classes (cat, dog): 14000 images.\n"; empty
+  // for IDX data (without a subset).
   const std::string &loadLog() const;
   // The first n examples (all of them when n >= size()).
   Dataset head(int64_t n) const;
+  // The examples of some classes, in their order, relabeled: label
+  // classes[i] becomes i (the fit statement's classes=[...]). Class names
+  // follow: the kept names in the new order, or for data without names the
+  // original labels as text ("5"). Errors: an empty or repeated list, a
+  // class the data lacks (it has classNames().size() classes, or without
+  // names its largest label plus one), no example left.
+  Result<Dataset> subset(const std::vector<int64_t> &classes) const;
 
 private:
   struct Impl;
@@ -231,6 +240,9 @@ struct TrainingConfig {
   // does it, an embedder calls loadWeightsByName) and skip_mismatch.
   std::string initialWeights;
   bool skipMismatch = false;
+  // The fit statement's classes=[...]: the labels kept, in the order they
+  // are renumbered 0..k-1 (Model::dataset applies it); empty: all classes.
+  std::vector<int64_t> classes;
 };
 
 // What Model::loadWeightsByName did, weight by weight ("conv2d.kernel").
@@ -363,13 +375,15 @@ public:
 
   // The data the fit statement names: "train" the training data, "t10k"
   // the validation data (MNIST's or the IDX test split; an image folder's
-  // validation_split subset or validation folder). `dataDir` replaces the
-  // default MNIST directory, the idx prefix's or the image folder.
+  // validation_split subset or validation folder), with its classes=[...]
+  // applied (Dataset::subset). `dataDir` replaces the default MNIST
+  // directory, the idx prefix's or the image folder.
   Result<Dataset> dataset(const std::string &split,
                           const std::string &dataDir = "") const;
   // What each output unit means: the class directories of the image folder
   // the model was last trained on, or the names saved with the loaded
-  // weights; empty when unknown (classes are then their numbers).
+  // weights; else, with classes=[...] on IDX data, those labels as text
+  // ("5"); empty when unknown (classes are then their numbers).
   std::vector<std::string> classNames() const;
 
   // Trains from the current weights; the history of the epochs run. Shuffle

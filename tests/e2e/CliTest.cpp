@@ -2,6 +2,8 @@
 #include "TestData.h"
 #include "common/RunTool.h"
 #include "common/Sanitizers.h"
+#include "runtime/Idx.h"
+#include "runtime/Image.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -11,6 +13,7 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
@@ -401,6 +404,78 @@ TEST_F(CliTest, TrainWritesWeightsHistoryAndPlotThatEvaluateReads) {
   for (const auto &entry : fs::directory_iterator(dir_))
     EXPECT_EQ(entry.path().string().find(".tmp"), std::string::npos)
         << entry.path();
+}
+
+// classes=[5, 6, 7, 8, 9] with a 5-unit head (Keras's mnist_transfer_cnn):
+// trains on those digits only, evaluates on their test images, and the
+// weights name the units by digit, so that --predict says "7", not "2".
+TEST_F(CliTest, ClassSubsetTrainsAndPredictsWithTheDigitsAsNames) {
+  std::string data = mnistDir();
+  if (data.empty())
+    GTEST_FAIL() << "MNIST not found: run scripts/fetch-mnist.sh";
+  std::string source = kTinyModel;
+  source.replace(source.find("units=10"), 8, "units=5");
+  source.replace(source.find("seed=3"), 6, "seed=3 classes=[5, 6, 7, 8, 9]");
+  fs::path model = write("upper.dsl", source);
+  RunResult t = run(model.string() + " --train --limit 500 --data " + data);
+  ASSERT_EQ(t.status, 0) << t.err;
+  EXPECT_NE(t.out.find("Keeping 5 of 10 classes (5, 6, 7, 8, 9): "),
+            std::string::npos)
+      << t.out;
+  EXPECT_NE(t.out.find("Training on 500 images"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("Test accuracy: "), std::string::npos) << t.out;
+  ASSERT_TRUE(fs::exists(dir_ / "upper.safetensors"));
+
+  // The first test image of each digit 0..9 as a PNG.
+  auto test = runtime::loadIdxSplit(data + "/", "t10k");
+  ASSERT_TRUE(test.ok()) << test.status();
+  std::vector<bool> written(10, false);
+  for (int64_t i = 0; i < test->images.count; ++i) {
+    int label = test->labels[i];
+    if (written[label])
+      continue;
+    runtime::Image im;
+    im.height = im.width = 28;
+    im.channels = 1;
+    const uint8_t *px = test->images.pixels.data() + i * 784;
+    im.pixels.assign(px, px + 784);
+    fs::create_directories(dir_ / "digits");
+    ASSERT_TRUE(
+        runtime::writePng(
+            (dir_ / "digits" / fmt::format("{}.png", label)).string(), im)
+            .ok());
+    written[label] = true;
+  }
+  RunResult p = run(model.string() + " --predict " +
+                    (dir_ / "digits").string() + " --top-k 5");
+  ASSERT_EQ(p.status, 0) << p.err;
+  // One line per image, each naming all five kept digits once, no other.
+  std::istringstream lines(p.out);
+  std::string line;
+  int count = 0;
+  while (std::getline(lines, line)) {
+    ++count;
+    std::string names = line.substr(line.find(".png:") + 5);
+    for (int digit = 0; digit < 10; ++digit) {
+      size_t n = 0;
+      for (size_t at = names.find(fmt::format(" {} (", digit));
+           at != std::string::npos;
+           at = names.find(fmt::format(" {} (", digit), at + 1))
+        ++n;
+      EXPECT_EQ(n, digit >= 5 ? 1u : 0u) << line;
+    }
+  }
+  EXPECT_EQ(count, 10) << p.out;
+
+  // A class MNIST lacks: one line naming it, before any training.
+  std::string bad = source;
+  bad.replace(bad.find("classes=[5, 6, 7, 8, 9]"), 23, "classes=[12]");
+  bad.replace(bad.find("units=5"), 7, "units=1");
+  expectOneLineError(
+      run(write("bad.dsl", bad).string() + " --train --data " + data),
+      "classes: 12 is not a class of the test data, which has "
+      "10 classes (0 to 9)");
+  EXPECT_FALSE(fs::exists(dir_ / "bad.safetensors"));
 }
 
 // With terminate_on_nan a diverging run fails, but the history of the

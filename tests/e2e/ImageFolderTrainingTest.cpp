@@ -205,6 +205,32 @@ TEST_F(ImageFolderTrainingTest, ColourDecidesAndPredictionsNameTheClass) {
         << top.out;
 }
 
+// classes=[2, 0] keeps red and blue, relabeled in that order: the weights
+// carry those names, and --predict names only them.
+TEST_F(ImageFolderTrainingTest, ClassSubsetNamesTheKeptFoldersInOrder) {
+  fs::path m = model("subset", "rgb", 3,
+                     "image_folder(\"" + (dir_ / "test").string() + "\")");
+  std::string text = slurp(m);
+  text.replace(text.find("dense 3"), 7, "dense 2");
+  text.replace(text.find("epochs=8"), 8, "epochs=2 classes=[2, 0]");
+  std::ofstream(m) << text;
+  RunResult t = run(m.string() + " --train");
+  ASSERT_EQ(t.status, 0) << t.err;
+  EXPECT_NE(t.out.find("Keeping 2 of 3 classes (red, blue): 480 images."),
+            std::string::npos)
+      << t.out;
+  EXPECT_NE(t.out.find("Keeping 2 of 3 classes (red, blue): 80 images."),
+            std::string::npos)
+      << t.out;
+  EXPECT_NE(t.out.find("Validation accuracy: "), std::string::npos) << t.out;
+  RunResult p = run(m.string() + " --predict " +
+                    (dir_ / "test/green/000.png").string() + " --top-k 3");
+  ASSERT_EQ(p.status, 0) << p.err;
+  EXPECT_NE(p.out.find(" red ("), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find(" blue ("), std::string::npos) << p.out;
+  EXPECT_EQ(p.out.find("green ("), std::string::npos) << p.out;
+}
+
 TEST_F(ImageFolderTrainingTest, SplitGivesDisjointSubsetsAndTrains) {
   fs::path p = scratch_ / "split.dsl";
   std::ofstream(p) << fmt::format(

@@ -59,6 +59,23 @@ TEST(Limits, LayerCount) {
       << err;
 }
 
+// classes=[...] holds at most 1,000,000 entries: the count is checked
+// before the entries (these repeat 0, which would be the next error).
+TEST(Limits, ClassesListLength) {
+  std::string list;
+  for (int i = 0; i < 1'000'001; ++i)
+    list += i ? ", 0" : "0";
+  std::string err = parseError(model("") + "fit classes=[" + list + "]\n");
+  EXPECT_NE(err.find("m.dsl:6:13: error: classes takes at most 1000000 class "
+                     "indexes, got 1000001"),
+            std::string::npos)
+      << err.substr(0, 300);
+  list.resize(list.size() - 3); // 1,000,000 entries: on to the duplicates
+  err = parseError(model("") + "fit classes=[" + list + "]\n");
+  EXPECT_NE(err.find("class 0 is listed twice in classes"), std::string::npos)
+      << err.substr(0, 300);
+}
+
 // A 200 KB line: the error quotes 120 characters around the column, with
 // "..." where it is cut, and the caret under the column.
 TEST(Limits, ErrorOnAHugeLineQuotesAWindow) {

@@ -262,6 +262,45 @@ TEST(Parser, FitArguments) {
   EXPECT_TRUE(p.fit->datasetLoc.known());
 }
 
+// classes=[...] keeps its order (the order renumbers the labels), for every
+// dataset kind; without it, every class.
+TEST(Parser, FitClassesBindInOrder) {
+  Program p = parseOk(model("") + "fit classes=[9, 5, 0, 7]\n");
+  EXPECT_EQ(trainingSpec(p).fit.classes, (std::vector<int64_t>{9, 5, 0, 7}));
+  Program f = parseOk("model m {\n  input shape=(8, 8, 3)\n  flatten\n"
+                      "  dense units=2 activation=softmax\n}\n"
+                      "fit dataset=image_folder(\"a/\", image_size=(8, 8)) "
+                      "classes=[2, 0] validation=image_folder(\"b/\")\n");
+  EXPECT_EQ(trainingSpec(f).fit.classes, (std::vector<int64_t>{2, 0}));
+  EXPECT_TRUE(
+      trainingSpec(parseOk(model("") + "fit epochs=2\n")).fit.classes.empty());
+}
+
+// MNIST's 10 units become k with a subset; any other count is an error on
+// the last layer.
+TEST(Parser, FitClassesSetTheUnitsTheLastLayerNeeds) {
+  auto lower = [](int units, const std::string &fit) {
+    Program p = parseOk("model m {\n  input shape=(28, 28, 1)\n  flatten\n"
+                        "  dense units=" +
+                        std::to_string(units) + " activation=softmax\n}\n" +
+                        fit + "\n");
+    LowerResult r = lowerModel(p, trainingSpec(p));
+    return r.error ? r.error->str() : std::string("(no error)");
+  };
+  EXPECT_EQ(lower(2, "fit dataset=mnist classes=[9, 5]"), "(no error)");
+  EXPECT_EQ(lower(2, "fit dataset=idx(\"d/\") classes=[9, 5]"), "(no error)");
+  EXPECT_EQ(lower(10, "fit dataset=mnist"), "(no error)");
+  std::string err = lower(10, "fit dataset=mnist classes=[9, 5]");
+  EXPECT_NE(err.find("test.dsl:4:3: error: dense: the fit statement's classes "
+                     "list keeps 2 classes, but the last layer has 10 units"),
+            std::string::npos)
+      << err;
+  err = lower(1, "fit dataset=idx(\"d/\") classes=[9, 5]");
+  EXPECT_NE(err.find("keeps 2 classes, but the last layer has 1 units"),
+            std::string::npos)
+      << err;
+}
+
 // Keras's image_dataset_from_directory names and defaults; the validation
 // folder starts from the dataset's settings.
 TEST(Parser, ImageFolderArguments) {
