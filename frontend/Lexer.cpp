@@ -37,15 +37,19 @@ public:
       skipBlanksAndComments();
       if (pos_ >= src_.size())
         break;
+      size_t begin = pos_;
       if (auto err = next(r.tokens)) {
         r.error = std::move(err);
         r.tokens.clear();
         return r;
       }
+      r.tokens.back().offset = begin;
+      r.tokens.back().end = pos_;
     }
     Token eof;
     eof.kind = TokenKind::Eof;
     eof.loc = eofLoc();
+    eof.offset = eof.end = src_.size();
     r.tokens.push_back(std::move(eof));
     return r;
   }

@@ -33,6 +33,9 @@ struct Token {
   TokenKind kind = TokenKind::Eof;
   std::string text; // the spelling; for strings, the unescaped contents
   SourceLoc loc;
+  // The token's bytes in the source, [offset, end): its exact spelling
+  // (a string with its quotes and escapes) for source rewriting.
+  size_t offset = 0, end = 0;
   int64_t intValue = 0;  // Int
   double floatValue = 0; // Int and Float
 };

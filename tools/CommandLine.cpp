@@ -28,6 +28,11 @@ Actions:
                           images, recursively. Takes the paths up to the
                           next flag; the weights come from --load (default:
                           MODEL.safetensors next to the model)
+  --tune                  run the hyper-parameter search of the model's
+                          tune statement: a table row per trial, then the
+                          best trial's values; writes results.csv,
+                          best.dsl and best.safetensors to --tune-dir
+                          (--epochs caps each trial's epochs)
   --emit=ir|train-ir|fused-ir|llvm|asm
                           print the forward graph, the training-step graph
                           (after autodiff, before fusion), the training-step
@@ -57,6 +62,8 @@ Files:
                           replaces the fit statement's initial_weights)
   --history FILE.csv      per-epoch history (Keras CSVLogger columns)
   --plot FILE.svg         accuracy and loss per epoch
+  --tune-dir DIR          with --tune: where the search's files go
+                          (default: MODEL_tune next to the model)
   (--save, --history and --plot need --train; each a regular file or a
   new name, all different; checked before training; symlinks are written
   through)
@@ -228,10 +235,12 @@ Result<Options> parseCommandLine(const std::vector<std::string> &args) {
       {"--save", text(o.savePath, "--save")},
       {"--load", text(o.loadPath, "--load")},
       {"--load-by-name", text(o.loadByNamePath, "--load-by-name")},
+      {"--tune-dir", text(o.tuneDir, "--tune-dir")},
   };
   std::map<std::string, bool *> switches = {
       {"--train", &o.train},
       {"--evaluate", &o.evaluate},
+      {"--tune", &o.tune},
       {"--no-shuffle", &o.noShuffle},
       {"--profile", &o.profile},
       {"--print-after-all", &o.printAfterAll},
@@ -311,6 +320,32 @@ Result<Options> parseCommandLine(const std::vector<std::string> &args) {
     return o;
   if (o.modelPath.empty())
     return Status("no model file given (usage: cnnc MODEL.dsl [--train])");
+  // A search trains many models and writes its own files; the one-model
+  // actions and files would be ambiguous with it.
+  if (o.tune) {
+    std::pair<bool, const char *> others[] = {
+        {o.train, "--train"},
+        {o.evaluate, "--evaluate"},
+        {o.predict, "--predict"},
+        {!o.emit.empty(), "--emit"},
+        {!o.savePath.empty(), "--save"},
+        {!o.historyPath.empty(), "--history"},
+        {!o.plotPath.empty(), "--plot"},
+        {!o.loadPath.empty(), "--load"},
+        {!o.loadByNamePath.empty(), "--load-by-name"},
+        {o.profile, "--profile"},
+        {o.printAfterAll, "--print-after-all"},
+        {!o.printAfter.empty(), "--print-after"},
+        {o.verifyEach, "--verify-each"},
+    };
+    for (const auto &[on, flag] : others)
+      if (on)
+        return Status(fmt::format("--tune cannot be combined with {}; a "
+                                  "search writes its own files (--tune-dir)",
+                                  flag));
+  }
+  if (!o.tuneDir.empty() && !o.tune)
+    return Status("--tune-dir needs --tune");
   int actions = o.train + o.evaluate + o.predict + !o.emit.empty();
   if (actions > 1)
     return Status("choose one of --train, --evaluate, --predict and --emit");

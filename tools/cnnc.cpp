@@ -1,7 +1,9 @@
 // The cnnc command: compile a model described in the DSL, then train,
-// evaluate or print its IR. A client of the public API (cnnc/cnnc.h) only.
+// evaluate or print its IR. A client of the public API (cnnc/cnnc.h); --tune
+// (tools/Tune.cpp) also rewrites the source with the frontend.
 #include "cnnc/cnnc.h"
 #include "tools/CommandLine.h"
+#include "tools/Tune.h"
 
 #include <fmt/format.h>
 
@@ -451,5 +453,7 @@ int main(int argc, char **argv) {
     fmt::print("cnnc {} (LLVM 19)\n", cnnc::version());
     return 0;
   }
+  if (opt->tune)
+    return tools::runTune(*opt);
   return run(*opt);
 }
