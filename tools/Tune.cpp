@@ -1,5 +1,4 @@
 #include "tools/Tune.h"
-#include "frontend/SearchSpace.h"
 #include "support/AtomicFile.h"
 #include "support/TextFile.h"
 
@@ -20,10 +19,6 @@ namespace fs = std::filesystem;
 namespace cnnc::tools {
 
 namespace {
-
-using frontend::SearchProgram;
-using frontend::TuneObjective;
-using frontend::TuneStrategy;
 
 int fail(const std::string &msg) {
   fmt::print(stderr, "cnnc: error: {}\n", msg);
@@ -81,11 +76,11 @@ struct Trial {
   double seconds = 0;
 };
 
-std::string resultsCsv(const SearchProgram &p, const std::string &objective,
+std::string resultsCsv(const Search &search, const std::string &objective,
                        const std::vector<Trial> &trials) {
   std::string out = "trial";
-  for (const auto &s : p.spaces)
-    out.append(",").append(csvField(s.name));
+  for (const std::string &name : search.spaceNames())
+    out.append(",").append(csvField(name));
   out += fmt::format(",epochs,{},seconds\n", objective);
   for (const Trial &t : trials) {
     out += std::to_string(t.number);
@@ -151,25 +146,17 @@ struct Table {
 } // namespace
 
 int runTune(const Options &opt) {
-  auto text = support::readTextFile(opt.modelPath, "a model file");
-  if (!text.ok())
-    return fail(fmt::format("{}: {}", opt.modelPath,
-                            std::string(text.status().message())));
-  frontend::SearchResult parsed = frontend::parseSearch(*text, opt.modelPath);
-  if (parsed.error) {
-    fmt::print(stderr, "{}\n", parsed.error->str());
-    return 1;
-  }
-  const SearchProgram &p = *parsed.program;
-  if (!p.tune)
+  auto parsed = Search::fromFile(opt.modelPath);
+  if (!parsed.ok())
+    return fail(parsed.status());
+  const Search &search = *parsed;
+  const TuneSettings &tune = search.settings();
+  if (!tune.present)
     return fail(fmt::format("{}: --tune needs a tune statement, such as "
                             "'tune strategy=random trials=10'",
                             opt.modelPath));
-  const frontend::TuneSpec &tune = *p.tune;
-  if (auto error = frontend::checkCombinations(p, tune.seed)) {
-    fmt::print(stderr, "{}\n", error->str());
-    return 1;
-  }
+  if (Status s = search.check(); !s.ok())
+    return fail(s);
 
   // The directory, made before any training so that a bad path costs
   // nothing.
@@ -194,17 +181,15 @@ int runTune(const Options &opt) {
   std::string dslPath = (dir / "best.dsl").string();
   std::string weightsPath = (dir / "best.safetensors").string();
 
-  bool grid = tune.strategy == TuneStrategy::Grid;
-  uint64_t count = grid ? frontend::gridSize(p) : 0;
-  if (tune.trials > 0)
-    count = grid ? std::min<uint64_t>(count, tune.trials) : tune.trials;
-  bool minimize = tune.objective == TuneObjective::ValLoss;
+  bool grid = tune.grid;
+  uint64_t count = search.trialCount();
+  bool minimize = tune.minimizeLoss;
   std::string objective = minimize ? "val_loss" : "val_accuracy";
 
   Table table;
   std::vector<std::string> header = {"trial"};
-  for (const auto &s : p.spaces)
-    header.push_back(s.name);
+  for (const std::string &name : search.spaceNames())
+    header.push_back(name);
   header.insert(header.end(), {"epochs", objective, "seconds"});
   for (const std::string &h : header)
     table.widths.push_back(std::max<size_t>(h.size(), 6));
@@ -229,9 +214,8 @@ int runTune(const Options &opt) {
   for (uint64_t i = 0; i < count; ++i) {
     Trial t;
     t.number = static_cast<int64_t>(i) + 1;
-    t.values = grid ? frontend::gridTrial(p, i)
-                    : frontend::randomTrial(p, tune.seed, i);
-    std::string source = frontend::instantiate(p, t.values);
+    t.values = search.trialValues(i);
+    std::string source = search.instantiate(t.values);
     auto start = std::chrono::steady_clock::now();
     std::string why;
     auto model = Model::fromString(source, opt.modelPath, co);
@@ -301,8 +285,8 @@ int runTune(const Options &opt) {
     trials.push_back(std::move(t));
     // The files after every trial, so that a stopped search keeps the
     // finished trials.
-    absl::Status written =
-        support::writeFileAtomically(csvPath, resultsCsv(p, objective, trials));
+    absl::Status written = support::writeFileAtomically(
+        csvPath, resultsCsv(search, objective, trials));
     if (written.ok() && better) {
       best = trials.size() - 1;
       written = support::writeFileAtomically(dslPath, source);
@@ -330,7 +314,7 @@ int runTune(const Options &opt) {
     return fail(fmt::format("every trial failed; see {}", csvPath));
   const Trial &b = trials[*best];
   fmt::print("Best: trial {} ({}) {} {:.4f}\n", b.number,
-             frontend::describeValues(p, b.values), objective, *b.objective);
+             search.describe(b.values), objective, *b.objective);
   fmt::print("Results in {}: results.csv, best.dsl, best.safetensors\n",
              dir.string());
   return 0;

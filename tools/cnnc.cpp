@@ -1,6 +1,6 @@
 // The cnnc command: compile a model described in the DSL, then train,
 // evaluate or print its IR. A client of the public API (cnnc/cnnc.h); --tune
-// (tools/Tune.cpp) also rewrites the source with the frontend.
+// (tools/Tune.cpp) runs searches through cnnc::Search.
 #include "cnnc/cnnc.h"
 #include "tools/CommandLine.h"
 #include "tools/Tune.h"

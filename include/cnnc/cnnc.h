@@ -431,6 +431,57 @@ private:
   std::unique_ptr<Impl> impl_;
 };
 
+//===----------------------------------------------------------------------===//
+// Hyper-parameter search
+//===----------------------------------------------------------------------===//
+
+// A DSL file's tune statement (docs/dsl.md, "Hyper-parameter search").
+struct TuneSettings {
+  bool present = false;      // the file has a tune statement
+  bool grid = false;         // strategy=grid; else random
+  bool minimizeLoss = false; // objective=val_loss; else val_accuracy
+  int64_t trials = 0;        // random: the number of trials; grid: a cap
+  int64_t maxEpochs = 0;     // caps the fit statement's epochs; 0: none
+  uint64_t seed = 0;
+};
+
+// The search spaces of a DSL file (choice, int_range, uniform, log_uniform)
+// and its tune statement. A trial is the file with each space replaced by
+// one value: an ordinary model for Model::fromString.
+class CNNC_API Search {
+public:
+  // Syntax and domains checked; errors are diagnostics.
+  static Result<Search> fromFile(const std::string &path);
+  static Result<Search> fromString(const std::string &source,
+                                   const std::string &name = "<string>");
+  Search(Search &&) noexcept;
+  Search &operator=(Search &&) noexcept;
+  ~Search();
+
+  // One per space, in source order: the argument and its line, "units@7".
+  const std::vector<std::string> &spaceNames() const;
+  const TuneSettings &settings() const;
+  // How many trials the tune statement asks for (grid: every combination).
+  uint64_t trialCount() const;
+  // Trial i's value of each space, as DSL text: grid combination i, or
+  // random trial i (a pure function of the seed and i).
+  std::vector<std::string> trialValues(uint64_t i) const;
+  // The model text with those values, the tune statement removed.
+  std::string instantiate(const std::vector<std::string> &values) const;
+  // "units@7=512, rate@9=0.5".
+  std::string describe(const std::vector<std::string> &values) const;
+  // Parses and lowers the combinations (at most 4096; uniform spaces at
+  // their ends): the first that cannot work, as a diagnostic.
+  Status check() const;
+
+  struct Impl; // opaque
+
+private:
+  friend struct SearchAccess;
+  explicit Search(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
 // Keras CSVLogger columns plus seconds (docs/formats.md); atomic.
 CNNC_API Status writeHistoryCsv(const std::string &path,
                                 const std::vector<EpochMetrics> &history);
