@@ -278,8 +278,19 @@ int run(const tools::Options &opt) {
     co.shuffle = false;
   co.threads = static_cast<int>(opt.threads.value_or(0));
   auto compiled = Model::fromFile(opt.modelPath, co);
-  if (!compiled.ok())
+  if (!compiled.ok()) {
+    // A search file run without --tune: the binder meets choice(...) where
+    // a value goes; say what the file is.
+    const std::optional<Diagnostic> &d = compiled.status().diagnostic();
+    auto search = Search::fromFile(opt.modelPath);
+    if (d && search.ok() && !search->spaceNames().empty()) {
+      Diagnostic hinted = *d;
+      hinted.message += "; the file has search spaces: run it with --tune";
+      fmt::print(stderr, "{}\n", hinted.str());
+      return 1;
+    }
     return fail(compiled.status());
+  }
   Model &model = *compiled;
   // The files the fit statement's callbacks write, checked as the flags'
   // are (a per-epoch name like "w-{epoch}.safetensors" is checked when

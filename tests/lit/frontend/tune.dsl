@@ -89,6 +89,10 @@
 # RUN: not %cnnc %t/no-spaces.dsl --tune-dir d 2>&1 | %{check} --check-prefix=TUNE-DIR
 # TUNE-DIR: {{^}}cnnc: error: --tune-dir needs --tune{{$}}
 
+
+# A search file run without --tune: the ordinary error, and what to do.
+# RUN: not %cnnc %t/plain-run.dsl 2>&1 | %{check} --check-prefix=SPACES-WITHOUT-TUNE
+# SPACES-WITHOUT-TUNE:      {{^.*}}/plain-run.dsl:4:15: error: units expects an integer, got a call 'choice(...)'; the file has search spaces: run it with --tune{{$}}
 #--- int-range-reversed.dsl
 model m {
   input shape=(28, 28, 1)
@@ -209,3 +213,10 @@ model m {
   flatten
   dense units=10 activation=softmax
 }
+#--- plain-run.dsl
+model m {
+  input shape=(8, 8, 1)
+  flatten
+  dense units=choice(10, 20) activation=softmax
+}
+tune strategy=grid
