@@ -280,10 +280,14 @@ int run(const tools::Options &opt) {
   auto compiled = Model::fromFile(opt.modelPath, co);
   if (!compiled.ok()) {
     // A search file run without --tune: the binder meets choice(...) where
-    // a value goes; say what the file is.
+    // a value goes; say what the file is. Only a regular file is read
+    // again (a pipe's writer may be gone).
     const std::optional<Diagnostic> &d = compiled.status().diagnostic();
-    auto search = Search::fromFile(opt.modelPath);
-    if (d && search.ok() && !search->spaceNames().empty()) {
+    std::error_code ec;
+    auto search = d && d->line > 0 && fs::is_regular_file(opt.modelPath, ec)
+                      ? Search::fromFile(opt.modelPath)
+                      : Result<Search>(Status("not a search"));
+    if (search.ok() && !search->spaceNames().empty()) {
       Diagnostic hinted = *d;
       hinted.message += "; the file has search spaces: run it with --tune";
       fmt::print(stderr, "{}\n", hinted.str());

@@ -207,6 +207,19 @@ TEST_F(CliTest, ModelFilesAreReadUpToALimit) {
   EXPECT_EQ(endless.err, fifo.string() +
                              ": error: larger than the 64 MiB limit for a "
                              "model file\n");
+
+  // A model with an error at a line, from a pipe whose writer is then
+  // gone: reported once, never read again (that would wait forever).
+  fs::path once = dir_ / "once.dsl";
+  ASSERT_EQ(::mkfifo(once.c_str(), 0600), 0);
+  fs::path bad = write("bad.dsl", "model m {\n  input shape=(8, 8, 1)\n  "
+                                  "dense units=choice(2, 3)\n}\n");
+  RunResult piped = runBounded(once.string(), "(cat " + bad.string() + " >" +
+                                                  once.string() + " &); ");
+  EXPECT_EQ(piped.status, 1) << piped.err;
+  EXPECT_NE(piped.err.find("once.dsl:3:15: error: units expects an integer"),
+            std::string::npos)
+      << piped.err;
 }
 
 // Every output is checked before anything is compiled or trained: here the
