@@ -1,6 +1,7 @@
 #include "tools/Tune.h"
 #include "support/AtomicFile.h"
 #include "support/TextFile.h"
+#include "tools/StopSignal.h"
 
 #include <fmt/format.h>
 
@@ -31,27 +32,6 @@ int fail(const Status &s) {
     return 1;
   }
   return fail(s.message());
-}
-
-// The first SIGINT or SIGTERM stops the running trial after its current
-// step; the finished trials' files are already written.
-std::atomic<bool> gStop{false};
-volatile std::sig_atomic_t gStopSignal = 0;
-
-void setHandler(void (*handler)(int)) {
-  struct sigaction sa = {};
-  sa.sa_handler = handler;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-}
-
-void onStopSignal(int sig) {
-  if (gStopSignal == 0)
-    gStopSignal = sig;
-  gStop.store(true, std::memory_order_relaxed);
-  setHandler(SIG_DFL);
 }
 
 // RFC 4180: a field with a comma, quote or line break is quoted, its quotes
@@ -210,7 +190,7 @@ int runTune(const Options &opt) {
   DataCache data;
   std::vector<Trial> trials;
   std::optional<size_t> best;
-  setHandler(onStopSignal);
+  catchStopSignals();
   for (uint64_t i = 0; i < count; ++i) {
     Trial t;
     t.number = static_cast<int64_t>(i) + 1;
@@ -227,14 +207,14 @@ int runTune(const Options &opt) {
     } else {
       TrainingConfig config = model->config();
       if (!config.validation) {
-        setHandler(SIG_DFL);
+        defaultStopSignals();
         return fail(fmt::format("{}: --tune needs validation data for its "
                                 "objective {}; the fit statement has none",
                                 opt.modelPath, objective));
       }
       bool loaded = false;
       if (Status s = loadData(*model, opt, data, loaded); !s.ok()) {
-        setHandler(SIG_DFL);
+        defaultStopSignals();
         return fail(s);
       }
       int64_t epochs = config.epochs;
@@ -292,16 +272,16 @@ int runTune(const Options &opt) {
       written = support::writeFileAtomically(dslPath, source);
     }
     if (!written.ok()) {
-      setHandler(SIG_DFL);
+      defaultStopSignals();
       return fail(std::string(written.message()));
     }
     if (better)
       if (Status s = model->saveWeights(weightsPath); !s.ok()) {
-        setHandler(SIG_DFL);
+        defaultStopSignals();
         return fail(s);
       }
   }
-  setHandler(SIG_DFL);
+  defaultStopSignals();
   if (gStopSignal != 0) {
     fmt::print(stderr,
                "cnnc: interrupted in trial {} of {}; the {} finished trial{} "

@@ -3,6 +3,7 @@
 // (tools/Tune.cpp) runs searches through cnnc::Search.
 #include "cnnc/cnnc.h"
 #include "tools/CommandLine.h"
+#include "tools/StopSignal.h"
 #include "tools/Tune.h"
 
 #include <fmt/format.h>
@@ -19,6 +20,10 @@
 
 namespace fs = std::filesystem;
 using namespace cnnc;
+using tools::catchStopSignals;
+using tools::defaultStopSignals;
+using tools::gStop;
+using tools::gStopSignal;
 
 namespace {
 
@@ -173,31 +178,6 @@ Status instrument(Model &model, const tools::Options &opt) {
   std::string message = "--print-after: ";
   message.append(s.message());
   return Status(message);
-}
-
-// Set by the first SIGINT or SIGTERM of a training run; fit reads it after
-// every step and stops there.
-std::atomic<bool> gStop{false};
-volatile std::sig_atomic_t gStopSignal = 0;
-static_assert(std::atomic<bool>::is_always_lock_free,
-              "the stop flag is set from a signal handler");
-
-void setHandler(void (*handler)(int)) {
-  struct sigaction sa = {};
-  sa.sa_handler = handler;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-}
-
-// Only sets the flag (and puts the default action back, so that a second
-// Ctrl-C kills at once); the training loop does the rest.
-void onStopSignal(int sig) {
-  if (gStopSignal == 0)
-    gStopSignal = sig;
-  gStop.store(true, std::memory_order_relaxed);
-  setHandler(SIG_DFL);
 }
 
 // Writes the --history and --plot files that were asked for.
@@ -395,11 +375,11 @@ int run(const tools::Options &opt) {
     fo.report = &report;
     fo.stop = &gStop;
     model.setProfiling(opt.profile);
-    setHandler(onStopSignal);
+    catchStopSignals();
     auto history =
         model.fit(*train, config.validation && test ? &*test : nullptr, fo);
     if (!history.ok()) {
-      setHandler(SIG_DFL);
+      defaultStopSignals();
       // The weights of a failed run (a diverged loss) are worth nothing, but
       // the epochs that finished are: keep their history.
       if (report.step == 0)
@@ -420,7 +400,7 @@ int run(const tools::Options &opt) {
     if (saved.ok())
       saved = writeHistoryFiles(opt, model, *history);
     // Signals during the rest (evaluation) act as usual.
-    setHandler(SIG_DFL);
+    defaultStopSignals();
     if (!saved.ok())
       return fail(saved);
     if (gStopSignal != 0) {
