@@ -1,6 +1,7 @@
 #include "tools/Tune.h"
 #include "support/AtomicFile.h"
 #include "support/TextFile.h"
+#include "tools/Errors.h"
 #include "tools/StopSignal.h"
 
 #include <fmt/format.h>
@@ -20,19 +21,6 @@ namespace fs = std::filesystem;
 namespace cnnc::tools {
 
 namespace {
-
-int fail(const std::string &msg) {
-  fmt::print(stderr, "cnnc: error: {}\n", msg);
-  return 1;
-}
-
-int fail(const Status &s) {
-  if (s.diagnostic()) {
-    fmt::print(stderr, "{}\n", s.diagnostic()->str());
-    return 1;
-  }
-  return fail(s.message());
-}
 
 // RFC 4180: a field with a comma, quote or line break is quoted, its quotes
 // doubled.

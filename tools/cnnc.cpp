@@ -3,6 +3,7 @@
 // (tools/Tune.cpp) runs searches through cnnc::Search.
 #include "cnnc/cnnc.h"
 #include "tools/CommandLine.h"
+#include "tools/Errors.h"
 #include "tools/StopSignal.h"
 #include "tools/Tune.h"
 
@@ -22,6 +23,7 @@ namespace fs = std::filesystem;
 using namespace cnnc;
 using tools::catchStopSignals;
 using tools::defaultStopSignals;
+using tools::fail;
 using tools::gStop;
 using tools::gStopSignal;
 
@@ -42,20 +44,6 @@ void printWeightsByName(const std::string &path, const WeightsByName &r) {
     fmt::print("  new (not in the file): {}\n", list(r.fresh));
   if (!r.unused.empty())
     fmt::print("  in the file, not in the model: {}\n", list(r.unused));
-}
-
-int fail(const std::string &msg) {
-  fmt::print(stderr, "cnnc: error: {}\n", msg);
-  return 1;
-}
-
-// DSL errors show the line and a caret; all others are one line.
-int fail(const Status &s) {
-  if (s.diagnostic()) {
-    fmt::print(stderr, "{}\n", s.diagnostic()->str());
-    return 1;
-  }
-  return fail(s.message());
 }
 
 // `path` with its symbolic links followed, as the library's atomic writes
