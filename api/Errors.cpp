@@ -47,5 +47,17 @@ Status toStatus(const absl::Status &s) {
   return Status(std::string(s.message()));
 }
 
+std::string csvField(const std::string &s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos)
+    return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"')
+      out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
 } // namespace api
 } // namespace cnnc

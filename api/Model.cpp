@@ -378,6 +378,22 @@ Result<Dataset> loadDataset(const Model::Impl &m, const std::string &split,
 }
 } // namespace
 
+std::string api::dataKey(const Model &model) {
+  const Model::Impl &m = ModelAccess::impl(model);
+  const ir::FitSpec &fit = m.spec.fit;
+  auto folder = [](const ir::ImageFolderSpec &f) {
+    ImageFolderOptions o = api::toOptions(f);
+    return fmt::format("{}|{}x{}|{}|{}|{}|{}", f.directory, o.height, o.width,
+                       o.colorMode, o.interpolation, o.cropToAspectRatio,
+                       f.validationSplit);
+  };
+  return fmt::format(
+      "{}|{}|{}|{}|{}|{}|{}|{}", static_cast<int>(fit.dataset), fit.idxPrefix,
+      folder(fit.images), static_cast<int>(fit.validation),
+      folder(fit.validationImages), fit.seed, fmt::join(fit.classes, ","),
+      fmt::join(model.inputShape(), "x"));
+}
+
 Result<Dataset> Model::dataset(const std::string &split,
                                const std::string &dataDir) const {
   const ir::FitSpec &fit = impl_->spec.fit;

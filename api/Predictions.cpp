@@ -9,24 +9,6 @@
 
 namespace cnnc {
 
-namespace {
-
-// RFC 4180: a field with a comma, quote or line break is quoted, quotes
-// doubled.
-std::string csvField(const std::string &s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos)
-    return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"')
-      out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
-} // namespace
-
 std::vector<ClassScore> ImagePredictions::top(size_t i, int64_t k) const {
   size_t classes = classNames.size();
   if (classes == 0 || i >= files.size() ||
@@ -59,9 +41,9 @@ Status writePredictionsCsv(const std::string &path,
       text += fmt::format(",class_{0},probability_{0}", r);
   text += "\n";
   for (size_t i = 0; i < predictions.files.size(); ++i) {
-    text += csvField(predictions.files[i]);
+    text += api::csvField(predictions.files[i]);
     for (const ClassScore &c : predictions.top(i, k))
-      text += fmt::format(",{},{:.6f}", csvField(c.name), c.probability);
+      text += fmt::format(",{},{:.6f}", api::csvField(c.name), c.probability);
     text += "\n";
   }
   return api::toStatus(support::writeFileAtomically(path, text));

@@ -8,12 +8,6 @@
 
 namespace cnnc {
 
-struct Search::Impl {
-  frontend::SearchProgram program;
-  std::vector<std::string> names;
-  TuneSettings settings;
-};
-
 // The one way to build a Search (its constructor is private).
 struct SearchAccess {
   static Search make(std::unique_ptr<Search::Impl> impl) {
@@ -32,7 +26,13 @@ Result<Search> fromParsed(frontend::SearchResult parsed) {
   if (const auto &t = impl->program.tune) {
     TuneSettings &s = impl->settings;
     s.present = true;
-    s.grid = t->strategy == frontend::TuneStrategy::Grid;
+    s.strategy = t->strategy == frontend::TuneStrategy::Grid
+                     ? TuneStrategy::Grid
+                 : t->strategy == frontend::TuneStrategy::Hyperband
+                     ? TuneStrategy::Hyperband
+                     : TuneStrategy::Random;
+    s.factor = t->factor;
+    s.hyperbandIterations = t->hyperbandIterations;
     s.minimizeLoss = t->objective == frontend::TuneObjective::ValLoss;
     s.trials = t->trials;
     s.maxEpochs = t->maxEpochs;
@@ -67,16 +67,19 @@ const TuneSettings &Search::settings() const { return impl_->settings; }
 
 uint64_t Search::trialCount() const {
   const TuneSettings &s = impl_->settings;
-  if (!s.grid)
+  if (s.strategy == TuneStrategy::Random)
     return static_cast<uint64_t>(s.trials);
-  uint64_t all = frontend::gridSize(impl_->program);
+  uint64_t all = s.strategy == TuneStrategy::Grid
+                     ? frontend::gridSize(impl_->program)
+                     : frontend::hyperbandTrials(*impl_->program.tune);
   return s.trials > 0 ? std::min<uint64_t>(all, s.trials) : all;
 }
 
 std::vector<std::string> Search::trialValues(uint64_t i) const {
   const TuneSettings &s = impl_->settings;
-  return s.grid ? frontend::gridTrial(impl_->program, i)
-                : frontend::randomTrial(impl_->program, s.seed, i);
+  return s.strategy == TuneStrategy::Grid
+             ? frontend::gridTrial(impl_->program, i)
+             : frontend::randomTrial(impl_->program, s.seed, i);
 }
 
 std::string Search::instantiate(const std::vector<std::string> &values) const {

@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <list>
 #include <malloc.h>
 #include <mutex>
 #include <thread>
@@ -414,6 +415,57 @@ compileGraph(const ir::Graph &g, const CompileOptions &options) {
   stats.linkSeconds = since(linkStart);
   stats.totalSeconds = since(start);
   return out;
+}
+
+namespace {
+
+// The memo of compileGraphShared: most recently used first.
+struct Memo {
+  std::mutex mutex;
+  std::list<std::pair<std::string, std::shared_ptr<const CompiledGraph>>>
+      entries;
+};
+
+Memo &memo() {
+  static Memo *m = new Memo(); // never destroyed: kernels may outlive main
+  return *m;
+}
+
+} // namespace
+
+absl::StatusOr<std::shared_ptr<const CompiledGraph>>
+compileGraphShared(const ir::Graph &g, const CompileOptions &options) {
+  if (options.keepLlvmIr || options.keepAsm) {
+    auto compiled = compileGraph(g, options);
+    if (!compiled.ok())
+      return compiled.status();
+    return std::shared_ptr<const CompiledGraph>(*std::move(compiled));
+  }
+  initializeLlvm();
+  auto host = detectHost();
+  if (!host.ok())
+    return host.status();
+  std::string key = kernelCacheKey(g, host->cpu, host->features);
+  Memo &m = memo();
+  {
+    std::lock_guard<std::mutex> lock(m.mutex);
+    for (auto it = m.entries.begin(); it != m.entries.end(); ++it)
+      if (it->first == key) {
+        m.entries.splice(m.entries.begin(), m.entries, it);
+        return m.entries.front().second;
+      }
+  }
+  // Compiled unlocked: another thread may compile another graph meanwhile
+  // (or this one: then both link it and the memo keeps one).
+  auto compiled = compileGraph(g, options);
+  if (!compiled.ok())
+    return compiled.status();
+  std::shared_ptr<const CompiledGraph> shared = *std::move(compiled);
+  std::lock_guard<std::mutex> lock(m.mutex);
+  m.entries.emplace_front(std::move(key), shared);
+  while (m.entries.size() > kCompiledGraphMemo)
+    m.entries.pop_back();
+  return shared;
 }
 
 } // namespace cnnc::codegen

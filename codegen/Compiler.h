@@ -69,6 +69,16 @@ private:
 absl::StatusOr<std::unique_ptr<CompiledGraph>>
 compileGraph(const ir::Graph &g, const CompileOptions &options = {});
 
+// compileGraph through a process-wide memo of the graphs compiled last (at
+// most kCompiledGraphMemo, by their kernel cache key): a model built again
+// with the same shapes, such as the next trial of a hyper-parameter search,
+// shares the linked kernels instead of loading and linking them again. The
+// kernels are pure functions of their arguments, so executors on several
+// threads may share them. Compiles that keep IR or assembly text bypass it.
+inline constexpr size_t kCompiledGraphMemo = 8;
+absl::StatusOr<std::shared_ptr<const CompiledGraph>>
+compileGraphShared(const ir::Graph &g, const CompileOptions &options = {});
+
 // Name of the kernel function for op i ("k3_conv2d").
 std::string kernelName(const ir::Graph &g, size_t opIndex);
 

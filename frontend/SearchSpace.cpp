@@ -362,11 +362,14 @@ private:
                                       "first is on line {})",
                                       p_.tune->loc.line));
     TuneSpec t;
+    std::optional<SourceLoc> factorLoc; // factor= or hyperband_iterations=
     t.loc = kw.loc;
     t.begin = kw.offset;
     t.end = tokens_[end - 1].end;
     static const std::vector<std::string> known = {
-        "strategy", "objective", "trials", "max_epochs", "factor", "seed"};
+        "strategy",   "objective", "trials",
+        "max_epochs", "factor",    "hyperband_iterations",
+        "seed"};
     std::set<std::string> seen;
     for (size_t j = begin + 1; j < end; j += 3) {
       const Token &name = tokens_[j];
@@ -400,20 +403,20 @@ private:
         return true;
       };
       if (name.text == "strategy") {
-        if (v.kind == TokenKind::Ident && v.text == "hyperband")
-          return fail(v.loc, "strategy hyperband is not supported yet; use "
-                             "random or grid");
+        static const std::vector<std::string> strategies = {"random", "grid",
+                                                            "hyperband"};
         if (v.kind != TokenKind::Ident ||
-            (v.text != "random" && v.text != "grid"))
+            std::find(strategies.begin(), strategies.end(), v.text) ==
+                strategies.end())
           return fail(v.loc,
                       v.kind == TokenKind::Ident
-                          ? unknownMessage("strategy", v.text,
-                                           {"random", "grid", "hyperband"})
-                          : fmt::format("strategy expects random or grid, "
-                                        "got {}",
+                          ? unknownMessage("strategy", v.text, strategies)
+                          : fmt::format("strategy expects random, grid or "
+                                        "hyperband, got {}",
                                         describeValue(v)));
-        t.strategy =
-            v.text == "grid" ? TuneStrategy::Grid : TuneStrategy::Random;
+        t.strategy = v.text == "grid"        ? TuneStrategy::Grid
+                     : v.text == "hyperband" ? TuneStrategy::Hyperband
+                                             : TuneStrategy::Random;
       } else if (name.text == "objective") {
         if (v.kind != TokenKind::Ident ||
             (v.text != "val_accuracy" && v.text != "val_loss"))
@@ -433,8 +436,13 @@ private:
         if (!integer(1, (int64_t{1} << 31) - 1, t.maxEpochs))
           return false;
       } else if (name.text == "factor") {
-        return fail(name.loc, "factor is for strategy=hyperband, which is "
-                              "not supported yet");
+        if (!integer(2, 1000, t.factor))
+          return false;
+        factorLoc = name.loc;
+      } else if (name.text == "hyperband_iterations") {
+        if (!integer(1, 1000, t.hyperbandIterations))
+          return false;
+        factorLoc = name.loc;
       } else {
         int64_t seed = 0;
         if (!integer(0, INT64_MAX, seed))
@@ -442,6 +450,9 @@ private:
         t.seed = static_cast<uint64_t>(seed);
       }
     }
+    if (factorLoc && t.strategy != TuneStrategy::Hyperband)
+      return fail(*factorLoc, "factor and hyperband_iterations are for "
+                              "strategy=hyperband");
     p_.tune = t;
     return true;
   }
@@ -457,6 +468,9 @@ private:
                          "log_uniform(...) as an argument's value");
     if (t.strategy == TuneStrategy::Random && t.trials == 0)
       return fail(t.loc, "tune strategy=random needs trials=N");
+    if (t.strategy == TuneStrategy::Hyperband && t.maxEpochs == 0)
+      return fail(t.loc, "tune strategy=hyperband needs max_epochs=N (the "
+                         "epochs of its longest trials)");
     if (t.strategy == TuneStrategy::Grid) {
       for (const SearchSpace &s : p_.spaces)
         if (s.size() == 0)
@@ -639,6 +653,41 @@ std::optional<Diagnostic> checkCombinations(const SearchProgram &p,
     }
   }
   return std::nullopt;
+}
+
+int64_t hyperbandBrackets(const TuneSpec &t) {
+  double epochs = static_cast<double>(t.maxEpochs);
+  int64_t brackets = 0;
+  while (epochs >= 1) { // min_epochs
+    epochs /= static_cast<double>(t.factor);
+    ++brackets;
+  }
+  return brackets;
+}
+
+int64_t hyperbandSize(const TuneSpec &t, int64_t bracket, int64_t round) {
+  // Python's math.log(x, base) is log(x) / log(base).
+  double end0 = std::ceil(1 + std::log(static_cast<double>(t.maxEpochs)) /
+                                  std::log(static_cast<double>(t.factor)));
+  double end = end0 / static_cast<double>(bracket + 1);
+  return static_cast<int64_t>(
+      std::ceil(end * std::pow(static_cast<double>(t.factor),
+                               static_cast<double>(bracket - round))));
+}
+
+int64_t hyperbandEpochs(const TuneSpec &t, int64_t bracket, int64_t round) {
+  return static_cast<int64_t>(
+      std::ceil(static_cast<double>(t.maxEpochs) /
+                std::pow(static_cast<double>(t.factor),
+                         static_cast<double>(bracket - round))));
+}
+
+uint64_t hyperbandTrials(const TuneSpec &t) {
+  uint64_t n = 0;
+  for (int64_t b = hyperbandBrackets(t) - 1; b >= 0; --b)
+    for (int64_t r = 0; r <= b; ++r)
+      n += static_cast<uint64_t>(hyperbandSize(t, b, r));
+  return n * static_cast<uint64_t>(t.hyperbandIterations);
 }
 
 } // namespace cnnc::frontend

@@ -39,7 +39,7 @@ struct SearchSpace {
 // round-trip spelling, with ".0" added when it would read as an integer.
 std::string formatReal(double x);
 
-enum class TuneStrategy { Random, Grid };
+enum class TuneStrategy { Random, Grid, Hyperband };
 enum class TuneObjective { ValAccuracy, ValLoss };
 
 struct TuneSpec {
@@ -47,8 +47,13 @@ struct TuneSpec {
   size_t begin = 0, end = 0; // the statement's bytes (without the newline)
   TuneStrategy strategy = TuneStrategy::Random;
   TuneObjective objective = TuneObjective::ValAccuracy;
-  int64_t trials = 0;    // random: the number of trials
-  int64_t maxEpochs = 0; // caps the fit statement's epochs; 0: no cap
+  // random: the number of trials; grid and hyperband: a cap (0: none).
+  int64_t trials = 0;
+  // Caps the fit statement's epochs (0: no cap); hyperband: the epochs of
+  // its longest trials (required).
+  int64_t maxEpochs = 0;
+  int64_t factor = 3;              // hyperband: KerasTuner's reduction factor
+  int64_t hyperbandIterations = 1; // hyperband: sweeps over all brackets
   uint64_t seed = 0;
 };
 
@@ -93,6 +98,20 @@ std::vector<std::string> randomTrial(const SearchProgram &p, uint64_t seed,
 // outermost.
 uint64_t gridSize(const SearchProgram &p);
 std::vector<std::string> gridTrial(const SearchProgram &p, uint64_t i);
+
+// Hyperband as Keras Tuner runs it (keras_tuner/tuners/hyperband.py): each
+// iteration runs brackets hyperbandBrackets(t) - 1 down to 0; bracket b has
+// b + 1 rounds; round r trains hyperbandSize(t, b, r) trials up to epoch
+// hyperbandEpochs(t, b, r). Round 0's trials are fresh random draws; round
+// r > 0's are the best of round r - 1, each continuing from its
+// predecessor's best weights. Computed in doubles exactly as Keras Tuner
+// computes them, so the plans agree.
+int64_t hyperbandBrackets(const TuneSpec &t);
+int64_t hyperbandSize(const TuneSpec &t, int64_t bracket, int64_t round);
+int64_t hyperbandEpochs(const TuneSpec &t, int64_t bracket, int64_t round);
+// The trials of a whole hyperband search (every iteration, bracket and
+// round), before the tune statement's trials= cap.
+uint64_t hyperbandTrials(const TuneSpec &t);
 
 // Checks every combination of the spaces' values (uniform and log_uniform:
 // their lowest and highest values) by parsing and lowering it, at most

@@ -84,7 +84,7 @@ Executor::create(ir::Graph g, ParamStore &store,
                       g.name()));
       !s.ok())
     return s;
-  auto compiled = codegen::compileGraph(g, options);
+  auto compiled = codegen::compileGraphShared(g, options);
   if (!compiled.ok())
     return compiled.status();
   auto ex = std::unique_ptr<Executor>(new Executor());

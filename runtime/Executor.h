@@ -77,7 +77,7 @@ private:
   void placeBarriers();
 
   ir::Graph graph_;
-  std::unique_ptr<codegen::CompiledGraph> compiled_;
+  std::shared_ptr<const codegen::CompiledGraph> compiled_;
   passes::MemoryPlan plan_;
   std::unique_ptr<char[], void (*)(void *)> arena_{nullptr, nullptr};
   std::vector<void *> pointers_; // per value

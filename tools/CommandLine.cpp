@@ -32,7 +32,8 @@ Actions:
                           tune statement: a table row per trial, then the
                           best trial's values; writes results.csv,
                           best.dsl and best.safetensors to --tune-dir
-                          (--epochs caps each trial's epochs)
+                          (--epochs caps each trial's epochs); continues
+                          an interrupted search found there
   --emit=ir|train-ir|fused-ir|llvm|asm
                           print the forward graph, the training-step graph
                           (after autodiff, before fusion), the training-step
@@ -64,6 +65,8 @@ Files:
   --plot FILE.svg         accuracy and loss per epoch
   --tune-dir DIR          with --tune: where the search's files go
                           (default: MODEL_tune next to the model)
+  --parallel-trials N     with --tune: train N trials side by side, each
+                          on --threads / N threads (default 1)
   (--save, --history and --plot need --train; each a regular file or a
   new name, all different; checked before training; symlinks are written
   through)
@@ -236,6 +239,8 @@ Result<Options> parseCommandLine(const std::vector<std::string> &args) {
       {"--load", text(o.loadPath, "--load")},
       {"--load-by-name", text(o.loadByNamePath, "--load-by-name")},
       {"--tune-dir", text(o.tuneDir, "--tune-dir")},
+      {"--parallel-trials",
+       integer(o.parallelTrials, "--parallel-trials", kMaxThreads)},
   };
   std::map<std::string, bool *> switches = {
       {"--train", &o.train},
@@ -346,6 +351,8 @@ Result<Options> parseCommandLine(const std::vector<std::string> &args) {
   }
   if (!o.tuneDir.empty() && !o.tune)
     return Status("--tune-dir needs --tune");
+  if (o.parallelTrials && !o.tune)
+    return Status("--parallel-trials needs --tune");
   int actions = o.train + o.evaluate + o.predict + !o.emit.empty();
   if (actions > 1)
     return Status("choose one of --train, --evaluate, --predict and --emit");

@@ -23,9 +23,10 @@ struct Options {
   std::optional<uint64_t> seed;
   bool noShuffle = false, profile = false;
   std::string dataDir, historyPath, plotPath, savePath, loadPath;
-  std::string loadByNamePath; // --load-by-name
-  bool tune = false;          // --tune: run the file's search
-  std::string tuneDir;        // --tune-dir (default: MODEL_tune)
+  std::string loadByNamePath;            // --load-by-name
+  bool tune = false;                     // --tune: run the file's search
+  std::string tuneDir;                   // --tune-dir (default: MODEL_tune)
+  std::optional<int64_t> parallelTrials; // --parallel-trials
   // Pass instrumentation of the compile pipelines.
   bool printAfterAll = false, verifyEach = false;
   std::vector<std::string> printAfter; // pass names, in flag order

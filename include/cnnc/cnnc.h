@@ -427,6 +427,7 @@ public:
   struct Impl; // opaque
 
 private:
+  friend struct ModelAccess;
   explicit Model(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
@@ -436,15 +437,65 @@ private:
 //===----------------------------------------------------------------------===//
 
 // A DSL file's tune statement (docs/dsl.md, "Hyper-parameter search").
+enum class TuneStrategy { Random, Grid, Hyperband };
 struct TuneSettings {
-  bool present = false;      // the file has a tune statement
-  bool grid = false;         // strategy=grid; else random
+  bool present = false; // the file has a tune statement
+  TuneStrategy strategy = TuneStrategy::Random;
   bool minimizeLoss = false; // objective=val_loss; else val_accuracy
-  int64_t trials = 0;        // random: the number of trials; grid: a cap
-  int64_t maxEpochs = 0;     // caps the fit statement's epochs; 0: none
+  // random: the number of trials; grid and hyperband: a cap (0: none).
+  int64_t trials = 0;
+  // Caps the fit statement's epochs (0: none); hyperband: the epochs of its
+  // longest trials.
+  int64_t maxEpochs = 0;
+  int64_t factor = 3;              // hyperband
+  int64_t hyperbandIterations = 1; // hyperband
   uint64_t seed = 0;
 };
-
+// One trial of Search::tune: a model trained with one value per space.
+struct TrialResult {
+  int64_t number = 0;              // 1-based, in the search's fixed order
+  std::vector<std::string> values; // one per space, as DSL text
+  // Hyperband: the bracket and round, and the trial whose best weights this
+  // one continues from (0: none; it starts from fresh weights).
+  int64_t bracket = 0, round = 0, continues = 0;
+  // The epochs it trains: initialEpoch + 1 to epochs (Keras's fit
+  // initial_epoch and epochs; hyperband sets both).
+  int64_t initialEpoch = 0, epochs = 0;
+  int64_t epochsRun = 0; // fewer than planned when a callback stopped it
+  // Keras Tuner's score: the best epoch's val_accuracy (or val_loss); unset
+  // when the trial failed, `error` saying why.
+  std::optional<double> objective;
+  int64_t bestEpoch = 0; // the epoch that scored it
+  std::string error;
+  double seconds = 0;
+  bool fromJournal = false; // finished by an earlier, interrupted run
+};
+struct TuneOptions {
+  // Where the journal, results.csv, best.dsl and best.safetensors go
+  // (created; required). A directory that holds an interrupted search of the
+  // same file and options continues it.
+  std::string directory;
+  // Overrides for every trial; `compile.threads` is the threads of the
+  // whole search (0: one per core), shared by the trials run at once.
+  CompileOptions compile;
+  int64_t epochs = 0;     // caps every trial's epochs (not hyperband's)
+  int64_t limit = 0;      // use only the first N training images; 0: all
+  std::string dataDir;    // as Model::dataset's
+  int parallelTrials = 1; // trials trained side by side
+  // Called after each trial (and for each trial found in the journal), one
+  // call at a time, from the thread that ran it.
+  std::function<void(const TrialResult &)> onTrialEnd;
+  // Read after every training step; once true, the trials in progress stop
+  // unrecorded (they run again when the search is resumed).
+  const std::atomic<bool> *stop = nullptr;
+};
+struct TuneReport {
+  std::vector<TrialResult> trials; // finished, by number
+  std::optional<size_t> best;      // index in trials; unset: none succeeded
+  int threadsPerTrial = 1;
+  int64_t resumed = 0; // trials taken from the journal
+  bool stopped = false;
+};
 // The search spaces of a DSL file (choice, int_range, uniform, log_uniform)
 // and its tune statement. A trial is the file with each space replaced by
 // one value: an ordinary model for Model::fromString.
@@ -461,10 +512,12 @@ public:
   // One per space, in source order: the argument and its line, "units@7".
   const std::vector<std::string> &spaceNames() const;
   const TuneSettings &settings() const;
-  // How many trials the tune statement asks for (grid: every combination).
+  // How many trials the tune statement asks for (grid: every combination;
+  // hyperband: every round of every bracket), at most its trials=.
   uint64_t trialCount() const;
-  // Trial i's value of each space, as DSL text: grid combination i, or
-  // random trial i (a pure function of the seed and i).
+  // Draw i's value of each space, as DSL text: grid combination i, or the
+  // i-th random draw (a pure function of the seed and i), which is random
+  // trial i and hyperband's i-th fresh trial.
   std::vector<std::string> trialValues(uint64_t i) const;
   // The model text with those values, the tune statement removed.
   std::string instantiate(const std::vector<std::string> &values) const;
@@ -473,6 +526,13 @@ public:
   // Parses and lowers the combinations (at most 4096; uniform spaces at
   // their ends): the first that cannot work, as a diagnostic.
   Status check() const;
+  // Runs the search (docs/dsl.md, "Hyper-parameter search"): trains the
+  // trials, journals each finished one in options.directory and keeps
+  // results.csv, best.dsl and best.safetensors there up to date. Trials are
+  // deterministic for a seed and threads per trial, so a search resumed
+  // after a crash ends as an uninterrupted one would. Errors: the directory,
+  // a journal of another search, the data; a trial that fails is a result.
+  Result<TuneReport> tune(const TuneOptions &options) const;
 
   struct Impl; // opaque
 

@@ -400,3 +400,41 @@ TEST(KernelCache, DefaultDirectoryFollowsTheEnvironment) {
 
 } // namespace
 } // namespace cnnc::testing
+
+namespace cnnc::testing {
+namespace {
+
+// The in-process memo: the same graph shares one compiled instance (also
+// when renamed: the key ignores names), another graph gets its own, and only
+// the last kCompiledGraphMemo graphs are kept.
+TEST(CompiledGraphMemo, SameGraphsShareKernelsAndTheMemoIsBounded) {
+  TempDir dir;
+  CompileOptions o;
+  o.cacheDir = dir.path();
+  auto a = codegen::compileGraphShared(denseGraph(2, 3, 4), o);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ir::Graph renamed = denseGraph(2, 3, 4);
+  renamed.setName("another");
+  auto again = codegen::compileGraphShared(renamed, o);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(a->get(), again->get());
+  auto b = codegen::compileGraphShared(denseGraph(2, 3, 5), o);
+  ASSERT_TRUE(b.ok());
+  EXPECT_NE(a->get(), b->get());
+  EXPECT_EQ(run(denseGraph(2, 3, 4), **again), run(denseGraph(2, 3, 4), **a));
+
+  // kCompiledGraphMemo other graphs push the first out: compiling it again
+  // gives a new instance (while the old one stays valid for its holders).
+  for (size_t i = 0; i < codegen::kCompiledGraphMemo; ++i)
+    ASSERT_TRUE(codegen::compileGraphShared(
+                    denseGraph(2, 3, 6 + static_cast<int64_t>(i)), o)
+                    .ok());
+  auto evicted = codegen::compileGraphShared(denseGraph(2, 3, 4), o);
+  ASSERT_TRUE(evicted.ok());
+  EXPECT_NE(evicted->get(), a->get());
+  EXPECT_EQ(run(denseGraph(2, 3, 4), **evicted),
+            run(denseGraph(2, 3, 4), **a));
+}
+
+} // namespace
+} // namespace cnnc::testing

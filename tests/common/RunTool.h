@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string>
 #include <sys/wait.h>
+#include <vector>
 
 namespace cnnc::testing {
 
@@ -22,6 +23,15 @@ inline std::string slurp(const std::filesystem::path &p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// The lines of `text`, without their line breaks.
+inline std::vector<std::string> lines(const std::string &text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    out.push_back(line);
+  return out;
 }
 
 // `commandLine` is passed to the shell; `scratch` (an existing directory)

@@ -4,6 +4,7 @@
 // the history and the csv_logger file byte for byte as one uninterrupted
 // run does (the seconds column aside).
 #include "TestData.h"
+#include "common/FileEvents.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -13,10 +14,8 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
-#include <poll.h>
 #include <random>
 #include <sstream>
-#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
@@ -160,39 +159,6 @@ public:
     return {st.st_ino, st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
   }
 
-  // Waits (up to a minute) until a temporary file of a backup write appears
-  // in `bk`, so that a kill right then lands inside the write: the write
-  // and its fsync take milliseconds, the inotify wake-up microseconds.
-  static bool waitForBackupWrite(const fs::path &bk, pid_t pid) {
-    int fd = ::inotify_init1(IN_CLOEXEC);
-    if (fd < 0)
-      return false;
-    bool seen = false;
-    if (::inotify_add_watch(fd, bk.c_str(), IN_CREATE) >= 0) {
-      alignas(inotify_event) char buf[4096];
-      pollfd p{fd, POLLIN, 0};
-      auto exited = [pid] {
-        siginfo_t info{};
-        return ::waitid(P_PID, static_cast<id_t>(pid), &info,
-                        WEXITED | WNOHANG | WNOWAIT) == 0 &&
-               info.si_pid == pid;
-      };
-      for (int i = 0; i < 600 && !seen && !exited(); ++i) {
-        if (::poll(&p, 1, 100) <= 0)
-          continue;
-        ssize_t n = ::read(fd, buf, sizeof buf);
-        for (ssize_t at = 0; at < n;) {
-          auto *e = reinterpret_cast<inotify_event *>(buf + at);
-          seen |= e->len > 0 &&
-                  std::string(e->name).find(".tmp.") != std::string::npos;
-          at += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
-        }
-      }
-    }
-    ::close(fd);
-    return seen;
-  }
-
   // Kills the run `kills` times (once a backup newer than the last has been
   // written, so inside the training loop, not its start-up), then lets it
   // finish: every other kill at a random moment, the others as a backup
@@ -222,7 +188,9 @@ public:
             std::this_thread::sleep_for(
                 std::chrono::duration<double>(delay(rng)));
           else
-            waitForBackupWrite(d / "bk", pid);
+            waitForFileCreated(d / "bk", pid, [](const std::string &name) {
+              return name.find(".tmp.") != std::string::npos;
+            });
           ::kill(pid, SIGKILL);
         }
       }

@@ -47,14 +47,6 @@ protected:
   fs::path dir_;
 };
 
-std::vector<std::string> lines(const std::string &text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    out.push_back(line);
-  return out;
-}
-
 // The fields of one CSV line (RFC 4180 quoting, no line breaks inside).
 std::vector<std::string> csvFields(const std::string &line) {
   std::vector<std::string> out(1);

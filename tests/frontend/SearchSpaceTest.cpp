@@ -265,5 +265,75 @@ TEST(SearchSpace, DomainErrors) {
             "log_uniform(...) as an argument's value");
 }
 
+// Keras Tuner's Hyperband plan (keras_tuner/tuners/hyperband.py):
+// bracket0_end_size = ceil(1 + log(max_epochs, factor)); round r of bracket
+// b has ceil(end0 / (b + 1) * factor^(b - r)) trials trained to epoch
+// ceil(max_epochs / factor^(b - r)).
+TEST(SearchSpace, HyperbandFollowsKerasTunersPlan) {
+  TuneSpec t;
+  t.strategy = TuneStrategy::Hyperband;
+  t.maxEpochs = 9;
+  t.factor = 3;
+  // 9, 3 and 1 are >= min_epochs 1: three brackets.
+  EXPECT_EQ(hyperbandBrackets(t), 3);
+  int64_t sizes[3][3] = {{3, 0, 0}, {5, 2, 0}, {9, 3, 1}};
+  int64_t epochs[3][3] = {{9, 0, 0}, {3, 9, 0}, {1, 3, 9}};
+  for (int64_t b = 0; b < 3; ++b)
+    for (int64_t r = 0; r <= b; ++r) {
+      EXPECT_EQ(hyperbandSize(t, b, r), sizes[b][r]) << b << "," << r;
+      EXPECT_EQ(hyperbandEpochs(t, b, r), epochs[b][r]) << b << "," << r;
+    }
+  EXPECT_EQ(hyperbandTrials(t), 3u + 5 + 2 + 9 + 3 + 1);
+  t.hyperbandIterations = 2;
+  EXPECT_EQ(hyperbandTrials(t), 2u * 23);
+
+  // Python's math.log(243, 3) is 4.999999999999999, so Keras Tuner's
+  // bracket0_end_size is ceil(5.999999999999999) = 6: the same double
+  // arithmetic here gives the same plan.
+  t.hyperbandIterations = 1;
+  t.maxEpochs = 243;
+  EXPECT_EQ(hyperbandBrackets(t), 6);
+  EXPECT_EQ(hyperbandSize(t, 0, 0), 6);
+  EXPECT_EQ(hyperbandSize(t, 5, 0), 243); // ceil(6 / 6 * 243)
+  EXPECT_EQ(hyperbandEpochs(t, 5, 0), 1);
+  EXPECT_EQ(hyperbandEpochs(t, 5, 3), 27);
+  t.maxEpochs = 27;
+  EXPECT_EQ(hyperbandBrackets(t), 4);
+  EXPECT_EQ(hyperbandSize(t, 3, 0), 27); // ceil(4 / 4 * 27)
+  EXPECT_EQ(hyperbandSize(t, 3, 1), 9);
+  EXPECT_EQ(hyperbandSize(t, 1, 0), 6); // ceil(4 / 2 * 3)
+  EXPECT_EQ(hyperbandSize(t, 0, 0), 4);
+
+  // factor 2, max_epochs 10: brackets at 10, 5, 2.5, 1.25.
+  t.maxEpochs = 10;
+  t.factor = 2;
+  EXPECT_EQ(hyperbandBrackets(t), 4);
+  EXPECT_EQ(hyperbandEpochs(t, 3, 0), 2); // ceil(10 / 8)
+  EXPECT_EQ(hyperbandEpochs(t, 3, 1), 3); // ceil(10 / 4)
+}
+
+TEST(SearchSpace, TuneStatementErrors) {
+  std::string m = "model m {\n  input shape=(28, 28, 1)\n  dense "
+                  "units=choice(8, 16)\n}\n";
+  EXPECT_EQ(errorOf(m + "tune strategy=hyperband\n"),
+            "5:1: tune strategy=hyperband needs max_epochs=N (the epochs of "
+            "its longest trials)");
+  EXPECT_EQ(errorOf(m + "tune strategy=random trials=2 factor=3\n"),
+            "5:31: factor and hyperband_iterations are for "
+            "strategy=hyperband");
+  EXPECT_EQ(errorOf(m + "tune strategy=hyperband max_epochs=9 factor=1\n"),
+            "5:45: factor must be between 2 and 1000, got 1");
+  EXPECT_EQ(errorOf(m + "tune strategy=hyperbond\n"),
+            "5:15: unknown strategy 'hyperbond'; did you mean 'hyperband'?");
+  SearchProgram p = parse(m + "tune strategy=hyperband max_epochs=9 factor=4 "
+                              "hyperband_iterations=2 trials=30\n");
+  ASSERT_TRUE(p.tune);
+  EXPECT_EQ(p.tune->strategy, TuneStrategy::Hyperband);
+  EXPECT_EQ(p.tune->maxEpochs, 9);
+  EXPECT_EQ(p.tune->factor, 4);
+  EXPECT_EQ(p.tune->hyperbandIterations, 2);
+  EXPECT_EQ(p.tune->trials, 30);
+}
+
 } // namespace
 } // namespace cnnc::frontend

@@ -1,14 +1,18 @@
 // Every model under models/, at every stage of every pipeline, prints to
-// text that parses back to the same program and prints the same again.
+// text that parses back to the same program and prints the same again. A
+// search file (models/mnist_tune.dsl) stands for its first random draw.
 #include "IrTestUtil.h"
 
 #include "frontend/Frontend.h"
+#include "frontend/SearchSpace.h"
 #include "passes/Pipelines.h"
 #include "passes/Rebatch.h"
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <set>
+#include <sstream>
 
 namespace cnnc::ir {
 namespace {
@@ -34,7 +38,21 @@ struct Stage {
 // pipelines, and the forward graph rebatched.
 std::vector<Stage> stagesOf(const std::string &path) {
   std::vector<Stage> stages;
-  frontend::ParseResult parsed = frontend::parseFile(path);
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  frontend::SearchResult search = frontend::parseSearch(text.str(), path);
+  if (search.error) {
+    ADD_FAILURE() << search.error->str();
+    return stages;
+  }
+  const frontend::SearchProgram &sp = *search.program;
+  frontend::ParseResult parsed =
+      sp.spaces.empty()
+          ? frontend::parseFile(path)
+          : frontend::parseProgram(
+                frontend::instantiate(sp, frontend::randomTrial(sp, 0, 0)),
+                path);
   if (parsed.error) {
     ADD_FAILURE() << parsed.error->str();
     return stages;

@@ -1,5 +1,6 @@
 // The per-kernel profile table of `cnnc --profile` and cnnc-bench.
 #include "runtime/Profile.h"
+#include "common/RunTool.h"
 
 #include <gtest/gtest.h>
 
@@ -8,13 +9,7 @@
 namespace cnnc::runtime {
 namespace {
 
-std::vector<std::string> lines(const std::string &text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    out.push_back(line);
-  return out;
-}
+using cnnc::testing::lines;
 
 TEST(Profile, EmptyProfileIsEmptyTable) {
   EXPECT_EQ(formatProfile({}), "");

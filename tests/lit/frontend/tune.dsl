@@ -43,9 +43,9 @@
 # TUNE-UNKNOWN-ARGUMENT-NEXT: {{^}}                       ^{{$}}
 
 # RUN: not %cnnc %t/tune-hyperband.dsl --tune 2>&1 | %{check} --check-prefix=TUNE-HYPERBAND
-# TUNE-HYPERBAND:      {{^.*}}/tune-hyperband.dsl:7:15: error: strategy hyperband is not supported yet; use random or grid{{$}}
-# TUNE-HYPERBAND-NEXT: {{^}}  tune strategy=hyperband max_epochs=9 factor=3{{$}}
-# TUNE-HYPERBAND-NEXT: {{^}}                ^{{$}}
+# TUNE-HYPERBAND:      {{^.*}}/tune-hyperband.dsl:7:1: error: tune strategy=hyperband needs max_epochs=N (the epochs of its longest trials){{$}}
+# TUNE-HYPERBAND-NEXT: {{^}}  tune strategy=hyperband factor=3{{$}}
+# TUNE-HYPERBAND-NEXT: {{^}}  ^{{$}}
 
 # RUN: not %cnnc %t/tune-objective.dsl --tune 2>&1 | %{check} --check-prefix=TUNE-OBJECTIVE
 # TUNE-OBJECTIVE:      {{^.*}}/tune-objective.dsl:7:41: error: unknown objective 'accuracy'; expected one of val_accuracy, val_loss{{$}}
@@ -88,6 +88,10 @@
 # WITH-TRAIN: {{^}}cnnc: error: --tune cannot be combined with --train; a search writes its own files (--tune-dir){{$}}
 # RUN: not %cnnc %t/no-spaces.dsl --tune-dir d 2>&1 | %{check} --check-prefix=TUNE-DIR
 # TUNE-DIR: {{^}}cnnc: error: --tune-dir needs --tune{{$}}
+# RUN: not %cnnc %t/no-spaces.dsl --parallel-trials 2 2>&1 | %{check} --check-prefix=PARALLEL
+# PARALLEL: {{^}}cnnc: error: --parallel-trials needs --tune{{$}}
+# RUN: not %cnnc %t/no-spaces.dsl --tune --parallel-trials 0 2>&1 | %{check} --check-prefix=PARALLEL-ZERO
+# PARALLEL-ZERO: {{^}}cnnc: error: --parallel-trials: expects a positive integer, got '0'{{$}}
 
 
 # A search file run without --tune: the ordinary error, and what to do.
@@ -156,7 +160,7 @@ model m {
   flatten
   dense units=10 activation=softmax
 }
-tune strategy=hyperband max_epochs=9 factor=3
+tune strategy=hyperband factor=3
 #--- tune-objective.dsl
 model m {
   input shape=(28, 28, 1)
