@@ -11,6 +11,7 @@
 // double, rounded to float once.
 #include "codegen/KernelParts.h"
 #include "codegen/Kernels.h"
+#include "ir/AttrEnums.h"
 #include "support/Random.h"
 
 #include <algorithm>
@@ -61,8 +62,8 @@ struct F64 {
 // The per-call key of the draws (the dropout op's, docs/ir.md).
 Value *drawKey(KernelBuilder &kb, Value *stepPtr) {
   auto &b = kb.b();
-  auto seed = static_cast<uint64_t>(kb.attrs().getInt("seed"));
-  auto salt = static_cast<uint64_t>(kb.attrs().getInt("salt"));
+  auto seed = static_cast<uint64_t>(kb.attrs().getInt(ir::AttrName::Seed));
+  auto salt = static_cast<uint64_t>(kb.attrs().getInt(ir::AttrName::Salt));
   uint64_t streamKey = support::mix64(support::mix64(seed) ^ salt);
   Value *step = b.CreateSExt(kb.loadI32(stepPtr, kb.i64(0)), b.getInt64Ty());
   return mix64(kb, b.CreateXor(kb.i64(static_cast<int64_t>(streamKey)), step));
@@ -81,14 +82,11 @@ Value *uniform(KernelBuilder &kb, Value *key, Value *n, int j) {
                       llvm::ConstantFP::get(b.getDoubleTy(), 0x1.0p-53));
 }
 
-enum class Fill { Reflect, Wrap, Constant, Nearest };
+using Fill = ir::FillMode;
 
+// The verifier checked the attribute.
 Fill fillOf(const ir::Attrs &a) {
-  std::string m = a.getString("fill_mode");
-  return m == "wrap"       ? Fill::Wrap
-         : m == "constant" ? Fill::Constant
-         : m == "nearest"  ? Fill::Nearest
-                           : Fill::Reflect;
+  return ir::attrEnumOf<Fill>(a).value_or(Fill::Reflect);
 }
 
 // Integer tap indices along an axis of `size` pixels, mapped into the
@@ -149,8 +147,9 @@ Affine affineOf(KernelBuilder &kb, const Dims &d, Value *key, Value *n) {
   double cy = (static_cast<double>(d.h) - 1) / 2;
   switch (kb.op().kind) {
   case ir::OpKind::RandomRotation: {
-    Value *turns = f.between(uniform(kb, key, n, 0), a.getFloat("lower"),
-                             a.getFloat("upper"));
+    Value *turns =
+        f.between(uniform(kb, key, n, 0), a.getFloat(ir::AttrName::Lower),
+                  a.getFloat(ir::AttrName::Upper));
     Value *theta = f.mul(turns, f.c(2 * std::numbers::pi));
     Value *cs = f.call(llvm::Intrinsic::cos, theta);
     Value *sn = f.call(llvm::Intrinsic::sin, theta);
@@ -163,26 +162,26 @@ Affine affineOf(KernelBuilder &kb, const Dims &d, Value *key, Value *n) {
             f.sub(f.sub(f.c(cy), f.mul(f.c(cx), sn)), f.mul(f.c(cy), cs))};
   }
   case ir::OpKind::RandomZoom: {
-    Value *zy =
-        f.between(uniform(kb, key, n, 0), 1 + a.getFloat("height_lower"),
-                  1 + a.getFloat("height_upper"));
-    Value *zx =
-        a.getInt("keep_aspect")
-            ? zy
-            : f.between(uniform(kb, key, n, 1), 1 + a.getFloat("width_lower"),
-                        1 + a.getFloat("width_upper"));
+    Value *zy = f.between(uniform(kb, key, n, 0),
+                          1 + a.getFloat(ir::AttrName::HeightLower),
+                          1 + a.getFloat(ir::AttrName::HeightUpper));
+    Value *zx = a.getInt(ir::AttrName::KeepAspect)
+                    ? zy
+                    : f.between(uniform(kb, key, n, 1),
+                                1 + a.getFloat(ir::AttrName::WidthLower),
+                                1 + a.getFloat(ir::AttrName::WidthUpper));
     return {zx,     f.c(0), f.mul(f.c(cx), f.sub(f.c(1), zx)),
             f.c(0), zy,     f.mul(f.c(cy), f.sub(f.c(1), zy))};
   }
   default: { // RandomTranslation
-    Value *dy =
-        f.mul(f.between(uniform(kb, key, n, 0), a.getFloat("height_lower"),
-                        a.getFloat("height_upper")),
-              f.c(static_cast<double>(d.h)));
-    Value *dx =
-        f.mul(f.between(uniform(kb, key, n, 1), a.getFloat("width_lower"),
-                        a.getFloat("width_upper")),
-              f.c(static_cast<double>(d.w)));
+    Value *dy = f.mul(f.between(uniform(kb, key, n, 0),
+                                a.getFloat(ir::AttrName::HeightLower),
+                                a.getFloat(ir::AttrName::HeightUpper)),
+                      f.c(static_cast<double>(d.h)));
+    Value *dx = f.mul(f.between(uniform(kb, key, n, 1),
+                                a.getFloat(ir::AttrName::WidthLower),
+                                a.getFloat(ir::AttrName::WidthUpper)),
+                      f.c(static_cast<double>(d.w)));
     return {f.c(1), f.c(0), f.sub(f.c(0), dx),
             f.c(0), f.c(1), f.sub(f.c(0), dy)};
   }
@@ -206,8 +205,9 @@ void emitRandomAffine(KernelBuilder &kb) {
   F64 f(kb);
   const ir::Attrs &a = kb.attrs();
   Fill fill = fillOf(a);
-  bool nearest = a.getString("interpolation") == "nearest";
-  auto fillValue = static_cast<float>(a.getFloat("fill_value"));
+  bool nearest = ir::attrEnumOf<ir::ResampleInterpolation>(a) ==
+                 ir::ResampleInterpolation::Nearest;
+  auto fillValue = static_cast<float>(a.getFloat(ir::AttrName::FillValue));
   Value *key = drawKey(kb, kb.operand(1));
   Value *x = kb.operand(0), *y = kb.result(0);
   int lanes = std::max(kb.vectorWidth(), 4);
@@ -336,8 +336,9 @@ void emitRandomAffine(KernelBuilder &kb) {
 void emitRandomFlip(KernelBuilder &kb) {
   Dims d = dimsOf(kb.operandType(0).shape);
   auto &b = kb.b();
-  std::string mode = kb.attrs().getString("mode");
-  bool horizontal = mode != "vertical", vertical = mode != "horizontal";
+  auto mode = ir::attrEnumOf<ir::FlipMode>(kb.attrs());
+  bool horizontal = mode != ir::FlipMode::Vertical,
+       vertical = mode != ir::FlipMode::Horizontal;
   Value *key = drawKey(kb, kb.operand(1));
   auto [begin, end] = kb.partition(d.n * d.h);
   kb.loop(begin, end, 1, [&](Value *row) {
@@ -373,13 +374,15 @@ void emitRandomContrast(KernelBuilder &kb) {
   Dims d = dimsOf(kb.operandType(0).shape);
   F64 f(kb);
   const ir::Attrs &a = kb.attrs();
-  double lo = a.getFloat("value_low"), hi = a.getFloat("value_high");
+  double lo = a.getFloat(ir::AttrName::ValueLow),
+         hi = a.getFloat(ir::AttrName::ValueHigh);
   Value *key = drawKey(kb, kb.operand(1));
   int64_t pixels = d.h * d.w;
   auto [begin, end] = kb.partition(d.n);
   kb.loop(begin, end, 1, [&](Value *n) {
-    Value *factor = f.between(uniform(kb, key, n, 0), 1 - a.getFloat("lower"),
-                              1 + a.getFloat("upper"));
+    Value *factor =
+        f.between(uniform(kb, key, n, 0), 1 - a.getFloat(ir::AttrName::Lower),
+                  1 + a.getFloat(ir::AttrName::Upper));
     Value *base = kb.mul(n, pixels * d.c);
     kb.loop(0, d.c, 1, [&](Value *ch) {
       Value *first = kb.add(base, ch);
@@ -408,15 +411,17 @@ void emitRandomBrightness(KernelBuilder &kb) {
   auto &b = kb.b();
   F64 f(kb);
   const ir::Attrs &a = kb.attrs();
-  double lo = a.getFloat("value_low"), hi = a.getFloat("value_high");
+  double lo = a.getFloat(ir::AttrName::ValueLow),
+         hi = a.getFloat(ir::AttrName::ValueHigh);
   Value *key = drawKey(kb, kb.operand(1));
   int64_t rowFloats = d.w * d.c;
   auto [begin, end] = kb.partition(d.n * d.h);
   kb.loop(begin, end, 1, [&](Value *row) {
     Value *n = b.CreateSDiv(row, kb.i64(d.h));
-    Value *delta = f.mul(f.between(uniform(kb, key, n, 0), a.getFloat("lower"),
-                                   a.getFloat("upper")),
-                         f.c(hi - lo));
+    Value *delta =
+        f.mul(f.between(uniform(kb, key, n, 0), a.getFloat(ir::AttrName::Lower),
+                        a.getFloat(ir::AttrName::Upper)),
+              f.c(hi - lo));
     Value *first = kb.mul(row, rowFloats);
     kb.loop(0, rowFloats, 1, [&](Value *i) {
       Value *at = kb.add(first, i);
@@ -436,8 +441,9 @@ void emitRandomCrop(KernelBuilder &kb) {
   auto &b = kb.b();
   F64 f(kb);
   const ir::Attrs &a = kb.attrs();
-  int64_t oh = a.getInt("height"), ow = a.getInt("width");
-  bool random = a.getInt("training") && d.h > oh && d.w > ow;
+  int64_t oh = a.getInt(ir::AttrName::Height),
+          ow = a.getInt(ir::AttrName::Width);
+  bool random = a.getInt(ir::AttrName::Training) && d.h > oh && d.w > ow;
   Value *x = kb.operand(0), *y = kb.result(0);
   auto [begin, end] = kb.partition(d.n * oh);
   if (random) {
@@ -506,8 +512,8 @@ void emitRandomCrop(KernelBuilder &kb) {
 // rescale: y = x * scale + offset in float, as Keras's Rescaling.
 void emitRescale(KernelBuilder &kb) {
   auto &b = kb.b();
-  float scale = static_cast<float>(kb.attrs().getFloat("scale"));
-  float offset = static_cast<float>(kb.attrs().getFloat("offset"));
+  float scale = static_cast<float>(kb.attrs().getFloat(ir::AttrName::Scale));
+  float offset = static_cast<float>(kb.attrs().getFloat(ir::AttrName::Offset));
   auto [begin, end] = kb.partition(kb.resultType(0).numElements());
   kb.vectorLoop(begin, end, [&](Value *i, int w) {
     Value *v = b.CreateFMul(kb.load(kb.operand(0), i, w), kb.splat(w, scale));

@@ -115,7 +115,8 @@ struct ConvGeometry {
 inline ConvGeometry geometry(const ir::Attrs &a, const std::vector<int64_t> &x,
                              const std::vector<int64_t> &y, int64_t kh,
                              int64_t kw) {
-  std::vector<int64_t> s = a.getInts("strides"), p = a.getInts("padding");
+  std::vector<int64_t> s = a.getInts(ir::AttrName::Strides),
+                       p = a.getInts(ir::AttrName::Padding);
   return {.n = x[0],
           .h = x[1],
           .w = x[2],

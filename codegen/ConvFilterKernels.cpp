@@ -255,10 +255,10 @@ void emitPooledBiasGrad(KernelBuilder &kb, const ConvGeometry &c,
 }
 
 void emitBackwardFilter(KernelBuilder &kb, Value *db, const GradSource &src) {
-  std::vector<int64_t> ks = kb.attrs().getInts("kernel_size");
+  std::vector<int64_t> ks = kb.attrs().getInts(ir::AttrName::KernelSize);
   const std::vector<int64_t> &xs = kb.operandType(0).shape;
-  std::vector<int64_t> s = kb.attrs().getInts("strides"),
-                       pd = kb.attrs().getInts("padding");
+  std::vector<int64_t> s = kb.attrs().getInts(ir::AttrName::Strides),
+                       pd = kb.attrs().getInts(ir::AttrName::Padding);
   std::vector<int64_t> ys = {xs[0], (xs[1] + pd[0] + pd[2] - ks[0]) / s[0] + 1,
                              (xs[2] + pd[1] + pd[3] - ks[1]) / s[1] + 1,
                              kb.resultType(0).shape[3]};
@@ -489,7 +489,7 @@ void emitConv2DBackwardFilterBiasArgmax(KernelBuilder &kb) {
   src.argmax = kb.operand(1);
   src.grad = pooledGrad(kb, kb.operand(2),
                         kb.op().operands.size() == 4 ? kb.operand(3) : nullptr);
-  std::vector<int64_t> ps = kb.attrs().getInts("pool_size");
+  std::vector<int64_t> ps = kb.attrs().getInts(ir::AttrName::PoolSize);
   src.ph = ps[0];
   src.pw = ps[1];
   src.prows = kb.operandType(1).shape[1];

@@ -254,8 +254,8 @@ ConvGeometry forwardGeometry(KernelBuilder &kb) {
   std::vector<int64_t> y = kb.operandType(0).shape;
   // The pre-pool output shape from the attributes (fused pools shrink the
   // result).
-  std::vector<int64_t> s = kb.attrs().getInts("strides"),
-                       p = kb.attrs().getInts("padding");
+  std::vector<int64_t> s = kb.attrs().getInts(ir::AttrName::Strides),
+                       p = kb.attrs().getInts(ir::AttrName::Padding);
   y[1] = (y[1] + p[0] + p[2] - ws[0]) / s[0] + 1;
   y[2] = (y[2] + p[1] + p[3] - ws[1]) / s[1] + 1;
   y[3] = ws[3];
@@ -304,7 +304,8 @@ GatherConv forwardGather(KernelBuilder &kb, const ConvGeometry &c) {
 // act(acc + bias[channels]): bias_add's add, then the activation op's
 // arithmetic, so that the fused result equals the unfused one bit for bit.
 Epilogue biasActivation(KernelBuilder &kb, Value *bias) {
-  ir::ActivationKind act = ir::activationKindOf(kb.attrs(), "activation");
+  ir::ActivationKind act =
+      ir::activationKindOf(kb.attrs(), ir::AttrName::Activation);
   return [&kb, bias, act](Value *acc, int64_t offset, int width) {
     Value *b = kb.load(bias, kb.i64(offset), width);
     return activationValue(kb, act, 0, kb.b().CreateFAdd(acc, b), width);
@@ -333,11 +334,11 @@ void emitConvMaxPool(KernelBuilder &kb, bool argmax, bool dropout = false) {
   ConvGeometry c = forwardGeometry(kb);
   GatherConv g = forwardGather(kb, c);
   g.epilogue = biasActivation(kb, kb.operand(2));
-  std::vector<int64_t> ps = kb.attrs().getInts("pool_size");
+  std::vector<int64_t> ps = kb.attrs().getInts(ir::AttrName::PoolSize);
   int64_t ph = ps[0], pw = ps[1];
   const std::vector<int64_t> &y = kb.resultType(0).shape;
   int64_t prows = y[1], pcols = y[2];
-  bool relu = ir::activationKindOf(kb.attrs(), "activation") ==
+  bool relu = ir::activationKindOf(kb.attrs(), ir::AttrName::Activation) ==
               ir::ActivationKind::Relu;
   Value *rows = stackBuffer(kb, ph * c.ow * c.o, b.getFloatTy());
   std::optional<DropoutHash> drop;
@@ -511,7 +512,7 @@ void emitScatterBackwardData(KernelBuilder &kb, const ConvGeometry &c,
 // consecutive dy columns. Unpadded convolutions scatter (above); padded ones
 // gather over dy.
 void emitBackwardDataFrom(KernelBuilder &kb, const ConvGeometry &c, Value *wt) {
-  std::vector<int64_t> pad = kb.attrs().getInts("padding");
+  std::vector<int64_t> pad = kb.attrs().getInts(ir::AttrName::Padding);
   if (pad == std::vector<int64_t>{0, 0, 0, 0}) {
     emitScatterBackwardData(kb, c, wt);
     return;

@@ -282,8 +282,8 @@ MatMulShape matmulShape(KernelBuilder &kb) {
   const std::vector<int64_t> &a = kb.operandType(0).shape;
   const std::vector<int64_t> &c = kb.resultType(0).shape;
   MatMulShape s;
-  s.ta = kb.attrs().getInt("transpose_a") != 0;
-  s.tb = kb.attrs().getInt("transpose_b") != 0;
+  s.ta = kb.attrs().getInt(ir::AttrName::TransposeA) != 0;
+  s.tb = kb.attrs().getInt(ir::AttrName::TransposeB) != 0;
   s.m = c[0];
   s.n = c[1];
   s.k = s.ta ? a[0] : a[1];
@@ -306,7 +306,8 @@ void emitMatMul(KernelBuilder &kb) { emitMatMulOf(kb, matmulShape(kb)); }
 // bit that of the three ops.
 void emitMatMulBiasActivation(KernelBuilder &kb) {
   MatMulShape s = matmulShape(kb);
-  ir::ActivationKind act = ir::activationKindOf(kb.attrs(), "activation");
+  ir::ActivationKind act =
+      ir::activationKindOf(kb.attrs(), ir::AttrName::Activation);
   s.epilogue = [&](Value *sum, Value *col, int width) {
     Value *biased = kb.b().CreateFAdd(sum, kb.load(kb.operand(2), col, width));
     return activationValue(kb, act, 0, biased, width);

@@ -267,9 +267,9 @@ llvm::Value *mix64(KernelBuilder &kb, llvm::Value *z) {
 DropoutHash dropoutHash(KernelBuilder &kb, const ir::Attrs &attrs,
                         llvm::Value *stepPtr) {
   auto &b = kb.b();
-  double rate = attrs.getFloat("rate");
-  auto seed = static_cast<uint64_t>(attrs.getInt("seed"));
-  auto salt = static_cast<uint64_t>(attrs.getInt("salt"));
+  double rate = attrs.getFloat(ir::AttrName::Rate);
+  auto seed = static_cast<uint64_t>(attrs.getInt(ir::AttrName::Seed));
+  auto salt = static_cast<uint64_t>(attrs.getInt(ir::AttrName::Salt));
   uint64_t streamKey = mix64(mix64(seed) ^ salt);
   llvm::Value *step =
       b.CreateSExt(kb.loadI32(stepPtr, kb.i64(0)), b.getInt64Ty());
@@ -293,7 +293,7 @@ llvm::Value *dropoutKeep(KernelBuilder &kb, const DropoutHash &h,
 }
 
 void emitDropout(KernelBuilder &kb) {
-  double rate = kb.attrs().getFloat("rate");
+  double rate = kb.attrs().getFloat(ir::AttrName::Rate);
   auto [begin, end] = kb.partition(kb.resultType(0).numElements());
   if (rate <= 0) { // identity; skip the hashing
     kb.vectorLoop(begin, end, [&](llvm::Value *i, int w) {

@@ -30,13 +30,13 @@ NormOp normOp(KernelBuilder &kb, int fixedOperands) {
   NormOp n;
   n.channels = x.shape.back();
   n.rows = x.numElements() / n.channels;
-  n.epsilon = static_cast<float>(kb.attrs().getFloat("epsilon"));
+  n.epsilon = static_cast<float>(kb.attrs().getFloat(ir::AttrName::Epsilon));
   int next = fixedOperands;
-  if (kb.attrs().getInt("scale", 1) != 0)
+  if (kb.attrs().getInt(ir::AttrName::Scale, 1) != 0)
     n.gamma = next++;
   if (kb.op().kind != ir::OpKind::BatchNormGrad &&
       kb.op().kind != ir::OpKind::BatchNormInferenceGrad &&
-      kb.attrs().getInt("center", 1) != 0)
+      kb.attrs().getInt(ir::AttrName::Center, 1) != 0)
     n.beta = next++;
   return n;
 }
@@ -272,7 +272,7 @@ void emitBatchNormInferenceGrad(KernelBuilder &kb) {
 // assign of the same expression, in f32).
 void emitMovingAverageUpdate(KernelBuilder &kb) {
   auto &b = kb.b();
-  double momentum = kb.attrs().getFloat("momentum");
+  double momentum = kb.attrs().getFloat(ir::AttrName::Momentum);
   float keep = static_cast<float>(momentum);
   float take = static_cast<float>(1.0 - momentum);
   auto [begin, end] = kb.partition(kb.operandType(0).numElements());

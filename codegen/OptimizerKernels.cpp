@@ -20,7 +20,7 @@ void forEachElement(KernelBuilder &kb,
   kb.vectorLoop(begin, end, body);
 }
 
-float attrF32(KernelBuilder &kb, const char *name, double fallback) {
+float attrF32(KernelBuilder &kb, ir::AttrName name, double fallback) {
   return static_cast<float>(kb.attrs().getFloat(name, fallback));
 }
 
@@ -38,8 +38,8 @@ Value *learningRate(KernelBuilder &kb) {
 void emitSgdUpdate(KernelBuilder &kb) {
   auto &b = kb.b();
   Value *lr = learningRate(kb);
-  float momentum = attrF32(kb, "momentum", 0.0);
-  bool nesterov = kb.attrs().getInt("nesterov") != 0;
+  float momentum = attrF32(kb, ir::AttrName::Momentum, 0.0);
+  bool nesterov = kb.attrs().getInt(ir::AttrName::Nesterov) != 0;
   bool hasVelocity = kb.op().operands.size() == 4;
   forEachElement(kb, [&](Value *i, int w) {
     Value *p = kb.load(kb.operand(0), i, w);
@@ -66,9 +66,9 @@ void emitSgdUpdate(KernelBuilder &kb) {
 // (Keras's m += (g - m)(1 - b1) is b1 m + (1 - b1) g rounded its way.)
 void emitAdamUpdate(KernelBuilder &kb) {
   auto &b = kb.b();
-  double beta1 = kb.attrs().getFloat("beta_1", 0.9);
-  double beta2 = kb.attrs().getFloat("beta_2", 0.999);
-  float epsilon = attrF32(kb, "epsilon", 1e-7);
+  double beta1 = kb.attrs().getFloat(ir::AttrName::Beta1, 0.9);
+  double beta2 = kb.attrs().getFloat(ir::AttrName::Beta2, 0.999);
+  float epsilon = attrF32(kb, ir::AttrName::Epsilon, 1e-7);
   llvm::Type *f64 = b.getDoubleTy();
   auto c64 = [&](double v) { return llvm::ConstantFP::get(f64, v); };
   Value *t = b.CreateSIToFP(kb.loadI32(kb.operand(5), kb.i64(0)), f64);
@@ -105,9 +105,9 @@ void emitAdamUpdate(KernelBuilder &kb) {
 //   ms = rho * ms + (1 - rho) * g^2;  p -= lr * g / sqrt(ms + epsilon)
 void emitRmspropUpdate(KernelBuilder &kb) {
   auto &b = kb.b();
-  double rho = kb.attrs().getFloat("rho", 0.9);
+  double rho = kb.attrs().getFloat(ir::AttrName::Rho, 0.9);
   Value *lr = learningRate(kb);
-  float epsilon = attrF32(kb, "epsilon", 1e-7);
+  float epsilon = attrF32(kb, ir::AttrName::Epsilon, 1e-7);
   auto rho32 = static_cast<float>(rho);
   auto oneMinusRho = static_cast<float>(1 - rho);
   forEachElement(kb, [&](Value *i, int w) {

@@ -16,7 +16,7 @@ struct PadGeometry {
 };
 
 PadGeometry padGeometry(KernelBuilder &kb, const std::vector<int64_t> &x) {
-  std::vector<int64_t> p = kb.attrs().getInts("padding");
+  std::vector<int64_t> p = kb.attrs().getInts(ir::AttrName::Padding);
   return {p[0],
           p[1],
           x[0],

@@ -22,8 +22,9 @@ struct PoolGeometry {
 
 PoolGeometry geometry(const ir::Attrs &a, const std::vector<int64_t> &x,
                       const std::vector<int64_t> &y) {
-  std::vector<int64_t> k = a.getInts("pool_size"), s = a.getInts("strides"),
-                       p = a.getInts("padding");
+  std::vector<int64_t> k = a.getInts(ir::AttrName::PoolSize),
+                       s = a.getInts(ir::AttrName::Strides),
+                       p = a.getInts(ir::AttrName::Padding);
   return {x[0], x[1], x[2], x[3], k[0], k[1],
           y[1], y[2], s[0], s[1], p[0], p[1]};
 }
@@ -239,8 +240,8 @@ namespace cnnc::codegen {
 
 PooledGrad pooledGrad(KernelBuilder &kb, Value *g, Value *mask) {
   // Dropout folded into the argmax: kept elements scale by its 1/(1-rate).
-  return {g, mask, kb.attrs().has("scale"),
-          static_cast<float>(kb.attrs().getFloat("scale", 1.0))};
+  return {g, mask, kb.attrs().has(ir::AttrName::Scale),
+          static_cast<float>(kb.attrs().getFloat(ir::AttrName::Scale, 1.0))};
 }
 
 Value *pooledGradValue(KernelBuilder &kb, const PooledGrad &p, Value *at,
@@ -274,7 +275,7 @@ Value *loadI32s(KernelBuilder &kb, Value *base, Value *at, int width) {
 // +0). Partitioned over the N*H input rows; each dx cell is written once.
 void emitMaxPool2DArgmaxGrad(KernelBuilder &kb) {
   auto &b = kb.b();
-  std::vector<int64_t> ps = kb.attrs().getInts("pool_size");
+  std::vector<int64_t> ps = kb.attrs().getInts(ir::AttrName::PoolSize);
   const std::vector<int64_t> &x = kb.resultType(0).shape;
   const std::vector<int64_t> &p = kb.operandType(1).shape;
   int64_t h = x[1], w = x[2], c = x[3], ph = ps[0], pw = ps[1];

@@ -1,5 +1,7 @@
 #include "frontend/Binder.h"
 
+#include "ir/Optimizers.h"
+
 #include <fmt/format.h>
 
 #include <cctype>
@@ -10,6 +12,14 @@
 namespace cnnc::frontend {
 
 namespace {
+
+// "a, b or c".
+std::string orList(const std::vector<std::string> &names) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+  return out;
+}
 
 // Sizes stay in int32 range so that every shape product can be checked
 // without overflow and indexes fit the kernels' 32-bit steps.
@@ -66,7 +76,6 @@ const std::vector<std::string> &activationChoices() {
 const std::vector<std::string> kPaddings = {"valid", "same"};
 const std::vector<std::string> kLosses = {"categorical_crossentropy",
                                           "sparse_categorical_crossentropy"};
-const std::vector<std::string> kOptimizers = {"sgd", "adam", "rmsprop"};
 const std::vector<std::string> kDatasets = {"mnist", "idx", "image_folder"};
 // In the order of ir::ColorMode and ir::Interpolation.
 const std::vector<std::string> kColorModes = {"grayscale", "rgb", "rgba"};
@@ -580,31 +589,20 @@ bool Binder::readAugmentArg(const RawArg &a, Layer &layer) {
 
 bool Binder::readOptimizer(const RawArg &a, ir::OptimizerSpec &out) {
   const RawValue &v = a.value;
+  const std::vector<std::string> &names = ir::optimizerNames();
   if (v.kind != Kind::Name && v.kind != Kind::Call)
-    return fail(v.loc, fmt::format("optimizer expects sgd, adam or rmsprop, "
-                                   "optionally with arguments as in "
+    return fail(v.loc, fmt::format("optimizer expects {}, optionally with "
+                                   "arguments as in "
                                    "adam(learning_rate=0.001), got {}",
-                                   describe(v)));
-  size_t index = kOptimizers.size();
-  for (size_t i = 0; i < kOptimizers.size(); ++i)
-    if (kOptimizers[i] == v.text)
-      index = i;
-  if (index == kOptimizers.size())
-    return fail(v.loc, unknownMessage("optimizer", v.text, kOptimizers));
-  // Keras's defaults for the chosen optimizer.
-  out = ir::OptimizerSpec{};
-  std::vector<std::string> known;
-  if (index == 0) {
-    out.kind = ir::OptimizerKind::SGD;
-    out.learningRate = 0.01;
-    known = {"learning_rate", "momentum", "nesterov"};
-  } else if (index == 1) {
-    out.kind = ir::OptimizerKind::Adam;
-    known = {"learning_rate", "beta_1", "beta_2", "epsilon"};
-  } else {
-    out.kind = ir::OptimizerKind::RMSprop;
-    known = {"learning_rate", "rho", "epsilon"};
-  }
+                                   orList(names), describe(v)));
+  std::optional<ir::OptimizerKind> kind = ir::optimizerKindFromName(v.text);
+  if (!kind)
+    return fail(v.loc, unknownMessage("optimizer", v.text, names));
+  out = ir::defaultOptimizerSpec(*kind);
+  std::vector<ir::OptimizerArg> args = ir::optimizerArgs(*kind);
+  std::vector<std::string> known = {"learning_rate"};
+  for (const ir::OptimizerArg &arg : args)
+    known.push_back(arg.name);
   return forEachArg(v.args, v.text, v.loc, known, {}, [&](const RawArg &c) {
     if (c.name == "learning_rate" && c.value.kind == Kind::Call) {
       ir::ScheduleSpec schedule;
@@ -616,18 +614,20 @@ bool Binder::readOptimizer(const RawArg &a, ir::OptimizerSpec &out) {
     }
     if (c.name == "learning_rate")
       return readNumber(c, out.learningRate, Range::Positive);
-    if (c.name == "momentum")
-      return readNumber(c, out.momentum, Range::UnitClosed);
-    if (c.name == "nesterov")
-      return readBool(c, out.nesterov);
-    if (c.name == "beta_1")
-      return readNumber(c, out.beta1, Range::UnitOpen);
-    if (c.name == "beta_2")
-      return readNumber(c, out.beta2, Range::UnitOpen);
-    if (c.name == "rho")
-      return readNumber(c, out.rho, Range::UnitOpen);
-    if (c.name == "epsilon")
-      return readNumber(c, out.epsilon, Range::Positive);
+    for (const ir::OptimizerArg &arg : args) {
+      if (c.name != arg.name)
+        continue;
+      switch (arg.range) {
+      case ir::OptimizerArgRange::Bool:
+        return readBool(c, out.*arg.flag);
+      case ir::OptimizerArgRange::Positive:
+        return readNumber(c, out.*arg.number, Range::Positive);
+      case ir::OptimizerArgRange::UnitOpen:
+        return readNumber(c, out.*arg.number, Range::UnitOpen);
+      case ir::OptimizerArgRange::UnitClosed:
+        return readNumber(c, out.*arg.number, Range::UnitClosed);
+      }
+    }
     return fail(c.loc, fmt::format("argument '{}' is not handled", c.name));
   });
 }

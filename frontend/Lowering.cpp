@@ -265,7 +265,8 @@ private:
       break;
     case LayerKind::Rescaling:
       ok = create1(l, ir::OpKind::Rescale, {cur_},
-                   {{"scale", l.rescaleScale}, {"offset", l.rescaleOffset}},
+                   {{ir::AttrName::Scale, l.rescaleScale},
+                    {ir::AttrName::Offset, l.rescaleOffset}},
                    l.name);
       break;
     }
@@ -279,7 +280,7 @@ private:
       for (size_t v = valuesBefore; v < g_.values().size(); ++v)
         if (g_.values()[v].kind == ir::ValueKind::Param) {
           ir::Attrs attrs = g_.values()[v].attrs;
-          attrs.set("trainable", int64_t{0});
+          attrs.set(ir::AttrName::Trainable, int64_t{0});
           g_.setAttrs(static_cast<ValueId>(v), std::move(attrs));
         }
       nonTrainable = params;
@@ -309,9 +310,9 @@ private:
   ValueId addKernel(const Layer &l, std::vector<int64_t> shape, int64_t fanIn,
                     int64_t fanOut) {
     return g_.addParam(l.name + ".kernel", ir::f32(std::move(shape)),
-                       {{"init", std::string("glorot_uniform")},
-                        {"fan_in", fanIn},
-                        {"fan_out", fanOut}});
+                       {{ir::AttrName::Init, std::string("glorot_uniform")},
+                        {ir::AttrName::FanIn, fanIn},
+                        {ir::AttrName::FanOut, fanOut}});
   }
 
   // conv2d, max_pooling2d and average_pooling2d.
@@ -336,11 +337,11 @@ private:
     std::vector<int64_t> out{oh, ow, conv ? l.filters : c};
     if (!checkOutput(l, out))
       return false;
-    ir::Attrs attrs{
-        {"strides", std::vector<int64_t>{l.strides[0], l.strides[1]}},
-        {"padding", pad}};
+    ir::Attrs attrs{{ir::AttrName::Strides,
+                     std::vector<int64_t>{l.strides[0], l.strides[1]}},
+                    {ir::AttrName::Padding, pad}};
     if (!conv) {
-      attrs.set("pool_size", std::vector<int64_t>{win[0], win[1]});
+      attrs.set(ir::AttrName::PoolSize, std::vector<int64_t>{win[0], win[1]});
       shape_ = out;
       return create1(l,
                      l.kind == LayerKind::MaxPooling2D ? ir::OpKind::MaxPool2D
@@ -405,7 +406,7 @@ private:
     bool act = l.activation != Activation::Linear;
     if (l.useBias) {
       ValueId bias = g_.addParam(l.name + ".bias", ir::f32({channels}),
-                                 {{"init", std::string("zeros")}});
+                                 {{ir::AttrName::Init, std::string("zeros")}});
       std::string name = !act ? l.name
                          : l.activation == Activation::Softmax
                              ? l.name + ".logits"
@@ -425,9 +426,9 @@ private:
   static ir::Attrs activationAttrs(const Layer &l) {
     const ir::ActivationInfo &info =
         ir::activationInfo(*irActivation(l.activation));
-    ir::Attrs attrs{{"kind", std::string(info.name)}};
+    ir::Attrs attrs{{ir::AttrName::Kind, std::string(info.name)}};
     if (info.hasParam())
-      attrs.set(info.param, l.alpha);
+      attrs.set(info.paramAttr(), l.alpha);
     return attrs;
   }
 
@@ -446,9 +447,9 @@ private:
   bool lowerBatchNorm(const Layer &l, int64_t &params, int64_t &nonTrainable) {
     int64_t c = shape_.back();
     auto weight = [&](const char *suffix, const char *init, bool trainable) {
-      ir::Attrs attrs{{"init", std::string(init)}};
+      ir::Attrs attrs{{ir::AttrName::Init, std::string(init)}};
       if (!trainable)
-        attrs.set("trainable", int64_t{0});
+        attrs.set(ir::AttrName::Trainable, int64_t{0});
       return g_.addParam(l.name + suffix, ir::f32({c}), std::move(attrs));
     };
     std::vector<ValueId> operands{cur_};
@@ -461,9 +462,9 @@ private:
     int64_t trainable = static_cast<int64_t>(operands.size() - 1) * c;
     nonTrainable = 2 * c;
     params = trainable + nonTrainable;
-    ir::Attrs attrs{{"epsilon", l.epsilon},
-                    {"scale", int64_t{l.scale ? 1 : 0}},
-                    {"center", int64_t{l.center ? 1 : 0}}};
+    ir::Attrs attrs{{ir::AttrName::Epsilon, l.epsilon},
+                    {ir::AttrName::Scale, int64_t{l.scale ? 1 : 0}},
+                    {ir::AttrName::Center, int64_t{l.center ? 1 : 0}}};
     if (!l.trainable) {
       // Keras 3: a frozen batch normalization runs in inference mode, on
       // its moving statistics, which stay as they are.
@@ -481,7 +482,7 @@ private:
     for (auto [moving, stat] :
          {std::pair{movingMean, (*r)[1]}, std::pair{movingVariance, (*r)[2]}}) {
       auto u = g_.create(ir::OpKind::MovingAverageUpdate, {moving, stat},
-                         {{"momentum", l.momentum}}, irLoc(l));
+                         {{ir::AttrName::Momentum, l.momentum}}, irLoc(l));
       if (!u.ok())
         return fail(l.loc, fmt::format("{}: {}", l.name,
                                        std::string(u.status().message())));
@@ -517,7 +518,8 @@ private:
     std::vector<int64_t> pad{l.padTop, l.padLeft, l.padBottom, l.padRight};
     if (pad == std::vector<int64_t>(4, 0))
       return true; // the identity
-    return create1(l, ir::OpKind::Pad2D, {cur_}, {{"padding", pad}}, l.name);
+    return create1(l, ir::OpKind::Pad2D, {cur_}, {{ir::AttrName::Padding, pad}},
+                   l.name);
   }
 
   static bool isRandom(LayerKind k) {
@@ -546,49 +548,52 @@ private:
                                      l.name, layerKeyword(l.kind)));
     if (!expectImage(l))
       return false;
-    ir::Attrs attrs{
-        {"seed", l.seed ? *l.seed : static_cast<int64_t>(spec_.fit.seed)},
-        {"salt", static_cast<int64_t>(index)}};
+    ir::Attrs attrs{{ir::AttrName::Seed,
+                     l.seed ? *l.seed : static_cast<int64_t>(spec_.fit.seed)},
+                    {ir::AttrName::Salt, static_cast<int64_t>(index)}};
     auto resample = [&] {
-      attrs.set("fill_mode", l.fillMode);
-      attrs.set("interpolation", l.interpolation);
-      attrs.set("fill_value", l.fillValue);
+      attrs.set(ir::AttrName::FillMode, l.fillMode);
+      attrs.set(ir::AttrName::Interpolation, l.interpolation);
+      attrs.set(ir::AttrName::FillValue, l.fillValue);
     };
-    auto range = [&](const std::string &prefix,
+    auto range = [&](ir::AttrName lower, ir::AttrName upper,
                      const std::array<double, 2> &r) {
-      attrs.set(prefix + "lower", r[0]);
-      attrs.set(prefix + "upper", r[1]);
+      attrs.set(lower, r[0]);
+      attrs.set(upper, r[1]);
     };
     ir::OpKind kind = ir::OpKind::RandomFlip;
     switch (l.kind) {
     case LayerKind::RandomFlip:
-      attrs.set("mode", l.flipMode);
+      attrs.set(ir::AttrName::Mode, l.flipMode);
       break;
     case LayerKind::RandomRotation:
       kind = ir::OpKind::RandomRotation;
       resample();
-      range("", l.factor);
+      range(ir::AttrName::Lower, ir::AttrName::Upper, l.factor);
       break;
     case LayerKind::RandomZoom:
       kind = ir::OpKind::RandomZoom;
       resample();
-      range("height_", l.heightFactor);
-      range("width_", l.widthFactorGiven ? l.widthFactor : l.heightFactor);
-      attrs.set("keep_aspect", int64_t{l.widthFactorGiven ? 0 : 1});
+      range(ir::AttrName::HeightLower, ir::AttrName::HeightUpper,
+            l.heightFactor);
+      range(ir::AttrName::WidthLower, ir::AttrName::WidthUpper,
+            l.widthFactorGiven ? l.widthFactor : l.heightFactor);
+      attrs.set(ir::AttrName::KeepAspect, int64_t{l.widthFactorGiven ? 0 : 1});
       break;
     case LayerKind::RandomTranslation:
       kind = ir::OpKind::RandomTranslation;
       resample();
-      range("height_", l.heightFactor);
-      range("width_", l.widthFactor);
+      range(ir::AttrName::HeightLower, ir::AttrName::HeightUpper,
+            l.heightFactor);
+      range(ir::AttrName::WidthLower, ir::AttrName::WidthUpper, l.widthFactor);
       break;
     case LayerKind::RandomContrast:
     case LayerKind::RandomBrightness:
       kind = l.kind == LayerKind::RandomContrast ? ir::OpKind::RandomContrast
                                                  : ir::OpKind::RandomBrightness;
-      range("", l.factor);
-      attrs.set("value_low", l.valueRange[0]);
-      attrs.set("value_high", l.valueRange[1]);
+      range(ir::AttrName::Lower, ir::AttrName::Upper, l.factor);
+      attrs.set(ir::AttrName::ValueLow, l.valueRange[0]);
+      attrs.set(ir::AttrName::ValueHigh, l.valueRange[1]);
       break;
     case LayerKind::RandomCrop: {
       kind = ir::OpKind::RandomCrop;
@@ -596,9 +601,9 @@ private:
       if (!checkOutput(l, out))
         return false;
       shape_ = out;
-      attrs.set("height", l.cropHeight);
-      attrs.set("width", l.cropWidth);
-      attrs.set("training", int64_t{1});
+      attrs.set(ir::AttrName::Height, l.cropHeight);
+      attrs.set(ir::AttrName::Width, l.cropWidth);
+      attrs.set(ir::AttrName::Training, int64_t{1});
       break;
     }
     default:
@@ -610,11 +615,12 @@ private:
   bool lowerDropout(const Layer &l, size_t index) {
     if (l.rate == 0)
       return true; // the identity
-    auto r = g_.create(ir::OpKind::Dropout, {cur_, step_},
-                       {{"rate", l.rate},
-                        {"seed", static_cast<int64_t>(spec_.fit.seed)},
-                        {"salt", static_cast<int64_t>(index)}},
-                       irLoc(l), {l.name, l.name + ".mask"});
+    auto r =
+        g_.create(ir::OpKind::Dropout, {cur_, step_},
+                  {{ir::AttrName::Rate, l.rate},
+                   {ir::AttrName::Seed, static_cast<int64_t>(spec_.fit.seed)},
+                   {ir::AttrName::Salt, static_cast<int64_t>(index)}},
+                  irLoc(l), {l.name, l.name + ".mask"});
     if (!r.ok())
       return fail(l.loc, fmt::format("{}: {}", l.name,
                                      std::string(r.status().message())));
@@ -630,7 +636,8 @@ private:
                                      dims(shape_)));
     shape_ = {*n};
     return create1(l, ir::OpKind::Reshape, {cur_},
-                   {{"shape", std::vector<int64_t>{n_, *n}}}, l.name);
+                   {{ir::AttrName::Shape, std::vector<int64_t>{n_, *n}}},
+                   l.name);
   }
 
   const Program &p_;

@@ -11,7 +11,7 @@ namespace cnnc::ir {
 
 namespace {
 
-const ActivationInfo kActivations[] = {
+constexpr ActivationInfo kActivations[] = {
 #define ACTIVATION(Enum, Name, Param, Default, GradFrom)                       \
   {Name, Param, Default, ActivationGradFrom::GradFrom},
 #include "ir/Activations.def"
@@ -30,7 +30,21 @@ const Alias kAliases[] = {
 #undef ACTIVATION
 };
 
+constexpr bool paramsAreAttributes() {
+  for (const ActivationInfo &a : kActivations)
+    if (a.param[0] != '\0' && !isAttrName(a.param))
+      return false;
+  return true;
+}
+static_assert(paramsAreAttributes(),
+              "ir/Activations.def: a parameter is not declared in "
+              "ir/Attrs.def");
+
 } // namespace
+
+AttrName ActivationInfo::paramAttr() const {
+  return *attrNameFromString(param);
+}
 
 const ActivationInfo &activationInfo(ActivationKind kind) {
   return kActivations[static_cast<int>(kind)];
@@ -60,7 +74,7 @@ const std::vector<std::string> &activationNames() {
 }
 
 absl::Status checkActivationAttrs(std::string_view op, const Attrs &attrs,
-                                  const std::string &attr) {
+                                  AttrName attr) {
   std::string name = attrs.getString(attr);
   std::optional<ActivationKind> kind = activationKindFromName(name);
   if (!kind)
@@ -68,7 +82,7 @@ absl::Status checkActivationAttrs(std::string_view op, const Attrs &attrs,
         fmt::format("{}: unknown activation kind '{}'", op, name));
   const ActivationInfo &info = activationInfo(*kind);
   if (info.hasParam()) {
-    double v = attrs.getFloat(info.param, -1);
+    double v = attrs.getFloat(info.paramAttr(), -1);
     if (!(v >= 0 && std::isfinite(v)))
       return absl::InvalidArgumentError(fmt::format(
           "{}: {} needs attribute '{}' >= 0", op, name, info.param));
@@ -76,7 +90,7 @@ absl::Status checkActivationAttrs(std::string_view op, const Attrs &attrs,
   return absl::OkStatus();
 }
 
-ActivationKind activationKindOf(const Attrs &attrs, const std::string &attr) {
+ActivationKind activationKindOf(const Attrs &attrs, AttrName attr) {
   std::string name = attrs.getString(attr);
   if (std::optional<ActivationKind> kind = activationKindFromName(name))
     return *kind;
@@ -89,7 +103,8 @@ ActivationKind activationKindOf(const Attrs &attrs, const std::string &attr) {
 
 float activationParamOf(const Attrs &attrs, ActivationKind kind) {
   const ActivationInfo &info = activationInfo(kind);
-  return info.hasParam() ? static_cast<float>(attrs.getFloat(info.param)) : 0;
+  return info.hasParam() ? static_cast<float>(attrs.getFloat(info.paramAttr()))
+                         : 0;
 }
 
 } // namespace cnnc::ir

@@ -28,6 +28,9 @@ struct ActivationInfo {
   double defaultParam;
   ActivationGradFrom gradFrom;
   bool hasParam() const { return param[0] != '\0'; }
+  // The parameter's attribute (hasParam() only); ir/Activations.cpp checks
+  // at compile time that every parameter is declared in ir/Attrs.def.
+  AttrName paramAttr() const;
 };
 
 const ActivationInfo &activationInfo(ActivationKind kind);
@@ -44,13 +47,13 @@ const std::vector<std::string> &activationNames();
 // Checks that attribute `attr` names an activation and that its parameter,
 // if it has one, is a finite number >= 0. Messages start with `op`.
 absl::Status checkActivationAttrs(std::string_view op, const Attrs &attrs,
-                                  const std::string &attr = "kind");
+                                  AttrName attr = AttrName::Kind);
 
 // The kind and parameter of an op the verifier has checked (so the name is
 // known; an unchecked one is an internal error and aborts). The fused ops
 // name the attribute "activation"; their activations have no parameter.
 ActivationKind activationKindOf(const Attrs &attrs,
-                                const std::string &attr = "kind");
+                                AttrName attr = AttrName::Kind);
 float activationParamOf(const Attrs &attrs, ActivationKind kind);
 
 } // namespace cnnc::ir

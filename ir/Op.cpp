@@ -1,5 +1,8 @@
 #include "ir/Op.h"
 
+#include <iterator>
+#include <string_view>
+
 namespace cnnc::ir {
 
 namespace {
@@ -36,7 +39,58 @@ std::optional<OpKind> opKindFromName(std::string_view name) {
   return std::nullopt;
 }
 
-int64_t Attrs::getInt(const std::string &name, int64_t fallback) const {
+namespace {
+constexpr bool attrsSorted() {
+  for (size_t i = 1; i < std::size(kAttrInfos); ++i)
+    if (!(std::string_view(kAttrInfos[i - 1].name) <
+          std::string_view(kAttrInfos[i].name)))
+      return false;
+  return true;
+}
+static_assert(attrsSorted(), "ir/Attrs.def: rows must be sorted by name");
+} // namespace
+
+const AttrInfo &attrInfo(AttrName name) {
+  return kAttrInfos[static_cast<int>(name)];
+}
+
+std::optional<AttrName> attrNameFromString(std::string_view name) {
+  for (size_t i = 0; i < std::size(kAttrInfos); ++i)
+    if (name == kAttrInfos[i].name)
+      return static_cast<AttrName>(i);
+  return std::nullopt;
+}
+
+const char *attrTypeName(AttrType type) {
+  switch (type) {
+  case AttrType::Int:
+    return "an integer";
+  case AttrType::Float:
+    return "a number";
+  case AttrType::String:
+    return "a string";
+  case AttrType::Ints:
+    return "a list of integers";
+  }
+  return "";
+}
+
+bool attrHasType(const Attr &value, AttrType type) {
+  switch (type) {
+  case AttrType::Int:
+    return std::holds_alternative<int64_t>(value);
+  case AttrType::Float:
+    return std::holds_alternative<double>(value) ||
+           std::holds_alternative<int64_t>(value);
+  case AttrType::String:
+    return std::holds_alternative<std::string>(value);
+  case AttrType::Ints:
+    return std::holds_alternative<std::vector<int64_t>>(value);
+  }
+  return false;
+}
+
+int64_t Attrs::getInt(AttrName name, int64_t fallback) const {
   auto it = map_.find(name);
   if (it == map_.end())
     return fallback;
@@ -45,7 +99,7 @@ int64_t Attrs::getInt(const std::string &name, int64_t fallback) const {
   return fallback;
 }
 
-double Attrs::getFloat(const std::string &name, double fallback) const {
+double Attrs::getFloat(AttrName name, double fallback) const {
   auto it = map_.find(name);
   if (it == map_.end())
     return fallback;
@@ -56,8 +110,7 @@ double Attrs::getFloat(const std::string &name, double fallback) const {
   return fallback;
 }
 
-std::string Attrs::getString(const std::string &name,
-                             const std::string &fallback) const {
+std::string Attrs::getString(AttrName name, const std::string &fallback) const {
   auto it = map_.find(name);
   if (it == map_.end())
     return fallback;
@@ -66,7 +119,7 @@ std::string Attrs::getString(const std::string &name,
   return fallback;
 }
 
-std::vector<int64_t> Attrs::getInts(const std::string &name) const {
+std::vector<int64_t> Attrs::getInts(AttrName name) const {
   auto it = map_.find(name);
   if (it == map_.end())
     return {};

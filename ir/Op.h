@@ -41,32 +41,63 @@ inline constexpr int kNumOpKinds = 0
 #undef OP
     ;
 
+// Attribute names (ir/Attrs.def).
+enum class AttrName : uint8_t {
+#define ATTR(Enum, Name, Type) Enum,
+#include "ir/Attrs.def"
+#undef ATTR
+};
+enum class AttrType : uint8_t { Int, Float, String, Ints };
+
+struct AttrInfo {
+  const char *name;
+  AttrType type;
+};
+inline constexpr AttrInfo kAttrInfos[] = {
+#define ATTR(Enum, Name, Type) {Name, AttrType::Type},
+#include "ir/Attrs.def"
+#undef ATTR
+};
+// Whether `name` spells an attribute (usable in static_assert).
+constexpr bool isAttrName(std::string_view name) {
+  for (const AttrInfo &a : kAttrInfos)
+    if (name == a.name)
+      return true;
+  return false;
+}
+const AttrInfo &attrInfo(AttrName name);
+inline const char *attrName(AttrName name) { return attrInfo(name).name; }
+std::optional<AttrName> attrNameFromString(std::string_view name);
+const char *attrTypeName(AttrType type); // "an integer", ...
+
 // Attribute values: integers, floats, strings, integer lists.
 using Attr = std::variant<int64_t, double, std::string, std::vector<int64_t>>;
+
+// Whether `value` may be the value of an attribute of `type`.
+bool attrHasType(const Attr &value, AttrType type);
 
 class Attrs {
 public:
   Attrs() = default;
-  Attrs(std::initializer_list<std::pair<const std::string, Attr>> init)
+  Attrs(std::initializer_list<std::pair<const AttrName, Attr>> init)
       : map_(init) {}
 
-  void set(const std::string &name, Attr value) {
-    map_[name] = std::move(value);
-  }
-  bool has(const std::string &name) const { return map_.count(name) != 0; }
-  const std::map<std::string, Attr> &all() const { return map_; }
+  void set(AttrName name, Attr value) { map_[name] = std::move(value); }
+  bool has(AttrName name) const { return map_.count(name) != 0; }
+  void erase(AttrName name) { map_.erase(name); }
+  // In the order of their names (AttrName follows it).
+  const std::map<AttrName, Attr> &all() const { return map_; }
 
   // Typed getters; return the fallback when absent or of another type.
-  int64_t getInt(const std::string &name, int64_t fallback = 0) const;
-  double getFloat(const std::string &name, double fallback = 0) const;
-  std::string getString(const std::string &name,
-                        const std::string &fallback = "") const;
-  std::vector<int64_t> getInts(const std::string &name) const;
+  int64_t getInt(AttrName name, int64_t fallback = 0) const;
+  double getFloat(AttrName name, double fallback = 0) const;
+  std::string getString(AttrName name, const std::string &fallback = "") const;
+  std::vector<int64_t> getInts(AttrName name) const;
 
   bool operator==(const Attrs &) const = default;
 
 private:
-  std::map<std::string, Attr> map_;
+  std::map<AttrName, Attr> map_;
 };
 
 struct Location {

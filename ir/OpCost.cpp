@@ -48,14 +48,14 @@ OpCost conv2dBackwardFilterCost(const Graph &g, const Op &op) {
 
 OpCost matmulCost(const Graph &g, const Op &op) {
   // c[M,P] = op(a) op(b): the contraction is a's non-output axis.
-  int64_t kAxis = op.attrs.getInt("transpose_a") != 0 ? 0 : 1;
+  int64_t kAxis = op.attrs.getInt(ir::AttrName::TransposeA) != 0 ? 0 : 1;
   return {2 * elements(g, op.results[0]) * dim(g, op.operands[0], kAxis),
           operandAndResultBytes(g, op)};
 }
 
 // One compare or add per window tap of each output.
 double windowTaps(const Op &op) {
-  std::vector<int64_t> p = op.attrs.getInts("pool_size");
+  std::vector<int64_t> p = op.attrs.getInts(ir::AttrName::PoolSize);
   return p.size() == 2 ? static_cast<double>(p[0] * p[1]) : 1;
 }
 
@@ -123,8 +123,8 @@ OpCost rmspropUpdateCost(const Graph &g, const Op &op) {
 OpCost conv2dMaxPoolCost(const Graph &g, const Op &op) {
   const std::vector<int64_t> &x = g.type(op.operands[0]).shape;
   const std::vector<int64_t> &w = g.type(op.operands[1]).shape;
-  std::vector<int64_t> s = op.attrs.getInts("strides"),
-                       p = op.attrs.getInts("padding");
+  std::vector<int64_t> s = op.attrs.getInts(ir::AttrName::Strides),
+                       p = op.attrs.getInts(ir::AttrName::Padding);
   if (s.size() != 2 || p.size() != 4)
     return {0, operandAndResultBytes(g, op)};
   double oh =
@@ -140,9 +140,9 @@ OpCost conv2dMaxPoolCost(const Graph &g, const Op &op) {
 // (result 0) times the N*OH*OW pixels of the implied gradient.
 OpCost conv2dBackwardFilterArgmaxCost(const Graph &g, const Op &op) {
   const std::vector<int64_t> &x = g.type(op.operands[0]).shape;
-  std::vector<int64_t> k = op.attrs.getInts("kernel_size"),
-                       s = op.attrs.getInts("strides"),
-                       p = op.attrs.getInts("padding");
+  std::vector<int64_t> k = op.attrs.getInts(ir::AttrName::KernelSize),
+                       s = op.attrs.getInts(ir::AttrName::Strides),
+                       p = op.attrs.getInts(ir::AttrName::Padding);
   if (k.size() != 2 || s.size() != 2 || p.size() != 4)
     return {0, operandAndResultBytes(g, op)};
   double oh =

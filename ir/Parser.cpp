@@ -315,13 +315,17 @@ bool SyntaxParser::parseAttrDict(Attrs &attrs) {
     std::string name;
     if (!parseName(name, "an attribute name"))
       return false;
-    if (attrs.has(name))
-      return error(at, fmt::format("attribute '{}' is given twice", name));
     Attr value;
     if (!expect(IrToken::Equal, "after the attribute name") ||
         !parseAttrValue(value))
       return false;
-    attrs.set(name, std::move(value));
+    // After the value, so that its syntax errors come first.
+    std::optional<AttrName> known = attrNameFromString(name);
+    if (!known)
+      return error(at, fmt::format("unknown attribute '{}'", name));
+    if (attrs.has(*known))
+      return error(at, fmt::format("attribute '{}' is given twice", name));
+    attrs.set(*known, std::move(value));
   }
   consume();
   return true;

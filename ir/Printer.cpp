@@ -73,7 +73,8 @@ std::string printAttrs(const Attrs &attrs) {
     return "";
   std::vector<std::string> parts;
   for (const auto &[name, value] : attrs.all())
-    parts.push_back(fmt::format("{} = {}", printKey(name), printAttr(value)));
+    parts.push_back(
+        fmt::format("{} = {}", printKey(attrName(name)), printAttr(value)));
   return fmt::format(" {{{}}}", fmt::join(parts, ", "));
 }
 

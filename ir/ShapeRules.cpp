@@ -3,6 +3,7 @@
 #include "support/Status.h"
 
 #include "ir/Activations.h"
+#include "ir/AttrEnums.h"
 
 #include "absl/status/status.h"
 #include <fmt/format.h>
@@ -21,11 +22,11 @@ absl::Status err(OpKind kind, const std::string &msg) {
 
 // Reads a 2-element int list attribute (strides, pool_size, kernel_size).
 absl::StatusOr<std::pair<int64_t, int64_t>>
-pairAttr(OpKind kind, const Attrs &attrs, const std::string &name) {
+pairAttr(OpKind kind, const Attrs &attrs, AttrName name) {
   std::vector<int64_t> v = attrs.getInts(name);
   if (v.size() != 2 || v[0] <= 0 || v[1] <= 0)
     return err(kind, fmt::format("attribute '{}' must be two positive integers",
-                                 name));
+                                 attrName(name)));
   return std::make_pair(v[0], v[1]);
 }
 
@@ -37,10 +38,10 @@ struct Window {
 // strides, and padding [top, left, bottom, right].
 absl::StatusOr<Window> windowAttrs(OpKind kind, const Attrs &attrs, int64_t kh,
                                    int64_t kw) {
-  auto strides = pairAttr(kind, attrs, "strides");
+  auto strides = pairAttr(kind, attrs, AttrName::Strides);
   if (!strides.ok())
     return strides.status();
-  std::vector<int64_t> pad = attrs.getInts("padding");
+  std::vector<int64_t> pad = attrs.getInts(AttrName::Padding);
   if (pad.size() != 4)
     return err(kind, "attribute 'padding' must be [top, left, bottom, right]");
   for (int64_t p : pad)
@@ -110,7 +111,7 @@ absl::StatusOr<Types> conv2dBackwardDataShape(OpKind k, const Types &in,
   const TensorType &dy = in[0], &w = in[1];
   CNNC_TRY(expectRank(k, dy, 4, "output gradient"));
   CNNC_TRY(expectRank(k, w, 4, "kernel"));
-  std::vector<int64_t> xs = a.getInts("input_shape");
+  std::vector<int64_t> xs = a.getInts(AttrName::InputShape);
   if (xs.size() != 4)
     return err(k, "attribute 'input_shape' must have 4 dimensions");
   CNNC_ASSIGN_OR_RETURN(fwd, conv2dShape(k, {f32(xs), w}, a));
@@ -126,7 +127,7 @@ absl::StatusOr<Types> conv2dBackwardFilterShape(OpKind k, const Types &in,
   const TensorType &x = in[0], &dy = in[1];
   CNNC_TRY(expectRank(k, x, 4, "input"));
   CNNC_TRY(expectRank(k, dy, 4, "output gradient"));
-  CNNC_ASSIGN_OR_RETURN(ks, pairAttr(k, a, "kernel_size"));
+  CNNC_ASSIGN_OR_RETURN(ks, pairAttr(k, a, AttrName::KernelSize));
   std::vector<int64_t> ws{ks.first, ks.second, x.shape[3], dy.shape[3]};
   CNNC_ASSIGN_OR_RETURN(fwd, conv2dShape(k, {x, f32(ws)}, a));
   if (fwd[0].shape != dy.shape)
@@ -140,7 +141,7 @@ absl::StatusOr<Types> pool2dShape(OpKind k, const Types &in, const Attrs &a) {
   const TensorType &x = in[0];
   CNNC_TRY(expectRank(k, x, 4, "input"));
   CNNC_TRY(expectF32(k, x, "input"));
-  CNNC_ASSIGN_OR_RETURN(ps, pairAttr(k, a, "pool_size"));
+  CNNC_ASSIGN_OR_RETURN(ps, pairAttr(k, a, AttrName::PoolSize));
   CNNC_ASSIGN_OR_RETURN(win, windowAttrs(k, a, ps.first, ps.second));
   CNNC_ASSIGN_OR_RETURN(out, windowOutput(k, x.shape, win, x.shape[3]));
   return Types{f32(out)};
@@ -156,7 +157,7 @@ absl::StatusOr<Types> maxPool2DGradShape(OpKind k, const Types &in,
 
 absl::StatusOr<Types> avgPool2DGradShape(OpKind k, const Types &in,
                                          const Attrs &a) {
-  std::vector<int64_t> xs = a.getInts("input_shape");
+  std::vector<int64_t> xs = a.getInts(AttrName::InputShape);
   if (xs.size() != 4)
     return err(k, "attribute 'input_shape' must have 4 dimensions");
   CNNC_ASSIGN_OR_RETURN(fwd, pool2dShape(k, {f32(xs)}, a));
@@ -170,7 +171,8 @@ absl::StatusOr<Types> matmulShape(OpKind k, const Types &in, const Attrs &a) {
   CNNC_TRY(expectRank(k, y, 2, "rhs"));
   CNNC_TRY(expectF32(k, x, "lhs"));
   CNNC_TRY(expectF32(k, y, "rhs"));
-  bool ta = a.getInt("transpose_a") != 0, tb = a.getInt("transpose_b") != 0;
+  bool ta = a.getInt(AttrName::TransposeA) != 0,
+       tb = a.getInt(AttrName::TransposeB) != 0;
   int64_t m = ta ? x.shape[1] : x.shape[0], kx = ta ? x.shape[0] : x.shape[1];
   int64_t ky = tb ? y.shape[1] : y.shape[0], n = tb ? y.shape[0] : y.shape[1];
   if (kx != ky)
@@ -196,7 +198,7 @@ absl::StatusOr<Types> biasGradShape(OpKind k, const Types &in, const Attrs &) {
 }
 
 absl::StatusOr<Types> reshapeShape(OpKind k, const Types &in, const Attrs &a) {
-  std::vector<int64_t> s = a.getInts("shape");
+  std::vector<int64_t> s = a.getInts(AttrName::Shape);
   TensorType out{in[0].dtype, s};
   // isValid bounds each partial product, so numElements cannot overflow.
   if (!out.isValid())
@@ -273,7 +275,7 @@ absl::StatusOr<Types> dropoutShape(OpKind k, const Types &in, const Attrs &a) {
   CNNC_TRY(expectF32(k, in[0], "input"));
   if (in[1] != i32({}))
     return err(k, fmt::format("step must be i32[], got {}", in[1].str()));
-  double rate = a.getFloat("rate", -1);
+  double rate = a.getFloat(AttrName::Rate, -1);
   if (!(rate >= 0 && rate < 1))
     return err(k, "attribute 'rate' must be in [0, 1)");
   return Types{in[0], in[0]};
@@ -333,7 +335,7 @@ absl::StatusOr<std::vector<int64_t>> padAttr(OpKind k, const Types &in,
                                              const Attrs &a) {
   CNNC_TRY(expectRank(k, in[0], 4, "input"));
   CNNC_TRY(expectF32(k, in[0], "input"));
-  std::vector<int64_t> pad = a.getInts("padding");
+  std::vector<int64_t> pad = a.getInts(AttrName::Padding);
   if (pad.size() != 4)
     return err(k, "attribute 'padding' must be [top, left, bottom, right]");
   for (int64_t p : pad)
@@ -371,7 +373,7 @@ absl::StatusOr<Types> pad2dGradShape(OpKind k, const Types &in,
 // others as their own ops); after a max pool whose argmax is kept, only
 // relu or linear, the two whose gradient the argmax can carry.
 absl::Status activationAttr(OpKind k, const Attrs &a, bool reluOrLinear) {
-  std::string name = a.getString("activation");
+  std::string name = a.getString(AttrName::Activation);
   std::optional<ActivationKind> kind = activationKindFromName(name);
   bool ok = kind && !activationInfo(*kind).hasParam();
   if (ok && reluOrLinear)
@@ -401,7 +403,7 @@ absl::StatusOr<Types> conv2dBiasActivationShape(OpKind k, const Types &in,
 // padding (non-overlapping windows; trailing rows/columns are dropped).
 absl::StatusOr<TensorType> fusedPoolOutput(OpKind k, const TensorType &conv,
                                            const Attrs &a) {
-  CNNC_ASSIGN_OR_RETURN(ps, pairAttr(k, a, "pool_size"));
+  CNNC_ASSIGN_OR_RETURN(ps, pairAttr(k, a, AttrName::PoolSize));
   const std::vector<int64_t> &c = conv.shape;
   if (c[1] < ps.first || c[2] < ps.second)
     return err(k, fmt::format("pool window {}x{} does not fit {}", ps.first,
@@ -432,7 +434,7 @@ absl::StatusOr<Types> conv2dMaxPoolDropoutArgmaxShape(OpKind k, const Types &in,
                         conv2dMaxPoolArgmaxShape(k, {in[0], in[1], in[2]}, a));
   if (in[3] != i32({}))
     return err(k, fmt::format("step must be i32[], got {}", in[3].str()));
-  double rate = a.getFloat("rate", -1);
+  double rate = a.getFloat(AttrName::Rate, -1);
   if (!(rate > 0 && rate < 1))
     return err(k, "attribute 'rate' must be in (0, 1)");
   return out;
@@ -442,7 +444,7 @@ absl::StatusOr<Types> maxPool2DArgmaxGradShape(OpKind k, const Types &in,
                                                const Attrs &a) {
   if (in.size() != 2 && in.size() != 3)
     return err(k, "expects (argmax, gradient) or (argmax, gradient, mask)");
-  std::vector<int64_t> xs = a.getInts("input_shape");
+  std::vector<int64_t> xs = a.getInts(AttrName::InputShape);
   if (xs.size() != 4)
     return err(k, "attribute 'input_shape' must have 4 dimensions");
   CNNC_ASSIGN_OR_RETURN(pooled, fusedPoolOutput(k, f32(xs), a));
@@ -451,7 +453,7 @@ absl::StatusOr<Types> maxPool2DArgmaxGradShape(OpKind k, const Types &in,
                               i32(pooled.shape).str(), in[0].str()));
   for (size_t i = 1; i < in.size(); ++i)
     CNNC_TRY(expectSame(k, in[i], pooled, "gradient, mask and pooled output"));
-  if (a.has("scale") && !(a.getFloat("scale") > 0))
+  if (a.has(AttrName::Scale) && !(a.getFloat(AttrName::Scale) > 0))
     return err(k, "attribute 'scale' must be positive");
   return Types{f32(xs)};
 }
@@ -472,12 +474,12 @@ conv2dBackwardFilterBiasArgmaxShape(OpKind k, const Types &in, const Attrs &a) {
   const TensorType &x = in[0];
   CNNC_TRY(expectRank(k, x, 4, "input"));
   CNNC_TRY(expectRank(k, in[1], 4, "argmax"));
-  CNNC_ASSIGN_OR_RETURN(ks, pairAttr(k, a, "kernel_size"));
+  CNNC_ASSIGN_OR_RETURN(ks, pairAttr(k, a, AttrName::KernelSize));
   CNNC_ASSIGN_OR_RETURN(win, windowAttrs(k, a, ks.first, ks.second));
   CNNC_ASSIGN_OR_RETURN(dy, windowOutput(k, x.shape, win, in[1].shape[3]));
   // The gradient's operands as max_pool2d_argmax_grad checks them.
   Attrs gradAttrs = a;
-  gradAttrs.set("input_shape", dy);
+  gradAttrs.set(AttrName::InputShape, dy);
   CNNC_TRY(maxPool2DArgmaxGradShape(
                k, std::vector<TensorType>(in.begin() + 1, in.end()), gradAttrs)
                .status());
@@ -522,7 +524,7 @@ absl::StatusOr<Types> globalAvgPool2DGradShape(OpKind k, const Types &in,
                                                const Attrs &a) {
   CNNC_TRY(expectRank(k, in[0], 2, "output gradient"));
   CNNC_TRY(expectF32(k, in[0], "output gradient"));
-  std::vector<int64_t> xs = a.getInts("input_shape");
+  std::vector<int64_t> xs = a.getInts(AttrName::InputShape);
   if (xs.size() != 4 || xs[1] < 1 || xs[2] < 1)
     return err(k, "attribute 'input_shape' must be [N, H, W, C]");
   if (xs[0] != in[0].shape[0] || xs[3] != in[0].shape[1])
@@ -542,7 +544,8 @@ struct NormOperands {
 
 absl::StatusOr<NormOperands> normOperands(OpKind k, const Types &in,
                                           const Attrs &a, size_t fixed) {
-  NormOperands n{a.getInt("scale", 1) != 0, a.getInt("center", 1) != 0, 0};
+  NormOperands n{a.getInt(AttrName::Scale, 1) != 0,
+                 a.getInt(AttrName::Center, 1) != 0, 0};
   size_t expected = fixed + (n.scale ? 1 : 0) + (n.center ? 1 : 0);
   if (in.size() != expected)
     return err(k, fmt::format("expects {} operands with scale = {}, center = "
@@ -554,7 +557,7 @@ absl::StatusOr<NormOperands> normOperands(OpKind k, const Types &in,
     return err(k,
                fmt::format("input must have rank >= 2, got {}", in[0].str()));
   n.channels = in[0].shape.back();
-  double eps = a.getFloat("epsilon", -1);
+  double eps = a.getFloat(AttrName::Epsilon, -1);
   if (!(eps > 0 && std::isfinite(eps)))
     return err(k, "attribute 'epsilon' must be positive");
   return n;
@@ -583,7 +586,7 @@ absl::StatusOr<Types> batchNormShape(OpKind k, const Types &in,
 absl::StatusOr<Types> batchNormGradShape(OpKind k, const Types &in,
                                          const Attrs &a) {
   Attrs noCenter = a;
-  noCenter.set("center", int64_t{0});
+  noCenter.set(AttrName::Center, int64_t{0});
   CNNC_ASSIGN_OR_RETURN(n, normOperands(k, in, noCenter, 4));
   CNNC_TRY(expectSame(k, in[0], in[3], "input and output gradient"));
   CNNC_TRY(perChannel(k, {in[1], in[2]}, 0, n.channels));
@@ -605,7 +608,7 @@ absl::StatusOr<Types> batchNormInferenceShape(OpKind k, const Types &in,
 absl::StatusOr<Types> batchNormInferenceGradShape(OpKind k, const Types &in,
                                                   const Attrs &a) {
   Attrs noCenter = a;
-  noCenter.set("center", int64_t{0});
+  noCenter.set(AttrName::Center, int64_t{0});
   CNNC_ASSIGN_OR_RETURN(n, normOperands(k, in, noCenter, 2));
   CNNC_TRY(perChannel(k, in, 1, n.channels));
   return Types{in[0]};
@@ -617,7 +620,7 @@ absl::StatusOr<Types> movingAverageUpdateShape(OpKind k, const Types &in,
                                                const Attrs &a) {
   CNNC_TRY(expectF32(k, in[0], "moving average"));
   CNNC_TRY(expectSame(k, in[0], in[1], "moving average and value"));
-  double m = a.getFloat("momentum", -1);
+  double m = a.getFloat(AttrName::Momentum, -1);
   if (!(m >= 0 && m <= 1))
     return err(k, "attribute 'momentum' must be in [0, 1]");
   return Types{};
@@ -625,41 +628,34 @@ absl::StatusOr<Types> movingAverageUpdateShape(OpKind k, const Types &in,
 
 // ---- Augmentation (docs/ir.md) ----
 
-bool oneOf(const std::string &s, std::initializer_list<const char *> names) {
-  for (const char *n : names)
-    if (s == n)
-      return true;
-  return false;
-}
-
 // The attributes of resampling ops: fill_mode, interpolation, fill_value.
 absl::Status resampleAttrs(OpKind k, const Attrs &a) {
-  if (!oneOf(a.getString("fill_mode"),
-             {"reflect", "wrap", "constant", "nearest"}))
-    return err(k, "attribute 'fill_mode' must be reflect, wrap, constant or "
-                  "nearest");
-  if (!oneOf(a.getString("interpolation"), {"bilinear", "nearest"}))
-    return err(k, "attribute 'interpolation' must be bilinear or nearest");
-  if (!std::isfinite(a.getFloat("fill_value")))
+  if (!attrEnumOf<FillMode>(a))
+    return err(k,
+               "attribute 'fill_mode' must be " + attrEnumChoices<FillMode>());
+  if (!attrEnumOf<ResampleInterpolation>(a))
+    return err(k, "attribute 'interpolation' must be " +
+                      attrEnumChoices<ResampleInterpolation>());
+  if (!std::isfinite(a.getFloat(AttrName::FillValue)))
     return err(k, "attribute 'fill_value' must be finite");
   return absl::OkStatus();
 }
 
-// A factor range [prefix_lower, prefix_upper] (lower, upper without a
-// prefix) within [min, max].
-absl::Status rangeAttrs(OpKind k, const Attrs &a, const std::string &prefix,
-                        double min, double max) {
-  double lo = a.getFloat(prefix + "lower", NAN);
-  double hi = a.getFloat(prefix + "upper", NAN);
+// A factor range [lower, upper] within [min, max].
+absl::Status rangeAttrs(OpKind k, const Attrs &a, AttrName lower,
+                        AttrName upper, double min, double max) {
+  double lo = a.getFloat(lower, NAN);
+  double hi = a.getFloat(upper, NAN);
   if (!(lo >= min && hi <= max && lo <= hi))
-    return err(k, fmt::format("attributes '{0}lower' and '{0}upper' must "
-                              "satisfy {1} <= {0}lower <= {0}upper <= {2}",
-                              prefix, min, max));
+    return err(k, fmt::format("attributes '{0}' and '{1}' must satisfy "
+                              "{2} <= {0} <= {1} <= {3}",
+                              attrName(lower), attrName(upper), min, max));
   return absl::OkStatus();
 }
 
 absl::Status valueRangeAttrs(OpKind k, const Attrs &a) {
-  double lo = a.getFloat("value_low", NAN), hi = a.getFloat("value_high", NAN);
+  double lo = a.getFloat(AttrName::ValueLow, NAN),
+         hi = a.getFloat(AttrName::ValueHigh, NAN);
   if (!(std::isfinite(lo) && std::isfinite(hi) && lo < hi))
     return err(k, "attributes 'value_low' < 'value_high' must be finite");
   return absl::OkStatus();
@@ -673,31 +669,33 @@ absl::StatusOr<Types> augmentShape(OpKind k, const Types &in, const Attrs &a) {
     return err(k, fmt::format("step must be i32[], got {}", in[1].str()));
   switch (k) {
   case OpKind::RandomFlip:
-    if (!oneOf(a.getString("mode"),
-               {"horizontal", "vertical", "horizontal_and_vertical"}))
-      return err(k, "attribute 'mode' must be horizontal, vertical or "
-                    "horizontal_and_vertical");
+    if (!attrEnumOf<FlipMode>(a))
+      return err(k, "attribute 'mode' must be " + attrEnumChoices<FlipMode>());
     break;
   case OpKind::RandomRotation:
     CNNC_TRY(resampleAttrs(k, a));
-    CNNC_TRY(rangeAttrs(k, a, "", -1, 1));
+    CNNC_TRY(rangeAttrs(k, a, AttrName::Lower, AttrName::Upper, -1, 1));
     break;
   case OpKind::RandomZoom:
     CNNC_TRY(resampleAttrs(k, a));
-    CNNC_TRY(rangeAttrs(k, a, "height_", -1, 1));
-    CNNC_TRY(rangeAttrs(k, a, "width_", -1, 1));
+    CNNC_TRY(
+        rangeAttrs(k, a, AttrName::HeightLower, AttrName::HeightUpper, -1, 1));
+    CNNC_TRY(
+        rangeAttrs(k, a, AttrName::WidthLower, AttrName::WidthUpper, -1, 1));
     break;
   case OpKind::RandomTranslation:
     CNNC_TRY(resampleAttrs(k, a));
-    CNNC_TRY(rangeAttrs(k, a, "height_", -1, 1));
-    CNNC_TRY(rangeAttrs(k, a, "width_", -1, 1));
+    CNNC_TRY(
+        rangeAttrs(k, a, AttrName::HeightLower, AttrName::HeightUpper, -1, 1));
+    CNNC_TRY(
+        rangeAttrs(k, a, AttrName::WidthLower, AttrName::WidthUpper, -1, 1));
     break;
   case OpKind::RandomContrast:
-    CNNC_TRY(rangeAttrs(k, a, "", -1, 1));
+    CNNC_TRY(rangeAttrs(k, a, AttrName::Lower, AttrName::Upper, -1, 1));
     CNNC_TRY(valueRangeAttrs(k, a));
     break;
   case OpKind::RandomBrightness:
-    CNNC_TRY(rangeAttrs(k, a, "", -1, 1));
+    CNNC_TRY(rangeAttrs(k, a, AttrName::Lower, AttrName::Upper, -1, 1));
     CNNC_TRY(valueRangeAttrs(k, a));
     break;
   default:
@@ -714,7 +712,7 @@ absl::StatusOr<Types> randomCropShape(OpKind k, const Types &in,
   CNNC_TRY(expectF32(k, in[0], "input"));
   if (in[1] != i32({}))
     return err(k, fmt::format("step must be i32[], got {}", in[1].str()));
-  int64_t h = a.getInt("height"), w = a.getInt("width");
+  int64_t h = a.getInt(AttrName::Height), w = a.getInt(AttrName::Width);
   if (h < 1 || w < 1 || h > std::numeric_limits<int32_t>::max() ||
       w > std::numeric_limits<int32_t>::max())
     return err(k, "attributes 'height' and 'width' must be positive");
@@ -727,8 +725,8 @@ absl::StatusOr<Types> randomCropShape(OpKind k, const Types &in,
 // rescale(x) {scale, offset} -> x's type.
 absl::StatusOr<Types> rescaleShape(OpKind k, const Types &in, const Attrs &a) {
   CNNC_TRY(expectF32(k, in[0], "input"));
-  if (!std::isfinite(a.getFloat("scale", NAN)) ||
-      !std::isfinite(a.getFloat("offset", NAN)))
+  if (!std::isfinite(a.getFloat(AttrName::Scale, NAN)) ||
+      !std::isfinite(a.getFloat(AttrName::Offset, NAN)))
     return err(k, "attributes 'scale' and 'offset' must be finite");
   return Types{in[0]};
 }

@@ -9,7 +9,11 @@
 namespace cnnc::ir {
 
 enum class LossKind { CategoricalCrossentropy, SparseCategoricalCrossentropy };
-enum class OptimizerKind { SGD, Adam, RMSprop };
+// ir/Optimizers.def; its table is read through ir/Optimizers.h.
+enum class OptimizerKind {
+#define OPTIMIZER(Enum, Name, LearningRate) Enum,
+#include "ir/Optimizers.def"
+};
 
 enum class ScheduleKind {
 #define SCHEDULE(Enum, name) Enum,
@@ -42,7 +46,7 @@ double learningRateAt(const ScheduleSpec &s, int64_t iterations);
 struct OptimizerSpec {
   OptimizerKind kind = OptimizerKind::Adam;
   // The constant rate, or with a schedule its rate at step 0.
-  double learningRate = 0.001; // sgd: 0.01
+  double learningRate = 0.001; // the kind's (defaultOptimizerSpec)
   std::optional<ScheduleSpec> schedule;
   double momentum = 0.0;             // sgd
   bool nesterov = false;             // sgd

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 #include <string_view>
 #include <unordered_set>
 #include <vector>
@@ -19,6 +20,14 @@ std::string where(const Op &op, size_t index) {
     return fmt::format("{}:{}:{}: op #{} '{}'", op.loc.file, op.loc.line,
                        op.loc.col, index, opName(op.kind));
   return fmt::format("op #{} '{}'", index, opName(op.kind));
+}
+
+// Every attribute has the type ir/Attrs.def declares for its name.
+std::optional<AttrName> mistyped(const Attrs &attrs) {
+  for (const auto &[name, value] : attrs.all())
+    if (!attrHasType(value, attrInfo(name).type))
+      return name;
+  return std::nullopt;
 }
 
 } // namespace
@@ -59,6 +68,10 @@ static absl::Status verifyGraphUnescaped(const Graph &g) {
     if (!names.insert(values[i].name).second)
       return absl::InvalidArgumentError(
           fmt::format("value name %{} is defined twice", values[i].name));
+    if (auto bad = mistyped(values[i].attrs))
+      return absl::InvalidArgumentError(
+          fmt::format("value %{}: attribute '{}' must be {}", values[i].name,
+                      attrName(*bad), attrTypeName(attrInfo(*bad).type)));
   }
   for (size_t i = 0; i < g.ops().size(); ++i) {
     const Op &op = g.ops()[i];
@@ -73,6 +86,10 @@ static absl::Status verifyGraphUnescaped(const Graph &g) {
                         where(op, i), values[v].name));
       operandTypes.push_back(values[v].type);
     }
+    if (auto bad = mistyped(op.attrs))
+      return absl::InvalidArgumentError(
+          fmt::format("{}: attribute '{}' must be {}", where(op, i),
+                      attrName(*bad), attrTypeName(attrInfo(*bad).type)));
     auto expected = inferResultTypes(op.kind, operandTypes, op.attrs);
     if (!expected.ok())
       return absl::InvalidArgumentError(fmt::format(

@@ -21,7 +21,8 @@ namespace {
 // A param the optimizer trains: every param but those marked trainable = 0
 // (batch normalization's moving statistics, which their own ops update).
 bool isTrainable(const ir::Value &v) {
-  return v.kind == ValueKind::Param && v.attrs.getInt("trainable", 1) != 0;
+  return v.kind == ValueKind::Param &&
+         v.attrs.getInt(ir::AttrName::Trainable, 1) != 0;
 }
 
 // Values that depend on a trainable param: only these need gradients.
@@ -113,7 +114,7 @@ ValueId learningRateInput(Graph &g, double initial) {
       g.type(lr) == ir::f32({}))
     return lr;
   lr = g.addInput("learning_rate", ir::f32({}));
-  g.setAttrs(lr, ir::Attrs({{"initial", initial}}));
+  g.setAttrs(lr, ir::Attrs({{ir::AttrName::Initial, initial}}));
   return lr;
 }
 
@@ -136,23 +137,24 @@ absl::Status emitUpdates(Graph &g, const std::vector<ValueId> &grads,
       if (opt.momentum > 0)
         operands.push_back(g.addState(name + ".velocity", type));
       r = g.create(OpKind::SgdUpdate, std::move(operands),
-                   {{"momentum", opt.momentum},
-                    {"nesterov", int64_t{opt.nesterov ? 1 : 0}}});
+                   {{ir::AttrName::Momentum, opt.momentum},
+                    {ir::AttrName::Nesterov, int64_t{opt.nesterov ? 1 : 0}}});
       break;
     }
     case ir::OptimizerKind::Adam: {
       ValueId m = g.addState(name + ".m", type);
       ValueId v = g.addState(name + ".v", type);
       r = g.create(OpKind::AdamUpdate, {p, dp, lr, m, v, stepInput(g)},
-                   {{"beta_1", opt.beta1},
-                    {"beta_2", opt.beta2},
-                    {"epsilon", opt.epsilon}});
+                   {{ir::AttrName::Beta1, opt.beta1},
+                    {ir::AttrName::Beta2, opt.beta2},
+                    {ir::AttrName::Epsilon, opt.epsilon}});
       break;
     }
     case ir::OptimizerKind::RMSprop: {
       ValueId ms = g.addState(name + ".ms", type);
-      r = g.create(OpKind::RmspropUpdate, {p, dp, lr, ms},
-                   {{"rho", opt.rho}, {"epsilon", opt.epsilon}});
+      r = g.create(
+          OpKind::RmspropUpdate, {p, dp, lr, ms},
+          {{ir::AttrName::Rho, opt.rho}, {ir::AttrName::Epsilon, opt.epsilon}});
       break;
     }
     }

@@ -122,7 +122,7 @@ private:
       a = op(k).results[0];
     }
     ir::Attrs attrs = conv.attrs;
-    attrs.set("activation", std::string(ir::activationName(act)));
+    attrs.set(ir::AttrName::Activation, std::string(ir::activationName(act)));
     std::vector<ValueId> operands{conv.operands[0], conv.operands[1],
                                   op(j).operands[1]};
     removed_[j] = true;
@@ -167,7 +167,8 @@ private:
     if (pool < 0 || !poolFits(op(pool), g_.type(a)))
       return false;
     ValueId p = op(pool).results[0];
-    attrs.set("pool_size", op(pool).attrs.getInts("pool_size"));
+    attrs.set(ir::AttrName::PoolSize,
+              op(pool).attrs.getInts(ir::AttrName::PoolSize));
     const ir::Location &loc = op(i).loc;
     if (poolGrad < 0 && actGrad < 0) {
       removed_[pool] = true;
@@ -206,8 +207,9 @@ private:
       removed_[mul] = true;
     }
     ir::Attrs gradAttrs;
-    gradAttrs.set("pool_size", op(pool).attrs.getInts("pool_size"));
-    gradAttrs.set("input_shape", g_.type(a).shape);
+    gradAttrs.set(ir::AttrName::PoolSize,
+                  op(pool).attrs.getInts(ir::AttrName::PoolSize));
+    gradAttrs.set(ir::AttrName::InputShape, g_.type(a).shape);
     Op fusedConv{OpKind::Conv2DBiasActivationMaxPoolArgmax,
                  operands,
                  {p, argmax},
@@ -217,16 +219,17 @@ private:
       // dropout(p) moves into the epilogue; its mask is never stored: the
       // argmax is -1 where it drops and the gradient scales by 1/(1-rate).
       const Op &dr = op(d);
-      double rate = dr.attrs.getFloat("rate");
+      double rate = dr.attrs.getFloat(ir::AttrName::Rate);
       fusedConv.kind = OpKind::Conv2DBiasActivationMaxPoolDropoutArgmax;
       fusedConv.operands.push_back(dr.operands[1]);
-      for (const char *name : {"rate", "seed", "salt"})
+      for (ir::AttrName name :
+           {ir::AttrName::Rate, ir::AttrName::Seed, ir::AttrName::Salt})
         fusedConv.attrs.set(name, dr.attrs.all().at(name));
       fusedConv.results[0] = dr.results[0];
       ValueId mask = dr.results[1];
       gradOperands = {argmax, gradOperands[1] == mask ? gradOperands[2]
                                                       : gradOperands[1]};
-      gradAttrs.set("scale", 1.0 / (1.0 - rate));
+      gradAttrs.set(ir::AttrName::Scale, 1.0 / (1.0 - rate));
       removed_[d] = true;
     }
     replace(i, std::move(fusedConv));
@@ -250,8 +253,8 @@ private:
         continue;
       const Op &d = op(u.op);
       if (d.kind != OpKind::Dropout || u.operand != 0 || !free(u.op) ||
-          !(d.attrs.getFloat("rate") > 0) || !d.attrs.has("seed") ||
-          !d.attrs.has("salt"))
+          !(d.attrs.getFloat(ir::AttrName::Rate) > 0) ||
+          !d.attrs.has(ir::AttrName::Seed) || !d.attrs.has(ir::AttrName::Salt))
         return -1;
       ValueId mask = d.results[1];
       bool maskFolded = gradOperands[1] == mask || gradOperands[2] == mask;
@@ -266,9 +269,9 @@ private:
   // Non-overlapping, unpadded windows whose convolution rows fit the
   // per-thread buffer.
   bool poolFits(const Op &pool, const ir::TensorType &a) const {
-    std::vector<int64_t> ps = pool.attrs.getInts("pool_size");
-    std::vector<int64_t> pad = pool.attrs.getInts("padding");
-    if (ps.size() != 2 || pool.attrs.getInts("strides") != ps ||
+    std::vector<int64_t> ps = pool.attrs.getInts(ir::AttrName::PoolSize);
+    std::vector<int64_t> pad = pool.attrs.getInts(ir::AttrName::Padding);
+    if (ps.size() != 2 || pool.attrs.getInts(ir::AttrName::Strides) != ps ||
         pad != std::vector<int64_t>{0, 0, 0, 0} || a.rank() != 4)
       return false;
     return ps[0] * a.shape[2] * a.shape[3] * 4 <= options_.maxPoolRowBytes;
@@ -291,7 +294,7 @@ private:
     }
     removed_[j] = true;
     ir::Attrs attrs = mm.attrs;
-    attrs.set("activation", std::string(ir::activationName(act)));
+    attrs.set(ir::AttrName::Activation, std::string(ir::activationName(act)));
     replace(i, Op{OpKind::MatMulBiasActivation,
                   {mm.operands[0], mm.operands[1], op(j).operands[1]},
                   {y},
@@ -345,7 +348,7 @@ private:
       for (ValueId v : replaced_[m]->operands)
         fused.operands.push_back(v);
       for (const auto &[name, value] : replaced_[m]->attrs.all())
-        if (name != "input_shape")
+        if (name != ir::AttrName::InputShape)
           fused.attrs.set(name, value);
       replaced_[m].reset();
       removed_[m] = true;

@@ -90,9 +90,9 @@ absl::Status notDifferentiable(const Op &op, const char *why) {
 }
 
 // The window attributes shared by a conv/pool op and its backward ops.
-Attrs windowAttrs(const Attrs &a, std::initializer_list<const char *> names) {
+Attrs windowAttrs(const Attrs &a, std::initializer_list<ir::AttrName> names) {
   Attrs out;
-  for (const char *n : names)
+  for (ir::AttrName n : names)
     if (a.has(n))
       out.set(n, a.all().at(n));
   return out;
@@ -105,13 +105,16 @@ absl::Status conv2dVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
   const ir::TensorType &x = b.type(op.operands[0]);
   const ir::TensorType &w = b.type(op.operands[1]);
   if (b.wants(0)) {
-    Attrs attrs = windowAttrs(op.attrs, {"strides", "padding"});
-    attrs.set("input_shape", x.shape);
+    Attrs attrs =
+        windowAttrs(op.attrs, {ir::AttrName::Strides, ir::AttrName::Padding});
+    attrs.set(ir::AttrName::InputShape, x.shape);
     b.emit(0, OpKind::Conv2DBackwardData, {dy, op.operands[1]}, attrs);
   }
   if (b.wants(1)) {
-    Attrs attrs = windowAttrs(op.attrs, {"strides", "padding"});
-    attrs.set("kernel_size", std::vector<int64_t>{w.shape[0], w.shape[1]});
+    Attrs attrs =
+        windowAttrs(op.attrs, {ir::AttrName::Strides, ir::AttrName::Padding});
+    attrs.set(ir::AttrName::KernelSize,
+              std::vector<int64_t>{w.shape[0], w.shape[1]});
     b.emit(1, OpKind::Conv2DBackwardFilter, {op.operands[0], dy}, attrs);
   }
   return absl::OkStatus();
@@ -128,14 +131,17 @@ absl::Status biasAddVjp(VjpBuilder &b, const Op &, const Grads &dys) {
 absl::Status maxPool2DVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
   if (b.wants(0))
     b.emit(0, OpKind::MaxPool2DGrad, {op.operands[0], op.results[0], dys[0]},
-           windowAttrs(op.attrs, {"pool_size", "strides", "padding"}));
+           windowAttrs(op.attrs, {ir::AttrName::PoolSize, ir::AttrName::Strides,
+                                  ir::AttrName::Padding}));
   return absl::OkStatus();
 }
 
 absl::Status avgPool2DVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
   if (b.wants(0)) {
-    Attrs attrs = windowAttrs(op.attrs, {"pool_size", "strides", "padding"});
-    attrs.set("input_shape", b.type(op.operands[0]).shape);
+    Attrs attrs =
+        windowAttrs(op.attrs, {ir::AttrName::PoolSize, ir::AttrName::Strides,
+                               ir::AttrName::Padding});
+    attrs.set(ir::AttrName::InputShape, b.type(op.operands[0]).shape);
     b.emit(0, OpKind::AvgPool2DGrad, {dys[0]}, attrs);
   }
   return absl::OkStatus();
@@ -150,11 +156,12 @@ absl::Status avgPool2DVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
 //   1  1  | B^T dC^T           | dC^T A^T
 absl::Status matmulVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
   ValueId dc = dys[0];
-  bool ta = op.attrs.getInt("transpose_a") != 0;
-  bool tb = op.attrs.getInt("transpose_b") != 0;
+  bool ta = op.attrs.getInt(ir::AttrName::TransposeA) != 0;
+  bool tb = op.attrs.getInt(ir::AttrName::TransposeB) != 0;
   ValueId a = b.operand(0), bv = b.operand(1);
   auto mm = [](int64_t transA, int64_t transB) {
-    return Attrs{{"transpose_a", transA}, {"transpose_b", transB}};
+    return Attrs{{ir::AttrName::TransposeA, transA},
+                 {ir::AttrName::TransposeB, transB}};
   };
   if (b.wants(0)) {
     if (!ta)
@@ -174,7 +181,7 @@ absl::Status matmulVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
 absl::Status reshapeVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
   if (b.wants(0))
     b.emit(0, OpKind::Reshape, {dys[0]},
-           {{"shape", b.type(op.operands[0]).shape}});
+           {{ir::AttrName::Shape, b.type(op.operands[0]).shape}});
   return absl::OkStatus();
 }
 
@@ -236,7 +243,7 @@ absl::Status softmaxVjp(VjpBuilder &, const Op &op, const Grads &) {
 absl::Status globalAvgPool2DVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
   if (b.wants(0))
     b.emit(0, OpKind::GlobalAvgPool2DGrad, {dys[0]},
-           {{"input_shape", b.type(op.operands[0]).shape}});
+           {{ir::AttrName::InputShape, b.type(op.operands[0]).shape}});
   return absl::OkStatus();
 }
 
@@ -251,14 +258,14 @@ absl::Status batchNormVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
             "supported");
   if (dys[0] == kNoGrad)
     return absl::OkStatus();
-  bool scale = op.attrs.getInt("scale", 1) != 0;
-  bool center = op.attrs.getInt("center", 1) != 0;
+  bool scale = op.attrs.getInt(ir::AttrName::Scale, 1) != 0;
+  bool center = op.attrs.getInt(ir::AttrName::Center, 1) != 0;
   std::vector<ValueId> operands{op.operands[0], op.results[1], op.results[2],
                                 dys[0]};
   if (scale)
     operands.push_back(op.operands[1]);
-  Attrs attrs{{"epsilon", op.attrs.getFloat("epsilon")},
-              {"scale", int64_t{scale ? 1 : 0}}};
+  Attrs attrs{{ir::AttrName::Epsilon, op.attrs.getFloat(ir::AttrName::Epsilon)},
+              {ir::AttrName::Scale, int64_t{scale ? 1 : 0}}};
   int gammaAt = scale ? 1 : -1, betaAt = center ? (scale ? 2 : 1) : -1;
   b.emitMulti(OpKind::BatchNormGrad, std::move(operands), std::move(attrs),
               {0, gammaAt, betaAt}, {"", "dgamma", "dbeta"});
@@ -277,13 +284,13 @@ absl::Status batchNormInferenceVjp(VjpBuilder &b, const Op &op,
                                    "normalization); mark them trainable = 0");
   if (!b.wants(0))
     return absl::OkStatus();
-  bool scale = op.attrs.getInt("scale", 1) != 0;
+  bool scale = op.attrs.getInt(ir::AttrName::Scale, 1) != 0;
   std::vector<ValueId> operands{dys[0], op.operands[2]};
   if (scale)
     operands.push_back(op.operands[3]);
   b.emit(0, OpKind::BatchNormInferenceGrad, std::move(operands),
-         {{"epsilon", op.attrs.getFloat("epsilon")},
-          {"scale", int64_t{scale ? 1 : 0}}});
+         {{ir::AttrName::Epsilon, op.attrs.getFloat(ir::AttrName::Epsilon)},
+          {ir::AttrName::Scale, int64_t{scale ? 1 : 0}}});
   return absl::OkStatus();
 }
 
@@ -305,7 +312,8 @@ absl::Status augmentVjp(VjpBuilder &, const Op &op, const Grads &) {
 absl::Status rescaleVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
   if (b.wants(0))
     b.emit(0, OpKind::Rescale, {dys[0]},
-           {{"scale", op.attrs.getFloat("scale")}, {"offset", 0.0}});
+           {{ir::AttrName::Scale, op.attrs.getFloat(ir::AttrName::Scale)},
+            {ir::AttrName::Offset, 0.0}});
   return absl::OkStatus();
 }
 

@@ -143,7 +143,7 @@ absl::StatusOr<CopiedGraph> copyForward(const Graph &forward,
       if (op.kind == OpKind::RandomCrop) {
         // Inference crops deterministically (the center window, resized).
         ir::Attrs attrs = op.attrs;
-        attrs.set("training", int64_t{0});
+        attrs.set(ir::AttrName::Training, int64_t{0});
         auto y = g.create1(op.kind, std::move(operands), std::move(attrs),
                            op.loc, forward.value(op.results[0]).name);
         if (!y.ok())

@@ -1,5 +1,7 @@
 #include "passes/Pipeline.h"
 
+#include "ir/Optimizers.h"
+
 #include "passes/Autodiff.h"
 #include "passes/DeadCode.h"
 #include "passes/EvalGraph.h"
@@ -118,60 +120,40 @@ bool isOptionSeparator(char c) {
 // The optimizer the autodiff options describe, with Keras's defaults;
 // options that the optimizer does not take are errors, as in the DSL.
 absl::StatusOr<ir::OptimizerSpec> optimizerSpec(const PassOptions &o) {
-  ir::OptimizerSpec spec;
-  std::string kind = o.getString("optimizer", "adam");
+  // The option's Choice kind admits only the table's names.
+  ir::OptimizerKind kind =
+      ir::optimizerKindFromName(o.getString("optimizer", "adam"))
+          .value_or(ir::OptimizerKind::Adam);
+  ir::OptimizerSpec spec = ir::defaultOptimizerSpec(kind);
+  std::vector<ir::OptimizerArg> args = ir::optimizerArgs(kind);
   std::vector<std::string> takes;
-  if (kind == "sgd") {
-    spec.kind = ir::OptimizerKind::SGD;
-    spec.learningRate = 0.01;
-    takes = {"momentum", "nesterov"};
-  } else if (kind == "rmsprop") {
-    spec.kind = ir::OptimizerKind::RMSprop;
-    takes = {"rho", "epsilon"};
-  } else {
-    spec.kind = ir::OptimizerKind::Adam;
-    takes = {"beta_1", "beta_2", "epsilon"};
-  }
+  for (const ir::OptimizerArg &a : args)
+    takes.push_back(a.name);
   for (const auto &[name, value] : o.all()) {
     if (name == "optimizer" || name == "learning_rate")
       continue;
     if (std::find(takes.begin(), takes.end(), name) == takes.end())
-      return absl::InvalidArgumentError(
-          fmt::format("option '{}' does not apply to "
-                      "optimizer {} (it takes learning_rate, {})",
-                      name, kind, fmt::join(takes, ", ")));
+      return absl::InvalidArgumentError(fmt::format(
+          "option '{}' does not apply to "
+          "optimizer {} (it takes learning_rate, {})",
+          name, ir::optimizerInfo(kind).name, fmt::join(takes, ", ")));
   }
   spec.learningRate = o.getFloat("learning_rate", spec.learningRate);
-  spec.momentum = o.getFloat("momentum", spec.momentum);
-  spec.nesterov = o.getBool("nesterov", spec.nesterov);
-  spec.beta1 = o.getFloat("beta_1", spec.beta1);
-  spec.beta2 = o.getFloat("beta_2", spec.beta2);
-  spec.rho = o.getFloat("rho", spec.rho);
-  spec.epsilon = o.getFloat("epsilon", spec.epsilon);
-  struct Range {
-    const char *name;
-    double value;
-    bool ok;
-    const char *range;
-  };
-  for (const Range &r : {
-           // A schedule may start at 0 (cosine_decay's warmup).
-           Range{"learning_rate", spec.learningRate, spec.learningRate >= 0,
-                 ">= 0"},
-           Range{"momentum", spec.momentum,
-                 spec.momentum >= 0 && spec.momentum <= 1, "in [0, 1]"},
-           // The DSL's ranges (Keras accepts 0): the compile pipelines pass
-           // a model's optimizer through these options.
-           Range{"beta_1", spec.beta1, spec.beta1 >= 0 && spec.beta1 < 1,
-                 "in [0, 1)"},
-           Range{"beta_2", spec.beta2, spec.beta2 >= 0 && spec.beta2 < 1,
-                 "in [0, 1)"},
-           Range{"rho", spec.rho, spec.rho >= 0 && spec.rho < 1, "in [0, 1)"},
-           Range{"epsilon", spec.epsilon, spec.epsilon > 0, "> 0"},
-       })
-    if (!r.ok)
+  // A schedule may start at 0 (cosine_decay's warmup).
+  if (!(spec.learningRate >= 0))
+    return absl::InvalidArgumentError(fmt::format(
+        "option 'learning_rate' must be >= 0, got {}", spec.learningRate));
+  for (const ir::OptimizerArg &a : args) {
+    if (a.flag) {
+      spec.*a.flag = o.getBool(a.name, spec.*a.flag);
+      continue;
+    }
+    double &v = spec.*a.number;
+    v = o.getFloat(a.name, v);
+    if (!ir::inRange(a.range, v))
       return absl::InvalidArgumentError(fmt::format(
-          "option '{}' must be {}, got {}", r.name, r.range, r.value));
+          "option '{}' must be {}, got {}", a.name, ir::rangeText(a.range), v));
+  }
   return spec;
 }
 
@@ -190,24 +172,39 @@ absl::Status runAutodiff(ir::Graph &g, const PassOptions &o) {
 
 std::vector<PassOption> autodiffOptions() {
   using K = PassOptionKind;
-  return {
-      {"optimizer",
-       K::Choice,
-       "adam",
-       "the update rule",
-       {"adam", "sgd", "rmsprop"}},
+  std::vector<PassOption> out = {
+      {"optimizer", K::Choice, "adam", "the update rule", ir::optimizerNames()},
       {"learning_rate",
        K::Float,
        "",
-       "step size (default: 0.001, sgd 0.01)",
+       fmt::format("step size (default: {}, sgd {})",
+                   ir::optimizerInfo(ir::OptimizerKind::Adam).learningRate,
+                   ir::optimizerInfo(ir::OptimizerKind::SGD).learningRate),
        {}},
-      {"momentum", K::Float, "0", "sgd: velocity decay", {}},
-      {"nesterov", K::Bool, "false", "sgd: Nesterov momentum", {}},
-      {"beta_1", K::Float, "0.9", "adam: first-moment decay", {}},
-      {"beta_2", K::Float, "0.999", "adam: second-moment decay", {}},
-      {"rho", K::Float, "0.9", "rmsprop: mean-square decay", {}},
-      {"epsilon", K::Float, "1e-07", "adam, rmsprop: denominator offset", {}},
   };
+  // One option per argument name; an argument of several optimizers names
+  // them all in its help ("adam, rmsprop: denominator offset").
+  ir::OptimizerSpec defaults;
+  for (const ir::OptimizerArg &a : ir::optimizerArgs()) {
+    auto same = std::find_if(out.begin(), out.end(), [&](const PassOption &p) {
+      return p.name == a.name;
+    });
+    if (same != out.end()) {
+      size_t colon = same->description.find(':');
+      same->description.insert(
+          colon, fmt::format(", {}", ir::optimizerInfo(a.optimizer).name));
+      continue;
+    }
+    std::string def = a.flag ? (defaults.*a.flag ? "true" : "false")
+                             : fmt::format("{}", defaults.*a.number);
+    out.push_back(
+        {a.name,
+         a.flag ? K::Bool : K::Float,
+         def,
+         fmt::format("{}: {}", ir::optimizerInfo(a.optimizer).name, a.help),
+         {}});
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 #include "passes/Pipelines.h"
 
+#include "ir/Optimizers.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -42,25 +44,11 @@ absl::StatusOr<ir::Graph> run(const ir::Graph &forward,
 
 std::vector<PassInvocation> trainingPipeline(const ir::OptimizerSpec &opt) {
   PassOptions o;
+  o.set("optimizer", ir::optimizerInfo(opt.kind).name);
   o.set("learning_rate", exact(opt.learningRate));
-  switch (opt.kind) {
-  case ir::OptimizerKind::SGD:
-    o.set("optimizer", "sgd");
-    o.set("momentum", exact(opt.momentum));
-    o.set("nesterov", opt.nesterov ? "true" : "false");
-    break;
-  case ir::OptimizerKind::Adam:
-    o.set("optimizer", "adam");
-    o.set("beta_1", exact(opt.beta1));
-    o.set("beta_2", exact(opt.beta2));
-    o.set("epsilon", exact(opt.epsilon));
-    break;
-  case ir::OptimizerKind::RMSprop:
-    o.set("optimizer", "rmsprop");
-    o.set("rho", exact(opt.rho));
-    o.set("epsilon", exact(opt.epsilon));
-    break;
-  }
+  for (const ir::OptimizerArg &a : ir::optimizerArgs(opt.kind))
+    o.set(a.name,
+          a.flag ? (opt.*a.flag ? "true" : "false") : exact(opt.*a.number));
   return withCleanup(invocation("autodiff", std::move(o)));
 }
 

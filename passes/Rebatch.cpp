@@ -37,7 +37,7 @@ absl::StatusOr<ir::Graph> rebatch(const ir::Graph &g, int64_t batch) {
     for (ir::ValueId o : op.operands)
       operands.push_back(map[o]);
     ir::Attrs attrs = op.attrs;
-    for (const char *name : {"shape", "input_shape"}) {
+    for (ir::AttrName name : {ir::AttrName::Shape, ir::AttrName::InputShape}) {
       std::vector<int64_t> s = attrs.getInts(name);
       if (!s.empty() && s[0] == old) {
         s[0] = batch;

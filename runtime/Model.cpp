@@ -125,13 +125,15 @@ void Model::initializeWeights(uint64_t seed) {
       continue;
     float *data = store_.find(v.name);
     int64_t n = v.type.numElements();
-    if (v.attrs.getString("init") == "glorot_uniform") {
-      double fanIn = static_cast<double>(v.attrs.getInt("fan_in", 1));
-      double fanOut = static_cast<double>(v.attrs.getInt("fan_out", 1));
+    if (v.attrs.getString(ir::AttrName::Init) == "glorot_uniform") {
+      double fanIn =
+          static_cast<double>(v.attrs.getInt(ir::AttrName::FanIn, 1));
+      double fanOut =
+          static_cast<double>(v.attrs.getInt(ir::AttrName::FanOut, 1));
       double limit = std::sqrt(6.0 / (fanIn + fanOut));
       for (int64_t i = 0; i < n; ++i)
         data[i] = static_cast<float>(limit * (2.0 * rng.uniform() - 1.0));
-    } else if (v.attrs.getString("init") == "ones") {
+    } else if (v.attrs.getString(ir::AttrName::Init) == "ones") {
       // Batch normalization's gamma and moving variance.
       std::fill(data, data + n, 1.0f);
     } else {

@@ -56,10 +56,10 @@ TEST(ActivationKernels, ForwardMatchesReference) {
       auto x = activationInputs(rng, n);
       std::string what = std::string(kind) + " n=" + std::to_string(n);
       auto run = runChecked(OpKind::Activation, {HostTensor::floats({n}, x)},
-                            {{"kind", std::string(kind)}}, what);
+                            {{ir::AttrName::Kind, std::string(kind)}}, what);
       ASSERT_EQ(run.results.size(), 1u) << what;
       std::vector<double> ref =
-          activationOf({{"kind", std::string(kind)}}, toDouble(x));
+          activationOf({{ir::AttrName::Kind, std::string(kind)}}, toDouble(x));
       ASSERT_EQ(ref.size(), size_t(n)) << what;
       for (int64_t i = 0; i < n; ++i) {
         double want = ref[i];
@@ -80,7 +80,7 @@ TEST(ActivationKernels, ReluOfNegativeZeroIsPositiveZeroAndNaNStaysNaN) {
   auto run =
       runChecked(OpKind::Activation,
                  {HostTensor::floats({4}, {-0.0f, std::nanf(""), 2.0f, -3.0f})},
-                 {{"kind", std::string("relu")}});
+                 {{ir::AttrName::Kind, std::string("relu")}});
   ASSERT_EQ(run.results.size(), 1u);
   const std::vector<float> &y = run.results[0].f;
   EXPECT_EQ(y[0], 0.0f);
@@ -103,7 +103,7 @@ TEST(ActivationKernels, GradMatchesFiniteDifferences) {
         if (std::fabs(v) < 0.01f)
           v = 0.5f;
       std::string what = std::string(kind) + " n=" + std::to_string(n);
-      ir::Attrs attrs{{"kind", std::string(kind)}};
+      ir::Attrs attrs{{ir::AttrName::Kind, std::string(kind)}};
       auto fwd = runChecked(OpKind::Activation, {HostTensor::floats({n}, x)},
                             attrs, what);
       ASSERT_EQ(fwd.results.size(), 1u) << what;
@@ -127,7 +127,7 @@ TEST(ActivationKernels, ReluGradSelectsOnPositiveOutput) {
   auto run =
       runChecked(OpKind::ActivationGrad,
                  {HostTensor::floats({6}, y), HostTensor::floats({6}, dy)},
-                 {{"kind", std::string("relu")}});
+                 {{ir::AttrName::Kind, std::string("relu")}});
   ASSERT_EQ(run.results.size(), 1u);
   EXPECT_EQ(run.results[0].f,
             (std::vector<float>{0.0f, 0.0f, 0.0f, -7.0f, 5.0f, 0.0f}));
@@ -137,20 +137,21 @@ TEST(ActivationKernels, ReluGradSelectsOnPositiveOutput) {
 
 struct ParamKind {
   const char *kind;
-  const char *attr; // the parameter's attribute
+  ir::AttrName attr; // the parameter's attribute
   double param;
 };
 
 // leaky_relu's slopes are floats, so that the kernel's one f32 multiply is
 // the interpreter's exact float64 product rounded once.
-const ParamKind kParamKinds[] = {{"leaky_relu", "negative_slope", double(0.2f)},
-                                 {"leaky_relu", "negative_slope", double(0.3f)},
-                                 {"leaky_relu", "negative_slope", 0.0},
-                                 {"elu", "alpha", 1.0},
-                                 {"elu", "alpha", 0.5}};
+const ParamKind kParamKinds[] = {
+    {"leaky_relu", ir::AttrName::NegativeSlope, double(0.2f)},
+    {"leaky_relu", ir::AttrName::NegativeSlope, double(0.3f)},
+    {"leaky_relu", ir::AttrName::NegativeSlope, 0.0},
+    {"elu", ir::AttrName::Alpha, 1.0},
+    {"elu", ir::AttrName::Alpha, 0.5}};
 
 ir::Attrs paramAttrs(const ParamKind &p) {
-  return {{"kind", std::string(p.kind)}, {p.attr, p.param}};
+  return {{ir::AttrName::Kind, std::string(p.kind)}, {p.attr, p.param}};
 }
 
 std::string describe(const ParamKind &p) {
@@ -264,16 +265,19 @@ TEST(ActivationKernels, ParameterIsRequiredAndNonNegative) {
     auto r = g.create1(OpKind::Activation, {x}, std::move(attrs));
     return r.ok() ? std::string("ok") : std::string(r.status().message());
   };
-  EXPECT_EQ(message({{"kind", std::string("leaky_relu")}}),
+  EXPECT_EQ(message({{ir::AttrName::Kind, std::string("leaky_relu")}}),
             "activation: leaky_relu needs attribute 'negative_slope' >= 0");
-  EXPECT_EQ(message({{"kind", std::string("elu")}, {"alpha", -1.0}}),
+  EXPECT_EQ(message({{ir::AttrName::Kind, std::string("elu")},
+                     {ir::AttrName::Alpha, -1.0}}),
             "activation: elu needs attribute 'alpha' >= 0");
-  EXPECT_EQ(message({{"kind", std::string("elu")}, {"alpha", 1.0}}), "ok");
-  EXPECT_EQ(message({{"kind", std::string("selu")}}),
+  EXPECT_EQ(message({{ir::AttrName::Kind, std::string("elu")},
+                     {ir::AttrName::Alpha, 1.0}}),
+            "ok");
+  EXPECT_EQ(message({{ir::AttrName::Kind, std::string("selu")}}),
             "activation: unknown activation kind 'selu'");
   // activation_grad checks the same.
-  auto grad =
-      g.create1(OpKind::ActivationGrad, {x, x}, {{"kind", std::string("elu")}});
+  auto grad = g.create1(OpKind::ActivationGrad, {x, x},
+                        {{ir::AttrName::Kind, std::string("elu")}});
   ASSERT_FALSE(grad.ok());
   EXPECT_EQ(std::string(grad.status().message()),
             "activation_grad: elu needs attribute 'alpha' >= 0");
@@ -301,11 +305,11 @@ TEST(ActivationKernels, GeluAndSwishMatchReference) {
       auto x = spreadInputs(rng, n);
       std::string what = std::string(kind) + " n=" + std::to_string(n);
       auto run = runChecked(OpKind::Activation, {HostTensor::floats({n}, x)},
-                            {{"kind", std::string(kind)}}, what);
+                            {{ir::AttrName::Kind, std::string(kind)}}, what);
       ASSERT_EQ(run.results.size(), 1u) << what;
       // The interpreter's x Phi(x) (Keras's exact gelu) and x sigmoid(x).
       std::vector<double> ref =
-          activationOf({{"kind", std::string(kind)}}, toDouble(x));
+          activationOf({{ir::AttrName::Kind, std::string(kind)}}, toDouble(x));
       ASSERT_EQ(ref.size(), size_t(n)) << what;
       for (int64_t i = 0; i < n; ++i) {
         double want = ref[i];
@@ -321,7 +325,7 @@ TEST(ActivationKernels, GeluAndSwishSpecialValues) {
   std::vector<float> x = {std::nanf(""), 100.0f, -100.0f, 0.0f, 1e30f};
   for (const char *kind : kInputKinds) {
     auto run = runChecked(OpKind::Activation, {HostTensor::floats({5}, x)},
-                          {{"kind", std::string(kind)}}, kind);
+                          {{ir::AttrName::Kind, std::string(kind)}}, kind);
     ASSERT_EQ(run.results.size(), 1u) << kind;
     const std::vector<float> &y = run.results[0].f;
     EXPECT_TRUE(std::isnan(y[0])) << kind;
@@ -343,10 +347,10 @@ TEST(ActivationKernels, GeluAndSwishGradMatchFiniteDifferences) {
       auto grad =
           runChecked(OpKind::ActivationGrad,
                      {HostTensor::floats({n}, x), HostTensor::floats({n}, r)},
-                     {{"kind", std::string(kind)}}, what);
+                     {{ir::AttrName::Kind, std::string(kind)}}, what);
       ASSERT_EQ(grad.results.size(), 1u) << what;
       std::vector<double> fd =
-          activationFd({{"kind", std::string(kind)}}, x, r, 1e-4);
+          activationFd({{ir::AttrName::Kind, std::string(kind)}}, x, r, 1e-4);
       for (int64_t i = 0; i < n; ++i)
         EXPECT_NEAR(grad.results[0].f[i], fd[i], 1e-6 + 1e-5 * std::fabs(fd[i]))
             << what << " x=" << x[i];
@@ -360,7 +364,7 @@ TEST(ActivationKernels, GradOperandIsNamedByKind) {
   ir::ValueId b = g.addInput("b", ir::f32({5}));
   auto message = [&](const char *kind) {
     auto r = g.create1(OpKind::ActivationGrad, {a, b},
-                       {{"kind", std::string(kind)}});
+                       {{ir::AttrName::Kind, std::string(kind)}});
     return r.ok() ? std::string("ok") : std::string(r.status().message());
   };
   EXPECT_EQ(message("gelu"),

@@ -21,26 +21,27 @@ std::vector<HostTensor> operands(std::vector<int64_t> shape,
 ir::Attrs resample(ir::Attrs a, const std::string &fill = "reflect",
                    const std::string &interpolation = "bilinear",
                    double fillValue = 0) {
-  a.set("fill_mode", fill);
-  a.set("interpolation", interpolation);
-  a.set("fill_value", fillValue);
-  a.set("seed", int64_t{3});
-  a.set("salt", int64_t{1});
+  a.set(ir::AttrName::FillMode, fill);
+  a.set(ir::AttrName::Interpolation, interpolation);
+  a.set(ir::AttrName::FillValue, fillValue);
+  a.set(ir::AttrName::Seed, int64_t{3});
+  a.set(ir::AttrName::Salt, int64_t{1});
   return a;
 }
 
 ir::Attrs rotation(double lo, double hi, const std::string &fill = "reflect",
                    const std::string &interpolation = "bilinear") {
-  return resample({{"lower", lo}, {"upper", hi}}, fill, interpolation);
+  return resample({{ir::AttrName::Lower, lo}, {ir::AttrName::Upper, hi}}, fill,
+                  interpolation);
 }
 
 ir::Attrs shift(double h, double w, const std::string &fill,
                 double fillValue = 0,
                 const std::string &interpolation = "bilinear") {
-  return resample({{"height_lower", h},
-                   {"height_upper", h},
-                   {"width_lower", w},
-                   {"width_upper", w}},
+  return resample({{ir::AttrName::HeightLower, h},
+                   {ir::AttrName::HeightUpper, h},
+                   {ir::AttrName::WidthLower, w},
+                   {ir::AttrName::WidthUpper, w}},
                   fill, interpolation, fillValue);
 }
 
@@ -88,7 +89,7 @@ TEST(AugmentKernels, ZeroFactorsAreTheIdentity) {
         x)
         << fill;
     ir::Attrs zoom = shift(0, 0, fill);
-    zoom.set("keep_aspect", int64_t{0});
+    zoom.set(ir::AttrName::KeepAspect, int64_t{0});
     EXPECT_EQ(run1(OpKind::RandomZoom, operands(shape, x), zoom), x) << fill;
     EXPECT_EQ(
         run1(OpKind::RandomTranslation, operands(shape, x), shift(0, 0, fill)),
@@ -138,12 +139,12 @@ TEST(AugmentKernels, FillModesAtTheBorder) {
 // x' = 2 (x - 2) + 2 = -2, 0, 2, 4, 6.
 TEST(AugmentKernels, ZoomMapsAboutTheCentre) {
   ir::Attrs zoom = shift(0, 1, "reflect");
-  zoom.set("keep_aspect", int64_t{0});
+  zoom.set(ir::AttrName::KeepAspect, int64_t{0});
   EXPECT_EQ(run1(OpKind::RandomZoom, operands({1, 1, 5, 1}, iota(5)), zoom),
             (std::vector<float>{2, 1, 3, 5, 4}));
   // keep_aspect uses the height draw for both axes: height 1 zooms x too.
   ir::Attrs keep = shift(1, 0, "reflect");
-  keep.set("keep_aspect", int64_t{1});
+  keep.set(ir::AttrName::KeepAspect, int64_t{1});
   EXPECT_EQ(run1(OpKind::RandomZoom, operands({1, 1, 5, 1}, iota(5)), keep),
             (std::vector<float>{2, 1, 3, 5, 4}));
 }
@@ -155,9 +156,9 @@ TEST(AugmentKernels, FlipModes) {
   std::vector<float> x = iota(n * h * w);
   for (const char *mode :
        {"horizontal", "vertical", "horizontal_and_vertical"}) {
-    ir::Attrs a{{"mode", std::string(mode)},
-                {"seed", int64_t{1}},
-                {"salt", int64_t{2}}};
+    ir::Attrs a{{ir::AttrName::Mode, std::string(mode)},
+                {ir::AttrName::Seed, int64_t{1}},
+                {ir::AttrName::Salt, int64_t{2}}};
     std::vector<float> y =
         run1(OpKind::RandomFlip, operands({n, h, w, 1}, x), a);
     ASSERT_EQ(y.size(), x.size());
@@ -191,9 +192,10 @@ TEST(AugmentKernels, ContrastAndBrightnessFormulas) {
   // One 2x2 image, two channels: channel 0 is 0.2, 0.4, 0.6, 0.8 (mean
   // 0.5), channel 1 is 0, 0, 0, 1 (mean 0.25).
   std::vector<float> x{0.2f, 0, 0.4f, 0, 0.6f, 0, 0.8f, 1};
-  ir::Attrs contrast{{"lower", -0.5},      {"upper", 0.5},
-                     {"value_low", 0.0},   {"value_high", 1.0},
-                     {"seed", int64_t{0}}, {"salt", int64_t{0}}};
+  ir::Attrs contrast{
+      {ir::AttrName::Lower, -0.5},      {ir::AttrName::Upper, 0.5},
+      {ir::AttrName::ValueLow, 0.0},    {ir::AttrName::ValueHigh, 1.0},
+      {ir::AttrName::Seed, int64_t{0}}, {ir::AttrName::Salt, int64_t{0}}};
   std::vector<float> y =
       run1(OpKind::RandomContrast, operands({1, 2, 2, 2}, x), contrast);
   std::vector<double> want{0.05, 0, 0.35, 0, 0.65, 0, 0.95, 1};
@@ -203,27 +205,28 @@ TEST(AugmentKernels, ContrastAndBrightnessFormulas) {
   for (size_t i = 0; i < want.size(); ++i)
     EXPECT_NEAR(y[i], want[i], 1e-6) << i;
 
-  ir::Attrs bright{{"lower", 0.25},      {"upper", 0.25},
-                   {"value_low", 0.0},   {"value_high", 2.0},
-                   {"seed", int64_t{0}}, {"salt", int64_t{0}}};
+  ir::Attrs bright{
+      {ir::AttrName::Lower, 0.25},      {ir::AttrName::Upper, 0.25},
+      {ir::AttrName::ValueLow, 0.0},    {ir::AttrName::ValueHigh, 2.0},
+      {ir::AttrName::Seed, int64_t{0}}, {ir::AttrName::Salt, int64_t{0}}};
   y = run1(OpKind::RandomBrightness, operands({1, 2, 2, 2}, x), bright);
   // delta = 0.25 * (2 - 0) = 0.5; 1 + 0.5 clips to... 1.5 (< 2).
   want = {0.7, 0.5, 0.9, 0.5, 1.1, 0.5, 1.3, 1.5};
   ASSERT_EQ(y.size(), want.size());
   for (size_t i = 0; i < want.size(); ++i)
     EXPECT_NEAR(y[i], want[i], 1e-6) << i;
-  bright.set("value_high", 1.0);
+  bright.set(ir::AttrName::ValueHigh, 1.0);
   y = run1(OpKind::RandomBrightness, operands({1, 2, 2, 2}, x), bright);
   EXPECT_NEAR(y[7], 1.0, 0) << "clipped to value_high";
   EXPECT_NEAR(y[4], 0.85, 1e-6);
 }
 
 ir::Attrs crop(int64_t h, int64_t w, bool training) {
-  return {{"height", h},
-          {"width", w},
-          {"training", int64_t{training}},
-          {"seed", int64_t{4}},
-          {"salt", int64_t{0}}};
+  return {{ir::AttrName::Height, h},
+          {ir::AttrName::Width, w},
+          {ir::AttrName::Training, int64_t{training}},
+          {ir::AttrName::Seed, int64_t{4}},
+          {ir::AttrName::Salt, int64_t{0}}};
 }
 
 TEST(AugmentKernels, CropWindows) {
@@ -275,8 +278,9 @@ TEST(AugmentKernels, CropWindows) {
 TEST(AugmentKernels, RescaleIsFloatMultiplyAdd) {
   std::mt19937 rng(8);
   std::vector<float> x = randomFloats(rng, 37, -3, 3);
-  std::vector<float> y = run1(OpKind::Rescale, {HostTensor::floats({37}, x)},
-                              {{"scale", 1.0 / 255}, {"offset", -0.5}});
+  std::vector<float> y =
+      run1(OpKind::Rescale, {HostTensor::floats({37}, x)},
+           {{ir::AttrName::Scale, 1.0 / 255}, {ir::AttrName::Offset, -0.5}});
   ASSERT_EQ(y.size(), x.size());
   for (size_t i = 0; i < x.size(); ++i)
     EXPECT_EQ(y[i], x[i] * static_cast<float>(1.0 / 255) + -0.5f) << i;
@@ -302,29 +306,30 @@ TEST(AugmentKernels, MatchTheReferenceOnRandomShapes) {
     std::string interp = trial % 3 == 0 ? "nearest" : "bilinear";
     double f = 0.05 + 0.3 * (trial % 5) / 4;
     ir::Attrs zoom = shift(0, 0, fill, 0.25, interp);
-    zoom.set("height_lower", -f);
-    zoom.set("width_upper", f);
-    zoom.set("keep_aspect", int64_t{trial % 2});
+    zoom.set(ir::AttrName::HeightLower, -f);
+    zoom.set(ir::AttrName::WidthUpper, f);
+    zoom.set(ir::AttrName::KeepAspect, int64_t{trial % 2});
     ir::Attrs translate = shift(0, 0, fill, 0.5, interp);
-    translate.set("height_lower", -f);
-    translate.set("width_lower", -f);
-    translate.set("width_upper", f / 2);
+    translate.set(ir::AttrName::HeightLower, -f);
+    translate.set(ir::AttrName::WidthLower, -f);
+    translate.set(ir::AttrName::WidthUpper, f / 2);
     std::vector<std::pair<OpKind, ir::Attrs>> cases{
         {OpKind::RandomRotation, rotation(-f, f, fill, interp)},
         {OpKind::RandomZoom, zoom},
         {OpKind::RandomTranslation, translate},
-        {OpKind::RandomContrast, ir::Attrs{{"lower", f},
-                                           {"upper", f},
-                                           {"value_low", 0.0},
-                                           {"value_high", 1.0},
-                                           {"seed", int64_t{trial}},
-                                           {"salt", int64_t{1}}}},
-        {OpKind::RandomBrightness, ir::Attrs{{"lower", -f},
-                                             {"upper", f},
-                                             {"value_low", 0.0},
-                                             {"value_high", 1.0},
-                                             {"seed", int64_t{trial}},
-                                             {"salt", int64_t{2}}}},
+        {OpKind::RandomContrast, ir::Attrs{{ir::AttrName::Lower, f},
+                                           {ir::AttrName::Upper, f},
+                                           {ir::AttrName::ValueLow, 0.0},
+                                           {ir::AttrName::ValueHigh, 1.0},
+                                           {ir::AttrName::Seed, int64_t{trial}},
+                                           {ir::AttrName::Salt, int64_t{1}}}},
+        {OpKind::RandomBrightness,
+         ir::Attrs{{ir::AttrName::Lower, -f},
+                   {ir::AttrName::Upper, f},
+                   {ir::AttrName::ValueLow, 0.0},
+                   {ir::AttrName::ValueHigh, 1.0},
+                   {ir::AttrName::Seed, int64_t{trial}},
+                   {ir::AttrName::Salt, int64_t{2}}}},
         {OpKind::RandomCrop,
          crop(pick(1, shape[1]), pick(1, shape[2]), trial % 2 == 0)}};
     for (auto &[kind, attrs] : cases) {

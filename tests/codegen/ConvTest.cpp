@@ -54,7 +54,8 @@ std::vector<int64_t> outShape(const ConvCase &c) {
 }
 
 ir::Attrs convAttrs(const Window &g) {
-  return {{"strides", g.strides()}, {"padding", g.padding()}};
+  return {{ir::AttrName::Strides, g.strides()},
+          {ir::AttrName::Padding, g.padding()}};
 }
 
 int64_t numElements(const std::vector<int64_t> &s) {
@@ -100,7 +101,7 @@ OpCall forwardCall(const ConvCase &c, const std::vector<float> &x,
 OpCall dataCall(const ConvCase &c, const std::vector<float> &dy,
                 const std::vector<float> &w) {
   ir::Attrs attrs = convAttrs(c.g);
-  attrs.set("input_shape", c.g.xShape());
+  attrs.set(ir::AttrName::InputShape, c.g.xShape());
   return {OpKind::Conv2DBackwardData,
           {HostTensor::floats(outShape(c), dy),
            HostTensor::floats(kernelShape(c), w)},
@@ -110,7 +111,7 @@ OpCall dataCall(const ConvCase &c, const std::vector<float> &dy,
 OpCall filterCall(const ConvCase &c, const std::vector<float> &x,
                   const std::vector<float> &dy) {
   ir::Attrs attrs = convAttrs(c.g);
-  attrs.set("kernel_size", std::vector<int64_t>{c.g.kh, c.g.kw});
+  attrs.set(ir::AttrName::KernelSize, std::vector<int64_t>{c.g.kh, c.g.kw});
   return {OpKind::Conv2DBackwardFilter,
           {HostTensor::floats(c.g.xShape(), x),
            HostTensor::floats(outShape(c), dy)},

@@ -32,8 +32,8 @@ void checkMatMul(std::mt19937 &rng, const MatMulCase &c) {
   auto a = randomFloats(rng, c.m * c.k), b = randomFloats(rng, c.k * c.n);
   std::string what =
       fmt::format("m={} n={} k={} ta={} tb={}", c.m, c.n, c.k, c.ta, c.tb);
-  ir::Attrs attrs = {{"transpose_a", int64_t(c.ta)},
-                     {"transpose_b", int64_t(c.tb)}};
+  ir::Attrs attrs = {{ir::AttrName::TransposeA, int64_t(c.ta)},
+                     {ir::AttrName::TransposeB, int64_t(c.tb)}};
   std::vector<HostTensor> operands = {HostTensor::floats(as, a),
                                       HostTensor::floats(bs, b)};
   auto run = runChecked(OpKind::MatMul, operands, attrs, what);
@@ -117,11 +117,11 @@ TEST(DenseKernels, MatMulGradientsMatchFiniteDifferences) {
     auto dx = runChecked(
         OpKind::MatMul,
         {HostTensor::floats({n, m}, r), HostTensor::floats({k, m}, w)},
-        {{"transpose_b", int64_t(1)}}, "dX");
+        {{ir::AttrName::TransposeB, int64_t(1)}}, "dX");
     auto dw = runChecked(
         OpKind::MatMul,
         {HostTensor::floats({n, k}, x), HostTensor::floats({n, m}, r)},
-        {{"transpose_a", int64_t(1)}}, "dW");
+        {{ir::AttrName::TransposeA, int64_t(1)}}, "dW");
     ASSERT_EQ(dx.results.size(), 1u);
     ASSERT_EQ(dw.results.size(), 1u);
     const double h = 1e-3;

@@ -10,7 +10,9 @@ namespace {
 using ir::OpKind;
 
 ir::Attrs dropoutAttrs(double rate, int64_t seed, int64_t salt) {
-  return {{"rate", rate}, {"seed", seed}, {"salt", salt}};
+  return {{ir::AttrName::Rate, rate},
+          {ir::AttrName::Seed, seed},
+          {ir::AttrName::Salt, salt}};
 }
 
 std::vector<HostTensor> dropoutOperands(std::vector<int64_t> shape,

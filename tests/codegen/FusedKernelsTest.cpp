@@ -157,7 +157,8 @@ void expectSameInts(const Runs &runs, ValueId v, const std::string &what) {
 }
 
 ir::Attrs convAttrs(const Window &w) {
-  return {{"strides", w.strides()}, {"padding", w.padding()}};
+  return {{ir::AttrName::Strides, w.strides()},
+          {ir::AttrName::Padding, w.padding()}};
 }
 
 struct ConvCase {
@@ -192,9 +193,9 @@ TEST(FusedKernels, ConvBiasActivationEqualsUnfused) {
       ValueId y = b.op1(OpKind::Conv2D, {x, w}, convAttrs(c.g));
       y = b.op1(OpKind::BiasAdd, {y, bias});
       if (act != "linear")
-        y = b.op1(OpKind::Activation, {y}, {{"kind", act}});
+        y = b.op1(OpKind::Activation, {y}, {{ir::AttrName::Kind, act}});
       ir::Attrs attrs = convAttrs(c.g);
-      attrs.set("activation", act);
+      attrs.set(ir::AttrName::Activation, act);
       ValueId fused = b.op1(OpKind::Conv2DBiasActivation, {x, w, bias}, attrs);
       expectSame(b.run(), fused, y, fmt::format("{} {}", c.g.str(), act));
     }
@@ -229,14 +230,15 @@ TEST(FusedKernels, ConvMaxPoolAndArgmaxGradEqualUnfused) {
       ValueId a = b.op1(OpKind::Conv2D, {x, w}, convAttrs(c.g));
       a = b.op1(OpKind::BiasAdd, {a, bias});
       if (act != "linear")
-        a = b.op1(OpKind::Activation, {a}, {{"kind", act}});
-      ir::Attrs poolAttrs = {{"pool_size", ps},
-                             {"strides", ps},
-                             {"padding", std::vector<int64_t>{0, 0, 0, 0}}};
+        a = b.op1(OpKind::Activation, {a}, {{ir::AttrName::Kind, act}});
+      ir::Attrs poolAttrs = {
+          {ir::AttrName::PoolSize, ps},
+          {ir::AttrName::Strides, ps},
+          {ir::AttrName::Padding, std::vector<int64_t>{0, 0, 0, 0}}};
       ValueId p = b.op1(OpKind::MaxPool2D, {a}, poolAttrs);
       ir::Attrs attrs = convAttrs(c.g);
-      attrs.set("activation", act);
-      attrs.set("pool_size", ps);
+      attrs.set(ir::AttrName::Activation, act);
+      attrs.set(ir::AttrName::PoolSize, ps);
       ValueId fusedPool =
           b.op1(OpKind::Conv2DBiasActivationMaxPool, {x, w, bias}, attrs);
       std::string what =
@@ -256,14 +258,16 @@ TEST(FusedKernels, ConvMaxPoolAndArgmaxGradEqualUnfused) {
       ValueId g = b.op1(OpKind::Mul, {dy, mask});
       ValueId da = b.op1(OpKind::MaxPool2DGrad, {a, p, g}, poolAttrs);
       if (act == "relu")
-        da = b.op1(OpKind::ActivationGrad, {a, da}, {{"kind", act}});
-      ir::Attrs gradAttrs = {{"pool_size", ps},
-                             {"input_shape", b.g.type(a).shape}};
+        da =
+            b.op1(OpKind::ActivationGrad, {a, da}, {{ir::AttrName::Kind, act}});
+      ir::Attrs gradAttrs = {{ir::AttrName::PoolSize, ps},
+                             {ir::AttrName::InputShape, b.g.type(a).shape}};
       ValueId fusedGrad =
           b.op1(OpKind::MaxPool2DArgmaxGrad, {fr[1], dy, mask}, gradAttrs);
       ValueId da2 = b.op1(OpKind::MaxPool2DGrad, {a, p, dy}, poolAttrs);
       if (act == "relu")
-        da2 = b.op1(OpKind::ActivationGrad, {a, da2}, {{"kind", act}});
+        da2 = b.op1(OpKind::ActivationGrad, {a, da2},
+                    {{ir::AttrName::Kind, act}});
       ValueId fusedGrad2 =
           b.op1(OpKind::MaxPool2DArgmaxGrad, {fr[1], dy}, gradAttrs);
       auto runs = b.run();
@@ -294,19 +298,21 @@ TEST(FusedKernels, ConvMaxPoolDropoutEqualsUnfused) {
                           randomFloats(rng, c.g.kh * c.g.kw * c.g.c * c.o));
       ValueId bias = b.input({c.o}, randomFloats(rng, c.o));
       ValueId step = b.g.addInput("step", ir::i32({}));
-      ir::Attrs poolAttrs = {{"pool_size", std::vector<int64_t>{2, 2}},
-                             {"strides", std::vector<int64_t>{2, 2}},
-                             {"padding", std::vector<int64_t>{0, 0, 0, 0}}};
-      ir::Attrs dropAttrs = {
-          {"rate", rate}, {"seed", int64_t(5)}, {"salt", int64_t(2)}};
+      ir::Attrs poolAttrs = {
+          {ir::AttrName::PoolSize, std::vector<int64_t>{2, 2}},
+          {ir::AttrName::Strides, std::vector<int64_t>{2, 2}},
+          {ir::AttrName::Padding, std::vector<int64_t>{0, 0, 0, 0}}};
+      ir::Attrs dropAttrs = {{ir::AttrName::Rate, rate},
+                             {ir::AttrName::Seed, int64_t(5)},
+                             {ir::AttrName::Salt, int64_t(2)}};
       ValueId a = b.op1(OpKind::Conv2D, {x, w}, convAttrs(c.g));
       a = b.op1(OpKind::BiasAdd, {a, bias});
-      a = b.op1(OpKind::Activation, {a}, {{"kind", "relu"}});
+      a = b.op1(OpKind::Activation, {a}, {{ir::AttrName::Kind, "relu"}});
       ValueId p = b.op1(OpKind::MaxPool2D, {a}, poolAttrs);
       auto d = b.op(OpKind::Dropout, {p, step}, dropAttrs);
       ir::Attrs attrs = convAttrs(c.g);
-      attrs.set("activation", std::string("relu"));
-      attrs.set("pool_size", std::vector<int64_t>{2, 2});
+      attrs.set(ir::AttrName::Activation, std::string("relu"));
+      attrs.set(ir::AttrName::PoolSize, std::vector<int64_t>{2, 2});
       for (const auto &[k, v] : dropAttrs.all())
         attrs.set(k, v);
       auto fr = b.op(OpKind::Conv2DBiasActivationMaxPoolDropoutArgmax,
@@ -315,11 +321,13 @@ TEST(FusedKernels, ConvMaxPoolDropoutEqualsUnfused) {
       ValueId dy = b.input(b.g.type(p).shape, randomFloats(rng, pn));
       ValueId g = b.op1(OpKind::Mul, {dy, d[1]});
       ValueId da = b.op1(OpKind::MaxPool2DGrad, {a, p, g}, poolAttrs);
-      da = b.op1(OpKind::ActivationGrad, {a, da}, {{"kind", "relu"}});
-      ValueId fusedGrad = b.op1(OpKind::MaxPool2DArgmaxGrad, {fr[1], dy},
-                                {{"pool_size", std::vector<int64_t>{2, 2}},
-                                 {"input_shape", b.g.type(a).shape},
-                                 {"scale", 1 / (1 - rate)}});
+      da = b.op1(OpKind::ActivationGrad, {a, da},
+                 {{ir::AttrName::Kind, "relu"}});
+      ValueId fusedGrad =
+          b.op1(OpKind::MaxPool2DArgmaxGrad, {fr[1], dy},
+                {{ir::AttrName::PoolSize, std::vector<int64_t>{2, 2}},
+                 {ir::AttrName::InputShape, b.g.type(a).shape},
+                 {ir::AttrName::Scale, 1 / (1 - rate)}});
       b.intInputs[step] = {3};
       Runs runs = b.run();
       std::string what = fmt::format("{} rate {}", c.g.str(), rate);
@@ -341,7 +349,7 @@ TEST(FusedKernels, BackwardFilterBiasEqualsUnfused) {
     ValueId dy =
         b.input(ys, randomFloats(rng, c.g.n * c.g.oh() * c.g.ow() * c.o));
     ir::Attrs attrs = convAttrs(c.g);
-    attrs.set("kernel_size", std::vector<int64_t>{c.g.kh, c.g.kw});
+    attrs.set(ir::AttrName::KernelSize, std::vector<int64_t>{c.g.kh, c.g.kw});
     ValueId dw = b.op1(OpKind::Conv2DBackwardFilter, {x, dy}, attrs);
     ValueId db = b.op1(OpKind::BiasGrad, {dy});
     auto fused = b.op(OpKind::Conv2DBackwardFilterBias, {x, dy}, attrs);
@@ -371,18 +379,19 @@ void checkFilterBiasFromArgmax(std::mt19937 &rng, const ConvCase &c,
   b.intInputs[argmax] = am;
   ValueId g = b.input(pooled, randomFloats(rng, pn));
   std::vector<ValueId> gradOperands{argmax, g};
-  ir::Attrs gradAttrs = {{"pool_size", ps}, {"input_shape", ys}};
+  ir::Attrs gradAttrs = {{ir::AttrName::PoolSize, ps},
+                         {ir::AttrName::InputShape, ys}};
   if (variant == 1)
     gradOperands.push_back(b.input(pooled, randomFloats(rng, pn, 0, 2)));
   if (variant == 2)
-    gradAttrs.set("scale", 1 / 0.7);
+    gradAttrs.set(ir::AttrName::Scale, 1 / 0.7);
   ValueId dy = b.op1(OpKind::MaxPool2DArgmaxGrad, gradOperands, gradAttrs);
   ir::Attrs attrs = convAttrs(c.g);
-  attrs.set("kernel_size", std::vector<int64_t>{c.g.kh, c.g.kw});
+  attrs.set(ir::AttrName::KernelSize, std::vector<int64_t>{c.g.kh, c.g.kw});
   auto unfused = b.op(OpKind::Conv2DBackwardFilterBias, {x, dy}, attrs);
-  attrs.set("pool_size", ps);
+  attrs.set(ir::AttrName::PoolSize, ps);
   if (variant == 2)
-    attrs.set("scale", 1 / 0.7);
+    attrs.set(ir::AttrName::Scale, 1 / 0.7);
   std::vector<ValueId> operands{x};
   operands.insert(operands.end(), gradOperands.begin(), gradOperands.end());
   auto fused = b.op(OpKind::Conv2DBackwardFilterBiasArgmax, operands, attrs);
@@ -450,7 +459,7 @@ TEST(FusedKernels, BackwardDataTransposedEqualsUnfused) {
     ValueId dy = b.input(ys, dyv);
     ValueId w = b.input({c.g.kh, c.g.kw, c.g.c, c.o}, wv);
     ir::Attrs attrs = convAttrs(c.g);
-    attrs.set("input_shape", c.g.xShape());
+    attrs.set(ir::AttrName::InputShape, c.g.xShape());
     ValueId dx = b.op1(OpKind::Conv2DBackwardData, {dy, w}, attrs);
     ValueId wt = b.op1(OpKind::Conv2DKernelTranspose, {w});
     ValueId fused =
@@ -490,13 +499,13 @@ TEST(FusedKernels, MatMulBiasActivationEqualsUnfused) {
       ValueId a = b.input(as, randomFloats(rng, c.m * c.k));
       ValueId w = b.input(bs, randomFloats(rng, c.k * c.n));
       ValueId bias = b.input({c.n}, randomFloats(rng, c.n));
-      ir::Attrs attrs = {{"transpose_a", int64_t(c.ta)},
-                         {"transpose_b", int64_t(c.tb)}};
+      ir::Attrs attrs = {{ir::AttrName::TransposeA, int64_t(c.ta)},
+                         {ir::AttrName::TransposeB, int64_t(c.tb)}};
       ValueId y = b.op1(OpKind::MatMul, {a, w}, attrs);
       y = b.op1(OpKind::BiasAdd, {y, bias});
       if (act != "linear")
-        y = b.op1(OpKind::Activation, {y}, {{"kind", act}});
-      attrs.set("activation", act);
+        y = b.op1(OpKind::Activation, {y}, {{ir::AttrName::Kind, act}});
+      attrs.set(ir::AttrName::Activation, act);
       ValueId fused = b.op1(OpKind::MatMulBiasActivation, {a, w, bias}, attrs);
       expectSame(b.run(), fused, y,
                  fmt::format("{}x{}x{} ta={} tb={} {}", c.m, c.k, c.n, c.ta,
@@ -509,22 +518,23 @@ TEST(FusedKernels, ShapeRulesRejectUnsupportedAttributes) {
   auto types = [](std::vector<ir::TensorType> in, ir::Attrs a, OpKind k) {
     return ir::inferResultTypes(k, in, a).status();
   };
-  ir::Attrs conv = {{"strides", std::vector<int64_t>{1, 1}},
-                    {"padding", std::vector<int64_t>{0, 0, 0, 0}},
-                    {"activation", std::string("softplus")}};
+  ir::Attrs conv = {{ir::AttrName::Strides, std::vector<int64_t>{1, 1}},
+                    {ir::AttrName::Padding, std::vector<int64_t>{0, 0, 0, 0}},
+                    {ir::AttrName::Activation, std::string("softplus")}};
   std::vector<ir::TensorType> in = {ir::f32({1, 5, 5, 2}),
                                     ir::f32({3, 3, 2, 4}), ir::f32({4})};
   EXPECT_FALSE(types(in, conv, OpKind::Conv2DBiasActivation).ok());
-  conv.set("activation", std::string("relu"));
+  conv.set(ir::AttrName::Activation, std::string("relu"));
   EXPECT_TRUE(types(in, conv, OpKind::Conv2DBiasActivation).ok());
   EXPECT_FALSE(
       types({in[0], in[1], ir::f32({3})}, conv, OpKind::Conv2DBiasActivation)
           .ok());
-  conv.set("pool_size", std::vector<int64_t>{2, 2});
-  conv.set("activation", std::string("tanh"));
+  conv.set(ir::AttrName::PoolSize, std::vector<int64_t>{2, 2});
+  conv.set(ir::AttrName::Activation, std::string("tanh"));
   EXPECT_TRUE(types(in, conv, OpKind::Conv2DBiasActivationMaxPool).ok());
   EXPECT_FALSE(types(in, conv, OpKind::Conv2DBiasActivationMaxPoolArgmax).ok());
-  conv.set("pool_size", std::vector<int64_t>{4, 2}); // taller than 3 rows
+  conv.set(ir::AttrName::PoolSize,
+           std::vector<int64_t>{4, 2}); // taller than 3 rows
   EXPECT_FALSE(types(in, conv, OpKind::Conv2DBiasActivationMaxPool).ok());
 }
 

@@ -51,7 +51,7 @@ TEST(GlobalPoolKernels, GradIsTheAdjoint) {
     std::vector<float> r = randomFloats(rng, s.n * s.c);
     std::vector<HostTensor> operands = {HostTensor::floats({s.n, s.c}, r)};
     ir::Attrs attrs = {
-        {"input_shape", std::vector<int64_t>{s.n, s.h, s.w, s.c}}};
+        {ir::AttrName::InputShape, std::vector<int64_t>{s.n, s.h, s.w, s.c}}};
     auto run = runChecked(OpKind::GlobalAvgPool2DGrad, operands, attrs, what);
     ASSERT_EQ(run.results.size(), 1u) << what;
     std::vector<double> ref =
@@ -78,8 +78,9 @@ TEST(GlobalPoolKernels, ShapeRulesRejectBadOperands) {
   EXPECT_EQ(std::string(r.status().message()),
             "global_avg_pool2d: input must have rank 4, got f32[2,8]");
   // The gradient's input_shape must agree with dy's batch and channels.
-  auto grad = g.create1(OpKind::GlobalAvgPool2DGrad, {flat},
-                        {{"input_shape", std::vector<int64_t>{2, 3, 3, 4}}});
+  auto grad =
+      g.create1(OpKind::GlobalAvgPool2DGrad, {flat},
+                {{ir::AttrName::InputShape, std::vector<int64_t>{2, 3, 3, 4}}});
   ASSERT_FALSE(grad.ok());
   EXPECT_NE(grad.status().message().find("does not match input_shape"),
             std::string::npos);

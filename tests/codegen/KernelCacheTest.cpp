@@ -63,8 +63,9 @@ ir::Graph denseGraph(int64_t batch, int64_t in, int64_t out) {
   ir::ValueId b = g.addParam("b", ir::f32({out}));
   ir::ValueId y = *g.create1(ir::OpKind::MatMul, {x, w});
   ir::ValueId z = *g.create1(ir::OpKind::BiasAdd, {y, b});
-  ir::ValueId r = *g.create1(ir::OpKind::Activation, {z},
-                             {{"kind", std::string("relu")}}, {}, "r");
+  ir::ValueId r =
+      *g.create1(ir::OpKind::Activation, {z},
+                 {{ir::AttrName::Kind, std::string("relu")}}, {}, "r");
   g.addOutput("r", r);
   return g;
 }
@@ -242,7 +243,7 @@ TEST(KernelCache, DifferentKeyComponentsGiveDifferentEntries) {
   // Different attributes.
   ir::Graph g = denseGraph(4, 8, 8);
   ir::Graph h = g;
-  h.ops()[2].attrs.set("kind", std::string("tanh"));
+  h.ops()[2].attrs.set(ir::AttrName::Kind, std::string("tanh"));
   EXPECT_NE(codegen::kernelCacheKey(g, "znver4", "+avx"),
             codegen::kernelCacheKey(h, "znver4", "+avx"));
   // Different CPU or features.
@@ -432,8 +433,7 @@ TEST(CompiledGraphMemo, SameGraphsShareKernelsAndTheMemoIsBounded) {
   auto evicted = codegen::compileGraphShared(denseGraph(2, 3, 4), o);
   ASSERT_TRUE(evicted.ok());
   EXPECT_NE(evicted->get(), a->get());
-  EXPECT_EQ(run(denseGraph(2, 3, 4), **evicted),
-            run(denseGraph(2, 3, 4), **a));
+  EXPECT_EQ(run(denseGraph(2, 3, 4), **evicted), run(denseGraph(2, 3, 4), **a));
 }
 
 } // namespace

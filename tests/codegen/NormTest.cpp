@@ -23,9 +23,9 @@ struct NormCase {
            (center ? " center" : "");
   }
   ir::Attrs attrs(double eps = 1e-3) const {
-    return {{"epsilon", eps},
-            {"scale", int64_t{scale ? 1 : 0}},
-            {"center", int64_t{center ? 1 : 0}}};
+    return {{ir::AttrName::Epsilon, eps},
+            {ir::AttrName::Scale, int64_t{scale ? 1 : 0}},
+            {ir::AttrName::Center, int64_t{center ? 1 : 0}}};
   }
 };
 
@@ -199,7 +199,8 @@ TEST(NormKernels, InferenceGradMatchesReferenceAndFiniteDifferences) {
       operands.push_back(HostTensor::floats({c}, w.gamma));
       ref.push_back(refOperand({c}, toDouble(w.gamma)));
     }
-    ir::Attrs attrs{{"epsilon", 1e-3}, {"scale", int64_t{k.scale ? 1 : 0}}};
+    ir::Attrs attrs{{ir::AttrName::Epsilon, 1e-3},
+                    {ir::AttrName::Scale, int64_t{k.scale ? 1 : 0}}};
     auto got = runChecked(OpKind::BatchNormInferenceGrad, std::move(operands),
                           attrs, k.str());
     ASSERT_EQ(got.results.size(), 1u);
@@ -261,9 +262,10 @@ TEST(NormKernels, GradMatchesFiniteDifferences) {
         HostTensor::floats(k.shape, r)};
     if (k.scale)
       gradOperands.push_back(HostTensor::floats({c}, w.gamma));
-    auto grad = runChecked(
-        OpKind::BatchNormGrad, gradOperands,
-        {{"epsilon", 1e-3}, {"scale", int64_t{k.scale ? 1 : 0}}}, k.str());
+    auto grad = runChecked(OpKind::BatchNormGrad, gradOperands,
+                           {{ir::AttrName::Epsilon, 1e-3},
+                            {ir::AttrName::Scale, int64_t{k.scale ? 1 : 0}}},
+                           k.str());
     ASSERT_EQ(grad.results.size(), 3u) << k.str();
 
     std::vector<double> xd = toDouble(x), gd = toDouble(w.gamma),
@@ -328,7 +330,7 @@ TEST(NormKernels, GradMatchesClosedFormOnMnistShape) {
       HostTensor::floats(k.shape, x), HostTensor::floats({c}, mean),
       HostTensor::floats({c}, var), HostTensor::floats(k.shape, dy),
       HostTensor::floats({c}, w.gamma)};
-  ir::Attrs attrs = {{"epsilon", 1e-3}};
+  ir::Attrs attrs = {{ir::AttrName::Epsilon, 1e-3}};
   auto grad = runChecked(OpKind::BatchNormGrad, operands, attrs);
   ASSERT_EQ(grad.results.size(), 3u);
   OpOutcome ref = interpret(OpKind::BatchNormGrad, operands, attrs);
@@ -355,13 +357,13 @@ TEST(NormKernels, MovingAverageUpdate) {
       auto run = runChecked(OpKind::MovingAverageUpdate,
                             {HostTensor::floats({n}, m, ir::ValueKind::Param),
                              HostTensor::floats({n}, v)},
-                            {{"momentum", momentum}});
+                            {{ir::AttrName::Momentum, momentum}});
       ASSERT_EQ(run.operands.size(), 2u);
       OpOutcome ref =
           interpret(OpKind::MovingAverageUpdate,
                     {HostTensor::floats({n}, m, ir::ValueKind::Param),
                      HostTensor::floats({n}, v)},
-                    {{"momentum", momentum}});
+                    {{ir::AttrName::Momentum, momentum}});
       ASSERT_EQ(ref.operands.size(), 2u);
       for (int64_t i = 0; i < n; ++i)
         EXPECT_NEAR(run.operands[0].f[i], ref.operands[0][i],
@@ -388,7 +390,7 @@ TEST(NormKernels, ShapeRulesRejectBadOperands) {
     auto r = g.create(kind, std::move(operands), std::move(attrs));
     return r.ok() ? std::string("ok") : std::string(r.status().message());
   };
-  ir::Attrs eps{{"epsilon", 1e-3}};
+  ir::Attrs eps{{ir::AttrName::Epsilon, 1e-3}};
   EXPECT_EQ(message(OpKind::BatchNorm, {x, c3}, eps),
             "batch_norm: expects 3 operands with scale = 1, center = 1, got 2");
   EXPECT_EQ(message(OpKind::BatchNorm, {x, c3, c4}, eps),
@@ -396,11 +398,11 @@ TEST(NormKernels, ShapeRulesRejectBadOperands) {
             "f32[4]");
   EXPECT_EQ(message(OpKind::BatchNorm, {x, c3, c3}, {}),
             "batch_norm: attribute 'epsilon' must be positive");
-  EXPECT_EQ(
-      message(
-          OpKind::BatchNorm, {c3},
-          {{"epsilon", 1e-3}, {"scale", int64_t{0}}, {"center", int64_t{0}}}),
-      "batch_norm: input must have rank >= 2, got f32[3]");
+  EXPECT_EQ(message(OpKind::BatchNorm, {c3},
+                    {{ir::AttrName::Epsilon, 1e-3},
+                     {ir::AttrName::Scale, int64_t{0}},
+                     {ir::AttrName::Center, int64_t{0}}}),
+            "batch_norm: input must have rank >= 2, got f32[3]");
   EXPECT_EQ(message(OpKind::BatchNorm, {x, c3, c3}, eps), "ok");
   EXPECT_EQ(message(OpKind::BatchNormInference, {x, c3, c3}, eps),
             "batch_norm_inference: expects 5 operands with scale = 1, center "
@@ -408,9 +410,11 @@ TEST(NormKernels, ShapeRulesRejectBadOperands) {
   EXPECT_EQ(message(OpKind::BatchNormGrad, {x, c3, c3, c3}, eps),
             "batch_norm_grad: expects 5 operands with scale = 1, center = 0, "
             "got 4");
-  EXPECT_EQ(message(OpKind::MovingAverageUpdate, {c3, c3}, {{"momentum", 1.5}}),
+  EXPECT_EQ(message(OpKind::MovingAverageUpdate, {c3, c3},
+                    {{ir::AttrName::Momentum, 1.5}}),
             "moving_average_update: attribute 'momentum' must be in [0, 1]");
-  EXPECT_EQ(message(OpKind::MovingAverageUpdate, {c3, c4}, {{"momentum", 0.5}}),
+  EXPECT_EQ(message(OpKind::MovingAverageUpdate, {c3, c4},
+                    {{ir::AttrName::Momentum, 0.5}}),
             "moving_average_update: moving average and value must have the "
             "same type: f32[3] vs f32[4]");
 }

@@ -115,8 +115,8 @@ TEST(OptimizerKernels, SgdMatchesKerasFormula) {
       std::string what = fmt::format("sgd lr={} momentum={} nesterov={} n={}",
                                      c.lr, c.momentum, c.nesterov, n);
       OptimizerRun run(rng, n, c.velocity ? 1 : 0, false);
-      ir::Attrs attrs = {{"momentum", c.momentum},
-                         {"nesterov", int64_t(c.nesterov)}};
+      ir::Attrs attrs = {{ir::AttrName::Momentum, c.momentum},
+                         {ir::AttrName::Nesterov, int64_t(c.nesterov)}};
       CompiledOp op(OpKind::SgdUpdate, run.operands, attrs);
       for (int step = 1; step <= 5; ++step) {
         run.setLearningRate(c.lr / step);
@@ -133,7 +133,9 @@ struct AdamConfig {
 };
 
 ir::Attrs adamAttrs(const AdamConfig &c) {
-  return {{"beta_1", c.beta1}, {"beta_2", c.beta2}, {"epsilon", c.epsilon}};
+  return {{ir::AttrName::Beta1, c.beta1},
+          {ir::AttrName::Beta2, c.beta2},
+          {ir::AttrName::Epsilon, c.epsilon}};
 }
 
 std::vector<HostTensor> withStep(std::vector<HostTensor> operands, int t) {
@@ -207,7 +209,8 @@ TEST(OptimizerKernels, RmspropMatchesKeras3Formula) {
       std::string what = fmt::format("rmsprop lr={} rho={} eps={} n={}", c.lr,
                                      c.rho, c.epsilon, n);
       OptimizerRun run(rng, n, 1, false);
-      ir::Attrs attrs = {{"rho", c.rho}, {"epsilon", c.epsilon}};
+      ir::Attrs attrs = {{ir::AttrName::Rho, c.rho},
+                         {ir::AttrName::Epsilon, c.epsilon}};
       CompiledOp op(OpKind::RmspropUpdate, run.operands, attrs);
       for (int step = 1; step <= 5; ++step) {
         run.setLearningRate(c.lr * step);

@@ -54,7 +54,7 @@ TEST(PadKernels, Pad2DMatchesReference) {
     auto x = randomFloats(rng, n);
     std::string what = describe(p);
     std::vector<HostTensor> operands = {HostTensor::floats(p.x, x)};
-    ir::Attrs attrs = {{"padding", p.pad}};
+    ir::Attrs attrs = {{ir::AttrName::Padding, p.pad}};
     auto run = runChecked(OpKind::Pad2D, operands, attrs, what);
     ASSERT_EQ(run.results.size(), 1u) << what;
     std::vector<float> want =
@@ -72,7 +72,7 @@ TEST(PadKernels, Pad2DGradCrops) {
     auto dy = randomFloats(rng, ys[0] * ys[1] * ys[2] * ys[3]);
     std::string what = describe(p);
     std::vector<HostTensor> operands = {HostTensor::floats(ys, dy)};
-    ir::Attrs attrs = {{"padding", p.pad}};
+    ir::Attrs attrs = {{ir::AttrName::Padding, p.pad}};
     auto run = runChecked(OpKind::Pad2DGrad, operands, attrs, what);
     ASSERT_EQ(run.results.size(), 1u) << what;
     std::vector<float> want =
@@ -87,7 +87,7 @@ TEST(PadKernels, VerifierRejectsBadPadding) {
   ir::ValueId x = g.addInput("x", ir::f32({1, 2, 2, 1}));
   ir::ValueId flat = g.addInput("flat", ir::f32({4}));
   auto message = [&](OpKind kind, ir::ValueId v, std::vector<int64_t> pad) {
-    auto r = g.create1(kind, {v}, {{"padding", pad}});
+    auto r = g.create1(kind, {v}, {{ir::AttrName::Padding, pad}});
     return r.ok() ? g.type(*r).str() : std::string(r.status().message());
   };
   EXPECT_EQ(message(OpKind::Pad2D, x, {1, 2, 3, 4}), "f32[1,6,8,1]");

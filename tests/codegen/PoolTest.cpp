@@ -35,9 +35,9 @@ std::vector<Window> poolCases(std::mt19937 &rng, int64_t maxSize,
 }
 
 ir::Attrs poolAttrs(const Window &g) {
-  return {{"pool_size", std::vector<int64_t>{g.kh, g.kw}},
-          {"strides", g.strides()},
-          {"padding", g.padding()}};
+  return {{ir::AttrName::PoolSize, std::vector<int64_t>{g.kh, g.kw}},
+          {ir::AttrName::Strides, g.strides()},
+          {ir::AttrName::Padding, g.padding()}};
 }
 
 std::vector<int64_t> outShape(const Window &g) {
@@ -85,7 +85,7 @@ OpCall maxPoolGradCall(const Window &g, const std::vector<float> &x,
 
 OpCall avgPoolGradCall(const Window &g, const std::vector<float> &dy) {
   ir::Attrs attrs = poolAttrs(g);
-  attrs.set("input_shape", g.xShape());
+  attrs.set(ir::AttrName::InputShape, g.xShape());
   return {OpKind::AvgPool2DGrad, {HostTensor::floats(outShape(g), dy)}, attrs};
 }
 

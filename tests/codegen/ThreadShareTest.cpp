@@ -45,7 +45,8 @@ HostTensor intTensor(std::vector<int64_t> shape, int32_t lo, int32_t hi,
 }
 
 ir::Attrs windowAttrs(const Window &g) {
-  return {{"strides", g.strides()}, {"padding", g.padding()}};
+  return {{ir::AttrName::Strides, g.strides()},
+          {ir::AttrName::Padding, g.padding()}};
 }
 
 std::vector<Call> calls(std::mt19937 &rng) {
@@ -69,31 +70,32 @@ std::vector<Call> calls(std::mt19937 &rng) {
     add(OpKind::Conv2D, {randomTensor(rng, g.xShape()), randomTensor(rng, ws)},
         a, g.str());
     ir::Attrs data = a;
-    data.set("input_shape", g.xShape());
+    data.set(ir::AttrName::InputShape, g.xShape());
     add(OpKind::Conv2DBackwardData,
         {randomTensor(rng, ys), randomTensor(rng, ws)}, data, g.str());
     ir::Attrs filter = a;
-    filter.set("kernel_size", std::vector<int64_t>{g.kh, g.kw});
+    filter.set(ir::AttrName::KernelSize, std::vector<int64_t>{g.kh, g.kw});
     add(OpKind::Conv2DBackwardFilterBias,
         {randomTensor(rng, g.xShape()), randomTensor(rng, ys)}, filter,
         g.str());
     add(OpKind::Conv2DKernelTranspose, {randomTensor(rng, ws)}, {}, g.str());
     ir::Attrs fused = a;
-    fused.set("activation", std::string("relu"));
-    fused.set("pool_size", std::vector<int64_t>{2, 2});
+    fused.set(ir::AttrName::Activation, std::string("relu"));
+    fused.set(ir::AttrName::PoolSize, std::vector<int64_t>{2, 2});
     add(OpKind::Conv2DBiasActivationMaxPoolArgmax,
         {randomTensor(rng, g.xShape()), randomTensor(rng, ws),
          randomTensor(rng, {o})},
         fused, g.str());
     std::vector<int64_t> pooled{g.n, g.oh() / 2, g.ow() / 2, o};
-    filter.set("pool_size", std::vector<int64_t>{2, 2});
+    filter.set(ir::AttrName::PoolSize, std::vector<int64_t>{2, 2});
     add(OpKind::Conv2DBackwardFilterBiasArgmax,
         {randomTensor(rng, g.xShape()), intTensor(pooled, -1, 3, rng),
          randomTensor(rng, pooled)},
         filter, g.str());
     add(OpKind::MaxPool2DArgmaxGrad,
         {intTensor(pooled, -1, 3, rng), randomTensor(rng, pooled)},
-        {{"pool_size", std::vector<int64_t>{2, 2}}, {"input_shape", ys}},
+        {{ir::AttrName::PoolSize, std::vector<int64_t>{2, 2}},
+         {ir::AttrName::InputShape, ys}},
         g.str());
   }
   // Pools, overlapping and padded.
@@ -104,12 +106,12 @@ std::vector<Call> calls(std::mt19937 &rng) {
       OpKind::MaxPool2D, {randomTensor(rng, pool.xShape())},
       [&] {
         ir::Attrs a = windowAttrs(pool);
-        a.set("pool_size", std::vector<int64_t>{pool.kh, pool.kw});
+        a.set(ir::AttrName::PoolSize, std::vector<int64_t>{pool.kh, pool.kw});
         return a;
       }(),
       pool.str());
   ir::Attrs poolAttrs = windowAttrs(pool);
-  poolAttrs.set("pool_size", std::vector<int64_t>{pool.kh, pool.kw});
+  poolAttrs.set(ir::AttrName::PoolSize, std::vector<int64_t>{pool.kh, pool.kw});
   add(OpKind::AvgPool2D, {randomTensor(rng, pool.xShape())}, poolAttrs,
       pool.str());
   add(OpKind::MaxPool2DGrad,
@@ -117,11 +119,11 @@ std::vector<Call> calls(std::mt19937 &rng) {
        randomTensor(rng, py)},
       poolAttrs, pool.str());
   ir::Attrs avgGrad = poolAttrs;
-  avgGrad.set("input_shape", pool.xShape());
+  avgGrad.set(ir::AttrName::InputShape, pool.xShape());
   add(OpKind::AvgPool2DGrad, {randomTensor(rng, py)}, avgGrad, pool.str());
   add(OpKind::GlobalAvgPool2D, {randomTensor(rng, {3, 5, 4, 37})}, {}, "");
   add(OpKind::GlobalAvgPool2DGrad, {randomTensor(rng, {3, 37})},
-      {{"input_shape", std::vector<int64_t>{3, 5, 4, 37}}}, "");
+      {{ir::AttrName::InputShape, std::vector<int64_t>{3, 5, 4, 37}}}, "");
   // Dense: both matmul forms with column counts that leave a partial tile
   // and fewer tiles than threads.
   std::vector<std::tuple<int64_t, int64_t, int64_t>> dense = {
@@ -131,29 +133,35 @@ std::vector<Call> calls(std::mt19937 &rng) {
       std::string what = fmt::format("{}x{}x{} tb={}", m, k, n, tb);
       std::vector<int64_t> bs =
           tb ? std::vector<int64_t>{n, k} : std::vector<int64_t>{k, n};
-      ir::Attrs a = {{"transpose_a", int64_t{0}}, {"transpose_b", int64_t{tb}}};
+      ir::Attrs a = {{ir::AttrName::TransposeA, int64_t{0}},
+                     {ir::AttrName::TransposeB, int64_t{tb}}};
       add(OpKind::MatMul, {randomTensor(rng, {m, k}), randomTensor(rng, bs)}, a,
           what);
-      a.set("activation", std::string("relu"));
+      a.set(ir::AttrName::Activation, std::string("relu"));
       add(OpKind::MatMulBiasActivation,
           {randomTensor(rng, {m, k}), randomTensor(rng, bs),
            randomTensor(rng, {n})},
           a, what);
     }
   add(OpKind::MatMul, {randomTensor(rng, {19, 5}), randomTensor(rng, {19, 10})},
-      {{"transpose_a", int64_t{1}}, {"transpose_b", int64_t{0}}}, "ta");
+      {{ir::AttrName::TransposeA, int64_t{1}},
+       {ir::AttrName::TransposeB, int64_t{0}}},
+      "ta");
   add(OpKind::BiasAdd, {randomTensor(rng, {5, 3, 37}), randomTensor(rng, {37})},
       {}, "");
   add(OpKind::BiasGrad, {randomTensor(rng, {7, 37})}, {}, "");
   // Elementwise and the classification head, sizes not multiples of 16.
   add(OpKind::Activation, {randomTensor(rng, {5, 37})},
-      {{"kind", std::string("tanh")}}, "");
+      {{ir::AttrName::Kind, std::string("tanh")}}, "");
   add(OpKind::ActivationGrad,
       {randomTensor(rng, {5, 37}), randomTensor(rng, {5, 37})},
-      {{"kind", std::string("sigmoid")}}, "");
+      {{ir::AttrName::Kind, std::string("sigmoid")}}, "");
   add(OpKind::Add, {randomTensor(rng, {37}), randomTensor(rng, {37})}, {}, "");
   add(OpKind::Dropout, {randomTensor(rng, {5, 37}), HostTensor::ints({}, {3})},
-      {{"rate", 0.5}, {"seed", int64_t{1}}, {"salt", int64_t{2}}}, "");
+      {{ir::AttrName::Rate, 0.5},
+       {ir::AttrName::Seed, int64_t{1}},
+       {ir::AttrName::Salt, int64_t{2}}},
+      "");
   add(OpKind::Softmax, {randomTensor(rng, {5, 10})}, {}, "");
   add(OpKind::SoftmaxCrossEntropy,
       {randomTensor(rng, {5, 10}), intTensor({5}, 0, 9, rng)}, {}, "");
@@ -165,17 +173,17 @@ std::vector<Call> calls(std::mt19937 &rng) {
   add(OpKind::BatchNorm,
       {randomTensor(rng, {5, 3, 37}), randomTensor(rng, {37}),
        randomTensor(rng, {37})},
-      {{"epsilon", 1e-3}}, "");
+      {{ir::AttrName::Epsilon, 1e-3}}, "");
   add(OpKind::BatchNormGrad,
       {randomTensor(rng, {5, 3, 37}), randomTensor(rng, {37}),
        HostTensor::floats({37}, randomFloats(rng, 37, 0.5f, 1)),
        randomTensor(rng, {5, 3, 37}), randomTensor(rng, {37})},
-      {{"epsilon", 1e-3}}, "");
+      {{ir::AttrName::Epsilon, 1e-3}}, "");
   add(OpKind::BatchNormInference,
       {randomTensor(rng, {5, 3, 37}), randomTensor(rng, {37}),
        HostTensor::floats({37}, randomFloats(rng, 37, 0.5f, 1)),
        randomTensor(rng, {37}), randomTensor(rng, {37})},
-      {{"epsilon", 1e-3}}, "");
+      {{ir::AttrName::Epsilon, 1e-3}}, "");
   return out;
 }
 

@@ -47,7 +47,8 @@ struct Window {
 
 Window window(const std::vector<int64_t> &x, const std::vector<int64_t> &y,
               int64_t kh, int64_t kw, const ir::Attrs &a) {
-  std::vector<int64_t> s = a.getInts("strides"), p = a.getInts("padding");
+  std::vector<int64_t> s = a.getInts(ir::AttrName::Strides),
+                       p = a.getInts(ir::AttrName::Padding);
   return {x[0], x[1], x[2], x[3], kh, kw, y[1], y[2], s[0], s[1], p[0], p[1]};
 }
 
@@ -108,12 +109,13 @@ double activationGrad(ir::ActivationKind k, double param, double v) {
 }
 
 double dropoutScale(const ir::Attrs &a, int64_t step, int64_t i) {
-  double rate = a.getFloat("rate");
+  double rate = a.getFloat(ir::AttrName::Rate);
   if (rate <= 0)
     return 1;
-  uint64_t key = mix64(mix64(mix64(static_cast<uint64_t>(a.getInt("seed"))) ^
-                             static_cast<uint64_t>(a.getInt("salt"))) ^
-                       static_cast<uint64_t>(step));
+  uint64_t key =
+      mix64(mix64(mix64(static_cast<uint64_t>(a.getInt(ir::AttrName::Seed))) ^
+                  static_cast<uint64_t>(a.getInt(ir::AttrName::Salt))) ^
+            static_cast<uint64_t>(step));
   uint64_t bits =
       mix64(key + static_cast<uint64_t>(i + 1) * 0x9e3779b97f4a7c15ull);
   double u = static_cast<double>(bits >> 40) / 16777216.0;
@@ -125,9 +127,10 @@ double dropoutScale(const ir::Attrs &a, int64_t step, int64_t i) {
 // Image n's draw j in [0, 1): the counter-based stream of the augmentation
 // kernels (codegen/AugmentKernels.cpp).
 double augmentDraw(const ir::Attrs &a, int64_t step, int64_t n, int j) {
-  uint64_t key = mix64(mix64(mix64(static_cast<uint64_t>(a.getInt("seed"))) ^
-                             static_cast<uint64_t>(a.getInt("salt"))) ^
-                       static_cast<uint64_t>(step));
+  uint64_t key =
+      mix64(mix64(mix64(static_cast<uint64_t>(a.getInt(ir::AttrName::Seed))) ^
+                  static_cast<uint64_t>(a.getInt(ir::AttrName::Salt))) ^
+            static_cast<uint64_t>(step));
   uint64_t bits =
       mix64(key + static_cast<uint64_t>(4 * n + j + 1) * 0x9e3779b97f4a7c15ull);
   return static_cast<double>(bits >> 11) * 0x1.0p-53;
@@ -155,38 +158,40 @@ void affineResample(ir::OpKind kind, const ir::Attrs &a,
                     int64_t step, Buffer &y) {
   int64_t N = s[0], H = s[1], W = s[2], C = s[3];
   double cx = (W - 1) / 2.0, cy = (H - 1) / 2.0;
-  std::string mode = a.getString("fill_mode");
-  double fill = a.getFloat("fill_value");
-  bool nearest = a.getString("interpolation") == "nearest";
+  std::string mode = a.getString(ir::AttrName::FillMode);
+  double fill = a.getFloat(ir::AttrName::FillValue);
+  bool nearest = a.getString(ir::AttrName::Interpolation) == "nearest";
   for (int64_t n = 0; n < N; ++n) {
     // source = (a0 x + a1 y + a2, b0 x + b1 y + b2)
     double m[6];
     if (kind == OpKind::RandomRotation) {
-      double t = between(augmentDraw(a, step, n, 0), a.getFloat("lower"),
-                         a.getFloat("upper")) *
-                 (2 * std::numbers::pi);
+      double t =
+          between(augmentDraw(a, step, n, 0), a.getFloat(ir::AttrName::Lower),
+                  a.getFloat(ir::AttrName::Upper)) *
+          (2 * std::numbers::pi);
       double c = std::cos(t), sn = std::sin(t);
       double r[6] = {c,  -sn, cx - cx * c + cy * sn,
                      sn, c,   cy - cx * sn - cy * c};
       std::copy(r, r + 6, m);
     } else if (kind == OpKind::RandomZoom) {
-      double zy =
-          between(augmentDraw(a, step, n, 0), 1 + a.getFloat("height_lower"),
-                  1 + a.getFloat("height_upper"));
-      double zx = a.getInt("keep_aspect")
+      double zy = between(augmentDraw(a, step, n, 0),
+                          1 + a.getFloat(ir::AttrName::HeightLower),
+                          1 + a.getFloat(ir::AttrName::HeightUpper));
+      double zx = a.getInt(ir::AttrName::KeepAspect)
                       ? zy
                       : between(augmentDraw(a, step, n, 1),
-                                1 + a.getFloat("width_lower"),
-                                1 + a.getFloat("width_upper"));
+                                1 + a.getFloat(ir::AttrName::WidthLower),
+                                1 + a.getFloat(ir::AttrName::WidthUpper));
       double r[6] = {zx, 0, cx * (1 - zx), 0, zy, cy * (1 - zy)};
       std::copy(r, r + 6, m);
     } else {
-      double dy =
-          between(augmentDraw(a, step, n, 0), a.getFloat("height_lower"),
-                  a.getFloat("height_upper")) *
-          H;
-      double dx = between(augmentDraw(a, step, n, 1), a.getFloat("width_lower"),
-                          a.getFloat("width_upper")) *
+      double dy = between(augmentDraw(a, step, n, 0),
+                          a.getFloat(ir::AttrName::HeightLower),
+                          a.getFloat(ir::AttrName::HeightUpper)) *
+                  H;
+      double dx = between(augmentDraw(a, step, n, 1),
+                          a.getFloat(ir::AttrName::WidthLower),
+                          a.getFloat(ir::AttrName::WidthUpper)) *
                   W;
       double r[6] = {1, 0, -dx, 0, 1, -dy};
       std::copy(r, r + 6, m);
@@ -233,7 +238,7 @@ void augment(ir::OpKind kind, const ir::Attrs &a, const std::vector<int64_t> &s,
   };
   switch (kind) {
   case OpKind::RandomFlip: {
-    std::string mode = a.getString("mode");
+    std::string mode = a.getString(ir::AttrName::Mode);
     for (int64_t n = 0; n < N; ++n) {
       bool flip = augmentDraw(a, step, n, 0) <= 0.5;
       bool fh = flip && mode != "vertical", fv = flip && mode != "horizontal";
@@ -247,7 +252,8 @@ void augment(ir::OpKind kind, const ir::Attrs &a, const std::vector<int64_t> &s,
   }
   case OpKind::RandomContrast:
   case OpKind::RandomBrightness: {
-    double lo = a.getFloat("value_low"), hi = a.getFloat("value_high");
+    double lo = a.getFloat(ir::AttrName::ValueLow),
+           hi = a.getFloat(ir::AttrName::ValueHigh);
     for (int64_t n = 0; n < N; ++n) {
       double u = augmentDraw(a, step, n, 0);
       for (int64_t c = 0; c < C; ++c) {
@@ -257,13 +263,15 @@ void augment(ir::OpKind kind, const ir::Attrs &a, const std::vector<int64_t> &s,
         mean /= static_cast<double>(H * W);
         for (int64_t p = 0; p < H * W; ++p) {
           int64_t k = (n * H * W + p) * C + c;
-          double v = kind == OpKind::RandomContrast
-                         ? (x[k] - mean) * between(u, 1 - a.getFloat("lower"),
-                                                   1 + a.getFloat("upper")) +
-                               mean
-                         : x[k] + between(u, a.getFloat("lower"),
-                                          a.getFloat("upper")) *
-                                      (hi - lo);
+          double v =
+              kind == OpKind::RandomContrast
+                  ? (x[k] - mean) *
+                            between(u, 1 - a.getFloat(ir::AttrName::Lower),
+                                    1 + a.getFloat(ir::AttrName::Upper)) +
+                        mean
+                  : x[k] + between(u, a.getFloat(ir::AttrName::Lower),
+                                   a.getFloat(ir::AttrName::Upper)) *
+                               (hi - lo);
           y[k] = std::clamp(v, lo, hi);
         }
       }
@@ -272,7 +280,7 @@ void augment(ir::OpKind kind, const ir::Attrs &a, const std::vector<int64_t> &s,
   }
   case OpKind::RandomCrop: {
     int64_t oh = ys[1], ow = ys[2];
-    if (a.getInt("training") && H > oh && W > ow) {
+    if (a.getInt(ir::AttrName::Training) && H > oh && W > ow) {
       auto top =
           static_cast<int64_t>(augmentDraw(a, step, 0, 0) * (H - oh + 1));
       auto left =
@@ -359,8 +367,8 @@ absl::Status Interpreter::run() {
     }
     case OpKind::Conv2DBackwardData: {
       const auto &ws = shape(op.operands[1]);
-      Window win = window(a.getInts("input_shape"), shape(op.operands[0]),
-                          ws[0], ws[1], a);
+      Window win = window(a.getInts(ir::AttrName::InputShape),
+                          shape(op.operands[0]), ws[0], ws[1], a);
       Buffer &dy = in(0), &w = in(1), &dx = out(0);
       int64_t o = ws[3];
       win.forEachTap([&](int64_t b, int64_t r, int64_t q, int64_t i, int64_t j,
@@ -374,7 +382,7 @@ absl::Status Interpreter::run() {
       break;
     }
     case OpKind::Conv2DBackwardFilter: {
-      std::vector<int64_t> ks = a.getInts("kernel_size");
+      std::vector<int64_t> ks = a.getInts(ir::AttrName::KernelSize);
       const auto &dys = shape(op.operands[1]);
       Window win = window(shape(op.operands[0]), dys, ks[0], ks[1], a);
       Buffer &x = in(0), &dy = in(1), &dw = out(0);
@@ -402,7 +410,7 @@ absl::Status Interpreter::run() {
     }
     case OpKind::MaxPool2D:
     case OpKind::AvgPool2D: {
-      std::vector<int64_t> ps = a.getInts("pool_size");
+      std::vector<int64_t> ps = a.getInts(ir::AttrName::PoolSize);
       Window win =
           window(shape(op.operands[0]), shape(op.results[0]), ps[0], ps[1], a);
       Buffer &x = in(0), &y = out(0);
@@ -425,7 +433,7 @@ absl::Status Interpreter::run() {
       break;
     }
     case OpKind::MaxPool2DGrad: {
-      std::vector<int64_t> ps = a.getInts("pool_size");
+      std::vector<int64_t> ps = a.getInts(ir::AttrName::PoolSize);
       Window win =
           window(shape(op.operands[0]), shape(op.operands[1]), ps[0], ps[1], a);
       Buffer &x = in(0), &y = in(1), &dy = in(2), &dx = out(0);
@@ -444,9 +452,9 @@ absl::Status Interpreter::run() {
       break;
     }
     case OpKind::AvgPool2DGrad: {
-      std::vector<int64_t> ps = a.getInts("pool_size");
-      Window win = window(a.getInts("input_shape"), shape(op.operands[0]),
-                          ps[0], ps[1], a);
+      std::vector<int64_t> ps = a.getInts(ir::AttrName::PoolSize);
+      Window win = window(a.getInts(ir::AttrName::InputShape),
+                          shape(op.operands[0]), ps[0], ps[1], a);
       Buffer &dy = in(0), &dx = out(0);
       std::vector<int64_t> taps(dy.size(), 0);
       win.forEachTap([&](int64_t b, int64_t r, int64_t q, int64_t, int64_t,
@@ -465,7 +473,8 @@ absl::Status Interpreter::run() {
     }
     case OpKind::MatMul: {
       const auto &as = shape(op.operands[0]), &bs = shape(op.operands[1]);
-      bool ta = a.getInt("transpose_a") != 0, tb = a.getInt("transpose_b") != 0;
+      bool ta = a.getInt(ir::AttrName::TransposeA) != 0,
+           tb = a.getInt(ir::AttrName::TransposeB) != 0;
       int64_t m = ta ? as[1] : as[0], k = ta ? as[0] : as[1];
       int64_t n = tb ? bs[0] : bs[1];
       Buffer &x = in(0), &w = in(1), &y = out(0);
@@ -485,7 +494,7 @@ absl::Status Interpreter::run() {
       bool grad = op.kind == OpKind::Pad2DGrad;
       const auto &xs = shape(grad ? op.results[0] : op.operands[0]);
       const auto &ps = shape(grad ? op.operands[0] : op.results[0]);
-      std::vector<int64_t> p = a.getInts("padding");
+      std::vector<int64_t> p = a.getInts(ir::AttrName::Padding);
       Buffer &x = grad ? out(0) : in(0), &y = grad ? in(0) : out(0);
       for (int64_t b = 0; b < xs[0]; ++b)
         for (int64_t i = 0; i < xs[1]; ++i)
@@ -585,7 +594,8 @@ absl::Status Interpreter::run() {
     case OpKind::Rescale: {
       Buffer &x = in(0), &y = out(0);
       for (size_t i = 0; i < y.size(); ++i)
-        y[i] = x[i] * a.getFloat("scale") + a.getFloat("offset");
+        y[i] = x[i] * a.getFloat(ir::AttrName::Scale) +
+               a.getFloat(ir::AttrName::Offset);
       break;
     }
     // ---- Global pooling and batch normalization ----
@@ -610,8 +620,8 @@ absl::Status Interpreter::run() {
       // dx = dy * gamma / sqrt(var + eps): the statistics are constants.
       const auto &xs = shape(op.operands[0]);
       int64_t c = xs.back(), rows = g_.type(op.operands[0]).numElements() / c;
-      double eps = a.getFloat("epsilon");
-      bool scale = a.getInt("scale", 1) != 0;
+      double eps = a.getFloat(ir::AttrName::Epsilon);
+      bool scale = a.getInt(ir::AttrName::Scale, 1) != 0;
       Buffer &dy = in(0), &var = in(1), &dx = out(0);
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t ch = 0; ch < c; ++ch)
@@ -628,9 +638,9 @@ absl::Status Interpreter::run() {
       // (biased) statistics.
       const auto &xs = shape(op.operands[0]);
       int64_t c = xs.back(), rows = g_.type(op.operands[0]).numElements() / c;
-      double eps = a.getFloat("epsilon");
-      bool scale = a.getInt("scale", 1) != 0;
-      bool center = a.getInt("center", 1) != 0;
+      double eps = a.getFloat(ir::AttrName::Epsilon);
+      bool scale = a.getInt(ir::AttrName::Scale, 1) != 0;
+      bool center = a.getInt(ir::AttrName::Center, 1) != 0;
       size_t fixed = op.kind == OpKind::BatchNorm       ? 1
                      : op.kind == OpKind::BatchNormGrad ? 4
                                                         : 3;
@@ -683,7 +693,7 @@ absl::Status Interpreter::run() {
     }
     case OpKind::MovingAverageUpdate: {
       Buffer &m = in(0), &v = in(1);
-      double momentum = a.getFloat("momentum");
+      double momentum = a.getFloat(ir::AttrName::Momentum);
       for (size_t i = 0; i < m.size(); ++i)
         m[i] = m[i] * momentum + v[i] * (1 - momentum);
       break;
@@ -697,8 +707,8 @@ absl::Status Interpreter::run() {
     }
     case OpKind::SgdUpdate: {
       Buffer &p = in(0), &g = in(1);
-      double lr = in(2)[0], mom = a.getFloat("momentum");
-      bool nesterov = a.getInt("nesterov") != 0;
+      double lr = in(2)[0], mom = a.getFloat(ir::AttrName::Momentum);
+      bool nesterov = a.getInt(ir::AttrName::Nesterov) != 0;
       for (size_t i = 0; i < p.size(); ++i) {
         if (op.operands.size() == 3) {
           p[i] -= lr * g[i];
@@ -712,8 +722,9 @@ absl::Status Interpreter::run() {
     }
     case OpKind::AdamUpdate: {
       Buffer &p = in(0), &g = in(1), &m = in(3), &v = in(4);
-      double lr = in(2)[0], b1 = a.getFloat("beta_1"),
-             b2 = a.getFloat("beta_2"), eps = a.getFloat("epsilon");
+      double lr = in(2)[0], b1 = a.getFloat(ir::AttrName::Beta1),
+             b2 = a.getFloat(ir::AttrName::Beta2),
+             eps = a.getFloat(ir::AttrName::Epsilon);
       double t = in(5)[0]; // 1-based
       double alpha =
           lr * std::sqrt(1 - std::pow(b2, t)) / (1 - std::pow(b1, t));
@@ -726,8 +737,8 @@ absl::Status Interpreter::run() {
     }
     case OpKind::RmspropUpdate: {
       Buffer &p = in(0), &g = in(1), &ms = in(3);
-      double lr = in(2)[0], rho = a.getFloat("rho"),
-             eps = a.getFloat("epsilon");
+      double lr = in(2)[0], rho = a.getFloat(ir::AttrName::Rho),
+             eps = a.getFloat(ir::AttrName::Epsilon);
       for (size_t i = 0; i < p.size(); ++i) {
         ms[i] = rho * ms[i] + (1 - rho) * g[i] * g[i];
         p[i] -= lr * g[i] / std::sqrt(ms[i] + eps);
@@ -740,7 +751,8 @@ absl::Status Interpreter::run() {
     case OpKind::Conv2DBiasActivationMaxPoolArgmax:
     case OpKind::Conv2DBiasActivationMaxPoolDropoutArgmax: {
       const auto &xs = shape(op.operands[0]), &ws = shape(op.operands[1]);
-      std::vector<int64_t> s = a.getInts("strides"), p = a.getInts("padding");
+      std::vector<int64_t> s = a.getInts(ir::AttrName::Strides),
+                           p = a.getInts(ir::AttrName::Padding);
       std::vector<int64_t> ys{xs[0], (xs[1] + p[0] + p[2] - ws[0]) / s[0] + 1,
                               (xs[2] + p[1] + p[3] - ws[1]) / s[1] + 1, ws[3]};
       Window win = window(xs, ys, ws[0], ws[1], a);
@@ -755,7 +767,8 @@ absl::Status Interpreter::run() {
                 x[win.in(b, ih, iw, c)] *
                 w[((i * ws[1] + j) * win.c + c) * o + k];
       });
-      ir::ActivationKind act = ir::activationKindOf(a, "activation");
+      ir::ActivationKind act =
+          ir::activationKindOf(a, ir::AttrName::Activation);
       bool relu = act == ir::ActivationKind::Relu;
       for (size_t i = 0; i < y.size(); ++i)
         y[i] = activation(act, 0, y[i] + bias[i % o]);
@@ -765,7 +778,7 @@ absl::Status Interpreter::run() {
       }
       // Non-overlapping max pool; argmax = first tap equal to the max, -1
       // when a relu passes no gradient (max <= 0).
-      std::vector<int64_t> ps = a.getInts("pool_size");
+      std::vector<int64_t> ps = a.getInts(ir::AttrName::PoolSize);
       const auto &pooled = shape(op.results[0]);
       Buffer &py = out(0);
       Buffer *argmax = op.results.size() > 1 ? &out(1) : nullptr;
@@ -805,8 +818,8 @@ absl::Status Interpreter::run() {
       break;
     }
     case OpKind::MaxPool2DArgmaxGrad: {
-      std::vector<int64_t> ps = a.getInts("pool_size");
-      std::vector<int64_t> xs = a.getInts("input_shape");
+      std::vector<int64_t> ps = a.getInts(ir::AttrName::PoolSize);
+      std::vector<int64_t> xs = a.getInts(ir::AttrName::InputShape);
       const auto &pooled = shape(op.operands[1]);
       Buffer &argmax = in(0), &dy = in(1), &dx = out(0);
       for (int64_t b = 0; b < pooled[0]; ++b)
@@ -818,7 +831,7 @@ absl::Status Interpreter::run() {
               if (t < 0)
                 continue;
               double g = dy[at] * (op.operands.size() == 3 ? in(2)[at] : 1.0) *
-                         a.getFloat("scale", 1.0);
+                         a.getFloat(ir::AttrName::Scale, 1.0);
               dx[((b * xs[1] + r * ps[0] + t / ps[1]) * xs[2] + q * ps[1] +
                   t % ps[1]) *
                      xs[3] +
@@ -828,9 +841,10 @@ absl::Status Interpreter::run() {
     }
     case OpKind::Conv2DBackwardFilterBias:
     case OpKind::Conv2DBackwardFilterBiasArgmax: {
-      std::vector<int64_t> ks = a.getInts("kernel_size");
+      std::vector<int64_t> ks = a.getInts(ir::AttrName::KernelSize);
       const auto &xs = shape(op.operands[0]);
-      std::vector<int64_t> s = a.getInts("strides"), p = a.getInts("padding");
+      std::vector<int64_t> s = a.getInts(ir::AttrName::Strides),
+                           p = a.getInts(ir::AttrName::Padding);
       int64_t o = shape(op.results[0])[3];
       std::vector<int64_t> dys{xs[0], (xs[1] + p[0] + p[2] - ks[0]) / s[0] + 1,
                                (xs[2] + p[1] + p[3] - ks[1]) / s[1] + 1, o};
@@ -838,7 +852,7 @@ absl::Status Interpreter::run() {
       Buffer pooledGrad;
       if (op.kind == OpKind::Conv2DBackwardFilterBiasArgmax) {
         // dy as max_pool2d_argmax_grad(argmax, g [, mask]) computes it.
-        std::vector<int64_t> ps = a.getInts("pool_size");
+        std::vector<int64_t> ps = a.getInts(ir::AttrName::PoolSize);
         const auto &pooled = shape(op.operands[1]);
         pooledGrad.assign(dys[0] * dys[1] * dys[2] * o, 0.0);
         Buffer &argmax = in(1), &g = in(2);
@@ -854,7 +868,7 @@ absl::Status Interpreter::run() {
                                  o +
                              k] = g[at] *
                                   (op.operands.size() == 4 ? in(3)[at] : 1.0) *
-                                  a.getFloat("scale", 1.0);
+                                  a.getFloat(ir::AttrName::Scale, 1.0);
               }
       }
       Buffer &x = in(0), &dw = out(0), &db = out(1);
@@ -884,8 +898,8 @@ absl::Status Interpreter::run() {
     }
     case OpKind::Conv2DBackwardDataTransposed: {
       const auto &wts = shape(op.operands[1]); // [KH, KW, O, C]
-      Window win = window(a.getInts("input_shape"), shape(op.operands[0]),
-                          wts[0], wts[1], a);
+      Window win = window(a.getInts(ir::AttrName::InputShape),
+                          shape(op.operands[0]), wts[0], wts[1], a);
       Buffer &dy = in(0), &wt = in(1), &dx = out(0);
       int64_t o = wts[2];
       win.forEachTap([&](int64_t b, int64_t r, int64_t q, int64_t i, int64_t j,
@@ -900,11 +914,13 @@ absl::Status Interpreter::run() {
     }
     case OpKind::MatMulBiasActivation: {
       const auto &as = shape(op.operands[0]), &bs = shape(op.operands[1]);
-      bool ta = a.getInt("transpose_a") != 0, tb = a.getInt("transpose_b") != 0;
+      bool ta = a.getInt(ir::AttrName::TransposeA) != 0,
+           tb = a.getInt(ir::AttrName::TransposeB) != 0;
       int64_t m = ta ? as[1] : as[0], k = ta ? as[0] : as[1];
       int64_t n = tb ? bs[0] : bs[1];
       Buffer &x = in(0), &w = in(1), &bias = in(2), &y = out(0);
-      ir::ActivationKind act = ir::activationKindOf(a, "activation");
+      ir::ActivationKind act =
+          ir::activationKindOf(a, ir::AttrName::Activation);
       for (int64_t i = 0; i < m; ++i)
         for (int64_t j = 0; j < n; ++j) {
           double v = bias[j];

@@ -55,34 +55,37 @@ TEST(AugmentLayers, KerasDefaults) {
                                  "  rescaling 2\n"));
   const ir::Graph &g = m.forward;
   const ir::Op &flip = onlyOp(g, OpKind::RandomFlip);
-  EXPECT_EQ(flip.attrs.getString("mode"), "horizontal_and_vertical");
-  EXPECT_EQ(flip.attrs.getInt("seed"), 77); // fit's seed
-  EXPECT_EQ(flip.attrs.getInt("salt"), 0);  // the layer index
+  EXPECT_EQ(flip.attrs.getString(ir::AttrName::Mode),
+            "horizontal_and_vertical");
+  EXPECT_EQ(flip.attrs.getInt(ir::AttrName::Seed), 77); // fit's seed
+  EXPECT_EQ(flip.attrs.getInt(ir::AttrName::Salt), 0);  // the layer index
   const ir::Op &rot = onlyOp(g, OpKind::RandomRotation);
-  EXPECT_EQ(rot.attrs.getFloat("lower"), -0.2);
-  EXPECT_EQ(rot.attrs.getFloat("upper"), 0.2);
-  EXPECT_EQ(rot.attrs.getString("fill_mode"), "reflect");
-  EXPECT_EQ(rot.attrs.getString("interpolation"), "bilinear");
-  EXPECT_EQ(rot.attrs.getFloat("fill_value"), 0.0);
-  EXPECT_EQ(rot.attrs.getInt("salt"), 1);
+  EXPECT_EQ(rot.attrs.getFloat(ir::AttrName::Lower), -0.2);
+  EXPECT_EQ(rot.attrs.getFloat(ir::AttrName::Upper), 0.2);
+  EXPECT_EQ(rot.attrs.getString(ir::AttrName::FillMode), "reflect");
+  EXPECT_EQ(rot.attrs.getString(ir::AttrName::Interpolation), "bilinear");
+  EXPECT_EQ(rot.attrs.getFloat(ir::AttrName::FillValue), 0.0);
+  EXPECT_EQ(rot.attrs.getInt(ir::AttrName::Salt), 1);
   const ir::Op &zoom = onlyOp(g, OpKind::RandomZoom);
-  EXPECT_EQ(zoom.attrs.getInt("keep_aspect"), 1); // width_factor=None
-  EXPECT_EQ(zoom.attrs.getFloat("height_lower"), -0.1);
+  EXPECT_EQ(zoom.attrs.getInt(ir::AttrName::KeepAspect),
+            1); // width_factor=None
+  EXPECT_EQ(zoom.attrs.getFloat(ir::AttrName::HeightLower), -0.1);
   const ir::Op &shift = onlyOp(g, OpKind::RandomTranslation);
-  EXPECT_EQ(shift.attrs.getFloat("width_lower"), -0.2);
-  EXPECT_EQ(shift.attrs.getFloat("width_upper"), 0.3);
+  EXPECT_EQ(shift.attrs.getFloat(ir::AttrName::WidthLower), -0.2);
+  EXPECT_EQ(shift.attrs.getFloat(ir::AttrName::WidthUpper), 0.3);
   const ir::Op &contrast = onlyOp(g, OpKind::RandomContrast);
   // A number f: the factor is uniform in [1 - f, 1 + f].
-  EXPECT_EQ(contrast.attrs.getFloat("lower"), 0.4);
-  EXPECT_EQ(contrast.attrs.getFloat("upper"), 0.4);
-  EXPECT_EQ(contrast.attrs.getFloat("value_low"), 0.0);
-  EXPECT_EQ(contrast.attrs.getFloat("value_high"), 1.0);
+  EXPECT_EQ(contrast.attrs.getFloat(ir::AttrName::Lower), 0.4);
+  EXPECT_EQ(contrast.attrs.getFloat(ir::AttrName::Upper), 0.4);
+  EXPECT_EQ(contrast.attrs.getFloat(ir::AttrName::ValueLow), 0.0);
+  EXPECT_EQ(contrast.attrs.getFloat(ir::AttrName::ValueHigh), 1.0);
   const ir::Op &bright = onlyOp(g, OpKind::RandomBrightness);
-  EXPECT_EQ(bright.attrs.getFloat("lower"), -0.1); // a pair is sorted
-  EXPECT_EQ(bright.attrs.getFloat("upper"), 0.3);
+  EXPECT_EQ(bright.attrs.getFloat(ir::AttrName::Lower),
+            -0.1); // a pair is sorted
+  EXPECT_EQ(bright.attrs.getFloat(ir::AttrName::Upper), 0.3);
   const ir::Op &rescale = onlyOp(g, OpKind::Rescale);
-  EXPECT_EQ(rescale.attrs.getFloat("scale"), 2.0);
-  EXPECT_EQ(rescale.attrs.getFloat("offset"), 0.0);
+  EXPECT_EQ(rescale.attrs.getFloat(ir::AttrName::Scale), 2.0);
+  EXPECT_EQ(rescale.attrs.getFloat(ir::AttrName::Offset), 0.0);
   // Keras's summary names, no params, shapes unchanged.
   ASSERT_GE(m.layers.size(), 7u);
   EXPECT_EQ(m.layers[0].type, "RandomFlip");
@@ -103,24 +106,26 @@ TEST(AugmentLayers, ExplicitArguments) {
                     "  rescaling scale=0.5 offset=-1\n"));
   const ir::Graph &g = m.forward;
   const ir::Op &zoom = onlyOp(g, OpKind::RandomZoom);
-  EXPECT_EQ(zoom.attrs.getInt("keep_aspect"), 0);
-  EXPECT_EQ(zoom.attrs.getFloat("height_lower"), -0.3);
-  EXPECT_EQ(zoom.attrs.getFloat("height_upper"), 0.1);
-  EXPECT_EQ(zoom.attrs.getFloat("width_lower"), -0.2);
-  EXPECT_EQ(zoom.attrs.getString("fill_mode"), "constant");
-  EXPECT_EQ(zoom.attrs.getString("interpolation"), "nearest");
-  EXPECT_EQ(zoom.attrs.getInt("seed"), 5);
-  EXPECT_EQ(zoom.attrs.getFloat("fill_value"), 0.5);
-  EXPECT_EQ(onlyOp(g, OpKind::RandomFlip).attrs.getString("mode"), "vertical");
-  EXPECT_EQ(onlyOp(g, OpKind::RandomFlip).attrs.getInt("seed"), 3);
+  EXPECT_EQ(zoom.attrs.getInt(ir::AttrName::KeepAspect), 0);
+  EXPECT_EQ(zoom.attrs.getFloat(ir::AttrName::HeightLower), -0.3);
+  EXPECT_EQ(zoom.attrs.getFloat(ir::AttrName::HeightUpper), 0.1);
+  EXPECT_EQ(zoom.attrs.getFloat(ir::AttrName::WidthLower), -0.2);
+  EXPECT_EQ(zoom.attrs.getString(ir::AttrName::FillMode), "constant");
+  EXPECT_EQ(zoom.attrs.getString(ir::AttrName::Interpolation), "nearest");
+  EXPECT_EQ(zoom.attrs.getInt(ir::AttrName::Seed), 5);
+  EXPECT_EQ(zoom.attrs.getFloat(ir::AttrName::FillValue), 0.5);
+  EXPECT_EQ(onlyOp(g, OpKind::RandomFlip).attrs.getString(ir::AttrName::Mode),
+            "vertical");
+  EXPECT_EQ(onlyOp(g, OpKind::RandomFlip).attrs.getInt(ir::AttrName::Seed), 3);
   const ir::Op &contrast = onlyOp(g, OpKind::RandomContrast);
-  EXPECT_EQ(contrast.attrs.getFloat("lower"), 0.1);
-  EXPECT_EQ(contrast.attrs.getFloat("value_high"), 255.0);
+  EXPECT_EQ(contrast.attrs.getFloat(ir::AttrName::Lower), 0.1);
+  EXPECT_EQ(contrast.attrs.getFloat(ir::AttrName::ValueHigh), 255.0);
   const ir::Op &crop = onlyOp(g, OpKind::RandomCrop);
-  EXPECT_EQ(crop.attrs.getInt("training"), 1);
+  EXPECT_EQ(crop.attrs.getInt(ir::AttrName::Training), 1);
   EXPECT_EQ(g.type(crop.results[0]), ir::f32({4, 5, 4, 2}));
   EXPECT_EQ(m.layers[3].outputShape, (std::vector<int64_t>{5, 4, 2}));
-  EXPECT_EQ(onlyOp(g, OpKind::Rescale).attrs.getFloat("offset"), -1.0);
+  EXPECT_EQ(onlyOp(g, OpKind::Rescale).attrs.getFloat(ir::AttrName::Offset),
+            -1.0);
 }
 
 // rescaling may stand after layers with weights; random_* may follow it.

@@ -88,7 +88,7 @@ TEST(LayerTable, ZeroPadding2DForms) {
         model(std::string("  zero_padding2d") + c.arg + "\n  conv2d 2 3\n"));
     auto pads = ops(m.forward, OpKind::Pad2D);
     ASSERT_EQ(pads.size(), 1u) << c.arg;
-    EXPECT_EQ(pads[0]->attrs.getInts("padding"), c.pad) << c.arg;
+    EXPECT_EQ(pads[0]->attrs.getInts(ir::AttrName::Padding), c.pad) << c.arg;
     int64_t h = 8 + c.pad[0] + c.pad[2], w = 8 + c.pad[1] + c.pad[3];
     EXPECT_EQ(m.forward.type(pads[0]->results[0]), ir::f32({2, h, w, 3}))
         << c.arg;
@@ -109,9 +109,9 @@ TEST(LayerTable, GeluSwishAndSilu) {
                     "  activation silu\n"));
   auto acts = ops(m.forward, OpKind::Activation);
   ASSERT_EQ(acts.size(), 3u);
-  EXPECT_EQ(acts[0]->attrs.getString("kind"), "gelu");
-  EXPECT_EQ(acts[1]->attrs.getString("kind"), "swish");
-  EXPECT_EQ(acts[2]->attrs.getString("kind"), "swish");
+  EXPECT_EQ(acts[0]->attrs.getString(ir::AttrName::Kind), "gelu");
+  EXPECT_EQ(acts[1]->attrs.getString(ir::AttrName::Kind), "swish");
+  EXPECT_EQ(acts[2]->attrs.getString(ir::AttrName::Kind), "swish");
   EXPECT_EQ(acts[0]->attrs.all().size(), 1u); // no parameter
 }
 

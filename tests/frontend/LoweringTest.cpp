@@ -114,16 +114,16 @@ TEST(Lowering, TutorialGraphConventions) {
 
   const ir::Value &k1 = g.value(g.findValue("conv2d_1.kernel"));
   EXPECT_EQ(k1.type, ir::f32({3, 3, 32, 64}));
-  EXPECT_EQ(k1.attrs.getString("init"), "glorot_uniform");
-  EXPECT_EQ(k1.attrs.getInt("fan_in"), 3 * 3 * 32);
-  EXPECT_EQ(k1.attrs.getInt("fan_out"), 3 * 3 * 64);
+  EXPECT_EQ(k1.attrs.getString(ir::AttrName::Init), "glorot_uniform");
+  EXPECT_EQ(k1.attrs.getInt(ir::AttrName::FanIn), 3 * 3 * 32);
+  EXPECT_EQ(k1.attrs.getInt(ir::AttrName::FanOut), 3 * 3 * 64);
   const ir::Value &dk = g.value(g.findValue("dense.kernel"));
   EXPECT_EQ(dk.type, ir::f32({1600, 128}));
-  EXPECT_EQ(dk.attrs.getInt("fan_in"), 1600);
-  EXPECT_EQ(dk.attrs.getInt("fan_out"), 128);
+  EXPECT_EQ(dk.attrs.getInt(ir::AttrName::FanIn), 1600);
+  EXPECT_EQ(dk.attrs.getInt(ir::AttrName::FanOut), 128);
   const ir::Value &db = g.value(g.findValue("dense.bias"));
   EXPECT_EQ(db.type, ir::f32({128}));
-  EXPECT_EQ(db.attrs.getString("init"), "zeros");
+  EXPECT_EQ(db.attrs.getString(ir::AttrName::Init), "zeros");
 
   using K = OpKind;
   EXPECT_EQ(opKinds(g),
@@ -134,29 +134,35 @@ TEST(Lowering, TutorialGraphConventions) {
                             K::Softmax}));
 
   const ir::Op *conv = findOp(g, K::Conv2D);
-  EXPECT_EQ(conv->attrs.getInts("padding"), (std::vector<int64_t>{0, 0, 0, 0}));
-  EXPECT_EQ(conv->attrs.getInts("strides"), (std::vector<int64_t>{1, 1}));
+  EXPECT_EQ(conv->attrs.getInts(ir::AttrName::Padding),
+            (std::vector<int64_t>{0, 0, 0, 0}));
+  EXPECT_EQ(conv->attrs.getInts(ir::AttrName::Strides),
+            (std::vector<int64_t>{1, 1}));
   EXPECT_EQ(conv->loc.file, CNNC_SOURCE_DIR "/models/mnist.dsl");
   EXPECT_EQ(conv->loc.line, 4);
   EXPECT_EQ(conv->loc.col, 3);
-  EXPECT_EQ(findOp(g, K::Activation)->attrs.getString("kind"), "relu");
+  EXPECT_EQ(findOp(g, K::Activation)->attrs.getString(ir::AttrName::Kind),
+            "relu");
   const ir::Op *pool = findOp(g, K::MaxPool2D, 1);
-  EXPECT_EQ(pool->attrs.getInts("pool_size"), (std::vector<int64_t>{2, 2}));
-  EXPECT_EQ(pool->attrs.getInts("strides"), (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(pool->attrs.getInts(ir::AttrName::PoolSize),
+            (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(pool->attrs.getInts(ir::AttrName::Strides),
+            (std::vector<int64_t>{2, 2}));
   EXPECT_EQ(pool->loc.line, 8);
   EXPECT_EQ(g.value(pool->results[0]).name, "max_pooling2d_1");
 
   const ir::Op *drop0 = findOp(g, K::Dropout, 0);
   const ir::Op *drop1 = findOp(g, K::Dropout, 1);
-  EXPECT_DOUBLE_EQ(drop0->attrs.getFloat("rate"), 0.25);
-  EXPECT_EQ(drop0->attrs.getInt("seed", -1), 0);
-  EXPECT_EQ(drop0->attrs.getInt("salt", -1), 2); // layer index
-  EXPECT_EQ(drop1->attrs.getInt("salt", -1), 5);
+  EXPECT_DOUBLE_EQ(drop0->attrs.getFloat(ir::AttrName::Rate), 0.25);
+  EXPECT_EQ(drop0->attrs.getInt(ir::AttrName::Seed, -1), 0);
+  EXPECT_EQ(drop0->attrs.getInt(ir::AttrName::Salt, -1), 2); // layer index
+  EXPECT_EQ(drop1->attrs.getInt(ir::AttrName::Salt, -1), 5);
   EXPECT_EQ(drop0->operands[1], g.findValue("step"));
   EXPECT_EQ(g.value(drop0->results[0]).name, "dropout");
 
   const ir::Op *reshape = findOp(g, K::Reshape);
-  EXPECT_EQ(reshape->attrs.getInts("shape"), (std::vector<int64_t>{32, 1600}));
+  EXPECT_EQ(reshape->attrs.getInts(ir::AttrName::Shape),
+            (std::vector<int64_t>{32, 1600}));
   EXPECT_EQ(g.value(reshape->results[0]).name, "flatten");
 
   ir::ValueId probs = g.output("probs"), logits = g.output("logits");
@@ -180,9 +186,9 @@ TEST(Lowering, BatchSizeAndSeedComeFromTheSpec) {
   ASSERT_FALSE(l.error) << l.error->str();
   const ir::Graph &g = l.model->forward;
   EXPECT_EQ(g.type(g.findValue("x")), ir::f32({7, 28, 28, 1}));
-  EXPECT_EQ(findOp(g, OpKind::Reshape)->attrs.getInts("shape"),
+  EXPECT_EQ(findOp(g, OpKind::Reshape)->attrs.getInts(ir::AttrName::Shape),
             (std::vector<int64_t>{7, 1600}));
-  EXPECT_EQ(findOp(g, OpKind::Dropout)->attrs.getInt("seed"), 1234);
+  EXPECT_EQ(findOp(g, OpKind::Dropout)->attrs.getInt(ir::AttrName::Seed), 1234);
   EXPECT_EQ(g.type(g.output("probs")), ir::f32({7, 10}));
 }
 
@@ -199,18 +205,21 @@ TEST(Lowering, SamePaddingPutsTheOddCellBottomRight) {
   EXPECT_EQ(m.layers[3].outputShape, (std::vector<int64_t>{7, 7, 4}));
   const ir::Graph &g = m.forward;
   // 28 -> 14 with a 3-wide window at stride 2 needs (14-1)*2+3-28 = 1 cell.
-  EXPECT_EQ(findOp(g, OpKind::Conv2D, 0)->attrs.getInts("padding"),
+  EXPECT_EQ(findOp(g, OpKind::Conv2D, 0)->attrs.getInts(ir::AttrName::Padding),
             (std::vector<int64_t>{0, 0, 1, 1}));
-  EXPECT_EQ(findOp(g, OpKind::Conv2D, 1)->attrs.getInts("padding"),
+  EXPECT_EQ(findOp(g, OpKind::Conv2D, 1)->attrs.getInts(ir::AttrName::Padding),
             (std::vector<int64_t>{2, 2, 2, 2}));
-  EXPECT_EQ(findOp(g, OpKind::MaxPool2D)->attrs.getInts("padding"),
+  EXPECT_EQ(findOp(g, OpKind::MaxPool2D)->attrs.getInts(ir::AttrName::Padding),
             (std::vector<int64_t>{0, 0, 0, 0}));
   // 2x3 at stride 1: 1 row (bottom), 2 columns (one each side).
   const ir::Op *avg = findOp(g, OpKind::AvgPool2D);
   ASSERT_TRUE(avg);
-  EXPECT_EQ(avg->attrs.getInts("padding"), (std::vector<int64_t>{0, 1, 1, 1}));
-  EXPECT_EQ(avg->attrs.getInts("pool_size"), (std::vector<int64_t>{2, 3}));
-  EXPECT_EQ(avg->attrs.getInts("strides"), (std::vector<int64_t>{1, 1}));
+  EXPECT_EQ(avg->attrs.getInts(ir::AttrName::Padding),
+            (std::vector<int64_t>{0, 1, 1, 1}));
+  EXPECT_EQ(avg->attrs.getInts(ir::AttrName::PoolSize),
+            (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(avg->attrs.getInts(ir::AttrName::Strides),
+            (std::vector<int64_t>{1, 1}));
 }
 
 TEST(Lowering, SamePaddingOnOddSizes) {
@@ -220,12 +229,14 @@ TEST(Lowering, SamePaddingOnOddSizes) {
                                  "(7, 7, 1)"));
   // 7 -> 4: (4-1)*2+2-7 = 1 extra cell, after.
   EXPECT_EQ(m.layers[0].outputShape, (std::vector<int64_t>{4, 4, 1}));
-  EXPECT_EQ(findOp(m.forward, OpKind::MaxPool2D)->attrs.getInts("padding"),
+  EXPECT_EQ(findOp(m.forward, OpKind::MaxPool2D)
+                ->attrs.getInts(ir::AttrName::Padding),
             (std::vector<int64_t>{0, 0, 1, 1}));
   // Width 4 at stride 3 -> 2: (2-1)*3+2-4 = 1; height needs none.
   EXPECT_EQ(m.layers[1].outputShape, (std::vector<int64_t>{4, 2, 2}));
-  EXPECT_EQ(findOp(m.forward, OpKind::Conv2D)->attrs.getInts("padding"),
-            (std::vector<int64_t>{0, 0, 0, 1}));
+  EXPECT_EQ(
+      findOp(m.forward, OpKind::Conv2D)->attrs.getInts(ir::AttrName::Padding),
+      (std::vector<int64_t>{0, 0, 0, 1}));
 }
 
 TEST(Lowering, ValidStridedShapes) {
@@ -261,8 +272,10 @@ TEST(Lowering, NoBiasNoActivationAndIdentityDropout) {
   EXPECT_EQ(m.layers[4].params, 4 * 2 + 2);
   EXPECT_EQ(g.findValue("conv2d.bias"), -1);
   EXPECT_EQ(g.value(findOp(g, K::Conv2D)->results[0]).name, "conv2d");
-  EXPECT_EQ(findOp(g, K::Activation, 0)->attrs.getString("kind"), "tanh");
-  EXPECT_EQ(findOp(g, K::Activation, 1)->attrs.getString("kind"), "sigmoid");
+  EXPECT_EQ(findOp(g, K::Activation, 0)->attrs.getString(ir::AttrName::Kind),
+            "tanh");
+  EXPECT_EQ(findOp(g, K::Activation, 1)->attrs.getString(ir::AttrName::Kind),
+            "sigmoid");
   EXPECT_EQ(g.value(g.output("logits")).name, "dense_2.logits");
   EXPECT_EQ(g.value(g.output("probs")).name, "dense_2");
 }
@@ -278,8 +291,9 @@ TEST(Lowering, FlattenOfAFlatTensorIsAllowed) {
                            5);
   EXPECT_EQ(m.layers[2].name, "flatten_1");
   EXPECT_EQ(m.layers[2].outputShape, (std::vector<int64_t>{8}));
-  EXPECT_EQ(findOp(m.forward, OpKind::Reshape, 1)->attrs.getInts("shape"),
-            (std::vector<int64_t>{5, 8}));
+  EXPECT_EQ(
+      findOp(m.forward, OpKind::Reshape, 1)->attrs.getInts(ir::AttrName::Shape),
+      (std::vector<int64_t>{5, 8}));
 }
 
 TEST(Lowering, IdxDatasetSkipsTheMnistChecks) {

@@ -116,13 +116,14 @@ TEST(NormLayers, BatchNormalizationAfterConvLowersToTrainingForm) {
     ASSERT_GE(v, 0) << w.name;
     EXPECT_EQ(g.value(v).kind, ir::ValueKind::Param) << w.name;
     EXPECT_EQ(g.type(v), ir::f32({5})) << w.name;
-    EXPECT_EQ(g.value(v).attrs.getString("init"), w.init) << w.name;
-    EXPECT_EQ(g.value(v).attrs.getInt("trainable", 1), w.trainable ? 1 : 0)
+    EXPECT_EQ(g.value(v).attrs.getString(ir::AttrName::Init), w.init) << w.name;
+    EXPECT_EQ(g.value(v).attrs.getInt(ir::AttrName::Trainable, 1),
+              w.trainable ? 1 : 0)
         << w.name;
   }
   auto bn = ops(g, OpKind::BatchNorm);
   ASSERT_EQ(bn.size(), 1u);
-  EXPECT_EQ(bn[0]->attrs.getFloat("epsilon"), 0.001);
+  EXPECT_EQ(bn[0]->attrs.getFloat(ir::AttrName::Epsilon), 0.001);
   EXPECT_EQ(g.value(bn[0]->results[0]).name, "batch_normalization");
   EXPECT_EQ(g.type(bn[0]->results[0]), ir::f32({4, 6, 6, 5}));
   auto updates = ops(g, OpKind::MovingAverageUpdate);
@@ -131,7 +132,7 @@ TEST(NormLayers, BatchNormalizationAfterConvLowersToTrainingForm) {
             g.findValue("batch_normalization.moving_mean"));
   EXPECT_EQ(updates[0]->operands[1], bn[0]->results[1]);
   EXPECT_EQ(updates[1]->operands[1], bn[0]->results[2]);
-  EXPECT_EQ(updates[1]->attrs.getFloat("momentum"), 0.9);
+  EXPECT_EQ(updates[1]->attrs.getFloat(ir::AttrName::Momentum), 0.9);
   // Summary: 4 * 5 params, of which the 10 moving statistics are not
   // trainable.
   EXPECT_EQ(m.layers[1].type, "BatchNormalization");
@@ -154,7 +155,7 @@ TEST(NormLayers, BatchNormalizationAfterDenseWithoutCenterOrScale) {
   ASSERT_EQ(bn.size(), 2u);
   EXPECT_EQ(g.type(bn[0]->operands[0]), ir::f32({4, 6}));
   EXPECT_EQ(bn[0]->operands.size(), 2u); // x, gamma
-  EXPECT_EQ(bn[0]->attrs.getInt("center"), 0);
+  EXPECT_EQ(bn[0]->attrs.getInt(ir::AttrName::Center), 0);
   EXPECT_LT(g.findValue("batch_normalization.beta"), 0);
   EXPECT_EQ(bn[1]->operands[1], g.findValue("batch_normalization_1.beta"));
   EXPECT_LT(g.findValue("batch_normalization_1.gamma"), 0);
@@ -181,12 +182,12 @@ TEST(NormLayers, ParametricActivationsCarryTheirParameter) {
                     "  activation activation=linear\n"));
   auto acts = ops(m.forward, OpKind::Activation);
   ASSERT_EQ(acts.size(), 4u); // linear adds no op
-  EXPECT_EQ(acts[0]->attrs.getString("kind"), "leaky_relu");
-  EXPECT_EQ(acts[0]->attrs.getFloat("negative_slope"), 0.2);
-  EXPECT_EQ(acts[1]->attrs.getFloat("negative_slope"), 0.05);
-  EXPECT_EQ(acts[2]->attrs.getString("kind"), "elu");
-  EXPECT_EQ(acts[2]->attrs.getFloat("alpha"), 1.0);
-  EXPECT_EQ(acts[3]->attrs.getFloat("alpha"), 0.25);
+  EXPECT_EQ(acts[0]->attrs.getString(ir::AttrName::Kind), "leaky_relu");
+  EXPECT_EQ(acts[0]->attrs.getFloat(ir::AttrName::NegativeSlope), 0.2);
+  EXPECT_EQ(acts[1]->attrs.getFloat(ir::AttrName::NegativeSlope), 0.05);
+  EXPECT_EQ(acts[2]->attrs.getString(ir::AttrName::Kind), "elu");
+  EXPECT_EQ(acts[2]->attrs.getFloat(ir::AttrName::Alpha), 1.0);
+  EXPECT_EQ(acts[3]->attrs.getFloat(ir::AttrName::Alpha), 0.25);
   EXPECT_EQ(m.forward.value(acts[1]->results[0]).name, "leaky_re_lu");
   EXPECT_EQ(m.layers[1].type, "LeakyReLU");
   EXPECT_EQ(m.layers[4].type, "ELU");

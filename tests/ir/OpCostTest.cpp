@@ -16,8 +16,8 @@ TEST(OpCost, ConvolutionsCountTwiceTheMultiplyAdds) {
   Graph g("conv");
   ValueId x = g.addInput("x", f32({2, 9, 8, 3}));
   ValueId w = g.addParam("w", f32({3, 2, 3, 5}));
-  Attrs window{{"strides", std::vector<int64_t>{1, 1}},
-               {"padding", std::vector<int64_t>{0, 0, 0, 0}}};
+  Attrs window{{ir::AttrName::Strides, std::vector<int64_t>{1, 1}},
+               {ir::AttrName::Padding, std::vector<int64_t>{0, 0, 0, 0}}};
   ValueId y = g.create1(OpKind::Conv2D, {x, w}, window).value(); // 7x7x5
   // 2 * N*OH*OW*O * KH*KW*C
   const double flops = 2.0 * 2 * 7 * 7 * 5 * 3 * 2 * 3;
@@ -26,11 +26,11 @@ TEST(OpCost, ConvolutionsCountTwiceTheMultiplyAdds) {
   EXPECT_EQ(fwd.bytes, 4.0 * (2 * 9 * 8 * 3 + 3 * 2 * 3 * 5 + 2 * 7 * 7 * 5));
 
   Attrs data = window;
-  data.set("input_shape", std::vector<int64_t>{2, 9, 8, 3});
+  data.set(ir::AttrName::InputShape, std::vector<int64_t>{2, 9, 8, 3});
   g.create1(OpKind::Conv2DBackwardData, {y, w}, data).value();
   EXPECT_EQ(opCost(g, lastOp(g)).flops, flops);
   Attrs filter = window;
-  filter.set("kernel_size", std::vector<int64_t>{3, 2});
+  filter.set(ir::AttrName::KernelSize, std::vector<int64_t>{3, 2});
   g.create1(OpKind::Conv2DBackwardFilter, {x, y}, filter).value();
   EXPECT_EQ(opCost(g, lastOp(g)).flops, flops);
 }
@@ -44,8 +44,9 @@ TEST(OpCost, MatMulEveryTranspose) {
                                          : std::vector<int64_t>{4, 6}));
       ValueId b = g.addInput("b", f32(tb ? std::vector<int64_t>{3, 6}
                                          : std::vector<int64_t>{6, 3}));
-      g.create1(OpKind::MatMul, {a, b},
-                {{"transpose_a", ta}, {"transpose_b", tb}})
+      g.create1(
+           OpKind::MatMul, {a, b},
+           {{ir::AttrName::TransposeA, ta}, {ir::AttrName::TransposeB, tb}})
           .value();
       OpCost c = opCost(g, lastOp(g));
       EXPECT_EQ(c.flops, 2.0 * 4 * 3 * 6) << ta << tb;
@@ -60,12 +61,14 @@ TEST(OpCost, ElementwiseAliasAndUpdates) {
   ValueId s = g.create1(OpKind::Add, {a, p}).value();
   EXPECT_EQ(opCost(g, lastOp(g)).flops, 20);
   EXPECT_EQ(opCost(g, lastOp(g)).bytes, 3 * 20 * 4);
-  g.create1(OpKind::Reshape, {s}, {{"shape", std::vector<int64_t>{20}}})
+  g.create1(OpKind::Reshape, {s},
+            {{ir::AttrName::Shape, std::vector<int64_t>{20}}})
       .value();
   EXPECT_EQ(opCost(g, lastOp(g)).flops, 0);
   EXPECT_EQ(opCost(g, lastOp(g)).bytes, 0);
   // moving_average_update reads both, writes the moving average.
-  g.create(OpKind::MovingAverageUpdate, {p, s}, {{"momentum", 0.9}}).value();
+  g.create(OpKind::MovingAverageUpdate, {p, s}, {{ir::AttrName::Momentum, 0.9}})
+      .value();
   EXPECT_EQ(opCost(g, lastOp(g)).flops, 3 * 20);
   EXPECT_EQ(opCost(g, lastOp(g)).bytes, 3 * 20 * 4);
 }

@@ -75,9 +75,11 @@ std::vector<Case> cases() {
        "2:12: error: 'input' declares exactly one value, got 2 names"},
       {"declaration without type", "graph @g {\n  %x = input\n}",
        "3:1: error: expected ':' before the value's type, got '}'"},
+      {"unknown attribute", "graph @g {\n  %x = param {a = 1} : f32[2]\n}",
+       "2:15: error: unknown attribute 'a'"},
       {"duplicate attribute",
-       "graph @g {\n  %x = param {a = 1, a = 2} : f32[2]\n}",
-       "2:22: error: attribute 'a' is given twice"},
+       "graph @g {\n  %x = param {seed = 1, seed = 2} : f32[2]\n}",
+       "2:25: error: attribute 'seed' is given twice"},
       {"float in an integer list",
        "graph @g {\n  %x = param {a = [1, 2.5]} : f32[2]\n}",
        "2:23: error: expected an integer list element, got '2.5'"},
@@ -139,8 +141,7 @@ std::vector<Case> cases() {
        "be two positive integers"},
       {"attribute of the wrong type",
        kHead + "  %y = activation(%x) {kind = 1} : f32[2,3]\n}",
-       "3:3: error: op #0 'activation': activation: unknown activation kind "
-       "''"},
+       "3:3: error: op #0 'activation': attribute 'kind' must be a string"},
       {"in-place update of a temp",
        kHead + "  %g = input : f32[2,3]\n" +
            "  %y = activation(%x) {kind = \"relu\"} : f32[2,3]\n" +

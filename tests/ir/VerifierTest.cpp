@@ -64,7 +64,10 @@ TEST(Verifier, RejectsAValueWrittenInPlaceTwiceByOneOp) {
   ValueId step = g.addInput("step", i32({}));
   ValueId lr = g.addInput("learning_rate", f32({}));
   g.append(OpKind::AdamUpdate, {p, grad, lr, p, p, step}, {},
-           {{"beta_1", 0.9}, {"beta_2", 0.999}, {"epsilon", 1e-7}}, {});
+           {{ir::AttrName::Beta1, 0.9},
+            {ir::AttrName::Beta2, 0.999},
+            {ir::AttrName::Epsilon, 1e-7}},
+           {});
   EXPECT_EQ(verifyGraph(g).message(),
             "op #0 'adam_update': operand %p is updated in place, so it may "
             "appear only once among the operands");
@@ -73,8 +76,10 @@ TEST(Verifier, RejectsAValueWrittenInPlaceTwiceByOneOp) {
   Graph h;
   ValueId q = h.addParam("q", f32({3}));
   ValueId hlr = h.addInput("learning_rate", f32({}));
-  h.append(OpKind::SgdUpdate, {q, q, hlr}, {},
-           {{"momentum", 0.0}, {"nesterov", int64_t{0}}}, {});
+  h.append(
+      OpKind::SgdUpdate, {q, q, hlr}, {},
+      {{ir::AttrName::Momentum, 0.0}, {ir::AttrName::Nesterov, int64_t{0}}},
+      {});
   EXPECT_FALSE(verifyGraph(h).ok());
 
   // Distinct values in every written slot are fine.
@@ -83,8 +88,10 @@ TEST(Verifier, RejectsAValueWrittenInPlaceTwiceByOneOp) {
   ValueId dw = ok.addInput("dw", f32({3}));
   ValueId v = ok.addState("w.velocity", f32({3}));
   ValueId okLr = ok.addInput("learning_rate", f32({}));
-  ok.append(OpKind::SgdUpdate, {w, dw, okLr, v}, {},
-            {{"momentum", 0.9}, {"nesterov", int64_t{0}}}, {});
+  ok.append(
+      OpKind::SgdUpdate, {w, dw, okLr, v}, {},
+      {{ir::AttrName::Momentum, 0.9}, {ir::AttrName::Nesterov, int64_t{0}}},
+      {});
   EXPECT_TRUE(verifyGraph(ok).ok()) << verifyGraph(ok);
 }
 
@@ -113,15 +120,17 @@ TEST(ShapeRules, ReshapeRejectsShapesWhoseProductOverflows) {
        {std::vector<int64_t>{4, (int64_t(1) << 62) + 2},
         std::vector<int64_t>{int64_t(1) << 32, int64_t(1) << 32, 8},
         std::vector<int64_t>{-2, -4}}) {
-    auto r = inferResultTypes(OpKind::Reshape, {f32({8})},
-                              {{"shape", std::vector<int64_t>(shape)}});
+    auto r =
+        inferResultTypes(OpKind::Reshape, {f32({8})},
+                         {{ir::AttrName::Shape, std::vector<int64_t>(shape)}});
     ASSERT_FALSE(r.ok()) << shapeStr(shape);
     EXPECT_NE(r.status().message().find("cannot reshape f32[8]"),
               std::string::npos)
         << r.status();
   }
-  auto r = inferResultTypes(OpKind::Reshape, {f32({8})},
-                            {{"shape", std::vector<int64_t>{2, 4}}});
+  auto r =
+      inferResultTypes(OpKind::Reshape, {f32({8})},
+                       {{ir::AttrName::Shape, std::vector<int64_t>{2, 4}}});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ((*r)[0], f32({2, 4}));
 }
@@ -131,17 +140,17 @@ TEST(ShapeRules, ReshapeRejectsShapesWhoseProductOverflows) {
 TEST(Graph, UnnamedValuesGetAFreeName) {
   Graph g;
   ValueId x = g.addInput("1", f32({2}));
-  ValueId y =
-      g.create1(OpKind::Activation, {x}, {{"kind", std::string("relu")}})
-          .value();
+  ValueId y = g.create1(OpKind::Activation, {x},
+                        {{ir::AttrName::Kind, std::string("relu")}})
+                  .value();
   EXPECT_EQ(g.value(x).name, "1");
   EXPECT_NE(g.value(y).name, "1");
   EXPECT_EQ(g.findValue(g.value(y).name), y);
   EXPECT_TRUE(verifyGraph(g).ok()) << verifyGraph(g);
   // Without a clash the number is the name.
-  ValueId z =
-      g.create1(OpKind::Activation, {y}, {{"kind", std::string("relu")}})
-          .value();
+  ValueId z = g.create1(OpKind::Activation, {y},
+                        {{ir::AttrName::Kind, std::string("relu")}})
+                  .value();
   EXPECT_EQ(g.value(z).name, "2");
 }
 

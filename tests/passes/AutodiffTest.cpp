@@ -114,11 +114,13 @@ TEST(Autodiff, TutorialHasExactlyTheExpectedGradientOps) {
   const ir::Op &bd = *opsOfKind(g, OpKind::Conv2DBackwardData)[0];
   EXPECT_EQ(g.value(bd.operands[1]).name, "conv2d_1.kernel");
   EXPECT_EQ(g.type(bd.results[0]), ir::f32({4, 13, 13, 32}));
-  EXPECT_EQ(bd.attrs.getInts("input_shape"),
+  EXPECT_EQ(bd.attrs.getInts(ir::AttrName::InputShape),
             (std::vector<int64_t>{4, 13, 13, 32}));
-  EXPECT_EQ(bd.attrs.getInts("padding"), (std::vector<int64_t>{0, 0, 0, 0}));
+  EXPECT_EQ(bd.attrs.getInts(ir::AttrName::Padding),
+            (std::vector<int64_t>{0, 0, 0, 0}));
   for (const ir::Op *bf : opsOfKind(g, OpKind::Conv2DBackwardFilter))
-    EXPECT_EQ(bf->attrs.getInts("kernel_size"), (std::vector<int64_t>{3, 3}));
+    EXPECT_EQ(bf->attrs.getInts(ir::AttrName::KernelSize),
+              (std::vector<int64_t>{3, 3}));
 
   // Dropout's gradient multiplies by its own mask.
   for (const ir::Op *mul : opsOfKind(g, OpKind::Mul)) {
@@ -168,10 +170,10 @@ TEST(Autodiff, AdamUpdatesEveryParamOnceWithItsMoments) {
     EXPECT_EQ(g.value(u->operands[3]).kind, ValueKind::State);
     EXPECT_EQ(g.type(u->operands[4]), g.type(p));
     EXPECT_EQ(g.value(u->operands[5]).name, "step");
-    EXPECT_FALSE(u->attrs.has("learning_rate"));
-    EXPECT_EQ(u->attrs.getFloat("beta_1"), 0.8);
-    EXPECT_EQ(u->attrs.getFloat("beta_2"), 0.999);
-    EXPECT_EQ(u->attrs.getFloat("epsilon"), 1e-7);
+    // The rate is an operand, never an attribute.
+    EXPECT_EQ(u->attrs.getFloat(ir::AttrName::Beta1), 0.8);
+    EXPECT_EQ(u->attrs.getFloat(ir::AttrName::Beta2), 0.999);
+    EXPECT_EQ(u->attrs.getFloat(ir::AttrName::Epsilon), 1e-7);
   }
   // Each param's gradient comes from the op its kind implies.
   auto gradKind = [&](const std::string &name) {
@@ -181,7 +183,7 @@ TEST(Autodiff, AdamUpdatesEveryParamOnceWithItsMoments) {
   EXPECT_EQ(gradKind("conv2d_1.bias"), OpKind::BiasGrad);
   EXPECT_EQ(gradKind("dense.kernel"), OpKind::MatMul);
   const ir::Op &dw = definer(g, updateOf(g, "dense.kernel")->operands[1]);
-  EXPECT_EQ(dw.attrs.getInt("transpose_a"), 1);
+  EXPECT_EQ(dw.attrs.getInt(ir::AttrName::TransposeA), 1);
   EXPECT_EQ(g.value(dw.operands[0]).name, "flatten");
 }
 
@@ -200,20 +202,23 @@ TEST(Autodiff, SgdWithMomentumKeepsAVelocityPerParam) {
     EXPECT_EQ(g.value(u->operands[2]).name, "learning_rate");
     EXPECT_EQ(g.value(u->operands[3]).name, g.value(p).name + ".velocity");
     EXPECT_EQ(g.value(u->operands[3]).kind, ValueKind::State);
-    EXPECT_EQ(u->attrs.getFloat("momentum"), 0.9);
-    EXPECT_EQ(u->attrs.getInt("nesterov"), 1);
+    EXPECT_EQ(u->attrs.getFloat(ir::AttrName::Momentum), 0.9);
+    EXPECT_EQ(u->attrs.getInt(ir::AttrName::Nesterov), 1);
   }
   EXPECT_EQ(countOps(g, OpKind::AvgPool2DGrad), 1);
   EXPECT_EQ(countOps(g, OpKind::Conv2DBackwardData), 1);
   EXPECT_EQ(countOps(g, OpKind::Conv2DBackwardFilter), 2);
   EXPECT_EQ(countOps(g, OpKind::ActivationGrad), 3); // relu, tanh, sigmoid
   const ir::Op &apg = *opsOfKind(g, OpKind::AvgPool2DGrad)[0];
-  EXPECT_EQ(apg.attrs.getInts("padding"), (std::vector<int64_t>{0, 0, 1, 1}));
-  EXPECT_EQ(apg.attrs.getInts("input_shape"),
+  EXPECT_EQ(apg.attrs.getInts(ir::AttrName::Padding),
+            (std::vector<int64_t>{0, 0, 1, 1}));
+  EXPECT_EQ(apg.attrs.getInts(ir::AttrName::InputShape),
             (std::vector<int64_t>{2, 9, 9, 4}));
   const ir::Op &bd = *opsOfKind(g, OpKind::Conv2DBackwardData)[0];
-  EXPECT_EQ(bd.attrs.getInts("strides"), (std::vector<int64_t>{2, 2}));
-  EXPECT_EQ(bd.attrs.getInts("padding"), (std::vector<int64_t>{1, 1, 1, 1}));
+  EXPECT_EQ(bd.attrs.getInts(ir::AttrName::Strides),
+            (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(bd.attrs.getInts(ir::AttrName::Padding),
+            (std::vector<int64_t>{1, 1, 1, 1}));
 }
 
 TEST(Autodiff, PlainSgdHasNoState) {
@@ -221,8 +226,8 @@ TEST(Autodiff, PlainSgdHasNoState) {
   EXPECT_TRUE(g.valuesOfKind(ValueKind::State).empty());
   for (const ir::Op *u : opsOfKind(g, OpKind::SgdUpdate)) {
     EXPECT_EQ(u->operands.size(), 3u);
-    EXPECT_EQ(u->attrs.getFloat("momentum", -1), 0.0);
-    EXPECT_EQ(u->attrs.getInt("nesterov", -1), 0);
+    EXPECT_EQ(u->attrs.getFloat(ir::AttrName::Momentum, -1), 0.0);
+    EXPECT_EQ(u->attrs.getInt(ir::AttrName::Nesterov, -1), 0);
   }
 }
 
@@ -236,8 +241,8 @@ TEST(Autodiff, RmspropKeepsAMeanSquare) {
     const ir::Op *u = updateOf(g, g.value(p).name);
     ASSERT_NE(u, nullptr);
     EXPECT_EQ(g.value(u->operands[3]).name, g.value(p).name + ".ms");
-    EXPECT_EQ(u->attrs.getFloat("rho"), 0.8);
-    EXPECT_EQ(u->attrs.getFloat("epsilon"), 1e-7);
+    EXPECT_EQ(u->attrs.getFloat(ir::AttrName::Rho), 0.8);
+    EXPECT_EQ(u->attrs.getFloat(ir::AttrName::Epsilon), 1e-7);
   }
 }
 
@@ -270,9 +275,10 @@ TEST(Autodiff, SkipsBranchesThatOnlyLeadToInputs) {
   testing::ModelBuilder m("inputs", {2, 6});
   ir::Graph &f = m.graph();
   // A param-free prefix on %x needs no gradient at all.
-  ValueId xr = f.create1(OpKind::Activation, {m.x()},
-                         {{"kind", std::string("tanh")}}, {}, "x_tanh")
-                   .value();
+  ValueId xr =
+      f.create1(OpKind::Activation, {m.x()},
+                {{ir::AttrName::Kind, std::string("tanh")}}, {}, "x_tanh")
+          .value();
   ValueId xs = f.create1(OpKind::Mul, {xr, m.x()}, {}, {}, "x_sq").value();
   ValueId h = m.dense("dense", xs, 4, "relu");
   ir::Graph g = train(m.finish(m.dense("out", h, 3)));
@@ -316,7 +322,7 @@ TEST(Autodiff, LearningRateIsOneScalarInputOfEveryUpdate) {
   ASSERT_GE(lr, 0);
   EXPECT_EQ(g.value(lr).kind, ValueKind::Input);
   EXPECT_EQ(g.type(lr), ir::f32({}));
-  EXPECT_EQ(g.value(lr).attrs.getFloat("initial"), 0.05);
+  EXPECT_EQ(g.value(lr).attrs.getFloat(ir::AttrName::Initial), 0.05);
   int updates = 0;
   for (const ir::Op &op : g.ops())
     if (op.kind == OpKind::SgdUpdate) {
@@ -378,7 +384,8 @@ TEST(Autodiff, RejectsTrainableParamsWrittenInPlaceByTheForwardGraph) {
   ValueId kernel = m.graph().findValue("out.kernel");
   ASSERT_GE(kernel, 0);
   m.graph()
-      .create(OpKind::MovingAverageUpdate, {kernel, avg}, {{"momentum", 0.9}})
+      .create(OpKind::MovingAverageUpdate, {kernel, avg},
+              {{ir::AttrName::Momentum, 0.9}})
       .value();
   auto g = buildTrainingGraph(m.finish(out), {});
   ASSERT_FALSE(g.ok());

@@ -19,9 +19,10 @@ TEST(DeadCode, RemovesAnUnusedBranchAndKeepsUpdates) {
   ir::Graph g = buildTrainingGraph(testing::tutorialModel(2), {}).value();
   size_t before = g.ops().size();
   // A two-op branch whose result nobody reads.
-  ValueId a = g.create1(OpKind::Activation, {g.findValue("flatten")},
-                        {{"kind", std::string("tanh")}}, {}, "dead_a")
-                  .value();
+  ValueId a =
+      g.create1(OpKind::Activation, {g.findValue("flatten")},
+                {{ir::AttrName::Kind, std::string("tanh")}}, {}, "dead_a")
+          .value();
   ValueId b = g.create1(OpKind::Add, {a, a}, {}, {}, "dead_b").value();
   ASSERT_EQ(g.ops().size(), before + 2);
 

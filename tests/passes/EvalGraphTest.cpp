@@ -94,11 +94,12 @@ TEST(EvalGraph, RefusesToDropADropoutWhoseMaskIsUsed) {
   testing::ModelBuilder m("maskuse", {2, 6});
   ir::Graph &f = m.graph();
   ValueId h = m.dense("dense", m.x(), 4);
-  ValueId y =
-      f.create(OpKind::Dropout, {h, m.step()},
-               {{"rate", 0.5}, {"seed", int64_t{1}}, {"salt", int64_t{1}}}, {},
-               {"drop", "drop_mask"})
-          .value()[0];
+  ValueId y = f.create(OpKind::Dropout, {h, m.step()},
+                       {{ir::AttrName::Rate, 0.5},
+                        {ir::AttrName::Seed, int64_t{1}},
+                        {ir::AttrName::Salt, int64_t{1}}},
+                       {}, {"drop", "drop_mask"})
+                  .value()[0];
   ValueId mask = f.findValue("drop_mask");
   ValueId z = f.create1(OpKind::Mul, {y, mask}, {}, {}, "twice_masked").value();
   auto g = buildEvalGraph(m.finish(m.dense("out", z, 3)));

@@ -4,10 +4,10 @@
 // on the unfused one (the interpreter evaluates each fused op as the
 // composition it replaces).
 #include "passes/Fusion.h"
+#include "common/Interpreter.h"
 #include "passes/Autodiff.h"
 #include "passes/DeadCode.h"
 #include "passes/EvalGraph.h"
-#include "common/Interpreter.h"
 #include "passes/Pipeline.h"
 #include "passes/TestModels.h"
 
@@ -61,7 +61,7 @@ TEST(Fusion, TutorialTrainingGraph) {
     for (const ir::Op *op : testing::opsOfKind(g, k)) {
       EXPECT_EQ(op->operands.size(), k == OpKind::MaxPool2DArgmaxGrad ? 2u : 3u)
           << "no mask operand: dropout is in the argmax";
-      EXPECT_FLOAT_EQ(op->attrs.getFloat("scale"), 1 / 0.75);
+      EXPECT_FLOAT_EQ(op->attrs.getFloat(ir::AttrName::Scale), 1 / 0.75);
     }
   EXPECT_EQ(countOps(g, OpKind::Conv2DKernelTranspose), 1);
   EXPECT_EQ(countOps(g, OpKind::Conv2DBackwardDataTransposed), 1);
@@ -101,11 +101,12 @@ TEST(Fusion, ValuesWithTwoUsersAreNotFused) {
   ir::Graph &g = b.graph();
   ValueId w = b.param("c1.kernel", {3, 3, 2, 4});
   ValueId bias = b.param("c1.bias", {4});
-  ir::Attrs conv = {{"strides", std::vector<int64_t>{1, 1}},
-                    {"padding", std::vector<int64_t>{0, 0, 0, 0}}};
+  ir::Attrs conv = {{ir::AttrName::Strides, std::vector<int64_t>{1, 1}},
+                    {ir::AttrName::Padding, std::vector<int64_t>{0, 0, 0, 0}}};
   ValueId c = g.create1(OpKind::Conv2D, {b.x(), w}, conv).value();
   ValueId z = g.create1(OpKind::BiasAdd, {c, bias}).value();
-  ValueId a = g.create1(OpKind::Activation, {z}, {{"kind", "relu"}}).value();
+  ValueId a = g.create1(OpKind::Activation, {z}, {{ir::AttrName::Kind, "relu"}})
+                  .value();
   ValueId a2 = b.conv("c2", a, 4, 3);
   ValueId sum = g.create1(OpKind::Add, {a2, a2}).value();
   ValueId p = b.maxPool("p", a2, 2, 2);
@@ -143,7 +144,7 @@ TEST(Fusion, DropoutWithAnotherMaskReaderStays) {
   auto filter = testing::opsOfKind(g, OpKind::Conv2DBackwardFilterBiasArgmax);
   ASSERT_EQ(filter.size(), 1u);
   EXPECT_EQ(filter[0]->operands.size(), 4u) << "x, argmax, gradient, mask";
-  EXPECT_FALSE(filter[0]->attrs.has("scale"));
+  EXPECT_FALSE(filter[0]->attrs.has(ir::AttrName::Scale));
 }
 
 // Pools the fused kernels do not handle keep their ops: overlapping or
@@ -199,11 +200,11 @@ TEST(Fusion, GeluAndSwishFuseWhenNothingElseReadsTheirInput) {
   ASSERT_EQ(countOps(e, OpKind::MatMulBiasActivation), 1);
   EXPECT_EQ(
       testing::opsOfKind(e, OpKind::Conv2DBiasActivation)[0]->attrs.getString(
-          "activation"),
+          ir::AttrName::Activation),
       "gelu");
   EXPECT_EQ(
       testing::opsOfKind(e, OpKind::MatMulBiasActivation)[0]->attrs.getString(
-          "activation"),
+          ir::AttrName::Activation),
       "swish");
   ir::Graph t = fused(trainingGraph(f));
   EXPECT_EQ(countOps(t, OpKind::Activation), 2);

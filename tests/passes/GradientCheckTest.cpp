@@ -74,7 +74,7 @@ void checkGradients(const ir::Graph &forward, bool fdOnTrainingGraph,
   int checked = 0;
   for (ValueId p : train->valuesOfKind(ValueKind::Param)) {
     const std::string &name = train->value(p).name;
-    if (train->value(p).attrs.getInt("trainable", 1) == 0)
+    if (train->value(p).attrs.getInt(ir::AttrName::Trainable, 1) == 0)
       continue; // moving statistics: updated by the step, not trained
     const std::vector<double> &before = t.at(name);
     const std::vector<double> &stepped = (*after)[p];
@@ -116,8 +116,8 @@ TEST(GradientCheck, AllMatmulTransposes) {
   // The graph covers all four transpose combinations in the forward pass.
   std::set<std::pair<int64_t, int64_t>> combos;
   for (const ir::Op *op : testing::opsOfKind(f, OpKind::MatMul))
-    combos.insert(
-        {op->attrs.getInt("transpose_a"), op->attrs.getInt("transpose_b")});
+    combos.insert({op->attrs.getInt(ir::AttrName::TransposeA),
+                   op->attrs.getInt(ir::AttrName::TransposeB)});
   EXPECT_EQ(combos.size(), 4u);
   checkGradients(f, false);
 }
@@ -270,7 +270,8 @@ ir::Graph geluSwishPadModel(std::mt19937 &rng) {
   ValueId h = m.conv("conv", m.x(), pick(1, 3), 2, 1, false, "gelu");
   std::vector<int64_t> pad{pick(0, 2), pick(0, 2), pick(0, 2), pick(0, 2)};
   h = m.graph()
-          .create1(OpKind::Pad2D, {h}, {{"padding", pad}}, {}, "pad")
+          .create1(OpKind::Pad2D, {h}, {{ir::AttrName::Padding, pad}}, {},
+                   "pad")
           .value();
   h = m.conv("conv_1", h, 2, 2, 1, false, "swish");
   h = m.flatten("flatten", h);
@@ -294,7 +295,7 @@ TEST(GradientCheck, GeluSwishAndPad2D) {
       for (const ir::Op *ag : grads)
         matched +=
             ag->attrs == fwd->attrs && ag->operands[0] == fwd->operands[0];
-      EXPECT_EQ(matched, 1) << fwd->attrs.getString("kind");
+      EXPECT_EQ(matched, 1) << fwd->attrs.getString(ir::AttrName::Kind);
     }
     auto crops = testing::opsOfKind(g, OpKind::Pad2DGrad);
     ASSERT_EQ(crops.size(), 1u);
@@ -314,31 +315,33 @@ ir::Graph augmentedModel(std::mt19937 &rng) {
   };
   testing::ModelBuilder m("augmented",
                           {pick(1, 2), pick(4, 6), pick(4, 6), pick(1, 2)});
-  ir::Attrs resample{{"fill_mode", std::string("reflect")},
-                     {"interpolation", std::string("bilinear")},
-                     {"fill_value", 0.0},
-                     {"seed", int64_t{5}},
-                     {"salt", int64_t{0}}};
+  ir::Attrs resample{{ir::AttrName::FillMode, std::string("reflect")},
+                     {ir::AttrName::Interpolation, std::string("bilinear")},
+                     {ir::AttrName::FillValue, 0.0},
+                     {ir::AttrName::Seed, int64_t{5}},
+                     {ir::AttrName::Salt, int64_t{0}}};
   ir::Attrs rotation = resample;
-  rotation.set("lower", -0.1);
-  rotation.set("upper", 0.1);
+  rotation.set(ir::AttrName::Lower, -0.1);
+  rotation.set(ir::AttrName::Upper, 0.1);
   ValueId h = m.graph()
                   .create1(OpKind::RandomRotation, {m.x(), m.step()}, rotation,
                            {}, "rot")
                   .value();
   ir::Attrs shift = resample;
-  shift.set("salt", int64_t{1});
-  for (const char *k :
-       {"height_lower", "height_upper", "width_lower", "width_upper"})
-    shift.set(k, k[0] == 'h' ? -0.2 : 0.2);
+  shift.set(ir::AttrName::Salt, int64_t{1});
+  for (ir::AttrName k : {ir::AttrName::HeightLower, ir::AttrName::HeightUpper})
+    shift.set(k, -0.2);
+  for (ir::AttrName k : {ir::AttrName::WidthLower, ir::AttrName::WidthUpper})
+    shift.set(k, 0.2);
   h = m.graph()
           .create1(OpKind::RandomTranslation, {h, m.step()}, shift, {}, "shift")
           .value();
   h = m.conv("conv", h, pick(1, 3), 2, 1, false, "tanh");
   h = m.graph()
           .create1(OpKind::Rescale, {h},
-                   {{"scale", -1.5 + 0.5 * pick(0, 2)}, {"offset", 0.25}}, {},
-                   "rescale")
+                   {{ir::AttrName::Scale, -1.5 + 0.5 * pick(0, 2)},
+                    {ir::AttrName::Offset, 0.25}},
+                   {}, "rescale")
           .value();
   h = m.flatten("flatten", h);
   return m.finish(m.dense("out", h, 3));
@@ -354,9 +357,9 @@ TEST(GradientCheck, RescalingAfterWeightsAndAugmentationAtTheInput) {
     // rescale's gradient is a rescale of dy by the same scale, offset 0.
     auto rescales = testing::opsOfKind(g, OpKind::Rescale);
     ASSERT_EQ(rescales.size(), 2u);
-    EXPECT_EQ(rescales[1]->attrs.getFloat("scale"),
-              rescales[0]->attrs.getFloat("scale"));
-    EXPECT_EQ(rescales[1]->attrs.getFloat("offset"), 0.0);
+    EXPECT_EQ(rescales[1]->attrs.getFloat(ir::AttrName::Scale),
+              rescales[0]->attrs.getFloat(ir::AttrName::Scale));
+    EXPECT_EQ(rescales[1]->attrs.getFloat(ir::AttrName::Offset), 0.0);
   }
 }
 
@@ -366,18 +369,18 @@ TEST(GradientCheck, EvalAndPredictDropAugmentations) {
   testing::ModelBuilder m("crop", {2, 7, 6, 1});
   ValueId h = m.graph()
                   .create1(OpKind::RandomFlip, {m.x(), m.step()},
-                           {{"mode", std::string("horizontal")},
-                            {"seed", int64_t{1}},
-                            {"salt", int64_t{0}}},
+                           {{ir::AttrName::Mode, std::string("horizontal")},
+                            {ir::AttrName::Seed, int64_t{1}},
+                            {ir::AttrName::Salt, int64_t{0}}},
                            {}, "flip")
                   .value();
   h = m.graph()
           .create1(OpKind::RandomCrop, {h, m.step()},
-                   {{"height", int64_t{5}},
-                    {"width", int64_t{4}},
-                    {"training", int64_t{1}},
-                    {"seed", int64_t{1}},
-                    {"salt", int64_t{1}}},
+                   {{ir::AttrName::Height, int64_t{5}},
+                    {ir::AttrName::Width, int64_t{4}},
+                    {ir::AttrName::Training, int64_t{1}},
+                    {ir::AttrName::Seed, int64_t{1}},
+                    {ir::AttrName::Salt, int64_t{1}}},
                    {}, "crop")
           .value();
   h = m.flatten("flatten", h);
@@ -386,14 +389,14 @@ TEST(GradientCheck, EvalAndPredictDropAugmentations) {
   EXPECT_EQ(testing::opsOfKind(train, OpKind::RandomFlip).size(), 1u);
   ASSERT_EQ(testing::opsOfKind(train, OpKind::RandomCrop).size(), 1u);
   EXPECT_EQ(testing::opsOfKind(train, OpKind::RandomCrop)[0]->attrs.getInt(
-                "training"),
+                ir::AttrName::Training),
             1);
   for (auto built : {buildEvalGraph(f), buildPredictGraph(f)}) {
     ASSERT_TRUE(built.ok()) << built.status();
     EXPECT_TRUE(testing::opsOfKind(*built, OpKind::RandomFlip).empty());
     auto crops = testing::opsOfKind(*built, OpKind::RandomCrop);
     ASSERT_EQ(crops.size(), 1u);
-    EXPECT_EQ(crops[0]->attrs.getInt("training"), 0);
+    EXPECT_EQ(crops[0]->attrs.getInt(ir::AttrName::Training), 0);
     // The crop reads %x directly now.
     EXPECT_EQ(built->value(crops[0]->operands[0]).name, "x");
   }
@@ -410,10 +413,10 @@ TEST(GradientCheck, FrozenLayersGetNoUpdateAndPassTheGradientOn) {
   ir::Graph &g = m.graph();
   auto frozen = [&](const std::string &name, std::vector<int64_t> shape) {
     return g.addParam(name, ir::f32(std::move(shape)),
-                      ir::Attrs{{"trainable", int64_t{0}}});
+                      ir::Attrs{{ir::AttrName::Trainable, int64_t{0}}});
   };
-  ir::Attrs valid{{"strides", std::vector<int64_t>{1, 1}},
-                  {"padding", std::vector<int64_t>{0, 0, 0, 0}}};
+  ir::Attrs valid{{ir::AttrName::Strides, std::vector<int64_t>{1, 1}},
+                  {ir::AttrName::Padding, std::vector<int64_t>{0, 0, 0, 0}}};
   ValueId h =
       g.create1(OpKind::Conv2D, {m.x(), frozen("c0.kernel", {2, 2, 2, 3})},
                 valid, {}, "c0")
@@ -421,12 +424,14 @@ TEST(GradientCheck, FrozenLayersGetNoUpdateAndPassTheGradientOn) {
   h = g.create1(OpKind::Conv2D, {h, m.param("c1.kernel", {2, 2, 3, 3})}, valid,
                 {}, "c1")
           .value(); // 3x3x3
-  h = g.create1(
-           OpKind::BatchNormInference,
-           {h, frozen("bn.moving_mean", {3}), frozen("bn.moving_variance", {3}),
-            frozen("bn.gamma", {3}), frozen("bn.beta", {3})},
-           {{"epsilon", 1e-3}, {"scale", int64_t{1}}, {"center", int64_t{1}}},
-           {}, "bn")
+  h = g.create1(OpKind::BatchNormInference,
+                {h, frozen("bn.moving_mean", {3}),
+                 frozen("bn.moving_variance", {3}), frozen("bn.gamma", {3}),
+                 frozen("bn.beta", {3})},
+                {{ir::AttrName::Epsilon, 1e-3},
+                 {ir::AttrName::Scale, int64_t{1}},
+                 {ir::AttrName::Center, int64_t{1}}},
+                {}, "bn")
           .value();
   h = m.activation("act", h, "leaky_relu", 0.3);
   ir::Graph f = m.finish(m.dense("out", m.flatten("flatten", h), 4));

@@ -43,8 +43,9 @@ private:
 };
 
 ir::Attrs window(std::vector<int64_t> k, std::vector<int64_t> s,
-                 std::vector<int64_t> pad, const char *kname = "pool_size") {
-  return {{kname, k}, {"strides", s}, {"padding", pad}};
+                 std::vector<int64_t> pad,
+                 ir::AttrName kname = ir::AttrName::PoolSize) {
+  return {{kname, k}, {ir::AttrName::Strides, s}, {ir::AttrName::Padding, pad}};
 }
 
 TEST(Interpreter, Conv2DWithSamePadding) {
@@ -53,8 +54,9 @@ TEST(Interpreter, Conv2DWithSamePadding) {
   OneOp op;
   op.operand(ir::f32({1, 3, 3, 1}), {1, 2, 3, 4, 5, 6, 7, 8, 9});
   op.operand(ir::f32({2, 2, 1, 1}), {1, 2, 3, 4});
-  op.run(OpKind::Conv2D, {{"strides", std::vector<int64_t>{1, 1}},
-                          {"padding", std::vector<int64_t>{0, 0, 1, 1}}});
+  op.run(OpKind::Conv2D,
+         {{ir::AttrName::Strides, std::vector<int64_t>{1, 1}},
+          {ir::AttrName::Padding, std::vector<int64_t>{0, 0, 1, 1}}});
   EXPECT_EQ(op.result(),
             (std::vector<double>{37, 47, 21, 67, 77, 33, 23, 26, 9}));
 }
@@ -67,8 +69,9 @@ TEST(Interpreter, Conv2DStridedMultiChannel) {
     x[i] = static_cast<double>(i);
   op.operand(ir::f32({1, 4, 4, 2}), x);
   op.operand(ir::f32({1, 1, 2, 2}), {1, 10, 100, 1000}); // w[c][o]
-  op.run(OpKind::Conv2D, {{"strides", std::vector<int64_t>{2, 2}},
-                          {"padding", std::vector<int64_t>{0, 0, 0, 0}}});
+  op.run(OpKind::Conv2D,
+         {{ir::AttrName::Strides, std::vector<int64_t>{2, 2}},
+          {ir::AttrName::Padding, std::vector<int64_t>{0, 0, 0, 0}}});
   // Pixel (0,0): x = (0, 1); (0,2): (4, 5); (2,0): (16, 17); (2,2): (20, 21).
   EXPECT_EQ(op.result(), (std::vector<double>{100, 1000, 504, 5040, 1716, 17160,
                                               2120, 21200}));
@@ -104,7 +107,8 @@ TEST(Interpreter, MatMulTransposes) {
     OneOp op;
     op.operand(ir::f32({2, 2}), a);
     op.operand(ir::f32({2, 2}), b);
-    op.run(OpKind::MatMul, {{"transpose_a", ta}, {"transpose_b", tb}});
+    op.run(OpKind::MatMul,
+           {{ir::AttrName::TransposeA, ta}, {ir::AttrName::TransposeB, tb}});
     return op.result();
   };
   EXPECT_EQ(mm(0, 0), (std::vector<double>{19, 22, 43, 50}));
@@ -136,8 +140,9 @@ TEST(Interpreter, DropoutMaskIsScaledAndNearTheRate) {
   OneOp op;
   op.operand(ir::f32({10000}), std::vector<double>(10000, 3.0));
   op.operand(ir::i32({}), {7});
-  op.run(OpKind::Dropout,
-         {{"rate", 0.25}, {"seed", int64_t{1}}, {"salt", int64_t{2}}});
+  op.run(OpKind::Dropout, {{ir::AttrName::Rate, 0.25},
+                           {ir::AttrName::Seed, int64_t{1}},
+                           {ir::AttrName::Salt, int64_t{2}}});
   int kept = 0;
   for (size_t i = 0; i < 10000; ++i) {
     double m = op.result(1)[i];

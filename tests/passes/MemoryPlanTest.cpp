@@ -140,7 +140,7 @@ TEST(MemoryPlan, ReshapesAliasTheirOperand) {
 TEST(MemoryPlan, ReusesStorageOfDeadTemps) {
   ir::Graph g("chain");
   ValueId x = g.addInput("x", ir::f32({4, 16}));
-  ir::Attrs relu{{"kind", std::string("relu")}};
+  ir::Attrs relu{{ir::AttrName::Kind, std::string("relu")}};
   ValueId a = g.create1(OpKind::Activation, {x}, relu, {}, "a").value();
   ValueId b = g.create1(OpKind::Activation, {a}, relu, {}, "b").value();
   ValueId c = g.create1(OpKind::Activation, {b}, relu, {}, "c").value();
@@ -164,8 +164,8 @@ TEST(MemoryPlan, ReusesStorageOfDeadTemps) {
 TEST(MemoryPlan, AliasesExtendTheirRootsLifetime) {
   ir::Graph g("alias");
   ValueId x = g.addInput("x", ir::f32({4, 6}));
-  ir::Attrs tanh{{"kind", std::string("tanh")}};
-  ir::Attrs flat{{"shape", std::vector<int64_t>{24}}};
+  ir::Attrs tanh{{ir::AttrName::Kind, std::string("tanh")}};
+  ir::Attrs flat{{ir::AttrName::Shape, std::vector<int64_t>{24}}};
   ValueId t1 = g.create1(OpKind::Activation, {x}, tanh, {}, "t1").value();
   ValueId r1 = g.create1(OpKind::Reshape, {t1}, flat, {}, "r1").value();
   ValueId t2 = g.create1(OpKind::Activation, {x}, tanh, {}, "t2").value();
@@ -270,7 +270,7 @@ TEST(MemoryPlan, RejectsArenasBeyond2To50Bytes) {
   ir::Graph t;
   ValueId x = t.addParam("x", huge);
   ValueId y = t.create1(OpKind::Activation, {x},
-                        {{"kind", std::string("relu")}}, {}, "y")
+                        {{ir::AttrName::Kind, std::string("relu")}}, {}, "y")
                   .value();
   t.addOutput("y", y);
   plan = planMemory(t);

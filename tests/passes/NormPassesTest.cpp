@@ -2,9 +2,9 @@
 // activations through the passes: training vs inference graphs, moving
 // statistics, autodiff's structure and errors, rebatching. Numeric gradient
 // checks are in GradientCheckTest.cpp.
+#include "common/Interpreter.h"
 #include "passes/Autodiff.h"
 #include "passes/EvalGraph.h"
-#include "common/Interpreter.h"
 #include "passes/Rebatch.h"
 #include "passes/TestModels.h"
 
@@ -59,12 +59,12 @@ TEST(NormPasses, TrainingGraphUsesBatchStatisticsAndUpdatesMovingOnes) {
   // Global average pooling's gradient spreads over the pooled input.
   ASSERT_EQ(countOps(*g, OpKind::GlobalAvgPool2DGrad), 1);
   EXPECT_EQ(opsOfKind(*g, OpKind::GlobalAvgPool2DGrad)[0]->attrs.getInts(
-                "input_shape"),
+                ir::AttrName::InputShape),
             (std::vector<int64_t>{3, 4, 4, 3}));
   // leaky_relu's gradient carries its slope.
   const ir::Op &ag = *opsOfKind(*g, OpKind::ActivationGrad)[0];
-  EXPECT_EQ(ag.attrs.getString("kind"), "leaky_relu");
-  EXPECT_EQ(ag.attrs.getFloat("negative_slope"), 0.3);
+  EXPECT_EQ(ag.attrs.getString(ir::AttrName::Kind), "leaky_relu");
+  EXPECT_EQ(ag.attrs.getFloat(ir::AttrName::NegativeSlope), 0.3);
 }
 
 TEST(NormPasses, WithoutScaleTheGradientHasNoGammaOperand) {
@@ -76,7 +76,7 @@ TEST(NormPasses, WithoutScaleTheGradientHasNoGammaOperand) {
   EXPECT_EQ(grads[0]->operands.size(), 5u);
   EXPECT_EQ(g.value(grads[0]->results[2]).name, "bn_1.dbeta");
   EXPECT_EQ(grads[1]->operands.size(), 4u);
-  EXPECT_EQ(grads[1]->attrs.getInt("scale", 1), 0);
+  EXPECT_EQ(grads[1]->attrs.getInt(ir::AttrName::Scale, 1), 0);
   EXPECT_EQ(g.value(grads[1]->results[1]).name, "bn.dgamma");
   EXPECT_EQ(g.value(grads[1]->results[2]).name, "bn.beta.grad");
 }
@@ -135,9 +135,10 @@ TEST(NormPasses, InferenceNeedsTheMovingAverages) {
   testing::ModelBuilder m("nomoving", {2, 4});
   ir::Graph &g = m.graph();
   ValueId gamma = m.param("bn.gamma", {4}), beta = m.param("bn.beta", {4});
-  ValueId y = g.create(OpKind::BatchNorm, {m.x(), gamma, beta},
-                       {{"epsilon", 1e-3}}, {}, {"bn", "bn.mean", "bn.var"})
-                  .value()[0];
+  ValueId y =
+      g.create(OpKind::BatchNorm, {m.x(), gamma, beta},
+               {{ir::AttrName::Epsilon, 1e-3}}, {}, {"bn", "bn.mean", "bn.var"})
+          .value()[0];
   ir::Graph f = m.finish(m.dense("out", y, 3));
   auto eval = buildEvalGraph(f);
   ASSERT_FALSE(eval.ok());
@@ -155,8 +156,8 @@ TEST(NormPasses, NoGradientThroughBatchStatistics) {
   ValueId h = m.dense("dense", m.x(), 4);
   ValueId gamma = m.param("bn.gamma", {4}), beta = m.param("bn.beta", {4});
   std::vector<ValueId> r =
-      g.create(OpKind::BatchNorm, {h, gamma, beta}, {{"epsilon", 1e-3}}, {},
-               {"bn", "bn.mean", "bn.var"})
+      g.create(OpKind::BatchNorm, {h, gamma, beta},
+               {{ir::AttrName::Epsilon, 1e-3}}, {}, {"bn", "bn.mean", "bn.var"})
           .value();
   ValueId shifted =
       g.create1(OpKind::BiasAdd, {r[0], r[1]}, {}, {}, "shifted").value();
@@ -179,7 +180,7 @@ TEST(NormPasses, RebatchKeepsNormalizationAndPooling) {
   EXPECT_EQ(countOps(*r, OpKind::MovingAverageUpdate), 2);
   ir::Graph train = buildTrainingGraph(*r, sgdSpec()).value();
   EXPECT_EQ(opsOfKind(train, OpKind::GlobalAvgPool2DGrad)[0]->attrs.getInts(
-                "input_shape"),
+                ir::AttrName::InputShape),
             (std::vector<int64_t>{7, 4, 4, 3}));
 }
 

@@ -27,7 +27,7 @@ ModelBuilder::ModelBuilder(const std::string &name, std::vector<int64_t> xShape)
 ValueId ModelBuilder::param(const std::string &name,
                             std::vector<int64_t> shape) {
   return g_.addParam(name, ir::f32(std::move(shape)),
-                     {{"init", std::string("glorot_uniform")}});
+                     {{ir::AttrName::Init, std::string("glorot_uniform")}});
 }
 
 std::vector<int64_t> ModelBuilder::padding(ValueId in, int64_t k,
@@ -45,7 +45,8 @@ ValueId ModelBuilder::act(const std::string &name, ValueId in,
   if (kind.empty())
     return in;
   return g_
-      .create1(OpKind::Activation, {in}, {{"kind", kind}}, {}, name + "_act")
+      .create1(OpKind::Activation, {in}, {{ir::AttrName::Kind, kind}}, {},
+               name + "_act")
       .value();
 }
 
@@ -55,11 +56,12 @@ ValueId ModelBuilder::conv(const std::string &name, ValueId in, int64_t filters,
   int64_t c = g_.type(in).shape[3];
   ValueId w = param(name + ".kernel", {k, k, c, filters});
   ValueId b = param(name + ".bias", {filters});
-  ValueId y = g_.create1(OpKind::Conv2D, {in, w},
-                         {{"strides", std::vector<int64_t>{stride, stride}},
-                          {"padding", padding(in, k, stride, same)}},
-                         {}, name + "_conv")
-                  .value();
+  ValueId y =
+      g_.create1(OpKind::Conv2D, {in, w},
+                 {{ir::AttrName::Strides, std::vector<int64_t>{stride, stride}},
+                  {ir::AttrName::Padding, padding(in, k, stride, same)}},
+                 {}, name + "_conv")
+          .value();
   y = g_.create1(OpKind::BiasAdd, {y, b}, {}, {}, name + "_bias").value();
   return act(name, y, activation);
 }
@@ -68,9 +70,9 @@ ValueId ModelBuilder::window(OpKind kind, const std::string &name, ValueId in,
                              int64_t pool, int64_t stride, bool same) {
   return g_
       .create1(kind, {in},
-               {{"pool_size", std::vector<int64_t>{pool, pool}},
-                {"strides", std::vector<int64_t>{stride, stride}},
-                {"padding", padding(in, pool, stride, same)}},
+               {{ir::AttrName::PoolSize, std::vector<int64_t>{pool, pool}},
+                {ir::AttrName::Strides, std::vector<int64_t>{stride, stride}},
+                {ir::AttrName::Padding, padding(in, pool, stride, same)}},
                {}, name)
       .value();
 }
@@ -89,8 +91,10 @@ ValueId ModelBuilder::dropout(const std::string &name, ValueId in,
                               double rate) {
   return g_
       .create(OpKind::Dropout, {in, step_},
-              {{"rate", rate}, {"seed", int64_t{42}}, {"salt", ++salt_}}, {},
-              {name, name + "_mask"})
+              {{ir::AttrName::Rate, rate},
+               {ir::AttrName::Seed, int64_t{42}},
+               {ir::AttrName::Salt, ++salt_}},
+              {}, {name, name + "_mask"})
       .value()[0];
 }
 
@@ -98,9 +102,10 @@ ValueId ModelBuilder::flatten(const std::string &name, ValueId in) {
   const ir::TensorType &t = g_.type(in);
   int64_t n = t.shape[0];
   return g_
-      .create1(OpKind::Reshape, {in},
-               {{"shape", std::vector<int64_t>{n, t.numElements() / n}}}, {},
-               name)
+      .create1(
+          OpKind::Reshape, {in},
+          {{ir::AttrName::Shape, std::vector<int64_t>{n, t.numElements() / n}}},
+          {}, name)
       .value();
 }
 
@@ -125,9 +130,9 @@ ValueId ModelBuilder::batchNorm(const std::string &name, ValueId in, bool scale,
   int64_t c = g_.type(in).shape.back();
   auto weight = [&](const std::string &suffix, const char *init,
                     bool trainable) {
-    Attrs attrs{{"init", std::string(init)}};
+    Attrs attrs{{ir::AttrName::Init, std::string(init)}};
     if (!trainable)
-      attrs.set("trainable", int64_t{0});
+      attrs.set(ir::AttrName::Trainable, int64_t{0});
     return g_.addParam(name + suffix, ir::f32({c}), attrs);
   };
   std::vector<ValueId> operands{in};
@@ -139,25 +144,25 @@ ValueId ModelBuilder::batchNorm(const std::string &name, ValueId in, bool scale,
   ValueId variance = weight(".moving_variance", "ones", false);
   std::vector<ValueId> r =
       g_.create(OpKind::BatchNorm, operands,
-                {{"epsilon", epsilon},
-                 {"scale", int64_t{scale ? 1 : 0}},
-                 {"center", int64_t{center ? 1 : 0}}},
+                {{ir::AttrName::Epsilon, epsilon},
+                 {ir::AttrName::Scale, int64_t{scale ? 1 : 0}},
+                 {ir::AttrName::Center, int64_t{center ? 1 : 0}}},
                 {}, {name, name + ".mean", name + ".variance"})
           .value();
   for (auto [moving, stat] : {std::pair{mean, r[1]}, std::pair{variance, r[2]}})
     g_.create(OpKind::MovingAverageUpdate, {moving, stat},
-              {{"momentum", momentum}})
+              {{ir::AttrName::Momentum, momentum}})
         .value();
   return r[0];
 }
 
 ValueId ModelBuilder::activation(const std::string &name, ValueId in,
                                  const std::string &kind, double param) {
-  Attrs attrs{{"kind", kind}};
+  Attrs attrs{{ir::AttrName::Kind, kind}};
   if (kind == "leaky_relu")
-    attrs.set("negative_slope", param);
+    attrs.set(ir::AttrName::NegativeSlope, param);
   if (kind == "elu")
-    attrs.set("alpha", param);
+    attrs.set(ir::AttrName::Alpha, param);
   return g_.create1(OpKind::Activation, {in}, attrs, {}, name).value();
 }
 
@@ -207,8 +212,10 @@ ir::Graph matmulModel(int64_t batch) {
   auto mm = [&](ValueId a, ValueId b, int64_t ta, int64_t tb,
                 const std::string &name) {
     return g
-        .create1(OpKind::MatMul, {a, b},
-                 {{"transpose_a", ta}, {"transpose_b", tb}}, {}, name)
+        .create1(
+            OpKind::MatMul, {a, b},
+            {{ir::AttrName::TransposeA, ta}, {ir::AttrName::TransposeB, tb}},
+            {}, name)
         .value();
   };
   ValueId w1 = m.param("w1", {6, 5}), w2 = m.param("w2", {4, 5});
@@ -216,8 +223,8 @@ ir::Graph matmulModel(int64_t batch) {
   ValueId a = mm(m.x(), w1, 0, 0, "a"); // [b, 5]
   ValueId b = mm(a, w2, 0, 1, "b");     // [b, 4]
   ValueId c = mm(w3, b, 1, 1, "c");     // [3, b]
-  c = g.create1(OpKind::Activation, {c}, {{"kind", std::string("tanh")}}, {},
-                "c_act")
+  c = g.create1(OpKind::Activation, {c},
+                {{ir::AttrName::Kind, std::string("tanh")}}, {}, "c_act")
           .value();
   ValueId logits = mm(c, w4, 1, 0, "logits"); // [b, 3]
   return m.finish(logits);
@@ -246,12 +253,13 @@ ir::Graph dropoutModel(int64_t batch) {
 ir::Graph batchNormConvModel(int64_t batch) {
   ModelBuilder m("bnconv", {batch, 5, 5, 2});
   ValueId w = m.param("conv.kernel", {2, 2, 2, 3});
-  ValueId h = m.graph()
-                  .create1(OpKind::Conv2D, {m.x(), w},
-                           {{"strides", std::vector<int64_t>{1, 1}},
-                            {"padding", std::vector<int64_t>{0, 0, 0, 0}}},
-                           {}, "conv")
-                  .value(); // 4x4x3
+  ValueId h =
+      m.graph()
+          .create1(OpKind::Conv2D, {m.x(), w},
+                   {{ir::AttrName::Strides, std::vector<int64_t>{1, 1}},
+                    {ir::AttrName::Padding, std::vector<int64_t>{0, 0, 0, 0}}},
+                   {}, "conv")
+          .value();         // 4x4x3
   h = m.batchNorm("bn", h); // over 4 * 4 * batch rows
   h = m.activation("leaky", h, "leaky_relu", 0.3);
   h = m.globalAvgPool("gap", h); // [b, 3]
@@ -288,7 +296,7 @@ Tensors randomStepTensors(const ir::Graph &train, uint32_t seed,
     } else if (v.name == "step") {
       data = {3};
     } else if (v.name == "learning_rate") {
-      data = {v.attrs.getFloat("initial")}; // the recipe's rate
+      data = {v.attrs.getFloat(ir::AttrName::Initial)}; // the recipe's rate
     } else {
       continue;
     }

@@ -18,8 +18,8 @@ using ir::ValueId;
 
 ValueId act(ir::Graph &g, ValueId x, const char *name) {
   return g
-      .create1(OpKind::Activation, {x}, {{"kind", std::string("tanh")}}, {},
-               name)
+      .create1(OpKind::Activation, {x},
+               {{ir::AttrName::Kind, std::string("tanh")}}, {}, name)
       .value();
 }
 
@@ -101,9 +101,10 @@ TEST(Executor, ResultsDoNotDependOnTheThreadCount) {
 TEST(Executor, ReshapeOfAParamSharesTheParamsStorage) {
   ir::Graph g("reshape_param");
   ValueId w = g.addParam("w", ir::f32({4, 8}));
-  ValueId r = g.create1(OpKind::Reshape, {w},
-                        {{"shape", std::vector<int64_t>{32}}}, {}, "r")
-                  .value();
+  ValueId r =
+      g.create1(OpKind::Reshape, {w},
+                {{ir::AttrName::Shape, std::vector<int64_t>{32}}}, {}, "r")
+          .value();
   ValueId y = act(g, r, "y");
   g.addOutput("y", y);
   ParamStore store;
