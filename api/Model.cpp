@@ -7,6 +7,7 @@
 #include "ir/Printer.h"
 #include "passes/Pipelines.h"
 #include "runtime/ClassSubset.h"
+#include "runtime/Communicator.h"
 #include "runtime/ImageFolder.h"
 #include "runtime/Model.h"
 #include "runtime/Profile.h"
@@ -137,6 +138,12 @@ Status rebuild(Model::Impl &m, const ir::TrainingSpec &newSpec) {
   auto rt = runtime::Model::create(result.model->forward, newSpec, m.threads);
   if (!rt.ok())
     return api::toStatus(rt.status());
+  // Launched by mpirun: every model trains data-parallel across the
+  // processes (docs/distributed.md).
+  auto world = runtime::worldCommunicator();
+  if (!world.ok())
+    return api::toStatus(world.status());
+  (*rt)->setCommunicator(*world);
   (*rt)->initializeWeights(newSpec.fit.seed);
   (*rt)->setProfiling(m.profiling);
   (*rt)->setPipelineOptions(pipelineOptions(m.instrumentation));
@@ -560,5 +567,19 @@ Result<WeightsByName> Model::loadWeightsByName(const std::string &path,
     return api::toStatus(r.status());
   return WeightsByName{r->loaded, r->skipped, r->fresh, r->unused};
 }
+
+Result<DistributedInfo> initDistributed() {
+  auto world = runtime::worldCommunicator();
+  if (!world.ok())
+    return api::toStatus(world.status());
+  DistributedInfo d;
+  if (*world) {
+    d.rank = (*world)->rank();
+    d.size = (*world)->size();
+  }
+  return d;
+}
+
+void abortDistributed(int status) { runtime::abortWorld(status); }
 
 } // namespace cnnc

@@ -185,25 +185,29 @@ void *Executor::data(const std::string &name) const {
   return v < 0 ? nullptr : pointers_[v];
 }
 
-void Executor::run(ThreadPool &pool) {
+void Executor::run(ThreadPool &pool, size_t begin, size_t end) {
   int n = pool.size();
+  if (begin >= end)
+    return;
   if (n == 1 && !profiling_) {
-    for (const Step &s : steps_)
-      s.fn(s.args.data(), 0, 1);
+    for (size_t i = begin; i < end; ++i)
+      steps_[i].fn(steps_[i].args.data(), 0, 1);
     return;
   }
   SpinBarrier barrier(n);
   pool.run([&](int tid) {
     using Clock = std::chrono::steady_clock;
     if (!profiling_) {
-      for (const Step &s : steps_) {
-        if (s.barrierBefore)
+      for (size_t i = begin; i < end; ++i) {
+        const Step &s = steps_[i];
+        if (s.barrierBefore && i > begin)
           barrier.wait();
         s.fn(s.args.data(), tid, n);
       }
       return; // the pool waits for every thread to finish
     }
-    for (const Step &s : steps_) {
+    for (size_t i = begin; i < end; ++i) {
+      const Step &s = steps_[i];
       Clock::time_point start;
       if (tid == 0)
         start = Clock::now();

@@ -54,7 +54,16 @@ public:
   // wait for each other only before a kernel that touches memory a kernel
   // since the last wait wrote, or writes memory one of them read (see
   // placeBarriers in Executor.cpp); with profiling on, after every kernel.
-  void run(ThreadPool &pool);
+  void run(ThreadPool &pool) { run(pool, 0, steps_.size()); }
+  // Kernels [begin, end) of the step, in order (a data-parallel step runs
+  // the forward and backward kernels, sums the gradients across ranks, then
+  // runs the updates).
+  void run(ThreadPool &pool, size_t begin, size_t end);
+  size_t numSteps() const { return steps_.size(); }
+  // The op kernel `i` computes.
+  const ir::Op &stepOp(size_t i) const {
+    return graph_.ops()[steps_[i].opIndex];
+  }
   // Barriers one unprofiled step waits at (for tests and tuning).
   int barriersPerStep() const;
 

@@ -1,4 +1,5 @@
 #include "runtime/Model.h"
+#include "runtime/DataParallel.h"
 
 #include "runtime/Callbacks.h"
 #include "runtime/ClassNames.h"
@@ -189,6 +190,29 @@ BackupIdentity Model::backupIdentity(const LabeledImages &train,
                         limit, h);
   id.threads = threads();
   return id;
+}
+
+absl::Status Model::checkRanksAgree(const LabeledImages &train, int64_t limit) {
+  Communicator &comm = *parallel();
+  BackupIdentity id = backupIdentity(train, limit);
+  std::pair<const char *, std::string> parts[] = {
+      {"cnnc version", id.version},
+      {"model", id.model},
+      {"training recipe", id.recipe},
+      {"training data", id.data}};
+  for (const auto &[what, text] : parts) {
+    auto all = comm.allGather(support::hash64(text));
+    if (!all.ok())
+      return all.status();
+    for (int r = 1; r < comm.size(); ++r)
+      if ((*all)[r] != (*all)[0])
+        return absl::FailedPreconditionError(fmt::format(
+            "data-parallel training: rank {} has another {} than rank 0; "
+            "every process must run the same cnnc on the same model, recipe "
+            "and data",
+            r, what));
+  }
+  return absl::OkStatus();
 }
 
 TrainingBackup Model::backupOf(const Callbacks &callbacks) const {
@@ -420,17 +444,38 @@ Model::fit(const LabeledImages &train, const LabeledImages *validation,
   int64_t steps = (count + batch - 1) / batch;
   int64_t tail = count - (steps - 1) * batch;
 
+  // Data-parallel: every rank takes its slice of each (global) batch.
+  Communicator *comm = parallel();
+  int rank = comm ? comm->rank() : 0, ranks = comm ? comm->size() : 1;
+  if (comm) {
+    if (spec_.fit.batchSize % ranks != 0 || batch < ranks)
+      return absl::InvalidArgumentError(fmt::format(
+          "data-parallel training: batch_size {} does not divide among {} "
+          "processes (each takes batch_size / {} examples of every batch)",
+          spec_.fit.batchSize, ranks, ranks));
+    for (const ir::CallbackSpec &c : spec_.fit.callbacks)
+      if (c.kind == ir::CallbackKind::BackupAndRestore)
+        return absl::InvalidArgumentError(
+            "data-parallel training: backup_and_restore is not supported "
+            "across processes yet");
+    if (absl::Status s = checkRanksAgree(train, options.limit); !s.ok())
+      return s;
+  }
+  Slice fullSlice = sliceOf(batch, rank, ranks);
+  Slice tailSlice = sliceOf(tail, rank, ranks);
+
   // Compile everything before the first epoch so epoch times are clean.
-  auto full = trainExecutor(batch);
+  auto full = trainExecutor(fullSlice.count);
   if (!full.ok())
     return full.status();
   Executor *tailEx = *full;
-  if (tail != batch) {
-    auto t = trainExecutor(tail);
+  if (tailSlice.count != fullSlice.count && tailSlice.count > 0) {
+    auto t = trainExecutor(tailSlice.count);
     if (!t.ok())
       return t.status();
     tailEx = *t;
   }
+  std::vector<float> gradients; // the data-parallel sum's buffer
   if (validation) {
     auto e = evalExecutor(std::min(kEvalBatch, validation->images.count));
     if (!e.ok())
@@ -542,18 +587,38 @@ Model::fit(const LabeledImages &train, const LabeledImages *validation,
     };
     for (int64_t s = firstStep; s < steps; ++s) {
       int64_t n = s + 1 < steps ? batch : tail;
-      Executor &ex = n == batch ? **full : *tailEx;
-      const BatchIO &io = n == batch ? *fullIO : *tailIO;
-      feedImages(io, train, order, s * batch, n);
+      Slice mine = n == batch ? fullSlice : tailSlice;
+      // A rank without examples in the tail still joins its sum, and
+      // updates through the full batch's executor.
+      bool useTail = n != batch && mine.count > 0;
+      Executor &ex = useTail ? *tailEx : **full;
+      const BatchIO &io = useTail ? *tailIO : *fullIO;
+      if (mine.count > 0)
+        feedImages(io, train, order, s * batch + mine.begin, mine.count);
       // Keras calls a schedule with the steps taken before this one.
       *io.learningRate = spec_.optimizer.schedule
                              ? static_cast<float>(ir::learningRateAt(
                                    *spec_.optimizer.schedule, globalStep_))
                              : learningRate_;
       *io.step = static_cast<int32_t>(++globalStep_);
-      ex.run(*pool_);
-      lossSum += *io.loss * n;
-      correct += *io.correct;
+      if (comm) {
+        float share = static_cast<float>(mine.count) / static_cast<float>(n);
+        if (absl::Status st = runDataParallelStep(
+                ex, *pool_, *comm, mine.count > 0, share, gradients,
+                profiling_ ? &sumProfile_ : nullptr);
+            !st.ok())
+          return st;
+        double sums[2] = {mine.count > 0 ? *io.loss * mine.count : 0.0,
+                          mine.count > 0 ? *io.correct : 0.0};
+        if (absl::Status st = comm->sum(sums, 2); !st.ok())
+          return st;
+        lossSum += sums[0];
+        correct += sums[1];
+      } else {
+        ex.run(*pool_);
+        lossSum += *io.loss * n;
+        correct += *io.correct;
+      }
       seen += n;
       state.epoch = epoch;
       state.step = s + 1;
@@ -634,10 +699,15 @@ absl::StatusOr<EvalResult> Model::evaluate(const LabeledImages &data) {
   if (absl::Status s = checkData(data, "evaluation"); !s.ok())
     return s;
   int64_t count = data.images.count;
-  int64_t batch = std::min(kEvalBatch, count);
+  // Data-parallel: each rank evaluates its share, and the sums are summed.
+  Communicator *comm = parallel();
+  Slice mine =
+      comm ? sliceOf(count, comm->rank(), comm->size()) : Slice{0, count};
+  int64_t batch = std::min(kEvalBatch, std::max<int64_t>(mine.count, 1));
   double lossSum = 0, correct = 0;
-  for (int64_t begin = 0; begin < count; begin += batch) {
-    int64_t n = std::min(batch, count - begin);
+  for (int64_t begin = mine.begin; begin < mine.begin + mine.count;
+       begin += batch) {
+    int64_t n = std::min(batch, mine.begin + mine.count - begin);
     auto ex = evalExecutor(n);
     if (!ex.ok())
       return ex.status();
@@ -648,6 +718,13 @@ absl::StatusOr<EvalResult> Model::evaluate(const LabeledImages &data) {
     (*ex)->run(*pool_);
     lossSum += *io->loss * n;
     correct += *io->correct;
+  }
+  if (comm) {
+    double sums[2] = {lossSum, correct};
+    if (absl::Status s = comm->sum(sums, 2); !s.ok())
+      return s;
+    lossSum = sums[0];
+    correct = sums[1];
   }
   return EvalResult{lossSum / count, correct / count, count};
 }
@@ -712,6 +789,9 @@ std::vector<KernelProfile> Model::trainingProfile() const {
                      p.seconds, p.calls, opFlops(g, i)});
     }
   }
+  if (sumProfile_.calls > 0)
+    out.push_back(
+        {"sum", "allreduce", sumProfile_.seconds, sumProfile_.calls, 0});
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include "passes/Pipelines.h"
 #include "runtime/Backup.h"
 #include "runtime/Callbacks.h"
+#include "runtime/Communicator.h"
 #include "runtime/Executor.h"
 #include "runtime/History.h"
 #include "runtime/Idx.h"
@@ -112,6 +113,12 @@ public:
   absl::Status setThreads(int threads);
   // Epochs of later fits.
   void setEpochs(int64_t epochs) { spec_.fit.epochs = epochs; }
+  // Data-parallel training and evaluation across the communicator's ranks
+  // (runtime/DataParallel.h); nullptr or one rank: this process alone.
+  void setCommunicator(std::shared_ptr<Communicator> comm) {
+    comm_ = std::move(comm);
+  }
+  const Communicator *communicator() const { return comm_.get(); }
   // Instrumentation for every later compile pipeline.
   void setPipelineOptions(passes::PipelineOptions options) {
     pipeline_ = std::move(options);
@@ -157,6 +164,15 @@ private:
   bool profiling_ = false;
   passes::PipelineOptions pipeline_;
   std::vector<std::string> classNames_;
+  std::shared_ptr<Communicator> comm_;
+  OpProfile sumProfile_; // the data-parallel sums, while profiling
+  // The communicator when it has more than one rank.
+  Communicator *parallel() const {
+    return comm_ && comm_->size() > 1 ? comm_.get() : nullptr;
+  }
+  // Checks at the start of a data-parallel fit that every rank runs the
+  // same cnnc, model, recipe and data.
+  absl::Status checkRanksAgree(const LabeledImages &train, int64_t limit);
   // Runs the prediction graph over `count` images, `fill` writing the
   // inputs of images [begin, begin + n) to x.
   absl::StatusOr<std::vector<float>> predictBatches(

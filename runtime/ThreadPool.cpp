@@ -1,5 +1,7 @@
 #include "runtime/ThreadPool.h"
 
+#include <cstdlib>
+
 #include <fmt/format.h>
 
 #include <immintrin.h>
@@ -33,10 +35,18 @@ void SpinBarrier::wait() {
 }
 
 int ThreadPool::defaultThreads() {
+  int cores =
+      static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof(set), &set) == 0)
-    return std::max(1, CPU_COUNT(&set));
-  return std::max(1u, std::thread::hardware_concurrency());
+    cores = std::max(1, CPU_COUNT(&set));
+  // Processes of one mpirun on this machine share its cores.
+  if (const char *local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE")) {
+    int n = std::atoi(local);
+    if (n > 1)
+      cores = std::max(1, cores / n);
+  }
+  return cores;
 }
 
 ThreadPool::ThreadPool(int threads)

@@ -4,6 +4,7 @@ set -euo pipefail
 packages=(g++ cmake ninja-build llvm-19-dev llvm-19-tools libfmt-dev libabsl-dev
   libgtest-dev zlib1g-dev nlohmann-json3-dev
   libpng-dev libjpeg62-turbo-dev libgif-dev # image folders (runtime/Image*.cpp)
+  libopenmpi-dev openmpi-bin # mpirun -np N cnnc ... (runtime/Communicator.h)
   python3 # python3 runs lit (llvm-19-tools' lit.py) for tests/lit
   clang-19 libclang-rt-19-dev) # the sanitized and fuzzing build (scripts/sanitize.sh)
 missing=()

@@ -29,6 +29,10 @@ using tools::gStopSignal;
 
 namespace {
 
+// False on the ranks other than 0 of a data-parallel run: they train alike
+// but leave the files to rank 0.
+bool gWritesFiles = true;
+
 // What loading by name did, a line per kind, as Keras users read it.
 void printWeightsByName(const std::string &path, const WeightsByName &r) {
   auto list = [](const std::vector<std::string> &names) {
@@ -171,6 +175,8 @@ Status instrument(Model &model, const tools::Options &opt) {
 // Writes the --history and --plot files that were asked for.
 Status writeHistoryFiles(const tools::Options &opt, const Model &model,
                          const std::vector<EpochMetrics> &history) {
+  if (!gWritesFiles)
+    return Status();
   if (!opt.historyPath.empty())
     if (Status s = writeHistoryCsv(opt.historyPath, history); !s.ok())
       return s;
@@ -384,7 +390,7 @@ int run(const tools::Options &opt) {
                               report.history.size() == 1 ? "" : "s",
                               historyFilesText(opt, false).substr(5)));
     }
-    Status saved = model.saveWeights(savePath);
+    Status saved = gWritesFiles ? model.saveWeights(savePath) : Status();
     if (saved.ok())
       saved = writeHistoryFiles(opt, model, *history);
     // Signals during the rest (evaluation) act as usual.
@@ -428,6 +434,25 @@ int main(int argc, char **argv) {
   auto opt = tools::parseCommandLine(args);
   if (!opt.ok())
     return fail(opt.status());
+  // Under mpirun: data-parallel training (docs/distributed.md). Rank 0
+  // alone prints and writes files; an error on any rank ends them all.
+  auto world = cnnc::initDistributed();
+  if (!world.ok())
+    return fail(world.status());
+  if (world->size > 1) {
+    if (opt->tune)
+      return fail("--tune runs in one process; start it without mpirun");
+    if (world->rank != 0) {
+      gWritesFiles = false;
+      if (!std::freopen("/dev/null", "w", stdout))
+        return fail("cannot silence the standard output of this rank");
+    }
+    int status = run(*opt);
+    std::fflush(stdout);
+    if (status != 0)
+      cnnc::abortDistributed(status);
+    return 0;
+  }
   if (opt->help) {
     fmt::print("{}", tools::kUsage);
     return 0;

@@ -433,6 +433,26 @@ private:
 };
 
 //===----------------------------------------------------------------------===//
+// Data-parallel training over MPI (docs/distributed.md)
+//===----------------------------------------------------------------------===//
+struct DistributedInfo {
+  int rank = 0; // this process
+  int size = 1; // the processes of the run
+};
+// In a process started by mpirun (`mpirun -np N program`): initializes MPI
+// once (finalized at exit) and says which rank this is. Every Model created
+// in such a process trains data-parallel: the fit statement's batch_size
+// stays the global batch, each rank computing batch_size / N of it, and
+// fit, evaluate and the callbacks see the metrics of the whole batch. Every
+// rank must call fit and evaluate alike. A plain process is rank 0 of 1.
+// Fails when started by mpirun and cnnc was built without MPI.
+CNNC_API Result<DistributedInfo> initDistributed();
+// After an error on one rank: ends every rank of the run at once with
+// `status`, rather than leave the others waiting for this one. A plain
+// process just exits.
+[[noreturn]] CNNC_API void abortDistributed(int status);
+
+//===----------------------------------------------------------------------===//
 // Hyper-parameter search
 //===----------------------------------------------------------------------===//
 

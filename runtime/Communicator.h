@@ -1,0 +1,42 @@
+// The processes of a data-parallel run (docs/distributed.md): N ranks, each
+// training on its slice of every batch, their gradients summed between the
+// backward pass and the update. Sums are in rank order (rank 0's values,
+// plus rank 1's, ...), so every rank gets the same bits, run after run.
+#pragma once
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace cnnc::runtime {
+
+class Communicator {
+public:
+  virtual ~Communicator() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  // data[i] becomes the sum over ranks of their data[i], in rank order.
+  virtual absl::Status sum(float *data, size_t n) = 0;
+  virtual absl::Status sum(double *data, size_t n) = 0;
+  // Every rank's value, by rank.
+  virtual absl::StatusOr<std::vector<uint64_t>> allGather(uint64_t value) = 0;
+};
+
+// The MPI world when the process was started by mpirun (Open MPI's or
+// another's environment variables say so) and cnnc was built with MPI;
+// nullptr otherwise (a plain process). Initializes MPI once, and finalizes
+// it at exit. An error when launched by mpirun without MPI support.
+absl::StatusOr<std::shared_ptr<Communicator>> worldCommunicator();
+
+// Whether the environment says this process was launched by mpirun.
+bool launchedByMpirun();
+
+// Ends every rank of the run at once (after an error on this one), so that
+// no rank waits forever for a sum this rank will not join.
+[[noreturn]] void abortWorld(int status);
+
+} // namespace cnnc::runtime
