@@ -122,8 +122,9 @@ Callbacks::epochEnd(const std::vector<EpochRecord> &history,
         bool first = !st.hasBest;
         if (!first && !improves(spec.monitor, spec.mode, current, st.best, 0))
           break;
-        if (absl::Status s = hooks_.saveWeights(path); !s.ok())
-          return s;
+        if (hooks_.writesFiles)
+          if (absl::Status s = hooks_.saveWeights(path); !s.ok())
+            return s;
         // As Keras's verbose ModelCheckpoint says it (best starts at inf).
         bool max = improves(spec.monitor, spec.mode, 1, 0, 0);
         notes.push_back(fmt::format(
@@ -135,8 +136,9 @@ Callbacks::epochEnd(const std::vector<EpochRecord> &history,
         st.hasBest = true;
         break;
       }
-      if (absl::Status s = hooks_.saveWeights(path); !s.ok())
-        return s;
+      if (hooks_.writesFiles)
+        if (absl::Status s = hooks_.saveWeights(path); !s.ok())
+          return s;
       break;
     }
     case ir::CallbackKind::ReduceLrOnPlateau: {
@@ -195,9 +197,10 @@ Callbacks::epochEnd(const std::vector<EpochRecord> &history,
       std::string text = st.csvPrefix.empty()
                              ? formatHistoryCsv(history, true)
                              : st.csvPrefix + formatHistoryCsv(history, false);
-      if (absl::Status s = support::writeFileAtomically(spec.path, text);
-          !s.ok())
-        return s;
+      if (hooks_.writesFiles)
+        if (absl::Status s = support::writeFileAtomically(spec.path, text);
+            !s.ok())
+          return s;
       break;
     }
     }

@@ -25,6 +25,10 @@ struct CallbackHooks {
   // keeps it.
   std::function<float()> learningRate;
   std::function<void(float)> setLearningRate;
+  // False on the ranks other than 0 of a data-parallel run: they keep the
+  // callbacks' state alike but leave the files (model_checkpoint,
+  // csv_logger) to rank 0.
+  bool writesFiles = true;
 };
 
 // What a callback remembers between epochs, in a form a backup can hold:

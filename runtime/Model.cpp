@@ -148,6 +148,7 @@ void Model::initializeWeights(uint64_t seed) {
 
 CallbackHooks Model::callbackHooks() {
   CallbackHooks h;
+  h.writesFiles = !parallel() || parallel()->rank() == 0;
   // The params (Keras's get_weights: batch normalization's moving
   // statistics included), not the optimizer's state.
   h.snapshotWeights = [this] {
