@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <unistd.h>
@@ -115,6 +116,63 @@ TEST_F(DataParallelTest, TwoRanksAreBitIdenticalAndAgreeWithOneProcess) {
   std::printf("largest weight difference, 2 ranks vs 1 process: %g\n", worst);
   EXPECT_LT(worst, 1e-4);
   EXPECT_GT(worst, 0.0) << "a data-parallel run that never summed?";
+}
+
+TEST_F(DataParallelTest, RanksWithDifferentModelsStopWithAnError) {
+  // mpirun's MPMD form: rank 0 and rank 1 run different files.
+  std::string other = kModel;
+  other.replace(other.find("filters=4"), 9, "filters=5");
+  std::ofstream(dir_ / "other.dsl") << other;
+  auto rank = [&](const std::string &file) {
+    return fmt::format("-np 1 {}/cnnc {}/{} --train --limit 512 --threads 1 "
+                       "--data {} --save {}/{}.safetensors",
+                       CNNC_BINARY_DIR, dir_.string(), file, mnistDir(),
+                       dir_.string(), file);
+  };
+  RunResult r =
+      runTool(fmt::format("{} --allow-run-as-root --oversubscribe "
+                          "{} : {}",
+                          CNNC_TEST_MPIRUN, rank("m.dsl"), rank("other.dsl")),
+              dir_);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("cnnc: error: data-parallel training: rank 1 has "
+                       "another model than rank 0"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "m.dsl.safetensors"));
+}
+
+TEST_F(DataParallelTest, AKilledRankEndsTheRun) {
+  // A long run (the full training set, 1000 epochs); a rank is killed once
+  // training is under way, and mpirun must end the other rank soon.
+  std::string cmd = fmt::format(
+      "{} --allow-run-as-root --oversubscribe -np 2 {}/cnnc {}/m.dsl --train "
+      "--epochs 1000 --threads 1 --data {} --save {}/k.safetensors",
+      CNNC_TEST_MPIRUN, CNNC_BINARY_DIR, dir_.string(), mnistDir(),
+      dir_.string());
+  // The shell starts mpirun in the background, waits for both ranks (its
+  // children), kills one and reports mpirun's exit status and how long it
+  // took to exit after the kill.
+  std::string script = fmt::format(
+      "{} >/dev/null 2>&1 & m=$!\n"
+      "for i in $(seq 300); do\n"
+      "  [ $(pgrep -P $m -x cnnc | wc -l) -ge 2 ] && break; sleep 0.1\n"
+      "done\n"
+      "sleep 3\n"
+      "kill -9 $(pgrep -P $m -x cnnc | tail -1)\n"
+      "start=$(date +%s%N); wait $m; rc=$?; end=$(date +%s%N)\n"
+      "echo $rc $(( (end - start) / 1000000 ))",
+      cmd);
+  std::ofstream(dir_ / "kill.sh") << script << "\n";
+  RunResult r = runTool("bash " + (dir_ / "kill.sh").string(), dir_);
+  std::vector<std::string> out = lines(r.out);
+  ASSERT_FALSE(out.empty()) << r.err;
+  int rc = -1;
+  long ms = -1;
+  ASSERT_EQ(std::sscanf(out.back().c_str(), "%d %ld", &rc, &ms), 2) << r.out;
+  EXPECT_NE(rc, 0);
+  std::printf("mpirun ended %ld ms after a rank was killed\n", ms);
+  EXPECT_LT(ms, 60000) << "the surviving rank waited too long";
 }
 
 TEST_F(DataParallelTest, ABatchThatDoesNotDivideIsAnError) {
