@@ -45,6 +45,13 @@ public:
     return sumInRankOrder(data, n, MPI_DOUBLE);
   }
 
+  absl::Status barrier() override {
+    int rc = MPI_Barrier(MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS)
+      return mpiError(rc, "barrier");
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<std::vector<uint64_t>> allGather(uint64_t value) override {
     std::vector<uint64_t> all(static_cast<size_t>(size_));
     int rc = MPI_Allgather(&value, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T,
@@ -67,6 +74,15 @@ private:
       return absl::OkStatus();
     if (n > static_cast<size_t>(INT32_MAX))
       return absl::InvalidArgumentError("MPI sum: too many values");
+    if (size_ == 2) {
+      // Two addends: a + b and b + a are the same bits (IEEE addition
+      // commutes), so the library's own sum is fixed too.
+      int rc = MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(n), type,
+                             MPI_SUM, MPI_COMM_WORLD);
+      if (rc != MPI_SUCCESS)
+        return mpiError(rc, "allreduce");
+      return absl::OkStatus();
+    }
     auto bound = [&](int j) {
       return static_cast<int>(static_cast<int64_t>(n) * j / size_);
     };

@@ -24,6 +24,8 @@ public:
   virtual absl::Status sum(double *data, size_t n) = 0;
   // Every rank's value, by rank.
   virtual absl::StatusOr<std::vector<uint64_t>> allGather(uint64_t value) = 0;
+  // Returns once every rank has called it.
+  virtual absl::Status barrier() = 0;
 };
 
 // The MPI world when the process was started by mpirun (Open MPI's or

@@ -43,8 +43,8 @@ Slice sliceOf(int64_t n, int rank, int size) {
 // the summed gradients.
 absl::Status runDataParallelStep(Executor &ex, ThreadPool &pool,
                                  Communicator &comm, bool compute, float share,
-                                 std::vector<float> &buffer,
-                                 OpProfile *sumTime) {
+                                 std::vector<float> &buffer, OpProfile *sumTime,
+                                 OpProfile *waitTime) {
   size_t steps = ex.numSteps();
   size_t optimizer = steps;
   while (optimizer > 0 &&
@@ -88,15 +88,23 @@ absl::Status runDataParallelStep(Executor &ex, ThreadPool &pool,
       if (s.step >= optimizer)
         copyOut(s);
   }
-  auto start = std::chrono::steady_clock::now();
+  using Clock = std::chrono::steady_clock;
+  auto add = [](OpProfile *p, Clock::time_point since) {
+    p->seconds += std::chrono::duration<double>(Clock::now() - since).count();
+    ++p->calls;
+  };
+  if (sumTime && waitTime) {
+    // Apart from the sum: the time the faster rank waits for the slower.
+    auto start = Clock::now();
+    if (absl::Status st = comm.barrier(); !st.ok())
+      return st;
+    add(waitTime, start);
+  }
+  auto start = Clock::now();
   if (absl::Status st = comm.sum(buffer.data(), buffer.size()); !st.ok())
     return st;
-  if (sumTime) {
-    sumTime->seconds +=
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-            .count();
-    ++sumTime->calls;
-  }
+  if (sumTime)
+    add(sumTime, start);
   for (const Summed &s : summed) {
     const ir::Op &op = ex.stepOp(s.step);
     const float *sum = buffer.data() + s.at;

@@ -25,12 +25,13 @@ Slice sliceOf(int64_t n, int rank, int size);
 // One step on `ex`: its forward and backward kernels (not when `compute` is
 // false: the rank has no examples in this batch and contributes zeros),
 // the sum of the update inputs scaled by `share` across ranks, then the
-// updates. `buffer` is scratch space kept between steps. With `sumTime`,
-// the time of the sum (its wait for the slowest rank included) is added to
-// it.
+// updates. `buffer` is scratch space kept between steps. With `sumTime`
+// (profiling), the ranks first wait for each other, timed into `waitTime`,
+// and then the sum alone is timed into `sumTime`.
 absl::Status runDataParallelStep(Executor &ex, ThreadPool &pool,
                                  Communicator &comm, bool compute, float share,
                                  std::vector<float> &buffer,
-                                 OpProfile *sumTime = nullptr);
+                                 OpProfile *sumTime = nullptr,
+                                 OpProfile *waitTime = nullptr);
 
 } // namespace cnnc::runtime

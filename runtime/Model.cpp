@@ -606,7 +606,8 @@ Model::fit(const LabeledImages &train, const LabeledImages *validation,
         float share = static_cast<float>(mine.count) / static_cast<float>(n);
         if (absl::Status st = runDataParallelStep(
                 ex, *pool_, *comm, mine.count > 0, share, gradients,
-                profiling_ ? &sumProfile_ : nullptr);
+                profiling_ ? &sumProfile_ : nullptr,
+                profiling_ ? &waitProfile_ : nullptr);
             !st.ok())
           return st;
         double sums[2] = {mine.count > 0 ? *io.loss * mine.count : 0.0,
@@ -793,6 +794,9 @@ std::vector<KernelProfile> Model::trainingProfile() const {
   if (sumProfile_.calls > 0)
     out.push_back(
         {"sum", "allreduce", sumProfile_.seconds, sumProfile_.calls, 0});
+  if (waitProfile_.calls > 0)
+    out.push_back({"wait for ranks", "barrier", waitProfile_.seconds,
+                   waitProfile_.calls, 0});
   return out;
 }
 

@@ -165,7 +165,8 @@ private:
   passes::PipelineOptions pipeline_;
   std::vector<std::string> classNames_;
   std::shared_ptr<Communicator> comm_;
-  OpProfile sumProfile_; // the data-parallel sums, while profiling
+  // The data-parallel sums and the waits before them, while profiling.
+  OpProfile sumProfile_, waitProfile_;
   // The communicator when it has more than one rank.
   Communicator *parallel() const {
     return comm_ && comm_->size() > 1 ? comm_.get() : nullptr;

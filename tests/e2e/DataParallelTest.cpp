@@ -124,6 +124,26 @@ TEST_F(DataParallelTest, TwoRanksAreBitIdenticalAndAgreeWithOneProcess) {
   EXPECT_GT(worst, 0.0) << "a data-parallel run that never summed?";
 }
 
+TEST_F(DataParallelTest, FourRanksSumInRankOrderToTheSameBits) {
+  // Beyond two ranks the sum is cnnc's own (each rank adds its chunk of
+  // every rank's buffer in rank order): still the same bits every run.
+  RunResult a = train(4, "a4");
+  ASSERT_EQ(a.status, 0) << a.out << a.err;
+  RunResult b = train(4, "b4");
+  ASSERT_EQ(b.status, 0) << b.out << b.err;
+  EXPECT_EQ(slurp(dir_ / "a4.safetensors"), slurp(dir_ / "b4.safetensors"));
+  RunResult one = train(0, "one4");
+  ASSERT_EQ(one.status, 0) << one.out << one.err;
+  std::vector<runtime::NamedTensor> wa = weights("a4"), w1 = weights("one4");
+  ASSERT_EQ(wa.size(), w1.size());
+  double worst = 0;
+  for (size_t t = 0; t < wa.size(); ++t)
+    for (size_t i = 0; i < wa[t].data.size() && i < w1[t].data.size(); ++i)
+      worst = std::max(
+          worst, static_cast<double>(std::fabs(wa[t].data[i] - w1[t].data[i])));
+  EXPECT_LT(worst, 1e-4);
+}
+
 TEST_F(DataParallelTest, RanksWithDifferentModelsStopWithAnError) {
   // mpirun's MPMD form: rank 0 and rank 1 run different files.
   std::string other = kModel;
