@@ -1,6 +1,7 @@
 #include "frontend/Binder.h"
 
 #include "ir/Optimizers.h"
+#include "support/Text.h"
 
 #include <fmt/format.h>
 
@@ -12,14 +13,6 @@
 namespace cnnc::frontend {
 
 namespace {
-
-// "a, b or c".
-std::string orList(const std::vector<std::string> &names) {
-  std::string out;
-  for (size_t i = 0; i < names.size(); ++i)
-    out += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
-  return out;
-}
 
 // Sizes stay in int32 range so that every shape product can be checked
 // without overflow and indexes fit the kernels' 32-bit steps.
@@ -594,7 +587,7 @@ bool Binder::readOptimizer(const RawArg &a, ir::OptimizerSpec &out) {
     return fail(v.loc, fmt::format("optimizer expects {}, optionally with "
                                    "arguments as in "
                                    "adam(learning_rate=0.001), got {}",
-                                   orList(names), describe(v)));
+                                   support::orList(names), describe(v)));
   std::optional<ir::OptimizerKind> kind = ir::optimizerKindFromName(v.text);
   if (!kind)
     return fail(v.loc, unknownMessage("optimizer", v.text, names));

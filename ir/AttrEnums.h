@@ -2,6 +2,7 @@
 #pragma once
 
 #include "ir/Op.h"
+#include "support/Text.h"
 
 #include <optional>
 #include <string>
@@ -59,11 +60,7 @@ template <typename E> std::optional<E> attrEnumOf(const Attrs &attrs) {
 
 // "reflect, wrap, constant or nearest", for messages.
 template <typename E> std::string attrEnumChoices() {
-  const std::vector<std::string> &names = AttrEnum<E>::names();
-  std::string out;
-  for (size_t i = 0; i < names.size(); ++i)
-    out += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
-  return out;
+  return support::orList(AttrEnum<E>::names());
 }
 
 } // namespace cnnc::ir

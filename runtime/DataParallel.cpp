@@ -68,7 +68,11 @@ absl::Status runDataParallelStep(Executor &ex, ThreadPool &pool,
     summed.push_back({i, static_cast<float *>(ex.data(v)), n, total});
     total += n;
   }
-  buffer.assign(total, 0.0f);
+  // Every value is overwritten below, except by a rank without examples,
+  // which contributes zeros.
+  buffer.resize(total);
+  if (!compute)
+    std::fill(buffer.begin(), buffer.end(), 0.0f);
   auto copyOut = [&](const Summed &s) {
     for (size_t i = 0; i < s.size; ++i)
       buffer[s.at + i] = s.value[i] * share;

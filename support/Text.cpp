@@ -19,4 +19,11 @@ std::string escapeControlBytes(std::string_view s) {
   return out;
 }
 
+std::string orList(const std::vector<std::string> &names) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+  return out;
+}
+
 } // namespace cnnc::support

@@ -3,11 +3,15 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace cnnc::support {
 
 // `s` with newlines as "\n" and other control bytes (and DEL) as "\xNN",
 // so that a message quoting user bytes stays on one line.
 std::string escapeControlBytes(std::string_view s);
+
+// "a, b or c": choices for a message.
+std::string orList(const std::vector<std::string> &names);
 
 } // namespace cnnc::support
