@@ -64,6 +64,11 @@ public:
   const ir::Op &stepOp(size_t i) const {
     return graph_.ops()[steps_[i].opIndex];
   }
+  // Points operand `index` of kernel `step` at other storage of its type
+  // (a data-parallel step's optimizer kernels read the summed gradients).
+  void setOperand(size_t step, size_t index, void *p) {
+    steps_[step].args[index] = p;
+  }
   // Barriers one unprofiled step waits at (for tests and tuning).
   int barriersPerStep() const;
 

@@ -476,7 +476,29 @@ Model::fit(const LabeledImages &train, const LabeledImages *validation,
       return t.status();
     tailEx = *t;
   }
-  std::vector<float> gradients; // the data-parallel sum's buffer
+  DataParallelStep *fullParallel = nullptr, *tailParallel = nullptr;
+  if (comm) {
+    // Every rank makes the same buffers in the same order (collectively,
+    // on one machine), whichever batches it has examples of.
+    for (auto [b, to] : {std::pair{fullSlice.count, &fullParallel},
+                         std::pair{tailSlice.count, &tailParallel}}) {
+      if (b == 0)
+        continue;
+      std::unique_ptr<DataParallelStep> &dp = parallelSteps_[b];
+      if (!dp) {
+        auto made = DataParallelStep::create(
+            *train_.at(b), *comm, 2,
+            b == fullSlice.count ? nullptr
+                                 : parallelSteps_.at(fullSlice.count).get());
+        if (!made.ok())
+          return made.status();
+        dp = *std::move(made);
+      }
+      *to = dp.get();
+    }
+    if (!tailParallel)
+      tailParallel = fullParallel;
+  }
   if (validation) {
     auto e = evalExecutor(std::min(kEvalBatch, validation->images.count));
     if (!e.ok())
@@ -604,15 +626,17 @@ Model::fit(const LabeledImages &train, const LabeledImages *validation,
       *io.step = static_cast<int32_t>(++globalStep_);
       if (comm) {
         float share = static_cast<float>(mine.count) / static_cast<float>(n);
-        if (absl::Status st = runDataParallelStep(
-                ex, *pool_, *comm, mine.count > 0, share, gradients,
-                profiling_ ? &sumProfile_ : nullptr,
+        DataParallelStep &dp = useTail ? *tailParallel : *fullParallel;
+        double sums[2] = {0, 0};
+        if (absl::Status st = dp.run(
+                *pool_, *comm, mine.count > 0, share,
+                [&](double *m) {
+                  m[0] = mine.count > 0 ? *io.loss * mine.count : 0.0;
+                  m[1] = mine.count > 0 ? *io.correct : 0.0;
+                },
+                sums, profiling_ ? &sumProfile_ : nullptr,
                 profiling_ ? &waitProfile_ : nullptr);
             !st.ok())
-          return st;
-        double sums[2] = {mine.count > 0 ? *io.loss * mine.count : 0.0,
-                          mine.count > 0 ? *io.correct : 0.0};
-        if (absl::Status st = comm->sum(sums, 2); !st.ok())
           return st;
         lossSum += sums[0];
         correct += sums[1];

@@ -26,6 +26,8 @@
 
 namespace cnnc::runtime {
 
+class DataParallelStep;
+
 class ProgressLog;
 
 struct EvalResult {
@@ -153,6 +155,10 @@ private:
   std::unique_ptr<ThreadPool> pool_;
   ParamStore store_;
   ExecutorCache train_, eval_, predict_;
+  // Data-parallel runs of train_'s executors, by batch; they point the
+  // executors' optimizer kernels at their sum buffers, so they are made
+  // once and go first.
+  std::map<int64_t, std::unique_ptr<DataParallelStep>> parallelSteps_;
   // Steps and epochs trained since the weights were initialized, counted
   // across fits so that a later fit continues the dropout masks and shuffle
   // orders instead of repeating the first fit's.

@@ -58,21 +58,41 @@ protected:
       fs::remove_all(dir_);
   }
 
-  // 2000 images: 31 full batches and a tail of 16 (8 per rank).
-  RunResult train(int ranks, const std::string &out) {
-    std::string cnnc = fmt::format(
-        "{}/cnnc {}/m.dsl --train --limit 2000 --threads 1 --data {} "
-        "--save {}/{}.safetensors --history {}/{}.csv",
-        CNNC_BINARY_DIR, dir_.string(), mnistDir(), dir_.string(), out,
-        dir_.string(), out);
+  // 2000 images: 31 full batches and a tail of 16 (8 per rank). With
+  // `messages`, the ranks sum with MPI messages as across machines, not in
+  // the memory they share on this one.
+  RunResult train(int ranks, const std::string &out, bool messages = false,
+                  int limit = 2000) {
+    std::string cnnc =
+        fmt::format("{}/cnnc {}/m.dsl --train --limit {} --threads 1 --data {} "
+                    "--save {}/{}.safetensors --history {}/{}.csv",
+                    CNNC_BINARY_DIR, dir_.string(), limit, mnistDir(),
+                    dir_.string(), out, dir_.string(), out);
     if (ranks == 0)
       return runTool(cnnc, dir_);
     // The harness runs as root in CI and on 2 cores: both flags belong
-    // here, not in the user's command line.
-    return runTool(fmt::format("{} --allow-run-as-root --oversubscribe -np {} "
-                               "{}",
-                               CNNC_TEST_MPIRUN, ranks, cnnc),
+    // here, not in the user's command line; a run that hangs fails.
+    return runTool(fmt::format("{}{} --allow-run-as-root --oversubscribe "
+                               "--timeout 120 -np {} {}{}",
+                               messages ? "CNNC_MPI_MESSAGES=1 " : "",
+                               CNNC_TEST_MPIRUN, ranks,
+                               messages ? "-x CNNC_MPI_MESSAGES " : "", cnnc),
                    dir_);
+  }
+
+  // The largest difference between two runs' weights.
+  double largestDifference(const std::string &a, const std::string &b) {
+    std::vector<runtime::NamedTensor> wa = weights(a), wb = weights(b);
+    EXPECT_EQ(wa.size(), wb.size());
+    double worst = 0;
+    for (size_t t = 0; t < wa.size() && t < wb.size(); ++t) {
+      EXPECT_EQ(wa[t].name, wb[t].name);
+      EXPECT_EQ(wa[t].data.size(), wb[t].data.size());
+      for (size_t i = 0; i < wa[t].data.size() && i < wb[t].data.size(); ++i)
+        worst = std::max(worst, static_cast<double>(
+                                    std::fabs(wa[t].data[i] - wb[t].data[i])));
+    }
+    return worst;
   }
 
   std::vector<runtime::NamedTensor> weights(const std::string &name) {
@@ -109,16 +129,7 @@ TEST_F(DataParallelTest, TwoRanksAreBitIdenticalAndAgreeWithOneProcess) {
   // two halves are added), so the weights agree closely, not bit for bit.
   RunResult one = train(0, "one");
   ASSERT_EQ(one.status, 0) << one.out << one.err;
-  std::vector<runtime::NamedTensor> wa = weights("a"), w1 = weights("one");
-  ASSERT_EQ(wa.size(), w1.size());
-  double worst = 0;
-  for (size_t t = 0; t < wa.size(); ++t) {
-    ASSERT_EQ(wa[t].name, w1[t].name);
-    ASSERT_EQ(wa[t].data.size(), w1[t].data.size());
-    for (size_t i = 0; i < wa[t].data.size(); ++i)
-      worst = std::max(
-          worst, static_cast<double>(std::fabs(wa[t].data[i] - w1[t].data[i])));
-  }
+  double worst = largestDifference("a", "one");
   std::printf("largest weight difference, 2 ranks vs 1 process: %g\n", worst);
   EXPECT_LT(worst, 1e-4);
   EXPECT_GT(worst, 0.0) << "a data-parallel run that never summed?";
@@ -134,14 +145,46 @@ TEST_F(DataParallelTest, FourRanksSumInRankOrderToTheSameBits) {
   EXPECT_EQ(slurp(dir_ / "a4.safetensors"), slurp(dir_ / "b4.safetensors"));
   RunResult one = train(0, "one4");
   ASSERT_EQ(one.status, 0) << one.out << one.err;
-  std::vector<runtime::NamedTensor> wa = weights("a4"), w1 = weights("one4");
-  ASSERT_EQ(wa.size(), w1.size());
-  double worst = 0;
-  for (size_t t = 0; t < wa.size(); ++t)
-    for (size_t i = 0; i < wa[t].data.size() && i < w1[t].data.size(); ++i)
-      worst = std::max(
-          worst, static_cast<double>(std::fabs(wa[t].data[i] - w1[t].data[i])));
-  EXPECT_LT(worst, 1e-4);
+  EXPECT_LT(largestDifference("a4", "one4"), 1e-4);
+}
+
+TEST_F(DataParallelTest, SharedMemoryAndMessagesSumToTheSameBits) {
+  // Ranks on one machine sum in shared memory; across machines, with
+  // messages (MPI_Iallreduce for two ranks, all-to-all and all-gather for
+  // more). Both add every element in rank order: the same bits.
+  for (int ranks : {2, 4}) {
+    std::string shared = fmt::format("shared{}", ranks),
+                messages = fmt::format("messages{}", ranks);
+    RunResult a = train(ranks, shared);
+    ASSERT_EQ(a.status, 0) << a.out << a.err;
+    RunResult b = train(ranks, messages, /*messages=*/true);
+    ASSERT_EQ(b.status, 0) << b.out << b.err;
+    EXPECT_EQ(slurp(dir_ / (shared + ".safetensors")),
+              slurp(dir_ / (messages + ".safetensors")))
+        << ranks << " ranks";
+    std::vector<std::string> ha = lines(slurp(dir_ / (shared + ".csv"))),
+                             hb = lines(slurp(dir_ / (messages + ".csv")));
+    ASSERT_EQ(ha.size(), hb.size());
+    for (size_t i = 0; i < ha.size(); ++i) // all but the seconds
+      EXPECT_EQ(ha[i].substr(0, ha[i].rfind(',')),
+                hb[i].substr(0, hb[i].rfind(',')));
+  }
+}
+
+TEST_F(DataParallelTest, ARankWithoutExamplesInTheLastBatchStillSums) {
+  // 1985 images: 31 full batches and a last batch of one image, which rank
+  // 0 trains on at batch 1 while rank 1 adds zeros through its batch-32
+  // graph: two graphs, one sum.
+  for (bool messages : {false, true}) {
+    std::string name = messages ? "messages" : "shared";
+    RunResult a = train(2, name, messages, 1985);
+    ASSERT_EQ(a.status, 0) << a.out << a.err;
+  }
+  EXPECT_EQ(slurp(dir_ / "shared.safetensors"),
+            slurp(dir_ / "messages.safetensors"));
+  RunResult one = train(0, "one", false, 1985);
+  ASSERT_EQ(one.status, 0) << one.out << one.err;
+  EXPECT_LT(largestDifference("shared", "one"), 1e-4);
 }
 
 TEST_F(DataParallelTest, RanksWithDifferentModelsStopWithAnError) {
