@@ -1,6 +1,7 @@
 #include "api/TuneJournal.h"
 #include "api/Internal.h"
 #include "support/AtomicFile.h"
+#include "support/Text.h"
 #include "support/TextFile.h"
 
 #include <fmt/format.h>
@@ -144,7 +145,8 @@ Result<TuneJournal> readTuneJournal(const std::string &dir,
       return Status(fmt::format(
           "{}: the search there was run with another {} ({} there, {} now); "
           "use another --tune-dir, or delete {} to start over",
-          path, name, found.empty() ? "none" : found, value, dir));
+          path, name, found.empty() ? "none" : support::quoteForMessage(found),
+          support::quoteForMessage(value), dir));
   }
   for (const json &e : *trials) {
     TrialResult t;

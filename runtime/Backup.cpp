@@ -1,4 +1,5 @@
 #include "runtime/Backup.h"
+#include "support/Text.h"
 
 #include "support/AtomicFile.h"
 
@@ -303,7 +304,9 @@ readBackup(const std::string &dir, const BackupIdentity &expected) {
     if (meta(p.key) != p.want)
       return absl::FailedPreconditionError(fmt::format(
           "{}: the backup was made with another {}{}; {}", path, p.what,
-          p.show ? fmt::format(" ({}, now {})", meta(p.key), p.want) : "",
+          p.show ? fmt::format(" ({}, now {})",
+                               support::quoteForMessage(meta(p.key)), p.want)
+                 : "",
           startOver));
   TrainingBackup b;
   b.identity = expected;

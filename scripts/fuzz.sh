@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one libFuzzer harness (tests/fuzz) for SECONDS, building build-asan/
 # first if needed (scripts/sanitize.sh --build-only).
-#   scripts/fuzz.sh dsl|ir|safetensors|idx|image SECONDS [libFuzzer flags...]
+#   scripts/fuzz.sh dsl|ir|safetensors|idx|image|backup|journal SECONDS [libFuzzer flags...]
 # The committed corpus (tests/fuzz/corpus/TARGET) is copied to a scratch
 # directory, so fuzzing never changes it; set FUZZ_WORK=DIR to keep and grow
 # a corpus in DIR across runs instead. A crash input is saved under
@@ -11,7 +11,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build-asan"
 if [ $# -lt 2 ]; then
-  echo "usage: scripts/fuzz.sh dsl|ir|safetensors|idx|image SECONDS [flags...]" >&2
+  echo "usage: scripts/fuzz.sh dsl|ir|safetensors|idx|image|backup|journal SECONDS [flags...]" >&2
   exit 1
 fi
 target=$1 seconds=$2
@@ -24,8 +24,11 @@ ir) max_len=16384 ;;
 safetensors | idx) max_len=4096 ;;
 # Small images: seeds are under 1 KB, and bigger inputs mostly add pixels.
 image) max_len=8192 ;;
+# A seed backup is 3.5 KB; journals are small JSON.
+backup) max_len=8192 ;;
+journal) max_len=4096 ;;
 *)
-  echo "fuzz.sh: unknown target '$target' (dsl, ir, safetensors, idx, image)" >&2
+  echo "fuzz.sh: unknown target '$target' (dsl, ir, safetensors, idx, image, backup, journal)" >&2
   exit 1
   ;;
 esac

@@ -34,7 +34,7 @@ t1=$(date +%s)
 (cd "$build" && ctest --output-on-failure -j2 -LE slow)
 t2=$(date +%s)
 if [ "$fuzz_seconds" -gt 0 ]; then
-  for target in dsl ir safetensors idx image; do
+  for target in dsl ir safetensors idx image backup journal; do
     "$root/scripts/fuzz.sh" "$target" "$fuzz_seconds"
   done
 fi

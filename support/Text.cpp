@@ -19,6 +19,12 @@ std::string escapeControlBytes(std::string_view s) {
   return out;
 }
 
+std::string quoteForMessage(std::string_view s, size_t max) {
+  if (s.size() <= max)
+    return escapeControlBytes(s);
+  return escapeControlBytes(s.substr(0, max)) + "...";
+}
+
 std::string orList(const std::vector<std::string> &names) {
   std::string out;
   for (size_t i = 0; i < names.size(); ++i)

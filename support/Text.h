@@ -11,6 +11,10 @@ namespace cnnc::support {
 // so that a message quoting user bytes stays on one line.
 std::string escapeControlBytes(std::string_view s);
 
+// Bytes from a file quoted in a one-line message: escaped as above, and
+// cut to `max` bytes with "..." when longer.
+std::string quoteForMessage(std::string_view s, size_t max = 64);
+
 // "a, b or c": choices for a message.
 std::string orList(const std::vector<std::string> &names);
 
