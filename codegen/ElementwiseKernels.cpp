@@ -48,6 +48,21 @@ llvm::Value *select0(KernelBuilder &kb, llvm::Value *cond, llvm::Value *v,
   return kb.b().CreateSelect(cond, v, kb.splat(w, 0.0f));
 }
 
+// log(1 + e^x) as max(x, 0) + log1p(e^-|x|), which never overflows, with
+// log1p(e) = log(u) e / (u - 1), u = 1 + e (Goldberg's: a few ulps where
+// log(u) alone loses all digits), and e itself when u rounds to 1.
+llvm::Value *softplus(KernelBuilder &kb, llvm::Value *x, int w) {
+  auto &b = kb.b();
+  llvm::Value *one = kb.splat(w, 1.0f), *zero = kb.splat(w, 0.0f);
+  llvm::Value *e = kb.unary(llvm::Intrinsic::exp,
+                            b.CreateFNeg(kb.unary(llvm::Intrinsic::fabs, x)));
+  llvm::Value *u = b.CreateFAdd(one, e);
+  llvm::Value *log1p = b.CreateFDiv(
+      b.CreateFMul(kb.unary(llvm::Intrinsic::log, u), e), b.CreateFSub(u, one));
+  log1p = b.CreateSelect(b.CreateFCmpOEQ(u, one), e, log1p);
+  return b.CreateFAdd(b.CreateSelect(b.CreateFCmpOGT(x, zero), x, zero), log1p);
+}
+
 llvm::Value *sigmoid(KernelBuilder &kb, llvm::Value *x, int w) {
   llvm::Value *e = kb.unary(llvm::Intrinsic::exp, kb.b().CreateFNeg(x));
   return kb.b().CreateFDiv(kb.splat(w, 1.0f),
@@ -177,6 +192,8 @@ llvm::Value *activationValue(KernelBuilder &kb, ir::ActivationKind kind,
     return b.CreateFMul(x, normalCdf(kb, x, w));
   case ir::ActivationKind::Swish:
     return b.CreateFMul(x, sigmoid(kb, x, w));
+  case ir::ActivationKind::Softplus:
+    return softplus(kb, x, w);
   }
   llvm_unreachable("activation kind missing from the switch");
 }
@@ -186,7 +203,8 @@ llvm::Value *activationValue(KernelBuilder &kb, ir::ActivationKind kind,
 // a dead unit stays 0), sigmoid dy * y * (1 - y), tanh dy * (1 - y^2),
 // leaky_relu y > 0 ? dy : negative_slope * dy, elu y > 0 ? dy : dy * (y +
 // alpha) (alpha e^x = y + alpha for x <= 0). From the input x: gelu
-// dy * (Phi(x) + x phi(x)), swish dy * s (1 + x (1 - s)) with s = sigmoid(x).
+// dy * (Phi(x) + x phi(x)), swish dy * s (1 + x (1 - s)) with s = sigmoid(x),
+// softplus dy * sigmoid(x).
 llvm::Value *activationDerivative(KernelBuilder &kb, ir::ActivationKind kind,
                                   float param, llvm::Value *v, llvm::Value *dy,
                                   int w) {
@@ -220,6 +238,8 @@ llvm::Value *activationDerivative(KernelBuilder &kb, ir::ActivationKind kind,
     return b.CreateFMul(dy,
                         b.CreateFMul(s, kb.fma(v, b.CreateFSub(one, s), one)));
   }
+  case ir::ActivationKind::Softplus:
+    return b.CreateFMul(dy, sigmoid(kb, v, w));
   }
   llvm_unreachable("activation kind missing from the switch");
 }

@@ -56,6 +56,7 @@ bool validSettings(const Layer &l) {
   case LayerKind::Dense:
     return l.units >= 1;
   case LayerKind::GlobalAveragePooling2D:
+  case LayerKind::GlobalMaxPooling2D:
     return true;
   case LayerKind::BatchNormalization:
     return l.momentum >= 0 && l.momentum <= 1 && l.epsilon > 0;
@@ -242,6 +243,9 @@ private:
       break;
     case LayerKind::GlobalAveragePooling2D:
       ok = lowerGlobalPool(l);
+      break;
+    case LayerKind::GlobalMaxPooling2D:
+      ok = lowerGlobalMaxPool(l);
       break;
     case LayerKind::BatchNormalization:
       ok = lowerBatchNorm(l, params, nonTrainable);
@@ -439,6 +443,25 @@ private:
       return false;
     shape_ = {shape_[2]};
     return create1(l, ir::OpKind::GlobalAvgPool2D, {cur_}, {}, l.name);
+  }
+
+  // Keras's GlobalMaxPooling2D: a max_pool2d whose window is the whole
+  // image, then the (1, 1, c) result flat.
+  bool lowerGlobalMaxPool(const Layer &l) {
+    if (!expectImage(l))
+      return false;
+    std::vector<int64_t> window{shape_[0], shape_[1]};
+    int64_t c = shape_[2];
+    ir::Attrs attrs{{ir::AttrName::PoolSize, window},
+                    {ir::AttrName::Strides, window},
+                    {ir::AttrName::Padding, std::vector<int64_t>{0, 0, 0, 0}}};
+    if (!create1(l, ir::OpKind::MaxPool2D, {cur_}, std::move(attrs),
+                 innerName(l, "max_pool2d")))
+      return false;
+    shape_ = {c};
+    return create1(l, ir::OpKind::Reshape, {cur_},
+                   {{ir::AttrName::Shape, std::vector<int64_t>{n_, c}}},
+                   l.name);
   }
 
   // batch_norm(x, gamma, beta) -> (%<layer>, %<layer>.mean,

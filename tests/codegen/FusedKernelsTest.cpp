@@ -183,7 +183,7 @@ TEST(FusedKernels, ConvBiasActivationEqualsUnfused) {
   std::mt19937 rng(11);
   for (const ConvCase &c : convCases())
     for (std::string act :
-         {"relu", "sigmoid", "tanh", "linear", "gelu", "swish"}) {
+         {"relu", "sigmoid", "tanh", "linear", "gelu", "swish", "softplus"}) {
       Builder b;
       ValueId x = b.input(c.g.xShape(),
                           randomFloats(rng, c.g.n * c.g.h * c.g.w * c.g.c));
@@ -490,7 +490,7 @@ TEST(FusedKernels, MatMulBiasActivationEqualsUnfused) {
                  Case{7, 19, 10, false, false}, Case{5, 33, 17, false, true},
                  Case{13, 6, 40, true, false}, Case{1, 1, 1, false, false}})
     for (std::string act :
-         {"relu", "sigmoid", "tanh", "linear", "gelu", "swish"}) {
+         {"relu", "sigmoid", "tanh", "linear", "gelu", "swish", "softplus"}) {
       Builder b;
       std::vector<int64_t> as = c.ta ? std::vector<int64_t>{c.k, c.m}
                                      : std::vector<int64_t>{c.m, c.k};
@@ -520,7 +520,7 @@ TEST(FusedKernels, ShapeRulesRejectUnsupportedAttributes) {
   };
   ir::Attrs conv = {{ir::AttrName::Strides, std::vector<int64_t>{1, 1}},
                     {ir::AttrName::Padding, std::vector<int64_t>{0, 0, 0, 0}},
-                    {ir::AttrName::Activation, std::string("softplus")}};
+                    {ir::AttrName::Activation, std::string("mish")}};
   std::vector<ir::TensorType> in = {ir::f32({1, 5, 5, 2}),
                                     ir::f32({3, 3, 2, 4}), ir::f32({4})};
   EXPECT_FALSE(types(in, conv, OpKind::Conv2DBiasActivation).ok());

@@ -79,6 +79,8 @@ double activation(ir::ActivationKind k, double param, double x) {
     return 0.5 * x * std::erfc(-x / std::sqrt(2.0));
   case ir::ActivationKind::Swish:
     return x / (1 + std::exp(-x));
+  case ir::ActivationKind::Softplus:
+    return std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(x)));
   }
   return std::nan("");
 }
@@ -104,6 +106,8 @@ double activationGrad(ir::ActivationKind k, double param, double v) {
     double s = 1 / (1 + std::exp(-v));
     return s * (1 + v * (1 - s));
   }
+  case ir::ActivationKind::Softplus:
+    return 1 / (1 + std::exp(-v));
   }
   return std::nan("");
 }

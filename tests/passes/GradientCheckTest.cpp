@@ -4,12 +4,14 @@
 // compares every param element against central finite differences of the
 // loss, computed by the same interpreter.
 #include "common/Interpreter.h"
+#include "frontend/Frontend.h"
 #include "passes/Autodiff.h"
 #include "passes/EvalGraph.h"
 #include "passes/TestModels.h"
 
 #include "ir/Printer.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -276,6 +278,44 @@ ir::Graph geluSwishPadModel(std::mt19937 &rng) {
   h = m.conv("conv_1", h, 2, 2, 1, false, "swish");
   h = m.flatten("flatten", h);
   return m.finish(m.dense("out", h, 3));
+}
+
+// softplus fused into a conv epilogue and on its own after a dense layer.
+TEST(GradientCheck, Softplus) {
+  std::mt19937 rng(43);
+  for (uint32_t seed = 1; seed <= 3; ++seed) {
+    int64_t batch = 1 + static_cast<int64_t>(rng() % 2);
+    int64_t size = 3 + static_cast<int64_t>(rng() % 3);
+    testing::ModelBuilder m("softplus", {batch, size, size, 1});
+    ValueId h = m.conv("conv", m.x(), 2, 2, 1, false, "softplus");
+    h = m.flatten("flatten", h);
+    h = m.dense("dense", h, 4);
+    h = m.activation("act", h, "softplus");
+    ir::Graph f = m.finish(m.dense("out", h, 3));
+    SCOPED_TRACE(ir::printGraph(f));
+    checkGradients(f, false, seed);
+  }
+}
+
+// global_max_pooling2d as the frontend lowers it (a max_pool2d over the
+// whole image, then flat), on random image sizes.
+TEST(GradientCheck, GlobalMaxPooling2DLayer) {
+  for (int size : {3, 4, 6}) {
+    std::string source =
+        fmt::format("model g {{\n  input shape=({}, {}, 2)\n  conv2d 3 2 "
+                    "activation=tanh\n  global_max_pooling2d\n  dense 4 "
+                    "activation=softmax\n}}\n",
+                    size, size + 1);
+    frontend::ParseResult r = frontend::parseProgram(source, "g.dsl");
+    ASSERT_TRUE(r.program) << r.error->str();
+    ir::TrainingSpec spec = frontend::trainingSpec(*r.program);
+    spec.fit.batchSize = 2;
+    frontend::LowerResult l = frontend::lowerModel(*r.program, spec);
+    ASSERT_TRUE(l.model) << l.error->str();
+    SCOPED_TRACE(ir::printGraph(l.model->forward));
+    EXPECT_EQ(testing::countOps(l.model->forward, OpKind::MaxPool2D), 1);
+    checkGradients(l.model->forward, false, static_cast<uint32_t>(size));
+  }
 }
 
 TEST(GradientCheck, GeluSwishAndPad2D) {

@@ -57,7 +57,7 @@
 # USE-BIAS-INTEGER-NEXT: {{^}}                           ^{{$}}
 
 # RUN: not %cnnc %t/activation-integer.dsl 2>&1 | %{check} --check-prefix=ACTIVATION-INTEGER
-# ACTIVATION-INTEGER:      {{^.*}}/activation-integer.dsl:3:28: error: activation expects one of linear, relu, sigmoid, tanh, leaky_relu, elu, gelu, swish, silu, softmax, got 3{{$}}
+# ACTIVATION-INTEGER:      {{^.*}}/activation-integer.dsl:3:28: error: activation expects one of linear, relu, sigmoid, tanh, leaky_relu, elu, gelu, swish, softplus, silu, softmax, got 3{{$}}
 # ACTIVATION-INTEGER-NEXT: {{^}}    dense units=4 activation=3{{$}}
 # ACTIVATION-INTEGER-NEXT: {{^}}                             ^{{$}}
 

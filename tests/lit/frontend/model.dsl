@@ -17,7 +17,7 @@
 # UNKNOWN-LAYER-KERAS-SPELLING-NEXT: {{^}}    ^{{$}}
 
 # RUN: not %cnnc %t/unknown-layer-nothing-close.dsl 2>&1 | %{check} --check-prefix=UNKNOWN-LAYER-NOTHING-CLOSE
-# UNKNOWN-LAYER-NOTHING-CLOSE:      {{^.*}}/unknown-layer-nothing-close.dsl:3:3: error: unknown layer 'lstm'; expected one of input, conv2d, max_pooling2d, average_pooling2d, global_average_pooling2d, batch_normalization, dropout, flatten, dense, activation, leaky_re_lu, elu, zero_padding2d, random_flip, random_rotation, random_zoom, random_translation, random_contrast, random_brightness, random_crop, rescaling{{$}}
+# UNKNOWN-LAYER-NOTHING-CLOSE:      {{^.*}}/unknown-layer-nothing-close.dsl:3:3: error: unknown layer 'lstm'; expected one of input, conv2d, max_pooling2d, average_pooling2d, global_average_pooling2d, global_max_pooling2d, batch_normalization, dropout, flatten, dense, activation, leaky_re_lu, elu, zero_padding2d, random_flip, random_rotation, random_zoom, random_translation, random_contrast, random_brightness, random_crop, rescaling{{$}}
 # UNKNOWN-LAYER-NOTHING-CLOSE-NEXT: {{^}}    lstm units=8{{$}}
 # UNKNOWN-LAYER-NOTHING-CLOSE-NEXT: {{^}}    ^{{$}}
 
