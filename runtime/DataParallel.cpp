@@ -119,11 +119,6 @@ DataParallelStep::create(Executor &ex, Communicator &comm, size_t numMetrics,
     // Alignment gaps stay zero.
     std::fill(dp->buffer_->addends(), dp->buffer_->addends() + total, 0.0f);
   }
-  // The optimizer kernels read the summed gradients where they are.
-  for (const Summed &s : dp->summed_)
-    if (ex.stepOp(s.update).kind != ir::OpKind::MovingAverageUpdate)
-      ex.setOperand(s.update, 1,
-                    const_cast<float *>(dp->buffer_->sums()) + s.at);
   return dp;
 }
 
@@ -142,6 +137,12 @@ absl::Status DataParallelStep::run(
     return s;
   };
   Executor &ex = *ex_;
+  // The optimizer kernels read the summed gradients where they are. Set
+  // on every step: one executor may serve several steps (a batch size that
+  // is one fit's last batch and another's full one), each with its buffer.
+  for (const Summed &s : summed_)
+    if (ex.stepOp(s.update).kind != ir::OpKind::MovingAverageUpdate)
+      ex.setOperand(s.update, 1, const_cast<float *>(buffer_->sums()) + s.at);
   // One thread per rank runs kernel by kernel, which lets MPI move the
   // sums along between any two; more threads run from one bucket to the
   // next, so that they do not stop at every kernel.

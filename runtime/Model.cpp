@@ -484,12 +484,14 @@ Model::fit(const LabeledImages &train, const LabeledImages *validation,
                          std::pair{tailSlice.count, &tailParallel}}) {
       if (b == 0)
         continue;
-      std::unique_ptr<DataParallelStep> &dp = parallelSteps_[b];
+      std::unique_ptr<DataParallelStep> &dp =
+          parallelSteps_[{fullSlice.count, b}];
       if (!dp) {
         auto made = DataParallelStep::create(
             *train_.at(b), *comm, 2,
-            b == fullSlice.count ? nullptr
-                                 : parallelSteps_.at(fullSlice.count).get());
+            b == fullSlice.count
+                ? nullptr
+                : parallelSteps_.at({fullSlice.count, fullSlice.count}).get());
         if (!made.ok())
           return made.status();
         dp = *std::move(made);

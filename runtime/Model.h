@@ -20,6 +20,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <utility>
 #include <memory>
 #include <string>
 #include <vector>
@@ -155,10 +156,11 @@ private:
   std::unique_ptr<ThreadPool> pool_;
   ParamStore store_;
   ExecutorCache train_, eval_, predict_;
-  // Data-parallel runs of train_'s executors, by batch; they point the
-  // executors' optimizer kernels at their sum buffers, so they are made
-  // once and go first.
-  std::map<int64_t, std::unique_ptr<DataParallelStep>> parallelSteps_;
+  // Data-parallel runs of train_'s executors, by (the fit's full-batch
+  // slice, this executor's batch): every rank makes a fit's sum buffer
+  // together, whichever last-batch slice it has. They go before train_.
+  std::map<std::pair<int64_t, int64_t>, std::unique_ptr<DataParallelStep>>
+      parallelSteps_;
   // Steps and epochs trained since the weights were initialized, counted
   // across fits so that a later fit continues the dropout masks and shuffle
   // orders instead of repeating the first fit's.
