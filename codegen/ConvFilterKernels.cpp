@@ -1,12 +1,13 @@
 // The convolution's gradient with respect to the kernel:
-// conv2d_backward_filter, and its fused forms with the bias gradient
-// (conv2d_backward_filter_bias) and reading a fused max pool's gradient
-// without materializing it (conv2d_backward_filter_bias_argmax). Every
+// conv2d_backward_filter, and conv2d_backward_filter_fused, which adds the
+// bias gradient (bias_grad) and reads a fused max pool's gradient without
+// materializing it (max_pool2d_argmax_grad). Every
 // element is summed in an order fixed by the shapes alone, never by the
 // thread count.
 #include "codegen/ConvCommon.h"
 #include "codegen/KernelParts.h"
 #include "codegen/Kernels.h"
+#include "ir/FusedStages.h"
 
 #include <llvm/IR/DerivedTypes.h>
 
@@ -77,11 +78,11 @@ FilterPlan planFilter(KernelBuilder &kb, const ConvGeometry &c) {
   return p;
 }
 
-// The dy a backward-filter kernel reads: its operand, or, for
-// conv2d_backward_filter_bias_argmax, the gradient max_pool2d_argmax_grad
-// would have written, recomputed where it is read from the pooled
-// (argmax, g [, mask]) — a quarter of the bytes for a 2x2 pool, and the
-// full-size gradient never goes through memory.
+// The dy a backward-filter kernel reads: its operand, or, with the
+// max_pool2d_argmax_grad prologue, the gradient that op would have written,
+// recomputed where it is read from the pooled (argmax, g [, mask]) — a quarter
+// of the bytes for a 2x2 pool, and the full-size gradient never goes through
+// memory.
 struct GradSource {
   Value *dy = nullptr; // the plain operand, else the pooled form:
   Value *argmax = nullptr;
@@ -480,11 +481,14 @@ void emitConv2DBackwardFilter(KernelBuilder &kb) {
   emitBackwardFilter(kb, nullptr, GradSource{.dy = kb.operand(1)});
 }
 
-void emitConv2DBackwardFilterBias(KernelBuilder &kb) {
-  emitBackwardFilter(kb, kb.result(1), GradSource{.dy = kb.operand(1)});
-}
-
-void emitConv2DBackwardFilterBiasArgmax(KernelBuilder &kb) {
+// conv2d_backward_filter with its stages: the bias gradient alongside
+// (bias_grad), reading the gradient as a fused max pool's (argmax, g
+// [, mask]) without materializing it (max_pool2d_argmax_grad).
+void emitConv2DBackwardFilterFused(KernelBuilder &kb) {
+  ir::FusedStageSet st = ir::checkedFusedStages(kb.op().kind, kb.attrs());
+  Value *db = st.has(ir::FusedStage::BiasGrad) ? kb.result(1) : nullptr;
+  if (!st.has(ir::FusedStage::MaxPool2DArgmaxGrad))
+    return emitBackwardFilter(kb, db, GradSource{.dy = kb.operand(1)});
   GradSource src;
   src.argmax = kb.operand(1);
   src.grad = pooledGrad(kb, kb.operand(2),
@@ -494,7 +498,7 @@ void emitConv2DBackwardFilterBiasArgmax(KernelBuilder &kb) {
   src.pw = ps[1];
   src.prows = kb.operandType(1).shape[1];
   src.pcols = kb.operandType(1).shape[2];
-  emitBackwardFilter(kb, kb.result(1), src);
+  emitBackwardFilter(kb, db, src);
 }
 
 } // namespace cnnc::codegen

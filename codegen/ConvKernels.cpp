@@ -16,6 +16,7 @@
 #include "codegen/ConvCommon.h"
 #include "codegen/KernelParts.h"
 #include "codegen/Kernels.h"
+#include "ir/FusedStages.h"
 
 #include <llvm/IR/DerivedTypes.h>
 
@@ -303,12 +304,19 @@ GatherConv forwardGather(KernelBuilder &kb, const ConvGeometry &c) {
 
 // act(acc + bias[channels]): bias_add's add, then the activation op's
 // arithmetic, so that the fused result equals the unfused one bit for bit.
-Epilogue biasActivation(KernelBuilder &kb, Value *bias) {
+// Either stage may be absent; with neither there is no epilogue.
+Epilogue biasActivation(KernelBuilder &kb, ir::FusedStageSet st) {
+  if (!st.has(ir::FusedStage::BiasAdd) && !st.has(ir::FusedStage::Activation))
+    return {};
+  Value *bias = st.has(ir::FusedStage::BiasAdd) ? kb.operand(2) : nullptr;
   ir::ActivationKind act =
-      ir::activationKindOf(kb.attrs(), ir::AttrName::Activation);
+      st.has(ir::FusedStage::Activation)
+          ? ir::activationKindOf(kb.attrs(), ir::AttrName::Activation)
+          : ir::ActivationKind::Linear;
   return [&kb, bias, act](Value *acc, int64_t offset, int width) {
-    Value *b = kb.load(bias, kb.i64(offset), width);
-    return activationValue(kb, act, 0, kb.b().CreateFAdd(acc, b), width);
+    if (bias)
+      acc = kb.b().CreateFAdd(acc, kb.load(bias, kb.i64(offset), width));
+    return activationValue(kb, act, 0, acc, width);
   };
 }
 
@@ -329,21 +337,24 @@ Value *stackBuffer(KernelBuilder &kb, int64_t floats, llvm::Type *elem) {
 // is followed by the dropout op's arithmetic (operand 3 is the step), and
 // argmax is -1 where it drops: the gradient then only needs dropout's
 // scale, not its mask.
-void emitConvMaxPool(KernelBuilder &kb, bool argmax, bool dropout = false) {
+void emitConvMaxPool(KernelBuilder &kb, ir::FusedStageSet st) {
   auto &b = kb.b();
+  bool argmax = st.has(ir::FusedStage::Argmax);
   ConvGeometry c = forwardGeometry(kb);
   GatherConv g = forwardGather(kb, c);
-  g.epilogue = biasActivation(kb, kb.operand(2));
+  g.epilogue = biasActivation(kb, st);
   std::vector<int64_t> ps = kb.attrs().getInts(ir::AttrName::PoolSize);
   int64_t ph = ps[0], pw = ps[1];
   const std::vector<int64_t> &y = kb.resultType(0).shape;
   int64_t prows = y[1], pcols = y[2];
-  bool relu = ir::activationKindOf(kb.attrs(), ir::AttrName::Activation) ==
-              ir::ActivationKind::Relu;
+  bool relu = st.has(ir::FusedStage::Activation) &&
+              ir::activationKindOf(kb.attrs(), ir::AttrName::Activation) ==
+                  ir::ActivationKind::Relu;
   Value *rows = stackBuffer(kb, ph * c.ow * c.o, b.getFloatTy());
   std::optional<DropoutHash> drop;
-  if (dropout)
-    drop = dropoutHash(kb, kb.attrs(), kb.operand(3));
+  if (st.has(ir::FusedStage::Dropout))
+    drop = dropoutHash(kb, kb.attrs(),
+                       kb.operand(2 + st.count({ir::FusedStage::BiasAdd})));
   auto [begin, end] = kb.partition(c.n * prows);
   kb.loop(begin, end, 1, [&](Value *np) {
     Value *n = sdiv(kb, np, prows);
@@ -583,24 +594,18 @@ void emitConv2D(KernelBuilder &kb) {
   kb.keepLoopsAsEmitted();
 }
 
-void emitConv2DBiasActivation(KernelBuilder &kb) {
+// conv2d with any epilogue (ir/FusedStages.def): bias and activation on
+// each finished accumulator; with max_pool2d, pooled rows from a per-thread
+// buffer, plus argmax and dropout.
+void emitConv2DFused(KernelBuilder &kb) {
+  ir::FusedStageSet st = ir::checkedFusedStages(kb.op().kind, kb.attrs());
+  if (st.has(ir::FusedStage::MaxPool2D))
+    return emitConvMaxPool(kb, st);
   ConvGeometry c = forwardGeometry(kb);
   GatherConv g = forwardGather(kb, c);
-  g.epilogue = biasActivation(kb, kb.operand(2));
+  g.epilogue = biasActivation(kb, st);
   emitGatherConv(kb, g, kb.result(0));
   kb.keepLoopsAsEmitted();
-}
-
-void emitConv2DBiasActivationMaxPool(KernelBuilder &kb) {
-  emitConvMaxPool(kb, /*argmax=*/false);
-}
-
-void emitConv2DBiasActivationMaxPoolArgmax(KernelBuilder &kb) {
-  emitConvMaxPool(kb, /*argmax=*/true);
-}
-
-void emitConv2DBiasActivationMaxPoolDropoutArgmax(KernelBuilder &kb) {
-  emitConvMaxPool(kb, /*argmax=*/true, /*dropout=*/true);
 }
 
 void emitConv2DBackwardData(KernelBuilder &kb) {

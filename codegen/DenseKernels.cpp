@@ -5,6 +5,7 @@
 // bit-identical for any thread count.
 #include "codegen/KernelParts.h"
 #include "codegen/Kernels.h"
+#include "ir/FusedStages.h"
 
 namespace cnnc::codegen {
 
@@ -46,7 +47,7 @@ struct MatMulShape {
   int64_t m, n, k; // C[m,n] = sum over k of A(i,k) B(k,j)
   bool ta, tb;
   // Applied to each finished sum of columns [col, col + width) before it is
-  // stored (matmul_bias_activation's bias and activation); may be empty.
+  // stored (matmul_fused's bias_add and activation); may be empty.
   std::function<Value *(Value *sum, Value *col, int width)> epilogue = {};
 };
 
@@ -301,16 +302,21 @@ void emitMatMulOf(KernelBuilder &kb, const MatMulShape &s) {
 
 void emitMatMul(KernelBuilder &kb) { emitMatMulOf(kb, matmulShape(kb)); }
 
-// act(op(a) op(b) + bias): the matmul, then bias_add's add and the
-// activation op's arithmetic on each finished sum, so the result is bit for
-// bit that of the three ops.
-void emitMatMulBiasActivation(KernelBuilder &kb) {
+// act(op(a) op(b) + bias), either stage optional: the matmul, then
+// bias_add's add and the activation op's arithmetic on each finished sum, so
+// the result is bit for bit that of the separate ops.
+void emitMatMulFused(KernelBuilder &kb) {
   MatMulShape s = matmulShape(kb);
+  ir::FusedStageSet st = ir::checkedFusedStages(kb.op().kind, kb.attrs());
+  bool bias = st.has(ir::FusedStage::BiasAdd);
   ir::ActivationKind act =
-      ir::activationKindOf(kb.attrs(), ir::AttrName::Activation);
-  s.epilogue = [&](Value *sum, Value *col, int width) {
-    Value *biased = kb.b().CreateFAdd(sum, kb.load(kb.operand(2), col, width));
-    return activationValue(kb, act, 0, biased, width);
+      st.has(ir::FusedStage::Activation)
+          ? ir::activationKindOf(kb.attrs(), ir::AttrName::Activation)
+          : ir::ActivationKind::Linear;
+  s.epilogue = [&kb, bias, act](Value *sum, Value *col, int width) {
+    if (bias)
+      sum = kb.b().CreateFAdd(sum, kb.load(kb.operand(2), col, width));
+    return activationValue(kb, act, 0, sum, width);
   };
   emitMatMulOf(kb, s);
 }

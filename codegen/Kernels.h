@@ -65,21 +65,19 @@ void emitRandomCrop(KernelBuilder &kb);
 void emitRescale(KernelBuilder &kb);
 
 // ---- Fused ops (passes/Fusion.cpp) ----
-// ConvKernels.cpp: convolutions with a bias + activation (+ max pool)
-// epilogue, the bias gradient alongside the filter gradient, and backward
-// data from a kernel transposed once per step.
-void emitConv2DBiasActivation(KernelBuilder &kb);
-void emitConv2DBiasActivationMaxPool(KernelBuilder &kb);
-void emitConv2DBiasActivationMaxPoolArgmax(KernelBuilder &kb);
-void emitConv2DBiasActivationMaxPoolDropoutArgmax(KernelBuilder &kb);
-void emitConv2DBackwardFilterBias(KernelBuilder &kb);
-void emitConv2DBackwardFilterBiasArgmax(KernelBuilder &kb);
+// ConvKernels.cpp: conv2d with any epilogue of ir/FusedStages.def (bias,
+// activation, max pool, argmax, dropout), and backward data from a kernel
+// transposed once per step.
+void emitConv2DFused(KernelBuilder &kb);
 void emitConv2DKernelTranspose(KernelBuilder &kb);
 void emitConv2DBackwardDataTransposed(KernelBuilder &kb);
+// ConvFilterKernels.cpp: the filter gradient with the bias gradient and a
+// fused max pool's gradient.
+void emitConv2DBackwardFilterFused(KernelBuilder &kb);
 // PoolKernels.cpp
 void emitMaxPool2DArgmaxGrad(KernelBuilder &kb);
-// DenseKernels.cpp
-void emitMatMulBiasActivation(KernelBuilder &kb);
+// DenseKernels.cpp: matmul with bias and activation.
+void emitMatMulFused(KernelBuilder &kb);
 
 // The emitter of an op kind; nullptr for ops that need no kernel (reshape
 // only renames a buffer).

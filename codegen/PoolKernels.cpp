@@ -265,7 +265,7 @@ Value *loadI32s(KernelBuilder &kb, Value *base, Value *at, int width) {
 }
 
 // The gradient of a max pool fused into a convolution's epilogue
-// (conv2d_bias_activation_max_pool_argmax): windows are pool_size, as
+// (conv2d_fused with max_pool2d and argmax stages): windows are pool_size, as
 // strides, unpadded, so every input cell lies in at most one window.
 //   dx[n, p*ph + i, q*pw + j, c] = argmax[n, p, q, c] == i*pw + j
 //                                  ? 0 + dy[n, p, q, c] (* mask) : 0

@@ -71,6 +71,8 @@ const char *attrTypeName(AttrType type) {
     return "a string";
   case AttrType::Ints:
     return "a list of integers";
+  case AttrType::Strings:
+    return "a list of strings";
   }
   return "";
 }
@@ -86,6 +88,8 @@ bool attrHasType(const Attr &value, AttrType type) {
     return std::holds_alternative<std::string>(value);
   case AttrType::Ints:
     return std::holds_alternative<std::vector<int64_t>>(value);
+  case AttrType::Strings:
+    return std::holds_alternative<std::vector<std::string>>(value);
   }
   return false;
 }
@@ -124,6 +128,15 @@ std::vector<int64_t> Attrs::getInts(AttrName name) const {
   if (it == map_.end())
     return {};
   if (auto *v = std::get_if<std::vector<int64_t>>(&it->second))
+    return *v;
+  return {};
+}
+
+std::vector<std::string> Attrs::getStrings(AttrName name) const {
+  auto it = map_.find(name);
+  if (it == map_.end())
+    return {};
+  if (auto *v = std::get_if<std::vector<std::string>>(&it->second))
     return *v;
   return {};
 }

@@ -47,7 +47,7 @@ enum class AttrName : uint8_t {
 #include "ir/Attrs.def"
 #undef ATTR
 };
-enum class AttrType : uint8_t { Int, Float, String, Ints };
+enum class AttrType : uint8_t { Int, Float, String, Ints, Strings };
 
 struct AttrInfo {
   const char *name;
@@ -70,8 +70,9 @@ inline const char *attrName(AttrName name) { return attrInfo(name).name; }
 std::optional<AttrName> attrNameFromString(std::string_view name);
 const char *attrTypeName(AttrType type); // "an integer", ...
 
-// Attribute values: integers, floats, strings, integer lists.
-using Attr = std::variant<int64_t, double, std::string, std::vector<int64_t>>;
+// Attribute values: integers, floats, strings, integer lists, string lists.
+using Attr = std::variant<int64_t, double, std::string, std::vector<int64_t>,
+                          std::vector<std::string>>;
 
 // Whether `value` may be the value of an attribute of `type`.
 bool attrHasType(const Attr &value, AttrType type);
@@ -93,6 +94,7 @@ public:
   double getFloat(AttrName name, double fallback = 0) const;
   std::string getString(AttrName name, const std::string &fallback = "") const;
   std::vector<int64_t> getInts(AttrName name) const;
+  std::vector<std::string> getStrings(AttrName name) const;
 
   bool operator==(const Attrs &) const = default;
 

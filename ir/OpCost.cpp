@@ -1,5 +1,6 @@
 #include "ir/OpCost.h"
 
+#include "ir/FusedStages.h"
 #include "ir/ShapeRules.h"
 
 #include <iterator>
@@ -119,8 +120,13 @@ OpCost rmspropUpdateCost(const Graph &g, const Op &op) {
 // ---- Fused ops (passes/Fusion.cpp) ----
 
 // The convolution before the pool: 2 * N*OH*OW*O * KH*KW*C, plus one
-// compare per pooled tap.
-OpCost conv2dMaxPoolCost(const Graph &g, const Op &op) {
+// compare per pooled tap when the epilogue pools.
+OpCost conv2dFusedCost(const Graph &g, const Op &op) {
+  // Costs are also asked of unverified graphs: no stages when invalid.
+  if (!fusedStagesOf(op.kind, op.attrs)
+           .value_or(FusedStageSet{})
+           .has(FusedStage::MaxPool2D))
+    return conv2dCost(g, op);
   const std::vector<int64_t> &x = g.type(op.operands[0]).shape;
   const std::vector<int64_t> &w = g.type(op.operands[1]).shape;
   std::vector<int64_t> s = op.attrs.getInts(ir::AttrName::Strides),
@@ -136,9 +142,13 @@ OpCost conv2dMaxPoolCost(const Graph &g, const Op &op) {
           operandAndResultBytes(g, op)};
 }
 
-// The filter gradient of conv2d_backward_filter_bias_argmax: dw [KH,KW,C,O]
-// (result 0) times the N*OH*OW pixels of the implied gradient.
-OpCost conv2dBackwardFilterArgmaxCost(const Graph &g, const Op &op) {
+// The filter gradient dw [KH,KW,C,O] (result 0) times the N*OH*OW pixels of
+// the gradient, which the max_pool2d_argmax_grad prologue implies.
+OpCost conv2dBackwardFilterFusedCost(const Graph &g, const Op &op) {
+  if (!fusedStagesOf(op.kind, op.attrs)
+           .value_or(FusedStageSet{})
+           .has(FusedStage::MaxPool2DArgmaxGrad))
+    return conv2dBackwardFilterCost(g, op);
   const std::vector<int64_t> &x = g.type(op.operands[0]).shape;
   std::vector<int64_t> k = op.attrs.getInts(ir::AttrName::KernelSize),
                        s = op.attrs.getInts(ir::AttrName::Strides),

@@ -352,9 +352,24 @@ bool SyntaxParser::parseAttrValue(Attr &value) {
     return true;
   }
   if (!is(IrToken::LBracket))
-    return expected("an attribute value (integer, float, string or "
-                    "integer list)");
+    return expected("an attribute value (integer, float, string, integer "
+                    "list or string list)");
   consume();
+  // The first element decides the list's type; [] is an integer list.
+  if (is(IrToken::String)) {
+    std::vector<std::string> list;
+    while (!is(IrToken::RBracket)) {
+      if (!list.empty() && !expect(IrToken::Comma, "between list elements"))
+        return false;
+      if (!is(IrToken::String))
+        return expected("a string list element");
+      list.push_back(tok_.text);
+      consume();
+    }
+    consume();
+    value = std::move(list);
+    return true;
+  }
   std::vector<int64_t> list;
   while (!is(IrToken::RBracket)) {
     if (!list.empty() && !expect(IrToken::Comma, "between list elements"))

@@ -58,6 +58,12 @@ std::string printAttr(const Attr &a) {
     std::string operator()(const std::vector<int64_t> &v) const {
       return fmt::format("[{}]", fmt::join(v, ", "));
     }
+    std::string operator()(const std::vector<std::string> &v) const {
+      std::vector<std::string> quoted;
+      for (const std::string &s : v)
+        quoted.push_back(quoteString(s));
+      return fmt::format("[{}]", fmt::join(quoted, ", "));
+    }
   };
   return std::visit(Visitor{}, a);
 }

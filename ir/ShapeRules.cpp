@@ -4,6 +4,7 @@
 
 #include "ir/Activations.h"
 #include "ir/AttrEnums.h"
+#include "ir/FusedStages.h"
 
 #include "absl/status/status.h"
 #include <fmt/format.h>
@@ -391,14 +392,6 @@ absl::Status biasFor(OpKind k, const TensorType &bias, int64_t channels) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Types> conv2dBiasActivationShape(OpKind k, const Types &in,
-                                                const Attrs &a) {
-  CNNC_ASSIGN_OR_RETURN(conv, conv2dShape(k, {in[0], in[1]}, a));
-  CNNC_TRY(biasFor(k, in[2], in[1].shape[3]));
-  CNNC_TRY(activationAttr(k, a, false));
-  return conv;
-}
-
 // The pooled output of a fused conv: windows of pool_size, as strides, no
 // padding (non-overlapping windows; trailing rows/columns are dropped).
 absl::StatusOr<TensorType> fusedPoolOutput(OpKind k, const TensorType &conv,
@@ -411,33 +404,35 @@ absl::StatusOr<TensorType> fusedPoolOutput(OpKind k, const TensorType &conv,
   return f32({c[0], c[1] / ps.first, c[2] / ps.second, c[3]});
 }
 
-absl::StatusOr<Types> conv2dMaxPoolShape(OpKind k, const Types &in,
-                                         const Attrs &a) {
-  CNNC_ASSIGN_OR_RETURN(conv, conv2dBiasActivationShape(k, in, a));
+// conv2d (x, w) with its epilogue: operands x, w [, bias] [, step];
+// results y (pooled with max_pool2d) [, argmax].
+absl::StatusOr<Types> conv2dFusedShape(OpKind k, const Types &in,
+                                       const Attrs &a) {
+  CNNC_ASSIGN_OR_RETURN(st, fusedStagesOf(k, a));
+  size_t operands = 2 + st.count({FusedStage::BiasAdd, FusedStage::Dropout});
+  if (in.size() != operands)
+    return err(k, fmt::format("expects {} operands with its stages, got {}",
+                              operands, in.size()));
+  CNNC_ASSIGN_OR_RETURN(conv, conv2dShape(k, {in[0], in[1]}, a));
+  size_t next = 2;
+  if (st.has(FusedStage::BiasAdd))
+    CNNC_TRY(biasFor(k, in[next++], in[1].shape[3]));
+  if (st.has(FusedStage::Activation))
+    CNNC_TRY(activationAttr(k, a, st.has(FusedStage::Argmax)));
+  if (!st.has(FusedStage::MaxPool2D))
+    return conv;
   CNNC_ASSIGN_OR_RETURN(pooled, fusedPoolOutput(k, conv[0], a));
+  if (st.has(FusedStage::Dropout)) {
+    // dropout after the pool; with argmax, also -1 where it drops.
+    if (in[next] != i32({}))
+      return err(k, fmt::format("step must be i32[], got {}", in[next].str()));
+    double rate = a.getFloat(AttrName::Rate, -1);
+    if (!(rate > 0 && rate < 1))
+      return err(k, "attribute 'rate' must be in (0, 1)");
+  }
+  if (st.has(FusedStage::Argmax))
+    return Types{pooled, i32(pooled.shape)};
   return Types{pooled};
-}
-
-absl::StatusOr<Types> conv2dMaxPoolArgmaxShape(OpKind k, const Types &in,
-                                               const Attrs &a) {
-  CNNC_ASSIGN_OR_RETURN(conv, conv2dBiasActivationShape(k, in, a));
-  CNNC_TRY(activationAttr(k, a, true));
-  CNNC_ASSIGN_OR_RETURN(pooled, fusedPoolOutput(k, conv[0], a));
-  return Types{pooled, i32(pooled.shape)};
-}
-
-// The argmax form with dropout after the pool: argmax is also -1 where
-// dropout drops, and the pooled output is dropout's.
-absl::StatusOr<Types> conv2dMaxPoolDropoutArgmaxShape(OpKind k, const Types &in,
-                                                      const Attrs &a) {
-  CNNC_ASSIGN_OR_RETURN(out,
-                        conv2dMaxPoolArgmaxShape(k, {in[0], in[1], in[2]}, a));
-  if (in[3] != i32({}))
-    return err(k, fmt::format("step must be i32[], got {}", in[3].str()));
-  double rate = a.getFloat(AttrName::Rate, -1);
-  if (!(rate > 0 && rate < 1))
-    return err(k, "attribute 'rate' must be in (0, 1)");
-  return out;
 }
 
 absl::StatusOr<Types> maxPool2DArgmaxGradShape(OpKind k, const Types &in,
@@ -458,32 +453,40 @@ absl::StatusOr<Types> maxPool2DArgmaxGradShape(OpKind k, const Types &in,
   return Types{f32(xs)};
 }
 
-absl::StatusOr<Types> conv2dBackwardFilterBiasShape(OpKind k, const Types &in,
-                                                    const Attrs &a) {
-  CNNC_ASSIGN_OR_RETURN(dw, conv2dBackwardFilterShape(k, in, a));
-  return Types{dw[0], f32({in[1].shape[3]})};
-}
-
-// conv2d_backward_filter_bias(x, max_pool2d_argmax_grad(argmax, g [, mask]))
-// without the full-size gradient: operands x, argmax, g [, mask].
-absl::StatusOr<Types>
-conv2dBackwardFilterBiasArgmaxShape(OpKind k, const Types &in, const Attrs &a) {
-  if (in.size() != 3 && in.size() != 4)
-    return err(k, "expects (x, argmax, gradient) or (x, argmax, gradient, "
-                  "mask)");
-  const TensorType &x = in[0];
-  CNNC_TRY(expectRank(k, x, 4, "input"));
-  CNNC_TRY(expectRank(k, in[1], 4, "argmax"));
-  CNNC_ASSIGN_OR_RETURN(ks, pairAttr(k, a, AttrName::KernelSize));
-  CNNC_ASSIGN_OR_RETURN(win, windowAttrs(k, a, ks.first, ks.second));
-  CNNC_ASSIGN_OR_RETURN(dy, windowOutput(k, x.shape, win, in[1].shape[3]));
-  // The gradient's operands as max_pool2d_argmax_grad checks them.
-  Attrs gradAttrs = a;
-  gradAttrs.set(AttrName::InputShape, dy);
-  CNNC_TRY(maxPool2DArgmaxGradShape(
-               k, std::vector<TensorType>(in.begin() + 1, in.end()), gradAttrs)
-               .status());
-  return Types{f32({ks.first, ks.second, x.shape[3], dy[3]}), f32({dy[3]})};
+// conv2d_backward_filter (x, dy) with its stages: the max_pool2d_argmax_grad
+// prologue reads dy as (argmax, g [, mask]) without the full-size dy; the
+// bias_grad epilogue adds the bias gradient as a second result.
+absl::StatusOr<Types> conv2dBackwardFilterFusedShape(OpKind k, const Types &in,
+                                                     const Attrs &a) {
+  CNNC_ASSIGN_OR_RETURN(st, fusedStagesOf(k, a));
+  Types result;
+  if (!st.has(FusedStage::MaxPool2DArgmaxGrad)) {
+    if (in.size() != 2)
+      return err(k, "expects (x, gradient)");
+    CNNC_ASSIGN_OR_RETURN(dw, conv2dBackwardFilterShape(k, in, a));
+    result = {dw[0], f32({in[1].shape[3]})};
+  } else {
+    if (in.size() != 3 && in.size() != 4)
+      return err(k, "expects (x, argmax, gradient) or (x, argmax, gradient, "
+                    "mask) with its max_pool2d_argmax_grad prologue");
+    const TensorType &x = in[0];
+    CNNC_TRY(expectRank(k, x, 4, "input"));
+    CNNC_TRY(expectRank(k, in[1], 4, "argmax"));
+    CNNC_ASSIGN_OR_RETURN(ks, pairAttr(k, a, AttrName::KernelSize));
+    CNNC_ASSIGN_OR_RETURN(win, windowAttrs(k, a, ks.first, ks.second));
+    CNNC_ASSIGN_OR_RETURN(dy, windowOutput(k, x.shape, win, in[1].shape[3]));
+    // The gradient's operands as max_pool2d_argmax_grad checks them.
+    Attrs gradAttrs = a;
+    gradAttrs.set(AttrName::InputShape, dy);
+    CNNC_TRY(
+        maxPool2DArgmaxGradShape(
+            k, std::vector<TensorType>(in.begin() + 1, in.end()), gradAttrs)
+            .status());
+    result = {f32({ks.first, ks.second, x.shape[3], dy[3]}), f32({dy[3]})};
+  }
+  if (!st.has(FusedStage::BiasGrad))
+    result.pop_back();
+  return result;
 }
 
 // wt[i, KW-1-j, o, c] = w[i, j, c, o].
@@ -503,11 +506,19 @@ conv2dBackwardDataTransposedShape(OpKind k, const Types &in, const Attrs &a) {
                                  a);
 }
 
-absl::StatusOr<Types> matmulBiasActivationShape(OpKind k, const Types &in,
-                                                const Attrs &a) {
+// matmul (a, b) with its epilogue: operands a, b [, bias].
+absl::StatusOr<Types> matmulFusedShape(OpKind k, const Types &in,
+                                       const Attrs &a) {
+  CNNC_ASSIGN_OR_RETURN(st, fusedStagesOf(k, a));
+  size_t operands = 2 + st.count({FusedStage::BiasAdd});
+  if (in.size() != operands)
+    return err(k, fmt::format("expects {} operands with its stages, got {}",
+                              operands, in.size()));
   CNNC_ASSIGN_OR_RETURN(c, matmulShape(k, {in[0], in[1]}, a));
-  CNNC_TRY(biasFor(k, in[2], c[0].shape[1]));
-  CNNC_TRY(activationAttr(k, a, false));
+  if (st.has(FusedStage::BiasAdd))
+    CNNC_TRY(biasFor(k, in[2], c[0].shape[1]));
+  if (st.has(FusedStage::Activation))
+    CNNC_TRY(activationAttr(k, a, false));
   return c;
 }
 

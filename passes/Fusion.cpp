@@ -3,6 +3,7 @@
 #include "passes/DeadCode.h"
 
 #include "ir/Activations.h"
+#include "ir/FusedStages.h"
 #include "ir/ShapeRules.h"
 
 #include <fmt/format.h>
@@ -15,6 +16,7 @@ namespace cnnc::passes {
 namespace {
 
 using ir::ActivationKind;
+using ir::FusedStage;
 using ir::Graph;
 using ir::Op;
 using ir::OpKind;
@@ -128,9 +130,13 @@ private:
     removed_[j] = true;
     if (k >= 0)
       removed_[k] = true;
-    if (!fusePool(i, a, act, operands, attrs))
-      replace(i,
-              Op{OpKind::Conv2DBiasActivation, operands, {a}, attrs, conv.loc});
+    // The activation stage even when linear: bit for bit the same, and the
+    // printed IR says what the layer had.
+    ir::FusedStageSet stages{FusedStage::BiasAdd, FusedStage::Activation};
+    if (!fusePool(i, a, act, operands, attrs, stages)) {
+      ir::setFusedStages(attrs, stages);
+      replace(i, Op{OpKind::Conv2DFused, operands, {a}, attrs, conv.loc});
+    }
   }
 
   // The max pool reading the activation a, fused into the convolution at i
@@ -139,7 +145,8 @@ private:
   // must otherwise be read only by the pool's gradient and the activation's
   // gradient, which become one max_pool2d_argmax_grad.
   bool fusePool(int i, ValueId a, ActivationKind act,
-                const std::vector<ValueId> &operands, ir::Attrs attrs) {
+                const std::vector<ValueId> &operands, ir::Attrs attrs,
+                ir::FusedStageSet stages) {
     if (output_[a])
       return false;
     int pool = -1, poolGrad = -1, actGrad = -1;
@@ -170,11 +177,11 @@ private:
     attrs.set(ir::AttrName::PoolSize,
               op(pool).attrs.getInts(ir::AttrName::PoolSize));
     const ir::Location &loc = op(i).loc;
+    stages.add(FusedStage::MaxPool2D);
     if (poolGrad < 0 && actGrad < 0) {
       removed_[pool] = true;
-      replace(
-          i,
-          Op{OpKind::Conv2DBiasActivationMaxPool, operands, {p}, attrs, loc});
+      ir::setFusedStages(attrs, stages);
+      replace(i, Op{OpKind::Conv2DFused, operands, {p}, attrs, loc});
       return true;
     }
     // Training: max_pool2d_grad(a, p, g) [-> activation_grad(a, .) relu].
@@ -210,17 +217,14 @@ private:
     gradAttrs.set(ir::AttrName::PoolSize,
                   op(pool).attrs.getInts(ir::AttrName::PoolSize));
     gradAttrs.set(ir::AttrName::InputShape, g_.type(a).shape);
-    Op fusedConv{OpKind::Conv2DBiasActivationMaxPoolArgmax,
-                 operands,
-                 {p, argmax},
-                 attrs,
-                 loc};
+    stages.add(FusedStage::Argmax);
+    Op fusedConv{OpKind::Conv2DFused, operands, {p, argmax}, attrs, loc};
     if (int d = droppedAfterPool(p, poolGrad, gradOperands); d >= 0) {
       // dropout(p) moves into the epilogue; its mask is never stored: the
       // argmax is -1 where it drops and the gradient scales by 1/(1-rate).
       const Op &dr = op(d);
       double rate = dr.attrs.getFloat(ir::AttrName::Rate);
-      fusedConv.kind = OpKind::Conv2DBiasActivationMaxPoolDropoutArgmax;
+      stages.add(FusedStage::Dropout);
       fusedConv.operands.push_back(dr.operands[1]);
       for (ir::AttrName name :
            {ir::AttrName::Rate, ir::AttrName::Seed, ir::AttrName::Salt})
@@ -232,6 +236,7 @@ private:
       gradAttrs.set(ir::AttrName::Scale, 1.0 / (1.0 - rate));
       removed_[d] = true;
     }
+    ir::setFusedStages(fusedConv.attrs, stages);
     replace(i, std::move(fusedConv));
     if (actGrad >= 0)
       removed_[actGrad] = true;
@@ -295,7 +300,8 @@ private:
     removed_[j] = true;
     ir::Attrs attrs = mm.attrs;
     attrs.set(ir::AttrName::Activation, std::string(ir::activationName(act)));
-    replace(i, Op{OpKind::MatMulBiasActivation,
+    ir::setFusedStages(attrs, {FusedStage::BiasAdd, FusedStage::Activation});
+    replace(i, Op{OpKind::MatMulFused,
                   {mm.operands[0], mm.operands[1], op(j).operands[1]},
                   {y},
                   attrs,
@@ -331,11 +337,12 @@ private:
     if (!definedBefore(bf.operands[0], at) || !definedBefore(dy, at))
       return;
     removed_[i == at ? j : i] = true;
-    Op fused{OpKind::Conv2DBackwardFilterBias,
+    Op fused{OpKind::Conv2DBackwardFilterFused,
              bf.operands,
              {bf.results[0], op(j).results[0]},
              bf.attrs,
              bf.loc};
+    ir::FusedStageSet stages{FusedStage::BiasGrad};
     // dy from a fused pool's gradient that nothing else reads (the first
     // layer has no backward data): the kernel reads the pooled gradient and
     // the argmax instead, and the full-size dy is never written.
@@ -343,7 +350,7 @@ private:
     if (m >= 0 && replaced_[m] &&
         replaced_[m]->kind == OpKind::MaxPool2DArgmaxGrad && !output_[dy] &&
         uses_[dy].size() == 2) {
-      fused.kind = OpKind::Conv2DBackwardFilterBiasArgmax;
+      stages.add(FusedStage::MaxPool2DArgmaxGrad);
       fused.operands = {bf.operands[0]};
       for (ValueId v : replaced_[m]->operands)
         fused.operands.push_back(v);
@@ -353,6 +360,7 @@ private:
       replaced_[m].reset();
       removed_[m] = true;
     }
+    ir::setFusedStages(fused.attrs, stages);
     replace(at, std::move(fused));
   }
 

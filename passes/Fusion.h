@@ -1,21 +1,27 @@
 // The fusion pass ("fusion"): rewrites producer-consumer chains of a
 // training, evaluation or prediction graph into the fused ops of
 // ir/Ops.def, so that intermediate tensors never reach memory and the step
-// runs fewer kernels:
+// runs fewer kernels. A fused op is its anchor op plus the stages of
+// ir/FusedStages.def that this pass lists in its `epilogue` (and
+// `prologue`) attribute:
 //
-//   conv2d -> bias_add [-> activation]           conv2d_bias_activation
-//     [-> max_pool2d]                            ..._max_pool (no backward)
-//     [-> max_pool2d + its gradient ops]         ..._max_pool_argmax, and
+//   conv2d -> bias_add [-> activation]           conv2d_fused, epilogue
+//                                                [bias_add, activation
+//     [-> max_pool2d]                             , max_pool2d (no backward)
+//     [-> max_pool2d + its gradient ops]          , max_pool2d, argmax], and
 //        max_pool2d_grad [-> activation_grad]    max_pool2d_argmax_grad
 //        (with a mul feeding the gradient        (mask operand)
 //         folded in: dropout's backward)
-//     [-> ... -> dropout, mask only read by      ..._max_pool_dropout_argmax
+//     [-> ... -> dropout, mask only read by       ..., argmax, dropout]
 //         that folded mul]                       (gradient: scale attribute)
-//   matmul -> bias_add [-> activation]           matmul_bias_activation
+//   matmul -> bias_add [-> activation]           matmul_fused, epilogue
+//                                                [bias_add, activation]
 //   conv2d_backward_filter(x, dy) + bias_grad(dy)
-//                                                conv2d_backward_filter_bias
-//     with dy = max_pool2d_argmax_grad(...)      ..._bias_argmax (dy is
-//     read by nothing else                       never materialized)
+//                                                conv2d_backward_filter_fused,
+//                                                epilogue [bias_grad]
+//     with dy = max_pool2d_argmax_grad(...)      prologue
+//     read by nothing else                       [max_pool2d_argmax_grad]
+//                                                (dy is never materialized)
 //   conv2d_backward_data(dy, w)                  conv2d_kernel_transpose(w)
 //                                                (once per step, first) +
 //                                                conv2d_backward_data_transposed

@@ -5,6 +5,7 @@
 #include "runtime/ClassNames.h"
 #include "runtime/MemoryBudget.h"
 
+#include "ir/FusedStages.h"
 #include "ir/Printer.h"
 #include "passes/Pipelines.h"
 #include "passes/Rebatch.h"
@@ -813,7 +814,7 @@ std::vector<KernelProfile> Model::trainingProfile() const {
       const OpProfile &p = ex->profile()[i];
       if (p.calls == 0)
         continue;
-      out.push_back({codegen::kernelName(g, i), ir::opName(g.ops()[i].kind),
+      out.push_back({codegen::kernelName(g, i), ir::opLabel(g.ops()[i]),
                      p.seconds, p.calls, opFlops(g, i)});
     }
   }

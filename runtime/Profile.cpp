@@ -54,10 +54,16 @@ std::string formatProfile(std::vector<KernelProfile> kernels,
               return a.seconds > b.seconds;
             });
 
-  // The kernel's name already says its op ("k3_conv2d").
+  // The kernel's name already says its op ("k3_conv2d"); a fused op's
+  // stages follow it ("k2_conv2d_fused (bias_add, activation)").
+  auto label = [](const KernelProfile &k) {
+    size_t open = k.op.find('(');
+    return open == std::string::npos ? k.name
+                                     : k.name + " " + k.op.substr(open);
+  };
   size_t width = std::string_view("total (per step)").size();
   for (const KernelProfile &k : rows)
-    width = std::max(width, k.name.size());
+    width = std::max(width, label(k).size());
   bool peak = peakGflops > 0;
   std::string out = fmt::format("{:<{}} {:>7} {:>9} {:>8} {:>7}", "kernel",
                                 width, "calls", "ms/call", "GFLOP/s", "% step");
@@ -72,7 +78,7 @@ std::string formatProfile(std::vector<KernelProfile> kernels,
                     : "\n");
   };
   for (const KernelProfile &k : rows)
-    row(k.name, k.calls, k.seconds, k.flops);
+    row(label(k), k.calls, k.seconds, k.flops);
   row("total (per step)", steps, seconds, flops);
   return out;
 }

@@ -13,7 +13,7 @@ namespace cnnc::runtime {
 // Time spent in one kernel while profiling was on.
 struct KernelProfile {
   std::string name; // "k3_conv2d"
-  std::string op;   // op kind
+  std::string op;   // op kind, with a fused op's stages (ir::opLabel)
   double seconds = 0;
   int64_t calls = 0;
   double flops = 0; // per call

@@ -326,7 +326,8 @@ struct Evaluation {
 // Time spent in one kernel of the training step while profiling was on.
 struct KernelTime {
   std::string name; // "k3_conv2d"
-  std::string op;   // "conv2d"
+  std::string op;   // "conv2d"; a fused op with its stages:
+                    // "conv2d_fused(bias_add, activation)"
   double seconds = 0;
   int64_t calls = 0;
   double flops = 0; // per call (a multiply-add counts 2)

@@ -4,6 +4,7 @@
 // arithmetic, so results must be bit-identical; and every fused result
 // against the reference interpreter running the same graph in float64.
 #include "KernelTestUtil.h"
+#include "common/FusedStageSets.h"
 
 #include <gtest/gtest.h>
 
@@ -13,6 +14,7 @@
 namespace cnnc::testing {
 namespace {
 
+using ir::FusedStage;
 using ir::OpKind;
 using ir::ValueId;
 
@@ -196,7 +198,8 @@ TEST(FusedKernels, ConvBiasActivationEqualsUnfused) {
         y = b.op1(OpKind::Activation, {y}, {{ir::AttrName::Kind, act}});
       ir::Attrs attrs = convAttrs(c.g);
       attrs.set(ir::AttrName::Activation, act);
-      ValueId fused = b.op1(OpKind::Conv2DBiasActivation, {x, w, bias}, attrs);
+      ValueId fused =
+          b.op1(OpKind::Conv2DFused, {x, w, bias}, withStages(attrs, kBiasAct));
       expectSame(b.run(), fused, y, fmt::format("{} {}", c.g.str(), act));
     }
 }
@@ -239,16 +242,16 @@ TEST(FusedKernels, ConvMaxPoolAndArgmaxGradEqualUnfused) {
       ir::Attrs attrs = convAttrs(c.g);
       attrs.set(ir::AttrName::Activation, act);
       attrs.set(ir::AttrName::PoolSize, ps);
-      ValueId fusedPool =
-          b.op1(OpKind::Conv2DBiasActivationMaxPool, {x, w, bias}, attrs);
+      ValueId fusedPool = b.op1(OpKind::Conv2DFused, {x, w, bias},
+                                withStages(attrs, kBiasActPool));
       std::string what =
           fmt::format("{} {} pool {}x{}", c.g.str(), act, ps[0], ps[1]);
       if (act == "tanh") { // no argmax form (its gradient needs tanh')
         expectSame(b.run(), fusedPool, p, what);
         continue;
       }
-      auto fr =
-          b.op(OpKind::Conv2DBiasActivationMaxPoolArgmax, {x, w, bias}, attrs);
+      auto fr = b.op(OpKind::Conv2DFused, {x, w, bias},
+                     withStages(attrs, kBiasActPoolArgmax));
       int64_t pn = b.g.type(p).numElements();
       ValueId dy = b.input(b.g.type(p).shape, randomFloats(rng, pn));
       std::vector<float> maskv(pn);
@@ -315,8 +318,8 @@ TEST(FusedKernels, ConvMaxPoolDropoutEqualsUnfused) {
       attrs.set(ir::AttrName::PoolSize, std::vector<int64_t>{2, 2});
       for (const auto &[k, v] : dropAttrs.all())
         attrs.set(k, v);
-      auto fr = b.op(OpKind::Conv2DBiasActivationMaxPoolDropoutArgmax,
-                     {x, w, bias, step}, attrs);
+      auto fr = b.op(OpKind::Conv2DFused, {x, w, bias, step},
+                     withStages(attrs, kBiasActPoolArgmaxDropout));
       int64_t pn = b.g.type(p).numElements();
       ValueId dy = b.input(b.g.type(p).shape, randomFloats(rng, pn));
       ValueId g = b.op1(OpKind::Mul, {dy, d[1]});
@@ -352,15 +355,16 @@ TEST(FusedKernels, BackwardFilterBiasEqualsUnfused) {
     attrs.set(ir::AttrName::KernelSize, std::vector<int64_t>{c.g.kh, c.g.kw});
     ValueId dw = b.op1(OpKind::Conv2DBackwardFilter, {x, dy}, attrs);
     ValueId db = b.op1(OpKind::BiasGrad, {dy});
-    auto fused = b.op(OpKind::Conv2DBackwardFilterBias, {x, dy}, attrs);
+    auto fused = b.op(OpKind::Conv2DBackwardFilterFused, {x, dy},
+                      withStages(attrs, kBiasGrad));
     auto runs = b.run();
     expectSame(runs, fused[0], dw, c.g.str() + " dw");
     expectSame(runs, fused[1], db, c.g.str() + " db");
   }
 }
 
-// conv2d_backward_filter_bias_argmax on case c with pool ps against
-// max_pool2d_argmax_grad then conv2d_backward_filter_bias; variant 1 adds
+// conv2d_backward_filter_fused with both stages on case c with pool ps
+// against max_pool2d_argmax_grad then the bias_grad stage alone; variant 1 adds
 // a mask operand, variant 2 a scale.
 void checkFilterBiasFromArgmax(std::mt19937 &rng, const ConvCase &c,
                                const std::vector<int64_t> &ps, int variant) {
@@ -388,13 +392,15 @@ void checkFilterBiasFromArgmax(std::mt19937 &rng, const ConvCase &c,
   ValueId dy = b.op1(OpKind::MaxPool2DArgmaxGrad, gradOperands, gradAttrs);
   ir::Attrs attrs = convAttrs(c.g);
   attrs.set(ir::AttrName::KernelSize, std::vector<int64_t>{c.g.kh, c.g.kw});
-  auto unfused = b.op(OpKind::Conv2DBackwardFilterBias, {x, dy}, attrs);
+  auto unfused = b.op(OpKind::Conv2DBackwardFilterFused, {x, dy},
+                      withStages(attrs, kBiasGrad));
   attrs.set(ir::AttrName::PoolSize, ps);
   if (variant == 2)
     attrs.set(ir::AttrName::Scale, 1 / 0.7);
   std::vector<ValueId> operands{x};
   operands.insert(operands.end(), gradOperands.begin(), gradOperands.end());
-  auto fused = b.op(OpKind::Conv2DBackwardFilterBiasArgmax, operands, attrs);
+  auto fused = b.op(OpKind::Conv2DBackwardFilterFused, operands,
+                    withStages(attrs, kArgmaxGradBiasGrad));
   auto runs = b.run();
   std::string what = fmt::format("{} o={} pool {}x{} variant {}", c.g.str(),
                                  c.o, ps[0], ps[1], variant);
@@ -404,9 +410,9 @@ void checkFilterBiasFromArgmax(std::mt19937 &rng, const ConvCase &c,
 
 // The first layer's filter and bias gradients read straight from the pooled
 // gradient and argmax, against max_pool2d_argmax_grad then
-// conv2d_backward_filter_bias: both filter paths (all taps of a 1- or
-// 3-channel input in registers; one tap per item), pools that leave rows
-// and columns uncovered, a row count that is not a multiple of 4 (bias_grad's
+// conv2d_backward_filter_fused [bias_grad]: both filter paths (all taps of a 1-
+// or 3-channel input in registers; one tap per item), pools that leave rows and
+// columns uncovered, a row count that is not a multiple of 4 (bias_grad's
 // tail), with a mask operand or a scale.
 TEST(FusedKernels, BackwardFilterBiasFromArgmaxEqualsUnfused) {
   std::mt19937 rng(17);
@@ -506,11 +512,140 @@ TEST(FusedKernels, MatMulBiasActivationEqualsUnfused) {
       if (act != "linear")
         y = b.op1(OpKind::Activation, {y}, {{ir::AttrName::Kind, act}});
       attrs.set(ir::AttrName::Activation, act);
-      ValueId fused = b.op1(OpKind::MatMulBiasActivation, {a, w, bias}, attrs);
+      ValueId fused =
+          b.op1(OpKind::MatMulFused, {a, w, bias}, withStages(attrs, kBiasAct));
       expectSame(b.run(), fused, y,
                  fmt::format("{}x{}x{} ta={} tb={} {}", c.m, c.k, c.n, c.ta,
                              c.tb, act));
     }
+}
+
+// One emitter per anchor covers every stage list its shape rule accepts,
+// not only the lists passes/Fusion.cpp builds: each subset of conv2d's
+// epilogue (relu, so that argmax may follow) against the unfused ops, bit
+// for bit, and the argmax against the interpreter.
+TEST(FusedKernels, EveryConvEpilogueEqualsUnfused) {
+  std::mt19937 rng(21);
+  const std::vector<FusedStage> all = {
+      FusedStage::BiasAdd, FusedStage::Activation, FusedStage::MaxPool2D,
+      FusedStage::Argmax, FusedStage::Dropout};
+  std::vector<ConvCase> cases = convCases();
+  for (size_t ci : {0, 2, 4}) {
+    const ConvCase &c = cases[ci];
+    for (unsigned bits = 0; bits < (1u << all.size()); ++bits) {
+      ir::FusedStageSet st;
+      for (size_t i = 0; i < all.size(); ++i)
+        if (bits >> i & 1)
+          st.add(all[i]);
+      bool pool = st.has(FusedStage::MaxPool2D);
+      if (!pool && (st.has(FusedStage::Argmax) || st.has(FusedStage::Dropout)))
+        continue; // needs max_pool2d (the verifier says so)
+      Builder b;
+      ValueId x = b.input(c.g.xShape(),
+                          randomFloats(rng, c.g.n * c.g.h * c.g.w * c.g.c));
+      ValueId w = b.input({c.g.kh, c.g.kw, c.g.c, c.o},
+                          randomFloats(rng, c.g.kh * c.g.kw * c.g.c * c.o));
+      ValueId step = b.g.addInput("step", ir::i32({}));
+      b.intInputs[step] = {4};
+      ir::Attrs attrs = convAttrs(c.g);
+      std::vector<ValueId> operands{x, w};
+      ValueId y = b.op1(OpKind::Conv2D, {x, w}, convAttrs(c.g));
+      if (st.has(FusedStage::BiasAdd)) {
+        ValueId bias = b.input({c.o}, randomFloats(rng, c.o));
+        operands.push_back(bias);
+        y = b.op1(OpKind::BiasAdd, {y, bias});
+      }
+      if (st.has(FusedStage::Activation)) {
+        attrs.set(ir::AttrName::Activation, std::string("relu"));
+        y = b.op1(OpKind::Activation, {y}, {{ir::AttrName::Kind, "relu"}});
+      }
+      if (pool) {
+        std::vector<int64_t> ps{2, 2};
+        attrs.set(ir::AttrName::PoolSize, ps);
+        y = b.op1(OpKind::MaxPool2D, {y},
+                  {{ir::AttrName::PoolSize, ps},
+                   {ir::AttrName::Strides, ps},
+                   {ir::AttrName::Padding, std::vector<int64_t>{0, 0, 0, 0}}});
+      }
+      if (st.has(FusedStage::Dropout)) {
+        ir::Attrs drop = {{ir::AttrName::Rate, 0.4},
+                          {ir::AttrName::Seed, int64_t(9)},
+                          {ir::AttrName::Salt, int64_t(1)}};
+        for (const auto &[k, v] : drop.all())
+          attrs.set(k, v);
+        operands.push_back(step);
+        y = b.op(OpKind::Dropout, {y, step}, drop)[0];
+      }
+      auto fused = b.op(OpKind::Conv2DFused, operands, withStages(attrs, st));
+      ASSERT_FALSE(fused.empty()) << c.g.str() << " stages " << bits;
+      Runs runs = b.run();
+      std::string what = fmt::format("{} stages {:05b}", c.g.str(), bits);
+      expectSame(runs, fused[0], y, what);
+      if (st.has(FusedStage::Argmax))
+        expectSameInts(runs, fused[1], what + " argmax");
+    }
+  }
+}
+
+// matmul_fused with each subset of its epilogue.
+TEST(FusedKernels, EveryMatMulEpilogueEqualsUnfused) {
+  std::mt19937 rng(22);
+  for (ir::FusedStageSet st :
+       {ir::FusedStageSet{}, ir::FusedStageSet{FusedStage::BiasAdd},
+        ir::FusedStageSet{FusedStage::Activation}, kBiasAct}) {
+    Builder b;
+    ValueId a = b.input({7, 19}, randomFloats(rng, 7 * 19));
+    ValueId w = b.input({19, 33}, randomFloats(rng, 19 * 33));
+    std::vector<ValueId> operands{a, w};
+    ir::Attrs attrs;
+    ValueId y = b.op1(OpKind::MatMul, {a, w});
+    if (st.has(FusedStage::BiasAdd)) {
+      ValueId bias = b.input({33}, randomFloats(rng, 33));
+      operands.push_back(bias);
+      y = b.op1(OpKind::BiasAdd, {y, bias});
+    }
+    if (st.has(FusedStage::Activation)) {
+      attrs.set(ir::AttrName::Activation, std::string("sigmoid"));
+      y = b.op1(OpKind::Activation, {y}, {{ir::AttrName::Kind, "sigmoid"}});
+    }
+    ValueId fused = b.op1(OpKind::MatMulFused, operands, withStages(attrs, st));
+    expectSame(b.run(), fused, y,
+               fmt::format("bias {} activation {}", st.has(FusedStage::BiasAdd),
+                           st.has(FusedStage::Activation)));
+  }
+}
+
+// conv2d_backward_filter_fused without stages, and with the prologue but
+// no bias gradient.
+TEST(FusedKernels, FilterGradientStagesAreIndependent) {
+  std::mt19937 rng(23);
+  const ConvCase c = convCases()[0];
+  std::vector<int64_t> ys{c.g.n, c.g.oh(), c.g.ow(), c.o};
+  std::vector<int64_t> pooled{ys[0], ys[1] / 2, ys[2] / 2, c.o};
+  int64_t pn = pooled[0] * pooled[1] * pooled[2] * pooled[3];
+  Builder b;
+  ValueId x =
+      b.input(c.g.xShape(), randomFloats(rng, c.g.n * c.g.h * c.g.w * c.g.c));
+  ValueId argmax = b.g.addInput("argmax", ir::i32(pooled));
+  std::vector<int32_t> am(pn);
+  for (int32_t &v : am)
+    v = static_cast<int32_t>(rng() % 5) - 1;
+  b.intInputs[argmax] = am;
+  ValueId g = b.input(pooled, randomFloats(rng, pn));
+  ValueId dy = b.op1(OpKind::MaxPool2DArgmaxGrad, {argmax, g},
+                     {{ir::AttrName::PoolSize, std::vector<int64_t>{2, 2}},
+                      {ir::AttrName::InputShape, ys}});
+  ir::Attrs attrs = convAttrs(c.g);
+  attrs.set(ir::AttrName::KernelSize, std::vector<int64_t>{c.g.kh, c.g.kw});
+  ValueId dw = b.op1(OpKind::Conv2DBackwardFilter, {x, dy}, attrs);
+  ValueId plain = b.op1(OpKind::Conv2DBackwardFilterFused, {x, dy}, attrs);
+  attrs.set(ir::AttrName::PoolSize, std::vector<int64_t>{2, 2});
+  auto fromArgmax = b.op(OpKind::Conv2DBackwardFilterFused, {x, argmax, g},
+                         withStages(attrs, {FusedStage::MaxPool2DArgmaxGrad}));
+  ASSERT_EQ(fromArgmax.size(), 1u) << "no bias_grad: one result";
+  Runs runs = b.run();
+  expectSame(runs, plain, dw, c.g.str() + " no stages");
+  expectSame(runs, fromArgmax[0], dw, c.g.str() + " prologue only");
 }
 
 // Shape rules reject what the emitters cannot do.
@@ -523,19 +658,19 @@ TEST(FusedKernels, ShapeRulesRejectUnsupportedAttributes) {
                     {ir::AttrName::Activation, std::string("mish")}};
   std::vector<ir::TensorType> in = {ir::f32({1, 5, 5, 2}),
                                     ir::f32({3, 3, 2, 4}), ir::f32({4})};
-  EXPECT_FALSE(types(in, conv, OpKind::Conv2DBiasActivation).ok());
+  OpKind k = OpKind::Conv2DFused;
+  EXPECT_FALSE(types(in, withStages(conv, kBiasAct), k).ok());
   conv.set(ir::AttrName::Activation, std::string("relu"));
-  EXPECT_TRUE(types(in, conv, OpKind::Conv2DBiasActivation).ok());
+  EXPECT_TRUE(types(in, withStages(conv, kBiasAct), k).ok());
   EXPECT_FALSE(
-      types({in[0], in[1], ir::f32({3})}, conv, OpKind::Conv2DBiasActivation)
-          .ok());
+      types({in[0], in[1], ir::f32({3})}, withStages(conv, kBiasAct), k).ok());
   conv.set(ir::AttrName::PoolSize, std::vector<int64_t>{2, 2});
   conv.set(ir::AttrName::Activation, std::string("tanh"));
-  EXPECT_TRUE(types(in, conv, OpKind::Conv2DBiasActivationMaxPool).ok());
-  EXPECT_FALSE(types(in, conv, OpKind::Conv2DBiasActivationMaxPoolArgmax).ok());
+  EXPECT_TRUE(types(in, withStages(conv, kBiasActPool), k).ok());
+  EXPECT_FALSE(types(in, withStages(conv, kBiasActPoolArgmax), k).ok());
   conv.set(ir::AttrName::PoolSize,
            std::vector<int64_t>{4, 2}); // taller than 3 rows
-  EXPECT_FALSE(types(in, conv, OpKind::Conv2DBiasActivationMaxPool).ok());
+  EXPECT_FALSE(types(in, withStages(conv, kBiasActPool), k).ok());
 }
 
 } // namespace

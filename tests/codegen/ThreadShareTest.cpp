@@ -5,6 +5,7 @@
 // same value; an element nobody writes is garbage. Thread counts include
 // more threads than some kernels have work items (empty shares).
 #include "KernelTestUtil.h"
+#include "common/FusedStageSets.h"
 
 #include <gtest/gtest.h>
 
@@ -75,23 +76,23 @@ std::vector<Call> calls(std::mt19937 &rng) {
         {randomTensor(rng, ys), randomTensor(rng, ws)}, data, g.str());
     ir::Attrs filter = a;
     filter.set(ir::AttrName::KernelSize, std::vector<int64_t>{g.kh, g.kw});
-    add(OpKind::Conv2DBackwardFilterBias,
-        {randomTensor(rng, g.xShape()), randomTensor(rng, ys)}, filter,
-        g.str());
+    add(OpKind::Conv2DBackwardFilterFused,
+        {randomTensor(rng, g.xShape()), randomTensor(rng, ys)},
+        withStages(filter, kBiasGrad), g.str());
     add(OpKind::Conv2DKernelTranspose, {randomTensor(rng, ws)}, {}, g.str());
     ir::Attrs fused = a;
     fused.set(ir::AttrName::Activation, std::string("relu"));
     fused.set(ir::AttrName::PoolSize, std::vector<int64_t>{2, 2});
-    add(OpKind::Conv2DBiasActivationMaxPoolArgmax,
+    add(OpKind::Conv2DFused,
         {randomTensor(rng, g.xShape()), randomTensor(rng, ws),
          randomTensor(rng, {o})},
-        fused, g.str());
+        withStages(fused, kBiasActPoolArgmax), g.str());
     std::vector<int64_t> pooled{g.n, g.oh() / 2, g.ow() / 2, o};
     filter.set(ir::AttrName::PoolSize, std::vector<int64_t>{2, 2});
-    add(OpKind::Conv2DBackwardFilterBiasArgmax,
+    add(OpKind::Conv2DBackwardFilterFused,
         {randomTensor(rng, g.xShape()), intTensor(pooled, -1, 3, rng),
          randomTensor(rng, pooled)},
-        filter, g.str());
+        withStages(filter, kArgmaxGradBiasGrad), g.str());
     add(OpKind::MaxPool2DArgmaxGrad,
         {intTensor(pooled, -1, 3, rng), randomTensor(rng, pooled)},
         {{ir::AttrName::PoolSize, std::vector<int64_t>{2, 2}},
@@ -138,10 +139,10 @@ std::vector<Call> calls(std::mt19937 &rng) {
       add(OpKind::MatMul, {randomTensor(rng, {m, k}), randomTensor(rng, bs)}, a,
           what);
       a.set(ir::AttrName::Activation, std::string("relu"));
-      add(OpKind::MatMulBiasActivation,
+      add(OpKind::MatMulFused,
           {randomTensor(rng, {m, k}), randomTensor(rng, bs),
            randomTensor(rng, {n})},
-          a, what);
+          withStages(a, kBiasAct), what);
     }
   add(OpKind::MatMul, {randomTensor(rng, {19, 5}), randomTensor(rng, {19, 10})},
       {{ir::AttrName::TransposeA, int64_t{1}},

@@ -1,6 +1,7 @@
 #include "common/Interpreter.h"
 
 #include "ir/Activations.h"
+#include "ir/FusedStages.h"
 
 #include <fmt/format.h>
 
@@ -750,17 +751,17 @@ absl::Status Interpreter::run() {
       break;
     }
     // ---- Fused ops (passes/Fusion.cpp): the compositions they replace ----
-    case OpKind::Conv2DBiasActivation:
-    case OpKind::Conv2DBiasActivationMaxPool:
-    case OpKind::Conv2DBiasActivationMaxPoolArgmax:
-    case OpKind::Conv2DBiasActivationMaxPoolDropoutArgmax: {
+    case OpKind::Conv2DFused: {
+      ir::FusedStageSet st = ir::checkedFusedStages(op.kind, a);
       const auto &xs = shape(op.operands[0]), &ws = shape(op.operands[1]);
       std::vector<int64_t> s = a.getInts(ir::AttrName::Strides),
                            p = a.getInts(ir::AttrName::Padding);
       std::vector<int64_t> ys{xs[0], (xs[1] + p[0] + p[2] - ws[0]) / s[0] + 1,
                               (xs[2] + p[1] + p[3] - ws[1]) / s[1] + 1, ws[3]};
       Window win = window(xs, ys, ws[0], ws[1], a);
-      Buffer &x = in(0), &w = in(1), &bias = in(2);
+      Buffer &x = in(0), &w = in(1);
+      Buffer noBias(ws[3], 0.0);
+      Buffer &bias = st.has(ir::FusedStage::BiasAdd) ? in(2) : noBias;
       int64_t o = ws[3];
       Buffer y(ys[0] * ys[1] * ys[2] * o, 0.0);
       win.forEachTap([&](int64_t b, int64_t r, int64_t q, int64_t i, int64_t j,
@@ -772,11 +773,13 @@ absl::Status Interpreter::run() {
                 w[((i * ws[1] + j) * win.c + c) * o + k];
       });
       ir::ActivationKind act =
-          ir::activationKindOf(a, ir::AttrName::Activation);
+          st.has(ir::FusedStage::Activation)
+              ? ir::activationKindOf(a, ir::AttrName::Activation)
+              : ir::ActivationKind::Linear;
       bool relu = act == ir::ActivationKind::Relu;
       for (size_t i = 0; i < y.size(); ++i)
         y[i] = activation(act, 0, y[i] + bias[i % o]);
-      if (op.kind == OpKind::Conv2DBiasActivation) {
+      if (!st.has(ir::FusedStage::MaxPool2D)) {
         out(0) = y;
         break;
       }
@@ -785,7 +788,7 @@ absl::Status Interpreter::run() {
       std::vector<int64_t> ps = a.getInts(ir::AttrName::PoolSize);
       const auto &pooled = shape(op.results[0]);
       Buffer &py = out(0);
-      Buffer *argmax = op.results.size() > 1 ? &out(1) : nullptr;
+      Buffer *argmax = st.has(ir::FusedStage::Argmax) ? &out(1) : nullptr;
       for (int64_t b = 0; b < pooled[0]; ++b)
         for (int64_t r = 0; r < pooled[1]; ++r)
           for (int64_t q = 0; q < pooled[2]; ++q)
@@ -809,13 +812,14 @@ absl::Status Interpreter::run() {
                   first = t;
               (*argmax)[at] = relu && !(m > 0) ? -1 : first;
             }
-      if (op.kind == OpKind::Conv2DBiasActivationMaxPoolDropoutArgmax) {
+      if (st.has(ir::FusedStage::Dropout)) {
         // dropout after the pool; dropped elements pass no gradient.
-        auto step = static_cast<int64_t>(in(3)[0]);
+        auto step = static_cast<int64_t>(
+            in(2 + st.count({ir::FusedStage::BiasAdd}))[0]);
         for (size_t i = 0; i < py.size(); ++i) {
           double keep = dropoutScale(a, step, static_cast<int64_t>(i));
           py[i] *= keep;
-          if (keep == 0)
+          if (keep == 0 && argmax)
             (*argmax)[i] = -1;
         }
       }
@@ -843,8 +847,9 @@ absl::Status Interpreter::run() {
             }
       break;
     }
-    case OpKind::Conv2DBackwardFilterBias:
-    case OpKind::Conv2DBackwardFilterBiasArgmax: {
+    case OpKind::Conv2DBackwardFilterFused: {
+      ir::FusedStageSet st = ir::checkedFusedStages(op.kind, a);
+      bool pooled = st.has(ir::FusedStage::MaxPool2DArgmaxGrad);
       std::vector<int64_t> ks = a.getInts(ir::AttrName::KernelSize);
       const auto &xs = shape(op.operands[0]);
       std::vector<int64_t> s = a.getInts(ir::AttrName::Strides),
@@ -854,7 +859,7 @@ absl::Status Interpreter::run() {
                                (xs[2] + p[1] + p[3] - ks[1]) / s[1] + 1, o};
       Window win = window(xs, dys, ks[0], ks[1], a);
       Buffer pooledGrad;
-      if (op.kind == OpKind::Conv2DBackwardFilterBiasArgmax) {
+      if (pooled) {
         // dy as max_pool2d_argmax_grad(argmax, g [, mask]) computes it.
         std::vector<int64_t> ps = a.getInts(ir::AttrName::PoolSize);
         const auto &pooled = shape(op.operands[1]);
@@ -875,9 +880,8 @@ absl::Status Interpreter::run() {
                                   a.getFloat(ir::AttrName::Scale, 1.0);
               }
       }
-      Buffer &x = in(0), &dw = out(0), &db = out(1);
-      Buffer &dy =
-          op.kind == OpKind::Conv2DBackwardFilterBias ? in(1) : pooledGrad;
+      Buffer &x = in(0), &dw = out(0);
+      Buffer &dy = pooled ? pooledGrad : in(1);
       win.forEachTap([&](int64_t b, int64_t r, int64_t q, int64_t i, int64_t j,
                          int64_t ih, int64_t iw) {
         for (int64_t c = 0; c < win.c; ++c)
@@ -885,8 +889,11 @@ absl::Status Interpreter::run() {
             dw[((i * ks[1] + j) * win.c + c) * o + k] +=
                 x[win.in(b, ih, iw, c)] * dy[win.out(b, r, q, k, o)];
       });
-      for (size_t i = 0; i < dy.size(); ++i)
-        db[i % o] += dy[i];
+      if (st.has(ir::FusedStage::BiasGrad)) {
+        Buffer &db = out(1);
+        for (size_t i = 0; i < dy.size(); ++i)
+          db[i % o] += dy[i];
+      }
       break;
     }
     case OpKind::Conv2DKernelTranspose: {
@@ -916,18 +923,21 @@ absl::Status Interpreter::run() {
       });
       break;
     }
-    case OpKind::MatMulBiasActivation: {
+    case OpKind::MatMulFused: {
+      ir::FusedStageSet st = ir::checkedFusedStages(op.kind, a);
       const auto &as = shape(op.operands[0]), &bs = shape(op.operands[1]);
       bool ta = a.getInt(ir::AttrName::TransposeA) != 0,
            tb = a.getInt(ir::AttrName::TransposeB) != 0;
       int64_t m = ta ? as[1] : as[0], k = ta ? as[0] : as[1];
       int64_t n = tb ? bs[0] : bs[1];
-      Buffer &x = in(0), &w = in(1), &bias = in(2), &y = out(0);
+      Buffer &x = in(0), &w = in(1), &y = out(0);
       ir::ActivationKind act =
-          ir::activationKindOf(a, ir::AttrName::Activation);
+          st.has(ir::FusedStage::Activation)
+              ? ir::activationKindOf(a, ir::AttrName::Activation)
+              : ir::ActivationKind::Linear;
       for (int64_t i = 0; i < m; ++i)
         for (int64_t j = 0; j < n; ++j) {
-          double v = bias[j];
+          double v = st.has(ir::FusedStage::BiasAdd) ? in(2)[j] : 0.0;
           for (int64_t p = 0; p < k; ++p)
             v += x[ta ? p * as[1] + i : i * as[1] + p] *
                  w[tb ? j * bs[1] + p : p * bs[1] + j];

@@ -18,6 +18,16 @@ std::vector<const ir::Op *> opsOfKind(const ir::Graph &g, OpKind kind) {
   return out;
 }
 
+std::vector<const ir::Op *> opsOfKind(const ir::Graph &g, OpKind kind,
+                                      ir::FusedStageSet stages) {
+  std::vector<const ir::Op *> out;
+  for (const ir::Op *op : opsOfKind(g, kind))
+    if (ir::fusedStagesOf(kind, op->attrs).value_or(ir::FusedStageSet{}) ==
+        stages)
+      out.push_back(op);
+  return out;
+}
+
 ModelBuilder::ModelBuilder(const std::string &name, std::vector<int64_t> xShape)
     : g_(name) {
   x_ = g_.addInput("x", ir::f32(std::move(xShape)));

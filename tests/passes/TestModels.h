@@ -3,6 +3,7 @@
 // outputs "logits" and "probs").
 #pragma once
 
+#include "ir/FusedStages.h"
 #include "ir/Graph.h"
 
 #include <cstdint>
@@ -65,10 +66,17 @@ private:
   int64_t salt_ = 0;
 };
 
-// The ops of one kind, in graph order.
+// The ops of one kind, in graph order; with `stages`, only the fused ops
+// with exactly those stages.
 std::vector<const ir::Op *> opsOfKind(const ir::Graph &g, ir::OpKind kind);
+std::vector<const ir::Op *> opsOfKind(const ir::Graph &g, ir::OpKind kind,
+                                      ir::FusedStageSet stages);
 inline int countOps(const ir::Graph &g, ir::OpKind kind) {
   return static_cast<int>(opsOfKind(g, kind).size());
+}
+inline int countOps(const ir::Graph &g, ir::OpKind kind,
+                    ir::FusedStageSet stages) {
+  return static_cast<int>(opsOfKind(g, kind, stages).size());
 }
 
 // The Keras MNIST tutorial model on x : f32[batch, 28, 28, 1].

@@ -52,5 +52,18 @@ TEST(Profile, PeakColumnAndMergedBatchSizes) {
   EXPECT_NE(l[1].find(" 50.0%"), std::string::npos) << l[1];
 }
 
+// A fused kernel's row names its stages, so that the table says what the
+// kernel computes; the columns stay aligned past the longer label.
+TEST(Profile, FusedKernelsListTheirStages) {
+  std::string t = formatProfile(
+      {{"k2_conv2d_fused", "conv2d_fused(bias_add, activation)", 0.3, 10, 1e9},
+       {"k0_add", "add", 0.1, 10, 1e6}});
+  std::vector<std::string> l = lines(t);
+  ASSERT_EQ(l.size(), 4u) << t;
+  EXPECT_EQ(l[1].find("k2_conv2d_fused (bias_add, activation) "), 0u) << t;
+  EXPECT_EQ(l[2].find("k0_add "), 0u) << t;
+  EXPECT_EQ(l[1].find(" 10 "), l[2].find(" 10 ")) << t;
+}
+
 } // namespace
 } // namespace cnnc::runtime
