@@ -14,11 +14,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -41,6 +44,10 @@ constexpr const char *kUsage = R"(usage: cnnc-bench [options]
                         --model (default: models/mnist_augmented.dsl)
   --no-augmented        skip that comparison
   --quick               fewer images, steps and repeats (a smoke test)
+  --no-busy             skip the training step beside a busy-loop process
+  --suite               instead: the model suite (tutorial, mnist_wide,
+                        mnist_bn, cifar_vgg), each at its batch size on 1 and
+                        all threads, with PyTorch's best thread setting
 )";
 
 struct Options {
@@ -52,6 +59,7 @@ struct Options {
   int repeats = 5;
   std::string augmented = CNNC_SOURCE_DIR "/models/mnist_augmented.dsl";
   bool torch = true, cache = true, e2e = true, augment = true;
+  bool suite = false, busy = true;
   int64_t torchSteps = 100;
   // Child mode.
   std::string child;
@@ -107,7 +115,11 @@ bool parseArgs(int argc, char **argv, Options &o) {
       o.images = o.work.images = 1600;
       o.repeats = o.work.repeats = 1;
       o.torchSteps = 30;
-    } else if (a == "--child")
+    } else if (a == "--suite")
+      o.suite = true;
+    else if (a == "--no-busy")
+      o.busy = false;
+    else if (a == "--child")
       o.child = next();
     else if (a == "--batch")
       o.work.batch = std::atoll(next().c_str());
@@ -319,6 +331,44 @@ int runBench(Options &o) {
              o.batches.front(), maxThreads,
              identical ? "bit-identical" : "DIFFER");
 
+  // A busy core: one process that spins forever (as `python3 -c 'while
+  // True: pass'` does) beside the step on 1 and on all threads, alternating
+  // fresh processes so that both see the same load; medians of three pairs.
+  double busyRatio = 0;
+  if (o.busy && maxThreads > 1) {
+    pid_t spinner = fork();
+    if (spinner == 0) {
+      std::atomic<uint64_t> spins{0};
+      for (;;)
+        spins.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (spinner > 0) {
+      std::vector<double> oneMs, allMs;
+      for (int pair = 0; pair < 3; ++pair) {
+        TrainResult a = runTrain(o, o.batches.front(), 1, false, 0);
+        TrainResult b = runTrain(o, o.batches.front(), maxThreads, false, 0);
+        if (a.ok && b.ok) {
+          oneMs.push_back(a.msPerStep);
+          allMs.push_back(b.msPerStep);
+        }
+      }
+      kill(spinner, SIGKILL);
+      waitpid(spinner, nullptr, 0);
+      if (!oneMs.empty()) {
+        std::sort(oneMs.begin(), oneMs.end());
+        std::sort(allMs.begin(), allMs.end());
+        double one = oneMs[oneMs.size() / 2], all = allMs[allMs.size() / 2];
+        busyRatio = all / one;
+        fmt::print("\nBeside a busy-loop process (batch {}, median of {} "
+                   "alternating pairs)\n  1 thread {:.3f} ms/step, {} threads "
+                   "{:.3f} ms/step: {:.3f}x\n",
+                   o.batches.front(), oneMs.size(), one, maxThreads, all,
+                   busyRatio);
+        std::fflush(stdout);
+      }
+    }
+  }
+
   // Augmentation's cost: the augmented model's step against the model's,
   // same batch and threads, alternating fresh processes so that both see
   // the same machine load; medians of three pairs.
@@ -490,9 +540,120 @@ int runBench(Options &o) {
     fmt::print("  peak RSS {:.1f} MB{} (<= 150 MB): {}\n", rss,
                e2eRss > 0 ? " (cnnc --train)" : "", yesNo(rss <= 150));
     fmt::print("  bit-identical run to run: {}\n", yesNo(identical));
+    if (busyRatio > 0)
+      fmt::print("  beside a busy loop, {} threads {:.3f}x 1 thread (<= "
+                 "0.8x): {}\n",
+                 maxThreads, busyRatio, yesNo(busyRatio <= 0.8));
     if (augmentRatio > 0)
       fmt::print("  augmented epoch {:.3f}x the plain one (<= 1.10x): {}\n",
                  augmentRatio, yesNo(augmentRatio <= 1.10));
+  }
+  std::error_code ec;
+  fs::remove_all(cacheDir, ec);
+  return 0;
+}
+
+// One row of the model suite: a model of models/ and the batch size its fit
+// line uses; `torch` names the same model in bench/pytorch_mnist.py.
+struct SuiteModel {
+  const char *torch;
+  const char *file;
+  int64_t batch;
+};
+constexpr SuiteModel kSuite[] = {
+    {"mnist", "mnist.dsl", 32},
+    {"mnist_wide", "mnist_wide.dsl", 64},
+    {"mnist_bn", "mnist_bn.dsl", 32},
+    {"cifar_vgg", "cifar_vgg.dsl", 64},
+};
+
+// The model suite: per model, cnnc's step on 1 and all threads (% of the
+// peak measured in this run) and PyTorch's on the same thread counts; the
+// speed-up is against PyTorch's best thread setting.
+int runSuite(Options &o) {
+  int64_t cores = cnnc::runtime::ThreadPool::defaultThreads();
+  if (o.threads.empty())
+    o.threads =
+        cores > 1 ? std::vector<int64_t>{1, cores} : std::vector<int64_t>{1};
+  int64_t maxThreads = *std::max_element(o.threads.begin(), o.threads.end());
+  std::string cacheDir = (fs::temp_directory_path() / "cnnc-bench-XXXXXX");
+  if (!mkdtemp(cacheDir.data())) {
+    fmt::print(stderr, "cnnc-bench: error: cannot create a temp directory\n");
+    return 1;
+  }
+  setenv("CNNC_CACHE_DIR", cacheDir.c_str(), 1);
+  auto peak = measureFmaPeak(static_cast<int>(maxThreads));
+  if (!peak.ok()) {
+    fmt::print(stderr, "cnnc-bench: error: {}\n",
+               std::string(peak.status().message()));
+    return 1;
+  }
+  auto peakOf = [&](int64_t threads) {
+    double scaled = peak->gflops1 * static_cast<double>(threads);
+    return threads == maxThreads ? std::max(scaled, peak->gflopsN) : scaled;
+  };
+  double load = 0;
+  if (std::ifstream in("/proc/loadavg"); in)
+    in >> load;
+  fmt::print("cnnc-bench --suite: {}, {} cores, load average {:.2f}\n"
+             "FMA peak: 1 thread {:.1f} GFLOP/s, {} threads {:.1f} GFLOP/s "
+             "(% peak uses the larger of that and {} x the 1-thread peak)\n",
+             cpuModel(), cores, load, peak->gflops1, maxThreads, peak->gflopsN,
+             maxThreads);
+  std::string python = o.torch ? findTorchPython() : "";
+  std::string script = CNNC_SOURCE_DIR "/bench/pytorch_mnist.py";
+  std::string dataDir = o.data;
+  if (dataDir.empty())
+    if (auto d = cnnc::runtime::findMnistDir(""); d.ok())
+      dataDir = *d;
+  if (python.empty())
+    fmt::print("PyTorch: {}\n", o.torch ? "not installed; skipped" : "off");
+  fmt::print("\n{:<11} {:>5} {:>9} {:>9} {:>8} {:>7} {:>9} {:>9} {:>8}\n",
+             "model", "batch", "GFLOP/st", "1t ms/st",
+             fmt::format("{}t ms/st", maxThreads), "% peak", "torch ms",
+             "(threads)", "speedup");
+  for (const SuiteModel &m : kSuite) {
+    Options mo = o;
+    mo.model = mo.work.model = std::string(CNNC_SOURCE_DIR "/models/") + m.file;
+    std::map<int64_t, TrainResult> r;
+    for (int64_t t : o.threads)
+      r[t] = runTrain(mo, m.batch, t, false, 0);
+    double torchBest = 0;
+    int64_t torchThreads = 0;
+    if (!python.empty()) {
+      ProcessResult p = runProcess(
+          {python, script, "--model", m.torch, "--data", dataDir, "--threads",
+           joinList(o.threads), "--batch-sizes", std::to_string(m.batch),
+           "--steps", std::to_string(o.torchSteps), "--repeats",
+           std::to_string(o.repeats)});
+      for (int64_t t : o.threads) {
+        double ms = fieldNumber(
+            p.out, fmt::format("result train threads={} batch={} ", t, m.batch),
+            "ms_per_step");
+        if (ms > 0 && (torchBest == 0 || ms < torchBest)) {
+          torchBest = ms;
+          torchThreads = t;
+        }
+      }
+    }
+    const TrainResult &one = r[o.threads.front()], &all = r[maxThreads];
+    if (!all.ok) {
+      fmt::print("{:<11} {:>5} failed\n", m.torch, m.batch);
+      continue;
+    }
+    double best = all.msPerStep;
+    for (auto &[t, tr] : r)
+      if (tr.ok)
+        best = std::min(best, tr.msPerStep);
+    double gflops = all.flops / (all.msPerStep * 1e-3) / 1e9;
+    fmt::print("{:<11} {:>5} {:>9.3f} {:>9.3f} {:>8.3f} {:>6.1f}% {:>9} {:>9} "
+               "{:>8}\n",
+               m.torch, m.batch, all.flops / 1e9, one.ok ? one.msPerStep : 0.0,
+               all.msPerStep, 100 * gflops / peakOf(maxThreads),
+               torchBest > 0 ? fmt::format("{:.3f}", torchBest) : "-",
+               torchBest > 0 ? fmt::format("({})", torchThreads) : "",
+               torchBest > 0 ? fmt::format("{:.2f}x", torchBest / best) : "-");
+    std::fflush(stdout);
   }
   std::error_code ec;
   fs::remove_all(cacheDir, ec);
@@ -513,5 +674,5 @@ int main(int argc, char **argv) {
     fmt::print(stderr, "cnnc-bench: error: unknown child '{}'\n", o.child);
     return 2;
   }
-  return runBench(o);
+  return o.suite ? runSuite(o) : runBench(o);
 }

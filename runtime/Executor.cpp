@@ -4,9 +4,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <utility>
 
 namespace cnnc::runtime {
@@ -185,6 +187,15 @@ void *Executor::data(const std::string &name) const {
   return v < 0 ? nullptr : pointers_[v];
 }
 
+int Executor::chunksPerKernel(int threads) {
+  static const int perThread = [] {
+    const char *env = std::getenv("CNNC_CHUNKS");
+    int k = env ? std::atoi(env) : 0;
+    return k >= 1 && k <= 64 ? k : 1;
+  }();
+  return threads * perThread;
+}
+
 void Executor::run(ThreadPool &pool, size_t begin, size_t end) {
   int n = pool.size();
   if (begin >= end)
@@ -194,18 +205,110 @@ void Executor::run(ThreadPool &pool, size_t begin, size_t end) {
       steps_[i].fn(steps_[i].args.data(), 0, 1);
     return;
   }
+  if (profiling_)
+    return runProfiled(pool, begin, end);
+  // Part of a step (a data-parallel step's ranges): all threads.
+  static const bool adaptive = [] {
+    const char *env = std::getenv("CNNC_ADAPTIVE");
+    return !(env && std::string_view(env) == "0");
+  }();
+  if (!adaptive || begin != 0 || end != steps_.size())
+    return runAllThreads(pool, begin, end);
+
+  Adaptive &a = adapt_;
+  // The first decision comes early, so that a short fit also adapts.
+  int period = a.decided ? Adaptive::kPeriod : Adaptive::kFirstPeriod;
+  int at = a.runs++;
+  bool probe = at >= period - Adaptive::kProbe;
+  bool single = a.single != probe;
+  auto start = std::chrono::steady_clock::now();
+  if (single) {
+    for (size_t i = begin; i < end; ++i)
+      steps_[i].fn(steps_[i].args.data(), 0, 1);
+  } else {
+    runAllThreads(pool, begin, end);
+  }
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  // The last kProbe runs of the mode in use against the probes.
+  (probe ? a.other : a.current).push_back(seconds);
+  if (a.current.size() > static_cast<size_t>(Adaptive::kProbe))
+    a.current.erase(a.current.begin());
+  if (at == period - 1) {
+    auto median = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return v[v.size() / 2];
+    };
+    // A margin, so that noise on a steady machine does not flip the mode
+    // (a wrong flip costs a whole period).
+    if (!a.current.empty() && median(a.other) < 0.9 * median(a.current))
+      a.single = !a.single;
+    a.current.clear();
+    a.other.clear();
+    a.runs = 0;
+    a.decided = true;
+  }
+}
+
+void Executor::runAllThreads(ThreadPool &pool, size_t begin, size_t end) {
+  int n = pool.size();
+  // Phases: runs of kernels with no barrier between them. Each kernel is
+  // cut into n * per shares; thread t's home shares of a kernel are
+  // [t * per, (t + 1) * per), the part a static split would give it, so
+  // that consecutive kernels find their data in its cache. A thread claims
+  // its home shares of the phase's kernels in order, then takes the
+  // unclaimed shares of the other threads' homes.
+  const auto chunks = static_cast<uint32_t>(chunksPerKernel(n));
+  const uint32_t per = chunks / static_cast<uint32_t>(n);
+  std::vector<size_t> phaseStart;
+  for (size_t i = begin; i < end; ++i)
+    if (i == begin || steps_[i].barrierBefore)
+      phaseStart.push_back(i);
+  phaseStart.push_back(end);
+  size_t phases = phaseStart.size() - 1;
+  size_t needed = phases * static_cast<size_t>(n + 1);
+  if (numCounters_ < needed) {
+    counters_ = std::make_unique<PhaseCounters[]>(needed);
+    numCounters_ = needed;
+  }
+  // Per phase: n home queues (claimed shares), then the finished count.
+  // Reset before the dispatch, which orders it before every thread's use.
+  for (size_t c = 0; c < needed; ++c)
+    counters_[c].value.store(0, std::memory_order_relaxed);
+  pool.run([&](int tid) {
+    for (size_t p = 0; p < phases; ++p) {
+      PhaseCounters *home = &counters_[p * static_cast<size_t>(n + 1)];
+      std::atomic<uint32_t> &done = home[n].value;
+      auto kernels = static_cast<uint32_t>(phaseStart[p + 1] - phaseStart[p]);
+      uint32_t homeShares = kernels * per, shares = kernels * chunks;
+      for (int q = 0; q < n; ++q) {
+        int owner = (tid + q) % n;
+        for (;;) {
+          uint32_t k =
+              home[owner].value.fetch_add(1, std::memory_order_relaxed);
+          if (k >= homeShares)
+            break;
+          const Step &s = steps_[phaseStart[p] + k / per];
+          uint32_t chunk = static_cast<uint32_t>(owner) * per + k % per;
+          s.fn(s.args.data(), static_cast<int>(chunk),
+               static_cast<int>(chunks));
+          // Release: the share's writes before its count; the thread that
+          // sees the phase done (acquire) sees them.
+          done.fetch_add(1, std::memory_order_acq_rel);
+        }
+      }
+      for (uint32_t d; (d = done.load(std::memory_order_acquire)) < shares;)
+        waitWhileEqual(done, d);
+    }
+  });
+}
+
+void Executor::runProfiled(ThreadPool &pool, size_t begin, size_t end) {
+  int n = pool.size();
   SpinBarrier barrier(n);
   pool.run([&](int tid) {
     using Clock = std::chrono::steady_clock;
-    if (!profiling_) {
-      for (size_t i = begin; i < end; ++i) {
-        const Step &s = steps_[i];
-        if (s.barrierBefore && i > begin)
-          barrier.wait();
-        s.fn(s.args.data(), tid, n);
-      }
-      return; // the pool waits for every thread to finish
-    }
     for (size_t i = begin; i < end; ++i) {
       const Step &s = steps_[i];
       Clock::time_point start;

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -54,6 +55,12 @@ public:
   // wait for each other only before a kernel that touches memory a kernel
   // since the last wait wrote, or writes memory one of them read (see
   // placeBarriers in Executor.cpp); with profiling on, after every kernel.
+  // Between two waits, each kernel is cut into chunksPerKernel() fixed
+  // shares; each thread runs its own (those a static split would give it),
+  // then takes the others' unclaimed ones, so a thread that the system
+  // deschedules holds up at most the one share it runs. A kernel's
+  // results do not depend on how its work is cut (tests/codegen/
+  // ThreadShareTest.cpp), so they do not depend on which thread ran what.
   void run(ThreadPool &pool) { run(pool, 0, steps_.size()); }
   // Kernels [begin, end) of the step, in order (a data-parallel step runs
   // the forward and backward kernels, sums the gradients across ranks, then
@@ -71,6 +78,16 @@ public:
   }
   // Barriers one unprofiled step waits at (for tests and tuning).
   int barriersPerStep() const;
+  // Shares per kernel on `threads` threads: 1 per thread, the static
+  // split, which costs nothing on a quiet machine (CNNC_CHUNKS=k makes it k
+  // per thread, for measurements).
+  static int chunksPerKernel(int threads);
+  // Whether whole-step runs currently use one thread: on a machine where
+  // other processes take the cores, a step on all threads can be slower
+  // than on one (each wait for a descheduled thread costs a time slice).
+  // run() times both now and then and keeps the faster; the results are
+  // the same bits either way.
+  bool singleThreaded() const { return adapt_.single; }
 
   const ir::Graph &graph() const { return graph_; }
   const codegen::CompiledGraph &compiled() const { return *compiled_; }
@@ -89,6 +106,8 @@ public:
 private:
   Executor() = default;
   void placeBarriers();
+  // run() with profiling on: a static split and a barrier after each kernel.
+  void runProfiled(ThreadPool &pool, size_t begin, size_t end);
 
   ir::Graph graph_;
   std::shared_ptr<const codegen::CompiledGraph> compiled_;
@@ -102,6 +121,24 @@ private:
     bool barrierBefore = true; // wait for every thread before this kernel
   };
   std::vector<Step> steps_;
+  // Per wait-free run of kernels (a phase) of one run(): each thread's
+  // claimed home shares, and the shares finished (runAllThreads). One cache
+  // line each: threads hit them from both cores.
+  struct PhaseCounters {
+    alignas(64) std::atomic<uint32_t> value{0};
+  };
+  std::unique_ptr<PhaseCounters[]> counters_;
+  size_t numCounters_ = 0;
+  // Whole-step runs: the last kProbe runs of every kPeriod (the first
+  // time, kFirstPeriod) use the other mode, which is kept when its median
+  // step time is 10 % below that of the runs just before the probes.
+  struct Adaptive {
+    static constexpr int kFirstPeriod = 100, kPeriod = 1000, kProbe = 4;
+    bool single = false, decided = false;
+    int runs = 0;
+    std::vector<double> current, other; // seconds, this period
+  } adapt_;
+  void runAllThreads(ThreadPool &pool, size_t begin, size_t end);
   bool profiling_ = false;
   std::vector<OpProfile> profile_;
 };

@@ -20,9 +20,9 @@
 #include <atomic>
 #include <functional>
 #include <map>
-#include <utility>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace cnnc::runtime {

@@ -11,27 +11,23 @@
 
 namespace cnnc::runtime {
 
-namespace {
-// Spins briefly, then yields: on a shared machine the other thread may be
-// descheduled, and a pure spin would burn its core's time slice.
-inline void relax(int &spins) {
-  if (++spins < 4096)
-    _mm_pause();
-  else
-    sched_yield();
+void waitWhileEqual(const std::atomic<uint32_t> &word, uint32_t old) {
+  for (int spins = 0; word.load(std::memory_order_acquire) == old;)
+    if (++spins < kSpinsBeforeYield)
+      _mm_pause();
+    else
+      sched_yield();
 }
-} // namespace
 
 void SpinBarrier::wait() {
   uint32_t phase = phase_.load(std::memory_order_acquire);
   if (arrived_.fetch_add(1, std::memory_order_acq_rel) == n_ - 1) {
     arrived_.store(0, std::memory_order_relaxed);
     phase_.store(phase + 1, std::memory_order_release);
+    phase_.notify_all();
     return;
   }
-  int spins = 0;
-  while (phase_.load(std::memory_order_acquire) == phase)
-    relax(spins);
+  waitWhileEqual(phase_, phase);
 }
 
 int ThreadPool::defaultThreads() {
@@ -78,13 +74,12 @@ void ThreadPool::dispatch(Thunk thunk, void *ctx) {
   }
   thunk_ = thunk;
   ctx_ = ctx;
-  pending_.store(size_ - 1, std::memory_order_relaxed);
+  pending_.store(static_cast<uint32_t>(size_ - 1), std::memory_order_relaxed);
   generation_.fetch_add(1, std::memory_order_release);
   generation_.notify_all();
   thunk(ctx, 0);
-  int spins = 0;
-  while (pending_.load(std::memory_order_acquire) != 0)
-    relax(spins);
+  for (uint32_t left; (left = pending_.load(std::memory_order_acquire)) != 0;)
+    waitWhileEqual(pending_, left);
 }
 
 void ThreadPool::workerLoop(int tid) {
@@ -104,7 +99,8 @@ void ThreadPool::workerLoop(int tid) {
     if (stop_.load(std::memory_order_acquire))
       return;
     thunk_(ctx_, tid);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1)
+      pending_.notify_all();
   }
 }
 

@@ -12,7 +12,17 @@
 
 namespace cnnc::runtime {
 
-// A reusable spinning barrier for a fixed number of threads.
+// Waits until `word` differs from `old`: spins, then yields the core
+// between checks (on a shared machine the thread waited for may be
+// descheduled, and a pure spin would burn this core's time slice).
+// Sleeping in the kernel instead costs a wake-up of tens of microseconds at
+// every wait that outlasts the spin, which a step of many short kernels
+// cannot afford; a machine too busy for all threads is handled by the
+// executor's switch to one thread (Executor::singleThreaded).
+inline constexpr int kSpinsBeforeYield = 4096;
+void waitWhileEqual(const std::atomic<uint32_t> &word, uint32_t old);
+
+// A reusable barrier for a fixed number of threads (spins, then yields).
 class SpinBarrier {
 public:
   explicit SpinBarrier(int n) : n_(n) {}
@@ -57,7 +67,7 @@ private:
   Thunk thunk_ = nullptr;
   void *ctx_ = nullptr;
   alignas(64) std::atomic<uint64_t> generation_{0};
-  alignas(64) std::atomic<int> pending_{0};
+  alignas(64) std::atomic<uint32_t> pending_{0};
   std::atomic<bool> stop_{false};
 };
 

@@ -3,7 +3,8 @@
 // every element must be written by exactly one thread id of the call. Two
 // threads writing the same element is a data race even when they write the
 // same value; an element nobody writes is garbage. Thread counts include
-// more threads than some kernels have work items (empty shares).
+// more threads than some kernels have work items (empty shares), and the
+// 4 shares per thread the executor cuts kernels into on 2 and 4 threads.
 #include "KernelTestUtil.h"
 #include "common/FusedStageSets.h"
 
@@ -216,7 +217,7 @@ TEST(ThreadShares, EveryResultElementWrittenByExactlyOneThread) {
   for (size_t k = 0; k < cs.size(); ++k) {
     codegen::KernelFn fn = (*compiled)->kernel(k);
     ASSERT_NE(fn, nullptr) << cs[k].what;
-    for (int threads : {1, 2, 3, 4, 5, 7}) {
+    for (int threads : {1, 2, 3, 4, 5, 7, 8, 16}) {
       std::vector<std::vector<int>> writers(results[k].size());
       for (size_t r = 0; r < results[k].size(); ++r)
         writers[r].assign(g.type(results[k][r]).numElements(), 0);

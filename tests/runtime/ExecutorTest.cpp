@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -93,6 +95,36 @@ TEST(Executor, ResultsDoNotDependOnTheThreadCount) {
         want = got;
       ASSERT_EQ(got, want) << threads << " threads, run " << rep;
     }
+}
+
+// Whole-step runs switch between all threads and one (timing both, see
+// Executor::singleThreaded); a graph run 1000 times on 2 threads passes
+// probes of the other mode and gives the bits of one thread every time.
+TEST(Executor, ProbesOfTheOtherModeKeepTheBits) {
+  ir::Graph g("probe");
+  ValueId x = g.addInput("x", ir::f32({96, 160}));
+  ValueId w = g.addInput("w", ir::f32({160, 48}));
+  ValueId y = g.create1(OpKind::MatMul, {x, w}, {}, {}, "y").value();
+  ValueId z = act(g, y, "z");
+  g.addOutput("z", z);
+  ParamStore store;
+  auto ex = Executor::create(g, store);
+  ASSERT_TRUE(ex.ok()) << ex.status();
+  Executor &e = **ex;
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (ValueId v : {x, w})
+    for (int64_t i = 0; i < g.type(v).numElements(); ++i)
+      e.f32(v)[i] = u(rng);
+  int64_t n = g.type(z).numElements();
+  ThreadPool one(1), two(2);
+  e.run(one);
+  std::vector<float> want(e.f32(z), e.f32(z) + n);
+  for (int run = 0; run < 1000; ++run) {
+    std::fill(e.f32(z), e.f32(z) + n, 0.0f);
+    e.run(two);
+    ASSERT_TRUE(std::equal(want.begin(), want.end(), e.f32(z))) << run;
+  }
 }
 
 // A reshape has no kernel and no storage of its own: its result is its
