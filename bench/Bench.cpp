@@ -205,6 +205,14 @@ TrainResult runTrain(const Options &o, int64_t batch, int64_t threads,
 
 std::string yesNo(bool b) { return b ? "yes" : "NO"; }
 
+// The reference for "% of peak" on t threads: the larger of t times the
+// one-thread peak and the t-thread measurement, so that a busy machine
+// (the other core taken while the peak ran) never inflates a percentage.
+double peakFor(const FmaPeak &peak, int64_t threads, int64_t maxThreads) {
+  double scaled = peak.gflops1 * static_cast<double>(threads);
+  return threads == maxThreads ? std::max(scaled, peak.gflopsN) : scaled;
+}
+
 // "AMD EPYC 9R45" from /proc/cpuinfo's first "model name".
 std::string cpuModel() {
   std::ifstream in("/proc/cpuinfo");
@@ -243,13 +251,7 @@ int runBench(Options &o) {
                std::string(peak.status().message()));
     return 1;
   }
-  // The reference for "% of peak" on t threads: the larger of t times the
-  // one-thread peak and the t-thread measurement, so that a busy machine
-  // (the other core taken while the peak ran) never inflates a percentage.
-  auto peakOf = [&](int64_t threads) {
-    double scaled = peak->gflops1 * static_cast<double>(threads);
-    return threads == maxThreads ? std::max(scaled, peak->gflopsN) : scaled;
-  };
+  auto peakOf = [&](int64_t t) { return peakFor(*peak, t, maxThreads); };
   fmt::print("\nFMA peak ({}, generated kernel: {} chains of {}-bit "
              "fmuladd per thread; best of 7 runs)\n  1 thread: {:.1f} GFLOP/s",
              peak->cpu, peak->chains, peak->vectorBits, peak->gflops1);
@@ -588,10 +590,7 @@ int runSuite(Options &o) {
                std::string(peak.status().message()));
     return 1;
   }
-  auto peakOf = [&](int64_t threads) {
-    double scaled = peak->gflops1 * static_cast<double>(threads);
-    return threads == maxThreads ? std::max(scaled, peak->gflopsN) : scaled;
-  };
+  auto peakOf = [&](int64_t t) { return peakFor(*peak, t, maxThreads); };
   double load = 0;
   if (std::ifstream in("/proc/loadavg"); in)
     in >> load;

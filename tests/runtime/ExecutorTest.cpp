@@ -68,23 +68,38 @@ TEST(Executor, BarriersOnlyWhereKernelsShareBytes) {
 
 // A matmul and the activation of its result: the same bits on every thread
 // count, run after run.
-TEST(Executor, ResultsDoNotDependOnTheThreadCount) {
-  ir::Graph g("chunks");
-  ValueId x = g.addInput("x", ir::f32({512, 1024}));
-  ValueId w = g.addInput("w", ir::f32({1024, 96}));
-  ValueId y = g.create1(OpKind::MatMul, {x, w}, {}, {}, "y").value();
-  ValueId z = act(g, y, "z");
-  g.addOutput("z", z);
+// z = act(x w) for x [m, k], w [k, n], with random inputs.
+struct MatMulAct {
+  ir::Graph g{"chunks"};
   ParamStore store;
-  auto ex = Executor::create(g, store);
-  ASSERT_TRUE(ex.ok()) << ex.status();
-  Executor &e = **ex;
-  std::mt19937 rng(2);
-  std::uniform_real_distribution<float> u(-1, 1);
-  for (ValueId v : {x, w})
-    for (int64_t i = 0; i < g.type(v).numElements(); ++i)
-      e.f32(v)[i] = u(rng);
-  int64_t n = g.type(z).numElements();
+  std::unique_ptr<Executor> ex;
+  ValueId z = -1;
+
+  MatMulAct(int64_t m, int64_t k, int64_t n, unsigned seed) {
+    ValueId x = g.addInput("x", ir::f32({m, k}));
+    ValueId w = g.addInput("w", ir::f32({k, n}));
+    ValueId y = g.create1(OpKind::MatMul, {x, w}, {}, {}, "y").value();
+    z = act(g, y, "z");
+    g.addOutput("z", z);
+    auto created = Executor::create(g, store);
+    EXPECT_TRUE(created.ok()) << created.status();
+    if (!created.ok())
+      return;
+    ex = *std::move(created);
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> u(-1, 1);
+    for (ValueId v : {x, w})
+      for (int64_t i = 0; i < g.type(v).numElements(); ++i)
+        ex->f32(v)[i] = u(rng);
+  }
+};
+
+TEST(Executor, ResultsDoNotDependOnTheThreadCount) {
+  MatMulAct m(512, 1024, 96, 2);
+  ASSERT_TRUE(m.ex);
+  Executor &e = *m.ex;
+  ValueId z = m.z;
+  int64_t n = m.g.type(z).numElements();
   std::vector<float> want;
   for (int threads : {1, 2, 3, 4, 2, 3})
     for (int rep = 0; rep < 3; ++rep) {
@@ -101,22 +116,11 @@ TEST(Executor, ResultsDoNotDependOnTheThreadCount) {
 // Executor::singleThreaded); a graph run 1000 times on 2 threads passes
 // probes of the other mode and gives the bits of one thread every time.
 TEST(Executor, ProbesOfTheOtherModeKeepTheBits) {
-  ir::Graph g("probe");
-  ValueId x = g.addInput("x", ir::f32({96, 160}));
-  ValueId w = g.addInput("w", ir::f32({160, 48}));
-  ValueId y = g.create1(OpKind::MatMul, {x, w}, {}, {}, "y").value();
-  ValueId z = act(g, y, "z");
-  g.addOutput("z", z);
-  ParamStore store;
-  auto ex = Executor::create(g, store);
-  ASSERT_TRUE(ex.ok()) << ex.status();
-  Executor &e = **ex;
-  std::mt19937 rng(3);
-  std::uniform_real_distribution<float> u(-1, 1);
-  for (ValueId v : {x, w})
-    for (int64_t i = 0; i < g.type(v).numElements(); ++i)
-      e.f32(v)[i] = u(rng);
-  int64_t n = g.type(z).numElements();
+  MatMulAct m(96, 160, 48, 3);
+  ASSERT_TRUE(m.ex);
+  Executor &e = *m.ex;
+  ValueId z = m.z;
+  int64_t n = m.g.type(z).numElements();
   ThreadPool one(1), two(2);
   e.run(one);
   std::vector<float> want(e.f32(z), e.f32(z) + n);
