@@ -207,11 +207,12 @@ void Executor::run(ThreadPool &pool, size_t begin, size_t end) {
   }
   if (profiling_)
     return runProfiled(pool, begin, end);
-  // Part of a step (a data-parallel step's ranges): all threads.
   static const bool adaptive = [] {
     const char *env = std::getenv("CNNC_ADAPTIVE");
     return !(env && std::string_view(env) == "0");
   }();
+  // Part of a step (a data-parallel step's ranges, timed as a whole by no
+  // one here): all threads.
   if (!adaptive || begin != 0 || end != steps_.size())
     return runAllThreads(pool, begin, end);
 
