@@ -82,12 +82,6 @@ public:
   // split, which costs nothing on a quiet machine (CNNC_CHUNKS=k makes it k
   // per thread, for measurements).
   static int chunksPerKernel(int threads);
-  // Whether whole-step runs currently use one thread: on a machine where
-  // other processes take the cores, a step on all threads can be slower
-  // than on one (each wait for a descheduled thread costs a time slice).
-  // run() times both now and then and keeps the faster; the results are
-  // the same bits either way.
-  bool singleThreaded() const { return adapt_.single; }
 
   const ir::Graph &graph() const { return graph_; }
   const codegen::CompiledGraph &compiled() const { return *compiled_; }
@@ -129,7 +123,11 @@ private:
   };
   std::unique_ptr<PhaseCounters[]> counters_;
   size_t numCounters_ = 0;
-  // Whole-step runs: the last kProbe runs of every kPeriod (the first
+  // Whole-step runs use all threads or one: on a machine where other
+  // processes take the cores, a step on all threads can be slower than on
+  // one (each wait for a descheduled thread costs a time slice), so run()
+  // times both now and then and keeps the faster; the bits are the same.
+  // The last kProbe runs of every kPeriod (the first
   // time, kFirstPeriod) use the other mode, which is kept when its median
   // step time is 10 % below that of the runs just before the probes.
   struct Adaptive {

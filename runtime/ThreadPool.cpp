@@ -24,7 +24,6 @@ void SpinBarrier::wait() {
   if (arrived_.fetch_add(1, std::memory_order_acq_rel) == n_ - 1) {
     arrived_.store(0, std::memory_order_relaxed);
     phase_.store(phase + 1, std::memory_order_release);
-    phase_.notify_all();
     return;
   }
   waitWhileEqual(phase_, phase);
@@ -99,8 +98,7 @@ void ThreadPool::workerLoop(int tid) {
     if (stop_.load(std::memory_order_acquire))
       return;
     thunk_(ctx_, tid);
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1)
-      pending_.notify_all();
+    pending_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
 

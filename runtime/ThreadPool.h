@@ -18,7 +18,7 @@ namespace cnnc::runtime {
 // Sleeping in the kernel instead costs a wake-up of tens of microseconds at
 // every wait that outlasts the spin, which a step of many short kernels
 // cannot afford; a machine too busy for all threads is handled by the
-// executor's switch to one thread (Executor::singleThreaded).
+// executor's switch to one thread (Executor::run).
 inline constexpr int kSpinsBeforeYield = 4096;
 void waitWhileEqual(const std::atomic<uint32_t> &word, uint32_t old);
 

@@ -113,7 +113,7 @@ TEST(Executor, ResultsDoNotDependOnTheThreadCount) {
 }
 
 // Whole-step runs switch between all threads and one (timing both, see
-// Executor::singleThreaded); a graph run 1000 times on 2 threads passes
+// Executor::run); a graph run 1000 times on 2 threads passes
 // probes of the other mode and gives the bits of one thread every time.
 TEST(Executor, ProbesOfTheOtherModeKeepTheBits) {
   MatMulAct m(96, 160, 48, 3);
