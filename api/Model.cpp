@@ -13,6 +13,7 @@
 #include "runtime/Profile.h"
 #include "runtime/Progress.h"
 #include "runtime/ThreadPool.h"
+#include "support/Text.h"
 
 #include <fmt/format.h>
 
@@ -24,6 +25,10 @@
 namespace fs = std::filesystem;
 
 namespace cnnc {
+
+const std::vector<std::string> &dtypePolicies() {
+  return ir::dtypePolicyNames();
+}
 
 namespace {
 
@@ -92,6 +97,14 @@ Result<ir::TrainingSpec> applyOverrides(ir::TrainingSpec spec,
   if (o.optimizer || o.learningRate || o.callbacks)
     if (auto conflict = frontend::recipeConflict(spec.optimizer, spec.fit))
       return Status(*conflict);
+  if (o.dtypePolicy) {
+    std::optional<ir::DtypePolicy> p = ir::dtypePolicyFromName(*o.dtypePolicy);
+    if (!p)
+      return Status(fmt::format("dtype policy: expects {}, got '{}'",
+                                support::orList(ir::dtypePolicyNames()),
+                                *o.dtypePolicy));
+    spec.dtypePolicy = *p;
+  }
   if (o.seed)
     spec.fit.seed = *o.seed;
   if (o.shuffle)
@@ -232,6 +245,7 @@ TrainingConfig Model::config() const {
   c.initialWeights = s.fit.initialWeights;
   c.skipMismatch = s.fit.skipMismatch;
   c.classes = s.fit.classes;
+  c.dtypePolicy = ir::dtypePolicyName(s.dtypePolicy);
   for (const ir::CallbackSpec &cb : s.fit.callbacks) {
     if (cb.kind == ir::CallbackKind::BackupAndRestore)
       c.backupDirectory = cb.path;

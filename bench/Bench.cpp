@@ -47,7 +47,9 @@ constexpr const char *kUsage = R"(usage: cnnc-bench [options]
   --no-busy             skip the training step beside a busy-loop process
   --suite               instead: the model suite (tutorial, mnist_wide,
                         mnist_bn, cifar_vgg), each at its batch size on 1 and
-                        all threads, with PyTorch's best thread setting
+                        all threads, with PyTorch's best thread setting, and
+                        under mixed_bfloat16 on all threads
+  --dtype-policy NAME   the models' dtype policy (float32, mixed_bfloat16)
 )";
 
 struct Options {
@@ -125,6 +127,8 @@ bool parseArgs(int argc, char **argv, Options &o) {
       o.work.batch = std::atoll(next().c_str());
     else if (a == "--thread-count")
       o.work.threads = std::atoi(next().c_str());
+    else if (a == "--dtype-policy")
+      o.work.dtypePolicy = next();
     else if (a == "--compile-threads")
       o.work.compileThreads = std::atoi(next().c_str());
     else if (a == "--profile")
@@ -179,6 +183,8 @@ TrainResult runTrain(const Options &o, int64_t batch, int64_t threads,
     args.insert(args.end(), {"--data", o.data});
   if (profile)
     args.insert(args.end(), {"--profile", "--peak", fmt::format("{}", peak)});
+  if (!o.work.dtypePolicy.empty())
+    args.insert(args.end(), {"--dtype-policy", o.work.dtypePolicy});
   ProcessResult p = runProcess(args);
   TrainResult r;
   if (p.exitCode != 0) {
@@ -607,16 +613,21 @@ int runSuite(Options &o) {
       dataDir = *d;
   if (python.empty())
     fmt::print("PyTorch: {}\n", o.torch ? "not installed; skipped" : "off");
-  fmt::print("\n{:<11} {:>5} {:>9} {:>9} {:>8} {:>7} {:>9} {:>9} {:>8}\n",
+  fmt::print("\n{:<11} {:>5} {:>9} {:>9} {:>8} {:>7} {:>9} {:>9} {:>8} "
+             "{:>9} {:>8}\n",
              "model", "batch", "GFLOP/st", "1t ms/st",
              fmt::format("{}t ms/st", maxThreads), "% peak", "torch ms",
-             "(threads)", "speedup");
+             "(threads)", "speedup", "bf16 ms", "f32/bf16");
   for (const SuiteModel &m : kSuite) {
     Options mo = o;
     mo.model = mo.work.model = std::string(CNNC_SOURCE_DIR "/models/") + m.file;
     std::map<int64_t, TrainResult> r;
     for (int64_t t : o.threads)
       r[t] = runTrain(mo, m.batch, t, false, 0);
+    // mixed_bfloat16 on all threads (the model's own policy above).
+    Options bo = mo;
+    bo.work.dtypePolicy = "mixed_bfloat16";
+    TrainResult bf16 = runTrain(bo, m.batch, maxThreads, false, 0);
     double torchBest = 0;
     int64_t torchThreads = 0;
     if (!python.empty()) {
@@ -646,12 +657,15 @@ int runSuite(Options &o) {
         best = std::min(best, tr.msPerStep);
     double gflops = all.flops / (all.msPerStep * 1e-3) / 1e9;
     fmt::print("{:<11} {:>5} {:>9.3f} {:>9.3f} {:>8.3f} {:>6.1f}% {:>9} {:>9} "
-               "{:>8}\n",
+               "{:>8} {:>9} {:>8}\n",
                m.torch, m.batch, all.flops / 1e9, one.ok ? one.msPerStep : 0.0,
                all.msPerStep, 100 * gflops / peakOf(maxThreads),
                torchBest > 0 ? fmt::format("{:.3f}", torchBest) : "-",
                torchBest > 0 ? fmt::format("({})", torchThreads) : "",
-               torchBest > 0 ? fmt::format("{:.2f}x", torchBest / best) : "-");
+               torchBest > 0 ? fmt::format("{:.2f}x", torchBest / best) : "-",
+               bf16.ok ? fmt::format("{:.3f}", bf16.msPerStep) : "-",
+               bf16.ok ? fmt::format("{:.2f}x", all.msPerStep / bf16.msPerStep)
+                       : "-");
     std::fflush(stdout);
   }
   std::error_code ec;

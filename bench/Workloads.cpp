@@ -41,7 +41,8 @@ struct Loaded {
 };
 
 // The model lowered for batch size `batch`, one epoch, no validation.
-absl::StatusOr<Loaded> loadModel(const std::string &path, int64_t batch) {
+absl::StatusOr<Loaded> loadModel(const std::string &path, int64_t batch,
+                                 const std::string &dtypePolicy = "") {
   frontend::ParseResult parsed = frontend::parseFile(path);
   if (parsed.error)
     return absl::InvalidArgumentError(parsed.error->str());
@@ -49,6 +50,12 @@ absl::StatusOr<Loaded> loadModel(const std::string &path, int64_t batch) {
   out.spec = frontend::trainingSpec(*parsed.program);
   out.spec.fit.batchSize = batch;
   out.spec.fit.epochs = 1;
+  if (!dtypePolicy.empty()) {
+    std::optional<ir::DtypePolicy> p = ir::dtypePolicyFromName(dtypePolicy);
+    if (!p)
+      return absl::InvalidArgumentError("unknown dtype policy " + dtypePolicy);
+    out.spec.dtypePolicy = *p;
+  }
   frontend::LowerResult lowered =
       frontend::lowerModel(*parsed.program, out.spec);
   if (lowered.error)
@@ -93,7 +100,7 @@ runtime::LabeledImages syntheticImages(int64_t count, int64_t rows,
 } // namespace
 
 int runTrainWorkload(const WorkloadOptions &o) {
-  auto loaded = loadModel(o.model, o.batch);
+  auto loaded = loadModel(o.model, o.batch, o.dtypePolicy);
   if (!loaded.ok())
     return fail(std::string(loaded.status().message()));
   // MNIST for models of its shape; random pixels and labels of the input's
@@ -195,7 +202,7 @@ int runTrainWorkload(const WorkloadOptions &o) {
 }
 
 int runCompileWorkload(const WorkloadOptions &o) {
-  auto loaded = loadModel(o.model, o.batch);
+  auto loaded = loadModel(o.model, o.batch, o.dtypePolicy);
   if (!loaded.ok())
     return fail(std::string(loaded.status().message()));
   auto train = passes::runTrainingPipeline(loaded->forward, loaded->spec, {});

@@ -18,6 +18,8 @@ struct WorkloadOptions {
   bool profile = false;   // also print the per-kernel table
   double peakGflops = 0;  // for the table's "% peak" column
   int compileThreads = 0; // codegen::CompileOptions::threads
+  // Replaces the model's compile dtype_policy when not empty.
+  std::string dtypePolicy;
 };
 
 // Times the training step (median ms/step over `repeats` runs), evaluation

@@ -166,9 +166,11 @@ void emitGatherBlock(KernelBuilder &kb, const GatherConv &g,
             Value *wRow = kb.add(wBase, kb.mul(i, g.k));
             std::vector<Value *> wv;
             for (const Slice &s : chunk)
-              wv.push_back(kb.load(g.wt, kb.add(wRow, s.offset), s.width));
+              wv.push_back(kb.computeOperand(
+                  kb.load(g.wt, kb.add(wRow, s.offset), s.width)));
             for (int64_t p = 0; p < npix; ++p) {
-              Value *xs = kb.loadF32(g.in, kb.add(xBase[p], i));
+              Value *xs =
+                  kb.computeOperand(kb.loadF32(g.in, kb.add(xBase[p], i)));
               for (int64_t s = 0; s < ns; ++s) {
                 Value *&accv = next[u * per + p * ns + s];
                 accv = kb.fma(kb.splat(chunk[s].width, xs), wv[s], accv);
@@ -460,9 +462,11 @@ void emitScatterBackwardData(KernelBuilder &kb, const ConvGeometry &c,
               Value *wRow = kb.add(wRow0, kb.mul(o, c.c));
               std::vector<Value *> wv;
               for (const Slice &s : chunk)
-                wv.push_back(kb.load(wt, kb.add(wRow, s.offset), s.width));
+                wv.push_back(kb.computeOperand(
+                    kb.load(wt, kb.add(wRow, s.offset), s.width)));
               for (int64_t px = 0; px < npix; ++px) {
-                Value *xs = kb.loadF32(dy, kb.add(dyPix, kb.add(o, px * c.o)));
+                Value *xs = kb.computeOperand(
+                    kb.loadF32(dy, kb.add(dyPix, kb.add(o, px * c.o))));
                 for (int64_t s = 0; s < ns; ++s) {
                   Value *&av = a[u * per + px * ns + s];
                   av = kb.fma(kb.splat(chunk[s].width, xs), wv[s], av);

@@ -59,18 +59,20 @@ Value *finish(const MatMulShape &s, Value *sum, Value *col, int width) {
 // A(i,k) and B(k, j..j+width) of the operands as stored (maybe transposed).
 Value *loadA(KernelBuilder &kb, const MatMulShape &s, Value *i, Value *k) {
   Value *idx = s.ta ? kb.add(kb.mul(k, s.m), i) : kb.add(kb.mul(i, s.k), k);
-  return kb.loadF32(kb.operand(0), idx);
+  return kb.computeOperand(kb.loadF32(kb.operand(0), idx));
 }
 
 Value *loadBRow(KernelBuilder &kb, const MatMulShape &s, Value *k, Value *j,
                 int width) {
   if (!s.tb)
-    return kb.load(kb.operand(1), kb.add(kb.mul(k, s.n), j), width);
+    return kb.computeOperand(
+        kb.load(kb.operand(1), kb.add(kb.mul(k, s.n), j), width));
   // Strided columns of a transposed B; only reached for transpose_a and
   // transpose_b together, which no gradient rule produces.
   Value *v = llvm::PoisonValue::get(kb.floatType(width));
   for (int l = 0; l < width; ++l) {
-    Value *e = kb.loadF32(kb.operand(1), kb.add(kb.mul(kb.add(j, l), s.k), k));
+    Value *e = kb.computeOperand(
+        kb.loadF32(kb.operand(1), kb.add(kb.mul(kb.add(j, l), s.k), k)));
     if (width == 1)
       return e;
     v = kb.b().CreateInsertElement(v, e, uint64_t(l));
@@ -195,20 +197,21 @@ void emitDotTile(KernelBuilder &kb, const MatMulShape &s, Value *row0, int rows,
   std::vector<Value *> sums(rows * cols, kb.f32(0.0f));
   if (kVec > 0) {
     std::vector<Value *> init(rows * cols, kb.splat(wk, 0.0f));
-    std::vector<Value *> acc =
-        kb.loopCarried(kb.i64(0), kb.i64(kVec), wk, init,
-                       [&](Value *k, const std::vector<Value *> &cur) {
-                         std::vector<Value *> a, next(cur.size());
-                         for (int r = 0; r < rows; ++r)
-                           a.push_back(kb.load(kb.operand(0), aIdx(r, k), wk));
-                         for (int c = 0; c < cols; ++c) {
-                           Value *bv = kb.load(kb.operand(1), bIdx(c, k), wk);
-                           for (int r = 0; r < rows; ++r)
-                             next[r * cols + c] =
-                                 kb.fma(a[r], bv, cur[r * cols + c]);
-                         }
-                         return next;
-                       });
+    std::vector<Value *> acc = kb.loopCarried(
+        kb.i64(0), kb.i64(kVec), wk, init,
+        [&](Value *k, const std::vector<Value *> &cur) {
+          std::vector<Value *> a, next(cur.size());
+          for (int r = 0; r < rows; ++r)
+            a.push_back(
+                kb.computeOperand(kb.load(kb.operand(0), aIdx(r, k), wk)));
+          for (int c = 0; c < cols; ++c) {
+            Value *bv =
+                kb.computeOperand(kb.load(kb.operand(1), bIdx(c, k), wk));
+            for (int r = 0; r < rows; ++r)
+              next[r * cols + c] = kb.fma(a[r], bv, cur[r * cols + c]);
+          }
+          return next;
+        });
     if (rows * cols == wk && kVec == s.k && (wk & (wk - 1)) == 0) {
       Value *all = transposeReduce(kb, acc, wk);
       for (int r = 0; r < rows; ++r) {
@@ -225,20 +228,21 @@ void emitDotTile(KernelBuilder &kb, const MatMulShape &s, Value *row0, int rows,
       sums[i] = kb.reduceAdd(acc[i]);
   }
   if (kVec < s.k)
-    sums =
-        kb.loopCarried(kb.i64(kVec), kb.i64(s.k), 1, sums,
-                       [&](Value *k, const std::vector<Value *> &cur) {
-                         std::vector<Value *> a, next(cur.size());
-                         for (int r = 0; r < rows; ++r)
-                           a.push_back(kb.loadF32(kb.operand(0), aIdx(r, k)));
-                         for (int c = 0; c < cols; ++c) {
-                           Value *bv = kb.loadF32(kb.operand(1), bIdx(c, k));
-                           for (int r = 0; r < rows; ++r)
-                             next[r * cols + c] =
-                                 kb.fma(a[r], bv, cur[r * cols + c]);
-                         }
-                         return next;
-                       });
+    sums = kb.loopCarried(
+        kb.i64(kVec), kb.i64(s.k), 1, sums,
+        [&](Value *k, const std::vector<Value *> &cur) {
+          std::vector<Value *> a, next(cur.size());
+          for (int r = 0; r < rows; ++r)
+            a.push_back(
+                kb.computeOperand(kb.loadF32(kb.operand(0), aIdx(r, k))));
+          for (int c = 0; c < cols; ++c) {
+            Value *bv =
+                kb.computeOperand(kb.loadF32(kb.operand(1), bIdx(c, k)));
+            for (int r = 0; r < rows; ++r)
+              next[r * cols + c] = kb.fma(a[r], bv, cur[r * cols + c]);
+          }
+          return next;
+        });
   for (int r = 0; r < rows; ++r)
     for (int c = 0; c < cols; ++c) {
       Value *col = kb.add(col0, c);

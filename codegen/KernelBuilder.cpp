@@ -1,5 +1,7 @@
 #include "codegen/KernelBuilder.h"
 
+#include "ir/AttrEnums.h"
+
 #include <llvm/Analysis/LoopInfo.h>
 #include <llvm/IR/Dominators.h>
 #include <llvm/IR/Intrinsics.h>
@@ -10,7 +12,8 @@ KernelBuilder::KernelBuilder(llvm::Module &module, llvm::Function *fn,
                              const ir::Graph &g, const ir::Op &op,
                              int vectorWidth)
     : module_(module), fn_(fn), builder_(module.getContext()), graph_(g),
-      op_(op), vectorWidth_(vectorWidth) {
+      op_(op), vectorWidth_(vectorWidth),
+      bfloat16_(ir::computeDtypeOf(op.attrs) == ir::ComputeDtype::Bfloat16) {
   llvm::BasicBlock *entry = llvm::BasicBlock::Create(ctx(), "entry", fn_);
   builder_.SetInsertPoint(entry);
   llvm::Value *argv = fn_->getArg(0);
@@ -273,6 +276,28 @@ void KernelBuilder::keepLoopsAsEmitted() {
     id->replaceOperandWith(0, id); // a loop ID refers to itself
     l->setLoopID(id);
   }
+}
+
+llvm::Value *KernelBuilder::computeOperand(llvm::Value *v) {
+  if (!bfloat16_)
+    return v;
+  auto &b = builder_;
+  llvm::Type *fTy = v->getType();
+  llvm::Type *iTy = b.getInt32Ty();
+  if (auto *vt = llvm::dyn_cast<llvm::FixedVectorType>(fTy))
+    iTy = llvm::FixedVectorType::get(iTy, vt->getNumElements());
+  auto c = [&](uint32_t x) { return llvm::ConstantInt::get(iTy, x); };
+  llvm::Value *bits = b.CreateBitCast(v, iTy);
+  // Round to nearest even on the upper 16 bits: add 0x7fff plus the kept
+  // part's lowest bit, then drop the lower half.
+  llvm::Value *odd = b.CreateAnd(b.CreateLShr(bits, c(16)), c(1));
+  llvm::Value *rounded = b.CreateAnd(
+      b.CreateAdd(bits, b.CreateAdd(odd, c(0x7fff))), c(0xffff0000u));
+  // A NaN stays a (quiet) NaN rather than carrying into the exponent.
+  llvm::Value *quiet =
+      b.CreateOr(b.CreateAnd(bits, c(0xffff0000u)), c(0x00400000u));
+  llvm::Value *isNan = b.CreateFCmpUNO(v, v);
+  return b.CreateBitCast(b.CreateSelect(isNan, quiet, rounded), fTy);
 }
 
 } // namespace cnnc::codegen

@@ -101,6 +101,14 @@ public:
   // Sets all `count` f32 elements from `begin` to zero.
   void zero(llvm::Value *base, llvm::Value *begin, llvm::Value *count);
 
+  // A contraction's operand (a float or a vector just loaded) as the op's
+  // compute_dtype (ir/AttrEnums.def) sees it: itself for float32; for
+  // bfloat16 rounded to the nearest bfloat16 (ties to even, NaN kept quiet,
+  // as vcvtneps2bf16 rounds) and widened back, so that the float32 FMAs
+  // that follow form the exact products of bfloat16 values and sum them in
+  // float32. The rounding is fused into the load, not a pass over memory.
+  llvm::Value *computeOperand(llvm::Value *v);
+
   // Float math on scalars or vectors.
   llvm::Type *floatType(int width);
   llvm::Value *splat(int width, llvm::Value *scalar);
@@ -132,6 +140,7 @@ private:
   const ir::Graph &graph_;
   const ir::Op &op_;
   int vectorWidth_;
+  bool bfloat16_; // the op's compute_dtype
   std::vector<llvm::Value *> args_;
   llvm::Value *tid_ = nullptr, *nthreads_ = nullptr;
 };

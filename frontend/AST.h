@@ -122,6 +122,7 @@ struct CompileStmt {
   ir::LossKind loss = ir::LossKind::CategoricalCrossentropy;
   ir::OptimizerSpec optimizer; // the chosen optimizer's defaults filled in
   bool accuracy = true;        // metrics=[accuracy]; true when omitted
+  ir::DtypePolicy dtypePolicy = ir::DtypePolicy::Float32; // dtype_policy=
 };
 
 struct FitStmt {

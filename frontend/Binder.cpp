@@ -647,22 +647,29 @@ bool Binder::readMetrics(const RawArg &a, bool &accuracy) {
 
 bool Binder::bindCompile(const RawStatement &s, CompileStmt &c) {
   c.loc = s.loc;
-  return forEachArg(s.args, "compile", s.loc, {"loss", "optimizer", "metrics"},
-                    {}, [&](const RawArg &a) {
-                      if (a.name == "loss") {
-                        size_t index = 0;
-                        if (!readChoice(a, "loss", kLosses, index))
-                          return false;
-                        c.loss =
-                            index == 0
-                                ? ir::LossKind::CategoricalCrossentropy
-                                : ir::LossKind::SparseCategoricalCrossentropy;
-                        return true;
-                      }
-                      if (a.name == "optimizer")
-                        return readOptimizer(a, c.optimizer);
-                      return readMetrics(a, c.accuracy);
-                    });
+  return forEachArg(
+      s.args, "compile", s.loc,
+      {"loss", "optimizer", "metrics", "dtype_policy"}, {},
+      [&](const RawArg &a) {
+        if (a.name == "dtype_policy") {
+          size_t index = 0;
+          if (!readChoice(a, "dtype_policy", ir::dtypePolicyNames(), index))
+            return false;
+          c.dtypePolicy = static_cast<ir::DtypePolicy>(index);
+          return true;
+        }
+        if (a.name == "loss") {
+          size_t index = 0;
+          if (!readChoice(a, "loss", kLosses, index))
+            return false;
+          c.loss = index == 0 ? ir::LossKind::CategoricalCrossentropy
+                              : ir::LossKind::SparseCategoricalCrossentropy;
+          return true;
+        }
+        if (a.name == "optimizer")
+          return readOptimizer(a, c.optimizer);
+        return readMetrics(a, c.accuracy);
+      });
 }
 
 bool Binder::readDataset(const RawArg &a, ir::FitSpec &out) {

@@ -23,6 +23,7 @@ ir::TrainingSpec trainingSpec(const Program &p) {
     spec.loss = p.compile->loss;
     spec.optimizer = p.compile->optimizer;
     spec.accuracyMetric = p.compile->accuracy;
+    spec.dtypePolicy = p.compile->dtypePolicy;
   }
   if (p.fit)
     spec.fit = p.fit->fit;

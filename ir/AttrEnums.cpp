@@ -26,4 +26,18 @@ const std::vector<std::string> &AttrEnum<FlipMode>::names() {
   return n;
 }
 
+const std::vector<std::string> &AttrEnum<ComputeDtype>::names() {
+  static const std::vector<std::string> n = {
+#define COMPUTE_DTYPE(Enum, Name) Name,
+#include "ir/AttrEnums.def"
+  };
+  return n;
+}
+
+ComputeDtype computeDtypeOf(const Attrs &attrs) {
+  if (!attrs.has(AttrName::ComputeDtype))
+    return ComputeDtype::Float32;
+  return attrEnumOf<ComputeDtype>(attrs).value_or(ComputeDtype::Float32);
+}
+
 } // namespace cnnc::ir

@@ -23,6 +23,10 @@ enum class FlipMode : uint8_t {
 #define FLIP_MODE(Enum, Name) Enum,
 #include "ir/AttrEnums.def"
 };
+enum class ComputeDtype : uint8_t {
+#define COMPUTE_DTYPE(Enum, Name) Enum,
+#include "ir/AttrEnums.def"
+};
 
 // Each enumerated attribute: the attribute that holds it and its spellings
 // in enum order.
@@ -37,6 +41,11 @@ template <> struct AttrEnum<ResampleInterpolation> {
 };
 template <> struct AttrEnum<FlipMode> {
   static constexpr AttrName attr = AttrName::Mode;
+  static const std::vector<std::string> &names();
+};
+
+template <> struct AttrEnum<ComputeDtype> {
+  static constexpr AttrName attr = AttrName::ComputeDtype;
   static const std::vector<std::string> &names();
 };
 
@@ -62,5 +71,8 @@ template <typename E> std::optional<E> attrEnumOf(const Attrs &attrs) {
 template <typename E> std::string attrEnumChoices() {
   return support::orList(AttrEnum<E>::names());
 }
+
+// A contraction's compute_dtype: float32 when absent.
+ComputeDtype computeDtypeOf(const Attrs &attrs);
 
 } // namespace cnnc::ir

@@ -22,6 +22,9 @@ enum OpFlags : unsigned {
   kPure = 0,
   kAlias = 1u << 0,
   kWritesOperands = 1u << 1,
+  // A multiply-accumulate contraction (convolutions, matmuls): the ops a
+  // dtype policy's compute_dtype applies to (ir/DtypePolicies.def).
+  kContracts = 1u << 2,
 };
 
 struct OpInfo {

@@ -1,6 +1,8 @@
 // The training recipe that comes with a model: loss, optimizer, fit settings.
 #pragma once
 
+#include "ir/DtypePolicy.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -139,6 +141,8 @@ struct TrainingSpec {
   LossKind loss = LossKind::CategoricalCrossentropy;
   OptimizerSpec optimizer;
   bool accuracyMetric = true;
+  // compile dtype_policy=NAME (ir/DtypePolicies.def); Keras's default.
+  DtypePolicy dtypePolicy = DtypePolicy::Float32;
   FitSpec fit;
 };
 

@@ -1,5 +1,6 @@
 #include "ir/Verifier.h"
 
+#include "ir/AttrEnums.h"
 #include "ir/ShapeRules.h"
 #include "support/Text.h"
 
@@ -90,6 +91,17 @@ static absl::Status verifyGraphUnescaped(const Graph &g) {
       return absl::InvalidArgumentError(
           fmt::format("{}: attribute '{}' must be {}", where(op, i),
                       attrName(*bad), attrTypeName(attrInfo(*bad).type)));
+    if (op.attrs.has(AttrName::ComputeDtype)) {
+      if (!(opInfo(op.kind).flags & kContracts))
+        return absl::InvalidArgumentError(fmt::format(
+            "{}: attribute 'compute_dtype' is only for contractions "
+            "(convolutions and matmuls)",
+            where(op, i)));
+      if (!attrEnumOf<ComputeDtype>(op.attrs))
+        return absl::InvalidArgumentError(
+            fmt::format("{}: attribute 'compute_dtype' must be {}",
+                        where(op, i), attrEnumChoices<ComputeDtype>()));
+    }
     auto expected = inferResultTypes(op.kind, operandTypes, op.attrs);
     if (!expected.ok())
       return absl::InvalidArgumentError(fmt::format(

@@ -4,6 +4,7 @@
 
 #include "passes/Autodiff.h"
 #include "passes/DeadCode.h"
+#include "passes/DtypePolicy.h"
 #include "passes/EvalGraph.h"
 #include "passes/Fusion.h"
 #include "passes/MemoryPlan.h"
@@ -374,6 +375,20 @@ std::vector<PassInfo> makePasses() {
        {},
        [](ir::Graph &g, const PassOptions &, PassContext &) {
          return fuseOps(g);
+       },
+       nullptr});
+  passes.push_back(
+      {"dtype-policy",
+       "give every convolution and matmul the policy's compute_dtype "
+       "(passes/DtypePolicy.h)",
+       {{"policy", PassOptionKind::Choice, "float32", "the Keras dtype policy",
+         ir::dtypePolicyNames()}},
+       [](ir::Graph &g, const PassOptions &o, PassContext &) {
+         // The option parser admits only the table's names.
+         applyDtypePolicy(
+             g, ir::dtypePolicyFromName(o.getString("policy", "float32"))
+                    .value_or(ir::DtypePolicy::Float32));
+         return absl::OkStatus();
        },
        nullptr});
   return passes;

@@ -26,8 +26,16 @@ PassInvocation invocation(const char *name, PassOptions options = {}) {
 // the pass computes exactly the learning rate the spec holds.
 std::string exact(double v) { return fmt::format("{}", v); }
 
-std::vector<PassInvocation> withCleanup(PassInvocation first) {
-  return {std::move(first), invocation("dce"), invocation("fusion")};
+std::vector<PassInvocation> withCleanup(PassInvocation first,
+                                        ir::DtypePolicy policy) {
+  std::vector<PassInvocation> p = {std::move(first), invocation("dce"),
+                                   invocation("fusion")};
+  if (policy != ir::DtypePolicy::Float32) {
+    PassOptions o;
+    o.set("policy", ir::dtypePolicyName(policy));
+    p.push_back(invocation("dtype-policy", std::move(o)));
+  }
+  return p;
 }
 
 absl::StatusOr<ir::Graph> run(const ir::Graph &forward,
@@ -42,28 +50,30 @@ absl::StatusOr<ir::Graph> run(const ir::Graph &forward,
 
 } // namespace
 
-std::vector<PassInvocation> trainingPipeline(const ir::OptimizerSpec &opt) {
+std::vector<PassInvocation> trainingPipeline(const ir::OptimizerSpec &opt,
+                                             ir::DtypePolicy policy) {
   PassOptions o;
   o.set("optimizer", ir::optimizerInfo(opt.kind).name);
   o.set("learning_rate", exact(opt.learningRate));
   for (const ir::OptimizerArg &a : ir::optimizerArgs(opt.kind))
     o.set(a.name,
           a.flag ? (opt.*a.flag ? "true" : "false") : exact(opt.*a.number));
-  return withCleanup(invocation("autodiff", std::move(o)));
+  return withCleanup(invocation("autodiff", std::move(o)), policy);
 }
 
-std::vector<PassInvocation> evalPipeline() {
-  return withCleanup(invocation("eval"));
+std::vector<PassInvocation> evalPipeline(ir::DtypePolicy policy) {
+  return withCleanup(invocation("eval"), policy);
 }
 
-std::vector<PassInvocation> predictPipeline() {
-  return withCleanup(invocation("predict"));
+std::vector<PassInvocation> predictPipeline(ir::DtypePolicy policy) {
+  return withCleanup(invocation("predict"), policy);
 }
 
 std::vector<std::string> compilePipelinePassNames() {
   std::vector<std::string> names;
-  for (const auto &pipeline :
-       {trainingPipeline({}), evalPipeline(), predictPipeline()})
+  const ir::DtypePolicy mixed = ir::DtypePolicy::MixedBfloat16;
+  for (const auto &pipeline : {trainingPipeline({}, mixed), evalPipeline(mixed),
+                               predictPipeline(mixed)})
     for (const PassInvocation &inv : pipeline)
       if (std::find(names.begin(), names.end(), inv.pass->name) == names.end())
         names.push_back(inv.pass->name);
@@ -73,17 +83,20 @@ std::vector<std::string> compilePipelinePassNames() {
 absl::StatusOr<ir::Graph> runTrainingPipeline(const ir::Graph &forward,
                                               const ir::TrainingSpec &spec,
                                               const PipelineOptions &options) {
-  return run(forward, trainingPipeline(spec.optimizer), options);
+  return run(forward, trainingPipeline(spec.optimizer, spec.dtypePolicy),
+             options);
 }
 
 absl::StatusOr<ir::Graph> runEvalPipeline(const ir::Graph &forward,
-                                          const PipelineOptions &options) {
-  return run(forward, evalPipeline(), options);
+                                          const PipelineOptions &options,
+                                          ir::DtypePolicy policy) {
+  return run(forward, evalPipeline(policy), options);
 }
 
 absl::StatusOr<ir::Graph> runPredictPipeline(const ir::Graph &forward,
-                                             const PipelineOptions &options) {
-  return run(forward, predictPipeline(), options);
+                                             const PipelineOptions &options,
+                                             ir::DtypePolicy policy) {
+  return run(forward, predictPipeline(policy), options);
 }
 
 } // namespace cnnc::passes

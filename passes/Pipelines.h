@@ -18,12 +18,17 @@ namespace cnnc::passes {
 
 using PipelineOptions = PassInstrumentation;
 
-// autodiff{the optimizer's options} -> dce -> fusion
-std::vector<PassInvocation> trainingPipeline(const ir::OptimizerSpec &opt);
-// eval -> dce -> fusion
-std::vector<PassInvocation> evalPipeline();
-// predict -> dce -> fusion
-std::vector<PassInvocation> predictPipeline();
+// autodiff{the optimizer's options} -> dce -> fusion, then
+// dtype-policy{policy} unless the policy is float32.
+std::vector<PassInvocation>
+trainingPipeline(const ir::OptimizerSpec &opt,
+                 ir::DtypePolicy policy = ir::DtypePolicy::Float32);
+// eval -> dce -> fusion (-> dtype-policy)
+std::vector<PassInvocation>
+evalPipeline(ir::DtypePolicy policy = ir::DtypePolicy::Float32);
+// predict -> dce -> fusion (-> dtype-policy)
+std::vector<PassInvocation>
+predictPipeline(ir::DtypePolicy policy = ir::DtypePolicy::Float32);
 
 // The distinct names of the passes the three pipelines run, in order.
 std::vector<std::string> compilePipelinePassNames();
@@ -32,9 +37,11 @@ std::vector<std::string> compilePipelinePassNames();
 absl::StatusOr<ir::Graph> runTrainingPipeline(const ir::Graph &forward,
                                               const ir::TrainingSpec &spec,
                                               const PipelineOptions &options);
-absl::StatusOr<ir::Graph> runEvalPipeline(const ir::Graph &forward,
-                                          const PipelineOptions &options);
-absl::StatusOr<ir::Graph> runPredictPipeline(const ir::Graph &forward,
-                                             const PipelineOptions &options);
+absl::StatusOr<ir::Graph>
+runEvalPipeline(const ir::Graph &forward, const PipelineOptions &options,
+                ir::DtypePolicy policy = ir::DtypePolicy::Float32);
+absl::StatusOr<ir::Graph>
+runPredictPipeline(const ir::Graph &forward, const PipelineOptions &options,
+                   ir::DtypePolicy policy = ir::DtypePolicy::Float32);
 
 } // namespace cnnc::passes

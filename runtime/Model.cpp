@@ -377,13 +377,13 @@ absl::StatusOr<Executor *> Model::trainExecutor(int64_t batch) {
 
 absl::StatusOr<Executor *> Model::evalExecutor(int64_t batch) {
   return cachedExecutor(eval_, batch, [&](const ir::Graph &fwd) {
-    return passes::runEvalPipeline(fwd, pipeline_);
+    return passes::runEvalPipeline(fwd, pipeline_, spec_.dtypePolicy);
   });
 }
 
 absl::StatusOr<Executor *> Model::predictExecutor(int64_t batch) {
   return cachedExecutor(predict_, batch, [&](const ir::Graph &fwd) {
-    return passes::runPredictPipeline(fwd, pipeline_);
+    return passes::runPredictPipeline(fwd, pipeline_, spec_.dtypePolicy);
   });
 }
 

@@ -1,6 +1,7 @@
 #include "tools/CommandLine.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <charconv>
@@ -40,8 +41,12 @@ Actions:
                           graph after every pass, the kernels' LLVM IR or
                           their assembly
 
-Overrides of the fit statement:
+Overrides of the compile and fit statements:
   --epochs N  --batch-size N  --learning-rate X  --seed N  --no-shuffle
+  --dtype-policy float32|mixed_bfloat16
+                          the compile statement's dtype_policy: with
+                          mixed_bfloat16, convolutions and matmuls take
+                          bfloat16 operands and sum in float32
   --data DIR              directory of the IDX files (default: data/mnist),
                           or the image folder instead of the fit statement's
   --limit N               use only the first N training images
@@ -202,6 +207,16 @@ Result<Options> parseCommandLine(const std::vector<std::string> &args) {
                            "or 1e-3, got '{}'",
                            v));
          o.learningRate = *x;
+         return Status();
+       }},
+      {"--dtype-policy",
+       [&](const std::string &v) -> Status {
+         const std::vector<std::string> &names = dtypePolicies();
+         if (std::find(names.begin(), names.end(), v) == names.end())
+           return flagError("--dtype-policy",
+                            fmt::format("expects {}, got '{}'",
+                                        fmt::join(names, " or "), v));
+         o.dtypePolicy = v;
          return Status();
        }},
       {"--emit",

@@ -20,6 +20,7 @@ struct Options {
   std::string emit;       // ir | train-ir | fused-ir | llvm | asm
   std::optional<int64_t> epochs, batchSize, limit, threads;
   std::optional<double> learningRate;
+  std::optional<std::string> dtypePolicy; // --dtype-policy
   std::optional<uint64_t> seed;
   bool noShuffle = false, profile = false;
   std::string dataDir, historyPath, plotPath, savePath, loadPath;

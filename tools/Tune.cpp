@@ -83,6 +83,7 @@ int runTune(const Options &opt) {
   CompileOptions &co = to.compile;
   co.batchSize = opt.batchSize;
   co.learningRate = opt.learningRate;
+  co.dtypePolicy = opt.dtypePolicy;
   co.seed = opt.seed;
   if (opt.noShuffle)
     co.shuffle = false;

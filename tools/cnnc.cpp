@@ -247,6 +247,7 @@ int run(const tools::Options &opt) {
   co.epochs = opt.epochs;
   co.batchSize = opt.batchSize;
   co.learningRate = opt.learningRate;
+  co.dtypePolicy = opt.dtypePolicy;
   co.seed = opt.seed;
   if (opt.noShuffle)
     co.shuffle = false;
@@ -361,6 +362,11 @@ int run(const tools::Options &opt) {
     int64_t batch = std::min(config.batchSize, count);
     fmt::print("Training on {} images, batch {}, {} threads, {} epochs\n",
                count, batch, model.threads(), config.epochs);
+    if (config.dtypePolicy != "float32")
+      fmt::print("Dtype policy {}: convolutions and matmuls take bfloat16 "
+                 "operands and sum in float32; emulated with float32 FMAs "
+                 "(no AVX512_BF16 kernels yet), so not faster\n",
+                 config.dtypePolicy);
     std::fflush(stdout);
     FitOptions fo;
     fo.limit = opt.limit.value_or(0);

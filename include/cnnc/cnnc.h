@@ -195,6 +195,10 @@ struct CNNC_API ImagePredictions {
 // Compiling
 //===----------------------------------------------------------------------===//
 
+// The dtype policies CompileOptions::dtypePolicy accepts, in Keras's
+// spelling ("float32", "mixed_bfloat16").
+CNNC_API const std::vector<std::string> &dtypePolicies();
+
 // Overrides of the model's compile and fit statements; unset keeps the
 // statement's value (or Keras's default).
 struct CompileOptions {
@@ -211,6 +215,10 @@ struct CompileOptions {
   std::optional<std::string> callbacks;
   std::optional<uint64_t> seed;
   std::optional<bool> shuffle;
+  // Keras's dtype policy: "float32" or "mixed_bfloat16" (convolutions and
+  // matmuls take bfloat16 operands and sum in float32; weights, optimizer
+  // state, loss and softmax stay float32). See docs/dsl.md.
+  std::optional<std::string> dtypePolicy;
   int threads = 0; // worker threads; 0: one per available core (max 1024)
 };
 
@@ -243,6 +251,7 @@ struct TrainingConfig {
   // The fit statement's classes=[...]: the labels kept, in the order they
   // are renumbered 0..k-1 (Model::dataset applies it); empty: all classes.
   std::vector<int64_t> classes;
+  std::string dtypePolicy = "float32"; // compile dtype_policy=
 };
 
 // What Model::loadWeightsByName did, weight by weight ("conv2d.kernel").

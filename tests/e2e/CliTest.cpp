@@ -298,6 +298,26 @@ TEST_F(CliTest, EmitIrPrintsTheForwardAndTrainingGraphs) {
   EXPECT_NE(train.out.find("adam_update("), std::string::npos);
 }
 
+// --dtype-policy replaces the compile statement's dtype_policy; the
+// step's graph shows the policy on its contractions.
+TEST_F(CliTest, DtypePolicyFlag) {
+  expectOneLineError(run(kModel + " --dtype-policy float16"),
+                     "--dtype-policy: expects float32 or mixed_bfloat16, got "
+                     "'float16'");
+  RunResult f32 = run(kModel + " --emit=fused-ir");
+  EXPECT_EQ(f32.status, 0) << f32.err;
+  EXPECT_EQ(f32.out.find("compute_dtype"), std::string::npos);
+  RunResult bf16 =
+      run(kModel + " --emit=fused-ir --dtype-policy mixed_bfloat16");
+  EXPECT_EQ(bf16.status, 0) << bf16.err;
+  EXPECT_NE(
+      bf16.out.find("conv2d_fused(%x, %conv2d.kernel, %conv2d.bias, %step) "
+                    "{activation = \"relu\", compute_dtype = "
+                    "\"bfloat16\""),
+      std::string::npos)
+      << bf16.out.substr(0, 2000);
+}
+
 TEST_F(CliTest, MissingOrBrokenDataIsNamed) {
   expectOneLineError(
       run(kModel + " --train --data " + (dir_ / "none").string()),

@@ -73,12 +73,16 @@ Snapshot train(const ir::Graph &g, int threads, int steps,
     for (int64_t i = 0; i < g.type(labels).numElements(); ++i)
       e.i32(labels)[i] = static_cast<int32_t>(rng() % 10);
     *e.i32(g.findValue("step")) = s;
+    // The runtime feeds the rate each step (docs/ir.md); without it the
+    // weights would not move and their comparison below would say little.
+    *e.f32(g.findValue("learning_rate")) = 0.01f;
     e.run(pool);
     if (ref) {
       (*ref)[x].assign(e.f32(x), e.f32(x) + g.type(x).numElements());
       (*ref)[labels].assign(e.i32(labels),
                             e.i32(labels) + g.type(labels).numElements());
       (*ref)[g.findValue("step")] = {static_cast<double>(s)};
+      (*ref)[g.findValue("learning_rate")] = {static_cast<double>(0.01f)};
       absl::Status st = ref->run();
       EXPECT_TRUE(st.ok()) << st;
       refLosses->emplace_back((*ref)[g.output("loss")][0],

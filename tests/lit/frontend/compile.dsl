@@ -80,6 +80,16 @@
 # COMPILE-POSITIONAL-ARGUMENT-NEXT: {{^}}  compile adam{{$}}
 # COMPILE-POSITIONAL-ARGUMENT-NEXT: {{^}}          ^{{$}}
 
+# RUN: not %cnnc %t/unknown-dtype-policy.dsl 2>&1 | %{check} --check-prefix=UNKNOWN-DTYPE-POLICY
+# UNKNOWN-DTYPE-POLICY:      {{^.*}}/unknown-dtype-policy.dsl:6:22: error: unknown dtype_policy 'mixed_float16'; did you mean 'mixed_bfloat16'?{{$}}
+# UNKNOWN-DTYPE-POLICY-NEXT: {{^}}  compile dtype_policy=mixed_float16{{$}}
+# UNKNOWN-DTYPE-POLICY-NEXT: {{^}}                       ^{{$}}
+
+# RUN: not %cnnc %t/dtype-policy-string.dsl 2>&1 | %{check} --check-prefix=DTYPE-POLICY-STRING
+# DTYPE-POLICY-STRING:      {{^.*}}/dtype-policy-string.dsl:6:22: error: dtype_policy expects one of float32, mixed_bfloat16, got a string{{$}}
+# DTYPE-POLICY-STRING-NEXT: {{^}}  compile dtype_policy="bfloat16"{{$}}
+# DTYPE-POLICY-STRING-NEXT: {{^}}                       ^{{$}}
+
 #--- unknown-loss.dsl
 model m {
   input shape=(28, 28, 1)
@@ -185,3 +195,17 @@ model m {
   dense units=10 activation=softmax
 }
 compile adam
+#--- unknown-dtype-policy.dsl
+model m {
+  input shape=(28, 28, 1)
+  flatten
+  dense units=10 activation=softmax
+}
+compile dtype_policy=mixed_float16
+#--- dtype-policy-string.dsl
+model m {
+  input shape=(28, 28, 1)
+  flatten
+  dense units=10 activation=softmax
+}
+compile dtype_policy="bfloat16"

@@ -1,0 +1,142 @@
+// The mixed_bfloat16 dtype policy on the tutorial's training step, through
+// the pipelines, the JIT and the executor. With SGD at learning rate 1 a
+// step moves each weight by minus its gradient, so the weights after one
+// step give the gradients. Under mixed_bfloat16 every gradient tensor must
+// agree with float32's to the documented tolerance (docs/dsl.md, "Dtype
+// policies"): relative L2 error at most kGradientTolerance (measured
+// 0.07-8 %: bfloat16 rounding flips a few max-pool choices and ReLUs, each
+// moving a whole gradient element), yet differ (the policy is in effect);
+// the loss to kLossTolerance; and the step stays bit-identical across
+// thread counts.
+#include "frontend/Frontend.h"
+#include "ir/AttrEnums.h"
+#include "passes/Pipelines.h"
+#include "runtime/Executor.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <random>
+
+namespace cnnc::testing {
+namespace {
+
+constexpr double kGradientTolerance = 0.15;
+constexpr double kLossTolerance = 5e-3;
+
+struct Step {
+  float loss = 0;
+  std::map<std::string, std::vector<float>> before, after;
+};
+
+ir::Graph trainingGraph(ir::DtypePolicy policy) {
+  auto parsed = frontend::parseFile(CNNC_SOURCE_DIR "/models/mnist.dsl");
+  EXPECT_FALSE(parsed.error) << parsed.error->str();
+  ir::TrainingSpec spec = frontend::trainingSpec(*parsed.program);
+  spec.fit.batchSize = 32;
+  spec.optimizer = ir::OptimizerSpec{};
+  spec.optimizer.kind = ir::OptimizerKind::SGD;
+  spec.optimizer.learningRate = 1.0;
+  spec.dtypePolicy = policy;
+  auto lowered = frontend::lowerModel(*parsed.program, spec);
+  EXPECT_FALSE(lowered.error) << lowered.error->str();
+  auto g = passes::runTrainingPipeline(lowered.model->forward, spec, {});
+  EXPECT_TRUE(g.ok()) << g.status();
+  return g.ok() ? *std::move(g) : ir::Graph("none");
+}
+
+// One step from the same weights and batch whatever the graph.
+Step step(const ir::Graph &g, int threads) {
+  runtime::ParamStore store;
+  auto ex = runtime::Executor::create(g, store);
+  EXPECT_TRUE(ex.ok()) << ex.status();
+  if (!ex.ok())
+    return {};
+  runtime::Executor &e = **ex;
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-0.1f, 0.1f), px(0, 1);
+  Step out;
+  for (const std::string &name : store.names()) {
+    const ir::TensorType *t = store.typeOf(name);
+    float *p = store.find(name);
+    for (int64_t i = 0; i < t->numElements(); ++i)
+      p[i] = u(rng);
+    out.before[name].assign(p, p + t->numElements());
+  }
+  ir::ValueId x = g.findValue("x"), labels = g.findValue("labels");
+  for (int64_t i = 0; i < g.type(x).numElements(); ++i)
+    e.f32(x)[i] = px(rng) < 0.7f ? 0.0f : px(rng);
+  for (int64_t i = 0; i < g.type(labels).numElements(); ++i)
+    e.i32(labels)[i] = static_cast<int32_t>(rng() % 10);
+  *e.i32(g.findValue("step")) = 1;
+  *e.f32(g.findValue("learning_rate")) = 1.0f;
+  runtime::ThreadPool pool(threads);
+  e.run(pool);
+  out.loss = e.f32(g.output("loss"))[0];
+  for (const std::string &name : store.names())
+    out.after[name].assign(
+        store.find(name), store.find(name) + store.typeOf(name)->numElements());
+  return out;
+}
+
+TEST(MixedPrecision, PolicyMarksEveryContraction) {
+  for (ir::DtypePolicy policy :
+       {ir::DtypePolicy::Float32, ir::DtypePolicy::MixedBfloat16}) {
+    ir::Graph g = trainingGraph(policy);
+    int contractions = 0, marked = 0;
+    for (const ir::Op &op : g.ops()) {
+      bool contracts = ir::opInfo(op.kind).flags & ir::kContracts;
+      contractions += contracts;
+      marked += ir::computeDtypeOf(op.attrs) == ir::ComputeDtype::Bfloat16;
+      EXPECT_TRUE(contracts || !op.attrs.has(ir::AttrName::ComputeDtype))
+          << ir::opName(op.kind);
+    }
+    // Two convolutions and two dense layers, forward and backward.
+    EXPECT_GE(contractions, 10);
+    EXPECT_EQ(marked, policy == ir::DtypePolicy::Float32 ? 0 : contractions);
+  }
+}
+
+TEST(MixedPrecision, GradientsAgreeWithFloat32) {
+  ir::Graph f32 = trainingGraph(ir::DtypePolicy::Float32);
+  ir::Graph bf16 = trainingGraph(ir::DtypePolicy::MixedBfloat16);
+  Step want = step(f32, 1);
+  Step got = step(bf16, 1);
+  ASSERT_FALSE(want.after.empty());
+  EXPECT_NEAR(got.loss, want.loss, kLossTolerance * want.loss);
+  int differing = 0;
+  for (const auto &[name, w0] : want.before) {
+    const std::vector<float> &w1 = want.after.at(name),
+                             &b0 = got.before.at(name),
+                             &b1 = got.after.at(name);
+    ASSERT_EQ(w0, b0) << name << ": not the same starting weights";
+    double err = 0, norm = 0;
+    for (size_t i = 0; i < w0.size(); ++i) {
+      double gw = double(w0[i]) - w1[i], gb = double(b0[i]) - b1[i];
+      err += (gb - gw) * (gb - gw);
+      norm += gw * gw;
+    }
+    ASSERT_GT(norm, 0) << name << ": no gradient";
+    double rel = std::sqrt(err / norm);
+    EXPECT_LE(rel, kGradientTolerance) << name;
+    differing += rel > 0;
+    std::printf("%-16s relative L2 error of the gradient %.2e\n", name.c_str(),
+                rel);
+  }
+  EXPECT_GT(differing, 0) << "mixed_bfloat16 computed float32's gradients";
+}
+
+TEST(MixedPrecision, BitIdenticalAcrossThreadCounts) {
+  ir::Graph bf16 = trainingGraph(ir::DtypePolicy::MixedBfloat16);
+  Step one = step(bf16, 1);
+  for (int threads : {2, 3, 4}) {
+    Step other = step(bf16, threads);
+    EXPECT_EQ(std::memcmp(&one.loss, &other.loss, 4), 0) << threads;
+    for (const auto &[name, w] : one.after)
+      EXPECT_TRUE(other.after.at(name) == w) << name << ", " << threads;
+  }
+}
+
+} // namespace
+} // namespace cnnc::testing
