@@ -347,7 +347,8 @@ void emitBackwardFilter(KernelBuilder &kb, Value *db, const GradSource &src) {
           dv.push_back(kb.computeOperand(
               aligned ? loadGrad(kb, c, src, n, oh, ow, s.offset, s.width,
                                  pcs[p / src.pw], p % src.pw, &memo)
-                      : loadGrad(kb, c, src, n, oh, ow, s.offset, s.width)));
+                      : loadGrad(kb, c, src, n, oh, ow, s.offset, s.width),
+              src.pooled() ? -1 : 1));
         for (int64_t t = 0; t < nt; ++t) {
           Value *xIdx =
               kb.add(kb.mul(kb.add(kb.add(xPix0, p * c.sw),
@@ -358,7 +359,7 @@ void emitBackwardFilter(KernelBuilder &kb, Value *db, const GradSource &src) {
             Value *&xs = loaded[{plan.allTaps ? t / c.kw : t,
                                  plan.allTaps ? p * c.sw + t % c.kw : p, ci}];
             if (!xs)
-              xs = kb.computeOperand(kb.loadF32(x, kb.add(xIdx, ci)));
+              xs = kb.computeOperand(kb.loadF32(x, kb.add(xIdx, ci)), 0);
             for (int64_t s = 0; s < ns; ++s) {
               Value *&av = a[u * per + (t * nc + ci) * ns + s];
               av = kb.fma(kb.splat(chunk[s].width, xs), dv[s], av);

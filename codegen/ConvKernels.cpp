@@ -167,10 +167,10 @@ void emitGatherBlock(KernelBuilder &kb, const GatherConv &g,
             std::vector<Value *> wv;
             for (const Slice &s : chunk)
               wv.push_back(kb.computeOperand(
-                  kb.load(g.wt, kb.add(wRow, s.offset), s.width)));
+                  kb.load(g.wt, kb.add(wRow, s.offset), s.width), 1));
             for (int64_t p = 0; p < npix; ++p) {
               Value *xs =
-                  kb.computeOperand(kb.loadF32(g.in, kb.add(xBase[p], i)));
+                  kb.computeOperand(kb.loadF32(g.in, kb.add(xBase[p], i)), 0);
               for (int64_t s = 0; s < ns; ++s) {
                 Value *&accv = next[u * per + p * ns + s];
                 accv = kb.fma(kb.splat(chunk[s].width, xs), wv[s], accv);
@@ -463,10 +463,10 @@ void emitScatterBackwardData(KernelBuilder &kb, const ConvGeometry &c,
               std::vector<Value *> wv;
               for (const Slice &s : chunk)
                 wv.push_back(kb.computeOperand(
-                    kb.load(wt, kb.add(wRow, s.offset), s.width)));
+                    kb.load(wt, kb.add(wRow, s.offset), s.width), 1));
               for (int64_t px = 0; px < npix; ++px) {
                 Value *xs = kb.computeOperand(
-                    kb.loadF32(dy, kb.add(dyPix, kb.add(o, px * c.o))));
+                    kb.loadF32(dy, kb.add(dyPix, kb.add(o, px * c.o))), 0);
                 for (int64_t s = 0; s < ns; ++s) {
                   Value *&av = a[u * per + px * ns + s];
                   av = kb.fma(kb.splat(chunk[s].width, xs), wv[s], av);

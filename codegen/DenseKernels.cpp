@@ -59,20 +59,20 @@ Value *finish(const MatMulShape &s, Value *sum, Value *col, int width) {
 // A(i,k) and B(k, j..j+width) of the operands as stored (maybe transposed).
 Value *loadA(KernelBuilder &kb, const MatMulShape &s, Value *i, Value *k) {
   Value *idx = s.ta ? kb.add(kb.mul(k, s.m), i) : kb.add(kb.mul(i, s.k), k);
-  return kb.computeOperand(kb.loadF32(kb.operand(0), idx));
+  return kb.computeOperand(kb.loadF32(kb.operand(0), idx), 0);
 }
 
 Value *loadBRow(KernelBuilder &kb, const MatMulShape &s, Value *k, Value *j,
                 int width) {
   if (!s.tb)
     return kb.computeOperand(
-        kb.load(kb.operand(1), kb.add(kb.mul(k, s.n), j), width));
+        kb.load(kb.operand(1), kb.add(kb.mul(k, s.n), j), width), 1);
   // Strided columns of a transposed B; only reached for transpose_a and
   // transpose_b together, which no gradient rule produces.
   Value *v = llvm::PoisonValue::get(kb.floatType(width));
   for (int l = 0; l < width; ++l) {
     Value *e = kb.computeOperand(
-        kb.loadF32(kb.operand(1), kb.add(kb.mul(kb.add(j, l), s.k), k)));
+        kb.loadF32(kb.operand(1), kb.add(kb.mul(kb.add(j, l), s.k), k)), 1);
     if (width == 1)
       return e;
     v = kb.b().CreateInsertElement(v, e, uint64_t(l));
@@ -203,10 +203,10 @@ void emitDotTile(KernelBuilder &kb, const MatMulShape &s, Value *row0, int rows,
           std::vector<Value *> a, next(cur.size());
           for (int r = 0; r < rows; ++r)
             a.push_back(
-                kb.computeOperand(kb.load(kb.operand(0), aIdx(r, k), wk)));
+                kb.computeOperand(kb.load(kb.operand(0), aIdx(r, k), wk), 0));
           for (int c = 0; c < cols; ++c) {
             Value *bv =
-                kb.computeOperand(kb.load(kb.operand(1), bIdx(c, k), wk));
+                kb.computeOperand(kb.load(kb.operand(1), bIdx(c, k), wk), 1);
             for (int r = 0; r < rows; ++r)
               next[r * cols + c] = kb.fma(a[r], bv, cur[r * cols + c]);
           }
@@ -234,10 +234,10 @@ void emitDotTile(KernelBuilder &kb, const MatMulShape &s, Value *row0, int rows,
           std::vector<Value *> a, next(cur.size());
           for (int r = 0; r < rows; ++r)
             a.push_back(
-                kb.computeOperand(kb.loadF32(kb.operand(0), aIdx(r, k))));
+                kb.computeOperand(kb.loadF32(kb.operand(0), aIdx(r, k)), 0));
           for (int c = 0; c < cols; ++c) {
             Value *bv =
-                kb.computeOperand(kb.loadF32(kb.operand(1), bIdx(c, k)));
+                kb.computeOperand(kb.loadF32(kb.operand(1), bIdx(c, k)), 1);
             for (int r = 0; r < rows; ++r)
               next[r * cols + c] = kb.fma(a[r], bv, cur[r * cols + c]);
           }

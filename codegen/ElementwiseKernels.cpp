@@ -43,6 +43,14 @@ template <typename F> void emitUnary(KernelBuilder &kb, F f) {
   });
 }
 
+} // namespace
+
+void emitRoundToBfloat16(KernelBuilder &kb) {
+  emitUnary(kb, [&](llvm::Value *x, int) { return kb.roundToBfloat16(x); });
+}
+
+namespace {
+
 llvm::Value *select0(KernelBuilder &kb, llvm::Value *cond, llvm::Value *v,
                      int w) {
   return kb.b().CreateSelect(cond, v, kb.splat(w, 0.0f));

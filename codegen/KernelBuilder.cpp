@@ -278,9 +278,18 @@ void KernelBuilder::keepLoopsAsEmitted() {
   }
 }
 
-llvm::Value *KernelBuilder::computeOperand(llvm::Value *v) {
+llvm::Value *KernelBuilder::computeOperand(llvm::Value *v, int operand) {
   if (!bfloat16_)
     return v;
+  if (operand >= 0 && operand < static_cast<int>(op_.operands.size())) {
+    int32_t def = graph_.value(op_.operands[operand]).definingOp;
+    if (def >= 0 && graph_.ops()[def].kind == ir::OpKind::RoundToBfloat16)
+      return v;
+  }
+  return roundToBfloat16(v);
+}
+
+llvm::Value *KernelBuilder::roundToBfloat16(llvm::Value *v) {
   auto &b = builder_;
   llvm::Type *fTy = v->getType();
   llvm::Type *iTy = b.getInt32Ty();

@@ -101,13 +101,17 @@ public:
   // Sets all `count` f32 elements from `begin` to zero.
   void zero(llvm::Value *base, llvm::Value *begin, llvm::Value *count);
 
-  // A contraction's operand (a float or a vector just loaded) as the op's
-  // compute_dtype (ir/AttrEnums.def) sees it: itself for float32; for
-  // bfloat16 rounded to the nearest bfloat16 (ties to even, NaN kept quiet,
-  // as vcvtneps2bf16 rounds) and widened back, so that the float32 FMAs
-  // that follow form the exact products of bfloat16 values and sum them in
-  // float32. The rounding is fused into the load, not a pass over memory.
-  llvm::Value *computeOperand(llvm::Value *v);
+  // v (a float or a vector) rounded to the nearest bfloat16 (ties to even,
+  // NaN kept quiet, as vcvtneps2bf16 rounds) and widened back to float32.
+  llvm::Value *roundToBfloat16(llvm::Value *v);
+  // A value just loaded from contraction operand `operand` (-1: computed
+  // from several operands, as a prologue does) as the op's compute_dtype
+  // (ir/AttrEnums.def) sees it: itself for float32; for bfloat16 rounded,
+  // so that the float32 FMAs that follow form the exact products of
+  // bfloat16 values and sum them in float32 — unless the operand comes from
+  // round_to_bfloat16 (the dtype-policy pass rounds each operand once per
+  // step) and is bfloat16 already.
+  llvm::Value *computeOperand(llvm::Value *v, int operand);
 
   // Float math on scalars or vectors.
   llvm::Type *floatType(int width);

@@ -489,6 +489,13 @@ absl::StatusOr<Types> conv2dBackwardFilterFusedShape(OpKind k, const Types &in,
   return result;
 }
 
+// The operand rounded to bfloat16, still f32 (passes/DtypePolicy.h).
+absl::StatusOr<Types> roundToBfloat16Shape(OpKind k, const Types &in,
+                                           const Attrs &) {
+  CNNC_TRY(expectF32(k, in[0], "input"));
+  return Types{in[0]};
+}
+
 // wt[i, KW-1-j, o, c] = w[i, j, c, o].
 absl::StatusOr<Types> conv2dKernelTransposeShape(OpKind k, const Types &in,
                                                  const Attrs &) {

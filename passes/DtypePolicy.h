@@ -1,8 +1,13 @@
 // The dtype-policy pass: applies a dtype policy (ir/DtypePolicies.def) to a
 // graph by giving every contraction (an op flagged kContracts in
-// ir/Ops.def) the policy's compute_dtype. Runs last in the compile
-// pipelines, after fusion, so that fused contractions get it too; the
-// kernels round the operands they load (codegen/KernelBuilder.h).
+// ir/Ops.def) the policy's compute_dtype, and, for bfloat16, by rounding
+// each value a contraction multiplies once per step with a
+// round_to_bfloat16 op before its first such reader (every contraction
+// that reads the value then reads the rounded copy). Kernels read that copy
+// as is; an operand not so rounded (a hand-written graph, or a gradient a
+// prologue computes) they round at every load (codegen/KernelBuilder.h),
+// so compute_dtype alone defines what an op computes. Runs last in the
+// compile pipelines, after fusion, so that fused contractions get it too.
 #pragma once
 
 #include "ir/DtypePolicy.h"
@@ -10,7 +15,8 @@
 
 namespace cnnc::passes {
 
-// float32 removes the attribute, so that a float32 graph prints as before.
+// float32 removes the attribute (round_to_bfloat16 ops already in the graph
+// stay), so that a float32 graph prints as before.
 void applyDtypePolicy(ir::Graph &g, ir::DtypePolicy policy);
 
 } // namespace cnnc::passes

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <numbers>
@@ -893,6 +894,20 @@ absl::Status Interpreter::run() {
         Buffer &db = out(1);
         for (size_t i = 0; i < dy.size(); ++i)
           db[i % o] += dy[i];
+      }
+      break;
+    }
+    case OpKind::RoundToBfloat16: {
+      // The nearest bfloat16 of the float, ties to even (as the kernel).
+      Buffer &x = in(0), &y = out(0);
+      for (size_t i = 0; i < x.size(); ++i) {
+        float f = static_cast<float>(x[i]);
+        uint32_t u;
+        std::memcpy(&u, &f, 4);
+        if (!std::isnan(f))
+          u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+        std::memcpy(&f, &u, 4);
+        y[i] = f;
       }
       break;
     }

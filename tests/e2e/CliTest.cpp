@@ -310,11 +310,14 @@ TEST_F(CliTest, DtypePolicyFlag) {
   RunResult bf16 =
       run(kModel + " --emit=fused-ir --dtype-policy mixed_bfloat16");
   EXPECT_EQ(bf16.status, 0) << bf16.err;
-  EXPECT_NE(
-      bf16.out.find("conv2d_fused(%x, %conv2d.kernel, %conv2d.bias, %step) "
-                    "{activation = \"relu\", compute_dtype = "
-                    "\"bfloat16\""),
-      std::string::npos)
+  EXPECT_NE(bf16.out.find("%conv2d.kernel.bf16 = "
+                          "round_to_bfloat16(%conv2d.kernel)"),
+            std::string::npos)
+      << bf16.out.substr(0, 2000);
+  EXPECT_NE(bf16.out.find("conv2d_fused(%x.bf16, %conv2d.kernel.bf16, "
+                          "%conv2d.bias, %step) {activation = \"relu\", "
+                          "compute_dtype = \"bfloat16\""),
+            std::string::npos)
       << bf16.out.substr(0, 2000);
 }
 

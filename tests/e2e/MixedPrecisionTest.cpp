@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <random>
 
@@ -125,6 +126,27 @@ TEST(MixedPrecision, GradientsAgreeWithFloat32) {
                 rel);
   }
   EXPECT_GT(differing, 0) << "mixed_bfloat16 computed float32's gradients";
+}
+
+// The pass's round_to_bfloat16 ops only save the kernels rounding at every
+// load: the float32 step with compute_dtype set on its contractions (every
+// operand rounded in the kernels) gives the same bits.
+TEST(MixedPrecision, RoundingOncePerStepChangesNoBit) {
+  ir::Graph withRounding = trainingGraph(ir::DtypePolicy::MixedBfloat16);
+  ir::Graph inKernels = trainingGraph(ir::DtypePolicy::Float32);
+  int rounds = 0;
+  for (const ir::Op &op : withRounding.ops())
+    rounds += op.kind == ir::OpKind::RoundToBfloat16;
+  EXPECT_GE(rounds, 8);
+  for (ir::Op &op : inKernels.ops())
+    if (ir::opInfo(op.kind).flags & ir::kContracts)
+      op.attrs.set(ir::AttrName::ComputeDtype, std::string("bfloat16"));
+  Step a = step(withRounding, 2), b = step(inKernels, 2);
+  ASSERT_FALSE(a.after.empty());
+  EXPECT_EQ(std::memcmp(&a.loss, &b.loss, 4), 0);
+  for (const auto &[name, w] : a.after)
+    EXPECT_EQ(std::memcmp(w.data(), b.after.at(name).data(), w.size() * 4), 0)
+        << name;
 }
 
 TEST(MixedPrecision, BitIdenticalAcrossThreadCounts) {
