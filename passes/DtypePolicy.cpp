@@ -39,6 +39,11 @@ void applyDtypePolicy(ir::Graph &g, ir::DtypePolicy policy) {
   bool changed = false;
   for (ir::Op op : g.ops()) {
     if (!(ir::opInfo(op.kind).flags & ir::kContracts)) {
+      // A copy made before an in-place update (an optimizer step) is stale
+      // after it: a later reader rounds the value again.
+      for (size_t k = 0; k < op.operands.size(); ++k)
+        if (ir::writesOperand(op.kind, k))
+          rounded.erase(op.operands[k]);
       ops.push_back(std::move(op));
       continue;
     }
