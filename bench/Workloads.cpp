@@ -219,7 +219,7 @@ int runCompileWorkload(const WorkloadOptions &o) {
   auto fwd = passes::rebatch(loaded->forward, 250);
   if (!fwd.ok())
     return fail(std::string(fwd.status().message()));
-  auto eval = passes::runEvalPipeline(*fwd, {});
+  auto eval = passes::runEvalPipeline(*fwd, {}, loaded->spec.dtypePolicy);
   if (!eval.ok())
     return fail(std::string(eval.status().message()));
   start = Clock::now();

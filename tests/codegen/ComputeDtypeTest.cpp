@@ -207,5 +207,39 @@ TEST(ComputeDtype, MatmulsRoundTheirOperandsToBfloat16) {
   checkCases(cases);
 }
 
+// The reference interpreter honours compute_dtype as well: it multiplies
+// the rounded operands and sums in float64, so each bfloat16 kernel is
+// within float32 rounding of it, and far closer to it than to the float32
+// reference of the same operands.
+TEST(ComputeDtype, InterpreterRoundsAsTheKernelsDo) {
+  std::mt19937 rng(43);
+  std::vector<Case> cases = convCases(rng);
+  cases.push_back(
+      {"matmul 7x19 by 19x33",
+       {OpKind::MatMul, {tensor(rng, {7, 19}), tensor(rng, {19, 33})}, {}}});
+  cases.push_back({"matmul transpose_b 13x40",
+                   {OpKind::MatMul,
+                    {tensor(rng, {5, 40}), tensor(rng, {13, 40})},
+                    {{ir::AttrName::TransposeB, int64_t{1}}}}});
+  std::vector<OpCall> calls;
+  for (Case &c : cases) {
+    calls.push_back(c.call);
+    calls.back().attrs.set(ir::AttrName::ComputeDtype, std::string("bfloat16"));
+  }
+  auto got = runOps(calls, {1});
+  ASSERT_EQ(got.size(), calls.size());
+  for (size_t k = 0; k < cases.size(); ++k) {
+    OpOutcome bf16 =
+        interpret(calls[k].kind, calls[k].operands, calls[k].attrs);
+    OpOutcome f32 = interpret(cases[k].call.kind, cases[k].call.operands,
+                              cases[k].call.attrs);
+    ASSERT_FALSE(bf16.results.empty() || f32.results.empty()) << cases[k].what;
+    double near = maxRelError(got[k][0], bf16.results[0]);
+    double far = maxRelError(got[k][0], f32.results[0]);
+    EXPECT_LT(near, 2e-5) << cases[k].what;
+    EXPECT_GT(far, 20 * near) << cases[k].what;
+  }
+}
+
 } // namespace
 } // namespace cnnc::testing

@@ -1,11 +1,13 @@
 #include "common/Interpreter.h"
 
 #include "ir/Activations.h"
+#include "ir/AttrEnums.h"
 #include "ir/FusedStages.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -52,6 +54,23 @@ Window window(const std::vector<int64_t> &x, const std::vector<int64_t> &y,
   std::vector<int64_t> s = a.getInts(ir::AttrName::Strides),
                        p = a.getInts(ir::AttrName::Padding);
   return {x[0], x[1], x[2], x[3], kh, kw, y[1], y[2], s[0], s[1], p[0], p[1]};
+}
+
+// The nearest bfloat16 of v as a float, ties to even (the kernels' rounding).
+double roundToBfloat16(double v) {
+  float f = static_cast<float>(v);
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if (!std::isnan(f))
+    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+Buffer roundedToBfloat16(Buffer b) {
+  for (double &v : b)
+    v = roundToBfloat16(v);
+  return b;
 }
 
 // The dropout kernel's counter-based hash (codegen/ElementwiseKernels.cpp).
@@ -354,12 +373,25 @@ absl::Status Interpreter::run() {
       return b;
     };
     const ir::Attrs &a = op.attrs;
+    // A contraction (kContracts in ir/Ops.def) with compute_dtype =
+    // "bfloat16" multiplies its operands 0 and 1 (or a prologue's gradient)
+    // rounded to bfloat16; the sums stay exact here.
+    bool bfloat16 = (ir::opInfo(op.kind).flags & ir::kContracts) &&
+                    ir::computeDtypeOf(a) == ir::ComputeDtype::Bfloat16;
+    std::array<Buffer, 2> rounded;
+    auto contracted = [&](int i) -> Buffer & {
+      if (!bfloat16)
+        return in(i);
+      if (rounded[i].empty())
+        rounded[i] = roundedToBfloat16(in(i));
+      return rounded[i];
+    };
     switch (op.kind) {
     case OpKind::Conv2D: {
       const auto &ws = shape(op.operands[1]);
       Window win =
           window(shape(op.operands[0]), shape(op.results[0]), ws[0], ws[1], a);
-      Buffer &x = in(0), &w = in(1), &y = out(0);
+      Buffer &x = contracted(0), &w = contracted(1), &y = out(0);
       int64_t o = ws[3];
       win.forEachTap([&](int64_t b, int64_t r, int64_t q, int64_t i, int64_t j,
                          int64_t ih, int64_t iw) {
@@ -375,7 +407,7 @@ absl::Status Interpreter::run() {
       const auto &ws = shape(op.operands[1]);
       Window win = window(a.getInts(ir::AttrName::InputShape),
                           shape(op.operands[0]), ws[0], ws[1], a);
-      Buffer &dy = in(0), &w = in(1), &dx = out(0);
+      Buffer &dy = contracted(0), &w = contracted(1), &dx = out(0);
       int64_t o = ws[3];
       win.forEachTap([&](int64_t b, int64_t r, int64_t q, int64_t i, int64_t j,
                          int64_t ih, int64_t iw) {
@@ -391,7 +423,7 @@ absl::Status Interpreter::run() {
       std::vector<int64_t> ks = a.getInts(ir::AttrName::KernelSize);
       const auto &dys = shape(op.operands[1]);
       Window win = window(shape(op.operands[0]), dys, ks[0], ks[1], a);
-      Buffer &x = in(0), &dy = in(1), &dw = out(0);
+      Buffer &x = contracted(0), &dy = contracted(1), &dw = out(0);
       int64_t o = dys[3];
       win.forEachTap([&](int64_t b, int64_t r, int64_t q, int64_t i, int64_t j,
                          int64_t ih, int64_t iw) {
@@ -483,7 +515,7 @@ absl::Status Interpreter::run() {
            tb = a.getInt(ir::AttrName::TransposeB) != 0;
       int64_t m = ta ? as[1] : as[0], k = ta ? as[0] : as[1];
       int64_t n = tb ? bs[0] : bs[1];
-      Buffer &x = in(0), &w = in(1), &y = out(0);
+      Buffer &x = contracted(0), &w = contracted(1), &y = out(0);
       for (int64_t i = 0; i < m; ++i)
         for (int64_t j = 0; j < n; ++j)
           for (int64_t p = 0; p < k; ++p)
@@ -760,7 +792,7 @@ absl::Status Interpreter::run() {
       std::vector<int64_t> ys{xs[0], (xs[1] + p[0] + p[2] - ws[0]) / s[0] + 1,
                               (xs[2] + p[1] + p[3] - ws[1]) / s[1] + 1, ws[3]};
       Window win = window(xs, ys, ws[0], ws[1], a);
-      Buffer &x = in(0), &w = in(1);
+      Buffer &x = contracted(0), &w = contracted(1);
       Buffer noBias(ws[3], 0.0);
       Buffer &bias = st.has(ir::FusedStage::BiasAdd) ? in(2) : noBias;
       int64_t o = ws[3];
@@ -881,14 +913,17 @@ absl::Status Interpreter::run() {
                                   a.getFloat(ir::AttrName::Scale, 1.0);
               }
       }
-      Buffer &x = in(0), &dw = out(0);
+      Buffer &x = contracted(0), &dw = out(0);
+      // bias_grad sums the gradient as it is; the contraction, rounded.
       Buffer &dy = pooled ? pooledGrad : in(1);
+      Buffer dyRounded = bfloat16 ? roundedToBfloat16(dy) : Buffer();
+      Buffer &dyc = bfloat16 ? dyRounded : dy;
       win.forEachTap([&](int64_t b, int64_t r, int64_t q, int64_t i, int64_t j,
                          int64_t ih, int64_t iw) {
         for (int64_t c = 0; c < win.c; ++c)
           for (int64_t k = 0; k < o; ++k)
             dw[((i * ks[1] + j) * win.c + c) * o + k] +=
-                x[win.in(b, ih, iw, c)] * dy[win.out(b, r, q, k, o)];
+                x[win.in(b, ih, iw, c)] * dyc[win.out(b, r, q, k, o)];
       });
       if (st.has(ir::FusedStage::BiasGrad)) {
         Buffer &db = out(1);
@@ -899,16 +934,7 @@ absl::Status Interpreter::run() {
     }
     case OpKind::RoundToBfloat16: {
       // The nearest bfloat16 of the float, ties to even (as the kernel).
-      Buffer &x = in(0), &y = out(0);
-      for (size_t i = 0; i < x.size(); ++i) {
-        float f = static_cast<float>(x[i]);
-        uint32_t u;
-        std::memcpy(&u, &f, 4);
-        if (!std::isnan(f))
-          u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
-        std::memcpy(&f, &u, 4);
-        y[i] = f;
-      }
+      out(0) = roundedToBfloat16(in(0));
       break;
     }
     case OpKind::Conv2DKernelTranspose: {
@@ -926,7 +952,7 @@ absl::Status Interpreter::run() {
       const auto &wts = shape(op.operands[1]); // [KH, KW, O, C]
       Window win = window(a.getInts(ir::AttrName::InputShape),
                           shape(op.operands[0]), wts[0], wts[1], a);
-      Buffer &dy = in(0), &wt = in(1), &dx = out(0);
+      Buffer &dy = contracted(0), &wt = contracted(1), &dx = out(0);
       int64_t o = wts[2];
       win.forEachTap([&](int64_t b, int64_t r, int64_t q, int64_t i, int64_t j,
                          int64_t ih, int64_t iw) {
@@ -945,7 +971,7 @@ absl::Status Interpreter::run() {
            tb = a.getInt(ir::AttrName::TransposeB) != 0;
       int64_t m = ta ? as[1] : as[0], k = ta ? as[0] : as[1];
       int64_t n = tb ? bs[0] : bs[1];
-      Buffer &x = in(0), &w = in(1), &y = out(0);
+      Buffer &x = contracted(0), &w = contracted(1), &y = out(0);
       ir::ActivationKind act =
           st.has(ir::FusedStage::Activation)
               ? ir::activationKindOf(a, ir::AttrName::Activation)
