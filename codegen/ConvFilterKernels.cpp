@@ -28,27 +28,24 @@ using namespace conv;
 // dw[kh, kw, c, :] = sum over n, oh, ow of x[n, ih, iw, c] * dy[n, oh, ow, :]
 // with ih = oh*sh - pt + kh, iw = ow*sw - pl + kw inside the image.
 //
-// Work items are (tap group, block of channels, chunk of output slices);
+// Work items are (tap group, block of channels, group of output slices);
 // each item keeps taps x channels x slices accumulators in registers and
 // sums the whole batch for them in a fixed order (images, then rows, then
 // columns, columns interleaved over `sets` partial sums). Two shapes of
 // item:
-//  - one tap, a block of channels, a chunk of output slices: layers with
-//    many input channels;
+//  - one tap, a block of channels, all output slices: layers with many
+//    input channels;
 //  - all taps, all (few) input channels, one output slice: the first layer
 //    (C = 1), where one tap per item would stream dy once per tap and do
 //    one FMA per two loads.
-// Items run taps fastest, then channel blocks, then output chunks: consecutive
-// items of a thread re-read the same dy lines (its chunk) and x lines (its
-// block) from L1. Images are visited in passes small enough for L1 (one image,
-// but for the smallest layers); accumulators go to dw between passes. With the
-// whole batch per item instead, every load came from L2 and the tutorial's
-// filter gradient took 15-20 % longer on Zen 3.
+// Images are visited in blocks small enough for their x and dy to stay in
+// cache while every item of the thread passes over them; accumulators go
+// to dw between blocks.
 struct FilterPlan {
   bool allTaps;              // one tap group of every tap (else one per tap)
   int64_t blockBase, bigger; // channel blocks: `bigger` of base+1, then base
   int64_t cBlocks;
-  std::vector<std::vector<Slice>> oChunks; // output slices per item
+  std::vector<std::vector<std::vector<Slice>>> oGroups; // chunks per group
   int64_t imagesPerPass;
 };
 
@@ -64,18 +61,20 @@ FilterPlan planFilter(KernelBuilder &kb, const ConvGeometry &c) {
     p.blockBase = c.c;
     p.bigger = 0;
     p.cBlocks = 1;
-    p.oChunks = sliceChunks(c.o, kb.vectorWidth(), 1);
+    for (auto &chunk : sliceChunks(c.o, kb.vectorWidth(), 1))
+      p.oGroups.push_back({chunk});
   } else {
-    p.oChunks = sliceChunks(c.o, kb.vectorWidth(), regs / 8);
-    int64_t ns0 = static_cast<int64_t>(p.oChunks[0].size());
+    auto chunks = sliceChunks(c.o, kb.vectorWidth(), regs / 8);
+    int64_t ns0 = static_cast<int64_t>(chunks[0].size());
     int64_t cb =
         std::min(std::clamp<int64_t>((regs - ns0 - 2) / ns0, 1, 12), c.c);
     p.cBlocks = (c.c + cb - 1) / cb;
     p.blockBase = c.c / p.cBlocks;
     p.bigger = c.c % p.cBlocks;
+    p.oGroups.push_back(chunks);
   }
   int64_t imageBytes = (c.h * c.w * c.c + c.oh * c.ow * c.o) * 4;
-  p.imagesPerPass = std::clamp<int64_t>((32 << 10) / imageBytes, 1, c.n);
+  p.imagesPerPass = std::clamp<int64_t>((512 << 10) / imageBytes, 1, c.n);
   return p;
 }
 
@@ -268,7 +267,7 @@ void emitBackwardFilter(KernelBuilder &kb, Value *db, const GradSource &src) {
   Value *x = kb.operand(0), *dw = kb.result(0);
   FilterPlan plan = planFilter(kb, c);
   int64_t groups = plan.allTaps ? 1 : c.kh * c.kw;
-  int64_t oGroups = static_cast<int64_t>(plan.oChunks.size());
+  int64_t oGroups = static_cast<int64_t>(plan.oGroups.size());
   int64_t items = groups * plan.cBlocks * oGroups;
   auto [begin, end] = kb.partition(items);
 
@@ -420,10 +419,10 @@ void emitBackwardFilter(KernelBuilder &kb, Value *db, const GradSource &src) {
   // Decodes item = (tap group, channel block, output group) and dispatches
   // to the static shapes of its channel block and output group.
   auto item = [&](Value *n0, Value *n1, Value *it) {
-    Value *tg = srem(kb, it, groups);
-    Value *rest = sdiv(kb, it, groups);
+    Value *og = srem(kb, it, oGroups);
+    Value *rest = sdiv(kb, it, oGroups);
     Value *blk = srem(kb, rest, plan.cBlocks);
-    Value *og = sdiv(kb, rest, plan.cBlocks);
+    Value *tg = sdiv(kb, rest, plan.cBlocks);
     std::vector<Value *> tapKh, tapKw;
     if (plan.allTaps) {
       for (int64_t i = 0; i < c.kh; ++i)
@@ -441,7 +440,8 @@ void emitBackwardFilter(KernelBuilder &kb, Value *db, const GradSource &src) {
     auto withGroup = [&](int64_t nc) {
       for (int64_t gi = 0; gi < oGroups; ++gi) {
         auto run = [&] {
-          body(n0, n1, tapKh, tapKw, tg, c0, nc, plan.oChunks[gi]);
+          for (const std::vector<Slice> &chunk : plan.oGroups[gi])
+            body(n0, n1, tapKh, tapKw, tg, c0, nc, chunk);
         };
         if (oGroups == 1)
           run();
