@@ -322,13 +322,6 @@ Epilogue biasActivation(KernelBuilder &kb, ir::FusedStageSet st) {
   };
 }
 
-// A per-thread buffer of `floats` on the stack, 64-byte aligned.
-Value *stackBuffer(KernelBuilder &kb, int64_t floats, llvm::Type *elem) {
-  auto *a = kb.b().CreateAlloca(llvm::ArrayType::get(elem, floats));
-  a->setAlignment(llvm::Align(64));
-  return a;
-}
-
 // Convolution + bias + activation + non-overlapping max pool. Work items
 // are pooled rows: each computes its ph convolution rows into a small
 // per-thread buffer (they stay in L1) and pools them from there, so the
@@ -352,7 +345,7 @@ void emitConvMaxPool(KernelBuilder &kb, ir::FusedStageSet st) {
   bool relu = st.has(ir::FusedStage::Activation) &&
               ir::activationKindOf(kb.attrs(), ir::AttrName::Activation) ==
                   ir::ActivationKind::Relu;
-  Value *rows = stackBuffer(kb, ph * c.ow * c.o, b.getFloatTy());
+  Value *rows = kb.stackBuffer(ph * c.ow * c.o, b.getFloatTy());
   std::optional<DropoutHash> drop;
   if (st.has(ir::FusedStage::Dropout))
     drop = dropoutHash(kb, kb.attrs(),
@@ -633,7 +626,7 @@ void emitConv2DBackwardData(KernelBuilder &kb) {
     kb.ifThen(b.CreateIsNull(wt),
               [&] { b.CreateIntrinsic(llvm::Intrinsic::trap, {}, {}); });
   } else {
-    wt = stackBuffer(kb, floats, b.getFloatTy());
+    wt = kb.stackBuffer(floats, b.getFloatTy());
   }
   emitTransposeTaps(kb, kb.operand(1), wt, c.kw, c.c, c.o, kb.i64(0),
                     kb.i64(c.kh * c.kw));

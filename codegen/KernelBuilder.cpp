@@ -210,6 +210,14 @@ void KernelBuilder::store(llvm::Value *base, llvm::Value *idx, llvm::Value *v) {
   builder_.CreateAlignedStore(v, elementPtr(base, idx), llvm::Align(4));
 }
 
+llvm::Value *KernelBuilder::stackBuffer(int64_t count, llvm::Type *elem) {
+  llvm::BasicBlock &entry = fn_->getEntryBlock();
+  llvm::IRBuilder<> at(&entry, entry.getFirstInsertionPt());
+  auto *a = at.CreateAlloca(llvm::ArrayType::get(elem, count));
+  a->setAlignment(llvm::Align(64));
+  return a;
+}
+
 void KernelBuilder::zero(llvm::Value *base, llvm::Value *begin,
                          llvm::Value *count) {
   builder_.CreateMemSet(elementPtr(base, begin), builder_.getInt8(0),

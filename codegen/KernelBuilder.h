@@ -98,6 +98,10 @@ public:
   void storeF32(llvm::Value *base, llvm::Value *idx, llvm::Value *v);
   llvm::Value *load(llvm::Value *base, llvm::Value *idx, int width);
   void store(llvm::Value *base, llvm::Value *idx, llvm::Value *v);
+  // A per-thread buffer of `count` elements of `elem` on the stack, 64-byte
+  // aligned, allocated once in the entry block (so a call inside a loop
+  // does not grow the stack per iteration).
+  llvm::Value *stackBuffer(int64_t count, llvm::Type *elem);
   // Sets all `count` f32 elements from `begin` to zero.
   void zero(llvm::Value *base, llvm::Value *begin, llvm::Value *count);
 
