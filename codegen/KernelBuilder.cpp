@@ -1,6 +1,7 @@
 #include "codegen/KernelBuilder.h"
 
 #include "ir/AttrEnums.h"
+#include "ir/DtypePolicy.h"
 
 #include <llvm/Analysis/LoopInfo.h>
 #include <llvm/IR/Dominators.h>
@@ -289,11 +290,9 @@ void KernelBuilder::keepLoopsAsEmitted() {
 llvm::Value *KernelBuilder::computeOperand(llvm::Value *v, int operand) {
   if (!bfloat16_)
     return v;
-  if (operand >= 0 && operand < static_cast<int>(op_.operands.size())) {
-    int32_t def = graph_.value(op_.operands[operand]).definingOp;
-    if (def >= 0 && graph_.ops()[def].kind == ir::OpKind::RoundToBfloat16)
-      return v;
-  }
+  if (operand >= 0 && operand < static_cast<int>(op_.operands.size()) &&
+      ir::isRoundedToBfloat16(graph_, op_.operands[operand]))
+    return v;
   return roundToBfloat16(v);
 }
 

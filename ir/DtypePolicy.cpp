@@ -43,4 +43,9 @@ const std::vector<std::string> &dtypePolicyNames() {
   return names;
 }
 
+bool isRoundedToBfloat16(const Graph &g, ValueId v) {
+  int32_t def = g.value(v).definingOp;
+  return def >= 0 && g.ops()[def].kind == OpKind::RoundToBfloat16;
+}
+
 } // namespace cnnc::ir

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "ir/AttrEnums.h"
+#include "ir/Graph.h"
 
 #include <optional>
 #include <string>
@@ -21,5 +22,9 @@ ComputeDtype policyComputeDtype(DtypePolicy policy);
 std::optional<DtypePolicy> dtypePolicyFromName(std::string_view name);
 // Every policy's name, in table order.
 const std::vector<std::string> &dtypePolicyNames();
+
+// v is a round_to_bfloat16 result: bfloat16 values (kept as f32) that a
+// bfloat16 contraction reads as they are (passes/DtypePolicy.h).
+bool isRoundedToBfloat16(const Graph &g, ValueId v);
 
 } // namespace cnnc::ir

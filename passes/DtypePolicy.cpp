@@ -55,8 +55,7 @@ void applyDtypePolicy(ir::Graph &g, ir::DtypePolicy policy) {
     op.attrs.set(ir::AttrName::ComputeDtype, ir::attrEnumName(dtype));
     for (size_t k : replaceableOperands(op)) {
       ir::ValueId v = op.operands[k];
-      int32_t def = g.value(v).definingOp;
-      if (def >= 0 && g.ops()[def].kind == ir::OpKind::RoundToBfloat16)
+      if (ir::isRoundedToBfloat16(g, v))
         continue; // already rounded (the pass ran before)
       auto it = rounded.find(v);
       if (it == rounded.end()) {
