@@ -12,6 +12,8 @@
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/IR/Verifier.h>
+#include <llvm/MC/MCSubtargetInfo.h>
+#include <llvm/MC/TargetRegistry.h>
 #include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Support/TargetSelect.h>
@@ -73,20 +75,51 @@ int hostVectorWidth(const llvm::SubtargetFeatures &features) {
   return width;
 }
 
+bool hasFeature(const llvm::SubtargetFeatures &features, const char *f) {
+  const std::vector<std::string> &all = features.getFeatures();
+  return std::find(all.begin(), all.end(), f) != all.end();
+}
+
 // What kernels are specialized to besides the graph.
 struct Host {
   llvm::orc::JITTargetMachineBuilder jtmb;
   std::string cpu, features;
   int width = 4;
+  bool bfloat16Dot = false; // AVX512_BF16
 };
 
-absl::StatusOr<Host> detectHost() {
+// The host, or with `cpu` another x86-64 CPU of that name (--emit only).
+absl::StatusOr<Host> detectHost(const std::string &cpu = "") {
   auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!jtmb)
     return llvmError(jtmb.takeError(), "cannot detect the host CPU");
   jtmb->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  if (!cpu.empty()) {
+    // That CPU's own features, not the host's: ask its subtarget.
+    const llvm::Triple &triple = jtmb->getTargetTriple();
+    std::string error;
+    const llvm::Target *target =
+        llvm::TargetRegistry::lookupTarget(triple.str(), error);
+    // Checked on the generic subtarget first: creating one for an unknown
+    // name prints a warning of its own.
+    std::unique_ptr<llvm::MCSubtargetInfo> generic(
+        target ? target->createMCSubtargetInfo(triple.str(), "", "") : nullptr);
+    if (!generic || !generic->isCPUStringValid(cpu))
+      return absl::InvalidArgumentError(fmt::format(
+          "unknown target CPU '{}' for {} (llc -mcpu=help lists them)", cpu,
+          triple.str()));
+    std::unique_ptr<llvm::MCSubtargetInfo> sti(
+        target->createMCSubtargetInfo(triple.str(), cpu, ""));
+    llvm::SubtargetFeatures features;
+    for (const llvm::SubtargetFeatureKV &kv : sti->getAllProcessorFeatures())
+      if (sti->getFeatureBits().test(kv.Value))
+        features.AddFeature(kv.Key);
+    jtmb->setCPU(cpu);
+    jtmb->getFeatures() = features;
+  }
   Host h{*jtmb, jtmb->getCPU(), jtmb->getFeatures().getString(),
-         hostVectorWidth(jtmb->getFeatures())};
+         hostVectorWidth(jtmb->getFeatures()),
+         hasFeature(jtmb->getFeatures(), "+avx512bf16")};
   return h;
 }
 
@@ -109,7 +142,7 @@ void emitKernel(llvm::Module &m, const ir::Graph &g, size_t i,
     fn->addFnAttr("prefer-vector-width", "512");
     fn->addFnAttr("min-legal-vector-width", "512");
   }
-  KernelBuilder kb(m, fn, g, g.ops()[i], host.width);
+  KernelBuilder kb(m, fn, g, g.ops()[i], host.width, host.bfloat16Dot);
   kernelEmitter(g.ops()[i].kind)(kb);
   kb.b().CreateRetVoid();
 }
@@ -342,11 +375,24 @@ std::string kernelCacheKey(const ir::Graph &graph, const std::string &cpu,
   return key;
 }
 
+bool hostHasBfloat16Dot() {
+  static const bool has = [] {
+    initializeLlvm();
+    absl::StatusOr<Host> host = detectHost();
+    return host.ok() && host->bfloat16Dot;
+  }();
+  return has;
+}
+
 absl::StatusOr<std::unique_ptr<CompiledGraph>>
 compileGraph(const ir::Graph &g, const CompileOptions &options) {
   auto start = Clock::now();
   initializeLlvm();
-  auto host = detectHost();
+  bool emitText = options.keepLlvmIr || options.keepAsm;
+  if (!options.targetCpu.empty() && !emitText)
+    return absl::InvalidArgumentError(
+        "a target CPU other than the host's is only for emitting text");
+  auto host = detectHost(options.targetCpu);
   if (!host.ok())
     return host.status();
 
@@ -359,7 +405,6 @@ compileGraph(const ir::Graph &g, const CompileOptions &options) {
       ops.push_back(i);
   stats.kernels = static_cast<int>(ops.size());
 
-  bool emitText = options.keepLlvmIr || options.keepAsm;
   KernelCache cache(!options.useCache || emitText ? ""
                     : options.cacheDir.empty()    ? defaultKernelCacheDir()
                                                   : options.cacheDir);

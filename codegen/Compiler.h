@@ -28,7 +28,14 @@ struct CompileOptions {
   std::string cacheDir;
   // Threads that optimize and generate code; 0: one per core.
   int threads = 0;
+  // Generate code for this x86-64 CPU ("znver5") instead of the host's;
+  // only with keepLlvmIr or keepAsm (the kernels need not run here).
+  std::string targetCpu;
 };
+
+// Whether the host has AVX512_BF16 (vdpbf16ps), which bfloat16 pair
+// operands (the dtype-policy pass's `pairs`) are for.
+bool hostHasBfloat16Dot();
 
 // Where compile time went. Per-stage times are summed over the threads.
 struct CompileStats {

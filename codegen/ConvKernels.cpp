@@ -89,7 +89,9 @@ using Epilogue = std::function<Value *(Value *acc, int64_t offset, int width)>;
 
 // out[n, r, q, 0:k] = sum over taps (kh, kw) and i < m of
 //   in[n, inRow(kh), col(q, kw), i] * wt[kh, kw, i, 0:k]
-// with in [N, inRows, inCols, m], wt [KH, wcols, m, k].
+// with in [N, inRows, inCols, m], wt [KH, wcols, m, k]. With `pairs`, in
+// and wt hold bfloat16 pairs along i (ir/Types.h; m even, counting the
+// padding): one 32-bit word per pair, multiplied a pair at a time.
 struct GatherConv {
   Value *in, *wt;
   int64_t n, inRows, inCols, m;
@@ -98,6 +100,10 @@ struct GatherConv {
   std::vector<ColumnRun> runs = {};
   std::function<RowTaps(Value *r)> rowTaps = {};
   Epilogue epilogue = {};
+  bool pairs = false;
+
+  // Elements (words, with pairs) per input pixel and per weight row.
+  int64_t steps() const { return pairs ? m / 2 : m; }
 };
 
 // Taps of a run merged into segments of consecutive weight and input
@@ -147,7 +153,7 @@ void emitGatherBlock(KernelBuilder &kb, const GatherConv &g,
   const int64_t kUnroll = 4;
   int64_t longest = 0;
   for (const TapSegment &seg : segs)
-    longest = std::max(longest, seg.len * g.m / sets);
+    longest = std::max(longest, seg.len * g.steps() / sets);
   std::vector<Value *> acc = carriedRange(
       kb, rt.lo, rt.hi, rt.step, init, longest <= kUnroll ? 8 : 0,
       [&](Value *kh, const std::vector<Value *> &accIn) {
@@ -156,14 +162,30 @@ void emitGatherBlock(KernelBuilder &kb, const GatherConv &g,
         Value *firstCol = kb.mul(first, run.dcol);
         for (const TapSegment &seg : segs) {
           Value *wBase =
-              kb.mul(kb.add(kb.mul(kh, g.wcols), seg.wcol), g.m * g.k);
+              kb.mul(kb.add(kb.mul(kh, g.wcols), seg.wcol), g.steps() * g.k);
           std::vector<Value *> xBase;
           for (int64_t p = 0; p < npix; ++p)
-            xBase.push_back(kb.mul(
-                kb.add(kb.add(rowPix, firstCol), seg.col + p * run.dcol), g.m));
+            xBase.push_back(
+                kb.mul(kb.add(kb.add(rowPix, firstCol), seg.col + p * run.dcol),
+                       g.steps()));
           // acc[set u] += in[.., i] (x) wt[i, chunk]
           auto step = [&](std::vector<Value *> &next, int64_t u, Value *i) {
             Value *wRow = kb.add(wBase, kb.mul(i, g.k));
+            if (g.pairs) {
+              std::vector<Value *> wv;
+              for (const Slice &s : chunk)
+                wv.push_back(
+                    kb.loadPairs(g.wt, kb.add(wRow, s.offset), s.width));
+              for (int64_t p = 0; p < npix; ++p) {
+                Value *xs = kb.loadPairs(g.in, kb.add(xBase[p], i), 1);
+                for (int64_t s = 0; s < ns; ++s) {
+                  Value *&accv = next[u * per + p * ns + s];
+                  accv = kb.dotBfloat16Pairs(accv, kb.splat(chunk[s].width, xs),
+                                             wv[s]);
+                }
+              }
+              return;
+            }
             std::vector<Value *> wv;
             for (const Slice &s : chunk)
               wv.push_back(kb.computeOperand(
@@ -177,7 +199,7 @@ void emitGatherBlock(KernelBuilder &kb, const GatherConv &g,
               }
             }
           };
-          int64_t len = seg.len * g.m, main = len / sets * sets;
+          int64_t len = seg.len * g.steps(), main = len / sets * sets;
           if (main > 0)
             a = carriedRange(kb, kb.i64(0), kb.i64(main), sets, a, kUnroll,
                              [&](Value *i, const std::vector<Value *> &cur) {
@@ -252,9 +274,18 @@ void emitGatherConv(KernelBuilder &kb, const GatherConv &g, Value *out) {
 // Forward convolution and its epilogues
 // ---------------------------------------------------------------------------
 
+// The operands' f32 shapes, unpacked where they are bfloat16 pairs
+// (ir/ShapeRules.cpp: x along axis 3, the kernel along axis 2).
+std::vector<int64_t> forwardOperandShape(KernelBuilder &kb, int i) {
+  std::optional<ir::TensorType> unpacked =
+      ir::unpackedBfloat16Pairs(kb.operandType(i), i == 0 ? 3 : 2);
+  return unpacked ? unpacked->shape : kb.operandType(i).shape;
+}
+
 ConvGeometry forwardGeometry(KernelBuilder &kb) {
-  const auto &ws = kb.operandType(1).shape;
-  std::vector<int64_t> y = kb.operandType(0).shape;
+  const std::vector<int64_t> ws = forwardOperandShape(kb, 1);
+  const std::vector<int64_t> xs = forwardOperandShape(kb, 0);
+  std::vector<int64_t> y = xs;
   // The pre-pool output shape from the attributes (fused pools shrink the
   // result).
   std::vector<int64_t> s = kb.attrs().getInts(ir::AttrName::Strides),
@@ -262,7 +293,7 @@ ConvGeometry forwardGeometry(KernelBuilder &kb) {
   y[1] = (y[1] + p[0] + p[2] - ws[0]) / s[0] + 1;
   y[2] = (y[2] + p[1] + p[3] - ws[1]) / s[1] + 1;
   y[3] = ws[3];
-  return geometry(kb.attrs(), kb.operandType(0).shape, y, ws[0], ws[1]);
+  return geometry(kb.attrs(), xs, y, ws[0], ws[1]);
 }
 
 GatherConv forwardGather(KernelBuilder &kb, const ConvGeometry &c) {
@@ -275,7 +306,8 @@ GatherConv forwardGather(KernelBuilder &kb, const ConvGeometry &c) {
                .outRows = c.oh,
                .outCols = c.ow,
                .k = c.o,
-               .wcols = c.kw};
+               .wcols = c.kw,
+               .pairs = kb.operandType(0).dtype == ir::DType::BF16};
   // Output column q reads input columns q*sw - pl + kw inside the image.
   g.runs = columnRuns(c.ow, 1, c.sw, [&](int64_t q) {
     std::vector<ColTap> taps;

@@ -49,6 +49,67 @@ void emitRoundToBfloat16(KernelBuilder &kb) {
   emitUnary(kb, [&](llvm::Value *x, int) { return kb.roundToBfloat16(x); });
 }
 
+// Word [outer, j, inner] of x [outer, n, inner] (the pair axis in the
+// middle) holds x[outer, 2j, inner] rounded to bfloat16 in its low half and
+// x[outer, 2j + 1, inner] (zero past the end) in its high half: the layout
+// of ir::packedBfloat16Pairs, little-endian.
+void emitPackBfloat16Pairs(KernelBuilder &kb) {
+  auto &b = kb.b();
+  const std::vector<int64_t> &s = kb.operandType(0).shape;
+  int64_t axis = kb.attrs().getInt(ir::AttrName::Axis);
+  int64_t outer = 1, inner = 1, n = s[axis], half = (n + 1) / 2;
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= s[d];
+  for (int64_t d = axis + 1; d < static_cast<int64_t>(s.size()); ++d)
+    inner *= s[d];
+  llvm::Type *i32 = b.getInt32Ty();
+  auto intType = [&](llvm::Type *elem, int width) -> llvm::Type * {
+    return width == 1 ? elem : llvm::FixedVectorType::get(elem, width);
+  };
+  auto bits = [&](llvm::Value *x, int width) {
+    return b.CreateBitCast(kb.roundToBfloat16(x), intType(i32, width));
+  };
+  if (inner == 1 && n % 2 == 0) {
+    // Pairs are adjacent floats: round 2w of them and keep each one's upper
+    // half; w words are then the 2w halves in order.
+    auto [begin, end] = kb.partition(outer * half);
+    kb.vectorLoop(begin, end, [&](llvm::Value *k, int w) {
+      llvm::Value *x = kb.load(kb.operand(0), kb.mul(k, 2), 2 * w);
+      llvm::Value *halves =
+          b.CreateTrunc(b.CreateLShr(bits(x, 2 * w), 16),
+                        llvm::FixedVectorType::get(b.getInt16Ty(), 2 * w));
+      b.CreateAlignedStore(b.CreateBitCast(halves, intType(i32, w)),
+                           kb.elementPtr(kb.result(0), k, i32), llvm::Align(4));
+    });
+    return;
+  }
+  auto [begin, end] = kb.partition(outer * half);
+  kb.loop(begin, end, 1, [&](llvm::Value *oj) {
+    llvm::Value *o = b.CreateSDiv(oj, kb.i64(half));
+    llvm::Value *j = b.CreateSRem(oj, kb.i64(half));
+    llvm::Value *even =
+        kb.mul(kb.add(kb.mul(o, n), kb.mul(j, 2)), kb.i64(inner));
+    // An odd size's last pair has no second element.
+    llvm::Value *hasOdd = b.CreateICmpSLT(kb.add(kb.mul(j, 2), 1), kb.i64(n));
+    kb.vectorLoop(kb.i64(0), kb.i64(inner), [&](llvm::Value *i, int w) {
+      llvm::Type *ty = intType(i32, w);
+      auto c = [&](uint32_t v) { return llvm::ConstantInt::get(ty, v); };
+      llvm::Value *lo = bits(kb.load(kb.operand(0), kb.add(even, i), w), w);
+      // Without an odd element, load the even one again rather than read
+      // past the end of x.
+      llvm::Value *safe = b.CreateSelect(hasOdd, kb.add(kb.add(even, inner), i),
+                                         kb.add(even, i));
+      llvm::Value *hi = b.CreateSelect(
+          hasOdd, bits(kb.load(kb.operand(0), safe, w), w), c(0));
+      llvm::Value *word =
+          b.CreateOr(b.CreateLShr(lo, c(16)), b.CreateAnd(hi, c(0xffff0000u)));
+      b.CreateAlignedStore(
+          word, kb.elementPtr(kb.result(0), kb.add(kb.mul(oj, inner), i), i32),
+          llvm::Align(4));
+    });
+  });
+}
+
 namespace {
 
 llvm::Value *select0(KernelBuilder &kb, llvm::Value *cond, llvm::Value *v,

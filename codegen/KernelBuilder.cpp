@@ -6,15 +6,17 @@
 #include <llvm/Analysis/LoopInfo.h>
 #include <llvm/IR/Dominators.h>
 #include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/IntrinsicsX86.h>
 
 namespace cnnc::codegen {
 
 KernelBuilder::KernelBuilder(llvm::Module &module, llvm::Function *fn,
                              const ir::Graph &g, const ir::Op &op,
-                             int vectorWidth)
+                             int vectorWidth, bool bfloat16Dot)
     : module_(module), fn_(fn), builder_(module.getContext()), graph_(g),
       op_(op), vectorWidth_(vectorWidth),
-      bfloat16_(ir::computeDtypeOf(op.attrs) == ir::ComputeDtype::Bfloat16) {
+      bfloat16_(ir::computeDtypeOf(op.attrs) == ir::ComputeDtype::Bfloat16),
+      bfloat16Dot_(bfloat16Dot) {
   llvm::BasicBlock *entry = llvm::BasicBlock::Create(ctx(), "entry", fn_);
   builder_.SetInsertPoint(entry);
   llvm::Value *argv = fn_->getArg(0);
@@ -294,6 +296,45 @@ llvm::Value *KernelBuilder::computeOperand(llvm::Value *v, int operand) {
       ir::isRoundedToBfloat16(graph_, op_.operands[operand]))
     return v;
   return roundToBfloat16(v);
+}
+
+llvm::Value *KernelBuilder::loadPairs(llvm::Value *base, llvm::Value *idx,
+                                      int width) {
+  llvm::Type *ty = builder_.getInt32Ty();
+  if (width > 1)
+    ty = llvm::FixedVectorType::get(ty, width);
+  return builder_.CreateAlignedLoad(
+      ty, elementPtr(base, idx, builder_.getInt32Ty()), llvm::Align(4));
+}
+
+llvm::Value *KernelBuilder::dotBfloat16Pairs(llvm::Value *acc, llvm::Value *a,
+                                             llvm::Value *b) {
+  auto &bld = builder_;
+  llvm::Type *wordTy = a->getType();
+  unsigned lanes = 1;
+  if (auto *vt = llvm::dyn_cast<llvm::FixedVectorType>(wordTy))
+    lanes = vt->getNumElements();
+  if (bfloat16Dot_ && (lanes == 4 || lanes == 8 || lanes == 16)) {
+    llvm::Intrinsic::ID id =
+        lanes == 16  ? llvm::Intrinsic::x86_avx512bf16_dpbf16ps_512
+        : lanes == 8 ? llvm::Intrinsic::x86_avx512bf16_dpbf16ps_256
+                     : llvm::Intrinsic::x86_avx512bf16_dpbf16ps_128;
+    llvm::Type *pairsTy =
+        llvm::FixedVectorType::get(bld.getBFloatTy(), 2 * lanes);
+    return bld.CreateIntrinsic(
+        id, {},
+        {acc, bld.CreateBitCast(a, pairsTy), bld.CreateBitCast(b, pairsTy)});
+  }
+  auto c = [&](uint32_t x) { return llvm::ConstantInt::get(wordTy, x); };
+  llvm::Type *fTy = acc->getType();
+  auto odd = [&](llvm::Value *w) {
+    return bld.CreateBitCast(bld.CreateAnd(w, c(0xffff0000u)), fTy);
+  };
+  auto even = [&](llvm::Value *w) {
+    return bld.CreateBitCast(bld.CreateShl(w, c(16)), fTy);
+  };
+  acc = fma(odd(a), odd(b), acc);
+  return fma(even(a), even(b), acc);
 }
 
 llvm::Value *KernelBuilder::roundToBfloat16(llvm::Value *v) {

@@ -19,8 +19,9 @@ namespace cnnc::codegen {
 
 class KernelBuilder {
 public:
+  // bfloat16Dot: the target has AVX512_BF16 (vdpbf16ps).
   KernelBuilder(llvm::Module &module, llvm::Function *fn, const ir::Graph &g,
-                const ir::Op &op, int vectorWidth);
+                const ir::Op &op, int vectorWidth, bool bfloat16Dot = false);
 
   llvm::IRBuilder<> &b() { return builder_; }
   llvm::LLVMContext &ctx() { return module_.getContext(); }
@@ -117,6 +118,19 @@ public:
   // step) and is bfloat16 already.
   llvm::Value *computeOperand(llvm::Value *v, int operand);
 
+  // bfloat16 pairs (ir/Types.h packedBfloat16Pairs), one 32-bit word each:
+  // `width` words from word index idx (an i32 vector; i32 for width 1).
+  llvm::Value *loadPairs(llvm::Value *base, llvm::Value *idx, int width);
+  // acc + a.even * b.even + a.odd * b.odd in each float lane, a and b
+  // words of bfloat16 pairs as loadPairs gives them: vdpbf16ps where the
+  // target has it (4, 8 or 16 lanes). Elsewhere two FMAs, odd then even
+  // (the order vdpbf16ps is specified with): the products of bfloat16
+  // values are exact in float32, so this equals vdpbf16ps except that
+  // vdpbf16ps flushes denormal inputs and results to zero.
+  llvm::Value *dotBfloat16Pairs(llvm::Value *acc, llvm::Value *a,
+                                llvm::Value *b);
+  bool hasBfloat16Dot() const { return bfloat16Dot_; }
+
   // Float math on scalars or vectors.
   llvm::Type *floatType(int width);
   llvm::Value *splat(int width, llvm::Value *scalar);
@@ -149,6 +163,7 @@ private:
   const ir::Op &op_;
   int vectorWidth_;
   bool bfloat16_; // the op's compute_dtype
+  bool bfloat16Dot_;
   std::vector<llvm::Value *> args_;
   llvm::Value *tid_ = nullptr, *nthreads_ = nullptr;
 };

@@ -71,6 +71,7 @@ void emitRescale(KernelBuilder &kb);
 void emitConv2DFused(KernelBuilder &kb);
 void emitConv2DKernelTranspose(KernelBuilder &kb);
 void emitRoundToBfloat16(KernelBuilder &kb);
+void emitPackBfloat16Pairs(KernelBuilder &kb);
 void emitConv2DBackwardDataTransposed(KernelBuilder &kb);
 // ConvFilterKernels.cpp: the filter gradient with the bias gradient and a
 // fused max pool's gradient.

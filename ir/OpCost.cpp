@@ -32,8 +32,15 @@ double convFlops(const Graph &g, ValueId y, const std::vector<int64_t> &w) {
   return 2 * elements(g, y) * static_cast<double>(w[0] * w[1] * w[2]);
 }
 
+// The kernel [KH,KW,C,O] of a convolution, also when it is read as bfloat16
+// pairs (ir/Types.h; C then counts the padding).
+std::vector<int64_t> convKernelShape(const Graph &g, ValueId w) {
+  std::optional<TensorType> unpacked = unpackedBfloat16Pairs(g.type(w), 2);
+  return unpacked ? unpacked->shape : g.type(w).shape;
+}
+
 OpCost conv2dCost(const Graph &g, const Op &op) {
-  return {convFlops(g, op.results[0], g.type(op.operands[1]).shape),
+  return {convFlops(g, op.results[0], convKernelShape(g, op.operands[1])),
           operandAndResultBytes(g, op)};
 }
 
@@ -128,7 +135,7 @@ OpCost conv2dFusedCost(const Graph &g, const Op &op) {
            .has(FusedStage::MaxPool2D))
     return conv2dCost(g, op);
   const std::vector<int64_t> &x = g.type(op.operands[0]).shape;
-  const std::vector<int64_t> &w = g.type(op.operands[1]).shape;
+  const std::vector<int64_t> w = convKernelShape(g, op.operands[1]);
   std::vector<int64_t> s = op.attrs.getInts(ir::AttrName::Strides),
                        p = op.attrs.getInts(ir::AttrName::Padding);
   if (s.size() != 2 || p.size() != 4)

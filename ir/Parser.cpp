@@ -278,12 +278,8 @@ bool SyntaxParser::parseReturn(GraphSyntax &g) {
 }
 
 bool SyntaxParser::parseType(TensorType &type) {
-  if (isKeyword("f32"))
-    type.dtype = DType::F32;
-  else if (isKeyword("i32"))
-    type.dtype = DType::I32;
-  else
-    return expected("a type ('f32[...]' or 'i32[...]')");
+  if (!is(IrToken::BareId) || !dtypeNamed(tok_.text, type.dtype))
+    return expected("a type ('f32[...]', 'i32[...]' or 'bf16[...]')");
   consume();
   if (!expect(IrToken::LBracket, "after the element type"))
     return false;

@@ -92,8 +92,33 @@ absl::StatusOr<std::vector<int64_t>> windowOutput(OpKind kind,
 
 using Types = std::vector<TensorType>;
 
+// conv2d and conv2d_fused under compute_dtype = "bfloat16" may read both
+// operands as bfloat16 pairs along the input channels (the dtype-policy
+// pass's pack_bfloat16_pairs): x bf16[N,H,W,C/2,2], w bf16[KH,KW,C/2,O,2].
+// The convolution is then that of the unpacked (padded) f32 operands.
+absl::Status unpackConvOperands(OpKind k, TensorType &x, TensorType &w,
+                                const Attrs &a) {
+  if (x.dtype != DType::BF16 && w.dtype != DType::BF16)
+    return absl::OkStatus();
+  if (k != OpKind::Conv2D && k != OpKind::Conv2DFused)
+    return err(k, "takes no bf16 operands (only conv2d and conv2d_fused do)");
+  if (computeDtypeOf(a) != ComputeDtype::Bfloat16)
+    return err(k, "bf16 operands need compute_dtype = \"bfloat16\"");
+  std::optional<TensorType> ux = unpackedBfloat16Pairs(x, 3),
+                            uw = unpackedBfloat16Pairs(w, 2);
+  if (!ux || !uw || ux->rank() != 4 || uw->rank() != 4)
+    return err(k, fmt::format("bf16 operands must both be pairs along the "
+                              "input channels (bf16[N,H,W,C/2,2] and "
+                              "bf16[KH,KW,C/2,O,2]), got {} and {}",
+                              x.str(), w.str()));
+  x = *ux;
+  w = *uw;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Types> conv2dShape(OpKind k, const Types &in, const Attrs &a) {
-  const TensorType &x = in[0], &w = in[1];
+  TensorType x = in[0], w = in[1];
+  CNNC_TRY(unpackConvOperands(k, x, w, a));
   CNNC_TRY(expectRank(k, x, 4, "input"));
   CNNC_TRY(expectRank(k, w, 4, "kernel"));
   CNNC_TRY(expectF32(k, x, "input"));
@@ -494,6 +519,16 @@ absl::StatusOr<Types> roundToBfloat16Shape(OpKind k, const Types &in,
                                            const Attrs &) {
   CNNC_TRY(expectF32(k, in[0], "input"));
   return Types{in[0]};
+}
+
+absl::StatusOr<Types> packBfloat16PairsShape(OpKind k, const Types &in,
+                                             const Attrs &a) {
+  CNNC_TRY(expectF32(k, in[0], "input"));
+  int64_t axis = a.getInt(AttrName::Axis, -1);
+  if (axis < 0 || axis >= in[0].rank())
+    return err(k, fmt::format("attribute 'axis' must name a dimension of {}",
+                              in[0].str()));
+  return Types{packedBfloat16Pairs(in[0], axis)};
 }
 
 // wt[i, KW-1-j, o, c] = w[i, j, c, o].

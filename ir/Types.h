@@ -2,15 +2,23 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace cnnc::ir {
 
-enum class DType : uint8_t { F32, I32 };
+enum class DType : uint8_t {
+#define DTYPE(Enum, Name, Bytes) Enum,
+#include "ir/DTypes.def"
+#undef DTYPE
+};
 
 const char *dtypeName(DType t);
 int64_t dtypeSize(DType t);
+// The element type spelled `name` ("f32"), if any.
+bool dtypeNamed(std::string_view name, DType &out);
 
 // The most elements a tensor type may have, so that sizes (elements times 4
 // bytes) never overflow int64.
@@ -37,6 +45,19 @@ inline TensorType f32(std::vector<int64_t> shape) {
 inline TensorType i32(std::vector<int64_t> shape) {
   return {DType::I32, std::move(shape)};
 }
+inline TensorType bf16(std::vector<int64_t> shape) {
+  return {DType::BF16, std::move(shape)};
+}
+
+// bfloat16 pairs: x's elements 2i and 2i+1 along `axis`, rounded to
+// bfloat16, side by side in the last dimension (odd sizes padded with
+// zero): f32[.., n, ..] -> bf16[.., ceil(n/2), .., 2]. Kernels that
+// multiply bfloat16 pairs (vdpbf16ps) read each pair as one 32-bit word.
+TensorType packedBfloat16Pairs(const TensorType &x, int64_t axis);
+// The f32 type whose pairs `packed` holds along `axis` (its size there
+// even, counting the padding), or nullopt when `packed` is no such type.
+std::optional<TensorType> unpackedBfloat16Pairs(const TensorType &packed,
+                                                int64_t axis);
 
 std::string shapeStr(const std::vector<int64_t> &shape); // "[3,3,1,32]"
 

@@ -27,14 +27,22 @@ std::vector<size_t> replaceableOperands(const ir::Op &op) {
   return {0, 1};
 }
 
+// The axis along which operand k of `op` is packed into bfloat16 pairs, or
+// -1 when the op reads it rounded (ir/ShapeRules.cpp: the input channels).
+int64_t pairAxis(const ir::Op &op, size_t k) {
+  if (op.kind != ir::OpKind::Conv2D && op.kind != ir::OpKind::Conv2DFused)
+    return -1;
+  return k == 0 ? 3 : k == 1 ? 2 : -1;
+}
+
 } // namespace
 
-void applyDtypePolicy(ir::Graph &g, ir::DtypePolicy policy) {
+void applyDtypePolicy(ir::Graph &g, ir::DtypePolicy policy, bool pairs) {
   ir::ComputeDtype dtype = ir::policyComputeDtype(policy);
   bool bfloat16 = dtype == ir::ComputeDtype::Bfloat16;
-  // Each value rounded once per step, by the first contraction that reads
-  // it; the later ones read the same rounded copy.
-  std::map<ir::ValueId, ir::ValueId> rounded;
+  // Each value rounded (axis -1) or packed along an axis once per step, by
+  // the first contraction that reads it so; later ones read the same copy.
+  std::map<std::pair<ir::ValueId, int64_t>, ir::ValueId> rounded;
   std::vector<ir::Op> ops;
   bool changed = false;
   for (ir::Op op : g.ops()) {
@@ -43,7 +51,9 @@ void applyDtypePolicy(ir::Graph &g, ir::DtypePolicy policy) {
       // after it: a later reader rounds the value again.
       for (size_t k = 0; k < op.operands.size(); ++k)
         if (ir::writesOperand(op.kind, k))
-          rounded.erase(op.operands[k]);
+          std::erase_if(rounded, [&](const auto &entry) {
+            return entry.first.first == op.operands[k];
+          });
       ops.push_back(std::move(op));
       continue;
     }
@@ -53,16 +63,34 @@ void applyDtypePolicy(ir::Graph &g, ir::DtypePolicy policy) {
       continue;
     }
     op.attrs.set(ir::AttrName::ComputeDtype, ir::attrEnumName(dtype));
-    for (size_t k : replaceableOperands(op)) {
+    std::vector<size_t> replaceable = replaceableOperands(op);
+    // Both operands packed, or neither (a graph from an earlier run).
+    bool pack = pairs && replaceable.size() == 2 && pairAxis(op, 0) >= 0 &&
+                g.type(op.operands[0]).dtype == ir::DType::F32 &&
+                g.type(op.operands[1]).dtype == ir::DType::F32;
+    for (size_t k : replaceable) {
       ir::ValueId v = op.operands[k];
-      if (ir::isRoundedToBfloat16(g, v))
-        continue; // already rounded (the pass ran before)
-      auto it = rounded.find(v);
+      int64_t axis = pack ? pairAxis(op, k) : -1;
+      if (g.type(v).dtype != ir::DType::F32 ||
+          (axis < 0 && ir::isRoundedToBfloat16(g, v)))
+        continue; // already rounded or packed (the pass ran before)
+      auto it = rounded.find({v, axis});
       if (it == rounded.end()) {
-        ir::ValueId r = g.addTemp(g.value(v).name + ".bf16", g.type(v));
-        ops.push_back(
-            ir::Op{ir::OpKind::RoundToBfloat16, {v}, {r}, {}, op.loc});
-        it = rounded.emplace(v, r).first;
+        ir::ValueId r;
+        if (axis < 0) {
+          r = g.addTemp(g.value(v).name + ".bf16", g.type(v));
+          ops.push_back(
+              ir::Op{ir::OpKind::RoundToBfloat16, {v}, {r}, {}, op.loc});
+        } else {
+          r = g.addTemp(g.value(v).name + ".bf16x2",
+                        ir::packedBfloat16Pairs(g.type(v), axis));
+          ops.push_back(ir::Op{ir::OpKind::PackBfloat16Pairs,
+                               {v},
+                               {r},
+                               {{ir::AttrName::Axis, axis}},
+                               op.loc});
+        }
+        it = rounded.emplace(std::make_pair(v, axis), r).first;
       }
       op.operands[k] = it->second;
       changed = true;

@@ -382,12 +382,19 @@ std::vector<PassInfo> makePasses() {
        "give every convolution and matmul the policy's compute_dtype "
        "(passes/DtypePolicy.h)",
        {{"policy", PassOptionKind::Choice, "float32", "the Keras dtype policy",
-         ir::dtypePolicyNames()}},
+         ir::dtypePolicyNames()},
+        {"pairs",
+         PassOptionKind::Bool,
+         "false",
+         "convolutions read bfloat16 pairs (for vdpbf16ps)",
+         {}}},
        [](ir::Graph &g, const PassOptions &o, PassContext &) {
          // The option parser admits only the table's names.
          applyDtypePolicy(
-             g, ir::dtypePolicyFromName(o.getString("policy", "float32"))
-                    .value_or(ir::DtypePolicy::Float32));
+             g,
+             ir::dtypePolicyFromName(o.getString("policy", "float32"))
+                 .value_or(ir::DtypePolicy::Float32),
+             o.getBool("pairs", false));
          return absl::OkStatus();
        },
        nullptr});

@@ -27,12 +27,14 @@ PassInvocation invocation(const char *name, PassOptions options = {}) {
 std::string exact(double v) { return fmt::format("{}", v); }
 
 std::vector<PassInvocation> withCleanup(PassInvocation first,
-                                        ir::DtypePolicy policy) {
+                                        ir::DtypePolicy policy, bool pairs) {
   std::vector<PassInvocation> p = {std::move(first), invocation("dce"),
                                    invocation("fusion")};
   if (policy != ir::DtypePolicy::Float32) {
     PassOptions o;
     o.set("policy", ir::dtypePolicyName(policy));
+    if (pairs)
+      o.set("pairs", "true");
     p.push_back(invocation("dtype-policy", std::move(o)));
   }
   return p;
@@ -51,22 +53,24 @@ absl::StatusOr<ir::Graph> run(const ir::Graph &forward,
 } // namespace
 
 std::vector<PassInvocation> trainingPipeline(const ir::OptimizerSpec &opt,
-                                             ir::DtypePolicy policy) {
+                                             ir::DtypePolicy policy,
+                                             bool pairs) {
   PassOptions o;
   o.set("optimizer", ir::optimizerInfo(opt.kind).name);
   o.set("learning_rate", exact(opt.learningRate));
   for (const ir::OptimizerArg &a : ir::optimizerArgs(opt.kind))
     o.set(a.name,
           a.flag ? (opt.*a.flag ? "true" : "false") : exact(opt.*a.number));
-  return withCleanup(invocation("autodiff", std::move(o)), policy);
+  return withCleanup(invocation("autodiff", std::move(o)), policy, pairs);
 }
 
-std::vector<PassInvocation> evalPipeline(ir::DtypePolicy policy) {
-  return withCleanup(invocation("eval"), policy);
+std::vector<PassInvocation> evalPipeline(ir::DtypePolicy policy, bool pairs) {
+  return withCleanup(invocation("eval"), policy, pairs);
 }
 
-std::vector<PassInvocation> predictPipeline(ir::DtypePolicy policy) {
-  return withCleanup(invocation("predict"), policy);
+std::vector<PassInvocation> predictPipeline(ir::DtypePolicy policy,
+                                            bool pairs) {
+  return withCleanup(invocation("predict"), policy, pairs);
 }
 
 std::vector<std::string> compilePipelinePassNames() {
@@ -82,21 +86,23 @@ std::vector<std::string> compilePipelinePassNames() {
 
 absl::StatusOr<ir::Graph> runTrainingPipeline(const ir::Graph &forward,
                                               const ir::TrainingSpec &spec,
-                                              const PipelineOptions &options) {
-  return run(forward, trainingPipeline(spec.optimizer, spec.dtypePolicy),
+                                              const PipelineOptions &options,
+                                              bool pairs) {
+  return run(forward, trainingPipeline(spec.optimizer, spec.dtypePolicy, pairs),
              options);
 }
 
 absl::StatusOr<ir::Graph> runEvalPipeline(const ir::Graph &forward,
                                           const PipelineOptions &options,
-                                          ir::DtypePolicy policy) {
-  return run(forward, evalPipeline(policy), options);
+                                          ir::DtypePolicy policy, bool pairs) {
+  return run(forward, evalPipeline(policy, pairs), options);
 }
 
 absl::StatusOr<ir::Graph> runPredictPipeline(const ir::Graph &forward,
                                              const PipelineOptions &options,
-                                             ir::DtypePolicy policy) {
-  return run(forward, predictPipeline(policy), options);
+                                             ir::DtypePolicy policy,
+                                             bool pairs) {
+  return run(forward, predictPipeline(policy, pairs), options);
 }
 
 } // namespace cnnc::passes

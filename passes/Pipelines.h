@@ -19,16 +19,20 @@ namespace cnnc::passes {
 using PipelineOptions = PassInstrumentation;
 
 // autodiff{the optimizer's options} -> dce -> fusion, then
-// dtype-policy{policy} unless the policy is float32.
+// dtype-policy{policy, pairs} unless the policy is float32. `pairs`: the
+// target multiplies bfloat16 pairs (passes/DtypePolicy.h).
 std::vector<PassInvocation>
 trainingPipeline(const ir::OptimizerSpec &opt,
-                 ir::DtypePolicy policy = ir::DtypePolicy::Float32);
+                 ir::DtypePolicy policy = ir::DtypePolicy::Float32,
+                 bool pairs = false);
 // eval -> dce -> fusion (-> dtype-policy)
 std::vector<PassInvocation>
-evalPipeline(ir::DtypePolicy policy = ir::DtypePolicy::Float32);
+evalPipeline(ir::DtypePolicy policy = ir::DtypePolicy::Float32,
+             bool pairs = false);
 // predict -> dce -> fusion (-> dtype-policy)
 std::vector<PassInvocation>
-predictPipeline(ir::DtypePolicy policy = ir::DtypePolicy::Float32);
+predictPipeline(ir::DtypePolicy policy = ir::DtypePolicy::Float32,
+                bool pairs = false);
 
 // The distinct names of the passes the three pipelines run, in order.
 std::vector<std::string> compilePipelinePassNames();
@@ -36,12 +40,15 @@ std::vector<std::string> compilePipelinePassNames();
 // The forward graph copied and run through the pipeline.
 absl::StatusOr<ir::Graph> runTrainingPipeline(const ir::Graph &forward,
                                               const ir::TrainingSpec &spec,
-                                              const PipelineOptions &options);
+                                              const PipelineOptions &options,
+                                              bool pairs = false);
 absl::StatusOr<ir::Graph>
 runEvalPipeline(const ir::Graph &forward, const PipelineOptions &options,
-                ir::DtypePolicy policy = ir::DtypePolicy::Float32);
+                ir::DtypePolicy policy = ir::DtypePolicy::Float32,
+                bool pairs = false);
 absl::StatusOr<ir::Graph>
 runPredictPipeline(const ir::Graph &forward, const PipelineOptions &options,
-                   ir::DtypePolicy policy = ir::DtypePolicy::Float32);
+                   ir::DtypePolicy policy = ir::DtypePolicy::Float32,
+                   bool pairs = false);
 
 } // namespace cnnc::passes

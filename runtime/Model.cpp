@@ -5,6 +5,7 @@
 #include "runtime/ClassNames.h"
 #include "runtime/MemoryBudget.h"
 
+#include "codegen/Compiler.h"
 #include "ir/FusedStages.h"
 #include "ir/Printer.h"
 #include "passes/Pipelines.h"
@@ -20,6 +21,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <numeric>
 
@@ -28,6 +30,15 @@ namespace cnnc::runtime {
 using support::SplitMix64;
 
 namespace {
+
+// Whether bfloat16 convolutions read bfloat16 pairs: where the host
+// multiplies them (AVX512_BF16). CNNC_BF16_PAIRS=1 or 0 overrides, to run
+// the pair kernels' emulated form elsewhere (tests, comparisons).
+bool bfloat16Pairs() {
+  if (const char *e = std::getenv("CNNC_BF16_PAIRS"); e && *e)
+    return std::string_view(e) == "1";
+  return codegen::hostHasBfloat16Dot();
+}
 // Evaluation batch: large enough to amortize per-step overhead, small enough
 // to keep the arena (and RSS) modest.
 constexpr int64_t kEvalBatch = 250;
@@ -348,7 +359,7 @@ absl::StatusOr<WeightsByName> Model::loadWeightsByName(const std::string &path,
 
 absl::StatusOr<ir::Graph>
 Model::trainingGraph(const passes::PipelineOptions &options) const {
-  return passes::runTrainingPipeline(forward_, spec_, options);
+  return passes::runTrainingPipeline(forward_, spec_, options, bfloat16Pairs());
 }
 
 absl::StatusOr<Executor *> Model::cachedExecutor(ExecutorCache &cache,
@@ -371,19 +382,21 @@ absl::StatusOr<Executor *> Model::cachedExecutor(ExecutorCache &cache,
 
 absl::StatusOr<Executor *> Model::trainExecutor(int64_t batch) {
   return cachedExecutor(train_, batch, [&](const ir::Graph &fwd) {
-    return passes::runTrainingPipeline(fwd, spec_, pipeline_);
+    return passes::runTrainingPipeline(fwd, spec_, pipeline_, bfloat16Pairs());
   });
 }
 
 absl::StatusOr<Executor *> Model::evalExecutor(int64_t batch) {
   return cachedExecutor(eval_, batch, [&](const ir::Graph &fwd) {
-    return passes::runEvalPipeline(fwd, pipeline_, spec_.dtypePolicy);
+    return passes::runEvalPipeline(fwd, pipeline_, spec_.dtypePolicy,
+                                   bfloat16Pairs());
   });
 }
 
 absl::StatusOr<Executor *> Model::predictExecutor(int64_t batch) {
   return cachedExecutor(predict_, batch, [&](const ir::Graph &fwd) {
-    return passes::runPredictPipeline(fwd, pipeline_, spec_.dtypePolicy);
+    return passes::runPredictPipeline(fwd, pipeline_, spec_.dtypePolicy,
+                                      bfloat16Pairs());
   });
 }
 

@@ -35,6 +35,8 @@ options:
   --print-after-all        print the graph to stderr after every pass
   --split-input-file       process each '// -----'-separated chunk on its own
   --emit=ir|llvm|asm       what to print (default ir: the graph)
+  --target-cpu=CPU         with --emit=llvm or asm: code for another x86-64
+                           CPU (znver5, sapphirerapids) than this host's
   -o FILE                  write the output to FILE (default stdout)
   --help                   print this help
 
@@ -52,6 +54,7 @@ struct Options {
   std::vector<passes::PassInvocation> pipeline;
   bool verifyEach = false, printAfterAll = false, split = false, help = false;
   std::string emit = "ir";
+  std::string targetCpu;
 };
 
 std::string passHelp() {
@@ -135,6 +138,11 @@ absl::StatusOr<Options> parseArgs(const std::vector<std::string> &args) {
         return absl::InvalidArgumentError(
             fmt::format("--emit expects ir, llvm or asm, got '{}'", value));
       opt.emit = value;
+    } else if (name == "target-cpu") {
+      if (value.empty())
+        return absl::InvalidArgumentError(
+            "--target-cpu needs a CPU name, e.g. --target-cpu=znver5");
+      opt.targetCpu = value;
     } else if (name == "pass-pipeline") {
       auto p = passes::parsePassPipeline(value);
       if (!p.ok())
@@ -151,6 +159,9 @@ absl::StatusOr<Options> parseArgs(const std::vector<std::string> &args) {
           "unknown option '{}' (cnnc-opt --help lists options and passes)", a));
     }
   }
+  if (!opt.help && !opt.targetCpu.empty() && opt.emit == "ir")
+    return absl::InvalidArgumentError(
+        "--target-cpu needs --emit=llvm or --emit=asm");
   return opt;
 }
 
@@ -269,6 +280,7 @@ std::optional<std::string> process(const Options &opt, const Chunk &chunk,
   codegen::CompileOptions co;
   co.keepLlvmIr = opt.emit == "llvm";
   co.keepAsm = opt.emit == "asm";
+  co.targetCpu = opt.targetCpu;
   auto compiled = codegen::compileGraph(*g, co);
   if (!compiled.ok()) {
     fmt::print(stderr, "{}: error: {}\n", file,

@@ -3,6 +3,7 @@
 // run on 1, 2 and 3 threads: the fused kernels do the same float32
 // arithmetic, so results must be bit-identical; and every fused result
 // against the reference interpreter running the same graph in float64.
+#include "GraphRunner.h"
 #include "KernelTestUtil.h"
 #include "common/FusedStageSets.h"
 
@@ -17,106 +18,6 @@ namespace {
 using ir::FusedStage;
 using ir::OpKind;
 using ir::ValueId;
-
-const std::vector<int> kThreads = {1, 2, 3};
-
-// Runs every op of g in order on `threads` threads (thread ids one after
-// another, as the kernels' shares are independent) with the given inputs;
-// returns every f32 and i32 buffer by value id.
-struct Buffers {
-  std::map<ValueId, std::vector<float>> f;
-  std::map<ValueId, std::vector<int32_t>> i;
-};
-
-// The JIT's buffers per thread count, and the interpreter's by value id.
-struct Runs {
-  std::vector<Buffers> jit;
-  std::vector<std::vector<double>> ref;
-
-  const Buffers &operator[](size_t t) const { return jit[t]; }
-  size_t size() const { return jit.size(); }
-};
-
-Buffers runGraph(const ir::Graph &g, const codegen::CompiledGraph &compiled,
-                 const std::map<ValueId, std::vector<float>> &inputs,
-                 const std::map<ValueId, std::vector<int32_t>> &intInputs,
-                 int threads) {
-  Buffers b;
-  for (size_t v = 0; v < g.values().size(); ++v) {
-    const ir::TensorType &t = g.values()[v].type;
-    if (t.dtype == ir::DType::F32)
-      b.f[v].assign(t.numElements(), std::nanf(""));
-    else
-      b.i[v].assign(t.numElements(), -7);
-  }
-  for (const auto &[v, data] : inputs)
-    b.f[v] = data;
-  for (const auto &[v, data] : intInputs)
-    b.i[v] = data;
-  for (size_t k = 0; k < g.ops().size(); ++k) {
-    const ir::Op &op = g.ops()[k];
-    std::vector<void *> args;
-    auto ptr = [&](ValueId v) -> void * {
-      return g.type(v).dtype == ir::DType::F32 ? (void *)b.f[v].data()
-                                               : (void *)b.i[v].data();
-    };
-    for (ValueId v : op.operands)
-      args.push_back(ptr(v));
-    for (ValueId v : op.results)
-      args.push_back(ptr(v));
-    codegen::KernelFn fn = compiled.kernel(k);
-    EXPECT_NE(fn, nullptr) << ir::opName(op.kind);
-    for (int t = 0; fn && t < threads; ++t)
-      fn(args.data(), t, threads);
-  }
-  return b;
-}
-
-// A graph under construction whose ops fail the test on a shape error.
-struct Builder {
-  ir::Graph g{"fused"};
-  std::map<ValueId, std::vector<float>> inputs;
-  std::map<ValueId, std::vector<int32_t>> intInputs;
-
-  ValueId input(std::vector<int64_t> shape, std::vector<float> data) {
-    ValueId v = g.addInput("in", ir::f32(std::move(shape)));
-    inputs[v] = std::move(data);
-    return v;
-  }
-  std::vector<ValueId> op(OpKind kind, std::vector<ValueId> operands,
-                          ir::Attrs attrs = {}) {
-    auto r = g.create(kind, std::move(operands), std::move(attrs));
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? *r : std::vector<ValueId>{};
-  }
-  ValueId op1(OpKind kind, std::vector<ValueId> operands,
-              ir::Attrs attrs = {}) {
-    std::vector<ValueId> r = op(kind, std::move(operands), std::move(attrs));
-    return r.empty() ? -1 : r[0];
-  }
-
-  // Compiles once and runs on every thread count; runs the interpreter on
-  // the same graph and inputs.
-  Runs run() {
-    Runs out;
-    Interpreter in(g);
-    for (const auto &[v, data] : inputs)
-      in[v] = toDouble(data);
-    for (const auto &[v, data] : intInputs)
-      in[v] = std::vector<double>(data.begin(), data.end());
-    absl::Status s = in.run();
-    EXPECT_TRUE(s.ok()) << "interpreter: " << s;
-    for (size_t v = 0; v < g.values().size(); ++v)
-      out.ref.push_back(in[static_cast<ValueId>(v)]);
-    auto compiled = codegen::compileGraph(g);
-    EXPECT_TRUE(compiled.ok()) << compiled.status();
-    if (!compiled.ok())
-      return out;
-    for (int t : kThreads)
-      out.jit.push_back(runGraph(g, **compiled, inputs, intInputs, t));
-    return out;
-  }
-};
 
 // a == b bit for bit (NaN payloads included), with the first difference.
 void expectBitEqual(const std::vector<float> &a, const std::vector<float> &b,
@@ -140,9 +41,9 @@ void expectBitEqual(const std::vector<float> &a, const std::vector<float> &b,
 // ~0.1.
 void expectSame(const Runs &runs, ValueId fused, ValueId unfused,
                 const std::string &what) {
-  ASSERT_EQ(runs.size(), kThreads.size());
+  ASSERT_EQ(runs.size(), kGraphThreads.size());
   for (size_t t = 0; t < runs.size(); ++t) {
-    std::string where = fmt::format("{} threads={}", what, kThreads[t]);
+    std::string where = fmt::format("{} threads={}", what, kGraphThreads[t]);
     expectBitEqual(runs[t].f.at(fused), runs[t].f.at(unfused), where);
     expectBitEqual(runs[t].f.at(fused), runs[0].f.at(fused), where);
   }

@@ -347,6 +347,41 @@ void augment(ir::OpKind kind, const ir::Attrs &a, const std::vector<int64_t> &s,
   }
 }
 
+// x [outer, n, inner] along `axis` as bfloat16 pairs (ir/Types.h):
+// [outer, ceil(n/2), inner, 2], zero where n is odd.
+Buffer packPairs(const Buffer &x, const std::vector<int64_t> &shape,
+                 int64_t axis) {
+  int64_t outer = 1, inner = 1, n = shape[axis], half = (n + 1) / 2;
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= shape[d];
+  for (size_t d = axis + 1; d < shape.size(); ++d)
+    inner *= shape[d];
+  Buffer out(outer * half * inner * 2, 0.0);
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t i = 0; i < inner; ++i)
+        out[((o * half + j / 2) * inner + i) * 2 + j % 2] =
+            roundToBfloat16(x[(o * n + j) * inner + i]);
+  return out;
+}
+
+// The inverse: packed pairs back to [outer, 2 * half, inner].
+Buffer unpackPairs(const Buffer &p, const std::vector<int64_t> &packed,
+                   int64_t axis) {
+  int64_t outer = 1, inner = 1, half = packed[axis];
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= packed[d];
+  for (size_t d = axis + 1; d + 1 < packed.size(); ++d)
+    inner *= packed[d];
+  Buffer out(outer * half * 2 * inner);
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t j = 0; j < 2 * half; ++j)
+      for (int64_t i = 0; i < inner; ++i)
+        out[(o * 2 * half + j) * inner + i] =
+            p[((o * half + j / 2) * inner + i) * 2 + j % 2];
+  return out;
+}
+
 } // namespace
 
 Interpreter::Interpreter(const ir::Graph &g) : g_(g) {
@@ -363,7 +398,27 @@ std::vector<double> &Interpreter::at(const std::string &name) {
 
 absl::Status Interpreter::run() {
   for (const ir::Op &op : g_.ops()) {
+    // conv2d and conv2d_fused may read bfloat16 pairs along the input
+    // channels (ir/ShapeRules.cpp): they then see the unpacked operands.
+    std::array<std::vector<int64_t>, 2> unpackedShape;
+    std::array<Buffer, 2> unpacked;
+    for (size_t i = 0; i < 2 && i < op.operands.size(); ++i) {
+      const ir::TensorType &t = g_.type(op.operands[i]);
+      if (t.dtype != ir::DType::BF16)
+        continue;
+      int64_t axis = i == 0 ? 3 : 2;
+      std::optional<ir::TensorType> u = ir::unpackedBfloat16Pairs(t, axis);
+      if (!u)
+        return absl::InvalidArgumentError(
+            fmt::format("{}: operand {} is no bfloat16 pair tensor",
+                        ir::opName(op.kind), i));
+      unpackedShape[i] = u->shape;
+      unpacked[i] = unpackPairs(buffers_[op.operands[i]], t.shape, axis);
+    }
     auto shape = [&](ir::ValueId v) -> const std::vector<int64_t> & {
+      for (size_t i = 0; i < 2 && i < op.operands.size(); ++i)
+        if (v == op.operands[i] && !unpackedShape[i].empty())
+          return unpackedShape[i];
       return g_.type(v).shape;
     };
     auto in = [&](int i) -> Buffer & { return buffers_[op.operands[i]]; };
@@ -380,6 +435,8 @@ absl::Status Interpreter::run() {
                     ir::computeDtypeOf(a) == ir::ComputeDtype::Bfloat16;
     std::array<Buffer, 2> rounded;
     auto contracted = [&](int i) -> Buffer & {
+      if (!unpacked[i].empty())
+        return unpacked[i];
       if (!bfloat16)
         return in(i);
       if (rounded[i].empty())
@@ -935,6 +992,11 @@ absl::Status Interpreter::run() {
     case OpKind::RoundToBfloat16: {
       // The nearest bfloat16 of the float, ties to even (as the kernel).
       out(0) = roundedToBfloat16(in(0));
+      break;
+    }
+    case OpKind::PackBfloat16Pairs: {
+      out(0) =
+          packPairs(in(0), shape(op.operands[0]), a.getInt(ir::AttrName::Axis));
       break;
     }
     case OpKind::Conv2DKernelTranspose: {

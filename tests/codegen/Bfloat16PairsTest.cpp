@@ -1,0 +1,194 @@
+// bfloat16 pairs (ir/Types.h): pack_bfloat16_pairs against the reference
+// interpreter bit for bit, and convolutions that read packed operands
+// (vdpbf16ps on AVX512_BF16, its two-FMA form elsewhere) against the
+// interpreter's sums of the same bfloat16 products, on odd channel counts
+// (padded pairs), strides and padding; every thread count bit-identical.
+#include "GraphRunner.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+namespace cnnc::testing {
+namespace {
+
+using ir::OpKind;
+using ir::ValueId;
+
+uint32_t bitsOf(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+// The bfloat16 values of packed words, two per word, low half first.
+std::vector<float> unpackWords(const std::vector<int32_t> &words,
+                               int64_t values) {
+  std::vector<float> out;
+  for (int64_t k = 0; k < values; ++k) {
+    uint32_t w = static_cast<uint32_t>(words[k / 2]);
+    uint32_t half = k % 2 ? w >> 16 : w & 0xffffu;
+    uint32_t u = half << 16;
+    float f;
+    std::memcpy(&f, &u, 4);
+    out.push_back(f);
+  }
+  return out;
+}
+
+// Random values in [-1, 1) with ties, signed zeros and tiny values mixed in.
+std::vector<float> packValues(std::mt19937 &rng, int64_t n) {
+  std::vector<float> v = randomFloats(rng, n);
+  const uint32_t special[] = {0x3f808000u, 0xbe818000u, 0x00000000u,
+                              0x80000000u, 0x3f7fffffu, 0x00012345u};
+  for (int64_t i = 0; i < n; i += 3) {
+    uint32_t u = special[(i / 3) % std::size(special)];
+    std::memcpy(&v[i], &u, 4);
+  }
+  return v;
+}
+
+TEST(Bfloat16Pairs, PackMatchesTheReferenceBitForBit) {
+  std::mt19937 rng(51);
+  struct Case {
+    std::vector<int64_t> shape;
+    int64_t axis;
+  };
+  // Last axis even (adjacent floats) and odd (padded), middle and first
+  // axes with rows of several lengths.
+  for (const Case &c : std::vector<Case>{{{3, 5, 7, 8}, 3},
+                                         {{2, 4, 3, 1}, 3},
+                                         {{2, 3, 5, 7}, 3},
+                                         {{3, 3, 5, 19}, 2},
+                                         {{1, 2, 4, 33}, 2},
+                                         {{7, 37}, 1},
+                                         {{9, 20}, 0},
+                                         {{5}, 0}}) {
+    std::string what =
+        fmt::format("f32{} axis {}", ir::shapeStr(c.shape), c.axis);
+    Builder b;
+    int64_t n = ir::f32(c.shape).numElements();
+    ValueId x = b.input(c.shape, packValues(rng, n));
+    ValueId p =
+        b.op1(OpKind::PackBfloat16Pairs, {x}, {{ir::AttrName::Axis, c.axis}});
+    ASSERT_GE(p, 0) << what;
+    EXPECT_EQ(b.g.type(p), ir::packedBfloat16Pairs(ir::f32(c.shape), c.axis));
+    Runs runs = b.run();
+    ASSERT_EQ(runs.size(), kGraphThreads.size()) << what;
+    int64_t values = b.g.type(p).numElements();
+    const std::vector<double> &want = runs.ref[p];
+    for (size_t t = 0; t < runs.size(); ++t) {
+      std::vector<float> got = unpackWords(runs[t].i.at(p), values);
+      ASSERT_EQ(got.size(), want.size()) << what;
+      for (size_t k = 0; k < got.size(); ++k)
+        ASSERT_EQ(bitsOf(got[k]), bitsOf(static_cast<float>(want[k])))
+            << what << ", value " << k << " with " << kGraphThreads[t]
+            << " threads: " << got[k] << " against " << want[k];
+    }
+  }
+}
+
+// conv2d and conv2d_fused (bias + relu, and + max pool) on packed operands:
+// the interpreter sums the same bfloat16 products exactly, so the kernels
+// are within float32 rounding of it; a pair summed in the wrong lane, a
+// padded channel read as a value or a missed pair is off by ~0.01 or more.
+TEST(Bfloat16Pairs, ConvolutionsOnPairsMatchTheInterpreter) {
+  std::mt19937 rng(52);
+  struct Shape {
+    Window g;
+    int64_t o;
+    bool pool;
+  };
+  std::vector<Shape> shapes = {{{2, 9, 7, 1, 3, 3, 1, 1}, 8, false},
+                               {{3, 8, 9, 5, 3, 3, 1, 1}, 19, false},
+                               {{2, 11, 10, 16, 5, 5, 2, 2}, 9, false},
+                               {{1, 7, 7, 3, 2, 3, 2, 1}, 32, false},
+                               {{2, 12, 12, 32, 3, 3, 1, 1}, 64, true},
+                               {{3, 10, 11, 7, 3, 3, 1, 1}, 17, true}};
+  for (size_t s = 0; s < shapes.size(); ++s) {
+    Window g = shapes[s].g;
+    if (s % 2 == 1)
+      g.same();
+    int64_t o = shapes[s].o;
+    std::string what = fmt::format("{} filters {}", g.str(), o);
+    Builder b;
+    std::vector<int64_t> ks{g.kh, g.kw, g.c, o};
+    ValueId x = b.input(g.xShape(),
+                        randomFloats(rng, ir::f32(g.xShape()).numElements()));
+    ValueId k = b.input(ks, randomFloats(rng, ir::f32(ks).numElements()));
+    ValueId bias = b.input({o}, randomFloats(rng, o));
+    ValueId xp = b.op1(OpKind::PackBfloat16Pairs, {x},
+                       {{ir::AttrName::Axis, int64_t{3}}});
+    ValueId kp = b.op1(OpKind::PackBfloat16Pairs, {k},
+                       {{ir::AttrName::Axis, int64_t{2}}});
+    ir::Attrs attrs{{ir::AttrName::Strides, g.strides()},
+                    {ir::AttrName::Padding, g.padding()},
+                    {ir::AttrName::ComputeDtype, std::string("bfloat16")}};
+    ValueId plain = b.op1(OpKind::Conv2D, {xp, kp}, attrs);
+    ir::Attrs fused = attrs;
+    std::vector<std::string> stages{"bias_add", "activation"};
+    if (shapes[s].pool) {
+      stages.push_back("max_pool2d");
+      fused.set(ir::AttrName::PoolSize, std::vector<int64_t>{2, 2});
+    }
+    fused.set(ir::AttrName::Epilogue, stages);
+    fused.set(ir::AttrName::Activation, std::string("relu"));
+    ValueId y = b.op1(OpKind::Conv2DFused, {xp, kp, bias}, fused);
+    ASSERT_GE(plain, 0) << what;
+    ASSERT_GE(y, 0) << what;
+    Runs runs = b.run();
+    ASSERT_EQ(runs.size(), kGraphThreads.size()) << what;
+    for (ValueId v : {plain, y}) {
+      EXPECT_LT(maxRelError(runs[0].f.at(v), runs.ref[v]), 2e-5)
+          << what << (v == y ? ", fused" : ", conv2d");
+      for (size_t t = 1; t < runs.size(); ++t)
+        EXPECT_EQ(0, std::memcmp(runs[t].f.at(v).data(), runs[0].f.at(v).data(),
+                                 runs[0].f.at(v).size() * 4))
+            << what << ": " << kGraphThreads[t]
+            << " threads differ from 1 thread";
+    }
+  }
+}
+
+// The verifier takes pairs only where a kernel reads them.
+TEST(Bfloat16Pairs, ShapeRulesRejectPairsWhereNoKernelReadsThem) {
+  ir::Graph g("pairs");
+  ValueId x = g.addInput("x", ir::bf16({2, 6, 6, 2, 2}));
+  ValueId k = g.addInput("k", ir::bf16({3, 3, 2, 4, 2}));
+  ValueId kf = g.addInput("kf", ir::f32({3, 3, 4, 4}));
+  ValueId ko = g.addInput("ko", ir::bf16({3, 3, 4, 2, 2}));
+  ir::Attrs attrs{{ir::AttrName::Strides, std::vector<int64_t>{1, 1}},
+                  {ir::AttrName::Padding, std::vector<int64_t>{0, 0, 0, 0}}};
+  ir::Attrs bf16 = attrs;
+  bf16.set(ir::AttrName::ComputeDtype, std::string("bfloat16"));
+  auto ok = g.create1(OpKind::Conv2D, {x, k}, bf16);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(g.type(*ok), ir::f32({2, 4, 4, 4}));
+  auto noDtype = g.create1(OpKind::Conv2D, {x, k}, attrs);
+  EXPECT_FALSE(noDtype.ok());
+  EXPECT_NE(noDtype.status().message().find("compute_dtype"), std::string::npos)
+      << noDtype.status();
+  auto mixed = g.create1(OpKind::Conv2D, {x, kf}, bf16);
+  EXPECT_FALSE(mixed.ok());
+  EXPECT_NE(mixed.status().message().find("pairs along the input channels"),
+            std::string::npos)
+      << mixed.status();
+  // Pairs along the wrong axis of the kernel: 4 input channels, not 8.
+  auto wrong = g.create1(OpKind::Conv2D, {x, ko}, bf16);
+  EXPECT_FALSE(wrong.ok()) << "kernel pairs along the output channels";
+  ir::Attrs data = bf16;
+  data.set(ir::AttrName::InputShape, std::vector<int64_t>{2, 6, 6, 4});
+  ValueId dy = g.addInput("dy", ir::f32({2, 4, 4, 4}));
+  auto backward = g.create1(OpKind::Conv2DBackwardData, {dy, k}, data);
+  EXPECT_FALSE(backward.ok());
+  ValueId f = g.addInput("f", ir::f32({2, 3}));
+  auto badAxis = g.create1(OpKind::PackBfloat16Pairs, {f},
+                           {{ir::AttrName::Axis, int64_t{2}}});
+  EXPECT_FALSE(badAxis.ok());
+  auto twice = g.create1(OpKind::PackBfloat16Pairs, {x},
+                         {{ir::AttrName::Axis, int64_t{0}}});
+  EXPECT_FALSE(twice.ok()) << "packing bf16 again";
+}
+
+} // namespace
+} // namespace cnnc::testing
