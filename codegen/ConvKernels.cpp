@@ -274,17 +274,17 @@ void emitGatherConv(KernelBuilder &kb, const GatherConv &g, Value *out) {
 // Forward convolution and its epilogues
 // ---------------------------------------------------------------------------
 
-// The operands' f32 shapes, unpacked where they are bfloat16 pairs
-// (ir/ShapeRules.cpp: x along axis 3, the kernel along axis 2).
-std::vector<int64_t> forwardOperandShape(KernelBuilder &kb, int i) {
+// The f32 shapes of operands 0 (an image) and 1 (a kernel), unpacked where
+// they are bfloat16 pairs (ir/ShapeRules.cpp: along axes 3 and 2).
+std::vector<int64_t> pairedOperandShape(KernelBuilder &kb, int i) {
   std::optional<ir::TensorType> unpacked =
       ir::unpackedBfloat16Pairs(kb.operandType(i), i == 0 ? 3 : 2);
   return unpacked ? unpacked->shape : kb.operandType(i).shape;
 }
 
 ConvGeometry forwardGeometry(KernelBuilder &kb) {
-  const std::vector<int64_t> ws = forwardOperandShape(kb, 1);
-  const std::vector<int64_t> xs = forwardOperandShape(kb, 0);
+  const std::vector<int64_t> ws = pairedOperandShape(kb, 1);
+  const std::vector<int64_t> xs = pairedOperandShape(kb, 0);
   std::vector<int64_t> y = xs;
   // The pre-pool output shape from the attributes (fused pools shrink the
   // result).
@@ -456,6 +456,10 @@ void emitScatterBackwardData(KernelBuilder &kb, const ConvGeometry &c,
                              Value *wt) {
   auto &b = kb.b();
   Value *dy = kb.operand(0), *dx = kb.result(0);
+  // With bfloat16 pairs (dy and wt packed along o), the sum runs over
+  // words, each a pair of channels.
+  bool pairs = kb.operandType(0).dtype == ir::DType::BF16;
+  int64_t steps = pairs ? c.o / 2 : c.o;
   int regs = numRegisters(kb);
   auto chunks = sliceChunks(c.c, kb.vectorWidth(), regs / 8);
   int64_t image = c.h * c.w * c.c;
@@ -465,7 +469,7 @@ void emitScatterBackwardData(KernelBuilder &kb, const ConvGeometry &c,
     kb.loop(0, c.kh * c.kw, 1, [&](Value *tap) {
       Value *kh = sdiv(kb, tap, c.kw), *kw = srem(kb, tap, c.kw);
       Value *wRow0 = kb.mul(
-          kb.add(kb.mul(kh, c.kw), sub(kb, kb.i64(c.kw - 1), kw)), c.o * c.c);
+          kb.add(kb.mul(kh, c.kw), sub(kb, kb.i64(c.kw - 1), kw)), steps * c.c);
       kb.loop(0, c.oh, 1, [&](Value *p) {
         Value *dyRow = kb.mul(kb.add(kb.mul(n, c.oh), p), c.ow);
         Value *dxRow = kb.add(
@@ -482,9 +486,25 @@ void emitScatterBackwardData(KernelBuilder &kb, const ConvGeometry &c,
             for (int64_t u = 0; u < sets * npix; ++u)
               for (const Slice &s : chunk)
                 init.push_back(zeros(kb, s.width));
-            Value *dyPix = kb.mul(kb.add(dyRow, q0), c.o);
+            Value *dyPix = kb.mul(kb.add(dyRow, q0), steps);
             auto step = [&](std::vector<Value *> &a, int64_t u, Value *o) {
               Value *wRow = kb.add(wRow0, kb.mul(o, c.c));
+              if (pairs) {
+                std::vector<Value *> wv;
+                for (const Slice &s : chunk)
+                  wv.push_back(
+                      kb.loadPairs(wt, kb.add(wRow, s.offset), s.width));
+                for (int64_t px = 0; px < npix; ++px) {
+                  Value *ys =
+                      kb.loadPairs(dy, kb.add(dyPix, kb.add(o, px * steps)), 1);
+                  for (int64_t s = 0; s < ns; ++s) {
+                    Value *&av = a[u * per + px * ns + s];
+                    av = kb.dotBfloat16Pairs(av, kb.splat(chunk[s].width, ys),
+                                             wv[s]);
+                  }
+                }
+                return;
+              }
               std::vector<Value *> wv;
               for (const Slice &s : chunk)
                 wv.push_back(kb.computeOperand(
@@ -498,7 +518,7 @@ void emitScatterBackwardData(KernelBuilder &kb, const ConvGeometry &c,
                 }
               }
             };
-            int64_t main = c.o / sets * sets;
+            int64_t main = steps / sets * sets;
             std::vector<Value *> acc = init;
             if (main > 0)
               acc = kb.loopCarried(
@@ -509,9 +529,9 @@ void emitScatterBackwardData(KernelBuilder &kb, const ConvGeometry &c,
                       step(next, u, kb.add(o, u));
                     return next;
                   });
-            if (main < c.o)
+            if (main < steps)
               acc = kb.loopCarried(
-                  kb.i64(main), kb.i64(c.o), 1, acc,
+                  kb.i64(main), kb.i64(steps), 1, acc,
                   [&](Value *o, const std::vector<Value *> &cur) {
                     std::vector<Value *> next = cur;
                     step(next, 0, o);
@@ -566,7 +586,8 @@ void emitBackwardDataFrom(KernelBuilder &kb, const ConvGeometry &c, Value *wt) {
                .outRows = c.h,
                .outCols = c.w,
                .k = c.c,
-               .wcols = c.kw};
+               .wcols = c.kw,
+               .pairs = kb.operandType(0).dtype == ir::DType::BF16};
   // dx column q is read by dy column (q + pl - kw) / sw when that divides
   // exactly and lies in [0, ow); with kw = KW-1-j that column grows with j.
   g.runs = columnRuns(c.w, c.sw, 1, [&](int64_t q) {
@@ -611,7 +632,7 @@ void emitTransposeTaps(KernelBuilder &kb, Value *w, Value *wt, int64_t kw,
 }
 
 ConvGeometry backwardDataGeometry(KernelBuilder &kb, int64_t kh, int64_t kw) {
-  return geometry(kb.attrs(), kb.resultType(0).shape, kb.operandType(0).shape,
+  return geometry(kb.attrs(), kb.resultType(0).shape, pairedOperandShape(kb, 0),
                   kh, kw);
 }
 
@@ -671,7 +692,7 @@ void emitConv2DBackwardData(KernelBuilder &kb) {
 }
 
 void emitConv2DBackwardDataTransposed(KernelBuilder &kb) {
-  const auto &wt = kb.operandType(1).shape; // [KH, KW, O, C]
+  const std::vector<int64_t> wt = pairedOperandShape(kb, 1); // [KH, KW, O, C]
   emitBackwardDataFrom(kb, backwardDataGeometry(kb, wt[0], wt[1]),
                        kb.operand(1));
 }

@@ -94,14 +94,18 @@ using Types = std::vector<TensorType>;
 
 // conv2d and conv2d_fused under compute_dtype = "bfloat16" may read both
 // operands as bfloat16 pairs along the input channels (the dtype-policy
-// pass's pack_bfloat16_pairs): x bf16[N,H,W,C/2,2], w bf16[KH,KW,C/2,O,2].
-// The convolution is then that of the unpacked (padded) f32 operands.
+// pass's pack_bfloat16_pairs): x bf16[N,H,W,C/2,2], w bf16[KH,KW,C/2,O,2];
+// conv2d_backward_data_transposed likewise along the channels it sums,
+// dy's O: dy bf16[N,OH,OW,O/2,2], wt bf16[KH,KW,O/2,C,2]. The op is then
+// that of the unpacked (padded) f32 operands.
 absl::Status unpackConvOperands(OpKind k, TensorType &x, TensorType &w,
                                 const Attrs &a) {
   if (x.dtype != DType::BF16 && w.dtype != DType::BF16)
     return absl::OkStatus();
-  if (k != OpKind::Conv2D && k != OpKind::Conv2DFused)
-    return err(k, "takes no bf16 operands (only conv2d and conv2d_fused do)");
+  if (k != OpKind::Conv2D && k != OpKind::Conv2DFused &&
+      k != OpKind::Conv2DBackwardDataTransposed)
+    return err(k, "takes no bf16 operands (only conv2d, conv2d_fused and "
+                  "conv2d_backward_data_transposed do)");
   if (computeDtypeOf(a) != ComputeDtype::Bfloat16)
     return err(k, "bf16 operands need compute_dtype = \"bfloat16\"");
   std::optional<TensorType> ux = unpackedBfloat16Pairs(x, 3),
@@ -542,10 +546,11 @@ absl::StatusOr<Types> conv2dKernelTransposeShape(OpKind k, const Types &in,
 
 absl::StatusOr<Types>
 conv2dBackwardDataTransposedShape(OpKind k, const Types &in, const Attrs &a) {
-  CNNC_TRY(expectRank(k, in[1], 4, "transposed kernel"));
-  const std::vector<int64_t> &wt = in[1].shape;
-  return conv2dBackwardDataShape(k, {in[0], f32({wt[0], wt[1], wt[3], wt[2]})},
-                                 a);
+  TensorType dy = in[0], wtType = in[1];
+  CNNC_TRY(unpackConvOperands(k, dy, wtType, a));
+  CNNC_TRY(expectRank(k, wtType, 4, "transposed kernel"));
+  const std::vector<int64_t> &wt = wtType.shape;
+  return conv2dBackwardDataShape(k, {dy, f32({wt[0], wt[1], wt[3], wt[2]})}, a);
 }
 
 // matmul (a, b) with its epilogue: operands a, b [, bias].

@@ -28,9 +28,11 @@ std::vector<size_t> replaceableOperands(const ir::Op &op) {
 }
 
 // The axis along which operand k of `op` is packed into bfloat16 pairs, or
-// -1 when the op reads it rounded (ir/ShapeRules.cpp: the input channels).
+// -1 when the op reads it rounded (ir/ShapeRules.cpp: the channels the
+// convolution sums over, of the image and of the kernel).
 int64_t pairAxis(const ir::Op &op, size_t k) {
-  if (op.kind != ir::OpKind::Conv2D && op.kind != ir::OpKind::Conv2DFused)
+  if (op.kind != ir::OpKind::Conv2D && op.kind != ir::OpKind::Conv2DFused &&
+      op.kind != ir::OpKind::Conv2DBackwardDataTransposed)
     return -1;
   return k == 0 ? 3 : k == 1 ? 2 : -1;
 }

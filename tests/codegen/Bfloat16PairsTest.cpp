@@ -150,6 +150,53 @@ TEST(Bfloat16Pairs, ConvolutionsOnPairsMatchTheInterpreter) {
   }
 }
 
+// The gradient with respect to the input from a transposed kernel, with
+// dy and the transposed kernel packed along dy's channels: unpadded
+// convolutions scatter, padded ones gather; odd channel counts pad a pair.
+TEST(Bfloat16Pairs, BackwardDataOnPairsMatchesTheInterpreter) {
+  std::mt19937 rng(53);
+  struct Shape {
+    Window g;
+    int64_t o;
+  };
+  std::vector<Shape> shapes = {{{2, 9, 7, 4, 3, 3, 1, 1}, 7},
+                               {{3, 8, 9, 5, 3, 3, 1, 1}, 19},
+                               {{2, 11, 10, 16, 5, 5, 2, 2}, 32},
+                               {{2, 12, 12, 32, 3, 3, 1, 1}, 64},
+                               {{1, 7, 8, 3, 2, 3, 2, 1}, 9}};
+  for (size_t s = 0; s < shapes.size(); ++s) {
+    Window g = shapes[s].g;
+    if (s % 2 == 1)
+      g.same();
+    int64_t o = shapes[s].o;
+    std::string what = fmt::format("{} filters {}", g.str(), o);
+    Builder b;
+    std::vector<int64_t> ks{g.kh, g.kw, g.c, o}, ys{g.n, g.oh(), g.ow(), o};
+    ValueId dy = b.input(ys, randomFloats(rng, ir::f32(ys).numElements()));
+    ValueId k = b.input(ks, randomFloats(rng, ir::f32(ks).numElements()));
+    ValueId wt = b.op1(OpKind::Conv2DKernelTranspose, {k});
+    ValueId dyp = b.op1(OpKind::PackBfloat16Pairs, {dy},
+                        {{ir::AttrName::Axis, int64_t{3}}});
+    ValueId wtp = b.op1(OpKind::PackBfloat16Pairs, {wt},
+                        {{ir::AttrName::Axis, int64_t{2}}});
+    ir::Attrs attrs{{ir::AttrName::Strides, g.strides()},
+                    {ir::AttrName::Padding, g.padding()},
+                    {ir::AttrName::InputShape, g.xShape()},
+                    {ir::AttrName::ComputeDtype, std::string("bfloat16")}};
+    ValueId dx = b.op1(OpKind::Conv2DBackwardDataTransposed, {dyp, wtp}, attrs);
+    ASSERT_GE(dx, 0) << what;
+    EXPECT_EQ(b.g.type(dx), ir::f32(g.xShape())) << what;
+    Runs runs = b.run();
+    ASSERT_EQ(runs.size(), kGraphThreads.size()) << what;
+    EXPECT_LT(maxRelError(runs[0].f.at(dx), runs.ref[dx]), 2e-5) << what;
+    for (size_t t = 1; t < runs.size(); ++t)
+      EXPECT_EQ(0, std::memcmp(runs[t].f.at(dx).data(), runs[0].f.at(dx).data(),
+                               runs[0].f.at(dx).size() * 4))
+          << what << ": " << kGraphThreads[t]
+          << " threads differ from 1 thread";
+  }
+}
+
 // The verifier takes pairs only where a kernel reads them.
 TEST(Bfloat16Pairs, ShapeRulesRejectPairsWhereNoKernelReadsThem) {
   ir::Graph g("pairs");

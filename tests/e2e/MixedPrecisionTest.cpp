@@ -142,15 +142,17 @@ TEST(MixedPrecision, GradientsAgreeWithFloat32) {
   }
 }
 
-// Reading bfloat16 pairs changes only the order of the forward
-// convolutions' sums (a pair, then the next); the products are the same.
+// Reading bfloat16 pairs changes only the order of the convolutions' sums
+// (a pair, then the next); the products are the same.
 TEST(MixedPrecision, PairsAgreeWithRoundedOperands) {
   Step rounded = step(trainingGraph(ir::DtypePolicy::MixedBfloat16), 1);
   ir::Graph pairsGraph = trainingGraph(ir::DtypePolicy::MixedBfloat16, true);
   int packs = 0;
   for (const ir::Op &op : pairsGraph.ops())
     packs += op.kind == ir::OpKind::PackBfloat16Pairs;
-  EXPECT_EQ(packs, 4) << "two convolutions, each packing input and kernel";
+  // Input and kernel of both forward convolutions, gradient and transposed
+  // kernel of the second's backward data pass (the first has none).
+  EXPECT_EQ(packs, 6);
   Step pairs = step(pairsGraph, 1);
   ASSERT_FALSE(rounded.after.empty());
   EXPECT_NEAR(pairs.loss, rounded.loss, 1e-5 * rounded.loss);
