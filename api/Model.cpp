@@ -317,7 +317,17 @@ std::string Model::profileTable() const {
 // IR
 //===----------------------------------------------------------------------===//
 
-Result<std::string> Model::irText(Stage stage) {
+Result<std::string> Model::irText(Stage stage, const std::string &targetCpu) {
+  std::optional<bool> pairs;
+  if (!targetCpu.empty()) {
+    if (stage != Stage::Llvm && stage != Stage::Asm)
+      return Status("a target CPU is only for the LLVM IR and the assembly "
+                    "of the kernels");
+    auto bf16 = codegen::targetHasBfloat16Dot(targetCpu);
+    if (!bf16.ok())
+      return api::toStatus(bf16.status());
+    pairs = *bf16;
+  }
   if (stage == Stage::Forward)
     return ir::printGraph(impl_->rt->forward());
   passes::PipelineOptions o = pipelineOptions(impl_->instrumentation);
@@ -334,7 +344,7 @@ Result<std::string> Model::irText(Stage stage) {
     else if (!fused)
       beforeFusion = g;
   };
-  auto train = impl_->rt->trainingGraph(o);
+  auto train = impl_->rt->trainingGraph(o, pairs);
   if (!train.ok())
     return api::toStatus(train.status());
   if (stage == Stage::Training)
@@ -344,6 +354,7 @@ Result<std::string> Model::irText(Stage stage) {
   codegen::CompileOptions co;
   co.keepLlvmIr = stage == Stage::Llvm;
   co.keepAsm = stage == Stage::Asm;
+  co.targetCpu = targetCpu;
   auto compiled = codegen::compileGraph(*train, co);
   if (!compiled.ok())
     return api::toStatus(compiled.status());

@@ -375,6 +375,14 @@ std::string kernelCacheKey(const ir::Graph &graph, const std::string &cpu,
   return key;
 }
 
+absl::StatusOr<bool> targetHasBfloat16Dot(const std::string &cpu) {
+  initializeLlvm();
+  absl::StatusOr<Host> host = detectHost(cpu);
+  if (!host.ok())
+    return host.status();
+  return host->bfloat16Dot;
+}
+
 bool hostHasBfloat16Dot() {
   static const bool has = [] {
     initializeLlvm();

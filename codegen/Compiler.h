@@ -36,6 +36,9 @@ struct CompileOptions {
 // Whether the host has AVX512_BF16 (vdpbf16ps), which bfloat16 pair
 // operands (the dtype-policy pass's `pairs`) are for.
 bool hostHasBfloat16Dot();
+// Whether the x86-64 CPU of that name (CompileOptions::targetCpu) has it;
+// an error for a name LLVM does not know.
+absl::StatusOr<bool> targetHasBfloat16Dot(const std::string &cpu);
 
 // Where compile time went. Per-stage times are summed over the threads.
 struct CompileStats {

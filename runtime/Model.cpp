@@ -358,8 +358,10 @@ absl::StatusOr<WeightsByName> Model::loadWeightsByName(const std::string &path,
 }
 
 absl::StatusOr<ir::Graph>
-Model::trainingGraph(const passes::PipelineOptions &options) const {
-  return passes::runTrainingPipeline(forward_, spec_, options, bfloat16Pairs());
+Model::trainingGraph(const passes::PipelineOptions &options,
+                     std::optional<bool> pairs) const {
+  return passes::runTrainingPipeline(forward_, spec_, options,
+                                     pairs.value_or(bfloat16Pairs()));
 }
 
 absl::StatusOr<Executor *> Model::cachedExecutor(ExecutorCache &cache,

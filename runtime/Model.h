@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -105,7 +106,8 @@ public:
 
   // The training-step graph for the fit batch size (after autodiff).
   absl::StatusOr<ir::Graph>
-  trainingGraph(const passes::PipelineOptions &options = {}) const;
+  trainingGraph(const passes::PipelineOptions &options = {},
+                std::optional<bool> pairs = std::nullopt) const;
 
   void setProfiling(bool on) { profiling_ = on; }
   std::vector<KernelProfile> trainingProfile() const;

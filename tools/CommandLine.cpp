@@ -40,6 +40,10 @@ Actions:
                           (after autodiff, before fusion), the training-step
                           graph after every pass, the kernels' LLVM IR or
                           their assembly
+  --target-cpu CPU        with --emit=llvm or asm: the kernels as compiled
+                          for another x86-64 CPU (LLVM's name: znver5,
+                          sapphirerapids), e.g. to see vdpbf16ps under
+                          mixed_bfloat16 on a host without AVX512_BF16
 
 Overrides of the compile and fit statements:
   --epochs N  --batch-size N  --learning-rate X  --seed N  --no-shuffle
@@ -230,6 +234,14 @@ Result<Options> parseCommandLine(const std::vector<std::string> &args) {
          o.emit = v;
          return Status();
        }},
+      {"--target-cpu",
+       [&](const std::string &v) -> Status {
+         if (v.empty())
+           return flagError("--target-cpu", "expects a CPU name such as "
+                                            "znver5");
+         o.targetCpu = v;
+         return Status();
+       }},
       {"--print-after",
        [&](const std::string &v) -> Status {
          // Pass names are checked against the pipelines once the model is
@@ -368,6 +380,9 @@ Result<Options> parseCommandLine(const std::vector<std::string> &args) {
     return Status("--tune-dir needs --tune");
   if (o.parallelTrials && !o.tune)
     return Status("--parallel-trials needs --tune");
+  if (!o.targetCpu.empty() && o.emit != "llvm" && o.emit != "asm" && !o.help &&
+      !o.version)
+    return Status("--target-cpu needs --emit=llvm or --emit=asm");
   int actions = o.train + o.evaluate + o.predict + !o.emit.empty();
   if (actions > 1)
     return Status("choose one of --train, --evaluate, --predict and --emit");

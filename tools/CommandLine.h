@@ -18,6 +18,7 @@ struct Options {
   std::optional<int64_t> topK;
   std::string outputPath; // --output: predictions as CSV
   std::string emit;       // ir | train-ir | fused-ir | llvm | asm
+  std::string targetCpu;  // --emit=llvm|asm for another CPU (znver5)
   std::optional<int64_t> epochs, batchSize, limit, threads;
   std::optional<double> learningRate;
   std::optional<std::string> dtypePolicy; // --dtype-policy

@@ -295,7 +295,7 @@ int run(const tools::Options &opt) {
     return fail(s);
 
   if (!opt.emit.empty()) {
-    auto text = model.irText(stageOf(opt.emit));
+    auto text = model.irText(stageOf(opt.emit), opt.targetCpu);
     if (!text.ok())
       return fail(text.status());
     fmt::print("{}", *text);

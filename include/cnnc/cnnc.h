@@ -381,7 +381,10 @@ public:
   Status setInstrumentation(Instrumentation instrumentation);
 
   // The IR at `stage` for the recipe's batch size, ending with a newline.
-  Result<std::string> irText(Stage stage);
+  // targetCpu (Stage::Llvm and Stage::Asm only): the kernels as compiled
+  // for that x86-64 CPU ("znver5", LLVM's names) instead of this host,
+  // with the graph it would get (bfloat16 pairs where it has AVX512_BF16).
+  Result<std::string> irText(Stage stage, const std::string &targetCpu = "");
 
   // The data the fit statement names: "train" the training data, "t10k"
   // the validation data (MNIST's or the IDX test split; an image folder's

@@ -3,7 +3,8 @@
 #   %models    the models/ folder       FileCheck, not, split-file: LLVM 19's
 #                                       (its tools folder is put on PATH)
 # Features: "avx512" when the host CPU has AVX-512F (the kernels then use
-# 16-wide vectors and zmm registers).
+# 16-wide vectors and zmm registers); "avx512bf16" when it has AVX512_BF16
+# (mixed_bfloat16 convolutions then use vdpbf16ps).
 import os
 
 import lit.formats
@@ -39,7 +40,10 @@ config.environment["PATH"] = os.pathsep.join(
 
 try:
     with open("/proc/cpuinfo") as f:
-        if " avx512f" in f.read():
-            config.available_features.add("avx512")
+        cpuinfo = f.read()
+    if " avx512f" in cpuinfo:
+        config.available_features.add("avx512")
+    if " avx512_bf16" in cpuinfo:
+        config.available_features.add("avx512bf16")
 except OSError:
     pass
