@@ -205,7 +205,9 @@ int runCompileWorkload(const WorkloadOptions &o) {
   auto loaded = loadModel(o.model, o.batch, o.dtypePolicy);
   if (!loaded.ok())
     return fail(std::string(loaded.status().message()));
-  auto train = passes::runTrainingPipeline(loaded->forward, loaded->spec, {});
+  bool pairs = runtime::bfloat16PairsForHost();
+  auto train =
+      passes::runTrainingPipeline(loaded->forward, loaded->spec, {}, pairs);
   if (!train.ok())
     return fail(std::string(train.status().message()));
   codegen::CompileOptions co;
@@ -219,7 +221,8 @@ int runCompileWorkload(const WorkloadOptions &o) {
   auto fwd = passes::rebatch(loaded->forward, 250);
   if (!fwd.ok())
     return fail(std::string(fwd.status().message()));
-  auto eval = passes::runEvalPipeline(*fwd, {}, loaded->spec.dtypePolicy);
+  auto eval =
+      passes::runEvalPipeline(*fwd, {}, loaded->spec.dtypePolicy, pairs);
   if (!eval.ok())
     return fail(std::string(eval.status().message()));
   start = Clock::now();

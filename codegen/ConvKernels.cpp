@@ -16,6 +16,7 @@
 #include "codegen/ConvCommon.h"
 #include "codegen/KernelParts.h"
 #include "codegen/Kernels.h"
+#include "ir/DtypePolicy.h"
 #include "ir/FusedStages.h"
 
 #include <llvm/IR/DerivedTypes.h>
@@ -277,8 +278,8 @@ void emitGatherConv(KernelBuilder &kb, const GatherConv &g, Value *out) {
 // The f32 shapes of operands 0 (an image) and 1 (a kernel), unpacked where
 // they are bfloat16 pairs (ir/ShapeRules.cpp: along axes 3 and 2).
 std::vector<int64_t> pairedOperandShape(KernelBuilder &kb, int i) {
-  std::optional<ir::TensorType> unpacked =
-      ir::unpackedBfloat16Pairs(kb.operandType(i), i == 0 ? 3 : 2);
+  std::optional<ir::TensorType> unpacked = ir::unpackedBfloat16Pairs(
+      kb.operandType(i), ir::bfloat16PairAxis(kb.op().kind, kb.attrs(), i));
   return unpacked ? unpacked->shape : kb.operandType(i).shape;
 }
 

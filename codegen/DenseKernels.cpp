@@ -5,6 +5,7 @@
 // bit-identical for any thread count.
 #include "codegen/KernelParts.h"
 #include "codegen/Kernels.h"
+#include "ir/DtypePolicy.h"
 #include "ir/FusedStages.h"
 
 namespace cnnc::codegen {
@@ -46,6 +47,11 @@ void rowBlocks(KernelBuilder &kb, Value *lo, Value *hi, int block,
 struct MatMulShape {
   int64_t m, n, k; // C[m,n] = sum over k of A(i,k) B(k,j)
   bool ta, tb;
+  // A and B hold bfloat16 pairs along k (ir/Types.h; k even, counting the
+  // padding): one 32-bit word per pair, multiplied a pair at a time.
+  bool pairs = false;
+  // Elements (words, with pairs) along k.
+  int64_t steps() const { return pairs ? k / 2 : k; }
   // Applied to each finished sum of columns [col, col + width) before it is
   // stored (matmul_fused's bias_add and activation); may be empty.
   std::function<Value *(Value *sum, Value *col, int width)> epilogue = {};
@@ -56,14 +62,20 @@ Value *finish(const MatMulShape &s, Value *sum, Value *col, int width) {
   return s.epilogue ? s.epilogue(sum, col, width) : sum;
 }
 
-// A(i,k) and B(k, j..j+width) of the operands as stored (maybe transposed).
+// A(i,k) and B(k, j..j+width) of the operands as stored (maybe transposed);
+// with pairs, k is a word index and these are words.
 Value *loadA(KernelBuilder &kb, const MatMulShape &s, Value *i, Value *k) {
-  Value *idx = s.ta ? kb.add(kb.mul(k, s.m), i) : kb.add(kb.mul(i, s.k), k);
+  Value *idx =
+      s.ta ? kb.add(kb.mul(k, s.m), i) : kb.add(kb.mul(i, s.steps()), k);
+  if (s.pairs)
+    return kb.loadPairs(kb.operand(0), idx, 1);
   return kb.computeOperand(kb.loadF32(kb.operand(0), idx), 0);
 }
 
 Value *loadBRow(KernelBuilder &kb, const MatMulShape &s, Value *k, Value *j,
                 int width) {
+  if (s.pairs) // never with transpose_b (ir::bfloat16PairAxis)
+    return kb.loadPairs(kb.operand(1), kb.add(kb.mul(k, s.n), j), width);
   if (!s.tb)
     return kb.computeOperand(
         kb.load(kb.operand(1), kb.add(kb.mul(k, s.n), j), width), 1);
@@ -89,7 +101,7 @@ void emitAxpyTile(KernelBuilder &kb, const MatMulShape &s, Value *row0,
     for (const Group &g : groups)
       init.push_back(kb.splat(g.width, 0.0f));
   std::vector<Value *> acc = kb.loopCarried(
-      kb.i64(0), kb.i64(s.k), 1, init,
+      kb.i64(0), kb.i64(s.steps()), 1, init,
       [&](Value *k, const std::vector<Value *> &cur) {
         std::vector<Value *> a;
         for (int r = 0; r < rows; ++r)
@@ -100,7 +112,9 @@ void emitAxpyTile(KernelBuilder &kb, const MatMulShape &s, Value *row0,
                                groups[g].width);
           for (int r = 0; r < rows; ++r) {
             size_t at = r * groups.size() + g;
-            next[at] = kb.fma(kb.splat(groups[g].width, a[r]), bv, cur[at]);
+            Value *av = kb.splat(groups[g].width, a[r]);
+            next[at] = s.pairs ? kb.dotBfloat16Pairs(cur[at], av, bv)
+                               : kb.fma(av, bv, cur[at]);
           }
         }
         return next;
@@ -186,33 +200,42 @@ Value *transposeReduce(KernelBuilder &kb, std::vector<Value *> vs, int width) {
 // tail) reduces all its sums at once and stores rows as vectors.
 void emitDotTile(KernelBuilder &kb, const MatMulShape &s, Value *row0, int rows,
                  Value *col0, int cols) {
-  int wk = kb.widthFor(s.k);
-  int64_t kVec = wk > 1 ? s.k / wk * wk : 0;
+  int64_t steps = s.steps();
+  int wk = kb.widthFor(steps);
+  int64_t kVec = wk > 1 ? steps / wk * wk : 0;
   auto aIdx = [&](int r, Value *k) {
-    return kb.add(kb.mul(kb.add(row0, r), s.k), k);
+    return kb.add(kb.mul(kb.add(row0, r), steps), k);
   };
   auto bIdx = [&](int c, Value *k) {
-    return kb.add(kb.mul(kb.add(col0, c), s.k), k);
+    return kb.add(kb.mul(kb.add(col0, c), steps), k);
+  };
+  // width elements (words) of operand i from idx, and acc += a (x) b.
+  auto load = [&](int i, Value *idx, int width) {
+    if (s.pairs)
+      return kb.loadPairs(kb.operand(i), idx, width);
+    return kb.computeOperand(kb.load(kb.operand(i), idx, width), i);
+  };
+  auto madd = [&](Value *a, Value *b, Value *acc) {
+    return s.pairs ? kb.dotBfloat16Pairs(acc, a, b) : kb.fma(a, b, acc);
   };
   std::vector<Value *> sums(rows * cols, kb.f32(0.0f));
   if (kVec > 0) {
     std::vector<Value *> init(rows * cols, kb.splat(wk, 0.0f));
-    std::vector<Value *> acc = kb.loopCarried(
-        kb.i64(0), kb.i64(kVec), wk, init,
-        [&](Value *k, const std::vector<Value *> &cur) {
-          std::vector<Value *> a, next(cur.size());
-          for (int r = 0; r < rows; ++r)
-            a.push_back(
-                kb.computeOperand(kb.load(kb.operand(0), aIdx(r, k), wk), 0));
-          for (int c = 0; c < cols; ++c) {
-            Value *bv =
-                kb.computeOperand(kb.load(kb.operand(1), bIdx(c, k), wk), 1);
-            for (int r = 0; r < rows; ++r)
-              next[r * cols + c] = kb.fma(a[r], bv, cur[r * cols + c]);
-          }
-          return next;
-        });
-    if (rows * cols == wk && kVec == s.k && (wk & (wk - 1)) == 0) {
+    std::vector<Value *> acc =
+        kb.loopCarried(kb.i64(0), kb.i64(kVec), wk, init,
+                       [&](Value *k, const std::vector<Value *> &cur) {
+                         std::vector<Value *> a, next(cur.size());
+                         for (int r = 0; r < rows; ++r)
+                           a.push_back(load(0, aIdx(r, k), wk));
+                         for (int c = 0; c < cols; ++c) {
+                           Value *bv = load(1, bIdx(c, k), wk);
+                           for (int r = 0; r < rows; ++r)
+                             next[r * cols + c] =
+                                 madd(a[r], bv, cur[r * cols + c]);
+                         }
+                         return next;
+                       });
+    if (rows * cols == wk && kVec == steps && (wk & (wk - 1)) == 0) {
       Value *all = transposeReduce(kb, acc, wk);
       for (int r = 0; r < rows; ++r) {
         llvm::SmallVector<int, 16> lanes;
@@ -227,22 +250,20 @@ void emitDotTile(KernelBuilder &kb, const MatMulShape &s, Value *row0, int rows,
     for (size_t i = 0; i < acc.size(); ++i)
       sums[i] = kb.reduceAdd(acc[i]);
   }
-  if (kVec < s.k)
-    sums = kb.loopCarried(
-        kb.i64(kVec), kb.i64(s.k), 1, sums,
-        [&](Value *k, const std::vector<Value *> &cur) {
-          std::vector<Value *> a, next(cur.size());
-          for (int r = 0; r < rows; ++r)
-            a.push_back(
-                kb.computeOperand(kb.loadF32(kb.operand(0), aIdx(r, k)), 0));
-          for (int c = 0; c < cols; ++c) {
-            Value *bv =
-                kb.computeOperand(kb.loadF32(kb.operand(1), bIdx(c, k)), 1);
-            for (int r = 0; r < rows; ++r)
-              next[r * cols + c] = kb.fma(a[r], bv, cur[r * cols + c]);
-          }
-          return next;
-        });
+  if (kVec < steps)
+    sums = kb.loopCarried(kb.i64(kVec), kb.i64(steps), 1, sums,
+                          [&](Value *k, const std::vector<Value *> &cur) {
+                            std::vector<Value *> a, next(cur.size());
+                            for (int r = 0; r < rows; ++r)
+                              a.push_back(load(0, aIdx(r, k), 1));
+                            for (int c = 0; c < cols; ++c) {
+                              Value *bv = load(1, bIdx(c, k), 1);
+                              for (int r = 0; r < rows; ++r)
+                                next[r * cols + c] =
+                                    madd(a[r], bv, cur[r * cols + c]);
+                            }
+                            return next;
+                          });
   for (int r = 0; r < rows; ++r)
     for (int c = 0; c < cols; ++c) {
       Value *col = kb.add(col0, c);
@@ -284,9 +305,14 @@ void emitMatMulDot(KernelBuilder &kb, const MatMulShape &s) {
 namespace {
 
 MatMulShape matmulShape(KernelBuilder &kb) {
-  const std::vector<int64_t> &a = kb.operandType(0).shape;
+  // A's f32 shape, unpacked where it holds bfloat16 pairs.
+  std::optional<ir::TensorType> unpacked = ir::unpackedBfloat16Pairs(
+      kb.operandType(0), ir::bfloat16PairAxis(kb.op().kind, kb.attrs(), 0));
+  const std::vector<int64_t> a =
+      unpacked ? unpacked->shape : kb.operandType(0).shape;
   const std::vector<int64_t> &c = kb.resultType(0).shape;
   MatMulShape s;
+  s.pairs = kb.operandType(0).dtype == ir::DType::BF16;
   s.ta = kb.attrs().getInt(ir::AttrName::TransposeA) != 0;
   s.tb = kb.attrs().getInt(ir::AttrName::TransposeB) != 0;
   s.m = c[0];

@@ -43,6 +43,27 @@ const std::vector<std::string> &dtypePolicyNames() {
   return names;
 }
 
+int64_t bfloat16PairAxis(OpKind kind, const Attrs &attrs, size_t operand) {
+  if (operand > 1)
+    return -1;
+  switch (kind) {
+  case OpKind::Conv2D:
+  case OpKind::Conv2DFused:
+  case OpKind::Conv2DBackwardDataTransposed:
+    return operand == 0 ? 3 : 2;
+  case OpKind::MatMul:
+  case OpKind::MatMulFused: {
+    bool ta = attrs.getInt(AttrName::TransposeA) != 0,
+         tb = attrs.getInt(AttrName::TransposeB) != 0;
+    if (ta && tb)
+      return -1; // no gradient makes it; its kernel gathers B's columns
+    return operand == 0 ? (ta ? 0 : 1) : (tb ? 1 : 0);
+  }
+  default:
+    return -1;
+  }
+}
+
 bool isRoundedToBfloat16(const Graph &g, ValueId v) {
   int32_t def = g.value(v).definingOp;
   return def >= 0 && g.ops()[def].kind == OpKind::RoundToBfloat16;

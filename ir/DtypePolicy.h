@@ -27,4 +27,12 @@ const std::vector<std::string> &dtypePolicyNames();
 // bfloat16 contraction reads as they are (passes/DtypePolicy.h).
 bool isRoundedToBfloat16(const Graph &g, ValueId v);
 
+// The axis of operand `operand` (0 or 1) of a `kind` op with `attrs` along
+// which it may be read as bfloat16 pairs (ir/Types.h packedBfloat16Pairs):
+// the axis the op sums over. -1 where no kernel reads pairs. Convolutions
+// forward and backward data (from a transposed kernel): the image's
+// channels (3) and the kernel's matching axis (2); matmuls but for
+// transpose_a with transpose_b: the contraction axis of each.
+int64_t bfloat16PairAxis(OpKind kind, const Attrs &attrs, size_t operand);
+
 } // namespace cnnc::ir

@@ -4,6 +4,7 @@
 
 #include "ir/Activations.h"
 #include "ir/AttrEnums.h"
+#include "ir/DtypePolicy.h"
 #include "ir/FusedStages.h"
 
 #include "absl/status/status.h"
@@ -92,29 +93,29 @@ absl::StatusOr<std::vector<int64_t>> windowOutput(OpKind kind,
 
 using Types = std::vector<TensorType>;
 
-// conv2d and conv2d_fused under compute_dtype = "bfloat16" may read both
-// operands as bfloat16 pairs along the input channels (the dtype-policy
-// pass's pack_bfloat16_pairs): x bf16[N,H,W,C/2,2], w bf16[KH,KW,C/2,O,2];
-// conv2d_backward_data_transposed likewise along the channels it sums,
-// dy's O: dy bf16[N,OH,OW,O/2,2], wt bf16[KH,KW,O/2,C,2]. The op is then
-// that of the unpacked (padded) f32 operands.
-absl::Status unpackConvOperands(OpKind k, TensorType &x, TensorType &w,
+// A bfloat16 contraction may read both operands as bfloat16 pairs along
+// the axis it sums over (the dtype-policy pass's pack_bfloat16_pairs;
+// ir/DtypePolicy.h bfloat16PairAxis): conv2d and conv2d_fused x
+// bf16[N,H,W,C/2,2] and w bf16[KH,KW,C/2,O,2]; conv2d_backward_data_transposed
+// dy bf16[N,OH,OW,O/2,2] and wt bf16[KH,KW,O/2,C,2]; matmul a bf16[M,K/2,2]
+// and b bf16[K/2,N,2] (transposed operands along their other axis). The op
+// is then that of the unpacked (padded) f32 operands.
+absl::Status unpackPairOperands(OpKind k, TensorType &x, TensorType &w,
                                 const Attrs &a) {
   if (x.dtype != DType::BF16 && w.dtype != DType::BF16)
     return absl::OkStatus();
-  if (k != OpKind::Conv2D && k != OpKind::Conv2DFused &&
-      k != OpKind::Conv2DBackwardDataTransposed)
-    return err(k, "takes no bf16 operands (only conv2d, conv2d_fused and "
-                  "conv2d_backward_data_transposed do)");
+  int64_t ax = bfloat16PairAxis(k, a, 0), aw = bfloat16PairAxis(k, a, 1);
+  if (ax < 0 || aw < 0)
+    return err(k, "takes no bf16 operands here (convolutions forward and "
+                  "backward data from a transposed kernel, and matmuls, do)");
   if (computeDtypeOf(a) != ComputeDtype::Bfloat16)
     return err(k, "bf16 operands need compute_dtype = \"bfloat16\"");
-  std::optional<TensorType> ux = unpackedBfloat16Pairs(x, 3),
-                            uw = unpackedBfloat16Pairs(w, 2);
-  if (!ux || !uw || ux->rank() != 4 || uw->rank() != 4)
+  std::optional<TensorType> ux = unpackedBfloat16Pairs(x, ax),
+                            uw = unpackedBfloat16Pairs(w, aw);
+  if (!ux || !uw)
     return err(k, fmt::format("bf16 operands must both be pairs along the "
-                              "input channels (bf16[N,H,W,C/2,2] and "
-                              "bf16[KH,KW,C/2,O,2]), got {} and {}",
-                              x.str(), w.str()));
+                              "summed axes {} and {}, got {} and {}",
+                              ax, aw, x.str(), w.str()));
   x = *ux;
   w = *uw;
   return absl::OkStatus();
@@ -122,7 +123,7 @@ absl::Status unpackConvOperands(OpKind k, TensorType &x, TensorType &w,
 
 absl::StatusOr<Types> conv2dShape(OpKind k, const Types &in, const Attrs &a) {
   TensorType x = in[0], w = in[1];
-  CNNC_TRY(unpackConvOperands(k, x, w, a));
+  CNNC_TRY(unpackPairOperands(k, x, w, a));
   CNNC_TRY(expectRank(k, x, 4, "input"));
   CNNC_TRY(expectRank(k, w, 4, "kernel"));
   CNNC_TRY(expectF32(k, x, "input"));
@@ -196,7 +197,8 @@ absl::StatusOr<Types> avgPool2DGradShape(OpKind k, const Types &in,
 }
 
 absl::StatusOr<Types> matmulShape(OpKind k, const Types &in, const Attrs &a) {
-  const TensorType &x = in[0], &y = in[1];
+  TensorType x = in[0], y = in[1];
+  CNNC_TRY(unpackPairOperands(k, x, y, a));
   CNNC_TRY(expectRank(k, x, 2, "lhs"));
   CNNC_TRY(expectRank(k, y, 2, "rhs"));
   CNNC_TRY(expectF32(k, x, "lhs"));
@@ -547,7 +549,7 @@ absl::StatusOr<Types> conv2dKernelTransposeShape(OpKind k, const Types &in,
 absl::StatusOr<Types>
 conv2dBackwardDataTransposedShape(OpKind k, const Types &in, const Attrs &a) {
   TensorType dy = in[0], wtType = in[1];
-  CNNC_TRY(unpackConvOperands(k, dy, wtType, a));
+  CNNC_TRY(unpackPairOperands(k, dy, wtType, a));
   CNNC_TRY(expectRank(k, wtType, 4, "transposed kernel"));
   const std::vector<int64_t> &wt = wtType.shape;
   return conv2dBackwardDataShape(k, {dy, f32({wt[0], wt[1], wt[3], wt[2]})}, a);

@@ -1,6 +1,7 @@
 #include "passes/DtypePolicy.h"
 
 #include "ir/AttrEnums.h"
+#include "ir/DtypePolicy.h"
 #include "ir/FusedStages.h"
 
 #include <map>
@@ -25,16 +26,6 @@ std::vector<size_t> replaceableOperands(const ir::Op &op) {
       stages.has(ir::FusedStage::MaxPool2DArgmaxGrad))
     return {0};
   return {0, 1};
-}
-
-// The axis along which operand k of `op` is packed into bfloat16 pairs, or
-// -1 when the op reads it rounded (ir/ShapeRules.cpp: the channels the
-// convolution sums over, of the image and of the kernel).
-int64_t pairAxis(const ir::Op &op, size_t k) {
-  if (op.kind != ir::OpKind::Conv2D && op.kind != ir::OpKind::Conv2DFused &&
-      op.kind != ir::OpKind::Conv2DBackwardDataTransposed)
-    return -1;
-  return k == 0 ? 3 : k == 1 ? 2 : -1;
 }
 
 } // namespace
@@ -67,12 +58,13 @@ void applyDtypePolicy(ir::Graph &g, ir::DtypePolicy policy, bool pairs) {
     op.attrs.set(ir::AttrName::ComputeDtype, ir::attrEnumName(dtype));
     std::vector<size_t> replaceable = replaceableOperands(op);
     // Both operands packed, or neither (a graph from an earlier run).
-    bool pack = pairs && replaceable.size() == 2 && pairAxis(op, 0) >= 0 &&
+    bool pack = pairs && replaceable.size() == 2 &&
+                ir::bfloat16PairAxis(op.kind, op.attrs, 0) >= 0 &&
                 g.type(op.operands[0]).dtype == ir::DType::F32 &&
                 g.type(op.operands[1]).dtype == ir::DType::F32;
     for (size_t k : replaceable) {
       ir::ValueId v = op.operands[k];
-      int64_t axis = pack ? pairAxis(op, k) : -1;
+      int64_t axis = pack ? ir::bfloat16PairAxis(op.kind, op.attrs, k) : -1;
       if (g.type(v).dtype != ir::DType::F32 ||
           (axis < 0 && ir::isRoundedToBfloat16(g, v)))
         continue; // already rounded or packed (the pass ran before)

@@ -17,11 +17,11 @@ namespace cnnc::passes {
 
 // float32 removes the attribute (round_to_bfloat16 ops already in the graph
 // stay), so that a float32 graph prints as before.
-// With `pairs`, forward convolutions (conv2d, conv2d_fused) and the
-// backward data pass from a transposed kernel read both operands as
-// bfloat16 pairs along the channels they sum (pack_bfloat16_pairs), which
-// vdpbf16ps multiplies a pair at a time; every other contraction reads
-// round_to_bfloat16 copies.
+// With `pairs`, the contractions that can (ir::bfloat16PairAxis: forward
+// convolutions, backward data from a transposed kernel, matmuls) read both
+// operands as bfloat16 pairs along the axis they sum
+// (pack_bfloat16_pairs), which vdpbf16ps multiplies a pair at a time; the
+// filter gradients read round_to_bfloat16 copies.
 void applyDtypePolicy(ir::Graph &g, ir::DtypePolicy policy, bool pairs = false);
 
 } // namespace cnnc::passes

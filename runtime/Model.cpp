@@ -31,14 +31,6 @@ using support::SplitMix64;
 
 namespace {
 
-// Whether bfloat16 convolutions read bfloat16 pairs: where the host
-// multiplies them (AVX512_BF16). CNNC_BF16_PAIRS=1 or 0 overrides, to run
-// the pair kernels' emulated form elsewhere (tests, comparisons).
-bool bfloat16Pairs() {
-  if (const char *e = std::getenv("CNNC_BF16_PAIRS"); e && *e)
-    return std::string_view(e) == "1";
-  return codegen::hostHasBfloat16Dot();
-}
 // Evaluation batch: large enough to amortize per-step overhead, small enough
 // to keep the arena (and RSS) modest.
 constexpr int64_t kEvalBatch = 250;
@@ -357,11 +349,17 @@ absl::StatusOr<WeightsByName> Model::loadWeightsByName(const std::string &path,
   return report;
 }
 
+bool bfloat16PairsForHost() {
+  if (const char *e = std::getenv("CNNC_BF16_PAIRS"); e && *e)
+    return std::string_view(e) == "1";
+  return codegen::hostHasBfloat16Dot();
+}
+
 absl::StatusOr<ir::Graph>
 Model::trainingGraph(const passes::PipelineOptions &options,
                      std::optional<bool> pairs) const {
   return passes::runTrainingPipeline(forward_, spec_, options,
-                                     pairs.value_or(bfloat16Pairs()));
+                                     pairs.value_or(bfloat16PairsForHost()));
 }
 
 absl::StatusOr<Executor *> Model::cachedExecutor(ExecutorCache &cache,
@@ -384,21 +382,22 @@ absl::StatusOr<Executor *> Model::cachedExecutor(ExecutorCache &cache,
 
 absl::StatusOr<Executor *> Model::trainExecutor(int64_t batch) {
   return cachedExecutor(train_, batch, [&](const ir::Graph &fwd) {
-    return passes::runTrainingPipeline(fwd, spec_, pipeline_, bfloat16Pairs());
+    return passes::runTrainingPipeline(fwd, spec_, pipeline_,
+                                       bfloat16PairsForHost());
   });
 }
 
 absl::StatusOr<Executor *> Model::evalExecutor(int64_t batch) {
   return cachedExecutor(eval_, batch, [&](const ir::Graph &fwd) {
     return passes::runEvalPipeline(fwd, pipeline_, spec_.dtypePolicy,
-                                   bfloat16Pairs());
+                                   bfloat16PairsForHost());
   });
 }
 
 absl::StatusOr<Executor *> Model::predictExecutor(int64_t batch) {
   return cachedExecutor(predict_, batch, [&](const ir::Graph &fwd) {
     return passes::runPredictPipeline(fwd, pipeline_, spec_.dtypePolicy,
-                                      bfloat16Pairs());
+                                      bfloat16PairsForHost());
   });
 }
 

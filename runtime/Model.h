@@ -69,6 +69,12 @@ struct WeightsByName {
   std::vector<std::string> unused; // file tensors that name no param
 };
 
+// Whether bfloat16 contractions read bfloat16 pairs (the dtype-policy
+// pass's `pairs`): where the host multiplies them (AVX512_BF16).
+// CNNC_BF16_PAIRS=1 or 0 overrides, to run the pair kernels' emulated form
+// elsewhere (tests, comparisons).
+bool bfloat16PairsForHost();
+
 class Model {
 public:
   static absl::StatusOr<std::unique_ptr<Model>>

@@ -364,9 +364,9 @@ int run(const tools::Options &opt) {
                count, batch, model.threads(), config.epochs);
     if (config.dtypePolicy != "float32")
       fmt::print("Dtype policy {}: convolutions and matmuls take bfloat16 "
-                 "operands and sum in float32; convolutions use vdpbf16ps "
-                 "(with AVX512_BF16) except for filter gradients, the rest "
-                 "float32 FMAs, so not faster yet\n",
+                 "operands and sum in float32; with AVX512_BF16 all but "
+                 "the filter gradients use vdpbf16ps, otherwise float32 "
+                 "FMAs\n",
                  config.dtypePolicy);
     std::fflush(stdout);
     FitOptions fo;

@@ -2,6 +2,7 @@
 
 #include "ir/Activations.h"
 #include "ir/AttrEnums.h"
+#include "ir/DtypePolicy.h"
 #include "ir/FusedStages.h"
 
 #include <fmt/format.h>
@@ -398,15 +399,15 @@ std::vector<double> &Interpreter::at(const std::string &name) {
 
 absl::Status Interpreter::run() {
   for (const ir::Op &op : g_.ops()) {
-    // conv2d and conv2d_fused may read bfloat16 pairs along the input
-    // channels (ir/ShapeRules.cpp): they then see the unpacked operands.
+    // A contraction may read bfloat16 pairs along the axis it sums
+    // (ir/ShapeRules.cpp): it then sees the unpacked operands.
     std::array<std::vector<int64_t>, 2> unpackedShape;
     std::array<Buffer, 2> unpacked;
     for (size_t i = 0; i < 2 && i < op.operands.size(); ++i) {
       const ir::TensorType &t = g_.type(op.operands[i]);
       if (t.dtype != ir::DType::BF16)
         continue;
-      int64_t axis = i == 0 ? 3 : 2;
+      int64_t axis = ir::bfloat16PairAxis(op.kind, op.attrs, i);
       std::optional<ir::TensorType> u = ir::unpackedBfloat16Pairs(t, axis);
       if (!u)
         return absl::InvalidArgumentError(

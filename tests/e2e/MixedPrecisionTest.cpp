@@ -10,6 +10,7 @@
 // thread counts.
 #include "frontend/Frontend.h"
 #include "ir/AttrEnums.h"
+#include "ir/DtypePolicy.h"
 #include "passes/Pipelines.h"
 #include "runtime/Executor.h"
 
@@ -147,12 +148,22 @@ TEST(MixedPrecision, GradientsAgreeWithFloat32) {
 TEST(MixedPrecision, PairsAgreeWithRoundedOperands) {
   Step rounded = step(trainingGraph(ir::DtypePolicy::MixedBfloat16), 1);
   ir::Graph pairsGraph = trainingGraph(ir::DtypePolicy::MixedBfloat16, true);
-  int packs = 0;
-  for (const ir::Op &op : pairsGraph.ops())
-    packs += op.kind == ir::OpKind::PackBfloat16Pairs;
-  // Input and kernel of both forward convolutions, gradient and transposed
-  // kernel of the second's backward data pass (the first has none).
-  EXPECT_EQ(packs, 6);
+  // Every contraction that can reads packed operands (the convolutions
+  // forward and backward data, the matmuls); the filter gradients read
+  // rounded ones.
+  int packed = 0, rounded32 = 0;
+  for (const ir::Op &op : pairsGraph.ops()) {
+    if (!(ir::opInfo(op.kind).flags & ir::kContracts))
+      continue;
+    bool canPack = ir::bfloat16PairAxis(op.kind, op.attrs, 0) >= 0;
+    for (size_t k = 0; k < 2; ++k)
+      EXPECT_EQ(pairsGraph.type(op.operands[k]).dtype == ir::DType::BF16,
+                canPack)
+          << ir::opName(op.kind) << " operand " << k;
+    (canPack ? packed : rounded32) += 1;
+  }
+  EXPECT_EQ(packed, 9); // 2 forward, 1 backward data, 2 x 3 matmuls
+  EXPECT_EQ(rounded32, 2);
   Step pairs = step(pairsGraph, 1);
   ASSERT_FALSE(rounded.after.empty());
   EXPECT_NEAR(pairs.loss, rounded.loss, 1e-5 * rounded.loss);
