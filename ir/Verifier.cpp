@@ -61,6 +61,14 @@ static absl::Status verifyGraphUnescaped(const Graph &g) {
             fmt::format("value %{} is a {} but is defined by an op",
                         values[i].name, valueKindName(values[i].kind)));
     }
+    // bf16 values live within a step, between pack_bfloat16_pairs and the
+    // contractions that read them; the runtime feeds and keeps only f32
+    // and i32 tensors.
+    if (values[i].type.dtype == DType::BF16 &&
+        values[i].kind != ValueKind::Temp)
+      return absl::InvalidArgumentError(fmt::format(
+          "value %{} ({}) has type {}: only op results may be bf16",
+          values[i].name, valueKindName(values[i].kind), values[i].type.str()));
     if (!values[i].type.isValid())
       return absl::InvalidArgumentError(fmt::format(
           "value %{} has type {}: dimensions must be positive and a type has "
@@ -142,11 +150,15 @@ static absl::Status verifyGraphUnescaped(const Graph &g) {
       defined[v] = true;
     }
   }
-  for (const GraphOutput &o : g.outputs())
+  for (const GraphOutput &o : g.outputs()) {
     if (o.value < 0 || o.value >= static_cast<ValueId>(values.size()) ||
         !defined[o.value])
       return absl::InvalidArgumentError(
           fmt::format("output '{}' refers to no defined value", o.name));
+    if (values[o.value].type.dtype == DType::BF16)
+      return absl::InvalidArgumentError(
+          fmt::format("output '{}' is bf16: outputs are f32 or i32", o.name));
+  }
   return absl::OkStatus();
 }
 
