@@ -30,6 +30,13 @@ const std::vector<std::string> &dtypePolicies() {
   return ir::dtypePolicyNames();
 }
 
+Bfloat16Kernels bfloat16Kernels() {
+  if (!runtime::bfloat16PairsForHost())
+    return Bfloat16Kernels::RoundedOperands;
+  return codegen::hostHasBfloat16Dot() ? Bfloat16Kernels::PairsNative
+                                       : Bfloat16Kernels::PairsEmulated;
+}
+
 namespace {
 
 // The pass after which the training graph counts as fused (Stage::Fused).

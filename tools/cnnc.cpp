@@ -21,6 +21,7 @@
 
 namespace fs = std::filesystem;
 using namespace cnnc;
+
 using tools::catchStopSignals;
 using tools::defaultStopSignals;
 using tools::fail;
@@ -28,6 +29,22 @@ using tools::gStop;
 using tools::gStopSignal;
 
 namespace {
+
+// The header's words for how mixed_bfloat16 multiplies on this machine.
+const char *bfloat16KernelsLine() {
+  switch (bfloat16Kernels()) {
+  case Bfloat16Kernels::PairsNative:
+    return "all but the filter gradients multiply bfloat16 pairs "
+           "(vdpbf16ps)";
+  case Bfloat16Kernels::PairsEmulated:
+    return "all but the filter gradients multiply bfloat16 pairs with two "
+           "float32 FMAs (CNNC_BF16_PAIRS=1; this CPU has no AVX512_BF16)";
+  case Bfloat16Kernels::RoundedOperands:
+    break;
+  }
+  return "float32 FMAs on bfloat16-rounded operands (no AVX512_BF16 "
+         "kernels here), so not faster";
+}
 
 // False on the ranks other than 0 of a data-parallel run: they train alike
 // but leave the files to rank 0.
@@ -364,10 +381,8 @@ int run(const tools::Options &opt) {
                count, batch, model.threads(), config.epochs);
     if (config.dtypePolicy != "float32")
       fmt::print("Dtype policy {}: convolutions and matmuls take bfloat16 "
-                 "operands and sum in float32; with AVX512_BF16 all but "
-                 "the filter gradients use vdpbf16ps, otherwise float32 "
-                 "FMAs\n",
-                 config.dtypePolicy);
+                 "operands and sum in float32; {}\n",
+                 config.dtypePolicy, bfloat16KernelsLine());
     std::fflush(stdout);
     FitOptions fo;
     fo.limit = opt.limit.value_or(0);

@@ -199,6 +199,13 @@ struct CNNC_API ImagePredictions {
 // spelling ("float32", "mixed_bfloat16").
 CNNC_API const std::vector<std::string> &dtypePolicies();
 
+// How mixed_bfloat16's contractions multiply on this machine: float32 FMAs
+// on bfloat16-rounded operands, or bfloat16 pairs (all but the filter
+// gradients) with vdpbf16ps (AVX512_BF16), or with the pair kernels'
+// two-FMA form (CNNC_BF16_PAIRS=1 on a CPU without it).
+enum class Bfloat16Kernels { RoundedOperands, PairsEmulated, PairsNative };
+CNNC_API Bfloat16Kernels bfloat16Kernels();
+
 // Overrides of the model's compile and fit statements; unset keeps the
 // statement's value (or Keras's default).
 struct CompileOptions {

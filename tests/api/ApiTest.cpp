@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <unistd.h>
 
@@ -187,6 +188,32 @@ TEST(ApiTest, IrTextAtEachStage) {
   auto assembly = model.irText(cnnc::Stage::Asm);
   ASSERT_TRUE(assembly.ok()) << assembly.status().message();
   EXPECT_NE(assembly->find("ret"), std::string::npos);
+}
+
+// irText for another CPU: that CPU's code (Zen 5's 512-bit registers,
+// whatever the host), only for the kernels' text, only for a CPU LLVM
+// knows.
+TEST(ApiTest, IrTextForAnotherCpu) {
+  cnnc::Model model = compileTiny();
+  auto zen5 = model.irText(cnnc::Stage::Asm, "znver5");
+  ASSERT_TRUE(zen5.ok()) << zen5.status().message();
+  EXPECT_NE(zen5->find("%zmm"), std::string::npos);
+  auto graph = model.irText(cnnc::Stage::Fused, "znver5");
+  EXPECT_FALSE(graph.ok());
+  auto unknown = model.irText(cnnc::Stage::Asm, "znver99");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("unknown target CPU 'znver99'"),
+            std::string::npos)
+      << unknown.status().message();
+}
+
+// CNNC_BF16_PAIRS chooses between the pair kernels and rounded operands.
+TEST(ApiTest, Bfloat16KernelsFollowTheOverride) {
+  ASSERT_EQ(setenv("CNNC_BF16_PAIRS", "0", 1), 0);
+  EXPECT_EQ(cnnc::bfloat16Kernels(), cnnc::Bfloat16Kernels::RoundedOperands);
+  ASSERT_EQ(setenv("CNNC_BF16_PAIRS", "1", 1), 0);
+  EXPECT_NE(cnnc::bfloat16Kernels(), cnnc::Bfloat16Kernels::RoundedOperands);
+  ASSERT_EQ(unsetenv("CNNC_BF16_PAIRS"), 0);
 }
 
 TEST(ApiTest, InstrumentationPrintsAfterTheChosenPasses) {

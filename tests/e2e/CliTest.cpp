@@ -299,7 +299,9 @@ TEST_F(CliTest, EmitIrPrintsTheForwardAndTrainingGraphs) {
 }
 
 // --dtype-policy replaces the compile statement's dtype_policy; the
-// step's graph shows the policy on its contractions.
+// step's graph shows the policy on its contractions: rounded operands, or
+// bfloat16 pairs where the CPU multiplies them (CNNC_BF16_PAIRS chooses
+// here, whatever the host).
 TEST_F(CliTest, DtypePolicyFlag) {
   expectOneLineError(run(kModel + " --dtype-policy float16"),
                      "--dtype-policy: expects float32 or mixed_bfloat16, got "
@@ -307,8 +309,20 @@ TEST_F(CliTest, DtypePolicyFlag) {
   RunResult f32 = run(kModel + " --emit=fused-ir");
   EXPECT_EQ(f32.status, 0) << f32.err;
   EXPECT_EQ(f32.out.find("compute_dtype"), std::string::npos);
+  RunResult pairs =
+      runTool("CNNC_BF16_PAIRS=1 " CNNC_BINARY_DIR "/cnnc " + kModel +
+                  " --emit=fused-ir --dtype-policy mixed_bfloat16",
+              dir_);
+  EXPECT_EQ(pairs.status, 0) << pairs.err;
+  EXPECT_NE(pairs.out.find("conv2d_fused(%x.bf16x2, %conv2d.kernel.bf16x2, "
+                           "%conv2d.bias, %step) {activation = \"relu\", "
+                           "compute_dtype = \"bfloat16\""),
+            std::string::npos)
+      << pairs.out.substr(0, 2000);
   RunResult bf16 =
-      run(kModel + " --emit=fused-ir --dtype-policy mixed_bfloat16");
+      runTool("CNNC_BF16_PAIRS=0 " CNNC_BINARY_DIR "/cnnc " + kModel +
+                  " --emit=fused-ir --dtype-policy mixed_bfloat16",
+              dir_);
   EXPECT_EQ(bf16.status, 0) << bf16.err;
   EXPECT_NE(bf16.out.find("%conv2d.kernel.bf16 = "
                           "round_to_bfloat16(%conv2d.kernel)"),
