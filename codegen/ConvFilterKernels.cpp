@@ -85,6 +85,7 @@ FilterPlan planFilter(KernelBuilder &kb, const ConvGeometry &c) {
 // memory.
 struct GradSource {
   Value *dy = nullptr; // the plain operand, else the pooled form:
+  bool pairs = false;  // dy (and x) hold bfloat16 pairs of two images
   Value *argmax = nullptr;
   PooledGrad grad{};
   int64_t ph = 1, pw = 1, prows = 0, pcols = 0;
@@ -113,13 +114,13 @@ Value *loadGrad(KernelBuilder &kb, const ConvGeometry &c, const GradSource &src,
                 std::map<std::pair<Value *, int64_t>,
                          std::pair<Value *, Value *>> *memo = nullptr) {
   auto &b = kb.b();
-  if (!src.pooled())
-    return kb.load(
-        src.dy,
-        kb.add(
-            kb.mul(kb.add(kb.mul(kb.add(kb.mul(n, c.oh), oh), c.ow), ow), c.o),
-            off),
-        width);
+  if (!src.pooled()) {
+    Value *at = kb.add(
+        kb.mul(kb.add(kb.mul(kb.add(kb.mul(n, c.oh), oh), c.ow), ow), c.o),
+        off);
+    return src.pairs ? kb.loadPairs(src.dy, at, width)
+                     : kb.load(src.dy, at, width);
+  }
   Value *pr = sdiv(kb, oh, src.ph), *i = srem(kb, oh, src.ph);
   Value *pc = pooledCol, *j = kb.i64(colTap);
   if (colTap < 0) {
@@ -343,12 +344,14 @@ void emitBackwardFilter(KernelBuilder &kb, Value *db, const GradSource &src) {
       for (int64_t p = 0; p < npix; ++p) {
         Value *ow = kb.add(ow0, p);
         std::vector<Value *> dv;
-        for (const Slice &s : chunk)
-          dv.push_back(kb.computeOperand(
-              aligned ? loadGrad(kb, c, src, n, oh, ow, s.offset, s.width,
-                                 pcs[p / src.pw], p % src.pw, &memo)
-                      : loadGrad(kb, c, src, n, oh, ow, s.offset, s.width),
-              src.pooled() ? -1 : 1));
+        for (const Slice &s : chunk) {
+          Value *d = aligned ? loadGrad(kb, c, src, n, oh, ow, s.offset,
+                                        s.width, pcs[p / src.pw], p % src.pw,
+                                        &memo)
+                             : loadGrad(kb, c, src, n, oh, ow, s.offset, s.width);
+          dv.push_back(src.pairs ? d
+                                 : kb.computeOperand(d, src.pooled() ? -1 : 1));
+        }
         for (int64_t t = 0; t < nt; ++t) {
           Value *xIdx =
               kb.add(kb.mul(kb.add(kb.add(xPix0, p * c.sw),
@@ -359,10 +362,14 @@ void emitBackwardFilter(KernelBuilder &kb, Value *db, const GradSource &src) {
             Value *&xs = loaded[{plan.allTaps ? t / c.kw : t,
                                  plan.allTaps ? p * c.sw + t % c.kw : p, ci}];
             if (!xs)
-              xs = kb.computeOperand(kb.loadF32(x, kb.add(xIdx, ci)), 0);
+              xs = src.pairs ? kb.loadPairs(x, kb.add(xIdx, ci), 1)
+                             : kb.computeOperand(
+                                   kb.loadF32(x, kb.add(xIdx, ci)), 0);
             for (int64_t s = 0; s < ns; ++s) {
               Value *&av = a[u * per + (t * nc + ci) * ns + s];
-              av = kb.fma(kb.splat(chunk[s].width, xs), dv[s], av);
+              Value *xv = kb.splat(chunk[s].width, xs);
+              av = src.pairs ? kb.dotBfloat16Pairs(av, xv, dv[s])
+                             : kb.fma(xv, dv[s], av);
             }
           }
         }
@@ -478,8 +485,13 @@ void emitBackwardFilter(KernelBuilder &kb, Value *db, const GradSource &src) {
 
 } // namespace
 
+// With bfloat16 pairs (ir/ShapeRules.cpp: x and dy packed along the batch),
+// each item sums pairs of images, a pair per vdpbf16ps.
 void emitConv2DBackwardFilter(KernelBuilder &kb) {
-  emitBackwardFilter(kb, nullptr, GradSource{.dy = kb.operand(1)});
+  emitBackwardFilter(
+      kb, nullptr,
+      GradSource{.dy = kb.operand(1),
+                 .pairs = kb.operandType(0).dtype == ir::DType::BF16});
 }
 
 // conv2d_backward_filter with its stages: the bias gradient alongside

@@ -51,6 +51,10 @@ int64_t bfloat16PairAxis(OpKind kind, const Attrs &attrs, size_t operand) {
   case OpKind::Conv2DFused:
   case OpKind::Conv2DBackwardDataTransposed:
     return operand == 0 ? 3 : 2;
+  case OpKind::Conv2DBackwardFilter:
+    // Pairs of images: x and dy share their spatial offsets, so two
+    // images' values pair up for every tap, borders included.
+    return 0;
   case OpKind::MatMul:
   case OpKind::MatMulFused: {
     bool ta = attrs.getInt(AttrName::TransposeA) != 0,

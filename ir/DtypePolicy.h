@@ -31,8 +31,10 @@ bool isRoundedToBfloat16(const Graph &g, ValueId v);
 // which it may be read as bfloat16 pairs (ir/Types.h packedBfloat16Pairs):
 // the axis the op sums over. -1 where no kernel reads pairs. Convolutions
 // forward and backward data (from a transposed kernel): the image's
-// channels (3) and the kernel's matching axis (2); matmuls but for
-// transpose_a with transpose_b: the contraction axis of each.
+// channels (3) and the kernel's matching axis (2); the filter gradient
+// (conv2d_backward_filter, not its fused forms): the batch (0) of x and dy;
+// matmuls but for transpose_a with transpose_b: the contraction axis of
+// each.
 int64_t bfloat16PairAxis(OpKind kind, const Attrs &attrs, size_t operand);
 
 } // namespace cnnc::ir

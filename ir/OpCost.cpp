@@ -1,5 +1,6 @@
 #include "ir/OpCost.h"
 
+#include "ir/DtypePolicy.h"
 #include "ir/FusedStages.h"
 #include "ir/ShapeRules.h"
 
@@ -13,10 +14,6 @@ double elements(const Graph &g, ValueId v) {
   return static_cast<double>(g.type(v).numElements());
 }
 
-double dim(const Graph &g, ValueId v, int64_t axis) {
-  return static_cast<double>(g.type(v).shape[axis]);
-}
-
 // Every operand read and every result written once.
 double operandAndResultBytes(const Graph &g, const Op &op) {
   double bytes = 0;
@@ -28,36 +25,42 @@ double operandAndResultBytes(const Graph &g, const Op &op) {
 }
 
 // 2 * N*OH*OW*O * KH*KW*C, from the output (gradient) y and the kernel w.
-double convFlops(const Graph &g, ValueId y, const std::vector<int64_t> &w) {
-  return 2 * elements(g, y) * static_cast<double>(w[0] * w[1] * w[2]);
+double convFlops(const std::vector<int64_t> &y, const std::vector<int64_t> &w) {
+  return 2 * static_cast<double>(TensorType{DType::F32, y}.numElements()) *
+         static_cast<double>(w[0] * w[1] * w[2]);
 }
 
-// The kernel [KH,KW,C,O] of a convolution, also when it is read as bfloat16
-// pairs (ir/Types.h; C then counts the padding).
-std::vector<int64_t> convKernelShape(const Graph &g, ValueId w) {
-  std::optional<TensorType> unpacked = unpackedBfloat16Pairs(g.type(w), 2);
-  return unpacked ? unpacked->shape : g.type(w).shape;
+// Operand i's shape as the op contracts it: unpacked where it is read as
+// bfloat16 pairs (ir/Types.h; the summed axis then counts the padding).
+std::vector<int64_t> contractedShape(const Graph &g, const Op &op, size_t i) {
+  const TensorType &t = g.type(op.operands[i]);
+  std::optional<TensorType> unpacked =
+      t.dtype == DType::BF16
+          ? unpackedBfloat16Pairs(t, bfloat16PairAxis(op.kind, op.attrs, i))
+          : std::nullopt;
+  return unpacked ? unpacked->shape : t.shape;
 }
 
 OpCost conv2dCost(const Graph &g, const Op &op) {
-  return {convFlops(g, op.results[0], convKernelShape(g, op.operands[1])),
+  return {convFlops(g.type(op.results[0]).shape, contractedShape(g, op, 1)),
           operandAndResultBytes(g, op)};
 }
 
 OpCost conv2dBackwardDataCost(const Graph &g, const Op &op) {
-  return {convFlops(g, op.operands[0], g.type(op.operands[1]).shape),
+  return {convFlops(g.type(op.operands[0]).shape, g.type(op.operands[1]).shape),
           operandAndResultBytes(g, op)};
 }
 
 OpCost conv2dBackwardFilterCost(const Graph &g, const Op &op) {
-  return {convFlops(g, op.operands[1], g.type(op.results[0]).shape),
+  return {convFlops(contractedShape(g, op, 1), g.type(op.results[0]).shape),
           operandAndResultBytes(g, op)};
 }
 
 OpCost matmulCost(const Graph &g, const Op &op) {
   // c[M,P] = op(a) op(b): the contraction is a's non-output axis.
   int64_t kAxis = op.attrs.getInt(ir::AttrName::TransposeA) != 0 ? 0 : 1;
-  return {2 * elements(g, op.results[0]) * dim(g, op.operands[0], kAxis),
+  return {2 * elements(g, op.results[0]) *
+              static_cast<double>(contractedShape(g, op, 0)[kAxis]),
           operandAndResultBytes(g, op)};
 }
 
@@ -135,7 +138,7 @@ OpCost conv2dFusedCost(const Graph &g, const Op &op) {
            .has(FusedStage::MaxPool2D))
     return conv2dCost(g, op);
   const std::vector<int64_t> &x = g.type(op.operands[0]).shape;
-  const std::vector<int64_t> w = convKernelShape(g, op.operands[1]);
+  const std::vector<int64_t> w = contractedShape(g, op, 1);
   std::vector<int64_t> s = op.attrs.getInts(ir::AttrName::Strides),
                        p = op.attrs.getInts(ir::AttrName::Padding);
   if (s.size() != 2 || p.size() != 4)

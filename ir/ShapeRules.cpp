@@ -97,7 +97,8 @@ using Types = std::vector<TensorType>;
 // the axis it sums over (the dtype-policy pass's pack_bfloat16_pairs;
 // ir/DtypePolicy.h bfloat16PairAxis): conv2d and conv2d_fused x
 // bf16[N,H,W,C/2,2] and w bf16[KH,KW,C/2,O,2]; conv2d_backward_data_transposed
-// dy bf16[N,OH,OW,O/2,2] and wt bf16[KH,KW,O/2,C,2]; matmul a bf16[M,K/2,2]
+// dy bf16[N,OH,OW,O/2,2] and wt bf16[KH,KW,O/2,C,2]; conv2d_backward_filter
+// x bf16[N/2,H,W,C,2] and dy bf16[N/2,OH,OW,O,2]; matmul a bf16[M,K/2,2]
 // and b bf16[K/2,N,2] (transposed operands along their other axis). The op
 // is then that of the unpacked (padded) f32 operands.
 absl::Status unpackPairOperands(OpKind k, TensorType &x, TensorType &w,
@@ -106,8 +107,9 @@ absl::Status unpackPairOperands(OpKind k, TensorType &x, TensorType &w,
     return absl::OkStatus();
   int64_t ax = bfloat16PairAxis(k, a, 0), aw = bfloat16PairAxis(k, a, 1);
   if (ax < 0 || aw < 0)
-    return err(k, "takes no bf16 operands here (convolutions forward and "
-                  "backward data from a transposed kernel, and matmuls, do)");
+    return err(k, "takes no bf16 operands here (convolutions forward, "
+                  "backward data from a transposed kernel and backward "
+                  "filter, and matmuls, do)");
   if (computeDtypeOf(a) != ComputeDtype::Bfloat16)
     return err(k, "bf16 operands need compute_dtype = \"bfloat16\"");
   std::optional<TensorType> ux = unpackedBfloat16Pairs(x, ax),
@@ -155,7 +157,8 @@ absl::StatusOr<Types> conv2dBackwardDataShape(OpKind k, const Types &in,
 
 absl::StatusOr<Types> conv2dBackwardFilterShape(OpKind k, const Types &in,
                                                 const Attrs &a) {
-  const TensorType &x = in[0], &dy = in[1];
+  TensorType x = in[0], dy = in[1];
+  CNNC_TRY(unpackPairOperands(k, x, dy, a));
   CNNC_TRY(expectRank(k, x, 4, "input"));
   CNNC_TRY(expectRank(k, dy, 4, "output gradient"));
   CNNC_ASSIGN_OR_RETURN(ks, pairAttr(k, a, AttrName::KernelSize));

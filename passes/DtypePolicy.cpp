@@ -28,6 +28,29 @@ std::vector<size_t> replaceableOperands(const ir::Op &op) {
   return {0, 1};
 }
 
+// With pairs, a filter gradient with only the bias_grad stage becomes the
+// plain filter gradient, which reads x and dy as pairs of images, and a
+// separate bias_grad, which sums dy in float32 as the stage would (the same
+// bits): the stage needs dy in float32, the pair kernel dy packed. Its
+// kernel summed dy in a pass of its own anyway, so this costs a barrier.
+bool splitBiasGrad(const ir::Op &op, std::vector<ir::Op> &ops) {
+  if (op.kind != ir::OpKind::Conv2DBackwardFilterFused)
+    return false;
+  absl::StatusOr<ir::FusedStageSet> read = ir::fusedStagesOf(op.kind, op.attrs);
+  if (!read.ok() || *read != ir::FusedStageSet{ir::FusedStage::BiasGrad} ||
+      op.operands.size() != 2 || op.results.size() != 2)
+    return false;
+  ir::Op filter = op;
+  filter.kind = ir::OpKind::Conv2DBackwardFilter;
+  filter.attrs.erase(ir::AttrName::Epilogue);
+  filter.attrs.erase(ir::AttrName::Prologue);
+  filter.results = {op.results[0]};
+  ops.push_back(std::move(filter));
+  ops.push_back(ir::Op{
+      ir::OpKind::BiasGrad, {op.operands[1]}, {op.results[1]}, {}, op.loc});
+  return true;
+}
+
 } // namespace
 
 void applyDtypePolicy(ir::Graph &g, ir::DtypePolicy policy, bool pairs) {
@@ -38,7 +61,17 @@ void applyDtypePolicy(ir::Graph &g, ir::DtypePolicy policy, bool pairs) {
   std::map<std::pair<ir::ValueId, int64_t>, ir::ValueId> rounded;
   std::vector<ir::Op> ops;
   bool changed = false;
-  for (ir::Op op : g.ops()) {
+  std::vector<ir::Op> input(g.ops().begin(), g.ops().end());
+  if (bfloat16 && pairs) {
+    std::vector<ir::Op> split;
+    for (const ir::Op &op : input)
+      if (splitBiasGrad(op, split))
+        changed = true;
+      else
+        split.push_back(op);
+    input = std::move(split);
+  }
+  for (ir::Op op : input) {
     if (!(ir::opInfo(op.kind).flags & ir::kContracts)) {
       // A copy made before an in-place update (an optimizer step) is stale
       // after it: a later reader rounds the value again.

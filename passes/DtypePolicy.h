@@ -18,10 +18,12 @@ namespace cnnc::passes {
 // float32 removes the attribute (round_to_bfloat16 ops already in the graph
 // stay), so that a float32 graph prints as before.
 // With `pairs`, the contractions that can (ir::bfloat16PairAxis: forward
-// convolutions, backward data from a transposed kernel, matmuls) read both
-// operands as bfloat16 pairs along the axis they sum
-// (pack_bfloat16_pairs), which vdpbf16ps multiplies a pair at a time; the
-// filter gradients read round_to_bfloat16 copies.
+// convolutions, backward data from a transposed kernel, filter gradients,
+// matmuls) read both operands as bfloat16 pairs along the axis they sum
+// (pack_bfloat16_pairs), which vdpbf16ps multiplies a pair at a time. A
+// filter gradient with only the bias_grad stage is split into
+// conv2d_backward_filter and bias_grad for it; one with the
+// max_pool2d_argmax_grad prologue reads a round_to_bfloat16 copy of x.
 void applyDtypePolicy(ir::Graph &g, ir::DtypePolicy policy, bool pairs = false);
 
 } // namespace cnnc::passes
