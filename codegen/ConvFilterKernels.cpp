@@ -160,6 +160,21 @@ Value *loadGrad(KernelBuilder &kb, const ConvGeometry &c, const GradSource &src,
   return b.CreateSelect(hit, loaded.second, kb.splat(width, 0.0f));
 }
 
+// Words of bfloat16 pairs (as KernelBuilder::loadPairs gives them) of two
+// images' float32 values: `even` rounded in the low half, `odd` in the high.
+Value *pairWords(KernelBuilder &kb, Value *even, Value *odd) {
+  auto &b = kb.b();
+  llvm::Type *wordTy = b.getInt32Ty();
+  if (auto *vt = llvm::dyn_cast<llvm::FixedVectorType>(even->getType()))
+    wordTy = llvm::FixedVectorType::get(wordTy, vt->getNumElements());
+  auto bits = [&](Value *v) {
+    return b.CreateBitCast(kb.roundToBfloat16(v), wordTy);
+  };
+  return b.CreateOr(
+      b.CreateAnd(bits(odd), llvm::ConstantInt::get(wordTy, 0xffff0000u)),
+      b.CreateLShr(bits(even), llvm::ConstantInt::get(wordTy, 16)));
+}
+
 // bias_grad's sums of the pooled source's dy without the full-size dy.
 // bias_grad adds row r of dy (r = (n*OH + oh)*OW + ow) into partial r mod 4
 // in increasing r (rows from the last multiple of 4 on into partial 0),
@@ -331,7 +346,8 @@ void emitBackwardFilter(KernelBuilder &kb, Value *db, const GradSource &src) {
     auto step = [&](std::vector<Value *> &a, int64_t u, Value *n, Value *oh,
                     Value *xRow, Value *ow0, int64_t npix, bool aligned) {
       std::map<std::tuple<int64_t, int64_t, int64_t>, Value *> loaded;
-      std::map<std::pair<Value *, int64_t>, std::pair<Value *, Value *>> memo;
+      std::map<std::pair<Value *, int64_t>, std::pair<Value *, Value *>> memo,
+          memoOdd;
       // Pooled column of each window of the block, one value per window so
       // that the memo finds a window's loads again.
       std::vector<Value *> pcs;
@@ -343,14 +359,23 @@ void emitBackwardFilter(KernelBuilder &kb, Value *db, const GradSource &src) {
       Value *xPix0 = kb.add(xRow, kb.mul(ow0, c.sw));
       for (int64_t p = 0; p < npix; ++p) {
         Value *ow = kb.add(ow0, p);
+        // dy of image `img` (of pair n with pairs computed in registers).
+        auto grad = [&](Value *img, const Slice &s, auto &m) {
+          return aligned ? loadGrad(kb, c, src, img, oh, ow, s.offset, s.width,
+                                    pcs[p / src.pw], p % src.pw, &m)
+                         : loadGrad(kb, c, src, img, oh, ow, s.offset, s.width);
+        };
         std::vector<Value *> dv;
         for (const Slice &s : chunk) {
-          Value *d = aligned ? loadGrad(kb, c, src, n, oh, ow, s.offset,
-                                        s.width, pcs[p / src.pw], p % src.pw,
-                                        &memo)
-                             : loadGrad(kb, c, src, n, oh, ow, s.offset, s.width);
-          dv.push_back(src.pairs ? d
-                                 : kb.computeOperand(d, src.pooled() ? -1 : 1));
+          if (src.pairs && src.pooled()) {
+            Value *img = kb.mul(n, 2);
+            dv.push_back(pairWords(kb, grad(img, s, memo),
+                                   grad(kb.add(img, 1), s, memoOdd)));
+          } else {
+            Value *d = grad(n, s, memo);
+            dv.push_back(
+                src.pairs ? d : kb.computeOperand(d, src.pooled() ? -1 : 1));
+          }
         }
         for (int64_t t = 0; t < nt; ++t) {
           Value *xIdx =
@@ -362,9 +387,9 @@ void emitBackwardFilter(KernelBuilder &kb, Value *db, const GradSource &src) {
             Value *&xs = loaded[{plan.allTaps ? t / c.kw : t,
                                  plan.allTaps ? p * c.sw + t % c.kw : p, ci}];
             if (!xs)
-              xs = src.pairs ? kb.loadPairs(x, kb.add(xIdx, ci), 1)
-                             : kb.computeOperand(
-                                   kb.loadF32(x, kb.add(xIdx, ci)), 0);
+              xs = src.pairs
+                       ? kb.loadPairs(x, kb.add(xIdx, ci), 1)
+                       : kb.computeOperand(kb.loadF32(x, kb.add(xIdx, ci)), 0);
             for (int64_t s = 0; s < ns; ++s) {
               Value *&av = a[u * per + (t * nc + ci) * ns + s];
               Value *xv = kb.splat(chunk[s].width, xs);
@@ -475,10 +500,15 @@ void emitBackwardFilter(KernelBuilder &kb, Value *db, const GradSource &src) {
     // The bias gradient of the same dy, as bias_grad sums it.
     int64_t chunks = biasGradChunks(kb, c.o);
     auto [cb, ce] = kb.partition(chunks);
+    // With pairs of images (an even batch, ir/ShapeRules.cpp), c counts
+    // pairs; bias_grad sums images.
+    ConvGeometry images = c;
+    if (src.pairs)
+      images.n *= 2;
     if (src.pooled())
-      emitPooledBiasGrad(kb, c, src, db, cb, ce);
+      emitPooledBiasGrad(kb, images, src, db, cb, ce);
     else
-      emitBiasGradChunks(kb, src.dy, db, c.n * c.oh * c.ow, c.o, cb, ce);
+      emitBiasGradChunks(kb, src.dy, db, images.n * c.oh * c.ow, c.o, cb, ce);
   }
   kb.keepLoopsAsEmitted();
 }
@@ -511,6 +541,8 @@ void emitConv2DBackwardFilterFused(KernelBuilder &kb) {
   src.pw = ps[1];
   src.prows = kb.operandType(1).shape[1];
   src.pcols = kb.operandType(1).shape[2];
+  // x as pairs of images: two images' dy rounded and paired in registers.
+  src.pairs = kb.operandType(0).dtype == ir::DType::BF16;
   emitBackwardFilter(kb, db, src);
 }
 

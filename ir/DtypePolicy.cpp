@@ -1,5 +1,7 @@
 #include "ir/DtypePolicy.h"
 
+#include "ir/FusedStages.h"
+
 #include <iterator>
 
 namespace cnnc::ir {
@@ -55,6 +57,14 @@ int64_t bfloat16PairAxis(OpKind kind, const Attrs &attrs, size_t operand) {
     // Pairs of images: x and dy share their spatial offsets, so two
     // images' values pair up for every tap, borders included.
     return 0;
+  case OpKind::Conv2DBackwardFilterFused:
+    // With the pool's gradient as its prologue, the kernel computes dy and
+    // pairs two images' values in registers: only x is packed.
+    return operand == 0 && fusedStagesOf(kind, attrs)
+                               .value_or(FusedStageSet{})
+                               .has(FusedStage::MaxPool2DArgmaxGrad)
+               ? 0
+               : -1;
   case OpKind::MatMul:
   case OpKind::MatMulFused: {
     bool ta = attrs.getInt(AttrName::TransposeA) != 0,

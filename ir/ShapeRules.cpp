@@ -503,8 +503,21 @@ absl::StatusOr<Types> conv2dBackwardFilterFusedShape(OpKind k, const Types &in,
     if (in.size() != 3 && in.size() != 4)
       return err(k, "expects (x, argmax, gradient) or (x, argmax, gradient, "
                     "mask) with its max_pool2d_argmax_grad prologue");
-    const TensorType &x = in[0];
+    TensorType x = in[0];
+    if (x.dtype == DType::BF16) {
+      // x as pairs of images (bfloat16PairAxis); dy is computed in the
+      // kernel, so the batch must be even for them to pair up.
+      if (computeDtypeOf(a) != ComputeDtype::Bfloat16)
+        return err(k, "bf16 operands need compute_dtype = \"bfloat16\"");
+      std::optional<TensorType> ux = unpackedBfloat16Pairs(x, 0);
+      if (!ux)
+        return err(k, fmt::format("a bf16 input must be pairs of images "
+                                  "(along axis 0), got {}",
+                                  x.str()));
+      x = *ux;
+    }
     CNNC_TRY(expectRank(k, x, 4, "input"));
+    CNNC_TRY(expectF32(k, x, "input"));
     CNNC_TRY(expectRank(k, in[1], 4, "argmax"));
     CNNC_ASSIGN_OR_RETURN(ks, pairAttr(k, a, AttrName::KernelSize));
     CNNC_ASSIGN_OR_RETURN(win, windowAttrs(k, a, ks.first, ks.second));

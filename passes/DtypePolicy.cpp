@@ -90,11 +90,16 @@ void applyDtypePolicy(ir::Graph &g, ir::DtypePolicy policy, bool pairs) {
     }
     op.attrs.set(ir::AttrName::ComputeDtype, ir::attrEnumName(dtype));
     std::vector<size_t> replaceable = replaceableOperands(op);
-    // Both operands packed, or neither (a graph from an earlier run).
-    bool pack = pairs && replaceable.size() == 2 &&
-                ir::bfloat16PairAxis(op.kind, op.attrs, 0) >= 0 &&
-                g.type(op.operands[0]).dtype == ir::DType::F32 &&
-                g.type(op.operands[1]).dtype == ir::DType::F32;
+    // Every replaceable operand packed, or none (a graph from an earlier
+    // run). A filter gradient that computes dy from a pool pairs images of
+    // x with dy it computes itself: only for an even batch.
+    bool pack = pairs && !replaceable.empty();
+    for (size_t k : replaceable)
+      pack = pack && ir::bfloat16PairAxis(op.kind, op.attrs, k) >= 0 &&
+             g.type(op.operands[k]).dtype == ir::DType::F32;
+    if (pack && replaceable.size() == 1 &&
+        g.type(op.operands[0]).shape[0] % 2 != 0)
+      pack = false;
     for (size_t k : replaceable) {
       ir::ValueId v = op.operands[k];
       int64_t axis = pack ? ir::bfloat16PairAxis(op.kind, op.attrs, k) : -1;

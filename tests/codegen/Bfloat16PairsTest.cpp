@@ -205,13 +205,11 @@ TEST(Bfloat16Pairs, BackwardFilterOnPairsMatchesTheInterpreter) {
     Window g;
     int64_t o;
   };
-  std::vector<Shape> shapes = {{{3, 9, 7, 4, 3, 3, 1, 1}, 7},
-                               {{4, 8, 9, 5, 3, 3, 1, 1}, 19},
-                               {{5, 11, 10, 1, 3, 3, 1, 1}, 32},
-                               {{2, 12, 12, 32, 3, 3, 1, 1}, 64},
-                               {{1, 7, 8, 3, 2, 3, 2, 1}, 9},
-                               {{7, 40, 40, 8, 3, 3, 1, 1}, 16},
-                               {{5, 11, 10, 16, 5, 5, 2, 2}, 24}};
+  std::vector<Shape> shapes = {
+      {{3, 9, 7, 4, 3, 3, 1, 1}, 7},    {{4, 8, 9, 5, 3, 3, 1, 1}, 19},
+      {{5, 11, 10, 1, 3, 3, 1, 1}, 32}, {{2, 12, 12, 32, 3, 3, 1, 1}, 64},
+      {{1, 7, 8, 3, 2, 3, 2, 1}, 9},    {{7, 40, 40, 8, 3, 3, 1, 1}, 16},
+      {{5, 11, 10, 16, 5, 5, 2, 2}, 24}};
   for (size_t s = 0; s < shapes.size(); ++s) {
     Window g = shapes[s].g;
     if (s % 2 == 1)
@@ -227,15 +225,80 @@ TEST(Bfloat16Pairs, BackwardFilterOnPairsMatchesTheInterpreter) {
                        {{ir::AttrName::Axis, int64_t{0}}});
     ValueId dyp = b.op1(OpKind::PackBfloat16Pairs, {dy},
                         {{ir::AttrName::Axis, int64_t{0}}});
-    ir::Attrs attrs{{ir::AttrName::Strides, g.strides()},
-                    {ir::AttrName::Padding, g.padding()},
-                    {ir::AttrName::KernelSize, std::vector<int64_t>{g.kh, g.kw}},
-                    {ir::AttrName::ComputeDtype, std::string("bfloat16")}};
+    ir::Attrs attrs{
+        {ir::AttrName::Strides, g.strides()},
+        {ir::AttrName::Padding, g.padding()},
+        {ir::AttrName::KernelSize, std::vector<int64_t>{g.kh, g.kw}},
+        {ir::AttrName::ComputeDtype, std::string("bfloat16")}};
     ValueId dw = b.op1(OpKind::Conv2DBackwardFilter, {xp, dyp}, attrs);
     ASSERT_GE(dw, 0) << what;
     EXPECT_EQ(b.g.type(dw), ir::f32({g.kh, g.kw, g.c, o})) << what;
     // Sums of up to 11,200 products (7 images of 40 x 40 pixels).
     expectNearReference(b.run(), dw, what, 1e-4);
+  }
+}
+
+// The first layer's filter gradient, which computes dy from a max pool's
+// argmax and gradient in registers, on x packed along the batch: two
+// images' dy rounded and paired per vdpbf16ps; all-tap items (1 or 3
+// channels) and one-tap items, pools that leave rows and columns
+// uncovered, a mask operand or a scale; the bias gradient from the same
+// pooled operands.
+TEST(Bfloat16Pairs, BackwardFilterFromArgmaxOnPairsMatchesTheInterpreter) {
+  std::mt19937 rng(56);
+  struct Shape {
+    Window g;
+    int64_t o;
+    std::vector<int64_t> pool;
+  };
+  std::vector<Shape> shapes = {{{2, 11, 10, 1, 3, 3, 1, 1}, 32, {2, 2}},
+                               {{4, 28, 28, 1, 3, 3, 1, 1}, 32, {2, 2}},
+                               {{2, 9, 7, 3, 3, 3, 1, 1}, 5, {3, 2}},
+                               {{2, 10, 9, 5, 5, 5, 2, 1}, 7, {2, 3}},
+                               {{4, 13, 13, 32, 3, 3, 1, 1}, 64, {2, 2}},
+                               {{2, 5, 8, 3, 3, 3, 1, 1}, 17, {3, 2}}};
+  for (size_t s = 0; s < shapes.size(); ++s) {
+    Window g = shapes[s].g;
+    if (s == 3)
+      g.same();
+    int64_t o = shapes[s].o;
+    const std::vector<int64_t> &ps = shapes[s].pool;
+    int variant = static_cast<int>(s % 3); // 1: a mask, 2: a scale
+    std::string what = fmt::format("{} filters {} pool {}x{} variant {}",
+                                   g.str(), o, ps[0], ps[1], variant);
+    std::vector<int64_t> pooled{g.n, g.oh() / ps[0], g.ow() / ps[1], o};
+    int64_t pn = ir::f32(pooled).numElements();
+    Builder b;
+    ValueId x = b.input(g.xShape(),
+                        randomFloats(rng, ir::f32(g.xShape()).numElements()));
+    ValueId argmax = b.g.addInput("argmax", ir::i32(pooled));
+    std::vector<int32_t> am(pn);
+    for (int32_t &v : am)
+      v = static_cast<int32_t>(rng() % (ps[0] * ps[1] + 1)) - 1;
+    b.intInputs[argmax] = am;
+    std::vector<ValueId> operands{b.op1(OpKind::PackBfloat16Pairs, {x},
+                                        {{ir::AttrName::Axis, int64_t{0}}}),
+                                  argmax,
+                                  b.input(pooled, randomFloats(rng, pn))};
+    ir::Attrs attrs{
+        {ir::AttrName::Strides, g.strides()},
+        {ir::AttrName::Padding, g.padding()},
+        {ir::AttrName::KernelSize, std::vector<int64_t>{g.kh, g.kw}},
+        {ir::AttrName::PoolSize, ps},
+        {ir::AttrName::Prologue,
+         std::vector<std::string>{"max_pool2d_argmax_grad"}},
+        {ir::AttrName::Epilogue, std::vector<std::string>{"bias_grad"}},
+        {ir::AttrName::ComputeDtype, std::string("bfloat16")}};
+    if (variant == 1)
+      operands.push_back(b.input(pooled, randomFloats(rng, pn, 0, 2)));
+    if (variant == 2)
+      attrs.set(ir::AttrName::Scale, 1 / 0.7);
+    auto r = b.op(OpKind::Conv2DBackwardFilterFused, operands, attrs);
+    ASSERT_EQ(r.size(), 2u) << what;
+    EXPECT_EQ(b.g.type(r[0]), ir::f32({g.kh, g.kw, g.c, o})) << what;
+    Runs runs = b.run();
+    expectNearReference(runs, r[0], what + ", dw");
+    expectNearReference(runs, r[1], what + ", db");
   }
 }
 
@@ -350,10 +413,28 @@ TEST(Bfloat16Pairs, ShapeRulesRejectPairsWhereNoKernelReadsThem) {
   EXPECT_FALSE(g.create1(OpKind::Conv2DBackwardFilter, {x, k}, filter).ok())
       << "pairs along the channels";
   ir::Attrs fusedFilter = filter;
-  fusedFilter.set(ir::AttrName::Epilogue, std::vector<std::string>{"bias_grad"});
+  fusedFilter.set(ir::AttrName::Epilogue,
+                  std::vector<std::string>{"bias_grad"});
   EXPECT_FALSE(
       g.create(OpKind::Conv2DBackwardFilterFused, {xb, dyb}, fusedFilter).ok())
       << "the fused form on pairs";
+  // From a pool's argmax, x alone is packed, and the batch must be even
+  // (an odd one's padded image has no dy).
+  ir::Attrs pooledFilter = filter;
+  pooledFilter.set(ir::AttrName::PoolSize, std::vector<int64_t>{2, 2});
+  pooledFilter.set(ir::AttrName::Prologue,
+                   std::vector<std::string>{"max_pool2d_argmax_grad"});
+  ValueId am2 = g.addInput("am2", ir::i32({2, 2, 2, 4}));
+  ValueId g2 = g.addInput("g2", ir::f32({2, 2, 2, 4}));
+  auto fromArgmax =
+      g.create(OpKind::Conv2DBackwardFilterFused, {xb, am2, g2}, pooledFilter);
+  EXPECT_TRUE(fromArgmax.ok()) << fromArgmax.status();
+  ValueId am3 = g.addInput("am3", ir::i32({1, 2, 2, 4}));
+  ValueId g3 = g.addInput("g3", ir::f32({1, 2, 2, 4}));
+  EXPECT_FALSE(
+      g.create(OpKind::Conv2DBackwardFilterFused, {xb, am3, g3}, pooledFilter)
+          .ok())
+      << "an odd batch";
   auto twice = g.create1(OpKind::PackBfloat16Pairs, {x},
                          {{ir::AttrName::Axis, int64_t{0}}});
   EXPECT_FALSE(twice.ok()) << "packing bf16 again";
