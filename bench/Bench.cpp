@@ -8,7 +8,9 @@
 #include "bench/FmaPeak.h"
 #include "bench/Process.h"
 #include "bench/Workloads.h"
+#include "codegen/Compiler.h"
 #include "runtime/Idx.h"
+#include "runtime/Model.h"
 #include "runtime/ThreadPool.h"
 
 #include <fmt/format.h>
@@ -613,6 +615,14 @@ int runSuite(Options &o) {
       dataDir = *d;
   if (python.empty())
     fmt::print("PyTorch: {}\n", o.torch ? "not installed; skipped" : "off");
+  // What the bf16 column measures on this host (docs/dsl.md "Dtype
+  // policies").
+  fmt::print("mixed_bfloat16: {}\n",
+             !cnnc::runtime::bfloat16PairsForHost()
+                 ? "float32 FMAs on bfloat16-rounded operands"
+             : cnnc::codegen::hostHasBfloat16Dot()
+                 ? "bfloat16 pairs with vdpbf16ps"
+                 : "bfloat16 pairs with two float32 FMAs (CNNC_BF16_PAIRS=1)");
   fmt::print("\n{:<11} {:>5} {:>9} {:>9} {:>8} {:>7} {:>9} {:>9} {:>8} "
              "{:>9} {:>8}\n",
              "model", "batch", "GFLOP/st", "1t ms/st",
