@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <functional>
 
 namespace cnnc::testing {
 namespace {
@@ -59,6 +60,29 @@ void expectNearReference(const Runs &runs, ValueId v, const std::string &what,
     EXPECT_EQ(0, std::memcmp(runs[t].f.at(v).data(), runs[0].f.at(v).data(),
                              runs[0].f.at(v).size() * 4))
         << what << ": " << kGraphThreads[t] << " threads differ from 1 thread";
+}
+
+// x packed into bfloat16 pairs along `axis`.
+ValueId packed(Builder &b, ValueId x, int64_t axis) {
+  return b.op1(OpKind::PackBfloat16Pairs, {x}, {{ir::AttrName::Axis, axis}});
+}
+
+struct ConvShape {
+  Window g;
+  int64_t o; // filters
+};
+
+// body(window, filters, description) for each shape, every other one with
+// `same` padding.
+void forEachConvShape(const std::vector<ConvShape> &shapes,
+                      const std::function<void(const Window &, int64_t,
+                                               const std::string &)> &body) {
+  for (size_t s = 0; s < shapes.size(); ++s) {
+    Window g = shapes[s].g;
+    if (s % 2 == 1)
+      g.same();
+    body(g, shapes[s].o, fmt::format("{} filters {}", g.str(), shapes[s].o));
+  }
 }
 
 TEST(Bfloat16Pairs, PackMatchesTheReferenceBitForBit) {
@@ -130,10 +154,7 @@ TEST(Bfloat16Pairs, ConvolutionsOnPairsMatchTheInterpreter) {
                         randomFloats(rng, ir::f32(g.xShape()).numElements()));
     ValueId k = b.input(ks, randomFloats(rng, ir::f32(ks).numElements()));
     ValueId bias = b.input({o}, randomFloats(rng, o));
-    ValueId xp = b.op1(OpKind::PackBfloat16Pairs, {x},
-                       {{ir::AttrName::Axis, int64_t{3}}});
-    ValueId kp = b.op1(OpKind::PackBfloat16Pairs, {k},
-                       {{ir::AttrName::Axis, int64_t{2}}});
+    ValueId xp = packed(b, x, 3), kp = packed(b, k, 2);
     ir::Attrs attrs{{ir::AttrName::Strides, g.strides()},
                     {ir::AttrName::Padding, g.padding()},
                     {ir::AttrName::ComputeDtype, std::string("bfloat16")}};
@@ -160,39 +181,28 @@ TEST(Bfloat16Pairs, ConvolutionsOnPairsMatchTheInterpreter) {
 // convolutions scatter, padded ones gather; odd channel counts pad a pair.
 TEST(Bfloat16Pairs, BackwardDataOnPairsMatchesTheInterpreter) {
   std::mt19937 rng(53);
-  struct Shape {
-    Window g;
-    int64_t o;
-  };
-  std::vector<Shape> shapes = {{{2, 9, 7, 4, 3, 3, 1, 1}, 7},
-                               {{3, 8, 9, 5, 3, 3, 1, 1}, 19},
-                               {{2, 11, 10, 16, 5, 5, 2, 2}, 32},
-                               {{2, 12, 12, 32, 3, 3, 1, 1}, 64},
-                               {{1, 7, 8, 3, 2, 3, 2, 1}, 9}};
-  for (size_t s = 0; s < shapes.size(); ++s) {
-    Window g = shapes[s].g;
-    if (s % 2 == 1)
-      g.same();
-    int64_t o = shapes[s].o;
-    std::string what = fmt::format("{} filters {}", g.str(), o);
-    Builder b;
-    std::vector<int64_t> ks{g.kh, g.kw, g.c, o}, ys{g.n, g.oh(), g.ow(), o};
-    ValueId dy = b.input(ys, randomFloats(rng, ir::f32(ys).numElements()));
-    ValueId k = b.input(ks, randomFloats(rng, ir::f32(ks).numElements()));
-    ValueId wt = b.op1(OpKind::Conv2DKernelTranspose, {k});
-    ValueId dyp = b.op1(OpKind::PackBfloat16Pairs, {dy},
-                        {{ir::AttrName::Axis, int64_t{3}}});
-    ValueId wtp = b.op1(OpKind::PackBfloat16Pairs, {wt},
-                        {{ir::AttrName::Axis, int64_t{2}}});
-    ir::Attrs attrs{{ir::AttrName::Strides, g.strides()},
-                    {ir::AttrName::Padding, g.padding()},
-                    {ir::AttrName::InputShape, g.xShape()},
-                    {ir::AttrName::ComputeDtype, std::string("bfloat16")}};
-    ValueId dx = b.op1(OpKind::Conv2DBackwardDataTransposed, {dyp, wtp}, attrs);
-    ASSERT_GE(dx, 0) << what;
-    EXPECT_EQ(b.g.type(dx), ir::f32(g.xShape())) << what;
-    expectNearReference(b.run(), dx, what);
-  }
+  forEachConvShape(
+      {{{2, 9, 7, 4, 3, 3, 1, 1}, 7},
+       {{3, 8, 9, 5, 3, 3, 1, 1}, 19},
+       {{2, 11, 10, 16, 5, 5, 2, 2}, 32},
+       {{2, 12, 12, 32, 3, 3, 1, 1}, 64},
+       {{1, 7, 8, 3, 2, 3, 2, 1}, 9}},
+      [&](const Window &g, int64_t o, const std::string &what) {
+        Builder b;
+        std::vector<int64_t> ks{g.kh, g.kw, g.c, o}, ys{g.n, g.oh(), g.ow(), o};
+        ValueId dy = b.input(ys, randomFloats(rng, ir::f32(ys).numElements()));
+        ValueId k = b.input(ks, randomFloats(rng, ir::f32(ks).numElements()));
+        ValueId wt = b.op1(OpKind::Conv2DKernelTranspose, {k});
+        ir::Attrs attrs{{ir::AttrName::Strides, g.strides()},
+                        {ir::AttrName::Padding, g.padding()},
+                        {ir::AttrName::InputShape, g.xShape()},
+                        {ir::AttrName::ComputeDtype, std::string("bfloat16")}};
+        ValueId dx = b.op1(OpKind::Conv2DBackwardDataTransposed,
+                           {packed(b, dy, 3), packed(b, wt, 2)}, attrs);
+        ASSERT_GE(dx, 0) << what;
+        EXPECT_EQ(b.g.type(dx), ir::f32(g.xShape())) << what;
+        expectNearReference(b.run(), dx, what);
+      });
 }
 
 // The gradient with respect to the kernel from x and dy packed along the
@@ -201,41 +211,32 @@ TEST(Bfloat16Pairs, BackwardDataOnPairsMatchesTheInterpreter) {
 // passes over the batch (large images), strides and padding.
 TEST(Bfloat16Pairs, BackwardFilterOnPairsMatchesTheInterpreter) {
   std::mt19937 rng(55);
-  struct Shape {
-    Window g;
-    int64_t o;
-  };
-  std::vector<Shape> shapes = {
-      {{3, 9, 7, 4, 3, 3, 1, 1}, 7},    {{4, 8, 9, 5, 3, 3, 1, 1}, 19},
-      {{5, 11, 10, 1, 3, 3, 1, 1}, 32}, {{2, 12, 12, 32, 3, 3, 1, 1}, 64},
-      {{1, 7, 8, 3, 2, 3, 2, 1}, 9},    {{7, 40, 40, 8, 3, 3, 1, 1}, 16},
-      {{5, 11, 10, 16, 5, 5, 2, 2}, 24}};
-  for (size_t s = 0; s < shapes.size(); ++s) {
-    Window g = shapes[s].g;
-    if (s % 2 == 1)
-      g.same();
-    int64_t o = shapes[s].o;
-    std::string what = fmt::format("{} filters {}", g.str(), o);
-    Builder b;
-    std::vector<int64_t> ys{g.n, g.oh(), g.ow(), o};
-    ValueId x = b.input(g.xShape(),
-                        randomFloats(rng, ir::f32(g.xShape()).numElements()));
-    ValueId dy = b.input(ys, randomFloats(rng, ir::f32(ys).numElements()));
-    ValueId xp = b.op1(OpKind::PackBfloat16Pairs, {x},
-                       {{ir::AttrName::Axis, int64_t{0}}});
-    ValueId dyp = b.op1(OpKind::PackBfloat16Pairs, {dy},
-                        {{ir::AttrName::Axis, int64_t{0}}});
-    ir::Attrs attrs{
-        {ir::AttrName::Strides, g.strides()},
-        {ir::AttrName::Padding, g.padding()},
-        {ir::AttrName::KernelSize, std::vector<int64_t>{g.kh, g.kw}},
-        {ir::AttrName::ComputeDtype, std::string("bfloat16")}};
-    ValueId dw = b.op1(OpKind::Conv2DBackwardFilter, {xp, dyp}, attrs);
-    ASSERT_GE(dw, 0) << what;
-    EXPECT_EQ(b.g.type(dw), ir::f32({g.kh, g.kw, g.c, o})) << what;
-    // Sums of up to 11,200 products (7 images of 40 x 40 pixels).
-    expectNearReference(b.run(), dw, what, 1e-4);
-  }
+  forEachConvShape(
+      {{{3, 9, 7, 4, 3, 3, 1, 1}, 7},
+       {{4, 8, 9, 5, 3, 3, 1, 1}, 19},
+       {{5, 11, 10, 1, 3, 3, 1, 1}, 32},
+       {{2, 12, 12, 32, 3, 3, 1, 1}, 64},
+       {{1, 7, 8, 3, 2, 3, 2, 1}, 9},
+       {{7, 40, 40, 8, 3, 3, 1, 1}, 16},
+       {{5, 11, 10, 16, 5, 5, 2, 2}, 24}},
+      [&](const Window &g, int64_t o, const std::string &what) {
+        Builder b;
+        std::vector<int64_t> ys{g.n, g.oh(), g.ow(), o};
+        ValueId x = b.input(
+            g.xShape(), randomFloats(rng, ir::f32(g.xShape()).numElements()));
+        ValueId dy = b.input(ys, randomFloats(rng, ir::f32(ys).numElements()));
+        ir::Attrs attrs{
+            {ir::AttrName::Strides, g.strides()},
+            {ir::AttrName::Padding, g.padding()},
+            {ir::AttrName::KernelSize, std::vector<int64_t>{g.kh, g.kw}},
+            {ir::AttrName::ComputeDtype, std::string("bfloat16")}};
+        ValueId dw = b.op1(OpKind::Conv2DBackwardFilter,
+                           {packed(b, x, 0), packed(b, dy, 0)}, attrs);
+        ASSERT_GE(dw, 0) << what;
+        EXPECT_EQ(b.g.type(dw), ir::f32({g.kh, g.kw, g.c, o})) << what;
+        // Sums of up to 11,200 products (7 images of 40 x 40 pixels).
+        expectNearReference(b.run(), dw, what, 1e-4);
+      });
 }
 
 // The first layer's filter gradient, which computes dy from a max pool's
@@ -333,10 +334,7 @@ TEST(Bfloat16Pairs, MatmulsOnPairsMatchTheInterpreter) {
         attrs.set(ir::AttrName::TransposeA, int64_t{1});
       if (tb)
         attrs.set(ir::AttrName::TransposeB, int64_t{1});
-      ValueId xp = b.op1(OpKind::PackBfloat16Pairs, {x},
-                         {{ir::AttrName::Axis, int64_t{ta ? 0 : 1}}});
-      ValueId wp = b.op1(OpKind::PackBfloat16Pairs, {w},
-                         {{ir::AttrName::Axis, int64_t{tb ? 1 : 0}}});
+      ValueId xp = packed(b, x, ta ? 0 : 1), wp = packed(b, w, tb ? 1 : 0);
       ValueId y;
       if (fused) {
         attrs.set(ir::AttrName::Epilogue,
