@@ -34,11 +34,9 @@ namespace {
 const char *bfloat16KernelsLine() {
   switch (bfloat16Kernels()) {
   case Bfloat16Kernels::PairsNative:
-    return "contractions multiply bfloat16 pairs (vdpbf16ps), but for "
-           "filter gradients that read a max pool's argmax";
+    return "the contractions multiply bfloat16 pairs (vdpbf16ps)";
   case Bfloat16Kernels::PairsEmulated:
-    return "contractions multiply bfloat16 pairs with two float32 FMAs, "
-           "but for filter gradients that read a max pool's argmax "
+    return "the contractions multiply bfloat16 pairs with two float32 FMAs "
            "(CNNC_BF16_PAIRS=1; this CPU has no AVX512_BF16)";
   case Bfloat16Kernels::RoundedOperands:
     break;
