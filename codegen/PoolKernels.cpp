@@ -152,6 +152,63 @@ void emitAvgPool2D(KernelBuilder &kb) {
   kb.keepLoopsAsEmitted();
 }
 
+namespace {
+
+// max_pool2d_grad when the windows tile the image from its corner (stride =
+// pool size, no padding): each cell is in at most one window, so dx is
+// written once per cell, with no zeroing pass and no read of dx; the cells
+// no window covers (the last rows and columns) are zeroed. Each cell gets
+// what the general kernel's scatter leaves: 0 + dy where the window's
+// first maximum is, else 0.
+void emitMaxPool2DGradTiled(KernelBuilder &kb, const PoolGeometry &g) {
+  auto &b = kb.b();
+  Value *x = kb.operand(0), *y = kb.operand(1), *dy = kb.operand(2),
+        *dx = kb.result(0);
+  int64_t rows = g.oh * g.kh, cols = g.ow * g.kw;
+  auto [begin, end] = kb.partition(g.n);
+  kb.loop(begin, end, 1, [&](Value *n) {
+    Value *image = kb.mul(n, g.h);
+    if (rows < g.h)
+      kb.zero(dx, kb.mul(kb.add(image, rows), g.w * g.c),
+              kb.i64((g.h - rows) * g.w * g.c));
+    if (cols < g.w)
+      kb.loop(0, rows, 1, [&](Value *r) {
+        kb.zero(dx, kb.mul(kb.add(kb.mul(kb.add(image, r), g.w), cols), g.c),
+                kb.i64((g.w - cols) * g.c));
+      });
+    kb.loop(0, g.oh, 1, [&](Value *oh) {
+      Value *row0 = kb.add(image, kb.mul(oh, g.kh));
+      kb.loop(0, g.ow, 1, [&](Value *ow) {
+        Value *outBase =
+            kb.mul(kb.add(kb.mul(kb.add(kb.mul(n, g.oh), oh), g.ow), ow), g.c);
+        Value *col0 = kb.mul(ow, g.kw);
+        forSlices(kb, g.c, [&](Value *off, int width) {
+          Value *yv = kb.load(y, kb.add(outBase, off), width);
+          Value *zero = kb.splat(width, 0.0f);
+          Value *gv =
+              b.CreateFAdd(zero, kb.load(dy, kb.add(outBase, off), width));
+          Value *found =
+              llvm::Constant::getNullValue(b.CreateFCmpOEQ(yv, yv)->getType());
+          for (int64_t i = 0; i < g.kh; ++i)
+            for (int64_t j = 0; j < g.kw; ++j) {
+              Value *at = kb.add(
+                  kb.mul(kb.add(kb.mul(kb.add(row0, i), g.w), kb.add(col0, j)),
+                         g.c),
+                  off);
+              Value *hit =
+                  b.CreateAnd(b.CreateFCmpOEQ(kb.load(x, at, width), yv),
+                              b.CreateNot(found));
+              kb.store(dx, at, b.CreateSelect(hit, gv, zero));
+              found = b.CreateOr(found, hit);
+            }
+        });
+      });
+    });
+  });
+}
+
+} // namespace
+
 void emitMaxPool2DGrad(KernelBuilder &kb) {
   // Scatter: each window's gradient goes to the first tap (row-major) that
   // equals the forward output. Windows of one image may overlap, so threads
@@ -159,6 +216,12 @@ void emitMaxPool2DGrad(KernelBuilder &kb) {
   auto &b = kb.b();
   PoolGeometry g =
       geometry(kb.attrs(), kb.operandType(0).shape, kb.operandType(1).shape);
+  if (g.pt == 0 && g.pl == 0 && g.sh == g.kh && g.sw == g.kw &&
+      g.oh * g.kh <= g.h && g.ow * g.kw <= g.w) {
+    emitMaxPool2DGradTiled(kb, g);
+    kb.keepLoopsAsEmitted();
+    return;
+  }
   Value *x = kb.operand(0), *y = kb.operand(1), *dy = kb.operand(2),
         *dx = kb.result(0);
   int64_t image = g.h * g.w * g.c;
