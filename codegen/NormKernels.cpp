@@ -12,6 +12,9 @@
 // batch_norm's output exactly.
 #include "codegen/Kernels.h"
 
+#include <algorithm>
+#include <functional>
+
 namespace cnnc::codegen {
 
 namespace {
@@ -58,52 +61,123 @@ Value *toFloat(KernelBuilder &kb, Value *v, int width) {
   return kb.b().CreateFPTrunc(v, kb.floatType(width));
 }
 
-// Channels [colBegin, colEnd) of this thread: chunks of the vector width.
-void forChannelChunks(KernelBuilder &kb, int64_t channels,
-                      const std::function<void(Value *, int)> &body) {
+// A double vector at element idx of a buffer of doubles.
+Value *loadDouble(KernelBuilder &kb, Value *base, Value *idx, int width) {
+  llvm::Type *d = kb.b().getDoubleTy();
+  return kb.b().CreateAlignedLoad(doubleType(kb, width),
+                                  kb.elementPtr(base, idx, d), llvm::Align(8));
+}
+
+void storeDouble(KernelBuilder &kb, Value *base, Value *idx, Value *v) {
+  kb.b().CreateAlignedStore(v, kb.elementPtr(base, idx, kb.b().getDoubleTy()),
+                            llvm::Align(8));
+}
+
+// The channels of one block: [lo, hi), at most kBlock of them, all in this
+// thread's part.
+struct ChannelBlock {
+  Value *lo, *hi;
+  int width; // vector width for the channels
+};
+
+constexpr int64_t kBlock = 256;
+
+// This thread's channels (chunks of the vector width, partitioned over the
+// threads) in blocks of at most kBlock channels. The training kernels sweep
+// the rows of a block with the block's channels innermost, so a thread
+// reads contiguous memory per row instead of one vector per row and pass;
+// per-channel values live in stack buffers of kBlock entries.
+void forChannelBlocks(KernelBuilder &kb, int64_t channels,
+                      const std::function<void(const ChannelBlock &)> &body) {
   int w = kb.widthFor(channels);
   int64_t chunks = (channels + w - 1) / w;
   auto [chunkBegin, chunkEnd] = kb.partition(chunks);
   Value *colBegin = kb.mul(chunkBegin, w);
   Value *colEnd = kb.min(kb.mul(chunkEnd, w), kb.i64(channels));
-  kb.vectorLoop(colBegin, colEnd, w, body);
+  int64_t block = std::min<int64_t>(kBlock, (channels + w - 1) / w * w);
+  kb.loop(colBegin, colEnd, block, [&](Value *lo) {
+    body({lo, kb.min(kb.add(lo, block), colEnd), w});
+  });
 }
 
-// Sums over rows r of each of terms(r) (several sums share one pass over
-// the rows) in double, in the fixed order described above.
-std::vector<Value *>
-sumRows(KernelBuilder &kb, int64_t rows, int width, size_t count,
-        const std::function<std::vector<Value *>(Value *)> &terms) {
+// Each channel of the block, vectorized: body(col, width, slot) with slot
+// the channel's index in the block's buffers.
+void forBlockChannels(KernelBuilder &kb, const ChannelBlock &blk,
+                      const std::function<void(Value *, int, Value *)> &body) {
+  kb.vectorLoop(blk.lo, blk.hi, blk.width, [&](Value *col, int width) {
+    body(col, width, kb.b().CreateSub(col, blk.lo));
+  });
+}
+
+// Per channel of the block, the sums over rows r of each of terms(r, col,
+// width) (several sums share one pass over the rows) in double, in the
+// fixed order described above: row r adds to partial sum r mod 4 (rows
+// past the last multiple of 4 to partial sum 0), and the partial sums
+// combine as (s0 + s1) + (s2 + s3). The partial sums live in a stack
+// buffer; done(col, width, slot, sums) receives each channel vector's.
+using RowTerms = std::function<std::vector<Value *>(Value *r, Value *col,
+                                                    int width, Value *slot)>;
+void sumRows(KernelBuilder &kb, const ChannelBlock &blk, int64_t rows,
+             size_t count, const RowTerms &terms,
+             const std::function<void(Value *, int, Value *,
+                                      const std::vector<Value *> &)> &done) {
   auto &b = kb.b();
   const int lanes = 4;
+  Value *acc = kb.stackBuffer(lanes * count * kBlock, b.getDoubleTy());
+  kb.zero(acc, kb.i64(0), kb.i64(2 * lanes * count * kBlock));
+  auto slotOf = [&](int lane, size_t k, Value *slot) {
+    return kb.add(
+        slot, (lane * static_cast<int64_t>(count) + static_cast<int64_t>(k)) *
+                  kBlock);
+  };
+  auto addRow = [&](Value *r, int lane) {
+    forBlockChannels(kb, blk, [&](Value *col, int width, Value *slot) {
+      std::vector<Value *> t = terms(r, col, width, slot);
+      for (size_t k = 0; k < count; ++k) {
+        Value *at = slotOf(lane, k, slot);
+        storeDouble(kb, acc, at,
+                    b.CreateFAdd(loadDouble(kb, acc, at, width), t[k]));
+      }
+    });
+  };
   int64_t fullRows = rows / lanes * lanes;
-  // part[l * count + k]: lane l's partial sum of term k.
-  std::vector<Value *> part = kb.loopCarried(
-      kb.i64(0), kb.i64(fullRows), lanes,
-      std::vector<Value *>(lanes * count, splatDouble(kb, width, 0.0)),
-      [&](Value *r, const std::vector<Value *> &cur) {
-        std::vector<Value *> next;
-        for (int l = 0; l < lanes; ++l) {
-          std::vector<Value *> t = terms(kb.add(r, l));
-          for (size_t k = 0; k < count; ++k)
-            next.push_back(b.CreateFAdd(cur[l * count + k], t[k]));
-        }
-        return next;
-      });
-  part = kb.loopCarried(kb.i64(fullRows), kb.i64(rows), 1, part,
-                        [&](Value *r, const std::vector<Value *> &cur) {
-                          std::vector<Value *> next = cur;
-                          std::vector<Value *> t = terms(r);
-                          for (size_t k = 0; k < count; ++k)
-                            next[k] = b.CreateFAdd(cur[k], t[k]);
-                          return next;
-                        });
-  std::vector<Value *> sums;
-  for (size_t k = 0; k < count; ++k)
-    sums.push_back(
-        b.CreateFAdd(b.CreateFAdd(part[k], part[count + k]),
-                     b.CreateFAdd(part[2 * count + k], part[3 * count + k])));
-  return sums;
+  kb.loop(0, fullRows, lanes, [&](Value *r) {
+    for (int l = 0; l < lanes; ++l)
+      addRow(kb.add(r, l), l);
+  });
+  kb.loop(fullRows, rows, 1, [&](Value *r) { addRow(r, 0); });
+  forBlockChannels(kb, blk, [&](Value *col, int width, Value *slot) {
+    std::vector<Value *> sums;
+    for (size_t k = 0; k < count; ++k) {
+      Value *p[lanes];
+      for (int l = 0; l < lanes; ++l)
+        p[l] = loadDouble(kb, acc, slotOf(l, k, slot), width);
+      sums.push_back(
+          b.CreateFAdd(b.CreateFAdd(p[0], p[1]), b.CreateFAdd(p[2], p[3])));
+    }
+    done(col, width, slot, sums);
+  });
+}
+
+// A stack buffer of one f32 per channel of a block.
+Value *channelBuffer(KernelBuilder &kb) {
+  return kb.stackBuffer(kBlock, kb.b().getFloatTy());
+}
+
+Value *channelBufferOfDoubles(KernelBuilder &kb) {
+  return kb.stackBuffer(kBlock, kb.b().getDoubleTy());
+}
+
+// body(r, col, width, slot) for every row and each channel vector of the
+// block, channels innermost.
+void forBlockRows(
+    KernelBuilder &kb, const ChannelBlock &blk, int64_t rows,
+    const std::function<void(Value *, Value *, int, Value *)> &body) {
+  kb.loop(0, rows, 1, [&](Value *r) {
+    forBlockChannels(kb, blk, [&](Value *col, int width, Value *slot) {
+      body(r, col, width, slot);
+    });
+  });
 }
 
 // gamma / sqrt(variance + epsilon) for `width` channels from `col`.
@@ -140,31 +214,46 @@ void emitBatchNorm(KernelBuilder &kb) {
   auto &b = kb.b();
   int64_t c = n.channels;
   double invRows = 1.0 / static_cast<double>(n.rows);
-  forChannelChunks(kb, c, [&](Value *col, int w) {
-    auto xAt = [&](Value *r) {
-      return kb.load(kb.operand(0), kb.add(kb.mul(r, c), col), w);
-    };
-    Value *shift = toDouble(kb, xAt(kb.i64(0)), w);
-    std::vector<Value *> s = sumRows(kb, n.rows, w, 2, [&](Value *r) {
-      Value *d = b.CreateFSub(toDouble(kb, xAt(r), w), shift);
-      return std::vector<Value *>{d, b.CreateFMul(d, d)};
+  Value *shifts = channelBufferOfDoubles(kb);
+  Value *means = channelBuffer(kb), *scales = channelBuffer(kb),
+        *betas = channelBuffer(kb);
+  auto xAt = [&](Value *r, Value *col, int w) {
+    return kb.load(kb.operand(0), kb.add(kb.mul(r, c), col), w);
+  };
+  forChannelBlocks(kb, c, [&](const ChannelBlock &blk) {
+    forBlockChannels(kb, blk, [&](Value *col, int w, Value *slot) {
+      storeDouble(kb, shifts, slot, toDouble(kb, xAt(kb.i64(0), col, w), w));
     });
-    Value *m1 = b.CreateFMul(s[0], splatDouble(kb, w, invRows));
-    Value *m2 = b.CreateFMul(s[1], splatDouble(kb, w, invRows));
-    Value *varD = b.CreateFSub(m2, b.CreateFMul(m1, m1));
-    // Rounding can leave a tiny negative value for a constant channel.
-    varD = b.CreateSelect(b.CreateFCmpOLT(varD, splatDouble(kb, w, 0.0)),
-                          splatDouble(kb, w, 0.0), varD);
-    Value *mean = toFloat(kb, b.CreateFAdd(shift, m1), w);
-    Value *variance = toFloat(kb, varD, w);
-    kb.store(kb.result(1), col, mean);
-    kb.store(kb.result(2), col, variance);
-    Value *scale = normScale(kb, n, variance, col, w);
-    Value *beta = normShift(kb, n, col, w);
-    kb.loop(kb.i64(0), kb.i64(n.rows), 1, [&](Value *r) {
-      kb.store(kb.result(0), kb.add(kb.mul(r, c), col),
-               normalize(kb, xAt(r), mean, scale, beta));
-    });
+    sumRows(
+        kb, blk, n.rows, 2,
+        [&](Value *r, Value *col, int w, Value *slot) {
+          Value *d = b.CreateFSub(toDouble(kb, xAt(r, col, w), w),
+                                  loadDouble(kb, shifts, slot, w));
+          return std::vector<Value *>{d, b.CreateFMul(d, d)};
+        },
+        [&](Value *col, int w, Value *slot, const std::vector<Value *> &s) {
+          Value *m1 = b.CreateFMul(s[0], splatDouble(kb, w, invRows));
+          Value *m2 = b.CreateFMul(s[1], splatDouble(kb, w, invRows));
+          Value *varD = b.CreateFSub(m2, b.CreateFMul(m1, m1));
+          // Rounding can leave a tiny negative value for a constant channel.
+          varD = b.CreateSelect(b.CreateFCmpOLT(varD, splatDouble(kb, w, 0.0)),
+                                splatDouble(kb, w, 0.0), varD);
+          Value *shift = loadDouble(kb, shifts, slot, w);
+          Value *mean = toFloat(kb, b.CreateFAdd(shift, m1), w);
+          Value *variance = toFloat(kb, varD, w);
+          kb.store(kb.result(1), col, mean);
+          kb.store(kb.result(2), col, variance);
+          kb.store(means, slot, mean);
+          kb.store(scales, slot, normScale(kb, n, variance, col, w));
+          kb.store(betas, slot, normShift(kb, n, col, w));
+        });
+    forBlockRows(
+        kb, blk, n.rows, [&](Value *r, Value *col, int w, Value *slot) {
+          kb.store(kb.result(0), kb.add(kb.mul(r, c), col),
+                   normalize(kb, xAt(r, col, w), kb.load(means, slot, w),
+                             kb.load(scales, slot, w),
+                             kb.load(betas, slot, w)));
+        });
   });
 }
 
@@ -178,40 +267,64 @@ void emitBatchNormGrad(KernelBuilder &kb) {
   auto &b = kb.b();
   int64_t c = n.channels;
   double invRows = 1.0 / static_cast<double>(n.rows);
-  forChannelChunks(kb, c, [&](Value *col, int w) {
-    auto at = [&](Value *r) { return kb.add(kb.mul(r, c), col); };
-    Value *meanD = toDouble(kb, kb.load(kb.operand(1), col, w), w);
-    Value *varD = toDouble(kb, kb.load(kb.operand(2), col, w), w);
-    Value *invD = b.CreateFDiv(
-        splatDouble(kb, w, 1.0),
-        kb.unary(llvm::Intrinsic::sqrt,
-                 b.CreateFAdd(varD, splatDouble(kb, w, n.epsilon))));
-    std::vector<Value *> sums = sumRows(kb, n.rows, w, 2, [&](Value *r) {
-      Value *x = toDouble(kb, kb.load(kb.operand(0), at(r), w), w);
-      Value *dy = toDouble(kb, kb.load(kb.operand(3), at(r), w), w);
-      return std::vector<Value *>{
-          dy, b.CreateFMul(dy, b.CreateFMul(b.CreateFSub(x, meanD), invD))};
+  Value *meansD = channelBufferOfDoubles(kb),
+        *invsD = channelBufferOfDoubles(kb);
+  Value *invs = channelBuffer(kb), *ks = channelBuffer(kb),
+        *m1s = channelBuffer(kb), *m2s = channelBuffer(kb);
+  auto at = [&](Value *r, Value *col) { return kb.add(kb.mul(r, c), col); };
+  forChannelBlocks(kb, c, [&](const ChannelBlock &blk) {
+    forBlockChannels(kb, blk, [&](Value *col, int w, Value *slot) {
+      Value *varD = toDouble(kb, kb.load(kb.operand(2), col, w), w);
+      storeDouble(kb, meansD, slot,
+                  toDouble(kb, kb.load(kb.operand(1), col, w), w));
+      storeDouble(
+          kb, invsD, slot,
+          b.CreateFDiv(
+              splatDouble(kb, w, 1.0),
+              kb.unary(llvm::Intrinsic::sqrt,
+                       b.CreateFAdd(varD, splatDouble(kb, w, n.epsilon)))));
     });
-    Value *dbeta = sums[0], *dgamma = sums[1];
-    kb.store(kb.result(1), col, toFloat(kb, dgamma, w));
-    kb.store(kb.result(2), col, toFloat(kb, dbeta, w));
-    Value *gammaD = n.gamma >= 0
-                        ? toDouble(kb, kb.load(kb.operand(n.gamma), col, w), w)
-                        : splatDouble(kb, w, 1.0);
-    Value *mean = kb.load(kb.operand(1), col, w);
-    Value *inv = toFloat(kb, invD, w);
-    Value *k = toFloat(kb, b.CreateFMul(gammaD, invD), w);
-    Value *m1 =
-        toFloat(kb, b.CreateFMul(dbeta, splatDouble(kb, w, invRows)), w);
-    Value *m2 =
-        toFloat(kb, b.CreateFMul(dgamma, splatDouble(kb, w, invRows)), w);
-    kb.loop(kb.i64(0), kb.i64(n.rows), 1, [&](Value *r) {
-      Value *x = kb.load(kb.operand(0), at(r), w);
-      Value *dy = kb.load(kb.operand(3), at(r), w);
-      Value *xhat = b.CreateFMul(b.CreateFSub(x, mean), inv);
-      Value *t = kb.fma(b.CreateFNeg(xhat), m2, b.CreateFSub(dy, m1));
-      kb.store(kb.result(0), at(r), b.CreateFMul(t, k));
-    });
+    sumRows(
+        kb, blk, n.rows, 2,
+        [&](Value *r, Value *col, int w, Value *slot) {
+          Value *x = toDouble(kb, kb.load(kb.operand(0), at(r, col), w), w);
+          Value *dy = toDouble(kb, kb.load(kb.operand(3), at(r, col), w), w);
+          Value *xhat =
+              b.CreateFMul(b.CreateFSub(x, loadDouble(kb, meansD, slot, w)),
+                           loadDouble(kb, invsD, slot, w));
+          return std::vector<Value *>{dy, b.CreateFMul(dy, xhat)};
+        },
+        [&](Value *col, int w, Value *slot, const std::vector<Value *> &s) {
+          Value *dbeta = s[0], *dgamma = s[1];
+          kb.store(kb.result(1), col, toFloat(kb, dgamma, w));
+          kb.store(kb.result(2), col, toFloat(kb, dbeta, w));
+          Value *gammaD =
+              n.gamma >= 0
+                  ? toDouble(kb, kb.load(kb.operand(n.gamma), col, w), w)
+                  : splatDouble(kb, w, 1.0);
+          Value *invD = loadDouble(kb, invsD, slot, w);
+          kb.store(invs, slot, toFloat(kb, invD, w));
+          kb.store(ks, slot, toFloat(kb, b.CreateFMul(gammaD, invD), w));
+          kb.store(
+              m1s, slot,
+              toFloat(kb, b.CreateFMul(dbeta, splatDouble(kb, w, invRows)), w));
+          kb.store(m2s, slot,
+                   toFloat(kb,
+                           b.CreateFMul(dgamma, splatDouble(kb, w, invRows)),
+                           w));
+        });
+    forBlockRows(
+        kb, blk, n.rows, [&](Value *r, Value *col, int w, Value *slot) {
+          Value *x = kb.load(kb.operand(0), at(r, col), w);
+          Value *dy = kb.load(kb.operand(3), at(r, col), w);
+          Value *mean = kb.load(kb.operand(1), col, w);
+          Value *xhat =
+              b.CreateFMul(b.CreateFSub(x, mean), kb.load(invs, slot, w));
+          Value *t = kb.fma(b.CreateFNeg(xhat), kb.load(m2s, slot, w),
+                            b.CreateFSub(dy, kb.load(m1s, slot, w)));
+          kb.store(kb.result(0), at(r, col),
+                   b.CreateFMul(t, kb.load(ks, slot, w)));
+        });
   });
 }
 
