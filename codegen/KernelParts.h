@@ -15,6 +15,12 @@ namespace cnnc::codegen {
 llvm::Value *activationValue(KernelBuilder &kb, ir::ActivationKind kind,
                              float param, llvm::Value *x, int width);
 
+// dy * act'(.) with the arithmetic of the activation_grad op's kernel, from
+// v, the activation's output or input as the kind's gradFrom says.
+llvm::Value *activationDerivative(KernelBuilder &kb, ir::ActivationKind kind,
+                                  float param, llvm::Value *v, llvm::Value *dy,
+                                  int w);
+
 // support::mix64 (splitmix64's finalizer) on an i64 value, as IR.
 llvm::Value *mix64(KernelBuilder &kb, llvm::Value *z);
 

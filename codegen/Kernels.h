@@ -16,6 +16,7 @@ void emitConv2DBackwardFilter(KernelBuilder &kb);
 // PoolKernels.cpp
 void emitMaxPool2D(KernelBuilder &kb);
 void emitMaxPool2DGrad(KernelBuilder &kb);
+void emitMaxPool2DGradFused(KernelBuilder &kb);
 void emitAvgPool2D(KernelBuilder &kb);
 void emitAvgPool2DGrad(KernelBuilder &kb);
 // DenseKernels.cpp

@@ -4,7 +4,10 @@
 // number of cells inside the image (TensorFlow's "same" semantics).
 #include "codegen/KernelParts.h"
 #include "codegen/Kernels.h"
+#include "ir/Activations.h"
+#include "ir/FusedStages.h"
 
+#include <functional>
 #include <limits>
 
 namespace cnnc::codegen {
@@ -154,27 +157,43 @@ void emitAvgPool2D(KernelBuilder &kb) {
 
 namespace {
 
+// What max_pool2d_grad_fused applies to each dx element, from x there
+// (activation_grad's gradient of the activation whose output x is); null
+// for max_pool2d_grad.
+using GradEpilogue = std::function<Value *(Value *x, Value *dx, int width)>;
+
 // max_pool2d_grad when the windows tile the image from its corner (stride =
 // pool size, no padding): each cell is in at most one window, so dx is
 // written once per cell, with no zeroing pass and no read of dx; the cells
 // no window covers (the last rows and columns) are zeroed. Each cell gets
 // what the general kernel's scatter leaves: 0 + dy where the window's
 // first maximum is, else 0.
-void emitMaxPool2DGradTiled(KernelBuilder &kb, const PoolGeometry &g) {
+void emitMaxPool2DGradTiled(KernelBuilder &kb, const PoolGeometry &g,
+                            const GradEpilogue &epilogue) {
   auto &b = kb.b();
   Value *x = kb.operand(0), *y = kb.operand(1), *dy = kb.operand(2),
         *dx = kb.result(0);
   int64_t rows = g.oh * g.kh, cols = g.ow * g.kw;
+  // count cells from `at` that no window covers: 0, or the epilogue's
+  // value for a 0 gradient.
+  auto uncovered = [&](Value *at, int64_t count) {
+    if (!epilogue)
+      return kb.zero(dx, at, kb.i64(count));
+    kb.vectorLoop(at, kb.add(at, count), [&](Value *i, int width) {
+      kb.store(dx, i,
+               epilogue(kb.load(x, i, width), kb.splat(width, 0.0f), width));
+    });
+  };
   auto [begin, end] = kb.partition(g.n);
   kb.loop(begin, end, 1, [&](Value *n) {
     Value *image = kb.mul(n, g.h);
     if (rows < g.h)
-      kb.zero(dx, kb.mul(kb.add(image, rows), g.w * g.c),
-              kb.i64((g.h - rows) * g.w * g.c));
+      uncovered(kb.mul(kb.add(image, rows), g.w * g.c),
+                (g.h - rows) * g.w * g.c);
     if (cols < g.w)
       kb.loop(0, rows, 1, [&](Value *r) {
-        kb.zero(dx, kb.mul(kb.add(kb.mul(kb.add(image, r), g.w), cols), g.c),
-                kb.i64((g.w - cols) * g.c));
+        uncovered(kb.mul(kb.add(kb.mul(kb.add(image, r), g.w), cols), g.c),
+                  (g.w - cols) * g.c);
       });
     kb.loop(0, g.oh, 1, [&](Value *oh) {
       Value *row0 = kb.add(image, kb.mul(oh, g.kh));
@@ -195,10 +214,11 @@ void emitMaxPool2DGradTiled(KernelBuilder &kb, const PoolGeometry &g) {
                   kb.mul(kb.add(kb.mul(kb.add(row0, i), g.w), kb.add(col0, j)),
                          g.c),
                   off);
+              Value *xv = kb.load(x, at, width);
               Value *hit =
-                  b.CreateAnd(b.CreateFCmpOEQ(kb.load(x, at, width), yv),
-                              b.CreateNot(found));
-              kb.store(dx, at, b.CreateSelect(hit, gv, zero));
+                  b.CreateAnd(b.CreateFCmpOEQ(xv, yv), b.CreateNot(found));
+              Value *d = b.CreateSelect(hit, gv, zero);
+              kb.store(dx, at, epilogue ? epilogue(xv, d, width) : d);
               found = b.CreateOr(found, hit);
             }
         });
@@ -209,7 +229,9 @@ void emitMaxPool2DGradTiled(KernelBuilder &kb, const PoolGeometry &g) {
 
 } // namespace
 
-void emitMaxPool2DGrad(KernelBuilder &kb) {
+namespace {
+
+void emitMaxPoolGrad(KernelBuilder &kb, const GradEpilogue &epilogue) {
   // Scatter: each window's gradient goes to the first tap (row-major) that
   // equals the forward output. Windows of one image may overlap, so threads
   // own whole images: they zero their part of dx, then accumulate.
@@ -218,7 +240,7 @@ void emitMaxPool2DGrad(KernelBuilder &kb) {
       geometry(kb.attrs(), kb.operandType(0).shape, kb.operandType(1).shape);
   if (g.pt == 0 && g.pl == 0 && g.sh == g.kh && g.sw == g.kw &&
       g.oh * g.kh <= g.h && g.ow * g.kw <= g.w) {
-    emitMaxPool2DGradTiled(kb, g);
+    emitMaxPool2DGradTiled(kb, g, epilogue);
     kb.keepLoopsAsEmitted();
     return;
   }
@@ -252,8 +274,34 @@ void emitMaxPool2DGrad(KernelBuilder &kb) {
         });
       });
     });
+    // The image's dx is complete (and in cache): the epilogue, elementwise.
+    if (epilogue)
+      kb.vectorLoop(kb.mul(n, image), kb.mul(kb.add(n, 1), image),
+                    [&](Value *i, int width) {
+                      kb.store(dx, i,
+                               epilogue(kb.load(x, i, width),
+                                        kb.load(dx, i, width), width));
+                    });
   });
   kb.keepLoopsAsEmitted();
+}
+
+} // namespace
+
+void emitMaxPool2DGrad(KernelBuilder &kb) { emitMaxPoolGrad(kb, nullptr); }
+
+// max_pool2d_grad with the activation_grad epilogue: dx = act'(x) * dx of
+// the pool, as activation_grad(x, max_pool2d_grad(x, y, dy)) computes it,
+// without the pool's dx going through memory.
+void emitMaxPool2DGradFused(KernelBuilder &kb) {
+  ir::FusedStageSet st = ir::checkedFusedStages(kb.op().kind, kb.attrs());
+  if (!st.has(ir::FusedStage::ActivationGrad))
+    return emitMaxPoolGrad(kb, nullptr);
+  ir::ActivationKind kind =
+      ir::activationKindOf(kb.attrs(), ir::AttrName::Activation);
+  emitMaxPoolGrad(kb, [&](Value *x, Value *d, int width) {
+    return activationDerivative(kb, kind, 0.0f, x, d, width);
+  });
 }
 
 void emitAvgPool2DGrad(KernelBuilder &kb) {

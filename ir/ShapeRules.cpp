@@ -487,6 +487,16 @@ absl::StatusOr<Types> maxPool2DArgmaxGradShape(OpKind k, const Types &in,
   return Types{f32(xs)};
 }
 
+// max_pool2d_grad (x, y, dy) with the activation_grad epilogue: x is also
+// the activation's output, whose gradient the stage applies to dx.
+absl::StatusOr<Types> maxPool2DGradFusedShape(OpKind k, const Types &in,
+                                              const Attrs &a) {
+  CNNC_ASSIGN_OR_RETURN(st, fusedStagesOf(k, a));
+  if (st.has(FusedStage::ActivationGrad))
+    CNNC_TRY(activationAttr(k, a, false));
+  return maxPool2DGradShape(k, in, a);
+}
+
 // conv2d_backward_filter (x, dy) with its stages: the max_pool2d_argmax_grad
 // prologue reads dy as (argmax, g [, mask]) without the full-size dy; the
 // bias_grad epilogue adds the bias gradient as a second result.

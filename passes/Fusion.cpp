@@ -62,6 +62,9 @@ public:
     for (size_t i = 0; i < g_.ops().size(); ++i)
       if (free(i) && g_.ops()[i].kind == OpKind::Conv2DBackwardData)
         transposeKernel(static_cast<int>(i));
+    for (size_t i = 0; i < g_.ops().size(); ++i)
+      if (free(i) && g_.ops()[i].kind == OpKind::MaxPool2DGrad)
+        fusePoolGradActivation(static_cast<int>(i));
     return rebuild();
   }
 
@@ -362,6 +365,29 @@ private:
     }
     ir::setFusedStages(fused.attrs, stages);
     replace(at, std::move(fused));
+  }
+
+  // max_pool2d_grad(x, y, dy) -> activation_grad(x, .) where x, the pool's
+  // input, is the activation's output (a pool that did not fuse into its
+  // convolution: batch normalization in between): one pass over dx.
+  void fusePoolGradActivation(int i) {
+    const Op &pg = op(i);
+    int k = soleUser(pg.results[0], OpKind::ActivationGrad, 1);
+    if (k < 0 || op(k).operands[0] != pg.operands[0])
+      return;
+    ActivationKind kind = ir::activationKindOf(op(k).attrs);
+    if (ir::activationInfo(kind).hasParam())
+      return;
+    ir::Attrs attrs = pg.attrs;
+    attrs.set(ir::AttrName::Activation,
+              op(k).attrs.all().at(ir::AttrName::Kind));
+    ir::setFusedStages(attrs, {FusedStage::ActivationGrad});
+    removed_[k] = true;
+    replace(i, Op{OpKind::MaxPool2DGradFused,
+                  pg.operands,
+                  {op(k).results[0]},
+                  std::move(attrs),
+                  pg.loc});
   }
 
   // conv2d_backward_data(dy, w) with w a param: the kernel is transposed

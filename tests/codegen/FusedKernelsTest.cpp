@@ -550,6 +550,48 @@ TEST(FusedKernels, FilterGradientStagesAreIndependent) {
 }
 
 // Shape rules reject what the emitters cannot do.
+// max_pool2d_grad with the activation's gradient as epilogue, against
+// activation_grad(x, max_pool2d_grad(x, y, dy)): windows that tile the
+// image (with rows and columns no window covers) and overlapping, padded
+// ones; x in halves so that windows hold ties.
+TEST(FusedKernels, PoolGradActivationEqualsUnfused) {
+  std::mt19937 rng(17);
+  struct PoolCase {
+    Window g;
+    bool same = false;
+  };
+  std::vector<PoolCase> cases = {
+      {{2, 9, 7, 5, 2, 2, 2, 2}},  {{1, 8, 11, 16, 3, 2, 3, 2}},
+      {{3, 6, 6, 32, 2, 2, 2, 2}}, {{2, 9, 8, 3, 3, 3, 2, 2}, true},
+      {{2, 7, 9, 17, 2, 2, 1, 1}}, {{1, 10, 9, 8, 3, 3, 2, 2}}};
+  for (PoolCase &pc : cases) {
+    if (pc.same)
+      pc.g.same();
+    const Window &g = pc.g;
+    for (std::string act : {"relu", "sigmoid", "tanh", "linear", "softplus"}) {
+      std::vector<float> xv = randomFloats(rng, g.n * g.h * g.w * g.c, -1, 1);
+      for (float &e : xv)
+        e = std::round(e * 2) / 2;
+      Builder b;
+      ValueId x = b.input(g.xShape(), xv);
+      ir::Attrs poolAttrs = {
+          {ir::AttrName::PoolSize, std::vector<int64_t>{g.kh, g.kw}},
+          {ir::AttrName::Strides, g.strides()},
+          {ir::AttrName::Padding, g.padding()}};
+      ValueId y = b.op1(OpKind::MaxPool2D, {x}, poolAttrs);
+      ValueId dy = b.input(b.g.type(y).shape,
+                           randomFloats(rng, b.g.type(y).numElements()));
+      ValueId dx = b.op1(OpKind::MaxPool2DGrad, {x, y, dy}, poolAttrs);
+      dx = b.op1(OpKind::ActivationGrad, {x, dx}, {{ir::AttrName::Kind, act}});
+      ir::Attrs attrs = poolAttrs;
+      attrs.set(ir::AttrName::Activation, act);
+      ValueId fused = b.op1(OpKind::MaxPool2DGradFused, {x, y, dy},
+                            withStages(attrs, kActivationGrad));
+      expectSame(b.run(), fused, dx, fmt::format("{} {}", g.str(), act));
+    }
+  }
+}
+
 TEST(FusedKernels, ShapeRulesRejectUnsupportedAttributes) {
   auto types = [](std::vector<ir::TensorType> in, ir::Attrs a, OpKind k) {
     return ir::inferResultTypes(k, in, a).status();
@@ -572,6 +614,24 @@ TEST(FusedKernels, ShapeRulesRejectUnsupportedAttributes) {
   conv.set(ir::AttrName::PoolSize,
            std::vector<int64_t>{4, 2}); // taller than 3 rows
   EXPECT_FALSE(types(in, withStages(conv, kBiasActPool), k).ok());
+
+  // max_pool2d_grad_fused: the activation has no parameter.
+  ir::Attrs pool = {{ir::AttrName::PoolSize, std::vector<int64_t>{2, 2}},
+                    {ir::AttrName::Strides, std::vector<int64_t>{2, 2}},
+                    {ir::AttrName::Padding, std::vector<int64_t>{0, 0, 0, 0}},
+                    {ir::AttrName::Activation, std::string("relu")}};
+  std::vector<ir::TensorType> grad = {
+      ir::f32({1, 4, 4, 2}), ir::f32({1, 2, 2, 2}), ir::f32({1, 2, 2, 2})};
+  k = OpKind::MaxPool2DGradFused;
+  EXPECT_TRUE(types(grad, withStages(pool, kActivationGrad), k).ok());
+  pool.set(ir::AttrName::Activation, std::string("leaky_relu"));
+  EXPECT_FALSE(types(grad, withStages(pool, kActivationGrad), k).ok());
+  pool.set(ir::AttrName::Activation, std::string("mish"));
+  EXPECT_FALSE(types(grad, withStages(pool, kActivationGrad), k).ok());
+  pool.set(ir::AttrName::Activation, std::string("relu"));
+  EXPECT_FALSE(types({grad[0], grad[1], ir::f32({1, 2, 3, 2})},
+                     withStages(pool, kActivationGrad), k)
+                   .ok());
 }
 
 } // namespace

@@ -23,6 +23,8 @@ inline constexpr ir::FusedStageSet kBiasActPoolArgmaxDropout{
 inline constexpr ir::FusedStageSet kBiasGrad{FusedStage::BiasGrad};
 inline constexpr ir::FusedStageSet kArgmaxGradBiasGrad{
     FusedStage::MaxPool2DArgmaxGrad, FusedStage::BiasGrad};
+// max_pool2d_grad_fused.
+inline constexpr ir::FusedStageSet kActivationGrad{FusedStage::ActivationGrad};
 
 // `attrs` with the prologue and epilogue of `stages`.
 inline ir::Attrs withStages(ir::Attrs attrs, ir::FusedStageSet stages) {

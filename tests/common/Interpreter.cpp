@@ -528,7 +528,8 @@ absl::Status Interpreter::run() {
           y[o] /= static_cast<double>(taps[o]);
       break;
     }
-    case OpKind::MaxPool2DGrad: {
+    case OpKind::MaxPool2DGrad:
+    case OpKind::MaxPool2DGradFused: {
       std::vector<int64_t> ps = a.getInts(ir::AttrName::PoolSize);
       Window win =
           window(shape(op.operands[0]), shape(op.operands[1]), ps[0], ps[1], a);
@@ -545,6 +546,14 @@ absl::Status Interpreter::run() {
           }
         }
       });
+      if (op.kind == OpKind::MaxPool2DGradFused &&
+          ir::checkedFusedStages(op.kind, a)
+              .has(ir::FusedStage::ActivationGrad)) {
+        ir::ActivationKind kind =
+            ir::activationKindOf(a, ir::AttrName::Activation);
+        for (size_t i = 0; i < dx.size(); ++i)
+          dx[i] *= activationGrad(kind, 0.0, x[i]);
+      }
       break;
     }
     case OpKind::AvgPool2DGrad: {

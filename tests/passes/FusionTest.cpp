@@ -29,6 +29,7 @@ using ir::ValueId;
 using ir::ValueKind;
 using testing::countOps;
 using testing::Interpreter;
+using testing::kActivationGrad;
 using testing::kArgmaxGradBiasGrad;
 using testing::kBiasAct;
 using testing::kBiasActPool;
@@ -161,13 +162,15 @@ TEST(Fusion, DropoutWithAnotherMaskReaderStays) {
 
 // Pools the fused kernels do not handle keep their ops: overlapping or
 // padded windows, and (in training) pools after a sigmoid, whose gradient
-// the argmax form cannot express.
+// the argmax form cannot express. Their gradient takes the activation's
+// gradient as an epilogue instead.
 TEST(Fusion, UnsupportedPoolsStaySeparate) {
   ir::Graph tiny = fused(trainingGraph(testing::tinyConvModel(2)));
   // tinyConvModel: overlapping padded max pool after a relu conv.
   EXPECT_EQ(countOps(tiny, OpKind::Conv2DFused, kBiasActPoolArgmax), 0);
   EXPECT_EQ(countOps(tiny, OpKind::MaxPool2D), 1);
-  EXPECT_EQ(countOps(tiny, OpKind::MaxPool2DGrad), 1);
+  EXPECT_EQ(countOps(tiny, OpKind::MaxPool2DGrad), 0);
+  EXPECT_EQ(countOps(tiny, OpKind::MaxPool2DGradFused, kActivationGrad), 1);
   EXPECT_GE(countOps(tiny, OpKind::Conv2DFused, kBiasAct), 1);
 
   testing::ModelBuilder b("sigpool", {2, 8, 8, 1});
@@ -177,12 +180,52 @@ TEST(Fusion, UnsupportedPoolsStaySeparate) {
   ir::Graph train = fused(trainingGraph(forward));
   EXPECT_EQ(countOps(train, OpKind::Conv2DFused, kBiasActPoolArgmax), 0);
   EXPECT_EQ(countOps(train, OpKind::Conv2DFused, kBiasAct), 1);
-  EXPECT_EQ(countOps(train, OpKind::MaxPool2DGrad), 1);
+  auto poolGrad =
+      testing::opsOfKind(train, OpKind::MaxPool2DGradFused, kActivationGrad);
+  ASSERT_EQ(poolGrad.size(), 1u);
+  EXPECT_EQ(poolGrad[0]->attrs.getString(ir::AttrName::Activation), "sigmoid");
+  EXPECT_EQ(countOps(train, OpKind::MaxPool2DGrad), 0);
   // Evaluation has no gradient: the pool fuses there.
   auto eval = buildEvalGraph(forward);
   ASSERT_TRUE(eval.ok());
   EXPECT_EQ(
       countOps(fused(*std::move(eval)), OpKind::Conv2DFused, kBiasActPool), 1);
+}
+
+// conv -> batch_norm -> activation -> max_pool: the pool stays outside the
+// convolution, and its gradient takes the activation's gradient as an
+// epilogue when that gradient reads the pool's input (the activation's
+// output) and the kind has no parameter.
+ir::Graph batchNormPoolModel(const std::string &kind, double param = 0) {
+  testing::ModelBuilder b("bnpool", {2, 9, 9, 1});
+  ValueId h = b.conv("c", b.x(), 3, 3, 1, false, "");
+  h = b.batchNorm("bn", h);
+  h = b.activation("a", h, kind, param);
+  h = b.maxPool("p", h, 2, 2);
+  return b.finish(b.dense("d", b.flatten("f", h), 4));
+}
+
+TEST(Fusion, PoolGradientTakesTheActivationGradient) {
+  for (const char *kind : {"relu", "tanh", "sigmoid"}) {
+    ir::Graph g = fused(trainingGraph(batchNormPoolModel(kind)));
+    auto poolGrad =
+        testing::opsOfKind(g, OpKind::MaxPool2DGradFused, kActivationGrad);
+    ASSERT_EQ(poolGrad.size(), 1u) << kind;
+    EXPECT_EQ(poolGrad[0]->attrs.getString(ir::AttrName::Activation), kind);
+    EXPECT_EQ(countOps(g, OpKind::MaxPool2DGrad), 0) << kind;
+    EXPECT_EQ(countOps(g, OpKind::ActivationGrad), 0) << kind;
+    // The fused gradient defines what the activation's gradient did.
+    EXPECT_EQ(g.value(poolGrad[0]->results[0]).name, "bn.grad") << kind;
+  }
+  // leaky_relu has a parameter; gelu's gradient reads its input, not the
+  // pool's: both keep two ops.
+  for (auto [kind, param] : std::vector<std::pair<const char *, double>>{
+           {"leaky_relu", 0.2}, {"gelu", 0}}) {
+    ir::Graph g = fused(trainingGraph(batchNormPoolModel(kind, param)));
+    EXPECT_EQ(countOps(g, OpKind::MaxPool2DGradFused), 0) << kind;
+    EXPECT_EQ(countOps(g, OpKind::MaxPool2DGrad), 1) << kind;
+    EXPECT_EQ(countOps(g, OpKind::ActivationGrad), 1) << kind;
+  }
 }
 
 // Activations with parameters (leaky_relu, elu) and convs without a bias
@@ -287,6 +330,8 @@ TEST(Fusion, FusedTrainingStepComputesTheSameInTheInterpreter) {
             << "partial " << name << "[" << i << "]";
   }
   expectSameStep(testing::tinyConvModel(2), "tiny conv");
+  expectSameStep(batchNormPoolModel("relu"), "batch norm, relu, pool");
+  expectSameStep(batchNormPoolModel("tanh"), "batch norm, tanh, pool");
   expectSameStep(testing::samePaddingAvgPoolModel(2), "same padding");
   expectSameStep(testing::dropoutModel(3), "dropout");
 }
