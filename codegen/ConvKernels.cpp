@@ -98,13 +98,18 @@ struct GatherConv {
   int64_t n, inRows, inCols, m;
   int64_t outRows, outCols, k;
   int64_t wcols;
+  int64_t wrows; // KH
   std::vector<ColumnRun> runs = {};
   std::function<RowTaps(Value *r)> rowTaps = {};
   Epilogue epilogue = {};
   bool pairs = false;
+  // Where output channel o of weight row t is: wt[t * wk + o - wOffset]
+  // (wk = k, wOffset = 0 but for a chunk's packed copy).
+  int64_t wk = 0, wOffset = 0;
 
   // Elements (words, with pairs) per input pixel and per weight row.
   int64_t steps() const { return pairs ? m / 2 : m; }
+  int64_t weightRowStride() const { return wk ? wk : k; }
 };
 
 // Taps of a run merged into segments of consecutive weight and input
@@ -162,8 +167,8 @@ void emitGatherBlock(KernelBuilder &kb, const GatherConv &g,
         Value *rowPix = kb.mul(kb.add(inImgRow, rt.inRow(kh)), g.inCols);
         Value *firstCol = kb.mul(first, run.dcol);
         for (const TapSegment &seg : segs) {
-          Value *wBase =
-              kb.mul(kb.add(kb.mul(kh, g.wcols), seg.wcol), g.steps() * g.k);
+          Value *wBase = kb.mul(kb.add(kb.mul(kh, g.wcols), seg.wcol),
+                                g.steps() * g.weightRowStride());
           std::vector<Value *> xBase;
           for (int64_t p = 0; p < npix; ++p)
             xBase.push_back(
@@ -171,7 +176,8 @@ void emitGatherBlock(KernelBuilder &kb, const GatherConv &g,
                        g.steps()));
           // acc[set u] += in[.., i] (x) wt[i, chunk]
           auto step = [&](std::vector<Value *> &next, int64_t u, Value *i) {
-            Value *wRow = kb.add(wBase, kb.mul(i, g.k));
+            Value *wRow = kb.add(kb.add(wBase, kb.mul(i, g.weightRowStride())),
+                                 -g.wOffset);
             if (g.pairs) {
               std::vector<Value *> wv;
               for (const Slice &s : chunk)
@@ -232,42 +238,114 @@ void emitGatherBlock(KernelBuilder &kb, const GatherConv &g,
   }
 }
 
-// Output row r of image nIdx. A run of columns is cut into nearly equal
-// register blocks (26 columns of at most 8: 7, 7, 6, 6), so that no block is
-// left too small to hide the FMA latency.
-void emitGatherRow(KernelBuilder &kb, const GatherConv &g, Value *nIdx,
-                   Value *r, const RowOut &dst) {
+// Kernels of more bytes than this (48 pages of 4 KiB, the L1 TLB holding
+// 64 on Zen 3 and 4) are packed per chunk; of more than kPackAtMost, not
+// (the copy is on the stack).
+constexpr int64_t kPackAbove = 192 << 10, kPackAtMost = 2 << 20;
+
+// The output channel chunks of the gather: slices whose accumulators stay
+// in registers together.
+std::vector<std::vector<Slice>> gatherChunks(KernelBuilder &kb,
+                                             const GatherConv &g) {
+  return sliceChunks(g.k, kb.vectorWidth(), numRegisters(kb) / 8);
+}
+
+// Output row r of image nIdx, channels `chunk`. A run of columns is cut
+// into nearly equal register blocks (26 columns of at most 8: 7, 7, 6, 6),
+// so that no block is left too small to hide the FMA latency.
+void emitGatherRowChunk(KernelBuilder &kb, const GatherConv &g, Value *nIdx,
+                        Value *r, const RowOut &dst,
+                        const std::vector<Slice> &chunk) {
   int regs = numRegisters(kb);
-  auto chunks = sliceChunks(g.k, kb.vectorWidth(), regs / 8);
   RowTaps rt = g.rowTaps(r);
-  for (const std::vector<Slice> &chunk : chunks) {
-    // Accumulators plus the chunk's weights and one broadcast in registers.
-    int64_t ns = static_cast<int64_t>(chunk.size());
-    int64_t maxPix = std::clamp<int64_t>((regs - ns - 2) / ns, 1, 8);
-    for (const ColumnRun &run : g.runs) {
-      int64_t blocks = (run.count + maxPix - 1) / maxPix;
-      int64_t size = run.count / blocks, bigger = run.count % blocks;
-      // `bigger` blocks of size + 1 pixels, then the rest of size pixels.
-      auto emitBlocks = [&](int64_t first, int64_t count, int64_t pix) {
-        if (count == 1)
-          emitGatherBlock(kb, g, run, chunk, rt, nIdx, dst, kb.i64(first), pix);
-        else if (count > 1)
-          kb.loop(first, first + count * pix, pix, [&](Value *f) {
-            emitGatherBlock(kb, g, run, chunk, rt, nIdx, dst, f, pix);
-          });
-      };
-      emitBlocks(0, bigger, size + 1);
-      emitBlocks(bigger * (size + 1), blocks - bigger, size);
-    }
+  // Accumulators plus the chunk's weights and one broadcast in registers.
+  int64_t ns = static_cast<int64_t>(chunk.size());
+  int64_t maxPix = std::clamp<int64_t>((regs - ns - 2) / ns, 1, 8);
+  for (const ColumnRun &run : g.runs) {
+    int64_t blocks = (run.count + maxPix - 1) / maxPix;
+    int64_t size = run.count / blocks, bigger = run.count % blocks;
+    // `bigger` blocks of size + 1 pixels, then the rest of size pixels.
+    auto emitBlocks = [&](int64_t first, int64_t count, int64_t pix) {
+      if (count == 1)
+        emitGatherBlock(kb, g, run, chunk, rt, nIdx, dst, kb.i64(first), pix);
+      else if (count > 1)
+        kb.loop(first, first + count * pix, pix, [&](Value *f) {
+          emitGatherBlock(kb, g, run, chunk, rt, nIdx, dst, f, pix);
+        });
+    };
+    emitBlocks(0, bigger, size + 1);
+    emitBlocks(bigger * (size + 1), blocks - bigger, size);
   }
 }
 
+// Output row r of image nIdx, every channel.
+void emitGatherRow(KernelBuilder &kb, const GatherConv &g, Value *nIdx,
+                   Value *r, const RowOut &dst) {
+  for (const std::vector<Slice> &chunk : gatherChunks(kb, g))
+    emitGatherRowChunk(kb, g, nIdx, r, dst, chunk);
+}
+
 // Every output row of the gather, partitioned over the N * outRows rows.
+// A kernel whose weights span more 4 KiB pages than the L1 TLB holds is
+// first copied by each thread (that has rows) into a packed copy on its
+// stack, each channel chunk's weights contiguous (KH * KW * m rows of the
+// chunk's width): read in place, consecutive weight rows of a chunk are k
+// floats apart, and every register block would walk all the kernel's pages
+// (k = 128 input and output channels: 144) -- half the FMA rate. Each output
+// element is summed the same way either way.
 void emitGatherConv(KernelBuilder &kb, const GatherConv &g, Value *out) {
   auto [begin, end] = kb.partition(g.n * g.outRows);
-  kb.loop(begin, end, 1, [&](Value *nr) {
-    emitGatherRow(kb, g, sdiv(kb, nr, g.outRows), srem(kb, nr, g.outRows),
-                  {out, kb.mul(nr, g.outCols * g.k)});
+  std::vector<std::vector<Slice>> chunks = gatherChunks(kb, g);
+  int64_t weightRows = g.wrows * g.wcols * g.steps();
+  int64_t bytes = weightRows * g.k * 4;
+  bool pack = chunks.size() > 1 && bytes > kPackAbove && bytes <= kPackAtMost;
+  std::vector<GatherConv> perChunk(chunks.size(), g);
+  if (pack) {
+    Value *packed = kb.stackBuffer(weightRows * g.k, kb.b().getFloatTy());
+    for (size_t c = 0; c < chunks.size(); ++c) {
+      int64_t off = chunks[c][0].offset, width = 0;
+      for (const Slice &sl : chunks[c])
+        width += sl.width;
+      GatherConv &gc = perChunk[c];
+      gc.wt = kb.elementPtr(packed, kb.i64(weightRows * off));
+      gc.wk = width;
+      gc.wOffset = off;
+    }
+    kb.ifThen(kb.b().CreateICmpSLT(begin, end), [&] {
+      for (size_t c = 0; c < chunks.size(); ++c) {
+        const GatherConv &gc = perChunk[c];
+        int64_t off = gc.wOffset, width = gc.wk;
+        kb.loop(0, weightRows, 1, [&](Value *t) {
+          for (const Slice &sl : chunks[c])
+            kb.store(
+                gc.wt, kb.add(kb.mul(t, width), sl.offset - off),
+                kb.load(g.wt, kb.add(kb.mul(t, g.k), sl.offset), sl.width));
+        });
+      }
+    });
+  }
+  if (!pack) {
+    kb.loop(begin, end, 1, [&](Value *nr) {
+      Value *n = sdiv(kb, nr, g.outRows), *r = srem(kb, nr, g.outRows);
+      for (size_t c = 0; c < chunks.size(); ++c)
+        emitGatherRowChunk(kb, g, n, r, {out, kb.mul(nr, g.outCols * g.k)},
+                           chunks[c]);
+    });
+    return;
+  }
+  // Packed: rows in groups whose input takes about 64 KiB, each group one
+  // chunk at a time, so that the chunk's weights stay in L2 while the
+  // group's rows pass (the whole kernel does not fit).
+  int64_t group =
+      std::clamp<int64_t>((64 << 10) / (g.inCols * g.steps() * 4), 1, 64);
+  kb.loop(begin, end, group, [&](Value *r0) {
+    Value *r1 = kb.min(kb.add(r0, group), end);
+    for (size_t c = 0; c < chunks.size(); ++c)
+      kb.loop(r0, r1, 1, [&](Value *nr) {
+        emitGatherRowChunk(kb, perChunk[c], sdiv(kb, nr, g.outRows),
+                           srem(kb, nr, g.outRows),
+                           {out, kb.mul(nr, g.outCols * g.k)}, chunks[c]);
+      });
   });
 }
 
@@ -308,6 +386,7 @@ GatherConv forwardGather(KernelBuilder &kb, const ConvGeometry &c) {
                .outCols = c.ow,
                .k = c.o,
                .wcols = c.kw,
+               .wrows = c.kh,
                .pairs = kb.operandType(0).dtype == ir::DType::BF16};
   // Output column q reads input columns q*sw - pl + kw inside the image.
   g.runs = columnRuns(c.ow, 1, c.sw, [&](int64_t q) {
@@ -588,6 +667,7 @@ void emitBackwardDataFrom(KernelBuilder &kb, const ConvGeometry &c, Value *wt) {
                .outCols = c.w,
                .k = c.c,
                .wcols = c.kw,
+               .wrows = c.kh,
                .pairs = kb.operandType(0).dtype == ir::DType::BF16};
   // dx column q is read by dy column (q + pl - kw) / sw when that divides
   // exactly and lies in [0, ow); with kw = KW-1-j that column grows with j.

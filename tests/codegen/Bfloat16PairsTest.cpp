@@ -141,7 +141,9 @@ TEST(Bfloat16Pairs, ConvolutionsOnPairsMatchTheInterpreter) {
                                {{2, 11, 10, 16, 5, 5, 2, 2}, 9, false},
                                {{1, 7, 7, 3, 2, 3, 2, 1}, 32, false},
                                {{2, 12, 12, 32, 3, 3, 1, 1}, 64, true},
-                               {{3, 10, 11, 7, 3, 3, 1, 1}, 17, true}};
+                               {{3, 10, 11, 7, 3, 3, 1, 1}, 17, true},
+                               // A kernel the gather packs (> 192 KiB).
+                               {{1, 6, 5, 130, 3, 3, 1, 1}, 96, false}};
   for (size_t s = 0; s < shapes.size(); ++s) {
     Window g = shapes[s].g;
     if (s % 2 == 1)
@@ -186,7 +188,8 @@ TEST(Bfloat16Pairs, BackwardDataOnPairsMatchesTheInterpreter) {
        {{3, 8, 9, 5, 3, 3, 1, 1}, 19},
        {{2, 11, 10, 16, 5, 5, 2, 2}, 32},
        {{2, 12, 12, 32, 3, 3, 1, 1}, 64},
-       {{1, 7, 8, 3, 2, 3, 2, 1}, 9}},
+       {{1, 7, 8, 3, 2, 3, 2, 1}, 9},
+       {{1, 6, 7, 100, 3, 3, 1, 1}, 130}},
       [&](const Window &g, int64_t o, const std::string &what) {
         Builder b;
         std::vector<int64_t> ks{g.kh, g.kw, g.c, o}, ys{g.n, g.oh(), g.ow(), o};

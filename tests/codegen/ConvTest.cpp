@@ -163,13 +163,16 @@ TEST(ConvKernels, BackwardFilterMatchesReference) {
 }
 
 // Channel counts beyond one register block (several output chunks, a
-// channel-block tail in the filter gradient) and a kernel too large for the
-// stack scratch of backward_data.
+// channel-block tail in the filter gradient), a kernel too large for the
+// stack scratch of backward_data, and kernels of over 192 KiB, which the
+// gather reads from a packed copy (chunks of 16 and 12 channels).
 TEST(ConvKernels, WideChannelsAndLargeKernels) {
   std::mt19937 rng(8);
   std::vector<ConvCase> cases = {ConvCase{{2, 6, 7, 70, 3, 3, 1, 1}, 80},
-                                 ConvCase{{1, 6, 5, 130, 3, 3, 2, 2}, 128}};
+                                 ConvCase{{1, 6, 5, 130, 3, 3, 2, 2}, 128},
+                                 ConvCase{{2, 7, 6, 45, 5, 5, 1, 1}, 60}};
   cases[0].g.same();
+  cases[2].g.same();
   std::vector<std::vector<float>> xs, ws, dys;
   std::vector<OpCall> calls;
   for (const ConvCase &c : cases) {
