@@ -239,9 +239,8 @@ void emitGatherBlock(KernelBuilder &kb, const GatherConv &g,
 }
 
 // Kernels of more bytes than this (48 pages of 4 KiB, the L1 TLB holding
-// 64 on Zen 3 and 4) are packed per chunk; of more than kPackAtMost, not
-// (the copy is on the stack).
-constexpr int64_t kPackAbove = 192 << 10, kPackAtMost = 2 << 20;
+// 64 on Zen 3 and 4) are packed per chunk, on the stack up to kPackOnStack.
+constexpr int64_t kPackAbove = 192 << 10, kPackOnStack = 256 << 10;
 
 // The output channel chunks of the gather: slices whose accumulators stay
 // in registers together.
@@ -287,65 +286,76 @@ void emitGatherRow(KernelBuilder &kb, const GatherConv &g, Value *nIdx,
 
 // Every output row of the gather, partitioned over the N * outRows rows.
 // A kernel whose weights span more 4 KiB pages than the L1 TLB holds is
-// first copied by each thread (that has rows) into a packed copy on its
-// stack, each channel chunk's weights contiguous (KH * KW * m rows of the
-// chunk's width): read in place, consecutive weight rows of a chunk are k
-// floats apart, and every register block would walk all the kernel's pages
-// (k = 128 input and output channels: 144) -- half the FMA rate. Each output
-// element is summed the same way either way.
+// first copied by each thread (that has rows) into a packed copy, each
+// channel chunk's weights contiguous (KH * KW * m rows of the chunk's
+// width): read in place, consecutive weight rows of a chunk are k floats
+// apart, and every register block would walk all the kernel's pages (k =
+// 128 input and output channels: 144) -- half the FMA rate. The copy is on
+// the stack up to 256 KiB (the caller's thread runs thread 0), else from
+// malloc, and where malloc fails the kernel reads the weights in place.
+// Each output element is summed the same way on every path.
 void emitGatherConv(KernelBuilder &kb, const GatherConv &g, Value *out) {
+  auto &b = kb.b();
   auto [begin, end] = kb.partition(g.n * g.outRows);
   std::vector<std::vector<Slice>> chunks = gatherChunks(kb, g);
   int64_t weightRows = g.wrows * g.wcols * g.steps();
   int64_t bytes = weightRows * g.k * 4;
-  bool pack = chunks.size() > 1 && bytes > kPackAbove && bytes <= kPackAtMost;
-  std::vector<GatherConv> perChunk(chunks.size(), g);
-  if (pack) {
-    Value *packed = kb.stackBuffer(weightRows * g.k, kb.b().getFloatTy());
-    for (size_t c = 0; c < chunks.size(); ++c) {
-      int64_t off = chunks[c][0].offset, width = 0;
-      for (const Slice &sl : chunks[c])
-        width += sl.width;
-      GatherConv &gc = perChunk[c];
-      gc.wt = kb.elementPtr(packed, kb.i64(weightRows * off));
-      gc.wk = width;
-      gc.wOffset = off;
-    }
-    kb.ifThen(kb.b().CreateICmpSLT(begin, end), [&] {
-      for (size_t c = 0; c < chunks.size(); ++c) {
-        const GatherConv &gc = perChunk[c];
-        int64_t off = gc.wOffset, width = gc.wk;
-        kb.loop(0, weightRows, 1, [&](Value *t) {
-          for (const Slice &sl : chunks[c])
-            kb.store(
-                gc.wt, kb.add(kb.mul(t, width), sl.offset - off),
-                kb.load(g.wt, kb.add(kb.mul(t, g.k), sl.offset), sl.width));
-        });
-      }
-    });
-  }
-  if (!pack) {
+  auto inPlace = [&] {
     kb.loop(begin, end, 1, [&](Value *nr) {
       Value *n = sdiv(kb, nr, g.outRows), *r = srem(kb, nr, g.outRows);
-      for (size_t c = 0; c < chunks.size(); ++c)
+      for (const std::vector<Slice> &chunk : chunks)
         emitGatherRowChunk(kb, g, n, r, {out, kb.mul(nr, g.outCols * g.k)},
-                           chunks[c]);
+                           chunk);
     });
-    return;
-  }
-  // Packed: rows in groups whose input takes about 64 KiB, each group one
-  // chunk at a time, so that the chunk's weights stay in L2 while the
-  // group's rows pass (the whole kernel does not fit).
-  int64_t group =
-      std::clamp<int64_t>((64 << 10) / (g.inCols * g.steps() * 4), 1, 64);
-  kb.loop(begin, end, group, [&](Value *r0) {
-    Value *r1 = kb.min(kb.add(r0, group), end);
-    for (size_t c = 0; c < chunks.size(); ++c)
-      kb.loop(r0, r1, 1, [&](Value *nr) {
-        emitGatherRowChunk(kb, perChunk[c], sdiv(kb, nr, g.outRows),
-                           srem(kb, nr, g.outRows),
-                           {out, kb.mul(nr, g.outCols * g.k)}, chunks[c]);
+  };
+  if (chunks.size() == 1 || bytes <= kPackAbove)
+    return inPlace();
+  auto packedRows = [&](Value *packed) {
+    std::vector<GatherConv> perChunk(chunks.size(), g);
+    for (size_t c = 0; c < chunks.size(); ++c) {
+      int64_t width = 0;
+      for (const Slice &sl : chunks[c])
+        width += sl.width;
+      perChunk[c].wt =
+          kb.elementPtr(packed, kb.i64(weightRows * chunks[c][0].offset));
+      perChunk[c].wk = width;
+      perChunk[c].wOffset = chunks[c][0].offset;
+    }
+    for (size_t c = 0; c < chunks.size(); ++c) {
+      const GatherConv &gc = perChunk[c];
+      kb.loop(0, weightRows, 1, [&](Value *t) {
+        for (const Slice &sl : chunks[c])
+          kb.store(gc.wt, kb.add(kb.mul(t, gc.wk), sl.offset - gc.wOffset),
+                   kb.load(g.wt, kb.add(kb.mul(t, g.k), sl.offset), sl.width));
       });
+    }
+    // Rows in groups whose input takes about 64 KiB, each group one chunk
+    // at a time, so that the chunk's weights stay in L2 while the group's
+    // rows pass (the whole kernel does not fit).
+    int64_t group =
+        std::clamp<int64_t>((64 << 10) / (g.inCols * g.steps() * 4), 1, 64);
+    kb.loop(begin, end, group, [&](Value *r0) {
+      Value *r1 = kb.min(kb.add(r0, group), end);
+      for (size_t c = 0; c < chunks.size(); ++c)
+        kb.loop(r0, r1, 1, [&](Value *nr) {
+          emitGatherRowChunk(kb, perChunk[c], sdiv(kb, nr, g.outRows),
+                             srem(kb, nr, g.outRows),
+                             {out, kb.mul(nr, g.outCols * g.k)}, chunks[c]);
+        });
+    });
+  };
+  kb.ifThen(b.CreateICmpSLT(begin, end), [&] {
+    if (bytes <= kPackOnStack)
+      return packedRows(kb.stackBuffer(weightRows * g.k, b.getFloatTy()));
+    llvm::FunctionCallee mallocFn =
+        kb.module().getOrInsertFunction("malloc", b.getPtrTy(), b.getInt64Ty());
+    llvm::FunctionCallee freeFn =
+        kb.module().getOrInsertFunction("free", b.getVoidTy(), b.getPtrTy());
+    Value *packed = b.CreateCall(mallocFn, {kb.i64(bytes)});
+    kb.ifThenElse(b.CreateIsNull(packed), inPlace, [&] {
+      packedRows(packed);
+      b.CreateCall(freeFn, {packed});
+    });
   });
 }
 
