@@ -251,8 +251,13 @@ TEST_F(TuneResumeTest, KilledSearchesContinueToTheSameResults) {
       else if (fs::exists(out / "trials"))
         ++inTrial; // checkpoints of a search in progress, no write under way
     }
-    ASSERT_TRUE(finished);
-    EXPECT_EQ(withoutSeconds(slurp(out / "results.csv")), want);
+    // What the kills hit so far, for a failure on a loaded machine.
+    std::string tally =
+        fmt::format("cycle {}: {} kills ({} inside a journal write, {} inside "
+                    "a trial); the whole search took {:.1f} s",
+                    cycle, kills, inWrite, inTrial, seconds);
+    ASSERT_TRUE(finished) << tally << "\n" << slurp(dir_ / "stderr");
+    EXPECT_EQ(withoutSeconds(slurp(out / "results.csv")), want) << tally;
     EXPECT_EQ(slurp(out / "best.safetensors"),
               slurp(dir_ / "whole/best.safetensors"));
     EXPECT_EQ(slurp(out / "best.dsl"), slurp(dir_ / "whole/best.dsl"));
