@@ -1,9 +1,14 @@
 // Batch normalization kernels. x is viewed as [R, C]: C channels (the last
-// axis) and R = every other axis. The training kernels reduce over R and
-// are partitioned over chunks of channels, so every statistic is summed by
-// one thread in an order fixed by the shape (rows r = 0..3 mod 4 in four
-// partial sums, combined as (s0 + s1) + (s2 + s3)), in double: results are
-// bit-identical for any thread count.
+// axis) and R = every other axis. The training kernels reduce over R: every
+// share of the kernel sums every channel over all the rows, in an order
+// fixed by the shape (rows r = 0..3 mod 4 in four partial sums, combined as
+// (s0 + s1) + (s2 + s3)), in double, so each share holds the same
+// statistics, bit-identical for any thread count; share 0 alone stores
+// them. Each share then normalizes its own contiguous range of rows. Threads
+// split by channels instead would each read and write a part of every row,
+// and two cores pulling the same lines made the kernels slower on 2 threads
+// than on 1; a kernel has no barrier at which to combine partial sums, so
+// the sums are read twice rather than split.
 //
 // Both forward kernels normalize the same way, in f32, from f32 statistics:
 //   scale = gamma / sqrt(variance + epsilon)   (1 / sqrt(...) without gamma)
@@ -73,8 +78,7 @@ void storeDouble(KernelBuilder &kb, Value *base, Value *idx, Value *v) {
                             llvm::Align(8));
 }
 
-// The channels of one block: [lo, hi), at most kBlock of them, all in this
-// thread's part.
+// The channels of one block: [lo, hi), at most kBlock of them.
 struct ChannelBlock {
   Value *lo, *hi;
   int width; // vector width for the channels
@@ -82,21 +86,16 @@ struct ChannelBlock {
 
 constexpr int64_t kBlock = 256;
 
-// This thread's channels (chunks of the vector width, partitioned over the
-// threads) in blocks of at most kBlock channels. The training kernels sweep
-// the rows of a block with the block's channels innermost, so a thread
-// reads contiguous memory per row instead of one vector per row and pass;
-// per-channel values live in stack buffers of kBlock entries.
+// Every channel, in blocks of at most kBlock channels. The training kernels
+// sweep the rows of a block with the block's channels innermost, so a
+// thread reads contiguous memory per row instead of one vector per row and
+// pass; per-channel values live in stack buffers of kBlock entries.
 void forChannelBlocks(KernelBuilder &kb, int64_t channels,
                       const std::function<void(const ChannelBlock &)> &body) {
   int w = kb.widthFor(channels);
-  int64_t chunks = (channels + w - 1) / w;
-  auto [chunkBegin, chunkEnd] = kb.partition(chunks);
-  Value *colBegin = kb.mul(chunkBegin, w);
-  Value *colEnd = kb.min(kb.mul(chunkEnd, w), kb.i64(channels));
   int64_t block = std::min<int64_t>(kBlock, (channels + w - 1) / w * w);
-  kb.loop(colBegin, colEnd, block, [&](Value *lo) {
-    body({lo, kb.min(kb.add(lo, block), colEnd), w});
+  kb.loop(0, channels, block, [&](Value *lo) {
+    body({lo, kb.min(kb.add(lo, block), kb.i64(channels)), w});
   });
 }
 
@@ -168,12 +167,13 @@ Value *channelBufferOfDoubles(KernelBuilder &kb) {
   return kb.stackBuffer(kBlock, kb.b().getDoubleTy());
 }
 
-// body(r, col, width, slot) for every row and each channel vector of the
-// block, channels innermost.
+// body(r, col, width, slot) for this share's rows and each channel vector
+// of the block, channels innermost.
 void forBlockRows(
     KernelBuilder &kb, const ChannelBlock &blk, int64_t rows,
     const std::function<void(Value *, Value *, int, Value *)> &body) {
-  kb.loop(0, rows, 1, [&](Value *r) {
+  auto [begin, end] = kb.partition(rows);
+  kb.loop(begin, end, 1, [&](Value *r) {
     forBlockChannels(kb, blk, [&](Value *col, int width, Value *slot) {
       body(r, col, width, slot);
     });
@@ -241,8 +241,10 @@ void emitBatchNorm(KernelBuilder &kb) {
           Value *shift = loadDouble(kb, shifts, slot, w);
           Value *mean = toFloat(kb, b.CreateFAdd(shift, m1), w);
           Value *variance = toFloat(kb, varD, w);
-          kb.store(kb.result(1), col, mean);
-          kb.store(kb.result(2), col, variance);
+          kb.onThreadZero([&] {
+            kb.store(kb.result(1), col, mean);
+            kb.store(kb.result(2), col, variance);
+          });
           kb.store(means, slot, mean);
           kb.store(scales, slot, normScale(kb, n, variance, col, w));
           kb.store(betas, slot, normShift(kb, n, col, w));
@@ -296,8 +298,10 @@ void emitBatchNormGrad(KernelBuilder &kb) {
         },
         [&](Value *col, int w, Value *slot, const std::vector<Value *> &s) {
           Value *dbeta = s[0], *dgamma = s[1];
-          kb.store(kb.result(1), col, toFloat(kb, dgamma, w));
-          kb.store(kb.result(2), col, toFloat(kb, dbeta, w));
+          kb.onThreadZero([&] {
+            kb.store(kb.result(1), col, toFloat(kb, dgamma, w));
+            kb.store(kb.result(2), col, toFloat(kb, dbeta, w));
+          });
           Value *gammaD =
               n.gamma >= 0
                   ? toDouble(kb, kb.load(kb.operand(n.gamma), col, w), w)
