@@ -347,15 +347,7 @@ void emitGatherConv(KernelBuilder &kb, const GatherConv &g, Value *out) {
   kb.ifThen(b.CreateICmpSLT(begin, end), [&] {
     if (bytes <= kPackOnStack)
       return packedRows(kb.stackBuffer(weightRows * g.k, b.getFloatTy()));
-    llvm::FunctionCallee mallocFn =
-        kb.module().getOrInsertFunction("malloc", b.getPtrTy(), b.getInt64Ty());
-    llvm::FunctionCallee freeFn =
-        kb.module().getOrInsertFunction("free", b.getVoidTy(), b.getPtrTy());
-    Value *packed = b.CreateCall(mallocFn, {kb.i64(bytes)});
-    kb.ifThenElse(b.CreateIsNull(packed), inPlace, [&] {
-      packedRows(packed);
-      b.CreateCall(freeFn, {packed});
-    });
+    kb.withHeapBuffer(bytes, packedRows, inPlace);
   });
 }
 
@@ -756,30 +748,20 @@ void emitConv2DBackwardData(KernelBuilder &kb) {
   ConvGeometry c = backwardDataGeometry(kb, ws[0], ws[1]);
   auto &b = kb.b();
   int64_t floats = c.kh * c.kw * c.c * c.o;
-  bool onHeap = floats * 4 > (256 << 10); // too big for the stack
-  Value *wt = nullptr;
-  if (onHeap) {
-    llvm::FunctionCallee mallocFn =
-        kb.module().getOrInsertFunction("malloc", b.getPtrTy(), b.getInt64Ty());
-    wt = b.CreateCall(mallocFn, {kb.i64(floats * 4)});
-    // Kernels return nothing, so out of memory cannot be reported: trap
-    // there rather than write through null. Its size is unbounded (large
-    // layers), so neither the stack nor a fixed per-thread buffer fits; the
-    // fused training step never takes this path (it uses the transposed
-    // kernel from conv2d_kernel_transpose, in the arena).
-    kb.ifThen(b.CreateIsNull(wt),
-              [&] { b.CreateIntrinsic(llvm::Intrinsic::trap, {}, {}); });
-  } else {
-    wt = kb.stackBuffer(floats, b.getFloatTy());
-  }
-  emitTransposeTaps(kb, kb.operand(1), wt, c.kw, c.c, c.o, kb.i64(0),
-                    kb.i64(c.kh * c.kw));
-  emitBackwardDataFrom(kb, c, wt);
-  if (onHeap) {
-    llvm::FunctionCallee freeFn =
-        kb.module().getOrInsertFunction("free", b.getVoidTy(), b.getPtrTy());
-    b.CreateCall(freeFn, {wt});
-  }
+  auto run = [&](Value *wt) {
+    emitTransposeTaps(kb, kb.operand(1), wt, c.kw, c.c, c.o, kb.i64(0),
+                      kb.i64(c.kh * c.kw));
+    emitBackwardDataFrom(kb, c, wt);
+  };
+  if (floats * 4 <= (256 << 10)) // else too big for the stack
+    return run(kb.stackBuffer(floats, b.getFloatTy()));
+  // Kernels return nothing, so out of memory cannot be reported: trap there
+  // rather than write through null. Its size is unbounded (large layers), so
+  // neither the stack nor a fixed per-thread buffer fits; the fused training
+  // step never takes this path (it uses the transposed kernel from
+  // conv2d_kernel_transpose, in the arena).
+  kb.withHeapBuffer(floats * 4, run,
+                    [&] { b.CreateIntrinsic(llvm::Intrinsic::trap, {}, {}); });
 }
 
 void emitConv2DBackwardDataTransposed(KernelBuilder &kb) {

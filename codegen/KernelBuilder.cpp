@@ -221,6 +221,21 @@ llvm::Value *KernelBuilder::stackBuffer(int64_t count, llvm::Type *elem) {
   return a;
 }
 
+void KernelBuilder::withHeapBuffer(
+    int64_t bytes, const std::function<void(llvm::Value *)> &body,
+    const std::function<void()> &onNull) {
+  auto &b = builder_;
+  llvm::FunctionCallee mallocFn =
+      module().getOrInsertFunction("malloc", b.getPtrTy(), b.getInt64Ty());
+  llvm::FunctionCallee freeFn =
+      module().getOrInsertFunction("free", b.getVoidTy(), b.getPtrTy());
+  llvm::Value *buffer = b.CreateCall(mallocFn, {i64(bytes)});
+  ifThenElse(b.CreateIsNull(buffer), onNull, [&] {
+    body(buffer);
+    b.CreateCall(freeFn, {buffer});
+  });
+}
+
 void KernelBuilder::zero(llvm::Value *base, llvm::Value *begin,
                          llvm::Value *count) {
   builder_.CreateMemSet(elementPtr(base, begin), builder_.getInt8(0),

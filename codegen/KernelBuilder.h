@@ -103,6 +103,12 @@ public:
   // aligned, allocated once in the entry block (so a call inside a loop
   // does not grow the stack per iteration).
   llvm::Value *stackBuffer(int64_t count, llvm::Type *elem);
+  // body(buffer) with `bytes` from malloc, freed after it, for scratch too
+  // big for the stack (share 0 runs on the caller's thread, whose stack is
+  // the embedder's); onNull() instead where malloc returns null.
+  void withHeapBuffer(int64_t bytes,
+                      const std::function<void(llvm::Value *)> &body,
+                      const std::function<void()> &onNull);
   // Sets all `count` f32 elements from `begin` to zero.
   void zero(llvm::Value *base, llvm::Value *begin, llvm::Value *count);
 
