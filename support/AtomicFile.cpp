@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
@@ -175,6 +176,32 @@ int removeStaleTemporaries(const std::string &target) {
   return removed;
 }
 
+namespace {
+
+// Fault injection for the tests that kill a process inside a write
+// (tests/e2e/TuneResumeTest.cpp): a kill from outside cannot reliably land
+// in the microseconds between a small file's fsync and its rename. With
+// CNNC_TEST_KILL_BEFORE_RENAME=NAME:N, the process kills itself with
+// SIGKILL at its N-th write of a file named NAME, the temporary written and
+// not yet renamed.
+void killIfRequested(const std::string &target) {
+  static const std::pair<std::string, int> request = [] {
+    const char *env = std::getenv("CNNC_TEST_KILL_BEFORE_RENAME");
+    std::string v = env ? env : "";
+    size_t colon = v.rfind(':');
+    if (colon == std::string::npos)
+      return std::pair<std::string, int>{"", 0};
+    return std::pair<std::string, int>{v.substr(0, colon),
+                                       std::atoi(v.c_str() + colon + 1)};
+  }();
+  static std::atomic<int> writes{0};
+  if (request.second > 0 && baseName(target) == request.first &&
+      writes.fetch_add(1) + 1 == request.second)
+    ::kill(::getpid(), SIGKILL);
+}
+
+} // namespace
+
 absl::Status writeFileAtomically(const std::string &path,
                                  const std::vector<std::string_view> &pieces) {
   std::string target;
@@ -212,6 +239,8 @@ absl::Status writeFileAtomically(const std::string &path,
     st = errnoStatus(path, "fsync failed", errno, tmp);
   if (::close(fd) != 0 && st.ok())
     st = errnoStatus(path, "close failed", errno, tmp);
+  if (st.ok())
+    killIfRequested(target);
   if (st.ok() && ::rename(tmp.c_str(), target.c_str()) != 0)
     st = errnoStatus(path, "cannot rename the temporary file over it", errno,
                      tmp);
