@@ -160,21 +160,6 @@ Value *loadGrad(KernelBuilder &kb, const ConvGeometry &c, const GradSource &src,
   return b.CreateSelect(hit, loaded.second, kb.splat(width, 0.0f));
 }
 
-// Words of bfloat16 pairs (as KernelBuilder::loadPairs gives them) of two
-// images' float32 values: `even` rounded in the low half, `odd` in the high.
-Value *pairWords(KernelBuilder &kb, Value *even, Value *odd) {
-  auto &b = kb.b();
-  llvm::Type *wordTy = b.getInt32Ty();
-  if (auto *vt = llvm::dyn_cast<llvm::FixedVectorType>(even->getType()))
-    wordTy = llvm::FixedVectorType::get(wordTy, vt->getNumElements());
-  auto bits = [&](Value *v) {
-    return b.CreateBitCast(kb.roundToBfloat16(v), wordTy);
-  };
-  return b.CreateOr(
-      b.CreateAnd(bits(odd), llvm::ConstantInt::get(wordTy, 0xffff0000u)),
-      b.CreateLShr(bits(even), llvm::ConstantInt::get(wordTy, 16)));
-}
-
 // bias_grad's sums of the pooled source's dy without the full-size dy.
 // bias_grad adds row r of dy (r = (n*OH + oh)*OW + ow) into partial r mod 4
 // in increasing r (rows from the last multiple of 4 on into partial 0),
@@ -369,8 +354,8 @@ void emitBackwardFilter(KernelBuilder &kb, Value *db, const GradSource &src) {
         for (const Slice &s : chunk) {
           if (src.pairs && src.pooled()) {
             Value *img = kb.mul(n, 2);
-            dv.push_back(pairWords(kb, grad(img, s, memo),
-                                   grad(kb.add(img, 1), s, memoOdd)));
+            dv.push_back(kb.pairWords(grad(img, s, memo),
+                                      grad(kb.add(img, 1), s, memoOdd)));
           } else {
             Value *d = grad(n, s, memo);
             dv.push_back(

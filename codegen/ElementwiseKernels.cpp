@@ -49,38 +49,71 @@ void emitRoundToBfloat16(KernelBuilder &kb) {
   emitUnary(kb, [&](llvm::Value *x, int) { return kb.roundToBfloat16(x); });
 }
 
-// Word [outer, j, inner] of x [outer, n, inner] (the pair axis in the
-// middle) holds x[outer, 2j, inner] rounded to bfloat16 in its low half and
-// x[outer, 2j + 1, inner] (zero past the end) in its high half: the layout
-// of ir::packedBfloat16Pairs, little-endian.
-void emitPackBfloat16Pairs(KernelBuilder &kb) {
+namespace {
+
+llvm::Type *wordsType(KernelBuilder &kb, int width) {
+  llvm::Type *i32 = kb.b().getInt32Ty();
+  return width == 1 ? i32 : llvm::FixedVectorType::get(i32, width);
+}
+
+void storeWords(KernelBuilder &kb, llvm::Value *base, llvm::Value *words,
+                llvm::Value *at) {
+  kb.b().CreateAlignedStore(words, kb.elementPtr(base, at, kb.b().getInt32Ty()),
+                            llvm::Align(4));
+}
+
+// Words j0 <= j < j1 of one row of `n` floats at `row` packed along the row
+// (words at `out`): 2w adjacent floats give w words; an odd n's last word
+// has a zero high half.
+void packRow(KernelBuilder &kb, llvm::Value *row, llvm::Value *out,
+             llvm::Value *j0, llvm::Value *j1, int64_t n) {
+  auto &b = kb.b();
+  llvm::Value *full = kb.min(j1, kb.i64(n / 2));
+  kb.vectorLoop(kb.min(j0, full), full, [&](llvm::Value *j, int w) {
+    llvm::Value *x = kb.load(row, kb.mul(j, 2), 2 * w);
+    storeWords(kb, out, b.CreateBitCast(kb.bfloat16Halves(x), wordsType(kb, w)),
+               j);
+  });
+  if (n % 2 == 1)
+    kb.ifThen(b.CreateAnd(b.CreateICmpSLE(j0, kb.i64(n / 2)),
+                          b.CreateICmpSGT(j1, kb.i64(n / 2))),
+              [&] {
+                storeWords(kb, out,
+                           kb.pairWords(kb.load(row, kb.i64(n - 1), 1),
+                                        kb.splat(1, 0.0f)),
+                           kb.i64(n / 2));
+              });
+}
+
+// One axis: word [outer, j, inner] of x [outer, n, inner] (the pair axis
+// in the middle) holds x[outer, 2j, inner] rounded to bfloat16 in its low
+// half and x[outer, 2j + 1, inner] (zero past the end) in its high half:
+// the layout of ir::packedBfloat16Pairs, little-endian.
+void emitPackOneAxis(KernelBuilder &kb, int64_t axis) {
   auto &b = kb.b();
   const std::vector<int64_t> &s = kb.operandType(0).shape;
-  int64_t axis = kb.attrs().getInt(ir::AttrName::Axis);
   int64_t outer = 1, inner = 1, n = s[axis], half = (n + 1) / 2;
   for (int64_t d = 0; d < axis; ++d)
     outer *= s[d];
   for (int64_t d = axis + 1; d < static_cast<int64_t>(s.size()); ++d)
     inner *= s[d];
-  llvm::Type *i32 = b.getInt32Ty();
-  auto intType = [&](llvm::Type *elem, int width) -> llvm::Type * {
-    return width == 1 ? elem : llvm::FixedVectorType::get(elem, width);
-  };
-  auto bits = [&](llvm::Value *x, int width) {
-    return b.CreateBitCast(kb.roundToBfloat16(x), intType(i32, width));
-  };
-  if (inner == 1 && n % 2 == 0) {
-    // Pairs are adjacent floats: round 2w of them and keep each one's upper
-    // half; w words are then the 2w halves in order.
+  llvm::Value *x = kb.operand(0), *p = kb.result(0);
+  if (inner == 1) {
+    // Pairs of adjacent floats: rows of n, each packed along itself.
     auto [begin, end] = kb.partition(outer * half);
-    kb.vectorLoop(begin, end, [&](llvm::Value *k, int w) {
-      llvm::Value *x = kb.load(kb.operand(0), kb.mul(k, 2), 2 * w);
-      llvm::Value *halves =
-          b.CreateTrunc(b.CreateLShr(bits(x, 2 * w), 16),
-                        llvm::FixedVectorType::get(b.getInt16Ty(), 2 * w));
-      b.CreateAlignedStore(b.CreateBitCast(halves, intType(i32, w)),
-                           kb.elementPtr(kb.result(0), k, i32), llvm::Align(4));
-    });
+    if (n % 2 == 0) {
+      packRow(kb, x, p, begin, end, outer * n);
+      return;
+    }
+    kb.loop(b.CreateSDiv(begin, kb.i64(half)),
+            b.CreateSDiv(kb.add(end, kb.i64(half - 1)), kb.i64(half)), 1,
+            [&](llvm::Value *o) {
+              llvm::Value *first = kb.mul(o, half);
+              packRow(kb, kb.elementPtr(x, kb.mul(o, n), b.getFloatTy()),
+                      kb.elementPtr(p, first, b.getInt32Ty()),
+                      kb.max(b.CreateSub(begin, first), kb.i64(0)),
+                      kb.min(b.CreateSub(end, first), kb.i64(half)), n);
+            });
     return;
   }
   auto [begin, end] = kb.partition(outer * half);
@@ -92,22 +125,65 @@ void emitPackBfloat16Pairs(KernelBuilder &kb) {
     // An odd size's last pair has no second element.
     llvm::Value *hasOdd = b.CreateICmpSLT(kb.add(kb.mul(j, 2), 1), kb.i64(n));
     kb.vectorLoop(kb.i64(0), kb.i64(inner), [&](llvm::Value *i, int w) {
-      llvm::Type *ty = intType(i32, w);
-      auto c = [&](uint32_t v) { return llvm::ConstantInt::get(ty, v); };
-      llvm::Value *lo = bits(kb.load(kb.operand(0), kb.add(even, i), w), w);
+      llvm::Value *lo = kb.load(x, kb.add(even, i), w);
       // Without an odd element, load the even one again rather than read
       // past the end of x.
       llvm::Value *safe = b.CreateSelect(hasOdd, kb.add(kb.add(even, inner), i),
                                          kb.add(even, i));
-      llvm::Value *hi = b.CreateSelect(
-          hasOdd, bits(kb.load(kb.operand(0), safe, w), w), c(0));
-      llvm::Value *word =
-          b.CreateOr(b.CreateLShr(lo, c(16)), b.CreateAnd(hi, c(0xffff0000u)));
-      b.CreateAlignedStore(
-          word, kb.elementPtr(kb.result(0), kb.add(kb.mul(oj, inner), i), i32),
-          llvm::Align(4));
+      llvm::Value *hi =
+          b.CreateSelect(hasOdd, kb.load(x, safe, w), kb.splat(w, 0.0f));
+      storeWords(kb, p, kb.pairWords(lo, hi), kb.add(kb.mul(oj, inner), i));
     });
   });
+}
+
+// The first and the last axis of x [n, rows, c] from one read: per pair of
+// images and row, the pair words along the batch, then each of the two
+// rows (still in cache) packed along itself.
+void emitPackFirstAndLast(KernelBuilder &kb, size_t firstResult) {
+  auto &b = kb.b();
+  const std::vector<int64_t> &s = kb.operandType(0).shape;
+  int64_t n = s.front(), c = s.back(), rows = 1, half = (n + 1) / 2,
+          words = (c + 1) / 2;
+  for (size_t d = 1; d + 1 < s.size(); ++d)
+    rows *= s[d];
+  llvm::Value *x = kb.operand(0), *batch = kb.result(firstResult),
+              *row = kb.result(1 - firstResult);
+  llvm::Type *f32 = b.getFloatTy(), *i32 = b.getInt32Ty();
+  auto [begin, end] = kb.partition(half * rows);
+  kb.loop(begin, end, 1, [&](llvm::Value *kr) {
+    llvm::Value *k = b.CreateSDiv(kr, kb.i64(rows));
+    llvm::Value *r = b.CreateSRem(kr, kb.i64(rows));
+    llvm::Value *evenRow = kb.add(kb.mul(kb.mul(k, 2), rows), r);
+    llvm::Value *hasOdd = b.CreateICmpSLT(kb.add(kb.mul(k, 2), 1), kb.i64(n));
+    // Without an odd image, the even row again rather than past the end.
+    llvm::Value *oddRow =
+        b.CreateSelect(hasOdd, kb.add(evenRow, kb.i64(rows)), evenRow);
+    llvm::Value *even = kb.mul(evenRow, c), *odd = kb.mul(oddRow, c);
+    kb.vectorLoop(kb.i64(0), kb.i64(c), [&](llvm::Value *i, int w) {
+      llvm::Value *hi = b.CreateSelect(hasOdd, kb.load(x, kb.add(odd, i), w),
+                                       kb.splat(w, 0.0f));
+      storeWords(kb, batch, kb.pairWords(kb.load(x, kb.add(even, i), w), hi),
+                 kb.add(kb.mul(kr, c), i));
+    });
+    auto alongRow = [&](llvm::Value *at) {
+      packRow(kb, kb.elementPtr(x, kb.mul(at, c), f32),
+              kb.elementPtr(row, kb.mul(at, words), i32), kb.i64(0),
+              kb.i64(words), c);
+    };
+    alongRow(evenRow);
+    kb.ifThen(hasOdd, [&] { alongRow(oddRow); });
+  });
+}
+
+} // namespace
+
+// One result per axis (ir/ShapeRules.cpp packBfloat16PairsShape).
+void emitPackBfloat16Pairs(KernelBuilder &kb) {
+  std::vector<int64_t> axes = kb.attrs().getInts(ir::AttrName::Axes);
+  if (axes.size() == 1)
+    return emitPackOneAxis(kb, axes[0]);
+  emitPackFirstAndLast(kb, axes[0] == 0 ? 0 : 1);
 }
 
 namespace {

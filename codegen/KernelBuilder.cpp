@@ -352,6 +352,80 @@ llvm::Value *KernelBuilder::dotBfloat16Pairs(llvm::Value *acc, llvm::Value *a,
   return fma(even(a), even(b), acc);
 }
 
+llvm::Value *KernelBuilder::bfloat16Halves(llvm::Value *v) {
+  auto &b = builder_;
+  unsigned lanes = 1;
+  if (auto *vt = llvm::dyn_cast<llvm::FixedVectorType>(v->getType()))
+    lanes = vt->getNumElements();
+  auto vec = [&](llvm::Type *elem, unsigned n) -> llvm::Type * {
+    return n == 1 ? elem : llvm::FixedVectorType::get(elem, n);
+  };
+  unsigned group = lanes % 16 == 0 ? 16 : lanes == 8 ? 8 : 0;
+  if (bfloat16Dot_ && group) {
+    llvm::Intrinsic::ID id =
+        group == 16 ? llvm::Intrinsic::x86_avx512bf16_cvtneps2bf16_512
+                    : llvm::Intrinsic::x86_avx512bf16_cvtneps2bf16_256;
+    std::vector<llvm::Value *> parts;
+    for (unsigned at = 0; at < lanes; at += group) {
+      llvm::SmallVector<int, 16> mask;
+      for (unsigned l = 0; l < group; ++l)
+        mask.push_back(static_cast<int>(at + l));
+      llvm::Value *part =
+          group == lanes ? v : b.CreateShuffleVector(v, v, mask);
+      parts.push_back(b.CreateBitCast(b.CreateIntrinsic(id, {}, {part}),
+                                      vec(b.getInt16Ty(), group)));
+    }
+    // Concatenate the groups pairwise until one vector is left.
+    while (parts.size() > 1) {
+      std::vector<llvm::Value *> joined;
+      for (size_t k = 0; k < parts.size(); k += 2) {
+        auto n = llvm::cast<llvm::FixedVectorType>(parts[k]->getType())
+                     ->getNumElements();
+        llvm::SmallVector<int, 32> mask;
+        for (unsigned l = 0; l < 2 * n; ++l)
+          mask.push_back(static_cast<int>(l));
+        joined.push_back(b.CreateShuffleVector(parts[k], parts[k + 1], mask));
+      }
+      parts = std::move(joined);
+    }
+    return parts[0];
+  }
+  llvm::Type *iTy = vec(b.getInt32Ty(), lanes);
+  auto c = [&](uint32_t x) { return llvm::ConstantInt::get(iTy, x); };
+  llvm::Value *x = v;
+  if (bfloat16Dot_) {
+    // vcvtneps2bf16 reads a denormal as a zero of its sign.
+    llvm::Value *bits = b.CreateBitCast(v, iTy);
+    llvm::Value *denormal =
+        b.CreateICmpEQ(b.CreateAnd(bits, c(0x7f800000u)), c(0));
+    x = b.CreateBitCast(
+        b.CreateSelect(denormal, b.CreateAnd(bits, c(0x80000000u)), bits),
+        v->getType());
+  }
+  return b.CreateTrunc(
+      b.CreateLShr(b.CreateBitCast(roundToBfloat16(x), iTy), c(16)),
+      vec(b.getInt16Ty(), lanes));
+}
+
+llvm::Value *KernelBuilder::pairWords(llvm::Value *even, llvm::Value *odd) {
+  auto &b = builder_;
+  llvm::Value *lo = bfloat16Halves(even), *hi = bfloat16Halves(odd);
+  auto *vt = llvm::dyn_cast<llvm::FixedVectorType>(lo->getType());
+  if (!vt) {
+    llvm::Type *i32 = b.getInt32Ty();
+    return b.CreateOr(b.CreateZExt(lo, i32),
+                      b.CreateShl(b.CreateZExt(hi, i32), 16));
+  }
+  unsigned n = vt->getNumElements();
+  llvm::SmallVector<int, 32> interleave;
+  for (unsigned l = 0; l < n; ++l) {
+    interleave.push_back(static_cast<int>(l));
+    interleave.push_back(static_cast<int>(n + l));
+  }
+  return b.CreateBitCast(b.CreateShuffleVector(lo, hi, interleave),
+                         llvm::FixedVectorType::get(b.getInt32Ty(), n));
+}
+
 llvm::Value *KernelBuilder::roundToBfloat16(llvm::Value *v) {
   auto &b = builder_;
   llvm::Type *fTy = v->getType();

@@ -136,6 +136,15 @@ public:
   llvm::Value *dotBfloat16Pairs(llvm::Value *acc, llvm::Value *a,
                                 llvm::Value *b);
   bool hasBfloat16Dot() const { return bfloat16Dot_; }
+  // The bfloat16 bits (i16 lanes) of float32 lanes, rounded as
+  // roundToBfloat16 rounds: vcvtneps2bf16 where the target has AVX512_BF16
+  // (full 8- or 16-lane groups), which reads denormals as zero; the other
+  // lanes then flush denormals too, so that a value's bits never depend on
+  // the lane it fell in (a vector body or a scalar tail).
+  llvm::Value *bfloat16Halves(llvm::Value *v);
+  // Words of bfloat16 pairs (as loadPairs gives them): `even` rounded in the
+  // low half, `odd` in the high half, lane by lane.
+  llvm::Value *pairWords(llvm::Value *even, llvm::Value *odd);
 
   // Float math on scalars or vectors.
   llvm::Type *floatType(int width);

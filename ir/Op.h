@@ -25,6 +25,10 @@ enum OpFlags : unsigned {
   // A multiply-accumulate contraction (convolutions, matmuls): the ops a
   // dtype policy's compute_dtype applies to (ir/DtypePolicies.def).
   kContracts = 1u << 2,
+  // Writes a copy of its one operand in another precision or layout and
+  // reads nothing else (passes/HoistConversions.h moves it up to the op
+  // that writes that operand).
+  kConversion = 1u << 3,
 };
 
 struct OpInfo {

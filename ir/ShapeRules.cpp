@@ -556,11 +556,24 @@ absl::StatusOr<Types> roundToBfloat16Shape(OpKind k, const Types &in,
 absl::StatusOr<Types> packBfloat16PairsShape(OpKind k, const Types &in,
                                              const Attrs &a) {
   CNNC_TRY(expectF32(k, in[0], "input"));
-  int64_t axis = a.getInt(AttrName::Axis, -1);
-  if (axis < 0 || axis >= in[0].rank())
-    return err(k, fmt::format("attribute 'axis' must name a dimension of {}",
+  // One result per axis; two only along the first and the last, which one
+  // kernel packs from the same rows (passes/HoistConversions.h).
+  std::vector<int64_t> axes = a.getInts(AttrName::Axes);
+  int64_t last = in[0].rank() - 1;
+  if (axes.empty() || axes.size() > 2)
+    return err(k, "attribute 'axes' must list one or two axes");
+  for (int64_t axis : axes)
+    if (axis < 0 || axis > last)
+      return err(k, fmt::format("attribute 'axes' must name dimensions of {}",
+                                in[0].str()));
+  if (axes.size() == 2 && !(last > 0 && std::min(axes[0], axes[1]) == 0 &&
+                            std::max(axes[0], axes[1]) == last))
+    return err(k, fmt::format("two axes must be the first and the last of {}",
                               in[0].str()));
-  return Types{packedBfloat16Pairs(in[0], axis)};
+  Types out;
+  for (int64_t axis : axes)
+    out.push_back(packedBfloat16Pairs(in[0], axis));
+  return out;
 }
 
 // wt[i, KW-1-j, o, c] = w[i, j, c, o].

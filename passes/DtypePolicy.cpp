@@ -116,11 +116,12 @@ void applyDtypePolicy(ir::Graph &g, ir::DtypePolicy policy, bool pairs) {
         } else {
           r = g.addTemp(g.value(v).name + ".bf16x2",
                         ir::packedBfloat16Pairs(g.type(v), axis));
-          ops.push_back(ir::Op{ir::OpKind::PackBfloat16Pairs,
-                               {v},
-                               {r},
-                               {{ir::AttrName::Axis, axis}},
-                               op.loc});
+          ops.push_back(
+              ir::Op{ir::OpKind::PackBfloat16Pairs,
+                     {v},
+                     {r},
+                     {{ir::AttrName::Axes, std::vector<int64_t>{axis}}},
+                     op.loc});
         }
         it = rounded.emplace(std::make_pair(v, axis), r).first;
       }

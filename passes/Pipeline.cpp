@@ -7,6 +7,7 @@
 #include "passes/DtypePolicy.h"
 #include "passes/EvalGraph.h"
 #include "passes/Fusion.h"
+#include "passes/HoistConversions.h"
 #include "passes/MemoryPlan.h"
 #include "passes/Rebatch.h"
 
@@ -395,6 +396,16 @@ std::vector<PassInfo> makePasses() {
              ir::dtypePolicyFromName(o.getString("policy", "float32"))
                  .value_or(ir::DtypePolicy::Float32),
              o.getBool("pairs", false));
+         return absl::OkStatus();
+       },
+       nullptr});
+  passes.push_back(
+      {"hoist-conversions",
+       "move each conversion up to the op that writes its operand and "
+       "merge two packings of a value (passes/HoistConversions.h)",
+       {},
+       [](ir::Graph &g, const PassOptions &, PassContext &) {
+         hoistConversions(g);
          return absl::OkStatus();
        },
        nullptr});

@@ -36,6 +36,7 @@ std::vector<PassInvocation> withCleanup(PassInvocation first,
     if (pairs)
       o.set("pairs", "true");
     p.push_back(invocation("dtype-policy", std::move(o)));
+    p.push_back(invocation("hoist-conversions"));
   }
   return p;
 }

@@ -1005,8 +1005,9 @@ absl::Status Interpreter::run() {
       break;
     }
     case OpKind::PackBfloat16Pairs: {
-      out(0) =
-          packPairs(in(0), shape(op.operands[0]), a.getInt(ir::AttrName::Axis));
+      std::vector<int64_t> axes = a.getInts(ir::AttrName::Axes);
+      for (size_t r = 0; r < axes.size(); ++r)
+        out(r) = packPairs(in(0), shape(op.operands[0]), axes[r]);
       break;
     }
     case OpKind::Conv2DKernelTranspose: {

@@ -105,9 +105,10 @@ TEST(Pipeline, InstrumentationSeesEveryPassAndTheFailure) {
 
 // The compile pipelines are pass lists; their names are read, not run.
 TEST(Pipeline, CompilePipelinesArePassLists) {
-  EXPECT_EQ(compilePipelinePassNames(),
-            (std::vector<std::string>{"autodiff", "dce", "fusion",
-                                      "dtype-policy", "eval", "predict"}));
+  EXPECT_EQ(
+      compilePipelinePassNames(),
+      (std::vector<std::string>{"autodiff", "dce", "fusion", "dtype-policy",
+                                "hoist-conversions", "eval", "predict"}));
   ir::OptimizerSpec sgd;
   sgd.kind = ir::OptimizerKind::SGD;
   sgd.learningRate = 0.1 + 0.2; // not the double nearest 0.3
@@ -122,13 +123,14 @@ TEST(Pipeline, CompilePipelinesArePassLists) {
   EXPECT_EQ(train[2].str(), "fusion");
   EXPECT_EQ(evalPipeline()[0].str(), "eval");
   EXPECT_EQ(predictPipeline()[0].str(), "predict");
-  // A policy other than float32 ends each pipeline with dtype-policy.
-  for (const auto &p :
-       {trainingPipeline(sgd, ir::DtypePolicy::MixedBfloat16),
-        evalPipeline(ir::DtypePolicy::MixedBfloat16),
-        predictPipeline(ir::DtypePolicy::MixedBfloat16)}) {
-    ASSERT_EQ(p.size(), 4u);
+  // A policy other than float32 ends each pipeline with dtype-policy and
+  // hoist-conversions.
+  for (const auto &p : {trainingPipeline(sgd, ir::DtypePolicy::MixedBfloat16),
+                        evalPipeline(ir::DtypePolicy::MixedBfloat16),
+                        predictPipeline(ir::DtypePolicy::MixedBfloat16)}) {
+    ASSERT_EQ(p.size(), 5u);
     EXPECT_EQ(p[3].str(), "dtype-policy{policy=mixed_bfloat16}");
+    EXPECT_EQ(p[4].str(), "hoist-conversions");
   }
   EXPECT_EQ(evalPipeline().size(), 3u);
 
