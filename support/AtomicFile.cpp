@@ -179,11 +179,11 @@ int removeStaleTemporaries(const std::string &target) {
 namespace {
 
 // Fault injection for the tests that kill a process inside a write
-// (tests/e2e/TuneResumeTest.cpp): a kill from outside cannot reliably land
-// in the microseconds between a small file's fsync and its rename. With
-// CNNC_TEST_KILL_BEFORE_RENAME=NAME:N, the process kills itself with
-// SIGKILL at its N-th write of a file named NAME, the temporary written and
-// not yet renamed.
+// (tests/e2e/TuneResumeTest.cpp, ResumeTest.cpp): a kill from outside
+// cannot reliably land in the microseconds between a file's fsync and its
+// rename. With CNNC_TEST_KILL_BEFORE_RENAME=NAME:N, the process kills
+// itself with SIGKILL at its N-th write of a file named NAME, the temporary
+// written and not yet renamed.
 void killIfRequested(const std::string &target) {
   static const std::pair<std::string, int> request = [] {
     const char *env = std::getenv("CNNC_TEST_KILL_BEFORE_RENAME");

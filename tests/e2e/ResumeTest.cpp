@@ -4,7 +4,6 @@
 // the history and the csv_logger file byte for byte as one uninterrupted
 // run does (the seconds column aside).
 #include "TestData.h"
-#include "common/FileEvents.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -81,8 +80,10 @@ public:
   ~ResumeHarness() { fs::remove_all(dir_); }
   bool hasData() const { return !data_.empty(); }
 
-  // Starts cnnc in `cwd`; returns its pid and a pipe of its stdout.
-  std::pair<pid_t, int> start(const fs::path &cwd) {
+  // Starts cnnc in `cwd`; returns its pid and a pipe of its stdout. With
+  // killAtWrite > 0 it kills itself at that write of its backup, the
+  // temporary written and not renamed (support/AtomicFile.cpp).
+  std::pair<pid_t, int> start(const fs::path &cwd, int killAtWrite = 0) {
     int fds[2];
     EXPECT_EQ(::pipe(fds), 0);
     pid_t pid = ::fork();
@@ -93,6 +94,10 @@ public:
       ::close(fds[0]);
       if (::chdir(cwd.c_str()) != 0)
         ::_exit(127);
+      if (killAtWrite > 0) {
+        std::string at = "backup.safetensors:" + std::to_string(killAtWrite);
+        ::setenv("CNNC_TEST_KILL_BEFORE_RENAME", at.c_str(), 1);
+      }
       std::string exe = CNNC_BINARY_DIR "/cnnc";
       std::vector<std::string> args = {exe,       "m.dsl",         "--train",
                                        "--limit", "2000",          "--data",
@@ -159,11 +164,12 @@ public:
     return {st.st_ino, st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
   }
 
-  // Kills the run `kills` times (once a backup newer than the last has been
-  // written, so inside the training loop, not its start-up), then lets it
-  // finish: every other kill at a random moment, the others as a backup
-  // write begins. Counts the kills that interrupted a backup write (its
-  // temporary file left behind).
+  // Kills the run `kills` times, then lets it finish: every other kill at a
+  // random moment once a backup newer than the last has been written (so
+  // inside the training loop, not its start-up); the others by the run
+  // itself at its second backup write, between the temporary's fsync and
+  // its rename (a kill from outside rarely lands in that window). Counts
+  // the kills that interrupted a backup write (its temporary left behind).
   struct KillCounts {
     int kills = 0, inWrite = 0, resumed = 0;
   };
@@ -173,24 +179,20 @@ public:
     KillCounts n;
     for (int attempt = 0; attempt < 10 * kills + 10; ++attempt) {
       auto before = backupId(d);
-      auto [pid, fd] = start(d);
+      bool selfKill = n.kills < kills && n.kills % 2 == 1;
+      auto [pid, fd] = start(d, selfKill ? 2 : 0);
       std::string out;
       int status = 0;
       bool reaped = false;
-      if (n.kills < kills) {
+      if (n.kills < kills && !selfKill) {
         // A fresh backup (or the end of the run) within a minute.
         for (int i = 0; i < 120000 && backupId(d) == before && !reaped; ++i) {
           reaped = ::waitpid(pid, &status, WNOHANG) == pid;
           std::this_thread::sleep_for(std::chrono::microseconds(500));
         }
         if (!reaped) {
-          if (n.kills % 2 == 0)
-            std::this_thread::sleep_for(
-                std::chrono::duration<double>(delay(rng)));
-          else
-            waitForFileCreated(d / "bk", pid, [](const std::string &name) {
-              return name.find(".tmp.") != std::string::npos;
-            });
+          std::this_thread::sleep_for(
+              std::chrono::duration<double>(delay(rng)));
           ::kill(pid, SIGKILL);
         }
       }
