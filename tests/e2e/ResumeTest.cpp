@@ -1,6 +1,7 @@
 // backup_and_restore as a crash meets it: cnnc killed with SIGKILL at random
-// moments of training (inside steps and inside backup writes), started
-// again with the same command until it finishes, must leave the weights,
+// moments of training and, every other time, by itself inside a backup
+// write (between the temporary's fsync and its rename), started again with
+// the same command until it finishes, must leave the weights,
 // the history and the csv_logger file byte for byte as one uninterrupted
 // run does (the seconds column aside).
 #include "TestData.h"
