@@ -8,6 +8,7 @@
 #include "codegen/KernelParts.h"
 #include "codegen/Kernels.h"
 #include "ir/FusedStages.h"
+#include "ir/ShapeRules.h"
 
 #include <llvm/IR/DerivedTypes.h>
 
@@ -171,9 +172,10 @@ Value *loadGrad(KernelBuilder &kb, const ConvGeometry &c, const GradSource &src,
 // pointer (slot k holds partial (k + r0) mod 4 for the frame's row r0):
 // every step of the loops advances r0 by a constant, so each cell's
 // partial is a constant slot, rotated in straight-line code.
+// Sums images [n0, n0 + c.n), as bias_grad sums that slice of dy.
 void emitPooledBiasGrad(KernelBuilder &kb, const ConvGeometry &c,
                         const GradSource &src, Value *db, Value *chunkBegin,
-                        Value *chunkEnd) {
+                        Value *chunkEnd, int64_t n0) {
   auto &b = kb.b();
   int w = kb.widthFor(c.o);
   int64_t rows = c.n * c.oh * c.ow, fullRows = rows / 4 * 4;
@@ -198,13 +200,14 @@ void emitPooledBiasGrad(KernelBuilder &kb, const ConvGeometry &c,
       return b.CreateSelect(hit, v, zero);
     };
     std::vector<Value *> frame = kb.loopCarried(
-        kb.i64(0), kb.i64(c.n), 1, std::vector<Value *>(4, zero),
+        kb.i64(n0), kb.i64(n0 + c.n), 1, std::vector<Value *>(4, zero),
         [&](Value *n, const std::vector<Value *> &f0) {
           std::vector<Value *> f1 = kb.loopCarried(
               kb.i64(0), kb.i64(coveredRows), 1, f0,
               [&](Value *oh, const std::vector<Value *> &f2) {
                 Value *pr = sdiv(kb, oh, src.ph), *i = srem(kb, oh, src.ph);
-                Value *rowBase = kb.mul(kb.add(kb.mul(n, c.oh), oh), c.ow);
+                Value *rowBase = kb.mul(
+                    kb.add(kb.mul(kb.add(n, kb.i64(-n0)), c.oh), oh), c.ow);
                 Value *pRow =
                     kb.mul(kb.add(kb.mul(n, src.prows), pr), src.pcols);
                 Value *tap0 = b.CreateTrunc(kb.mul(i, src.pw), b.getInt32Ty());
@@ -238,7 +241,7 @@ void emitPooledBiasGrad(KernelBuilder &kb, const ConvGeometry &c,
     // The tail rows (after the last multiple of 4) go to partial 0, in
     // order; they are the last cells of the last image.
     for (int64_t r = fullRows; r < rows; ++r) {
-      int64_t n = r / (c.oh * c.ow), oh = r / c.ow % c.oh, ow = r % c.ow;
+      int64_t n = n0 + r / (c.oh * c.ow), oh = r / c.ow % c.oh, ow = r % c.ow;
       if (oh >= coveredRows || ow >= coveredCols)
         continue;
       int64_t at0 =
@@ -263,14 +266,22 @@ void emitBackwardFilter(KernelBuilder &kb, Value *db, const GradSource &src) {
                        pd = kb.attrs().getInts(ir::AttrName::Padding);
   std::vector<int64_t> ys = {xs[0], (xs[1] + pd[0] + pd[2] - ks[0]) / s[0] + 1,
                              (xs[2] + pd[1] + pd[3] - ks[1]) / s[1] + 1,
-                             kb.resultType(0).shape[3]};
+                             kb.resultType(0).shape.back()};
   ConvGeometry c = geometry(kb.attrs(), xs, ys, ks[0], ks[1]);
   Value *x = kb.operand(0), *dw = kb.result(0);
   FilterPlan plan = planFilter(kb, c);
   int64_t groups = plan.allTaps ? 1 : c.kh * c.kw;
   int64_t oGroups = static_cast<int64_t>(plan.oGroups.size());
   int64_t items = groups * plan.cBlocks * oGroups;
-  auto [begin, end] = kb.partition(items);
+  // With batch_groups, the result holds one partial sum per group of the
+  // batch (ir/ShapeRules.h), and the work items are (batch group, item),
+  // group-major: a static split over as many threads as groups gives each
+  // thread the images the batch-split kernels before it wrote, so it reads
+  // them from its own cache rather than from the other core's.
+  int64_t batchGroups = kb.attrs().getInt(ir::AttrName::BatchGroups, 1);
+  auto [begin, end] = kb.partition(batchGroups * items);
+  // The first image (pair) of the group being emitted.
+  Value *groupStart = kb.i64(0);
 
   // Output rows/columns whose window tap k lies inside the image.
   auto range = [&](Value *k, int64_t pad, int64_t stride, int64_t in,
@@ -299,7 +310,7 @@ void emitBackwardFilter(KernelBuilder &kb, Value *db, const GradSource &src) {
                     ci * c.o + chunk[s].offset);
     };
     // Set 0 resumes the sums of earlier image blocks; the others start at 0.
-    Value *firstPass = kb.b().CreateICmpEQ(n0, kb.i64(0));
+    Value *firstPass = kb.b().CreateICmpEQ(n0, groupStart);
     std::vector<Value *> init;
     for (int64_t u = 0; u < sets; ++u)
       for (int64_t t = 0; t < nt; ++t)
@@ -476,24 +487,50 @@ void emitBackwardFilter(KernelBuilder &kb, Value *db, const GradSource &src) {
   };
 
   int64_t ipp = plan.imagesPerPass;
-  kb.loop(0, c.n, ipp, [&](Value *n0) {
-    Value *n1 = kb.min(kb.add(n0, ipp), kb.i64(c.n));
-    kb.loop(begin, end, 1, [&](Value *it) { item(n0, n1, it); });
-  });
+  int64_t groupSize = ir::batchGroupSize(c.n, batchGroups);
+  int64_t filterElems = kb.resultType(0).numElements() / batchGroups;
+  Value *allGroups = dw;
+  kb.loop(sdiv(kb, begin, items),
+          sdiv(kb, kb.add(end, kb.i64(items - 1)), items), 1, [&](Value *g) {
+            Value *first = kb.mul(g, items);
+            Value *lo = kb.max(sub(kb, begin, first), kb.i64(0));
+            Value *hi = kb.min(sub(kb, end, first), kb.i64(items));
+            groupStart = kb.min(kb.mul(g, groupSize), kb.i64(c.n));
+            Value *groupEnd =
+                kb.min(kb.add(groupStart, kb.i64(groupSize)), kb.i64(c.n));
+            dw = kb.elementPtr(allGroups, kb.mul(g, filterElems),
+                               kb.b().getFloatTy());
+            // At least one pass, so that an empty group's sums are zeros.
+            kb.loop(groupStart, kb.max(groupEnd, kb.add(groupStart, kb.i64(1))),
+                    ipp, [&](Value *n0) {
+                      Value *n1 = kb.min(kb.add(n0, ipp), groupEnd);
+                      kb.loop(lo, hi, 1, [&](Value *it) { item(n0, n1, it); });
+                    });
+          });
+  dw = allGroups;
 
   if (db) {
-    // The bias gradient of the same dy, as bias_grad sums it.
-    int64_t chunks = biasGradChunks(kb, c.o);
-    auto [cb, ce] = kb.partition(chunks);
-    // With pairs of images (an even batch, ir/ShapeRules.cpp), c counts
-    // pairs; bias_grad sums images.
-    ConvGeometry images = c;
-    if (src.pairs)
-      images.n *= 2;
-    if (src.pooled())
-      emitPooledBiasGrad(kb, images, src, db, cb, ce);
-    else
-      emitBiasGradChunks(kb, src.dy, db, images.n * c.oh * c.ow, c.o, cb, ce);
+    // The bias gradient of the same dy, as bias_grad sums it (by the same
+    // batch groups). With pairs of images (an even batch,
+    // ir/ShapeRules.cpp), c and the groups count pairs; bias_grad sums
+    // images.
+    int64_t perItem = src.pairs ? 2 : 1;
+    forEachBatchGroup(
+        kb, c.n, biasGradChunks(kb, c.o),
+        [&](int64_t g, int64_t n0, int64_t n1, Value *cb, Value *ce) {
+          ConvGeometry images = c;
+          images.n = (n1 - n0) * perItem;
+          Value *dbGroup =
+              kb.elementPtr(db, kb.i64(g * c.o), kb.b().getFloatTy());
+          if (src.pooled())
+            emitPooledBiasGrad(kb, images, src, dbGroup, cb, ce, n0 * perItem);
+          else
+            emitBiasGradChunks(kb,
+                               kb.elementPtr(src.dy,
+                                             kb.i64(n0 * c.oh * c.ow * c.o),
+                                             kb.b().getFloatTy()),
+                               dbGroup, images.n * c.oh * c.ow, c.o, cb, ce);
+        });
   }
   kb.keepLoopsAsEmitted();
 }

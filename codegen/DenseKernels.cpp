@@ -7,6 +7,7 @@
 #include "codegen/Kernels.h"
 #include "ir/DtypePolicy.h"
 #include "ir/FusedStages.h"
+#include "ir/ShapeRules.h"
 
 namespace cnnc::codegen {
 
@@ -377,12 +378,37 @@ int64_t biasGradChunks(const KernelBuilder &kb, int64_t channels) {
   return (channels + w - 1) / w;
 }
 
+void forEachBatchGroup(KernelBuilder &kb, int64_t batch, int64_t chunks,
+                       const std::function<void(int64_t, int64_t, int64_t,
+                                                Value *, Value *)> &body) {
+  int64_t groups = kb.attrs().getInt(ir::AttrName::BatchGroups, 1);
+  int64_t size = ir::batchGroupSize(batch, groups);
+  auto [begin, end] = kb.partition(groups * chunks);
+  for (int64_t g = 0; g < groups; ++g) {
+    Value *lo = kb.max(kb.b().CreateSub(begin, kb.i64(g * chunks)), kb.i64(0));
+    Value *hi =
+        kb.min(kb.b().CreateSub(end, kb.i64(g * chunks)), kb.i64(chunks));
+    int64_t n0 = std::min(g * size, batch), n1 = std::min(n0 + size, batch);
+    kb.ifThen(kb.b().CreateICmpSLT(lo, hi), [&] { body(g, n0, n1, lo, hi); });
+  }
+}
+
 void emitBiasGrad(KernelBuilder &kb) {
-  int64_t channels = kb.resultType(0).shape[0];
-  int64_t rows = kb.operandType(0).numElements() / channels;
-  auto [chunkBegin, chunkEnd] = kb.partition(biasGradChunks(kb, channels));
-  emitBiasGradChunks(kb, kb.operand(0), kb.result(0), rows, channels,
-                     chunkBegin, chunkEnd);
+  const ir::TensorType &dy = kb.operandType(0);
+  int64_t channels = dy.shape.back();
+  int64_t batch = dy.rank() > 1 ? dy.shape[0] : 1;
+  int64_t rowsPerItem = dy.numElements() / channels / batch;
+  llvm::Type *f32 = kb.b().getFloatTy();
+  forEachBatchGroup(
+      kb, batch, biasGradChunks(kb, channels),
+      [&](int64_t g, int64_t n0, int64_t n1, Value *cb, Value *ce) {
+        emitBiasGradChunks(
+            kb,
+            kb.elementPtr(kb.operand(0), kb.i64(n0 * rowsPerItem * channels),
+                          f32),
+            kb.elementPtr(kb.result(0), kb.i64(g * channels), f32),
+            (n1 - n0) * rowsPerItem, channels, cb, ce);
+      });
 }
 
 void emitBiasGradChunks(KernelBuilder &kb, Value *dy, Value *db, int64_t rows,

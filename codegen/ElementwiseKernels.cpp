@@ -178,6 +178,20 @@ void emitPackFirstAndLast(KernelBuilder &kb, size_t firstResult) {
 
 } // namespace
 
+// out[i] = ((in[0, i] + in[1, i]) + in[2, i]) + ...: the groups in order,
+// whatever the thread count.
+void emitGroupSum(KernelBuilder &kb) {
+  const ir::TensorType &t = kb.operandType(0);
+  int64_t groups = t.shape[0], n = t.numElements() / groups;
+  auto [begin, end] = kb.partition(n);
+  kb.vectorLoop(begin, end, [&](llvm::Value *i, int w) {
+    llvm::Value *sum = kb.load(kb.operand(0), i, w);
+    for (int64_t g = 1; g < groups; ++g)
+      sum = kb.b().CreateFAdd(sum, kb.load(kb.operand(0), kb.add(i, g * n), w));
+    kb.store(kb.result(0), i, sum);
+  });
+}
+
 // One result per axis (ir/ShapeRules.cpp packBfloat16PairsShape).
 void emitPackBfloat16Pairs(KernelBuilder &kb) {
   std::vector<int64_t> axes = kb.attrs().getInts(ir::AttrName::Axes);

@@ -2,6 +2,8 @@
 // computes exactly what the ops it replaces compute (bit for bit).
 #pragma once
 
+#include <functional>
+
 #include "codegen/KernelBuilder.h"
 #include "ir/Activations.h"
 
@@ -43,6 +45,16 @@ llvm::Value *dropoutKeep(KernelBuilder &kb, const DropoutHash &h,
 // the column chunks [chunkBegin, chunkEnd) of biasGradChunks(kb, channels),
 // each summed in the bias_grad op's fixed order.
 int64_t biasGradChunks(const KernelBuilder &kb, int64_t channels);
+// A bias gradient by batch group (batch_groups, ir/ShapeRules.h): the work
+// items are (group, column chunk), group-major, split over the threads;
+// `body` sums group g's batch items [n0, n1) for the chunks [chunkBegin,
+// chunkEnd) into the group's partial sum. A single group (0, batch) without
+// the attribute.
+void forEachBatchGroup(
+    KernelBuilder &kb, int64_t batch, int64_t chunks,
+    const std::function<void(int64_t g, int64_t n0, int64_t n1,
+                             llvm::Value *chunkBegin, llvm::Value *chunkEnd)>
+        &body);
 void emitBiasGradChunks(KernelBuilder &kb, llvm::Value *dy, llvm::Value *db,
                         int64_t rows, int64_t channels, llvm::Value *chunkBegin,
                         llvm::Value *chunkEnd);

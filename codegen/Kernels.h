@@ -77,6 +77,8 @@ void emitConv2DBackwardDataTransposed(KernelBuilder &kb);
 // ConvFilterKernels.cpp: the filter gradient with the bias gradient and a
 // fused max pool's gradient.
 void emitConv2DBackwardFilterFused(KernelBuilder &kb);
+// ElementwiseKernels.cpp: a filter gradient's batch groups summed.
+void emitGroupSum(KernelBuilder &kb);
 // PoolKernels.cpp
 void emitMaxPool2DArgmaxGrad(KernelBuilder &kb);
 // DenseKernels.cpp: matmul with bias and activation.

@@ -51,8 +51,17 @@ OpCost conv2dBackwardDataCost(const Graph &g, const Op &op) {
           operandAndResultBytes(g, op)};
 }
 
+// A filter gradient's [KH, KW, C, O], without the leading axis of its
+// batch groups' partial sums (batch_groups): the groups split the work.
+std::vector<int64_t> filterShape(const Graph &g, const Op &op) {
+  const std::vector<int64_t> &s = g.type(op.results[0]).shape;
+  return op.attrs.has(AttrName::BatchGroups)
+             ? std::vector<int64_t>(s.begin() + 1, s.end())
+             : s;
+}
+
 OpCost conv2dBackwardFilterCost(const Graph &g, const Op &op) {
-  return {convFlops(contractedShape(g, op, 1), g.type(op.results[0]).shape),
+  return {convFlops(contractedShape(g, op, 1), filterShape(g, op)),
           operandAndResultBytes(g, op)};
 }
 
@@ -159,7 +168,8 @@ OpCost conv2dBackwardFilterFusedCost(const Graph &g, const Op &op) {
            .value_or(FusedStageSet{})
            .has(FusedStage::MaxPool2DArgmaxGrad))
     return conv2dBackwardFilterCost(g, op);
-  const std::vector<int64_t> &x = g.type(op.operands[0]).shape;
+  // Images, not the pairs of them that a bfloat16 x holds.
+  const std::vector<int64_t> x = contractedShape(g, op, 0);
   std::vector<int64_t> k = op.attrs.getInts(ir::AttrName::KernelSize),
                        s = op.attrs.getInts(ir::AttrName::Strides),
                        p = op.attrs.getInts(ir::AttrName::Padding);
@@ -169,7 +179,10 @@ OpCost conv2dBackwardFilterFusedCost(const Graph &g, const Op &op) {
       static_cast<double>(windowOutputSize(x[1], k[0], s[0], p[0], p[2]));
   double ow =
       static_cast<double>(windowOutputSize(x[2], k[1], s[1], p[1], p[3]));
-  return {2 * elements(g, op.results[0]) * static_cast<double>(x[0]) * oh * ow,
+  return {2 *
+              static_cast<double>(
+                  TensorType{DType::F32, filterShape(g, op)}.numElements()) *
+              static_cast<double>(x[0]) * oh * ow,
           operandAndResultBytes(g, op)};
 }
 

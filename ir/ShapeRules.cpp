@@ -155,6 +155,22 @@ absl::StatusOr<Types> conv2dBackwardDataShape(OpKind k, const Types &in,
   return Types{f32(xs)};
 }
 
+// With batch_groups = G, a filter or bias gradient is G partial sums
+// stacked along a new leading axis, one per group of operand 0's batch
+// (ir/ShapeRules.h).
+absl::StatusOr<TensorType> withBatchGroups(OpKind k, const Attrs &a,
+                                           int64_t batch, TensorType dw) {
+  if (!a.has(AttrName::BatchGroups))
+    return dw;
+  int64_t groups = a.getInt(AttrName::BatchGroups);
+  if (groups < 2 || groups > batch)
+    return err(k, fmt::format("batch_groups = {} must be between 2 and the "
+                              "batch ({})",
+                              groups, batch));
+  dw.shape.insert(dw.shape.begin(), groups);
+  return dw;
+}
+
 absl::StatusOr<Types> conv2dBackwardFilterShape(OpKind k, const Types &in,
                                                 const Attrs &a) {
   TensorType x = in[0], dy = in[1];
@@ -168,7 +184,8 @@ absl::StatusOr<Types> conv2dBackwardFilterShape(OpKind k, const Types &in,
     return err(k, fmt::format("output gradient {} does not match forward "
                               "output {}",
                               dy.str(), fwd[0].str()));
-  return Types{f32(ws)};
+  CNNC_ASSIGN_OR_RETURN(dw, withBatchGroups(k, a, in[0].shape[0], f32(ws)));
+  return Types{dw};
 }
 
 absl::StatusOr<Types> pool2dShape(OpKind k, const Types &in, const Attrs &a) {
@@ -225,11 +242,15 @@ absl::StatusOr<Types> biasAddShape(OpKind k, const Types &in, const Attrs &) {
   return Types{in[0]};
 }
 
-absl::StatusOr<Types> biasGradShape(OpKind k, const Types &in, const Attrs &) {
+absl::StatusOr<Types> biasGradShape(OpKind k, const Types &in, const Attrs &a) {
   CNNC_TRY(expectF32(k, in[0], "gradient"));
   if (in[0].rank() < 1)
     return err(k, "gradient must have rank >= 1");
-  return Types{f32({in[0].shape.back()})};
+  if (a.has(AttrName::BatchGroups) && in[0].rank() < 2)
+    return err(k, "batch_groups needs a batch: a gradient of rank >= 2");
+  CNNC_ASSIGN_OR_RETURN(
+      db, withBatchGroups(k, a, in[0].shape[0], f32({in[0].shape.back()})));
+  return Types{db};
 }
 
 absl::StatusOr<Types> reshapeShape(OpKind k, const Types &in, const Attrs &a) {
@@ -507,7 +528,10 @@ absl::StatusOr<Types> conv2dBackwardFilterFusedShape(OpKind k, const Types &in,
   if (!st.has(FusedStage::MaxPool2DArgmaxGrad)) {
     if (in.size() != 2)
       return err(k, "expects (x, gradient)");
-    CNNC_ASSIGN_OR_RETURN(dw, conv2dBackwardFilterShape(k, in, a));
+    // Its groups are applied below, to both sums.
+    Attrs ungrouped = a;
+    ungrouped.erase(AttrName::BatchGroups);
+    CNNC_ASSIGN_OR_RETURN(dw, conv2dBackwardFilterShape(k, in, ungrouped));
     result = {dw[0], f32({in[1].shape[3]})};
   } else {
     if (in.size() != 3 && in.size() != 4)
@@ -543,7 +567,22 @@ absl::StatusOr<Types> conv2dBackwardFilterFusedShape(OpKind k, const Types &in,
   }
   if (!st.has(FusedStage::BiasGrad))
     result.pop_back();
+  // Both sums, the bias gradient's too, by batch group.
+  for (TensorType &t : result) {
+    CNNC_ASSIGN_OR_RETURN(grouped, withBatchGroups(k, a, in[0].shape[0], t));
+    t = grouped;
+  }
   return result;
+}
+
+absl::StatusOr<Types> groupSumShape(OpKind k, const Types &in, const Attrs &) {
+  CNNC_TRY(expectF32(k, in[0], "input"));
+  if (in[0].rank() < 2)
+    return err(k, fmt::format("sums the groups along axis 0 of a tensor of "
+                              "rank 2 or more, got {}",
+                              in[0].str()));
+  return Types{
+      f32(std::vector<int64_t>(in[0].shape.begin() + 1, in[0].shape.end()))};
 }
 
 // The operand rounded to bfloat16, still f32 (passes/DtypePolicy.h).

@@ -25,4 +25,15 @@ int64_t windowOutputSize(int64_t in, int64_t window, int64_t stride,
 std::pair<int64_t, int64_t> samePadding(int64_t in, int64_t window,
                                         int64_t stride);
 
+// batch_groups = G on a sum over the batch (conv2d_backward_filter[_fused],
+// bias_grad) cuts the batch (operand 0's axis 0: images, or pairs of images
+// when it holds bfloat16 pairs along it) as a static split over G threads
+// does: group g sums items [g * size, min((g + 1) * size, batch)) with this
+// size, in the op's own order, into a partial sum of its own (results gain
+// a leading axis of G; group_sum adds them up). The groups are fixed by the
+// graph, never by the thread count.
+inline int64_t batchGroupSize(int64_t batch, int64_t groups) {
+  return (batch + groups - 1) / groups;
+}
+
 } // namespace cnnc::ir

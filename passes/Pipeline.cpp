@@ -3,6 +3,7 @@
 #include "ir/Optimizers.h"
 
 #include "passes/Autodiff.h"
+#include "passes/BatchGroups.h"
 #include "passes/DeadCode.h"
 #include "passes/DtypePolicy.h"
 #include "passes/EvalGraph.h"
@@ -409,6 +410,27 @@ std::vector<PassInfo> makePasses() {
          return absl::OkStatus();
        },
        nullptr});
+  passes.push_back(
+      {"batch-groups",
+       "sum each filter gradient's batch in fixed groups, one partial sum "
+       "each, then add them (passes/BatchGroups.h)",
+       {{"groups",
+         PassOptionKind::Int,
+         std::to_string(kDefaultBatchGroups),
+         "how many groups (a group per thread keeps each thread's reads in "
+         "its own cache)",
+         {}}},
+       [](ir::Graph &g, const PassOptions &o, PassContext &) {
+         splitBatchGroups(g, o.getInt("groups", kDefaultBatchGroups));
+         return absl::OkStatus();
+       },
+       [](const PassOptions &o) {
+         int64_t groups = o.getInt("groups", kDefaultBatchGroups);
+         if (groups < 2 || groups > 64)
+           return absl::InvalidArgumentError(fmt::format(
+               "option 'groups' must be between 2 and 64, got {}", groups));
+         return absl::OkStatus();
+       }});
   return passes;
 }
 

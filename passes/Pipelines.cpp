@@ -62,7 +62,11 @@ std::vector<PassInvocation> trainingPipeline(const ir::OptimizerSpec &opt,
   for (const ir::OptimizerArg &a : ir::optimizerArgs(opt.kind))
     o.set(a.name,
           a.flag ? (opt.*a.flag ? "true" : "false") : exact(opt.*a.number));
-  return withCleanup(invocation("autodiff", std::move(o)), policy, pairs);
+  std::vector<PassInvocation> p =
+      withCleanup(invocation("autodiff", std::move(o)), policy, pairs);
+  // The step's sums over the batch (the forward graphs have none).
+  p.push_back(invocation("batch-groups"));
+  return p;
 }
 
 std::vector<PassInvocation> evalPipeline(ir::DtypePolicy policy, bool pairs) {

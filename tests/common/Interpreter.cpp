@@ -4,6 +4,7 @@
 #include "ir/AttrEnums.h"
 #include "ir/DtypePolicy.h"
 #include "ir/FusedStages.h"
+#include "ir/ShapeRules.h"
 
 #include <fmt/format.h>
 
@@ -444,6 +445,18 @@ absl::Status Interpreter::run() {
         rounded[i] = roundedToBfloat16(in(i));
       return rounded[i];
     };
+    // A sum over the batch with batch_groups (ir/ShapeRules.h): where
+    // image b's group's partial sum starts in result r (operand 0 holds
+    // pairs of images along the batch when it is bf16).
+    auto groupBase = [&](int64_t b, size_t r = 0) -> int64_t {
+      if (!a.has(ir::AttrName::BatchGroups))
+        return 0;
+      const ir::TensorType &x = g_.type(op.operands[0]);
+      const ir::TensorType &sums = g_.type(op.results[r]);
+      int64_t unit = x.dtype == ir::DType::BF16 ? 2 : 1;
+      int64_t size = ir::batchGroupSize(x.shape[0], sums.shape[0]);
+      return b / unit / size * (sums.numElements() / sums.shape[0]);
+    };
     switch (op.kind) {
     case OpKind::Conv2D: {
       const auto &ws = shape(op.operands[1]);
@@ -487,7 +500,7 @@ absl::Status Interpreter::run() {
                          int64_t ih, int64_t iw) {
         for (int64_t c = 0; c < win.c; ++c)
           for (int64_t k = 0; k < o; ++k)
-            dw[((i * ks[1] + j) * win.c + c) * o + k] +=
+            dw[groupBase(b) + ((i * ks[1] + j) * win.c + c) * o + k] +=
                 x[win.in(b, ih, iw, c)] * dy[win.out(b, r, q, k, o)];
       });
       break;
@@ -500,8 +513,11 @@ absl::Status Interpreter::run() {
     }
     case OpKind::BiasGrad: {
       Buffer &dy = in(0), &db = out(0);
+      const std::vector<int64_t> &s = shape(op.operands[0]);
+      auto c = static_cast<size_t>(s.back());
+      size_t perImage = dy.size() / static_cast<size_t>(s[0]);
       for (size_t i = 0; i < dy.size(); ++i)
-        db[i % db.size()] += dy[i];
+        db[groupBase(static_cast<int64_t>(i / perImage)) + i % c] += dy[i];
       break;
     }
     case OpKind::MaxPool2D:
@@ -954,7 +970,7 @@ absl::Status Interpreter::run() {
       const auto &xs = shape(op.operands[0]);
       std::vector<int64_t> s = a.getInts(ir::AttrName::Strides),
                            p = a.getInts(ir::AttrName::Padding);
-      int64_t o = shape(op.results[0])[3];
+      int64_t o = shape(op.results[0]).back();
       std::vector<int64_t> dys{xs[0], (xs[1] + p[0] + p[2] - ks[0]) / s[0] + 1,
                                (xs[2] + p[1] + p[3] - ks[1]) / s[1] + 1, o};
       Window win = window(xs, dys, ks[0], ks[1], a);
@@ -989,14 +1005,21 @@ absl::Status Interpreter::run() {
                          int64_t ih, int64_t iw) {
         for (int64_t c = 0; c < win.c; ++c)
           for (int64_t k = 0; k < o; ++k)
-            dw[((i * ks[1] + j) * win.c + c) * o + k] +=
+            dw[groupBase(b) + ((i * ks[1] + j) * win.c + c) * o + k] +=
                 x[win.in(b, ih, iw, c)] * dyc[win.out(b, r, q, k, o)];
       });
       if (st.has(ir::FusedStage::BiasGrad)) {
         Buffer &db = out(1);
+        size_t perImage = dy.size() / static_cast<size_t>(dys[0]);
         for (size_t i = 0; i < dy.size(); ++i)
-          db[i % o] += dy[i];
+          db[groupBase(static_cast<int64_t>(i / perImage), 1) + i % o] += dy[i];
       }
+      break;
+    }
+    case OpKind::GroupSum: {
+      Buffer &p = in(0), &y = out(0);
+      for (size_t i = 0; i < p.size(); ++i)
+        y[i % y.size()] += p[i];
       break;
     }
     case OpKind::RoundToBfloat16: {

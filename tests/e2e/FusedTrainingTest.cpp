@@ -8,12 +8,14 @@
 #include "common/Interpreter.h"
 #include "frontend/Frontend.h"
 #include "passes/Autodiff.h"
+#include "passes/BatchGroups.h"
 #include "passes/DeadCode.h"
 #include "passes/Fusion.h"
 #include "runtime/Executor.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <random>
@@ -134,6 +136,49 @@ TEST(FusedTraining, SameBitsAsUnfusedOnEveryThreadCount) {
         EXPECT_TRUE(got.at(name) == want)
             << name << " differs: " << (g == &fused ? "fused" : "unfused")
             << ", " << threads << " threads";
+    }
+  }
+}
+
+// The step with its sums over the batch in fixed groups (passes/
+// BatchGroups.h), two or three, on 1 to 4 threads: the same bits on every
+// thread count, and losses and correct counts the interpreter's. (The
+// groups change the order of the sums, so not the ungrouped step's bits.)
+TEST(FusedTraining, BatchGroupsGiveTheSameBitsOnEveryThreadCount) {
+  ir::TrainingSpec spec;
+  ir::Graph forward = tutorialForward(6, spec);
+  auto fused = passes::buildTrainingGraph(forward, spec);
+  ASSERT_TRUE(fused.ok()) << fused.status();
+  passes::eliminateDeadCode(*fused);
+  ASSERT_TRUE(passes::fuseOps(*fused).ok());
+  for (int64_t groups : {2, 3}) {
+    ir::Graph grouped = *fused;
+    passes::splitBatchGroups(grouped, groups);
+    ASSERT_EQ(std::count_if(grouped.ops().begin(), grouped.ops().end(),
+                            [](const ir::Op &op) {
+                              return op.kind == ir::OpKind::GroupSum;
+                            }),
+              4)
+        << "two filter gradients, two bias gradients";
+    Interpreter interp(grouped);
+    std::vector<std::pair<double, double>> refLosses;
+    Snapshot reference = train(grouped, 1, 3, &interp, &refLosses);
+    ASSERT_EQ(refLosses.size(), 3u);
+    for (size_t s = 0; s < refLosses.size(); ++s) {
+      float loss, correct;
+      std::memcpy(&loss, &reference.at("loss")[s], 4);
+      std::memcpy(&correct, &reference.at("correct")[s], 4);
+      EXPECT_NEAR(loss, refLosses[s].first, 1e-5 * refLosses[s].first)
+          << "step " << s + 1 << ", " << groups << " groups";
+      EXPECT_EQ(correct, refLosses[s].second) << "step " << s + 1;
+    }
+    for (int threads : {2, 3, 4}) {
+      Snapshot got = train(grouped, threads, 3);
+      ASSERT_EQ(got.size(), reference.size());
+      for (const auto &[name, want] : reference)
+        EXPECT_TRUE(got.at(name) == want)
+            << name << " differs: " << groups << " groups, " << threads
+            << " threads";
     }
   }
 }
