@@ -65,7 +65,8 @@ absl::Status tooBig(const ir::Value &v) {
 } // namespace
 
 absl::StatusOr<MemoryPlan> planMemory(const Graph &g, int64_t alignment,
-                                      bool paramsInArena) {
+                                      bool paramsInArena,
+                                      int64_t privateTempBytes) {
   if (alignment > kMaxAlignment)
     return absl::InvalidArgumentError(
         fmt::format("memory plan alignment {} is above 2^20 bytes", alignment));
@@ -115,9 +116,22 @@ absl::StatusOr<MemoryPlan> planMemory(const Graph &g, int64_t alignment,
     b.life.end = std::max(b.life.end, life[i].end);
   }
 
+  int64_t allTemps = 0;
+  for (const Block &b : blocks)
+    allTemps = std::min(allTemps + b.size, kMaxArenaBytes + 1);
+  plan.tempsShared = allTemps > privateTempBytes;
+  int64_t tempBytes = 0;
+  if (!plan.tempsShared) {
+    // A slot of its own for every temp, in value order.
+    for (Block &b : blocks) {
+      b.offset = tempBytes;
+      tempBytes += b.size;
+    }
+  }
+
   // Greedy by size: big blocks first, each in the smallest gap between the
   // blocks already placed that overlap it in time, or above them all.
-  std::vector<int> order(blocks.size());
+  std::vector<int> order(plan.tempsShared ? blocks.size() : 0);
   for (size_t i = 0; i < order.size(); ++i)
     order[i] = static_cast<int>(i);
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
@@ -125,7 +139,6 @@ absl::StatusOr<MemoryPlan> planMemory(const Graph &g, int64_t alignment,
            std::make_tuple(-blocks[b].size, blocks[b].life.start);
   });
   std::vector<int> placed;
-  int64_t tempBytes = 0;
   for (int bi : order) {
     Block &b = blocks[bi];
     std::vector<std::pair<int64_t, int64_t>> busy; // [begin, end) bytes

@@ -217,7 +217,8 @@ std::vector<PassOption> autodiffOptions() {
 absl::StatusOr<MemoryPlan> planAndCheck(const ir::Graph &g,
                                         const PassOptions &o) {
   auto plan = planMemory(g, o.getInt("alignment", 64),
-                         o.getBool("params-in-arena", true));
+                         o.getBool("params-in-arena", true),
+                         o.getInt("private-temp-bytes", 0));
   if (!plan.ok())
     return plan.status();
   if (absl::Status s = verifyMemoryPlan(g, *plan); !s.ok())
@@ -270,6 +271,12 @@ std::vector<PassOption> memoryPlanOptions() {
        PassOptionKind::Bool,
        "true",
        "place params and state in the arena (false: the caller keeps them)",
+       {}},
+      {"private-temp-bytes",
+       PassOptionKind::Int,
+       "0",
+       "give every temp a slot of its own when all of them take at most "
+       "this many bytes (the executor's: 16 MiB)",
        {}},
   };
 }

@@ -76,7 +76,8 @@ Executor::create(ir::Graph g, ParamStore &store,
                  const codegen::CompileOptions &options) {
   // Planned first, so that an arena larger than memory is refused before
   // any kernel is compiled or any byte allocated.
-  auto plan = passes::planMemory(g, 64, /*paramsInArena=*/false);
+  auto plan = passes::planMemory(g, 64, /*paramsInArena=*/false,
+                                 passes::kPrivateTempBytes);
   if (!plan.ok())
     return plan.status();
   if (absl::Status s = checkAllocation(

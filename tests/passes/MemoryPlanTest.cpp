@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <map>
+
 namespace cnnc::passes {
 namespace {
 
@@ -282,6 +284,44 @@ TEST(MemoryPlan, RejectsArenasBeyond2To50Bytes) {
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(plan->arenaBytes, int64_t(1) << 50);
   EXPECT_TRUE(verifyMemoryPlan(t, *plan).ok());
+}
+
+
+// Under privateTempBytes every temp (an alias with its root) has bytes no
+// other temp uses, and the plan still verifies; one byte less and temps
+// share again, in a smaller arena.
+TEST(MemoryPlan, PrivateSlotsUnderTheLimit) {
+  for (const ir::Graph &g : allGraphs()) {
+    MemoryPlan shared = mustPlan(g);
+    ASSERT_TRUE(shared.tempsShared);
+    int64_t temps = shared.arenaBytes - shared.persistentBytes;
+    // The sum of every temp's slot: an upper bound the private plan meets.
+    auto own = planMemory(g, 64, true, int64_t(1) << 40);
+    ASSERT_TRUE(own.ok()) << own.status();
+    EXPECT_FALSE(own->tempsShared) << g.name();
+    EXPECT_TRUE(verifyMemoryPlan(g, *own).ok()) << g.name();
+    int64_t ownTemps = own->arenaBytes - own->persistentBytes;
+    EXPECT_GE(ownTemps, temps) << g.name();
+    std::map<int64_t, ir::ValueId> rootAt;
+    for (size_t v = 0; v < g.values().size(); ++v) {
+      const ir::Value &value = g.values()[v];
+      if (value.kind != ValueKind::Temp || own->offsets[v] < 0 ||
+          (value.definingOp >= 0 &&
+           g.ops()[value.definingOp].kind == OpKind::Reshape))
+        continue;
+      auto [it, fresh] = rootAt.emplace(own->offsets[v], ValueId(v));
+      EXPECT_TRUE(fresh) << g.name() << ": %" << value.name << " and %"
+                         << g.values()[it->second].name << " share offset "
+                         << own->offsets[v];
+    }
+    auto exact = planMemory(g, 64, true, ownTemps);
+    ASSERT_TRUE(exact.ok());
+    EXPECT_FALSE(exact->tempsShared) << g.name();
+    auto under = planMemory(g, 64, true, ownTemps - 1);
+    ASSERT_TRUE(under.ok());
+    EXPECT_TRUE(under->tempsShared) << g.name();
+    EXPECT_EQ(under->offsets, shared.offsets) << g.name();
+  }
 }
 
 } // namespace
