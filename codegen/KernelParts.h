@@ -2,11 +2,10 @@
 // computes exactly what the ops it replaces compute (bit for bit).
 #pragma once
 
-#include <functional>
-
 #include "codegen/KernelBuilder.h"
 #include "ir/Activations.h"
 
+#include <functional>
 #include <string>
 
 namespace cnnc::codegen {

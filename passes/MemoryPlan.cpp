@@ -126,6 +126,8 @@ absl::StatusOr<MemoryPlan> planMemory(const Graph &g, int64_t alignment,
     for (Block &b : blocks) {
       b.offset = tempBytes;
       tempBytes += b.size;
+      if (plan.persistentBytes + tempBytes > kMaxArenaBytes)
+        return tooBig(values[b.root]);
     }
   }
 

@@ -279,13 +279,17 @@ TEST(MemoryPlan, RejectsArenasBeyond2To50Bytes) {
   ASSERT_FALSE(plan.ok());
   EXPECT_NE(plan.status().message().find("%y"), std::string::npos)
       << plan.status();
+  // Nor in a slot of its own.
+  plan = planMemory(t, 64, true, kMaxArenaBytes);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_NE(plan.status().message().find("%y"), std::string::npos)
+      << plan.status();
   // With the param outside the arena the temp alone fits.
   plan = planMemory(t, 64, /*paramsInArena=*/false);
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(plan->arenaBytes, int64_t(1) << 50);
   EXPECT_TRUE(verifyMemoryPlan(t, *plan).ok());
 }
-
 
 // Under privateTempBytes every temp (an alias with its root) has bytes no
 // other temp uses, and the plan still verifies; one byte less and temps
