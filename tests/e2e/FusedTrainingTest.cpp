@@ -19,6 +19,7 @@
 #include <cstring>
 #include <map>
 #include <random>
+#include <string>
 
 namespace cnnc::testing {
 namespace {
@@ -101,6 +102,22 @@ Snapshot train(const ir::Graph &g, int threads, int steps,
   return out;
 }
 
+// Each step's loss near the interpreter's and its correct count equal
+// (float64 there, so not bit for bit: a wrong kernel would be off by far
+// more).
+void expectInterpreterLosses(const Snapshot &got,
+                             const std::vector<std::pair<double, double>> &ref,
+                             const std::string &what) {
+  for (size_t s = 0; s < ref.size(); ++s) {
+    float loss, correct;
+    std::memcpy(&loss, &got.at("loss")[s], 4);
+    std::memcpy(&correct, &got.at("correct")[s], 4);
+    EXPECT_NEAR(loss, ref[s].first, 1e-5 * ref[s].first)
+        << what << ", step " << s + 1;
+    EXPECT_EQ(correct, ref[s].second) << what << ", step " << s + 1;
+  }
+}
+
 TEST(FusedTraining, SameBitsAsUnfusedOnEveryThreadCount) {
   ir::TrainingSpec spec;
   ir::Graph forward = tutorialForward(6, spec);
@@ -120,14 +137,7 @@ TEST(FusedTraining, SameBitsAsUnfusedOnEveryThreadCount) {
   // bit: a wrong kernel would be off by far more).
   Snapshot fromFused = train(fused, 1, 3, &interp, &refLosses);
   ASSERT_EQ(refLosses.size(), 3u);
-  for (size_t s = 0; s < refLosses.size(); ++s) {
-    float loss, correct;
-    std::memcpy(&loss, &fromFused.at("loss")[s], 4);
-    std::memcpy(&correct, &fromFused.at("correct")[s], 4);
-    EXPECT_NEAR(loss, refLosses[s].first, 1e-5 * refLosses[s].first)
-        << "step " << s + 1;
-    EXPECT_EQ(correct, refLosses[s].second) << "step " << s + 1;
-  }
+  expectInterpreterLosses(fromFused, refLosses, "fused");
   for (int threads : {1, 2, 3}) {
     for (const auto *g : {&*unfused, &fused}) {
       Snapshot got = train(*g, threads, 3);
@@ -164,14 +174,8 @@ TEST(FusedTraining, BatchGroupsGiveTheSameBitsOnEveryThreadCount) {
     std::vector<std::pair<double, double>> refLosses;
     Snapshot reference = train(grouped, 1, 3, &interp, &refLosses);
     ASSERT_EQ(refLosses.size(), 3u);
-    for (size_t s = 0; s < refLosses.size(); ++s) {
-      float loss, correct;
-      std::memcpy(&loss, &reference.at("loss")[s], 4);
-      std::memcpy(&correct, &reference.at("correct")[s], 4);
-      EXPECT_NEAR(loss, refLosses[s].first, 1e-5 * refLosses[s].first)
-          << "step " << s + 1 << ", " << groups << " groups";
-      EXPECT_EQ(correct, refLosses[s].second) << "step " << s + 1;
-    }
+    expectInterpreterLosses(reference, refLosses,
+                            std::to_string(groups) + " groups");
     for (int threads : {2, 3, 4}) {
       Snapshot got = train(grouped, threads, 3);
       ASSERT_EQ(got.size(), reference.size());
