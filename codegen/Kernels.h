@@ -79,6 +79,9 @@ void emitConv2DBackwardDataTransposed(KernelBuilder &kb);
 void emitConv2DBackwardFilterFused(KernelBuilder &kb);
 // ElementwiseKernels.cpp: a filter gradient's batch groups summed.
 void emitGroupSum(KernelBuilder &kb);
+// NormKernels.cpp: a training batch normalization's sums by batch group.
+void emitBatchNormSums(KernelBuilder &kb);
+void emitBatchNormGradSums(KernelBuilder &kb);
 // PoolKernels.cpp
 void emitMaxPool2DArgmaxGrad(KernelBuilder &kb);
 // DenseKernels.cpp: matmul with bias and activation.

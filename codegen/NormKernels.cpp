@@ -7,8 +7,11 @@
 // them. Each share then normalizes its own contiguous range of rows. Threads
 // split by channels instead would each read and write a part of every row,
 // and two cores pulling the same lines made the kernels slower on 2 threads
-// than on 1; a kernel has no barrier at which to combine partial sums, so
-// the sums are read twice rather than split.
+// than on 1. In a training step the batch-groups pass splits the sums
+// instead (passes/BatchGroups.h): batch_norm_sums and batch_norm_grad_sums
+// sum fixed groups of the batch, a group per share, each in that same
+// order over its rows, and the normalization adds the groups' sums in group
+// order rather than reading all of x for them.
 //
 // Both forward kernels normalize the same way, in f32, from f32 statistics:
 //   scale = gamma / sqrt(variance + epsilon)   (1 / sqrt(...) without gamma)
@@ -16,6 +19,7 @@
 // so batch_norm_inference on a batch's own statistics reproduces
 // batch_norm's output exactly.
 #include "codegen/Kernels.h"
+#include "ir/ShapeRules.h"
 
 #include <algorithm>
 #include <functional>
@@ -33,12 +37,18 @@ struct NormOp {
   int gamma = -1, beta = -1; // operand indices, -1 when absent
 };
 
-NormOp normOp(KernelBuilder &kb, int fixedOperands) {
+// Rows, channels and epsilon only (batch_norm_grad_sums has no gamma).
+NormOp normShape(KernelBuilder &kb) {
   const ir::TensorType &x = kb.operandType(0);
   NormOp n;
   n.channels = x.shape.back();
   n.rows = x.numElements() / n.channels;
   n.epsilon = static_cast<float>(kb.attrs().getFloat(ir::AttrName::Epsilon));
+  return n;
+}
+
+NormOp normOp(KernelBuilder &kb, int fixedOperands) {
+  NormOp n = normShape(kb);
   int next = fixedOperands;
   if (kb.attrs().getInt(ir::AttrName::Scale, 1) != 0)
     n.gamma = next++;
@@ -108,18 +118,20 @@ void forBlockChannels(KernelBuilder &kb, const ChannelBlock &blk,
   });
 }
 
-// Per channel of the block, the sums over rows r of each of terms(r, col,
-// width) (several sums share one pass over the rows) in double, in the
-// fixed order described above: row r adds to partial sum r mod 4 (rows
-// past the last multiple of 4 to partial sum 0), and the partial sums
+// Per channel of the block, the sums over rows r in [rowBegin, rowEnd) of
+// each of terms(r, col, width) (several sums share one pass over the rows)
+// in double, in the fixed order described above: row r adds to partial
+// sum (r - rowBegin) mod 4 (rows past the last multiple of 4 to partial
+// sum 0), and the partial sums
 // combine as (s0 + s1) + (s2 + s3). The partial sums live in a stack
 // buffer; done(col, width, slot, sums) receives each channel vector's.
 using RowTerms = std::function<std::vector<Value *>(Value *r, Value *col,
                                                     int width, Value *slot)>;
-void sumRows(KernelBuilder &kb, const ChannelBlock &blk, int64_t rows,
-             size_t count, const RowTerms &terms,
-             const std::function<void(Value *, int, Value *,
-                                      const std::vector<Value *> &)> &done) {
+using ChannelSums =
+    std::function<void(Value *, int, Value *, const std::vector<Value *> &)>;
+void sumRows(KernelBuilder &kb, const ChannelBlock &blk, Value *rowBegin,
+             Value *rowEnd, size_t count, const RowTerms &terms,
+             const ChannelSums &done) {
   auto &b = kb.b();
   const int lanes = 4;
   Value *acc = kb.stackBuffer(lanes * count * kBlock, b.getDoubleTy());
@@ -139,12 +151,14 @@ void sumRows(KernelBuilder &kb, const ChannelBlock &blk, int64_t rows,
       }
     });
   };
-  int64_t fullRows = rows / lanes * lanes;
-  kb.loop(0, fullRows, lanes, [&](Value *r) {
+  Value *rows = b.CreateSub(rowEnd, rowBegin);
+  Value *fullEnd = kb.add(
+      rowBegin, b.CreateMul(b.CreateUDiv(rows, kb.i64(lanes)), kb.i64(lanes)));
+  kb.loop(rowBegin, fullEnd, lanes, [&](Value *r) {
     for (int l = 0; l < lanes; ++l)
       addRow(kb.add(r, l), l);
   });
-  kb.loop(fullRows, rows, 1, [&](Value *r) { addRow(r, 0); });
+  kb.loop(fullEnd, rowEnd, 1, [&](Value *r) { addRow(r, 0); });
   forBlockChannels(kb, blk, [&](Value *col, int width, Value *slot) {
     std::vector<Value *> sums;
     for (size_t k = 0; k < count; ++k) {
@@ -204,11 +218,136 @@ Value *normalize(KernelBuilder &kb, Value *x, Value *mean, Value *scale,
 
 } // namespace
 
-// batch_norm(x, [gamma], [beta]) -> (y, mean, variance): per channel, one
-// pass sums d = x - k and d^2 in double, with k the channel's value in row
-// 0 (a shift inside the data, so the subtraction below does not cancel
-// catastrophically); mean = k + S1/R and the biased variance S2/R -
-// (S1/R)^2, both rounded to f32; a second pass writes y.
+namespace {
+
+// A training normalization's sums of the batch in groups (batch_norm_sums,
+// batch_norm_grad_sums): f64[G, 2, C], group g summing the rows of batch
+// items [g * size, (g + 1) * size) (ir::batchGroupSize). Threads split the
+// groups, so each reads only its own part of x.
+struct SumGroups {
+  int64_t groups, size, batch, rowsPerItem;
+};
+
+SumGroups sumGroups(KernelBuilder &kb, int64_t rows) {
+  int64_t batch = kb.operandType(0).shape[0];
+  int64_t groups = kb.attrs().getInt(ir::AttrName::BatchGroups);
+  return {groups, ir::batchGroupSize(batch, groups), batch, rows / batch};
+}
+
+// body(g, rowBegin, rowEnd) for each of this share's groups.
+void forSumGroups(KernelBuilder &kb, const SumGroups &sg,
+                  const std::function<void(Value *, Value *, Value *)> &body) {
+  auto [begin, end] = kb.partition(sg.groups);
+  kb.loop(begin, end, 1, [&](Value *g) {
+    auto rowOf = [&](Value *item) {
+      return kb.mul(kb.min(item, kb.i64(sg.batch)), sg.rowsPerItem);
+    };
+    body(g, rowOf(kb.mul(g, sg.size)), rowOf(kb.mul(kb.add(g, 1), sg.size)));
+  });
+}
+
+// The two sums of group g at channels [col, col + width) into result 0.
+void storeGroupSums(KernelBuilder &kb, Value *g, int64_t channels, Value *col,
+                    const std::vector<Value *> &sums) {
+  for (int64_t k = 0; k < 2; ++k)
+    storeDouble(kb, kb.result(0),
+                kb.add(kb.mul(kb.add(kb.mul(g, 2), k), channels), col),
+                sums[k]);
+}
+
+// The two sums of all groups at channels [col, col + width), added in group
+// order from operand `at` (f64[G, 2, C]).
+std::vector<Value *> addGroupSums(KernelBuilder &kb, int at, int64_t channels,
+                                  Value *col, int width) {
+  int64_t groups = kb.operandType(at).shape[0];
+  std::vector<Value *> sums;
+  for (int64_t k = 0; k < 2; ++k) {
+    Value *sum = nullptr;
+    for (int64_t g = 0; g < groups; ++g) {
+      Value *part = loadDouble(kb, kb.operand(at),
+                               kb.add(col, (g * 2 + k) * channels), width);
+      sum = sum ? kb.b().CreateFAdd(sum, part) : part;
+    }
+    sums.push_back(sum);
+  }
+  return sums;
+}
+
+// Per channel of a block, x's value in row 0 (in double), the shift that
+// batch_norm's sums subtract.
+void loadShifts(KernelBuilder &kb, const ChannelBlock &blk, Value *shifts) {
+  forBlockChannels(kb, blk, [&](Value *col, int w, Value *slot) {
+    storeDouble(kb, shifts, slot,
+                toDouble(kb, kb.load(kb.operand(0), col, w), w));
+  });
+}
+
+// The terms batch_norm sums per row: d = x - shift and d^2.
+RowTerms shiftedMoments(KernelBuilder &kb, int64_t channels, Value *shifts) {
+  return [&kb, channels, shifts](Value *r, Value *col, int w, Value *slot) {
+    auto &b = kb.b();
+    Value *x = kb.load(kb.operand(0), kb.add(kb.mul(r, channels), col), w);
+    Value *d =
+        b.CreateFSub(toDouble(kb, x, w), loadDouble(kb, shifts, slot, w));
+    return std::vector<Value *>{d, b.CreateFMul(d, d)};
+  };
+}
+
+// Per channel of a block, the batch mean and 1 / sqrt(variance + epsilon)
+// (in double) from operands 1 and 2, which batch_norm_grad's sums need.
+void loadMeansAndInverses(KernelBuilder &kb, const NormOp &n,
+                          const ChannelBlock &blk, Value *meansD,
+                          Value *invsD) {
+  auto &b = kb.b();
+  forBlockChannels(kb, blk, [&](Value *col, int w, Value *slot) {
+    Value *varD = toDouble(kb, kb.load(kb.operand(2), col, w), w);
+    storeDouble(kb, meansD, slot,
+                toDouble(kb, kb.load(kb.operand(1), col, w), w));
+    storeDouble(
+        kb, invsD, slot,
+        b.CreateFDiv(
+            splatDouble(kb, w, 1.0),
+            kb.unary(llvm::Intrinsic::sqrt,
+                     b.CreateFAdd(varD, splatDouble(kb, w, n.epsilon)))));
+  });
+}
+
+// The terms batch_norm_grad sums per row: dy and dy * xhat.
+RowTerms gradientMoments(KernelBuilder &kb, int64_t channels, Value *meansD,
+                         Value *invsD) {
+  return [&kb, channels, meansD, invsD](Value *r, Value *col, int w,
+                                        Value *slot) {
+    auto &b = kb.b();
+    Value *at = kb.add(kb.mul(r, channels), col);
+    Value *x = toDouble(kb, kb.load(kb.operand(0), at, w), w);
+    Value *dy = toDouble(kb, kb.load(kb.operand(3), at, w), w);
+    Value *xhat = b.CreateFMul(b.CreateFSub(x, loadDouble(kb, meansD, slot, w)),
+                               loadDouble(kb, invsD, slot, w));
+    return std::vector<Value *>{dy, b.CreateFMul(dy, xhat)};
+  };
+}
+
+// A training normalization's per-channel sums: from its batch_groups sums
+// operand (the last) when it has one, else one pass over all rows.
+void normSums(KernelBuilder &kb, const ChannelBlock &blk, int64_t rows,
+              const RowTerms &terms, const ChannelSums &done) {
+  if (!kb.attrs().has(ir::AttrName::BatchGroups))
+    return sumRows(kb, blk, kb.i64(0), kb.i64(rows), 2, terms, done);
+  int at = static_cast<int>(kb.op().operands.size()) - 1;
+  int64_t channels = kb.operandType(0).shape.back();
+  forBlockChannels(kb, blk, [&](Value *col, int w, Value *slot) {
+    done(col, w, slot, addGroupSums(kb, at, channels, col, w));
+  });
+}
+
+} // namespace
+
+// batch_norm(x, [gamma], [beta], [sums]) -> (y, mean, variance): per
+// channel, sums of d = x - k and d^2 in double, with k the channel's value
+// in row 0 (a shift inside the data, so the subtraction below does not
+// cancel catastrophically), in one pass over x or, with batch_groups, added
+// from batch_norm_sums' groups; mean = k + S1/R and the biased variance
+// S2/R - (S1/R)^2, both rounded to f32; a second pass writes y.
 void emitBatchNorm(KernelBuilder &kb) {
   NormOp n = normOp(kb, 1);
   auto &b = kb.b();
@@ -221,16 +360,9 @@ void emitBatchNorm(KernelBuilder &kb) {
     return kb.load(kb.operand(0), kb.add(kb.mul(r, c), col), w);
   };
   forChannelBlocks(kb, c, [&](const ChannelBlock &blk) {
-    forBlockChannels(kb, blk, [&](Value *col, int w, Value *slot) {
-      storeDouble(kb, shifts, slot, toDouble(kb, xAt(kb.i64(0), col, w), w));
-    });
-    sumRows(
-        kb, blk, n.rows, 2,
-        [&](Value *r, Value *col, int w, Value *slot) {
-          Value *d = b.CreateFSub(toDouble(kb, xAt(r, col, w), w),
-                                  loadDouble(kb, shifts, slot, w));
-          return std::vector<Value *>{d, b.CreateFMul(d, d)};
-        },
+    loadShifts(kb, blk, shifts);
+    normSums(
+        kb, blk, n.rows, shiftedMoments(kb, c, shifts),
         [&](Value *col, int w, Value *slot, const std::vector<Value *> &s) {
           Value *m1 = b.CreateFMul(s[0], splatDouble(kb, w, invRows));
           Value *m2 = b.CreateFMul(s[1], splatDouble(kb, w, invRows));
@@ -259,9 +391,27 @@ void emitBatchNorm(KernelBuilder &kb) {
   });
 }
 
-// batch_norm_grad(x, mean, variance, dy, [gamma]) -> (dx, dgamma, dbeta).
-// With inv = 1 / sqrt(variance + epsilon) and xhat = (x - mean) inv:
-//   dbeta  = sum dy,  dgamma = sum dy xhat      (double, one pass)
+// batch_norm_sums(x) -> f64[G, 2, C]: batch_norm's two sums per group.
+void emitBatchNormSums(KernelBuilder &kb) {
+  int64_t c = kb.operandType(0).shape.back();
+  int64_t rows = kb.operandType(0).numElements() / c;
+  Value *shifts = channelBufferOfDoubles(kb);
+  forSumGroups(kb, sumGroups(kb, rows), [&](Value *g, Value *r0, Value *r1) {
+    forChannelBlocks(kb, c, [&](const ChannelBlock &blk) {
+      loadShifts(kb, blk, shifts);
+      sumRows(kb, blk, r0, r1, 2, shiftedMoments(kb, c, shifts),
+              [&](Value *col, int, Value *, const std::vector<Value *> &s) {
+                storeGroupSums(kb, g, c, col, s);
+              });
+    });
+  });
+}
+
+// batch_norm_grad(x, mean, variance, dy, [gamma], [sums]) -> (dx, dgamma,
+// dbeta). With inv = 1 / sqrt(variance + epsilon) and xhat = (x - mean) inv:
+//   dbeta  = sum dy,  dgamma = sum dy xhat      (double; one pass, or the
+//                                                groups of
+//                                                batch_norm_grad_sums)
 //   dx     = gamma inv (dy - dbeta / R - xhat dgamma / R) (f32)
 // the gradient through the batch mean and variance included.
 void emitBatchNormGrad(KernelBuilder &kb) {
@@ -275,27 +425,9 @@ void emitBatchNormGrad(KernelBuilder &kb) {
         *m1s = channelBuffer(kb), *m2s = channelBuffer(kb);
   auto at = [&](Value *r, Value *col) { return kb.add(kb.mul(r, c), col); };
   forChannelBlocks(kb, c, [&](const ChannelBlock &blk) {
-    forBlockChannels(kb, blk, [&](Value *col, int w, Value *slot) {
-      Value *varD = toDouble(kb, kb.load(kb.operand(2), col, w), w);
-      storeDouble(kb, meansD, slot,
-                  toDouble(kb, kb.load(kb.operand(1), col, w), w));
-      storeDouble(
-          kb, invsD, slot,
-          b.CreateFDiv(
-              splatDouble(kb, w, 1.0),
-              kb.unary(llvm::Intrinsic::sqrt,
-                       b.CreateFAdd(varD, splatDouble(kb, w, n.epsilon)))));
-    });
-    sumRows(
-        kb, blk, n.rows, 2,
-        [&](Value *r, Value *col, int w, Value *slot) {
-          Value *x = toDouble(kb, kb.load(kb.operand(0), at(r, col), w), w);
-          Value *dy = toDouble(kb, kb.load(kb.operand(3), at(r, col), w), w);
-          Value *xhat =
-              b.CreateFMul(b.CreateFSub(x, loadDouble(kb, meansD, slot, w)),
-                           loadDouble(kb, invsD, slot, w));
-          return std::vector<Value *>{dy, b.CreateFMul(dy, xhat)};
-        },
+    loadMeansAndInverses(kb, n, blk, meansD, invsD);
+    normSums(
+        kb, blk, n.rows, gradientMoments(kb, c, meansD, invsD),
         [&](Value *col, int w, Value *slot, const std::vector<Value *> &s) {
           Value *dbeta = s[0], *dgamma = s[1];
           kb.onThreadZero([&] {
@@ -329,6 +461,24 @@ void emitBatchNormGrad(KernelBuilder &kb) {
           kb.store(kb.result(0), at(r, col),
                    b.CreateFMul(t, kb.load(ks, slot, w)));
         });
+  });
+}
+
+// batch_norm_grad_sums(x, mean, variance, dy) -> f64[G, 2, C]:
+// batch_norm_grad's two sums (dbeta, dgamma) per group.
+void emitBatchNormGradSums(KernelBuilder &kb) {
+  NormOp n = normShape(kb);
+  int64_t c = n.channels;
+  Value *meansD = channelBufferOfDoubles(kb),
+        *invsD = channelBufferOfDoubles(kb);
+  forSumGroups(kb, sumGroups(kb, n.rows), [&](Value *g, Value *r0, Value *r1) {
+    forChannelBlocks(kb, c, [&](const ChannelBlock &blk) {
+      loadMeansAndInverses(kb, n, blk, meansD, invsD);
+      sumRows(kb, blk, r0, r1, 2, gradientMoments(kb, c, meansD, invsD),
+              [&](Value *col, int, Value *, const std::vector<Value *> &s) {
+                storeGroupSums(kb, g, c, col, s);
+              });
+    });
   });
 }
 

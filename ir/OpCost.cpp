@@ -197,14 +197,28 @@ OpCost conv2dBackwardDataTransposedCost(const Graph &g, const Op &op) {
 // ---- Batch normalization ----
 
 // Statistics (sum, then squared deviations: 3 per element) and the
-// normalization (subtract, fma: 2 per element).
+// normalization (subtract, fma: 2 per element); with batch_groups the
+// statistics are batch_norm_sums'.
 OpCost batchNormCost(const Graph &g, const Op &op) {
-  return {5 * elements(g, op.operands[0]), operandAndResultBytes(g, op)};
+  int64_t perElement = op.attrs.has(AttrName::BatchGroups) ? 2 : 5;
+  return {perElement * elements(g, op.operands[0]),
+          operandAndResultBytes(g, op)};
 }
 
-// Two sums (dy, dy * xhat: 4 per element) and dx (about 5 per element).
+// Two sums (dy, dy * xhat: 4 per element) and dx (about 5 per element);
+// with batch_groups the sums are batch_norm_grad_sums'.
 OpCost batchNormGradCost(const Graph &g, const Op &op) {
-  return {9 * elements(g, op.operands[0]), operandAndResultBytes(g, op)};
+  int64_t perElement = op.attrs.has(AttrName::BatchGroups) ? 5 : 9;
+  return {perElement * elements(g, op.operands[0]),
+          operandAndResultBytes(g, op)};
+}
+
+// batch_norm_sums (3 per element) and batch_norm_grad_sums (4: xhat, a
+// product, two adds); both read x (and dy) once.
+OpCost batchNormSumsCost(const Graph &g, const Op &op) {
+  int64_t perElement = op.kind == OpKind::BatchNormSums ? 3 : 4;
+  return {perElement * elements(g, op.operands[0]),
+          operandAndResultBytes(g, op)};
 }
 
 // Subtract and fma per element.

@@ -277,9 +277,19 @@ bool SyntaxParser::parseReturn(GraphSyntax &g) {
   }
 }
 
+// "'f32[...]', 'i32[...]', ... or 'f64[...]'": every element type.
+std::string typeChoices() {
+  std::vector<std::string> names;
+#define DTYPE(Enum, Name, Bytes, Fed)                                          \
+  names.push_back(fmt::format("'{}[...]'", Name));
+#include "ir/DTypes.def"
+#undef DTYPE
+  return support::orList(names);
+}
+
 bool SyntaxParser::parseType(TensorType &type) {
   if (!is(IrToken::BareId) || !dtypeNamed(tok_.text, type.dtype))
-    return expected("a type ('f32[...]', 'i32[...]' or 'bf16[...]')");
+    return expected(fmt::format("a type ({})", typeChoices()));
   consume();
   if (!expect(IrToken::LBracket, "after the element type"))
     return false;

@@ -674,37 +674,63 @@ absl::StatusOr<Types> globalAvgPool2DGradShape(OpKind k, const Types &in,
 
 // Batch normalization normalizes over every axis but the last (channels).
 // Its optional operands (gamma, beta) are present when attributes scale and
-// center are 1 (their default).
+// center are 1 (their default); a training one's sums per batch group
+// (batch_norm_sums, batch_norm_grad_sums) are its last operand when it has
+// batch_groups.
 struct NormOperands {
   bool scale, center;
   int64_t channels;
+  size_t perChannelEnd; // operands [fixed-ish .. this) are f32[C]
 };
+
+// f64[G, 2, C]: G groups of operand 0's batch, two sums per channel.
+absl::Status expectBatchNormSums(OpKind k, const TensorType &sums,
+                                 const TensorType &x, const Attrs &a) {
+  int64_t groups = a.getInt(AttrName::BatchGroups);
+  if (groups < 2 || groups > x.shape[0])
+    return err(k, fmt::format("batch_groups = {} must be between 2 and the "
+                              "batch ({})",
+                              groups, x.shape[0]));
+  TensorType expected = f64({groups, 2, x.shape.back()});
+  if (sums != expected)
+    return err(k, fmt::format("its sums per batch group must be {}, got {}",
+                              expected.str(), sums.str()));
+  return absl::OkStatus();
+}
 
 absl::StatusOr<NormOperands> normOperands(OpKind k, const Types &in,
                                           const Attrs &a, size_t fixed) {
+  bool grouped = a.has(AttrName::BatchGroups);
+  if (grouped && k != OpKind::BatchNorm && k != OpKind::BatchNormGrad)
+    return err(k, "takes no batch_groups (only a training batch "
+                  "normalization sums over the batch)");
   NormOperands n{a.getInt(AttrName::Scale, 1) != 0,
-                 a.getInt(AttrName::Center, 1) != 0, 0};
-  size_t expected = fixed + (n.scale ? 1 : 0) + (n.center ? 1 : 0);
+                 a.getInt(AttrName::Center, 1) != 0, 0, 0};
+  size_t expected =
+      fixed + (n.scale ? 1 : 0) + (n.center ? 1 : 0) + (grouped ? 1 : 0);
   if (in.size() != expected)
     return err(k, fmt::format("expects {} operands with scale = {}, center = "
-                              "{}, got {}",
+                              "{}{}, got {}",
                               expected, n.scale ? 1 : 0, n.center ? 1 : 0,
-                              in.size()));
+                              grouped ? " and batch_groups" : "", in.size()));
   CNNC_TRY(expectF32(k, in[0], "input"));
   if (in[0].rank() < 2)
     return err(k,
                fmt::format("input must have rank >= 2, got {}", in[0].str()));
   n.channels = in[0].shape.back();
+  n.perChannelEnd = in.size() - (grouped ? 1 : 0);
+  if (grouped)
+    CNNC_TRY(expectBatchNormSums(k, in.back(), in[0], a));
   double eps = a.getFloat(AttrName::Epsilon, -1);
   if (!(eps > 0 && std::isfinite(eps)))
     return err(k, "attribute 'epsilon' must be positive");
   return n;
 }
 
-// Operands from..end (statistics, gamma, beta) must each be f32[C].
-absl::Status perChannel(OpKind k, const Types &in, size_t from,
+// Operands [from, end) (statistics, gamma, beta) must each be f32[C].
+absl::Status perChannel(OpKind k, const Types &in, size_t from, size_t end,
                         int64_t channels) {
-  for (size_t i = from; i < in.size(); ++i)
+  for (size_t i = from; i < end; ++i)
     if (in[i] != f32({channels}))
       return err(k, fmt::format("operand {} must be f32[{}] (one per "
                                 "channel), got {}",
@@ -712,31 +738,59 @@ absl::Status perChannel(OpKind k, const Types &in, size_t from,
   return absl::OkStatus();
 }
 
-// batch_norm(x, [gamma], [beta]) -> (y, mean, variance)
+// batch_norm(x, [gamma], [beta], [sums]) -> (y, mean, variance)
 absl::StatusOr<Types> batchNormShape(OpKind k, const Types &in,
                                      const Attrs &a) {
   CNNC_ASSIGN_OR_RETURN(n, normOperands(k, in, a, 1));
-  CNNC_TRY(perChannel(k, in, 1, n.channels));
+  CNNC_TRY(perChannel(k, in, 1, n.perChannelEnd, n.channels));
   return Types{in[0], f32({n.channels}), f32({n.channels})};
 }
 
-// batch_norm_grad(x, mean, variance, dy, [gamma]) -> (dx, dgamma, dbeta)
+// batch_norm_grad(x, mean, variance, dy, [gamma], [sums]) -> (dx, dgamma,
+// dbeta)
 absl::StatusOr<Types> batchNormGradShape(OpKind k, const Types &in,
                                          const Attrs &a) {
   Attrs noCenter = a;
   noCenter.set(AttrName::Center, int64_t{0});
   CNNC_ASSIGN_OR_RETURN(n, normOperands(k, in, noCenter, 4));
   CNNC_TRY(expectSame(k, in[0], in[3], "input and output gradient"));
-  CNNC_TRY(perChannel(k, {in[1], in[2]}, 0, n.channels));
-  CNNC_TRY(perChannel(k, in, 4, n.channels));
+  CNNC_TRY(perChannel(k, in, 1, 3, n.channels));
+  CNNC_TRY(perChannel(k, in, 4, n.perChannelEnd, n.channels));
   return Types{in[0], f32({n.channels}), f32({n.channels})};
+}
+
+// batch_norm_sums(x) -> f64[G, 2, C]: per group of the batch, the sums of
+// d = x - x[row 0] and of d^2 (batch_norm's statistics, shifted).
+absl::StatusOr<Types> batchNormSumsShape(OpKind k, const Types &in,
+                                         const Attrs &a) {
+  CNNC_TRY(expectF32(k, in[0], "input"));
+  if (in[0].rank() < 2)
+    return err(k,
+               fmt::format("input must have rank >= 2, got {}", in[0].str()));
+  TensorType sums =
+      f64({a.getInt(AttrName::BatchGroups, 0), 2, in[0].shape.back()});
+  CNNC_TRY(expectBatchNormSums(k, sums, in[0], a));
+  return Types{sums};
+}
+
+// batch_norm_grad_sums(x, mean, variance, dy) -> f64[G, 2, C]: per group,
+// the sums of dy and of dy * xhat (batch_norm_grad's dbeta and dgamma).
+absl::StatusOr<Types> batchNormGradSumsShape(OpKind k, const Types &in,
+                                             const Attrs &a) {
+  CNNC_ASSIGN_OR_RETURN(sums, batchNormSumsShape(k, {in[0]}, a));
+  CNNC_TRY(expectSame(k, in[0], in[3], "input and output gradient"));
+  CNNC_TRY(perChannel(k, in, 1, 3, in[0].shape.back()));
+  double eps = a.getFloat(AttrName::Epsilon, -1);
+  if (!(eps > 0 && std::isfinite(eps)))
+    return err(k, "attribute 'epsilon' must be positive");
+  return sums;
 }
 
 // batch_norm_inference(x, mean, variance, [gamma], [beta]) -> y
 absl::StatusOr<Types> batchNormInferenceShape(OpKind k, const Types &in,
                                               const Attrs &a) {
   CNNC_ASSIGN_OR_RETURN(n, normOperands(k, in, a, 3));
-  CNNC_TRY(perChannel(k, in, 1, n.channels));
+  CNNC_TRY(perChannel(k, in, 1, n.perChannelEnd, n.channels));
   return Types{in[0]};
 }
 
@@ -748,7 +802,7 @@ absl::StatusOr<Types> batchNormInferenceGradShape(OpKind k, const Types &in,
   Attrs noCenter = a;
   noCenter.set(AttrName::Center, int64_t{0});
   CNNC_ASSIGN_OR_RETURN(n, normOperands(k, in, noCenter, 2));
-  CNNC_TRY(perChannel(k, in, 1, n.channels));
+  CNNC_TRY(perChannel(k, in, 1, n.perChannelEnd, n.channels));
   return Types{in[0]};
 }
 

@@ -11,10 +11,11 @@ struct DTypeInfo {
   DType dtype;
   const char *name;
   int64_t bytes;
+  bool fed;
 };
 
 constexpr DTypeInfo kDTypes[] = {
-#define DTYPE(Enum, Name, Bytes) {DType::Enum, Name, Bytes},
+#define DTYPE(Enum, Name, Bytes, Fed) {DType::Enum, Name, Bytes, Fed != 0},
 #include "ir/DTypes.def"
 #undef DTYPE
 };
@@ -26,6 +27,8 @@ const DTypeInfo &info(DType t) { return kDTypes[static_cast<size_t>(t)]; }
 const char *dtypeName(DType t) { return info(t).name; }
 
 int64_t dtypeSize(DType t) { return info(t).bytes; }
+
+bool dtypeFed(DType t) { return info(t).fed; }
 
 bool dtypeNamed(std::string_view name, DType &out) {
   for (const DTypeInfo &d : kDTypes)

@@ -10,13 +10,15 @@
 namespace cnnc::ir {
 
 enum class DType : uint8_t {
-#define DTYPE(Enum, Name, Bytes) Enum,
+#define DTYPE(Enum, Name, Bytes, Fed) Enum,
 #include "ir/DTypes.def"
 #undef DTYPE
 };
 
 const char *dtypeName(DType t);
 int64_t dtypeSize(DType t);
+// Whether values other than op results may have it (ir/DTypes.def).
+bool dtypeFed(DType t);
 // The element type spelled `name` ("f32"), if any.
 bool dtypeNamed(std::string_view name, DType &out);
 
@@ -47,6 +49,9 @@ inline TensorType i32(std::vector<int64_t> shape) {
 }
 inline TensorType bf16(std::vector<int64_t> shape) {
   return {DType::BF16, std::move(shape)};
+}
+inline TensorType f64(std::vector<int64_t> shape) {
+  return {DType::F64, std::move(shape)};
 }
 
 // bfloat16 pairs: x's elements 2i and 2i+1 along `axis`, rounded to

@@ -61,14 +61,15 @@ static absl::Status verifyGraphUnescaped(const Graph &g) {
             fmt::format("value %{} is a {} but is defined by an op",
                         values[i].name, valueKindName(values[i].kind)));
     }
-    // bf16 values live within a step, between pack_bfloat16_pairs and the
-    // contractions that read them; the runtime feeds and keeps only f32
-    // and i32 tensors.
-    if (values[i].type.dtype == DType::BF16 &&
-        values[i].kind != ValueKind::Temp)
-      return absl::InvalidArgumentError(fmt::format(
-          "value %{} ({}) has type {}: only op results may be bf16",
-          values[i].name, valueKindName(values[i].kind), values[i].type.str()));
+    // bf16 and f64 values live within a step (between pack_bfloat16_pairs
+    // and the contractions that read them, batch_norm_sums and the
+    // normalization that adds them up); the runtime feeds and keeps only
+    // f32 and i32 tensors.
+    if (!dtypeFed(values[i].type.dtype) && values[i].kind != ValueKind::Temp)
+      return absl::InvalidArgumentError(
+          fmt::format("value %{} ({}) has type {}: only op results may be {}",
+                      values[i].name, valueKindName(values[i].kind),
+                      values[i].type.str(), dtypeName(values[i].type.dtype)));
     if (!values[i].type.isValid())
       return absl::InvalidArgumentError(fmt::format(
           "value %{} has type {}: dimensions must be positive and a type has "
@@ -155,9 +156,10 @@ static absl::Status verifyGraphUnescaped(const Graph &g) {
         !defined[o.value])
       return absl::InvalidArgumentError(
           fmt::format("output '{}' refers to no defined value", o.name));
-    if (values[o.value].type.dtype == DType::BF16)
+    if (!dtypeFed(values[o.value].type.dtype))
       return absl::InvalidArgumentError(
-          fmt::format("output '{}' is bf16: outputs are f32 or i32", o.name));
+          fmt::format("output '{}' is {}: outputs are f32 or i32", o.name,
+                      dtypeName(values[o.value].type.dtype)));
   }
   return absl::OkStatus();
 }

@@ -19,6 +19,14 @@ bool sumsImages(const ir::Graph &g, const ir::Op &op) {
   }
 }
 
+// A training batch normalization, forward or backward: its sums over the
+// batch move into a batch_norm_sums or batch_norm_grad_sums op before it,
+// which sums each group, and the op takes them as its last operand.
+bool sumsStatistics(const ir::Op &op) {
+  return op.kind == ir::OpKind::BatchNorm ||
+         op.kind == ir::OpKind::BatchNormGrad;
+}
+
 } // namespace
 
 void splitBatchGroups(ir::Graph &g, int64_t groups) {
@@ -26,12 +34,40 @@ void splitBatchGroups(ir::Graph &g, int64_t groups) {
   ops.reserve(g.ops().size());
   bool changed = false;
   for (const ir::Op &op : g.ops()) {
-    ops.push_back(op);
     // Operand 0's axis 0 is the batch (images, or pairs of them).
-    if (groups < 2 || !sumsImages(g, op) ||
-        op.attrs.has(ir::AttrName::BatchGroups) ||
-        g.type(op.operands[0]).shape.at(0) < groups)
+    bool grouped = groups >= 2 && (sumsImages(g, op) || sumsStatistics(op)) &&
+                   !op.attrs.has(ir::AttrName::BatchGroups) &&
+                   g.type(op.operands[0]).shape.at(0) >= groups;
+    if (!grouped) {
+      ops.push_back(op);
       continue;
+    }
+    changed = true;
+    if (sumsStatistics(op)) {
+      int64_t channels = g.type(op.operands[0]).shape.back();
+      ir::Op sums{op.kind == ir::OpKind::BatchNorm
+                      ? ir::OpKind::BatchNormSums
+                      : ir::OpKind::BatchNormGradSums,
+                  {op.operands[0]},
+                  {},
+                  {{ir::AttrName::BatchGroups, groups}},
+                  op.loc};
+      if (op.kind == ir::OpKind::BatchNormGrad) {
+        sums.operands = {op.operands[0], op.operands[1], op.operands[2],
+                         op.operands[3]};
+        sums.attrs.set(ir::AttrName::Epsilon,
+                       op.attrs.getFloat(ir::AttrName::Epsilon));
+      }
+      std::string name = g.value(op.results[0]).name + ".sums";
+      sums.results = {g.addTemp(name, ir::f64({groups, 2, channels}))};
+      ir::Op normalized = op;
+      normalized.operands.push_back(sums.results[0]);
+      normalized.attrs.set(ir::AttrName::BatchGroups, groups);
+      ops.push_back(std::move(sums));
+      ops.push_back(std::move(normalized));
+      continue;
+    }
+    ops.push_back(op);
     size_t at = ops.size() - 1;
     ops[at].attrs.set(ir::AttrName::BatchGroups, groups);
     for (size_t r = 0; r < op.results.size(); ++r) {
@@ -44,7 +80,6 @@ void splitBatchGroups(ir::Graph &g, int64_t groups) {
       ops[at].results[r] = partial;
       ops.push_back(ir::Op{ir::OpKind::GroupSum, {partial}, {sum}, {}, op.loc});
     }
-    changed = true;
   }
   if (changed)
     g.setOps(std::move(ops));

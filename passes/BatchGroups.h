@@ -13,6 +13,12 @@
 // group per thread, each thread reads only its own images. The groups are
 // fixed by the graph, not by the thread count, so the bits do not depend
 // on it.
+//
+// A training batch_norm and batch_norm_grad sum over the batch as well (the
+// statistics; dbeta and dgamma), and a kernel cannot split a sum over
+// threads, so each thread read all of x for them. Their sums move into a
+// batch_norm_sums or batch_norm_grad_sums before them (f64[G, 2, C], a sum
+// per group), which they take as their last operand and add up.
 #pragma once
 
 #include "ir/Graph.h"

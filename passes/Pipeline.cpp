@@ -419,8 +419,8 @@ std::vector<PassInfo> makePasses() {
        nullptr});
   passes.push_back(
       {"batch-groups",
-       "sum each filter gradient's batch in fixed groups, one partial sum "
-       "each, then add them (passes/BatchGroups.h)",
+       "sum each filter gradient's and batch normalization's batch in fixed "
+       "groups, one partial sum each, then add them (passes/BatchGroups.h)",
        {{"groups",
          PassOptionKind::Int,
          std::to_string(kDefaultBatchGroups),

@@ -19,10 +19,12 @@ inline const std::vector<int> kGraphThreads = {1, 2, 3};
 
 // Runs every op of g in order on `threads` threads (thread ids one after
 // another, as the kernels' shares are independent) with the given inputs;
-// returns every f32 and i32 buffer by value id.
+// returns every buffer by value id: f32, f64, and the others (i32, bf16)
+// as i32 words.
 struct Buffers {
   std::map<ir::ValueId, std::vector<float>> f;
   std::map<ir::ValueId, std::vector<int32_t>> i;
+  std::map<ir::ValueId, std::vector<double>> d;
 };
 
 // The JIT's buffers per thread count, and the interpreter's by value id.
@@ -44,6 +46,8 @@ runGraph(const ir::Graph &g, const codegen::CompiledGraph &compiled,
     const ir::TensorType &t = g.values()[v].type;
     if (t.dtype == ir::DType::F32)
       b.f[v].assign(t.numElements(), std::nanf(""));
+    else if (t.dtype == ir::DType::F64)
+      b.d[v].assign(t.numElements(), std::nan(""));
     else
       b.i[v].assign(t.numElements(), -7);
   }
@@ -55,8 +59,14 @@ runGraph(const ir::Graph &g, const codegen::CompiledGraph &compiled,
     const ir::Op &op = g.ops()[k];
     std::vector<void *> args;
     auto ptr = [&](ir::ValueId v) -> void * {
-      return g.type(v).dtype == ir::DType::F32 ? (void *)b.f[v].data()
-                                               : (void *)b.i[v].data();
+      switch (g.type(v).dtype) {
+      case ir::DType::F32:
+        return b.f[v].data();
+      case ir::DType::F64:
+        return b.d[v].data();
+      default:
+        return b.i[v].data();
+      }
     };
     for (ir::ValueId v : op.operands)
       args.push_back(ptr(v));

@@ -756,7 +756,9 @@ absl::Status Interpreter::run() {
       // Over rows r (every axis but the last) per channel ch, from the
       // definition: y = gamma (x - mean) / sqrt(var + eps) + beta, and for
       // the gradient the derivative of that with mean and var the batch's
-      // (biased) statistics.
+      // (biased) statistics. With batch_groups, the sums operand (last) is
+      // not read: the statistics come from x, so a test of the kernel,
+      // which adds the sums up, also checks that they are x's.
       const auto &xs = shape(op.operands[0]);
       int64_t c = xs.back(), rows = g_.type(op.operands[0]).numElements() / c;
       double eps = a.getFloat(ir::AttrName::Epsilon);
@@ -1014,6 +1016,34 @@ absl::Status Interpreter::run() {
         for (size_t i = 0; i < dy.size(); ++i)
           db[groupBase(static_cast<int64_t>(i / perImage), 1) + i % o] += dy[i];
       }
+      break;
+    }
+    case OpKind::BatchNormSums:
+    case OpKind::BatchNormGradSums: {
+      // Per group of the batch (ir::batchGroupSize) and channel: the sums
+      // of d = x - x[row 0] and d^2, or of dy and dy * xhat.
+      const auto &xs = shape(op.operands[0]);
+      int64_t c = xs.back(), batch = xs[0];
+      int64_t rows = g_.type(op.operands[0]).numElements() / c;
+      int64_t groups = a.getInt(ir::AttrName::BatchGroups);
+      int64_t size = ir::batchGroupSize(batch, groups), perItem = rows / batch;
+      Buffer &x = in(0), &sums = out(0);
+      bool grad = op.kind == OpKind::BatchNormGradSums;
+      for (int64_t gr = 0; gr < groups; ++gr)
+        for (int64_t ch = 0; ch < c; ++ch) {
+          double inv =
+              grad
+                  ? 1 / std::sqrt(in(2)[ch] + a.getFloat(ir::AttrName::Epsilon))
+                  : 0;
+          int64_t r0 = std::min(gr * size, batch) * perItem;
+          int64_t r1 = std::min((gr + 1) * size, batch) * perItem;
+          for (int64_t r = r0; r < r1; ++r) {
+            double u = grad ? in(3)[r * c + ch] : x[r * c + ch] - x[ch];
+            double v = grad ? u * (x[r * c + ch] - in(1)[ch]) * inv : u * u;
+            sums[(gr * 2) * c + ch] += u;
+            sums[(gr * 2 + 1) * c + ch] += v;
+          }
+        }
       break;
     }
     case OpKind::GroupSum: {

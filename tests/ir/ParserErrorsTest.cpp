@@ -57,9 +57,9 @@ std::vector<Case> cases() {
       {"missing name after %", "graph @g {\n  % = input : f32[2]\n}",
        "2:3: error: expected a name after '%'"},
       // Types.
-      {"unknown element type", "graph @g {\n  %x = input : f64[2]\n}",
-       "2:16: error: expected a type ('f32[...]', 'i32[...]' or 'bf16[...]'), "
-       "got 'f64'"},
+      {"unknown element type", "graph @g {\n  %x = input : f16[2]\n}",
+       "2:16: error: expected a type ('f32[...]', 'i32[...]', 'bf16[...]' or "
+       "'f64[...]'), got 'f16'"},
       {"zero dimension", "graph @g {\n  %x = input : f32[2,0]\n}",
        "2:22: error: dimension 0 is not positive"},
       {"negative dimension", "graph @g {\n  %x = input : f32[-2]\n}",
