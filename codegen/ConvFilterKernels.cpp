@@ -487,7 +487,6 @@ void emitBackwardFilter(KernelBuilder &kb, Value *db, const GradSource &src) {
   };
 
   int64_t ipp = plan.imagesPerPass;
-  int64_t groupSize = ir::batchGroupSize(c.n, batchGroups);
   int64_t filterElems = kb.resultType(0).numElements() / batchGroups;
   Value *allGroups = dw;
   kb.loop(sdiv(kb, begin, items),
@@ -495,9 +494,9 @@ void emitBackwardFilter(KernelBuilder &kb, Value *db, const GradSource &src) {
             Value *first = kb.mul(g, items);
             Value *lo = kb.max(sub(kb, begin, first), kb.i64(0));
             Value *hi = kb.min(sub(kb, end, first), kb.i64(items));
-            groupStart = kb.min(kb.mul(g, groupSize), kb.i64(c.n));
-            Value *groupEnd =
-                kb.min(kb.add(groupStart, kb.i64(groupSize)), kb.i64(c.n));
+            Value *groupEnd;
+            std::tie(groupStart, groupEnd) =
+                batchGroupItems(kb, g, c.n, batchGroups);
             dw = kb.elementPtr(allGroups, kb.mul(g, filterElems),
                                kb.b().getFloatTy());
             // At least one pass, so that an empty group's sums are zeros.

@@ -378,6 +378,13 @@ int64_t biasGradChunks(const KernelBuilder &kb, int64_t channels) {
   return (channels + w - 1) / w;
 }
 
+std::pair<Value *, Value *> batchGroupItems(KernelBuilder &kb, Value *g,
+                                            int64_t batch, int64_t groups) {
+  int64_t size = ir::batchGroupSize(batch, groups);
+  Value *n0 = kb.min(kb.mul(g, size), kb.i64(batch));
+  return {n0, kb.min(kb.add(n0, kb.i64(size)), kb.i64(batch))};
+}
+
 void forEachBatchGroup(KernelBuilder &kb, int64_t batch, int64_t chunks,
                        const std::function<void(int64_t, int64_t, int64_t,
                                                 Value *, Value *)> &body) {

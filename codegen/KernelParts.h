@@ -49,6 +49,12 @@ int64_t biasGradChunks(const KernelBuilder &kb, int64_t channels);
 // `body` sums group g's batch items [n0, n1) for the chunks [chunkBegin,
 // chunkEnd) into the group's partial sum. A single group (0, batch) without
 // the attribute.
+// Batch group g's items [n0, n1) of `batch` in `groups` groups
+// (ir::batchGroupSize), for a group index computed in the kernel.
+std::pair<llvm::Value *, llvm::Value *> batchGroupItems(KernelBuilder &kb,
+                                                        llvm::Value *g,
+                                                        int64_t batch,
+                                                        int64_t groups);
 void forEachBatchGroup(
     KernelBuilder &kb, int64_t batch, int64_t chunks,
     const std::function<void(int64_t g, int64_t n0, int64_t n1,

@@ -18,8 +18,8 @@
 //   y     = fma(x - mean, scale, beta)         (beta 0 without center)
 // so batch_norm_inference on a batch's own statistics reproduces
 // batch_norm's output exactly.
+#include "codegen/KernelParts.h"
 #include "codegen/Kernels.h"
-#include "ir/ShapeRules.h"
 
 #include <algorithm>
 #include <functional>
@@ -122,9 +122,9 @@ void forBlockChannels(KernelBuilder &kb, const ChannelBlock &blk,
 // each of terms(r, col, width) (several sums share one pass over the rows)
 // in double, in the fixed order described above: row r adds to partial
 // sum (r - rowBegin) mod 4 (rows past the last multiple of 4 to partial
-// sum 0), and the partial sums
-// combine as (s0 + s1) + (s2 + s3). The partial sums live in a stack
-// buffer; done(col, width, slot, sums) receives each channel vector's.
+// sum 0), and the partial sums combine as (s0 + s1) + (s2 + s3). The
+// partial sums live in a stack buffer; done(col, width, slot, sums)
+// receives each channel vector's.
 using RowTerms = std::function<std::vector<Value *>(Value *r, Value *col,
                                                     int width, Value *slot)>;
 using ChannelSums =
@@ -216,33 +216,19 @@ Value *normalize(KernelBuilder &kb, Value *x, Value *mean, Value *scale,
   return kb.fma(kb.b().CreateFSub(x, mean), scale, beta);
 }
 
-} // namespace
-
-namespace {
-
 // A training normalization's sums of the batch in groups (batch_norm_sums,
-// batch_norm_grad_sums): f64[G, 2, C], group g summing the rows of batch
-// items [g * size, (g + 1) * size) (ir::batchGroupSize). Threads split the
-// groups, so each reads only its own part of x.
-struct SumGroups {
-  int64_t groups, size, batch, rowsPerItem;
-};
-
-SumGroups sumGroups(KernelBuilder &kb, int64_t rows) {
+// batch_norm_grad_sums): f64[G, 2, C], group g summing the rows of its
+// batch items (batchGroupItems). Threads split the groups, so each reads
+// only its own part of x. body(g, rowBegin, rowEnd) for each of this
+// share's groups.
+void forSumGroups(KernelBuilder &kb, int64_t rows,
+                  const std::function<void(Value *, Value *, Value *)> &body) {
   int64_t batch = kb.operandType(0).shape[0];
   int64_t groups = kb.attrs().getInt(ir::AttrName::BatchGroups);
-  return {groups, ir::batchGroupSize(batch, groups), batch, rows / batch};
-}
-
-// body(g, rowBegin, rowEnd) for each of this share's groups.
-void forSumGroups(KernelBuilder &kb, const SumGroups &sg,
-                  const std::function<void(Value *, Value *, Value *)> &body) {
-  auto [begin, end] = kb.partition(sg.groups);
+  auto [begin, end] = kb.partition(groups);
   kb.loop(begin, end, 1, [&](Value *g) {
-    auto rowOf = [&](Value *item) {
-      return kb.mul(kb.min(item, kb.i64(sg.batch)), sg.rowsPerItem);
-    };
-    body(g, rowOf(kb.mul(g, sg.size)), rowOf(kb.mul(kb.add(g, 1), sg.size)));
+    auto [n0, n1] = batchGroupItems(kb, g, batch, groups);
+    body(g, kb.mul(n0, rows / batch), kb.mul(n1, rows / batch));
   });
 }
 
@@ -396,7 +382,7 @@ void emitBatchNormSums(KernelBuilder &kb) {
   int64_t c = kb.operandType(0).shape.back();
   int64_t rows = kb.operandType(0).numElements() / c;
   Value *shifts = channelBufferOfDoubles(kb);
-  forSumGroups(kb, sumGroups(kb, rows), [&](Value *g, Value *r0, Value *r1) {
+  forSumGroups(kb, rows, [&](Value *g, Value *r0, Value *r1) {
     forChannelBlocks(kb, c, [&](const ChannelBlock &blk) {
       loadShifts(kb, blk, shifts);
       sumRows(kb, blk, r0, r1, 2, shiftedMoments(kb, c, shifts),
@@ -471,7 +457,7 @@ void emitBatchNormGradSums(KernelBuilder &kb) {
   int64_t c = n.channels;
   Value *meansD = channelBufferOfDoubles(kb),
         *invsD = channelBufferOfDoubles(kb);
-  forSumGroups(kb, sumGroups(kb, n.rows), [&](Value *g, Value *r0, Value *r1) {
+  forSumGroups(kb, n.rows, [&](Value *g, Value *r0, Value *r1) {
     forChannelBlocks(kb, c, [&](const ChannelBlock &blk) {
       loadMeansAndInverses(kb, n, blk, meansD, invsD);
       sumRows(kb, blk, r0, r1, 2, gradientMoments(kb, c, meansD, invsD),

@@ -680,8 +680,15 @@ absl::StatusOr<Types> globalAvgPool2DGradShape(OpKind k, const Types &in,
 struct NormOperands {
   bool scale, center;
   int64_t channels;
-  size_t perChannelEnd; // operands [fixed-ish .. this) are f32[C]
+  size_t perChannelEnd; // the per-channel operands end here (sums follow)
 };
+
+absl::Status expectEpsilon(OpKind k, const Attrs &a) {
+  double eps = a.getFloat(AttrName::Epsilon, -1);
+  if (!(eps > 0 && std::isfinite(eps)))
+    return err(k, "attribute 'epsilon' must be positive");
+  return absl::OkStatus();
+}
 
 // f64[G, 2, C]: G groups of operand 0's batch, two sums per channel.
 absl::Status expectBatchNormSums(OpKind k, const TensorType &sums,
@@ -721,9 +728,7 @@ absl::StatusOr<NormOperands> normOperands(OpKind k, const Types &in,
   n.perChannelEnd = in.size() - (grouped ? 1 : 0);
   if (grouped)
     CNNC_TRY(expectBatchNormSums(k, in.back(), in[0], a));
-  double eps = a.getFloat(AttrName::Epsilon, -1);
-  if (!(eps > 0 && std::isfinite(eps)))
-    return err(k, "attribute 'epsilon' must be positive");
+  CNNC_TRY(expectEpsilon(k, a));
   return n;
 }
 
@@ -780,9 +785,7 @@ absl::StatusOr<Types> batchNormGradSumsShape(OpKind k, const Types &in,
   CNNC_ASSIGN_OR_RETURN(sums, batchNormSumsShape(k, {in[0]}, a));
   CNNC_TRY(expectSame(k, in[0], in[3], "input and output gradient"));
   CNNC_TRY(perChannel(k, in, 1, 3, in[0].shape.back()));
-  double eps = a.getFloat(AttrName::Epsilon, -1);
-  if (!(eps > 0 && std::isfinite(eps)))
-    return err(k, "attribute 'epsilon' must be positive");
+  CNNC_TRY(expectEpsilon(k, a));
   return sums;
 }
 

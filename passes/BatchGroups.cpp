@@ -27,6 +27,52 @@ bool sumsStatistics(const ir::Op &op) {
          op.kind == ir::OpKind::BatchNormGrad;
 }
 
+// Appends a batch_norm_sums or batch_norm_grad_sums of op's batch in groups
+// and op taking them as its last operand.
+void groupStatistics(ir::Graph &g, const ir::Op &op, int64_t groups,
+                     std::vector<ir::Op> &ops) {
+  bool grad = op.kind == ir::OpKind::BatchNormGrad;
+  ir::Op sums{grad ? ir::OpKind::BatchNormGradSums : ir::OpKind::BatchNormSums,
+              {op.operands[0]},
+              {},
+              {{ir::AttrName::BatchGroups, groups}},
+              op.loc};
+  if (grad) {
+    sums.operands = {op.operands[0], op.operands[1], op.operands[2],
+                     op.operands[3]};
+    sums.attrs.set(ir::AttrName::Epsilon,
+                   op.attrs.getFloat(ir::AttrName::Epsilon));
+  }
+  int64_t channels = g.type(op.operands[0]).shape.back();
+  std::string name = g.value(op.results[0]).name + ".sums";
+  // addTemp may grow the value list; nothing here refers into it.
+  sums.results = {g.addTemp(name, ir::f64({groups, 2, channels}))};
+  ir::Op normalized = op;
+  normalized.operands.push_back(sums.results[0]);
+  normalized.attrs.set(ir::AttrName::BatchGroups, groups);
+  ops.push_back(std::move(sums));
+  ops.push_back(std::move(normalized));
+}
+
+// Appends op with batch_groups (each result gaining the groups' axis) and a
+// group_sum of each result.
+void groupSums(ir::Graph &g, const ir::Op &op, int64_t groups,
+               std::vector<ir::Op> &ops) {
+  ops.push_back(op);
+  size_t at = ops.size() - 1;
+  ops[at].attrs.set(ir::AttrName::BatchGroups, groups);
+  for (size_t r = 0; r < op.results.size(); ++r) {
+    ir::ValueId sum = op.results[r];
+    ir::TensorType partialType = g.type(sum);
+    partialType.shape.insert(partialType.shape.begin(), groups);
+    // addTemp may grow the value list; nothing here refers into it.
+    ir::ValueId partial =
+        g.addTemp(g.value(sum).name + ".groups", std::move(partialType));
+    ops[at].results[r] = partial;
+    ops.push_back(ir::Op{ir::OpKind::GroupSum, {partial}, {sum}, {}, op.loc});
+  }
+}
+
 } // namespace
 
 void splitBatchGroups(ir::Graph &g, int64_t groups) {
@@ -38,48 +84,13 @@ void splitBatchGroups(ir::Graph &g, int64_t groups) {
     bool grouped = groups >= 2 && (sumsImages(g, op) || sumsStatistics(op)) &&
                    !op.attrs.has(ir::AttrName::BatchGroups) &&
                    g.type(op.operands[0]).shape.at(0) >= groups;
-    if (!grouped) {
+    if (!grouped)
       ops.push_back(op);
-      continue;
-    }
-    changed = true;
-    if (sumsStatistics(op)) {
-      int64_t channels = g.type(op.operands[0]).shape.back();
-      ir::Op sums{op.kind == ir::OpKind::BatchNorm
-                      ? ir::OpKind::BatchNormSums
-                      : ir::OpKind::BatchNormGradSums,
-                  {op.operands[0]},
-                  {},
-                  {{ir::AttrName::BatchGroups, groups}},
-                  op.loc};
-      if (op.kind == ir::OpKind::BatchNormGrad) {
-        sums.operands = {op.operands[0], op.operands[1], op.operands[2],
-                         op.operands[3]};
-        sums.attrs.set(ir::AttrName::Epsilon,
-                       op.attrs.getFloat(ir::AttrName::Epsilon));
-      }
-      std::string name = g.value(op.results[0]).name + ".sums";
-      sums.results = {g.addTemp(name, ir::f64({groups, 2, channels}))};
-      ir::Op normalized = op;
-      normalized.operands.push_back(sums.results[0]);
-      normalized.attrs.set(ir::AttrName::BatchGroups, groups);
-      ops.push_back(std::move(sums));
-      ops.push_back(std::move(normalized));
-      continue;
-    }
-    ops.push_back(op);
-    size_t at = ops.size() - 1;
-    ops[at].attrs.set(ir::AttrName::BatchGroups, groups);
-    for (size_t r = 0; r < op.results.size(); ++r) {
-      ir::ValueId sum = op.results[r];
-      ir::TensorType partialType = g.type(sum);
-      partialType.shape.insert(partialType.shape.begin(), groups);
-      // addTemp may grow the value list; nothing here refers into it.
-      ir::ValueId partial =
-          g.addTemp(g.value(sum).name + ".groups", std::move(partialType));
-      ops[at].results[r] = partial;
-      ops.push_back(ir::Op{ir::OpKind::GroupSum, {partial}, {sum}, {}, op.loc});
-    }
+    else if (sumsStatistics(op))
+      groupStatistics(g, op, groups, ops);
+    else
+      groupSums(g, op, groups, ops);
+    changed = changed || grouped;
   }
   if (changed)
     g.setOps(std::move(ops));
