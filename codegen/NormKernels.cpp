@@ -20,6 +20,8 @@
 // batch_norm's output exactly.
 #include "codegen/KernelParts.h"
 #include "codegen/Kernels.h"
+#include "ir/Activations.h"
+#include "ir/FusedStages.h"
 
 #include <algorithm>
 #include <functional>
@@ -333,10 +335,17 @@ void normSums(KernelBuilder &kb, const ChannelBlock &blk, int64_t rows,
 // in row 0 (a shift inside the data, so the subtraction below does not
 // cancel catastrophically), in one pass over x or, with batch_groups, added
 // from batch_norm_sums' groups; mean = k + S1/R and the biased variance
-// S2/R - (S1/R)^2, both rounded to f32; a second pass writes y.
+// S2/R - (S1/R)^2, both rounded to f32; a second pass writes y, with the
+// activation epilogue applied (as the activation kernel would to the
+// stored y).
 void emitBatchNorm(KernelBuilder &kb) {
   NormOp n = normOp(kb, 1);
   auto &b = kb.b();
+  ir::ActivationKind act =
+      ir::checkedFusedStages(kb.op().kind, kb.attrs())
+              .has(ir::FusedStage::Activation)
+          ? ir::activationKindOf(kb.attrs(), ir::AttrName::Activation)
+          : ir::ActivationKind::Linear;
   int64_t c = n.channels;
   double invRows = 1.0 / static_cast<double>(n.rows);
   Value *shifts = channelBufferOfDoubles(kb);
@@ -369,10 +378,11 @@ void emitBatchNorm(KernelBuilder &kb) {
         });
     forBlockRows(
         kb, blk, n.rows, [&](Value *r, Value *col, int w, Value *slot) {
+          Value *y =
+              normalize(kb, xAt(r, col, w), kb.load(means, slot, w),
+                        kb.load(scales, slot, w), kb.load(betas, slot, w));
           kb.store(kb.result(0), kb.add(kb.mul(r, c), col),
-                   normalize(kb, xAt(r, col, w), kb.load(means, slot, w),
-                             kb.load(scales, slot, w),
-                             kb.load(betas, slot, w)));
+                   activationValue(kb, act, 0, y, w));
         });
   });
 }

@@ -743,9 +743,14 @@ absl::Status perChannel(OpKind k, const Types &in, size_t from, size_t end,
   return absl::OkStatus();
 }
 
-// batch_norm(x, [gamma], [beta], [sums]) -> (y, mean, variance)
+// batch_norm(x, [gamma], [beta], [sums]) -> (y, mean, variance); with the
+// activation epilogue (the fusion pass's, in a training step) y is the
+// activation of the normalized x.
 absl::StatusOr<Types> batchNormShape(OpKind k, const Types &in,
                                      const Attrs &a) {
+  CNNC_ASSIGN_OR_RETURN(st, fusedStagesOf(k, a));
+  if (st.has(FusedStage::Activation))
+    CNNC_TRY(activationAttr(k, a, false));
   CNNC_ASSIGN_OR_RETURN(n, normOperands(k, in, a, 1));
   CNNC_TRY(perChannel(k, in, 1, n.perChannelEnd, n.channels));
   return Types{in[0], f32({n.channels}), f32({n.channels})};

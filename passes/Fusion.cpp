@@ -65,6 +65,9 @@ public:
     for (size_t i = 0; i < g_.ops().size(); ++i)
       if (free(i) && g_.ops()[i].kind == OpKind::MaxPool2DGrad)
         fusePoolGradActivation(static_cast<int>(i));
+    for (size_t i = 0; i < g_.ops().size(); ++i)
+      if (free(i) && g_.ops()[i].kind == OpKind::BatchNorm)
+        fuseNormActivation(static_cast<int>(i));
     return rebuild();
   }
 
@@ -388,6 +391,26 @@ private:
                   {op(k).results[0]},
                   std::move(attrs),
                   pg.loc});
+  }
+
+  // batch_norm -> activation: y written activated, one pass over it fewer.
+  // Only where the activation is y's one use: in training, where the
+  // activation's gradient reads its output (relu), not y.
+  void fuseNormActivation(int i) {
+    const Op &bn = op(i);
+    int k = fusableActivation(bn.results[0]);
+    if (k < 0)
+      return;
+    ir::Attrs attrs = bn.attrs;
+    attrs.set(
+        ir::AttrName::Activation,
+        std::string(ir::activationName(ir::activationKindOf(op(k).attrs))));
+    ir::setFusedStages(attrs, {FusedStage::Activation});
+    std::vector<ValueId> results = bn.results;
+    results[0] = op(k).results[0];
+    removed_[k] = true;
+    replace(i, Op{OpKind::BatchNorm, bn.operands, std::move(results),
+                  std::move(attrs), bn.loc});
   }
 
   // conv2d_backward_data(dy, w) with w a param: the kernel is transposed

@@ -252,6 +252,9 @@ absl::Status globalAvgPool2DVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
 // The statistics themselves only feed the moving averages, which are not
 // differentiated.
 absl::Status batchNormVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
+  if (op.attrs.has(ir::AttrName::Epilogue))
+    return notDifferentiable(
+        op, "its fused activation is made after the gradients (fusion)");
   if (dys[1] != kNoGrad || dys[2] != kNoGrad)
     return notDifferentiable(
         op, "gradients through its batch mean and variance results are not "

@@ -6,6 +6,7 @@
 #include "GraphRunner.h"
 #include "KernelTestUtil.h"
 #include "common/FusedStageSets.h"
+#include "ir/Activations.h"
 
 #include <gtest/gtest.h>
 
@@ -514,6 +515,50 @@ TEST(FusedKernels, EveryMatMulEpilogueEqualsUnfused) {
                fmt::format("bias {} activation {}", st.has(FusedStage::BiasAdd),
                            st.has(FusedStage::Activation)));
   }
+}
+
+// batch_norm with the activation epilogue, for every activation the fused
+// kernels take (no parameter), with and without batch groups: the same
+// bits as batch_norm then activation, and its statistics unchanged.
+TEST(FusedKernels, BatchNormActivationEqualsUnfused) {
+  std::mt19937 rng(24);
+  std::vector<std::string> kinds;
+#define ACTIVATION(Enum, Name, Param, Default, GradFrom)                       \
+  if (!ir::activationInfo(ir::ActivationKind::Enum).hasParam())                \
+    kinds.push_back(Name);
+#include "ir/Activations.def"
+#undef ACTIVATION
+  ASSERT_GE(kinds.size(), 3u);
+  for (const std::string &kind : kinds)
+    for (int64_t groups : {0, 2}) {
+      Builder b;
+      std::vector<int64_t> xs{5, 3, 4, 19};
+      int64_t n = ir::f32(xs).numElements();
+      ValueId x = b.input(xs, randomFloats(rng, n, -2.0f, 2.0f));
+      ValueId gamma = b.input({19}, randomFloats(rng, 19, 0.5f, 1.5f));
+      ValueId beta = b.input({19}, randomFloats(rng, 19));
+      ir::Attrs attrs{{ir::AttrName::Epsilon, 1e-3}};
+      std::vector<ValueId> operands{x, gamma, beta};
+      if (groups > 0) {
+        attrs.set(ir::AttrName::BatchGroups, groups);
+        operands.push_back(b.op1(OpKind::BatchNormSums, {x},
+                                 {{ir::AttrName::BatchGroups, groups}}));
+      }
+      std::vector<ValueId> plain = b.op(OpKind::BatchNorm, operands, attrs);
+      ASSERT_EQ(plain.size(), 3u) << kind;
+      ValueId y = b.op1(OpKind::Activation, {plain[0]},
+                        {{ir::AttrName::Kind, kind}});
+      attrs.set(ir::AttrName::Activation, kind);
+      std::vector<ValueId> fused =
+          b.op(OpKind::BatchNorm, operands,
+               withStages(attrs, {FusedStage::Activation}));
+      ASSERT_EQ(fused.size(), 3u) << kind;
+      std::string what = fmt::format("{} groups {}", kind, groups);
+      Runs runs = b.run();
+      expectSame(runs, fused[0], y, what);
+      expectSame(runs, fused[1], plain[1], what + " mean");
+      expectSame(runs, fused[2], plain[2], what + " variance");
+    }
 }
 
 // conv2d_backward_filter_fused without stages, and with the prologue but

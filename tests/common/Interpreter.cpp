@@ -807,11 +807,17 @@ absl::Status Interpreter::run() {
         mean = in(1);
         var = in(2);
       }
+      // The activation epilogue (batch_norm only) after the normalization.
+      ir::ActivationKind act =
+          ir::checkedFusedStages(op.kind, a).has(ir::FusedStage::Activation)
+              ? ir::activationKindOf(a, ir::AttrName::Activation)
+              : ir::ActivationKind::Linear;
       for (int64_t ch = 0; ch < c; ++ch)
         for (int64_t r = 0; r < rows; ++r)
-          y[at(r, ch)] =
-              gamma(ch) * (x[at(r, ch)] - mean[ch]) / std::sqrt(var[ch] + eps) +
-              beta(ch);
+          y[at(r, ch)] = activation(act, 0,
+                                    gamma(ch) * (x[at(r, ch)] - mean[ch]) /
+                                            std::sqrt(var[ch] + eps) +
+                                        beta(ch));
       break;
     }
     case OpKind::MovingAverageUpdate: {
