@@ -395,9 +395,12 @@ private:
 
   // batch_norm -> activation: y written activated, one pass over it fewer.
   // Only where the activation is y's one use: in training, where the
-  // activation's gradient reads its output (relu), not y.
+  // activation's gradient reads its output (relu), not y. A batch_norm
+  // that already has its activation keeps it.
   void fuseNormActivation(int i) {
     const Op &bn = op(i);
+    if (bn.attrs.has(ir::AttrName::Epilogue))
+      return;
     int k = fusableActivation(bn.results[0]);
     if (k < 0)
       return;
