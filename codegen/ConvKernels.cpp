@@ -425,10 +425,7 @@ Epilogue biasActivation(KernelBuilder &kb, ir::FusedStageSet st) {
   if (!st.has(ir::FusedStage::BiasAdd) && !st.has(ir::FusedStage::Activation))
     return {};
   Value *bias = st.has(ir::FusedStage::BiasAdd) ? kb.operand(2) : nullptr;
-  ir::ActivationKind act =
-      st.has(ir::FusedStage::Activation)
-          ? ir::activationKindOf(kb.attrs(), ir::AttrName::Activation)
-          : ir::ActivationKind::Linear;
+  ir::ActivationKind act = epilogueActivation(kb, st);
   return [&kb, bias, act](Value *acc, int64_t offset, int width) {
     if (bias)
       acc = kb.b().CreateFAdd(acc, kb.load(bias, kb.i64(offset), width));

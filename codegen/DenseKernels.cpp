@@ -340,10 +340,7 @@ void emitMatMulFused(KernelBuilder &kb) {
   MatMulShape s = matmulShape(kb);
   ir::FusedStageSet st = ir::checkedFusedStages(kb.op().kind, kb.attrs());
   bool bias = st.has(ir::FusedStage::BiasAdd);
-  ir::ActivationKind act =
-      st.has(ir::FusedStage::Activation)
-          ? ir::activationKindOf(kb.attrs(), ir::AttrName::Activation)
-          : ir::ActivationKind::Linear;
+  ir::ActivationKind act = epilogueActivation(kb, st);
   s.epilogue = [&kb, bias, act](Value *sum, Value *col, int width) {
     if (bias)
       sum = kb.b().CreateFAdd(sum, kb.load(kb.operand(2), col, width));

@@ -329,6 +329,13 @@ llvm::Value *normalCdf(KernelBuilder &kb, llvm::Value *x, int w) {
 // lists them). relu is x <= 0 ? 0 : x: -0.0 gives +0.0 (TF's max(x, 0)),
 // and NaN stays NaN (as in PyTorch and JAX), so a diverging run shows NaN
 // rather than dead units and terminate_on_nan sees it.
+ir::ActivationKind epilogueActivation(const KernelBuilder &kb,
+                                      ir::FusedStageSet st) {
+  return st.has(ir::FusedStage::Activation)
+             ? ir::activationKindOf(kb.attrs(), ir::AttrName::Activation)
+             : ir::ActivationKind::Linear;
+}
+
 // Fused kernels apply activations in their epilogues through this function.
 llvm::Value *activationValue(KernelBuilder &kb, ir::ActivationKind kind,
                              float param, llvm::Value *x, int w) {

@@ -4,6 +4,7 @@
 
 #include "codegen/KernelBuilder.h"
 #include "ir/Activations.h"
+#include "ir/FusedStages.h"
 
 #include <functional>
 #include <string>
@@ -13,6 +14,10 @@ namespace cnnc::codegen {
 // act(x) with the arithmetic of the activation op's kernel
 // (ElementwiseKernels.cpp); `param` is the kind's parameter (0 when it has
 // none). x is a scalar or a vector of `width` floats.
+// The activation a fused op's epilogue applies: its `activation` attribute
+// with the activation stage in `st`, else linear.
+ir::ActivationKind epilogueActivation(const KernelBuilder &kb,
+                                      ir::FusedStageSet st);
 llvm::Value *activationValue(KernelBuilder &kb, ir::ActivationKind kind,
                              float param, llvm::Value *x, int width);
 

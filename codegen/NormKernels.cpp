@@ -342,10 +342,7 @@ void emitBatchNorm(KernelBuilder &kb) {
   NormOp n = normOp(kb, 1);
   auto &b = kb.b();
   ir::ActivationKind act =
-      ir::checkedFusedStages(kb.op().kind, kb.attrs())
-              .has(ir::FusedStage::Activation)
-          ? ir::activationKindOf(kb.attrs(), ir::AttrName::Activation)
-          : ir::ActivationKind::Linear;
+      epilogueActivation(kb, ir::checkedFusedStages(kb.op().kind, kb.attrs()));
   int64_t c = n.channels;
   double invRows = 1.0 / static_cast<double>(n.rows);
   Value *shifts = channelBufferOfDoubles(kb);
