@@ -93,24 +93,43 @@ Value *loadBRow(KernelBuilder &kb, const MatMulShape &s, Value *k, Value *j,
   return v;
 }
 
+// Where a tile's B rows come from and which steps of k it covers: B as
+// stored over all of k, or a packed block of a panel (emitMatMulPanels).
+struct AxpySource {
+  Value *kLo = nullptr, *kHi = nullptr; // steps of k; null: all of them
+  // B(k, col0 + group): null for B as stored (loadBRow).
+  std::function<Value *(Value *k, const Group &g)> bRow = {};
+  // Accumulators start from C (an earlier block of k) and end there
+  // unfinished; else they start at zero and get the epilogue.
+  bool partial = false;
+};
+
 // C[rows, base + groups] = sum_k splat(A(row, k)) * B(k, columns): one
 // accumulator per (row, group), k ascending, fma.
 void emitAxpyTile(KernelBuilder &kb, const MatMulShape &s, Value *row0,
-                  int rows, Value *col0, const std::vector<Group> &groups) {
+                  int rows, Value *col0, const std::vector<Group> &groups,
+                  const AxpySource &src = {}) {
+  auto cIdx = [&](int r, const Group &g) {
+    return kb.add(kb.mul(kb.add(row0, r), s.n), kb.add(col0, g.offset));
+  };
   std::vector<Value *> init;
   for (int r = 0; r < rows; ++r)
     for (const Group &g : groups)
-      init.push_back(kb.splat(g.width, 0.0f));
+      init.push_back(src.partial ? kb.load(kb.result(0), cIdx(r, g), g.width)
+                                 : kb.splat(g.width, 0.0f));
+  Value *kLo = src.kLo ? src.kLo : kb.i64(0);
+  Value *kHi = src.kHi ? src.kHi : kb.i64(s.steps());
   std::vector<Value *> acc = kb.loopCarried(
-      kb.i64(0), kb.i64(s.steps()), 1, init,
-      [&](Value *k, const std::vector<Value *> &cur) {
+      kLo, kHi, 1, init, [&](Value *k, const std::vector<Value *> &cur) {
         std::vector<Value *> a;
         for (int r = 0; r < rows; ++r)
           a.push_back(loadA(kb, s, kb.add(row0, r), k));
         std::vector<Value *> next(cur.size());
         for (size_t g = 0; g < groups.size(); ++g) {
-          Value *bv = loadBRow(kb, s, k, kb.add(col0, groups[g].offset),
-                               groups[g].width);
+          Value *bv = src.bRow
+                          ? src.bRow(k, groups[g])
+                          : loadBRow(kb, s, k, kb.add(col0, groups[g].offset),
+                                     groups[g].width);
           for (int r = 0; r < rows; ++r) {
             size_t at = r * groups.size() + g;
             Value *av = kb.splat(groups[g].width, a[r]);
@@ -122,21 +141,117 @@ void emitAxpyTile(KernelBuilder &kb, const MatMulShape &s, Value *row0,
       });
   for (int r = 0; r < rows; ++r)
     for (size_t g = 0; g < groups.size(); ++g) {
+      Value *sum = acc[r * groups.size() + g];
       Value *col = kb.add(col0, groups[g].offset);
-      Value *idx = kb.add(kb.mul(kb.add(row0, r), s.n), col);
-      kb.store(kb.result(0), idx,
-               finish(s, acc[r * groups.size() + g], col, groups[g].width));
+      kb.store(kb.result(0), cIdx(r, groups[g]),
+               src.partial ? sum : finish(s, sum, col, groups[g].width));
     }
 }
 
+// The register tile of emitMatMulAxpy: rowsPerTile x vectorsPerTile
+// accumulators, 16 of 32 registers on AVX-512, 8 of 16 on AVX2.
+constexpr int rowsPerTile = 4;
+int vectorsPerTile(const KernelBuilder &kb) {
+  return kb.vectorWidth() >= 16 ? 4 : 2;
+}
+
+// The columns after the full tiles, up to a tile's width at a time.
+void emitRestTiles(KernelBuilder &kb, const MatMulShape &s, Value *row0,
+                   int rows, int64_t fullCols, const std::vector<Group> &rest) {
+  for (size_t g = 0; g < rest.size(); g += vectorsPerTile(kb)) {
+    size_t e = std::min(rest.size(), g + vectorsPerTile(kb));
+    std::vector<Group> tile(rest.begin() + g, rest.begin() + e);
+    emitAxpyTile(kb, s, row0, rows, kb.i64(fullCols), tile);
+  }
+}
+
+// Below this many bytes of B, threads split A's rows and each walks all of
+// B as stored (it stays in cache); above it, emitMatMulPanels.
+constexpr int64_t kPanelsFromBytes = 256 << 10;
+// Bytes of one packed block of a panel, kept in L1 while every row of A
+// passes over it (mnist_wide's forward dense layer, 1 thread: 32 KiB
+// 150-160 GFLOP/s, 16 KiB 143-147, 64 KiB and B read in place at
+// 2-4 KiB row strides slower).
+constexpr int64_t kPanelBlockBytes = 32 << 10;
+
+// C = A * B for a big B (a dense layer's kernel, m a batch of rows). B's
+// rows lie n words apart — 4 KiB for 1024 units — so one register tile's
+// columns fall into a few cache sets and do not stay cached from one block
+// of A's rows to the next: split by rows, every row block re-read all of B
+// from memory. Here threads own panels of one tile's columns; a thread
+// copies a block of its panel's rows into a contiguous buffer on the stack,
+// passes every row of A over it (the partial sums through C between
+// blocks, k ascending as before: the same bits), and applies the epilogue
+// once the panel is done. Columns left over after the full panels are one
+// more work item, read from B as stored.
+void emitMatMulPanels(KernelBuilder &kb, const MatMulShape &s) {
+  int w = kb.vectorWidth();
+  int64_t tileCols = int64_t(vectorsPerTile(kb)) * w;
+  int64_t panels = s.n / tileCols, fullCols = panels * tileCols;
+  int64_t block = std::max<int64_t>(1, kPanelBlockBytes / (tileCols * 4));
+  std::vector<Group> fullTile = splitColumns(tileCols, w);
+  std::vector<Group> rest = splitColumns(s.n - fullCols, w);
+  Value *buf = kb.stackBuffer(block * tileCols, kb.b().getFloatTy());
+  auto [begin, end] = kb.partition(panels + (rest.empty() ? 0 : 1));
+  kb.loop(begin, kb.min(end, kb.i64(panels)), 1, [&](Value *p) {
+    Value *col0 = kb.mul(p, tileCols);
+    kb.loop(kb.i64(0), kb.i64(s.m), 1, [&](Value *r) {
+      kb.zero(kb.result(0), kb.add(kb.mul(r, s.n), col0), kb.i64(tileCols));
+    });
+    kb.loop(kb.i64(0), kb.i64(s.steps()), block, [&](Value *k0) {
+      Value *k1 = kb.min(kb.add(k0, block), kb.i64(s.steps()));
+      kb.loop(k0, k1, 1, [&](Value *k) {
+        Value *from = kb.add(kb.mul(k, s.n), col0);
+        Value *to = kb.mul(kb.b().CreateSub(k, k0), tileCols);
+        for (int64_t c = 0; c < tileCols; c += w)
+          kb.store(buf, kb.add(to, c),
+                   kb.load(kb.operand(1), kb.add(from, c), w));
+      });
+      AxpySource src;
+      src.kLo = k0;
+      src.kHi = k1;
+      src.partial = true;
+      src.bRow = [&](Value *k, const Group &g) -> Value * {
+        Value *idx =
+            kb.add(kb.mul(kb.b().CreateSub(k, k0), tileCols), kb.i64(g.offset));
+        if (s.pairs)
+          return kb.loadPairs(buf, idx, g.width);
+        return kb.computeOperand(kb.load(buf, idx, g.width), 1);
+      };
+      rowBlocks(kb, kb.i64(0), kb.i64(s.m), rowsPerTile,
+                [&](Value *row0, int rows) {
+                  emitAxpyTile(kb, s, row0, rows, col0, fullTile, src);
+                });
+    });
+    if (s.epilogue)
+      kb.loop(kb.i64(0), kb.i64(s.m), 1, [&](Value *r) {
+        for (const Group &g : fullTile) {
+          Value *col = kb.add(col0, g.offset);
+          Value *idx = kb.add(kb.mul(r, s.n), col);
+          kb.store(
+              kb.result(0), idx,
+              s.epilogue(kb.load(kb.result(0), idx, g.width), col, g.width));
+        }
+      });
+  });
+  if (rest.empty())
+    return;
+  kb.ifThen(kb.b().CreateAnd(kb.b().CreateICmpSLE(begin, kb.i64(panels)),
+                             kb.b().CreateICmpSGT(end, kb.i64(panels))),
+            [&] {
+              rowBlocks(kb, kb.i64(0), kb.i64(s.m), rowsPerTile,
+                        [&](Value *row0, int rows) {
+                          emitRestTiles(kb, s, row0, rows, fullCols, rest);
+                        });
+            });
+}
+
 // C = op(A) * B with B not transposed (and the unused transpose_a +
-// transpose_b case): vectors run along the contiguous output columns.
+// transpose_b case): vectors run along the contiguous output columns;
+// threads split A's rows.
 void emitMatMulAxpy(KernelBuilder &kb, const MatMulShape &s) {
   int w = kb.vectorWidth();
-  // Accumulators: rowsPerTile x vectorsPerTile registers; 16 of 32 on
-  // AVX-512, 8 of 16 on AVX2.
-  const int rowsPerTile = 4, vectorsPerTile = w >= 16 ? 4 : 2;
-  int64_t tileCols = int64_t(vectorsPerTile) * w;
+  int64_t tileCols = int64_t(vectorsPerTile(kb)) * w;
   int64_t fullCols = s.n / tileCols * tileCols;
   std::vector<Group> fullTile = splitColumns(tileCols, w);
   std::vector<Group> rest = splitColumns(s.n - fullCols, w);
@@ -145,11 +260,7 @@ void emitMatMulAxpy(KernelBuilder &kb, const MatMulShape &s) {
     kb.loop(kb.i64(0), kb.i64(fullCols), tileCols, [&](Value *col0) {
       emitAxpyTile(kb, s, row0, rows, col0, fullTile);
     });
-    for (size_t g = 0; g < rest.size(); g += vectorsPerTile) {
-      size_t e = std::min(rest.size(), g + vectorsPerTile);
-      std::vector<Group> tile(rest.begin() + g, rest.begin() + e);
-      emitAxpyTile(kb, s, row0, rows, kb.i64(fullCols), tile);
-    }
+    emitRestTiles(kb, s, row0, rows, fullCols, rest);
   });
 }
 
@@ -323,8 +434,12 @@ MatMulShape matmulShape(KernelBuilder &kb) {
 }
 
 void emitMatMulOf(KernelBuilder &kb, const MatMulShape &s) {
+  int64_t tileCols = int64_t(vectorsPerTile(kb)) * kb.vectorWidth();
   if (s.tb && !s.ta)
     emitMatMulDot(kb, s);
+  else if (!s.ta && !s.tb && s.steps() * s.n * 4 >= kPanelsFromBytes &&
+           s.n >= 2 * tileCols)
+    emitMatMulPanels(kb, s);
   else
     emitMatMulAxpy(kb, s);
 }

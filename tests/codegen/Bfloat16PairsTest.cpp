@@ -350,7 +350,8 @@ TEST(Bfloat16Pairs, MatmulsOnPairsMatchTheInterpreter) {
                          {32, 128, 10},
                          {5, 1601, 3},
                          {13, 3, 17},
-                         {32, 64, 128}}) {
+                         {32, 64, 128},
+                         {9, 2051, 140}}) { // B of 574 KB: packed panels
     for (int variant = 0; variant < 4; ++variant) {
       bool ta = variant == 1, tb = variant == 2, fused = variant == 3;
       std::string what = fmt::format("{}x{} by {}x{}{}", m, k, k, n,

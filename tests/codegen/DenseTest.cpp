@@ -94,6 +94,41 @@ TEST(DenseKernels, MatMulTutorialShapes) {
     checkMatMul(rng, c);
 }
 
+// Every kernel computes C(i,j) as one float32 fma chain over k ascending,
+// from zero, whichever way it splits the work: row blocks of A for a small
+// B; panels of B's columns, packed a block of k at a time with the partial
+// sums kept in C between blocks, for a big one. Bit for bit against that
+// chain on shapes of both kinds: partial panels and blocks of k, columns
+// after the last full panel, one to three threads (runChecked).
+TEST(DenseKernels, MatMulIsOneFmaChainPerElement) {
+  std::mt19937 rng(13);
+  for (MatMulCase c :
+       {MatMulCase{5, 130, 1000, false, false}, // 2 panels + 2 columns
+        MatMulCase{33, 257, 301, false, false},
+        MatMulCase{64, 512, 800, false, false},
+        MatMulCase{32, 128, 1600, false, false}, // the tutorial's
+        MatMulCase{3, 1024, 60, false, false},   // row blocks
+        MatMulCase{7, 33, 19, false, false}}) {
+    auto a = randomFloats(rng, c.m * c.k), b = randomFloats(rng, c.k * c.n);
+    std::string what = fmt::format("m={} n={} k={}", c.m, c.n, c.k);
+    auto run = runChecked(
+        OpKind::MatMul,
+        {HostTensor::floats({c.m, c.k}, a), HostTensor::floats({c.k, c.n}, b)},
+        {}, what);
+    ASSERT_EQ(run.results.size(), 1u) << what;
+    const std::vector<float> &got = run.results[0].f;
+    int64_t differ = 0;
+    for (int64_t i = 0; i < c.m; ++i)
+      for (int64_t j = 0; j < c.n; ++j) {
+        float want = 0.0f;
+        for (int64_t k = 0; k < c.k; ++k)
+          want = std::fma(a[i * c.k + k], b[k * c.n + j], want);
+        differ += got[i * c.n + j] != want;
+      }
+    EXPECT_EQ(differ, 0) << what;
+  }
+}
+
 // For L(X, W) = sum(R * (X W)), dL/dX = R W^T and dL/dW = X^T R: the
 // backward matmuls must match central differences of the interpreter's
 // forward matmul.
