@@ -106,6 +106,12 @@ struct GatherConv {
   // Where output channel o of weight row t is: wt[t * wk + o - wOffset]
   // (wk = k, wOffset = 0 but for a chunk's packed copy).
   int64_t wk = 0, wOffset = 0;
+  // With padded columns (padColumns): a per-thread buffer of wrows input
+  // rows, each padLeft zero columns, the input row, and zeros up to
+  // paddedCols columns.
+  Value *paddedRows = nullptr;
+  int64_t padLeft = 0, paddedCols = 0;
+  std::vector<ColumnRun> paddedRuns = {}; // one run: every tap, every column
 
   // Elements (words, with pairs) per input pixel and per weight row.
   int64_t steps() const { return pairs ? m / 2 : m; }
@@ -238,6 +244,59 @@ void emitGatherBlock(KernelBuilder &kb, const GatherConv &g,
   }
 }
 
+// Padded columns: where a convolution pads its input's columns, the output
+// columns near the border read fewer taps and form runs of their own, one
+// or two pixels each: register blocks of a pixel, with too few FMAs per
+// load (5x5 `same` on 14 columns: 4 of 14 columns, 22 % of the work). A
+// copy of each input row between zero columns makes every column read
+// every tap: one run, full blocks. The zero taps add exact zeros to the
+// sums (of finite weights), at most a quarter more FMAs. Only for runs
+// one column apart (all but strided transposed convolutions) whose taps
+// are exactly the input columns inside the image.
+constexpr int64_t kPaddedRowsBytes = 64 << 10;
+
+void padColumns(KernelBuilder &kb, GatherConv &g) {
+  if (g.runs.size() < 2)
+    return;
+  int64_t dcol = g.runs[0].dcol, padLeft = -1, taps = 0;
+  for (const ColumnRun &run : g.runs)
+    if (!run.taps.empty() && padLeft < 0)
+      padLeft = run.q0 * dcol + run.taps[0].wcol - run.taps[0].col;
+  // Every column of every run: its taps are exactly the weight columns whose
+  // input column q * dcol + w - padLeft lies inside the image.
+  for (const ColumnRun &run : g.runs) {
+    if (run.dq != 1 || run.dcol != dcol)
+      return;
+    for (int64_t t = 0; t < run.count; ++t) {
+      int64_t q = run.q0 + t;
+      size_t next = 0;
+      for (int64_t w = 0; w < g.wcols; ++w) {
+        int64_t col = q * dcol + w - padLeft;
+        bool inside = col >= 0 && col < g.inCols;
+        bool has = next < run.taps.size() && run.taps[next].wcol == w;
+        if (has != inside || (has && run.taps[next++].col + t * dcol != col))
+          return;
+      }
+      if (next != run.taps.size())
+        return;
+      taps += static_cast<int64_t>(run.taps.size());
+    }
+  }
+  int64_t cols = std::max((g.outCols - 1) * dcol + g.wcols,
+                          std::max<int64_t>(padLeft, 0) + g.inCols);
+  if (padLeft < 0 || 4 * g.outCols * g.wcols > 5 * taps ||
+      g.wrows * cols * g.steps() * 4 > kPaddedRowsBytes)
+    return;
+  ColumnRun run{0, 1, g.outCols, dcol, {}};
+  for (int64_t w = 0; w < g.wcols; ++w)
+    run.taps.push_back({w, w});
+  g.paddedRuns = {run};
+  g.padLeft = padLeft;
+  g.paddedCols = cols;
+  g.paddedRows =
+      kb.stackBuffer(g.wrows * cols * g.steps(), kb.b().getFloatTy());
+}
+
 // Kernels of more bytes than this (48 pages of 4 KiB, the L1 TLB holding
 // 64 on Zen 3 and 4) are packed per chunk, on the stack up to kPackOnStack.
 constexpr int64_t kPackAbove = 192 << 10, kPackOnStack = 256 << 10;
@@ -252,11 +311,10 @@ std::vector<std::vector<Slice>> gatherChunks(KernelBuilder &kb,
 // Output row r of image nIdx, channels `chunk`. A run of columns is cut
 // into nearly equal register blocks (26 columns of at most 8: 7, 7, 6, 6),
 // so that no block is left too small to hide the FMA latency.
-void emitGatherRowChunk(KernelBuilder &kb, const GatherConv &g, Value *nIdx,
-                        Value *r, const RowOut &dst,
-                        const std::vector<Slice> &chunk) {
+void emitRowBlocks(KernelBuilder &kb, const GatherConv &g, Value *nIdx,
+                   const RowTaps &rt, const RowOut &dst,
+                   const std::vector<Slice> &chunk) {
   int regs = numRegisters(kb);
-  RowTaps rt = g.rowTaps(r);
   // Accumulators plus the chunk's weights and one broadcast in registers.
   int64_t ns = static_cast<int64_t>(chunk.size());
   int64_t maxPix = std::clamp<int64_t>((regs - ns - 2) / ns, 1, 8);
@@ -275,6 +333,37 @@ void emitGatherRowChunk(KernelBuilder &kb, const GatherConv &g, Value *nIdx,
     emitBlocks(0, bigger, size + 1);
     emitBlocks(bigger * (size + 1), blocks - bigger, size);
   }
+}
+
+// Output row r of image nIdx, channels `chunk`; with padded columns, from
+// the rows its taps read copied into g.paddedRows between zero columns.
+void emitGatherRowChunk(KernelBuilder &kb, const GatherConv &g, Value *nIdx,
+                        Value *r, const RowOut &dst,
+                        const std::vector<Slice> &chunk) {
+  RowTaps rt = g.rowTaps(r);
+  if (!g.paddedRows)
+    return emitRowBlocks(kb, g, nIdx, rt, dst, chunk);
+  int64_t steps = g.steps(), row = g.paddedCols * steps;
+  Value *imgRow = kb.mul(nIdx, g.inRows);
+  kb.loop(rt.lo, rt.hi, rt.step, [&](Value *kh) {
+    Value *to = kb.mul(kh, row);
+    Value *from = kb.mul(kb.add(imgRow, rt.inRow(kh)), g.inCols * steps);
+    kb.zero(g.paddedRows, to, kb.i64(g.padLeft * steps));
+    Value *body = kb.add(to, g.padLeft * steps);
+    kb.vectorLoop(kb.i64(0), kb.i64(g.inCols * steps), [&](Value *i, int w) {
+      kb.store(g.paddedRows, kb.add(body, i),
+               kb.load(g.in, kb.add(from, i), w));
+    });
+    int64_t right = (g.padLeft + g.inCols) * steps;
+    kb.zero(g.paddedRows, kb.add(to, right), kb.i64(row - right));
+  });
+  GatherConv p = g;
+  p.runs = g.paddedRuns;
+  p.in = g.paddedRows;
+  p.inRows = g.wrows;
+  p.inCols = g.paddedCols;
+  RowTaps prt{rt.lo, rt.hi, rt.step, [](Value *kh) { return kh; }};
+  emitRowBlocks(kb, p, kb.i64(0), prt, dst, chunk);
 }
 
 // Output row r of image nIdx, every channel.
@@ -415,6 +504,7 @@ GatherConv forwardGather(KernelBuilder &kb, const ConvGeometry &c) {
     return RowTaps{lo, hi, 1,
                    [&kb, start](Value *kh) { return kb.add(start, kh); }};
   };
+  padColumns(kb, g);
   return g;
 }
 
@@ -689,6 +779,7 @@ void emitBackwardDataFrom(KernelBuilder &kb, const ConvGeometry &c, Value *wt) {
                      return sdiv(kb, sub(kb, t, kh), sh);
                    }};
   };
+  padColumns(kb, g);
   emitGatherConv(kb, g, kb.result(0));
   kb.keepLoopsAsEmitted();
 }

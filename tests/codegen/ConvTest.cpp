@@ -241,6 +241,48 @@ TEST(ConvKernels, BackwardMatchesFiniteDifferences) {
   }
 }
 
+// A padded convolution reads its input rows between zero columns, so that
+// border columns take every tap (ConvKernels.cpp, padColumns): its result
+// is that of zero padding then a valid convolution, bit for bit (the zero
+// taps add exact zeros; skipped rows add none), on every thread count.
+TEST(ConvKernels, PaddingEqualsZerosThenValid) {
+  std::mt19937 rng(8);
+  for (ConvCase c : {ConvCase{{2, 14, 14, 32, 5, 5, 1, 1}, 64},
+                     ConvCase{{3, 8, 8, 3, 3, 3, 1, 1}, 16},
+                     ConvCase{{1, 9, 7, 17, 3, 3, 1, 1}, 33},
+                     ConvCase{{2, 13, 11, 5, 3, 3, 2, 2}, 8},
+                     ConvCase{{1, 6, 12, 4, 1, 5, 1, 1}, 5}}) {
+    c.g.same();
+    std::string what = c.str();
+    auto x = randomFloats(rng, numElements(c.g.xShape()));
+    auto w = randomFloats(rng, numElements(kernelShape(c)));
+    auto same = runChecked(OpKind::Conv2D,
+                           {HostTensor::floats(c.g.xShape(), x),
+                            HostTensor::floats(kernelShape(c), w)},
+                           convAttrs(c.g), what);
+    auto padded =
+        runChecked(OpKind::Pad2D, {HostTensor::floats(c.g.xShape(), x)},
+                   {{ir::AttrName::Padding, c.g.padding()}}, what + " pad2d");
+    ASSERT_EQ(same.results.size(), 1u) << what;
+    ASSERT_EQ(padded.results.size(), 1u) << what;
+    Window valid{c.g.n,
+                 c.g.h + c.g.pt + c.g.pb,
+                 c.g.w + c.g.pl + c.g.pr,
+                 c.g.c,
+                 c.g.kh,
+                 c.g.kw,
+                 c.g.sh,
+                 c.g.sw};
+    auto then =
+        runChecked(OpKind::Conv2D,
+                   {HostTensor::floats(valid.xShape(), padded.results[0].f),
+                    HostTensor::floats(kernelShape(c), w)},
+                   convAttrs(valid), what + " valid");
+    ASSERT_EQ(then.results.size(), 1u) << what;
+    EXPECT_EQ(same.results[0].f, then.results[0].f) << what;
+  }
+}
+
 // The Keras MNIST tutorial's two convolutions at batch 32: forward, and the
 // gradients training needs (no input gradient for the first layer).
 TEST(ConvKernels, MnistTutorialShapes) {
