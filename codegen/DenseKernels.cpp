@@ -169,9 +169,9 @@ void emitRestTiles(KernelBuilder &kb, const MatMulShape &s, Value *row0,
 // B as stored (it stays in cache); above it, emitMatMulPanels.
 constexpr int64_t kPanelsFromBytes = 256 << 10;
 // Bytes of one packed block of a panel, kept in L1 while every row of A
-// passes over it (mnist_wide's forward dense layer, 1 thread: 32 KiB
-// 150-160 GFLOP/s, 16 KiB 143-147, 64 KiB and B read in place at
-// 2-4 KiB row strides slower).
+// passes over it (mnist_wide's forward dense layer on 1 thread: 32 KiB
+// 150-160 GFLOP/s, 16 KiB 143-147; 64 KiB, and blocks of B read in place
+// without a copy, slower).
 constexpr int64_t kPanelBlockBytes = 32 << 10;
 
 // C = A * B for a big B (a dense layer's kernel, m a batch of rows). B's
