@@ -569,10 +569,7 @@ void emitConvMaxPool(KernelBuilder &kb, ir::FusedStageSet st) {
           for (int64_t j = 0; j < pw; ++j)
             taps.push_back(kb.load(
                 rows, kb.add(tap0, (i * c.ow + j) * c.o + s.offset), s.width));
-        // max_pool2d's fold: keeps the first of equal values, skips NaN.
-        Value *m = kb.splat(s.width, -std::numeric_limits<float>::infinity());
-        for (Value *t : taps)
-          m = b.CreateSelect(b.CreateFCmpOGT(t, m), t, m);
+        Value *m = windowMax(kb, taps, s.width);
         Value *at = kb.add(outIdx, s.offset);
         Value *keep = nullptr;
         if (drop) {
@@ -587,22 +584,11 @@ void emitConvMaxPool(KernelBuilder &kb, ir::FusedStageSet st) {
         }
         if (!argmax)
           continue;
-        llvm::Type *i32 = b.getInt32Ty();
-        auto splatI = [&](int32_t v) -> Value * {
-          Value *k = b.getInt32(v);
-          return s.width == 1 ? k : b.CreateVectorSplat(s.width, k);
-        };
-        Value *idx = splatI(-1);
-        for (int64_t t = ph * pw - 1; t >= 0; --t)
-          idx = b.CreateSelect(b.CreateFCmpOEQ(taps[t], m),
-                               splatI(static_cast<int32_t>(t)), idx);
-        if (relu)
-          idx = b.CreateSelect(b.CreateFCmpOGT(m, kb.splat(s.width, 0.0f)), idx,
-                               splatI(-1));
+        Value *idx = windowArgmax(kb, taps, m, relu, s.width);
         if (keep)
-          idx = b.CreateSelect(keep, idx, splatI(-1));
-        b.CreateAlignedStore(idx, kb.elementPtr(kb.result(1), at, i32),
-                             llvm::Align(4));
+          idx = b.CreateSelect(keep, idx,
+                               llvm::Constant::getAllOnesValue(idx->getType()));
+        storeI32s(kb, kb.result(1), at, idx);
       }
     });
   });

@@ -84,5 +84,18 @@ llvm::Value *pooledGradValue(KernelBuilder &kb, const PooledGrad &p,
 // The i32 elements at .. at+width-1 of base (a vector for width > 1).
 llvm::Value *loadI32s(KernelBuilder &kb, llvm::Value *base, llvm::Value *at,
                       int width);
+void storeI32s(KernelBuilder &kb, llvm::Value *base, llvm::Value *at,
+               llvm::Value *v);
+
+// A fused max pool's window (PoolKernels.cpp), its taps in row-major order:
+// the maximum as max_pool2d folds it (the first of equal values kept, NaN
+// skipped), and the argmax max_pool2d_argmax_grad reads: the first tap
+// equal to the maximum, -1 when there is none or, after a relu, when the
+// maximum is not positive.
+llvm::Value *windowMax(KernelBuilder &kb,
+                       const std::vector<llvm::Value *> &taps, int width);
+llvm::Value *windowArgmax(KernelBuilder &kb,
+                          const std::vector<llvm::Value *> &taps,
+                          llvm::Value *max, bool relu, int width);
 
 } // namespace cnnc::codegen

@@ -300,15 +300,73 @@ void loadMeansAndInverses(KernelBuilder &kb, const NormOp &n,
   });
 }
 
+bool pooledGradient(KernelBuilder &kb) {
+  return ir::checkedFusedStages(kb.op().kind, kb.attrs())
+      .has(ir::FusedStage::MaxPool2DArgmaxGrad);
+}
+
+// A normalization gradient's dy at row r, channels [col, col + width):
+// operand 3, or with the max_pool2d_argmax_grad prologue computed from the
+// pooled argmax and g (operands 3 and 4) as max_pool2d_argmax_grad writes
+// it: 0 + g where the window's argmax is the row's tap, else 0 (so too in
+// the rows and columns past the last window).
+using GradientAt = std::function<Value *(Value *r, Value *col, int width)>;
+GradientAt normGradient(KernelBuilder &kb) {
+  const std::vector<int64_t> &x = kb.operandType(0).shape;
+  int64_t c = x.back();
+  if (!pooledGradient(kb))
+    return [&kb, c](Value *r, Value *col, int w) {
+      return kb.load(kb.operand(3), kb.add(kb.mul(r, c), col), w);
+    };
+  std::vector<int64_t> ps = kb.attrs().getInts(ir::AttrName::PoolSize);
+  const std::vector<int64_t> &p = kb.operandType(3).shape;
+  return [&kb, x, ps, p](Value *r, Value *col, int w) {
+    auto &b = kb.b();
+    // Unsigned: r is not negative, and the divisions by constants become
+    // multiplies without a sign fix-up (this runs once per row).
+    auto div = [&](Value *v, int64_t d) { return b.CreateUDiv(v, kb.i64(d)); };
+    auto rem = [&](Value *v, int64_t d) { return b.CreateURem(v, kb.i64(d)); };
+    // r = (n * H + row) * W + column; the window (pr, pc), its tap (i, j).
+    Value *column = rem(r, x[2]), *nh = div(r, x[2]);
+    Value *row = rem(nh, x[1]), *n = div(nh, x[1]);
+    Value *pr = div(row, ps[0]), *pc = div(column, ps[1]);
+    Value *tap = b.CreateTrunc(
+        kb.add(kb.mul(rem(row, ps[0]), ps[1]), rem(column, ps[1])),
+        b.getInt32Ty());
+    // Past the last window (when the windows do not cover x): any window's
+    // elements, and a tap no argmax is.
+    Value *inside = b.getTrue();
+    auto clamp = [&](Value *&window, int64_t windows, int64_t extent,
+                     int64_t pool) {
+      if (extent % pool == 0)
+        return; // the windows cover the axis
+      Value *in = b.CreateICmpULT(window, kb.i64(windows));
+      window = b.CreateSelect(in, window, kb.i64(0));
+      inside = b.CreateAnd(inside, in);
+    };
+    clamp(pr, p[1], x[1], ps[0]);
+    clamp(pc, p[2], x[2], ps[1]);
+    tap = b.CreateSelect(inside, tap, b.getInt32(-2));
+    Value *at = kb.add(
+        kb.mul(kb.add(kb.mul(kb.add(kb.mul(n, p[1]), pr), p[2]), pc), x[3]),
+        col);
+    Value *g =
+        pooledGradValue(kb, pooledGrad(kb, kb.operand(4), nullptr), at, w);
+    Value *hit = b.CreateICmpEQ(loadI32s(kb, kb.operand(3), at, w),
+                                w == 1 ? tap : b.CreateVectorSplat(w, tap));
+    return b.CreateSelect(hit, g, kb.splat(w, 0.0f));
+  };
+}
+
 // The terms batch_norm_grad sums per row: dy and dy * xhat.
 RowTerms gradientMoments(KernelBuilder &kb, int64_t channels, Value *meansD,
                          Value *invsD) {
-  return [&kb, channels, meansD, invsD](Value *r, Value *col, int w,
-                                        Value *slot) {
+  return [&kb, channels, meansD, invsD,
+          dyAt = normGradient(kb)](Value *r, Value *col, int w, Value *slot) {
     auto &b = kb.b();
     Value *at = kb.add(kb.mul(r, channels), col);
     Value *x = toDouble(kb, kb.load(kb.operand(0), at, w), w);
-    Value *dy = toDouble(kb, kb.load(kb.operand(3), at, w), w);
+    Value *dy = toDouble(kb, dyAt(r, col, w), w);
     Value *xhat = b.CreateFMul(b.CreateFSub(x, loadDouble(kb, meansD, slot, w)),
                                loadDouble(kb, invsD, slot, w));
     return std::vector<Value *>{dy, b.CreateFMul(dy, xhat)};
@@ -330,19 +388,60 @@ void normSums(KernelBuilder &kb, const ChannelBlock &blk, int64_t rows,
 
 } // namespace
 
-// batch_norm(x, [gamma], [beta], [sums]) -> (y, mean, variance): per
-// channel, sums of d = x - k and d^2 in double, with k the channel's value
-// in row 0 (a shift inside the data, so the subtraction below does not
-// cancel catastrophically), in one pass over x or, with batch_groups, added
-// from batch_norm_sums' groups; mean = k + S1/R and the biased variance
-// S2/R - (S1/R)^2, both rounded to f32; a second pass writes y, with the
-// activation epilogue applied (as the activation kernel would to the
-// stored y).
+namespace {
+// batch_norm's second pass with the max_pool2d epilogue: threads split the
+// pooled rows (N * PH); each window's taps are normalized and activated in
+// registers, and only the pooled value (and its argmax, result 3) are
+// stored. Rows and columns past the last window are not read, as the
+// pool's windows drop them.
+void normalizePooled(
+    KernelBuilder &kb, const ChannelBlock &blk,
+    const std::function<Value *(Value *, Value *, int, Value *)> &normalized,
+    bool argmax, bool relu) {
+  auto &b = kb.b();
+  const std::vector<int64_t> &x = kb.operandType(0).shape;
+  const std::vector<int64_t> &y = kb.resultType(0).shape;
+  std::vector<int64_t> ps = kb.attrs().getInts(ir::AttrName::PoolSize);
+  int64_t h = x[1], w = x[2], c = x[3], prows = y[1], pcols = y[2];
+  auto [begin, end] = kb.partition(x[0] * prows);
+  kb.loop(begin, end, 1, [&](Value *np) {
+    Value *n = b.CreateSDiv(np, kb.i64(prows));
+    Value *row0 =
+        kb.add(kb.mul(n, h), kb.mul(b.CreateSRem(np, kb.i64(prows)), ps[0]));
+    kb.loop(0, pcols, 1, [&](Value *pc) {
+      Value *at = kb.mul(kb.add(kb.mul(np, pcols), pc), c);
+      forBlockChannels(kb, blk, [&](Value *col, int width, Value *slot) {
+        std::vector<Value *> taps;
+        for (int64_t i = 0; i < ps[0]; ++i)
+          for (int64_t j = 0; j < ps[1]; ++j) {
+            Value *r = kb.add(kb.mul(kb.add(row0, i), w),
+                              kb.add(kb.mul(pc, ps[1]), j));
+            taps.push_back(normalized(r, col, width, slot));
+          }
+        Value *m = windowMax(kb, taps, width);
+        kb.store(kb.result(0), kb.add(at, col), m);
+        if (argmax)
+          storeI32s(kb, kb.result(3), kb.add(at, col),
+                    windowArgmax(kb, taps, m, relu, width));
+      });
+    });
+  });
+}
+} // namespace
+
+// batch_norm(x, [gamma], [beta], [sums]) -> (y, mean, variance [, argmax]):
+// per channel, sums of d = x - k and d^2 in double, with k the channel's
+// value in row 0 (a shift inside the data, so the subtraction below does
+// not cancel catastrophically), in one pass over x or, with batch_groups,
+// added from batch_norm_sums' groups; mean = k + S1/R and the biased
+// variance S2/R - (S1/R)^2, both rounded to f32; a second pass writes y,
+// with the activation epilogue applied (as the activation kernel would to
+// the stored y) and, with max_pool2d, pooled (normalizePooled).
 void emitBatchNorm(KernelBuilder &kb) {
   NormOp n = normOp(kb, 1);
   auto &b = kb.b();
-  ir::ActivationKind act =
-      epilogueActivation(kb, ir::checkedFusedStages(kb.op().kind, kb.attrs()));
+  ir::FusedStageSet st = ir::checkedFusedStages(kb.op().kind, kb.attrs());
+  ir::ActivationKind act = epilogueActivation(kb, st);
   int64_t c = n.channels;
   double invRows = 1.0 / static_cast<double>(n.rows);
   Value *shifts = channelBufferOfDoubles(kb);
@@ -373,14 +472,20 @@ void emitBatchNorm(KernelBuilder &kb) {
           kb.store(scales, slot, normScale(kb, n, variance, col, w));
           kb.store(betas, slot, normShift(kb, n, col, w));
         });
-    forBlockRows(
-        kb, blk, n.rows, [&](Value *r, Value *col, int w, Value *slot) {
-          Value *y =
-              normalize(kb, xAt(r, col, w), kb.load(means, slot, w),
-                        kb.load(scales, slot, w), kb.load(betas, slot, w));
-          kb.store(kb.result(0), kb.add(kb.mul(r, c), col),
-                   activationValue(kb, act, 0, y, w));
-        });
+    auto normalized = [&](Value *r, Value *col, int w, Value *slot) {
+      Value *y = normalize(kb, xAt(r, col, w), kb.load(means, slot, w),
+                           kb.load(scales, slot, w), kb.load(betas, slot, w));
+      return activationValue(kb, act, 0, y, w);
+    };
+    if (st.has(ir::FusedStage::MaxPool2D))
+      return normalizePooled(kb, blk, normalized,
+                             st.has(ir::FusedStage::Argmax),
+                             act == ir::ActivationKind::Relu);
+    forBlockRows(kb, blk, n.rows,
+                 [&](Value *r, Value *col, int w, Value *slot) {
+                   kb.store(kb.result(0), kb.add(kb.mul(r, c), col),
+                            normalized(r, col, w, slot));
+                 });
   });
 }
 
@@ -401,14 +506,16 @@ void emitBatchNormSums(KernelBuilder &kb) {
 }
 
 // batch_norm_grad(x, mean, variance, dy, [gamma], [sums]) -> (dx, dgamma,
-// dbeta). With inv = 1 / sqrt(variance + epsilon) and xhat = (x - mean) inv:
+// dbeta), dy as normGradient reads it. With inv = 1 / sqrt(variance + epsilon)
+// and xhat = (x - mean) inv:
 //   dbeta  = sum dy,  dgamma = sum dy xhat      (double; one pass, or the
 //                                                groups of
 //                                                batch_norm_grad_sums)
 //   dx     = gamma inv (dy - dbeta / R - xhat dgamma / R) (f32)
 // the gradient through the batch mean and variance included.
 void emitBatchNormGrad(KernelBuilder &kb) {
-  NormOp n = normOp(kb, 4);
+  NormOp n = normOp(kb, pooledGradient(kb) ? 5 : 4);
+  GradientAt dyAt = normGradient(kb);
   auto &b = kb.b();
   int64_t c = n.channels;
   double invRows = 1.0 / static_cast<double>(n.rows);
@@ -445,7 +552,7 @@ void emitBatchNormGrad(KernelBuilder &kb) {
     forBlockRows(
         kb, blk, n.rows, [&](Value *r, Value *col, int w, Value *slot) {
           Value *x = kb.load(kb.operand(0), at(r, col), w);
-          Value *dy = kb.load(kb.operand(3), at(r, col), w);
+          Value *dy = dyAt(r, col, w);
           Value *mean = kb.load(kb.operand(1), col, w);
           Value *xhat =
               b.CreateFMul(b.CreateFSub(x, mean), kb.load(invs, slot, w));

@@ -375,6 +375,37 @@ Value *loadI32s(KernelBuilder &kb, Value *base, Value *at, int width) {
                              llvm::Align(4));
 }
 
+void storeI32s(KernelBuilder &kb, Value *base, Value *at, Value *v) {
+  kb.b().CreateAlignedStore(v, kb.elementPtr(base, at, kb.b().getInt32Ty()),
+                            llvm::Align(4));
+}
+
+Value *windowMax(KernelBuilder &kb, const std::vector<Value *> &taps,
+                 int width) {
+  auto &b = kb.b();
+  Value *m = kb.splat(width, -std::numeric_limits<float>::infinity());
+  for (Value *t : taps)
+    m = b.CreateSelect(b.CreateFCmpOGT(t, m), t, m);
+  return m;
+}
+
+Value *windowArgmax(KernelBuilder &kb, const std::vector<Value *> &taps,
+                    Value *max, bool relu, int width) {
+  auto &b = kb.b();
+  auto splatI = [&](int32_t v) -> Value * {
+    Value *k = b.getInt32(v);
+    return width == 1 ? k : b.CreateVectorSplat(width, k);
+  };
+  Value *idx = splatI(-1);
+  for (size_t t = taps.size(); t-- > 0;)
+    idx = b.CreateSelect(b.CreateFCmpOEQ(taps[t], max),
+                         splatI(static_cast<int32_t>(t)), idx);
+  if (relu)
+    idx = b.CreateSelect(b.CreateFCmpOGT(max, kb.splat(width, 0.0f)), idx,
+                         splatI(-1));
+  return idx;
+}
+
 // The gradient of a max pool fused into a convolution's epilogue
 // (conv2d_fused with max_pool2d and argmax stages): windows are pool_size, as
 // strides, unpadded, so every input cell lies in at most one window.

@@ -743,29 +743,65 @@ absl::Status perChannel(OpKind k, const Types &in, size_t from, size_t end,
   return absl::OkStatus();
 }
 
-// batch_norm(x, [gamma], [beta], [sums]) -> (y, mean, variance); with the
-// activation epilogue (the fusion pass's, in a training step) y is the
-// activation of the normalized x.
+// batch_norm(x, [gamma], [beta], [sums]) -> (y, mean, variance [, argmax]);
+// with the activation epilogue (the fusion pass's, in a training step) y is
+// the activation of the normalized x; with max_pool2d, y is pooled as a
+// fused conv's, and argmax is as the conv's.
 absl::StatusOr<Types> batchNormShape(OpKind k, const Types &in,
                                      const Attrs &a) {
   CNNC_ASSIGN_OR_RETURN(st, fusedStagesOf(k, a));
   if (st.has(FusedStage::Activation))
-    CNNC_TRY(activationAttr(k, a, false));
+    CNNC_TRY(activationAttr(k, a, st.has(FusedStage::Argmax)));
   CNNC_ASSIGN_OR_RETURN(n, normOperands(k, in, a, 1));
   CNNC_TRY(perChannel(k, in, 1, n.perChannelEnd, n.channels));
-  return Types{in[0], f32({n.channels}), f32({n.channels})};
+  Types out{in[0], f32({n.channels}), f32({n.channels})};
+  if (!st.has(FusedStage::MaxPool2D))
+    return out;
+  if (in[0].rank() != 4)
+    return err(
+        k, fmt::format("a pooled input must have rank 4, got {}", in[0].str()));
+  CNNC_ASSIGN_OR_RETURN(pooled, fusedPoolOutput(k, in[0], a));
+  out[0] = pooled;
+  if (st.has(FusedStage::Argmax))
+    out.push_back(i32(pooled.shape));
+  return out;
+}
+
+// A normalization gradient's dy, operand 3: the full-size dy, or with the
+// max_pool2d_argmax_grad prologue the pooled (argmax, g) of a batch_norm
+// with the max_pool2d epilogue, from which the kernel computes dy as
+// max_pool2d_argmax_grad would. How many operands dy takes.
+absl::StatusOr<size_t> normGradientOperands(OpKind k, const Attrs &a) {
+  CNNC_ASSIGN_OR_RETURN(st, fusedStagesOf(k, a));
+  return st.has(FusedStage::MaxPool2DArgmaxGrad) ? 2 : 1;
+}
+
+// dy's operands (at least 3 + count of them, checked before).
+absl::Status expectNormGradient(OpKind k, const Types &in, const Attrs &a,
+                                size_t count) {
+  if (count == 1)
+    return expectSame(k, in[0], in[3], "input and output gradient");
+  if (in[0].rank() != 4)
+    return err(
+        k, fmt::format("a pooled input must have rank 4, got {}", in[0].str()));
+  CNNC_ASSIGN_OR_RETURN(pooled, fusedPoolOutput(k, in[0], a));
+  if (in[3] != i32(pooled.shape))
+    return err(k, fmt::format("argmax must be {}, got {}",
+                              i32(pooled.shape).str(), in[3].str()));
+  return expectSame(k, in[4], pooled, "gradient and pooled output");
 }
 
 // batch_norm_grad(x, mean, variance, dy, [gamma], [sums]) -> (dx, dgamma,
-// dbeta)
+// dbeta); dy as normGradientOperands reads it.
 absl::StatusOr<Types> batchNormGradShape(OpKind k, const Types &in,
                                          const Attrs &a) {
   Attrs noCenter = a;
   noCenter.set(AttrName::Center, int64_t{0});
-  CNNC_ASSIGN_OR_RETURN(n, normOperands(k, in, noCenter, 4));
-  CNNC_TRY(expectSame(k, in[0], in[3], "input and output gradient"));
+  CNNC_ASSIGN_OR_RETURN(dy, normGradientOperands(k, a));
+  CNNC_ASSIGN_OR_RETURN(n, normOperands(k, in, noCenter, 3 + dy));
+  CNNC_TRY(expectNormGradient(k, in, a, dy));
   CNNC_TRY(perChannel(k, in, 1, 3, n.channels));
-  CNNC_TRY(perChannel(k, in, 4, n.perChannelEnd, n.channels));
+  CNNC_TRY(perChannel(k, in, 3 + dy, n.perChannelEnd, n.channels));
   return Types{in[0], f32({n.channels}), f32({n.channels})};
 }
 
@@ -784,11 +820,16 @@ absl::StatusOr<Types> batchNormSumsShape(OpKind k, const Types &in,
 }
 
 // batch_norm_grad_sums(x, mean, variance, dy) -> f64[G, 2, C]: per group,
-// the sums of dy and of dy * xhat (batch_norm_grad's dbeta and dgamma).
+// the sums of dy and of dy * xhat (batch_norm_grad's dbeta and dgamma); dy
+// as normGradientOperands reads it.
 absl::StatusOr<Types> batchNormGradSumsShape(OpKind k, const Types &in,
                                              const Attrs &a) {
+  CNNC_ASSIGN_OR_RETURN(dy, normGradientOperands(k, a));
+  if (in.size() != 3 + dy)
+    return err(k,
+               fmt::format("expects {} operands, got {}", 3 + dy, in.size()));
   CNNC_ASSIGN_OR_RETURN(sums, batchNormSumsShape(k, {in[0]}, a));
-  CNNC_TRY(expectSame(k, in[0], in[3], "input and output gradient"));
+  CNNC_TRY(expectNormGradient(k, in, a, dy));
   CNNC_TRY(perChannel(k, in, 1, 3, in[0].shape.back()));
   CNNC_TRY(expectEpsilon(k, a));
   return sums;

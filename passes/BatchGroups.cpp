@@ -1,5 +1,7 @@
 #include "passes/BatchGroups.h"
 
+#include "ir/FusedStages.h"
+
 namespace cnnc::passes {
 
 namespace {
@@ -38,10 +40,19 @@ void groupStatistics(ir::Graph &g, const ir::Op &op, int64_t groups,
               {{ir::AttrName::BatchGroups, groups}},
               op.loc};
   if (grad) {
-    sums.operands = {op.operands[0], op.operands[1], op.operands[2],
-                     op.operands[3]};
+    // x, mean, variance and dy: one operand, or the pooled (argmax, g) of
+    // the max_pool2d_argmax_grad prologue, which the sums take along.
+    ir::FusedStageSet st = ir::checkedFusedStages(op.kind, op.attrs);
+    bool pooled = st.has(ir::FusedStage::MaxPool2DArgmaxGrad);
+    sums.operands.assign(op.operands.begin(),
+                         op.operands.begin() + (pooled ? 5 : 4));
     sums.attrs.set(ir::AttrName::Epsilon,
                    op.attrs.getFloat(ir::AttrName::Epsilon));
+    if (pooled) {
+      sums.attrs.set(ir::AttrName::PoolSize,
+                     op.attrs.getInts(ir::AttrName::PoolSize));
+      ir::setFusedStages(sums.attrs, {ir::FusedStage::MaxPool2DArgmaxGrad});
+    }
   }
   int64_t channels = g.type(op.operands[0]).shape.back();
   std::string name = g.value(op.results[0]).name + ".sums";

@@ -62,12 +62,17 @@ public:
     for (size_t i = 0; i < g_.ops().size(); ++i)
       if (free(i) && g_.ops()[i].kind == OpKind::Conv2DBackwardData)
         transposeKernel(static_cast<int>(i));
-    for (size_t i = 0; i < g_.ops().size(); ++i)
-      if (free(i) && g_.ops()[i].kind == OpKind::MaxPool2DGrad)
-        fusePoolGradActivation(static_cast<int>(i));
+    // Before the pool gradients fuse on their own: a normalization's pool
+    // takes its gradient along.
     for (size_t i = 0; i < g_.ops().size(); ++i)
       if (free(i) && g_.ops()[i].kind == OpKind::BatchNorm)
         fuseNormActivation(static_cast<int>(i));
+    for (size_t i = 0; i < g_.ops().size(); ++i)
+      if (free(i) && g_.ops()[i].kind == OpKind::BatchNormGrad)
+        fuseNormGradPool(static_cast<int>(i));
+    for (size_t i = 0; i < g_.ops().size(); ++i)
+      if (free(i) && g_.ops()[i].kind == OpKind::MaxPool2DGrad)
+        fusePoolGradActivation(static_cast<int>(i));
     return rebuild();
   }
 
@@ -139,19 +144,21 @@ private:
     // The activation stage even when linear: bit for bit the same, and the
     // printed IR says what the layer had.
     ir::FusedStageSet stages{FusedStage::BiasAdd, FusedStage::Activation};
-    if (!fusePool(i, a, act, operands, attrs, stages)) {
-      ir::setFusedStages(attrs, stages);
-      replace(i, Op{OpKind::Conv2DFused, operands, {a}, attrs, conv.loc});
+    Op fused{OpKind::Conv2DFused, operands, {a}, attrs, conv.loc};
+    if (!fusePool(i, a, act, fused, stages)) {
+      ir::setFusedStages(fused.attrs, stages);
+      replace(i, std::move(fused));
     }
   }
 
-  // The max pool reading the activation a, fused into the convolution at i
+  // The max pool reading the activation a, fused into `fused` (a
+  // conv2d_fused or a batch_norm whose result 0 is a), which replaces op i,
   // when its windows do not overlap. Without other users of a (evaluation,
-  // prediction) the pool simply moves into the convolution; in training a
-  // must otherwise be read only by the pool's gradient and the activation's
-  // gradient, which become one max_pool2d_argmax_grad.
-  bool fusePool(int i, ValueId a, ActivationKind act,
-                const std::vector<ValueId> &operands, ir::Attrs attrs,
+  // prediction) the pool simply moves into the anchor; in training a must
+  // otherwise be read only by the pool's gradient and the activation's
+  // gradient, which become one max_pool2d_argmax_grad, and the anchor adds
+  // the argmax as its last result.
+  bool fusePool(int i, ValueId a, ActivationKind act, Op fused,
                 ir::FusedStageSet stages) {
     if (output_[a])
       return false;
@@ -177,17 +184,18 @@ private:
         return false; // two users of one kind
       *slot = u.op;
     }
-    if (pool < 0 || !poolFits(op(pool), g_.type(a)))
+    bool conv = fused.kind == OpKind::Conv2DFused;
+    if (pool < 0 || !poolFits(op(pool), g_.type(a), conv))
       return false;
     ValueId p = op(pool).results[0];
-    attrs.set(ir::AttrName::PoolSize,
-              op(pool).attrs.getInts(ir::AttrName::PoolSize));
-    const ir::Location &loc = op(i).loc;
+    fused.attrs.set(ir::AttrName::PoolSize,
+                    op(pool).attrs.getInts(ir::AttrName::PoolSize));
+    fused.results[0] = p;
     stages.add(FusedStage::MaxPool2D);
     if (poolGrad < 0 && actGrad < 0) {
       removed_[pool] = true;
-      ir::setFusedStages(attrs, stages);
-      replace(i, Op{OpKind::Conv2DFused, operands, {p}, attrs, loc});
+      ir::setFusedStages(fused.attrs, stages);
+      replace(i, std::move(fused));
       return true;
     }
     // Training: max_pool2d_grad(a, p, g) [-> activation_grad(a, .) relu].
@@ -224,26 +232,27 @@ private:
                   op(pool).attrs.getInts(ir::AttrName::PoolSize));
     gradAttrs.set(ir::AttrName::InputShape, g_.type(a).shape);
     stages.add(FusedStage::Argmax);
-    Op fusedConv{OpKind::Conv2DFused, operands, {p, argmax}, attrs, loc};
-    if (int d = droppedAfterPool(p, poolGrad, gradOperands); d >= 0) {
+    fused.results.push_back(argmax);
+    int d = conv ? droppedAfterPool(p, poolGrad, gradOperands) : -1;
+    if (d >= 0) {
       // dropout(p) moves into the epilogue; its mask is never stored: the
       // argmax is -1 where it drops and the gradient scales by 1/(1-rate).
       const Op &dr = op(d);
       double rate = dr.attrs.getFloat(ir::AttrName::Rate);
       stages.add(FusedStage::Dropout);
-      fusedConv.operands.push_back(dr.operands[1]);
+      fused.operands.push_back(dr.operands[1]);
       for (ir::AttrName name :
            {ir::AttrName::Rate, ir::AttrName::Seed, ir::AttrName::Salt})
-        fusedConv.attrs.set(name, dr.attrs.all().at(name));
-      fusedConv.results[0] = dr.results[0];
+        fused.attrs.set(name, dr.attrs.all().at(name));
+      fused.results[0] = dr.results[0];
       ValueId mask = dr.results[1];
       gradOperands = {argmax, gradOperands[1] == mask ? gradOperands[2]
                                                       : gradOperands[1]};
       gradAttrs.set(ir::AttrName::Scale, 1.0 / (1.0 - rate));
       removed_[d] = true;
     }
-    ir::setFusedStages(fusedConv.attrs, stages);
-    replace(i, std::move(fusedConv));
+    ir::setFusedStages(fused.attrs, stages);
+    replace(i, std::move(fused));
     if (actGrad >= 0)
       removed_[actGrad] = true;
     replace(
@@ -277,15 +286,16 @@ private:
     return -1;
   }
 
-  // Non-overlapping, unpadded windows whose convolution rows fit the
-  // per-thread buffer.
-  bool poolFits(const Op &pool, const ir::TensorType &a) const {
+  // Non-overlapping, unpadded windows; for a convolution, whose rows fit
+  // the per-thread buffer (a normalization reads its rows in place).
+  bool poolFits(const Op &pool, const ir::TensorType &a, bool conv) const {
     std::vector<int64_t> ps = pool.attrs.getInts(ir::AttrName::PoolSize);
     std::vector<int64_t> pad = pool.attrs.getInts(ir::AttrName::Padding);
     if (ps.size() != 2 || pool.attrs.getInts(ir::AttrName::Strides) != ps ||
         pad != std::vector<int64_t>{0, 0, 0, 0} || a.rank() != 4)
       return false;
-    return ps[0] * a.shape[2] * a.shape[3] * 4 <= options_.maxPoolRowBytes;
+    return !conv ||
+           ps[0] * a.shape[2] * a.shape[3] * 4 <= options_.maxPoolRowBytes;
   }
 
   // matmul -> bias_add [-> activation].
@@ -393,10 +403,11 @@ private:
                   pg.loc});
   }
 
-  // batch_norm -> activation: y written activated, one pass over it fewer.
-  // Only where the activation is y's one use: in training, where the
-  // activation's gradient reads its output (relu), not y. A batch_norm
-  // that already has its activation keeps it.
+  // batch_norm -> activation [-> max_pool2d (+ its gradient)]: y written
+  // activated (or pooled), one pass over it fewer. Only where the
+  // activation is y's one use: in training, where the activation's gradient
+  // reads its output (relu), not y. A batch_norm that already has its
+  // activation keeps it.
   void fuseNormActivation(int i) {
     const Op &bn = op(i);
     if (bn.attrs.has(ir::AttrName::Epilogue))
@@ -404,16 +415,45 @@ private:
     int k = fusableActivation(bn.results[0]);
     if (k < 0)
       return;
-    ir::Attrs attrs = bn.attrs;
-    attrs.set(
-        ir::AttrName::Activation,
-        std::string(ir::activationName(ir::activationKindOf(op(k).attrs))));
-    ir::setFusedStages(attrs, {FusedStage::Activation});
-    std::vector<ValueId> results = bn.results;
-    results[0] = op(k).results[0];
+    ActivationKind act = ir::activationKindOf(op(k).attrs);
+    Op fused{OpKind::BatchNorm, bn.operands, bn.results, bn.attrs, bn.loc};
+    fused.attrs.set(ir::AttrName::Activation,
+                    std::string(ir::activationName(act)));
+    ValueId a = op(k).results[0];
+    fused.results[0] = a;
     removed_[k] = true;
-    replace(i, Op{OpKind::BatchNorm, bn.operands, std::move(results),
-                  std::move(attrs), bn.loc});
+    if (!fusePool(i, a, act, fused, {FusedStage::Activation})) {
+      ir::setFusedStages(fused.attrs, {FusedStage::Activation});
+      replace(i, std::move(fused));
+    }
+  }
+
+  // batch_norm_grad(x, mean, variance, dy, ...) with dy from the
+  // max_pool2d_argmax_grad of a pool fused into the batch_norm, read by
+  // nothing else: the kernel reads the pooled (argmax, g) instead, and the
+  // full-size dy is never written. Only a plain g (a mask or scale comes
+  // with dropout, which fuses into convolutions only).
+  void fuseNormGradPool(int i) {
+    const Op &bg = op(i);
+    ValueId dy = bg.operands[3];
+    int m = producer(dy);
+    if (m < 0 || !replaced_[m] ||
+        replaced_[m]->kind != OpKind::MaxPool2DArgmaxGrad ||
+        replaced_[m]->operands.size() != 2 ||
+        replaced_[m]->attrs.has(ir::AttrName::Scale) ||
+        soleUser(dy, OpKind::BatchNormGrad, 3) != i)
+      return;
+    const Op &pg = *replaced_[m];
+    Op fused = bg;
+    fused.operands.erase(fused.operands.begin() + 3);
+    fused.operands.insert(fused.operands.begin() + 3, pg.operands.begin(),
+                          pg.operands.end());
+    fused.attrs.set(ir::AttrName::PoolSize,
+                    pg.attrs.getInts(ir::AttrName::PoolSize));
+    ir::setFusedStages(fused.attrs, {FusedStage::MaxPool2DArgmaxGrad});
+    replaced_[m].reset();
+    removed_[m] = true;
+    replace(i, std::move(fused));
   }
 
   // conv2d_backward_data(dy, w) with w a param: the kernel is transposed

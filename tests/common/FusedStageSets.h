@@ -25,6 +25,14 @@ inline constexpr ir::FusedStageSet kArgmaxGradBiasGrad{
     FusedStage::MaxPool2DArgmaxGrad, FusedStage::BiasGrad};
 // max_pool2d_grad_fused.
 inline constexpr ir::FusedStageSet kActivationGrad{FusedStage::ActivationGrad};
+// batch_norm.
+inline constexpr ir::FusedStageSet kAct{FusedStage::Activation};
+inline constexpr ir::FusedStageSet kActPool{FusedStage::Activation,
+                                            FusedStage::MaxPool2D};
+inline constexpr ir::FusedStageSet kActPoolArgmax{
+    FusedStage::Activation, FusedStage::MaxPool2D, FusedStage::Argmax};
+// batch_norm_grad and batch_norm_grad_sums.
+inline constexpr ir::FusedStageSet kArgmaxGrad{FusedStage::MaxPool2DArgmaxGrad};
 
 // `attrs` with the prologue and epilogue of `stages`.
 inline ir::Attrs withStages(ir::Attrs attrs, ir::FusedStageSet stages) {

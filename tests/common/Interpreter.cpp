@@ -384,6 +384,63 @@ Buffer unpackPairs(const Buffer &p, const std::vector<int64_t> &packed,
   return out;
 }
 
+// A fused op's non-overlapping max pool of y (shape ys) into py (shape
+// pooled); argmax = first tap equal to the max, -1 when a relu passes no
+// gradient (max <= 0).
+void fusedMaxPool(const Buffer &y, const std::vector<int64_t> &ys,
+                  const std::vector<int64_t> &ps,
+                  const std::vector<int64_t> &pooled, bool relu, Buffer &py,
+                  Buffer *argmax) {
+  int64_t o = ys[3];
+  for (int64_t b = 0; b < pooled[0]; ++b)
+    for (int64_t r = 0; r < pooled[1]; ++r)
+      for (int64_t q = 0; q < pooled[2]; ++q)
+        for (int64_t k = 0; k < o; ++k) {
+          auto tap = [&](int64_t t) {
+            return y[((b * ys[1] + r * ps[0] + t / ps[1]) * ys[2] + q * ps[1] +
+                      t % ps[1]) *
+                         o +
+                     k];
+          };
+          double m = -std::numeric_limits<double>::infinity();
+          for (int64_t t = 0; t < ps[0] * ps[1]; ++t)
+            m = std::max(m, tap(t));
+          int64_t at = ((b * pooled[1] + r) * pooled[2] + q) * o + k;
+          py[at] = m;
+          if (!argmax)
+            continue;
+          int64_t first = -1;
+          for (int64_t t = ps[0] * ps[1] - 1; t >= 0; --t)
+            if (tap(t) == m)
+              first = t;
+          (*argmax)[at] = relu && !(m > 0) ? -1 : first;
+        }
+}
+
+// max_pool2d_argmax_grad: dx of shape xs from the pooled argmax and g (of
+// shape pooled) [* mask] [* attribute scale].
+Buffer argmaxGradient(const ir::Attrs &a, const Buffer &argmax, const Buffer &g,
+                      const Buffer *mask, const std::vector<int64_t> &pooled,
+                      const std::vector<int64_t> &xs) {
+  std::vector<int64_t> ps = a.getInts(ir::AttrName::PoolSize);
+  Buffer dx(xs[0] * xs[1] * xs[2] * xs[3], 0.0);
+  for (int64_t b = 0; b < pooled[0]; ++b)
+    for (int64_t r = 0; r < pooled[1]; ++r)
+      for (int64_t q = 0; q < pooled[2]; ++q)
+        for (int64_t k = 0; k < xs[3]; ++k) {
+          int64_t at = ((b * pooled[1] + r) * pooled[2] + q) * xs[3] + k;
+          auto t = static_cast<int64_t>(argmax[at]);
+          if (t < 0)
+            continue;
+          dx[((b * xs[1] + r * ps[0] + t / ps[1]) * xs[2] + q * ps[1] +
+              t % ps[1]) *
+                 xs[3] +
+             k] = g[at] * (mask ? (*mask)[at] : 1.0) *
+                  a.getFloat(ir::AttrName::Scale, 1.0);
+        }
+  return dx;
+}
+
 } // namespace
 
 Interpreter::Interpreter(const ir::Graph &g) : g_(g) {
@@ -430,6 +487,17 @@ absl::Status Interpreter::run() {
       return b;
     };
     const ir::Attrs &a = op.attrs;
+    // A normalization gradient's dy (operand 3), or with the
+    // max_pool2d_argmax_grad prologue, from the pooled (argmax, g).
+    bool pooledDy = (op.kind == OpKind::BatchNormGrad ||
+                     op.kind == OpKind::BatchNormGradSums) &&
+                    ir::checkedFusedStages(op.kind, a)
+                        .has(ir::FusedStage::MaxPool2DArgmaxGrad);
+    Buffer dyFromPool =
+        pooledDy ? argmaxGradient(a, in(3), in(4), nullptr,
+                                  shape(op.operands[4]), shape(op.operands[0]))
+                 : Buffer();
+    auto normDy = [&]() -> Buffer & { return pooledDy ? dyFromPool : in(3); };
     // A contraction (kContracts in ir/Ops.def) with compute_dtype =
     // "bfloat16" multiplies its operands 0 and 1 (or a prologue's gradient)
     // rounded to bfloat16; the sums stay exact here.
@@ -765,7 +833,7 @@ absl::Status Interpreter::run() {
       bool scale = a.getInt(ir::AttrName::Scale, 1) != 0;
       bool center = a.getInt(ir::AttrName::Center, 1) != 0;
       size_t fixed = op.kind == OpKind::BatchNorm       ? 1
-                     : op.kind == OpKind::BatchNormGrad ? 4
+                     : op.kind == OpKind::BatchNormGrad ? (pooledDy ? 5 : 4)
                                                         : 3;
       auto gamma = [&](int64_t ch) { return scale ? in(fixed)[ch] : 1.0; };
       auto beta = [&](int64_t ch) {
@@ -774,7 +842,7 @@ absl::Status Interpreter::run() {
       Buffer &x = in(0);
       auto at = [&](int64_t r, int64_t ch) { return r * c + ch; };
       if (op.kind == OpKind::BatchNormGrad) {
-        Buffer &mean = in(1), &var = in(2), &dy = in(3);
+        Buffer &mean = in(1), &var = in(2), &dy = normDy();
         Buffer &dx = out(0), &dgamma = out(1), &dbeta = out(2);
         for (int64_t ch = 0; ch < c; ++ch) {
           double inv = 1 / std::sqrt(var[ch] + eps);
@@ -807,17 +875,27 @@ absl::Status Interpreter::run() {
         mean = in(1);
         var = in(2);
       }
-      // The activation epilogue (batch_norm only) after the normalization.
+      // The activation epilogue (batch_norm only) after the normalization,
+      // then the max_pool2d epilogue (and its argmax) as a fused conv's.
+      ir::FusedStageSet st = ir::checkedFusedStages(op.kind, a);
       ir::ActivationKind act =
-          ir::checkedFusedStages(op.kind, a).has(ir::FusedStage::Activation)
+          st.has(ir::FusedStage::Activation)
               ? ir::activationKindOf(a, ir::AttrName::Activation)
               : ir::ActivationKind::Linear;
+      bool pooled = st.has(ir::FusedStage::MaxPool2D);
+      Buffer full;
+      Buffer &z = pooled ? full : y;
+      z.assign(x.size(), 0.0);
       for (int64_t ch = 0; ch < c; ++ch)
         for (int64_t r = 0; r < rows; ++r)
-          y[at(r, ch)] = activation(act, 0,
+          z[at(r, ch)] = activation(act, 0,
                                     gamma(ch) * (x[at(r, ch)] - mean[ch]) /
                                             std::sqrt(var[ch] + eps) +
                                         beta(ch));
+      if (pooled)
+        fusedMaxPool(z, xs, a.getInts(ir::AttrName::PoolSize),
+                     shape(op.results[0]), act == ir::ActivationKind::Relu, y,
+                     st.has(ir::FusedStage::Argmax) ? &out(3) : nullptr);
       break;
     }
     case OpKind::MovingAverageUpdate: {
@@ -907,35 +985,10 @@ absl::Status Interpreter::run() {
         out(0) = y;
         break;
       }
-      // Non-overlapping max pool; argmax = first tap equal to the max, -1
-      // when a relu passes no gradient (max <= 0).
-      std::vector<int64_t> ps = a.getInts(ir::AttrName::PoolSize);
-      const auto &pooled = shape(op.results[0]);
       Buffer &py = out(0);
       Buffer *argmax = st.has(ir::FusedStage::Argmax) ? &out(1) : nullptr;
-      for (int64_t b = 0; b < pooled[0]; ++b)
-        for (int64_t r = 0; r < pooled[1]; ++r)
-          for (int64_t q = 0; q < pooled[2]; ++q)
-            for (int64_t k = 0; k < o; ++k) {
-              auto tap = [&](int64_t t) {
-                return y[((b * ys[1] + r * ps[0] + t / ps[1]) * ys[2] +
-                          q * ps[1] + t % ps[1]) *
-                             o +
-                         k];
-              };
-              double m = -std::numeric_limits<double>::infinity();
-              for (int64_t t = 0; t < ps[0] * ps[1]; ++t)
-                m = std::max(m, tap(t));
-              int64_t at = ((b * pooled[1] + r) * pooled[2] + q) * o + k;
-              py[at] = m;
-              if (!argmax)
-                continue;
-              int64_t first = -1;
-              for (int64_t t = ps[0] * ps[1] - 1; t >= 0; --t)
-                if (tap(t) == m)
-                  first = t;
-              (*argmax)[at] = relu && !(m > 0) ? -1 : first;
-            }
+      fusedMaxPool(y, ys, a.getInts(ir::AttrName::PoolSize),
+                   shape(op.results[0]), relu, py, argmax);
       if (st.has(ir::FusedStage::Dropout)) {
         // dropout after the pool; dropped elements pass no gradient.
         auto step = static_cast<int64_t>(
@@ -949,28 +1002,11 @@ absl::Status Interpreter::run() {
       }
       break;
     }
-    case OpKind::MaxPool2DArgmaxGrad: {
-      std::vector<int64_t> ps = a.getInts(ir::AttrName::PoolSize);
-      std::vector<int64_t> xs = a.getInts(ir::AttrName::InputShape);
-      const auto &pooled = shape(op.operands[1]);
-      Buffer &argmax = in(0), &dy = in(1), &dx = out(0);
-      for (int64_t b = 0; b < pooled[0]; ++b)
-        for (int64_t r = 0; r < pooled[1]; ++r)
-          for (int64_t q = 0; q < pooled[2]; ++q)
-            for (int64_t k = 0; k < xs[3]; ++k) {
-              int64_t at = ((b * pooled[1] + r) * pooled[2] + q) * xs[3] + k;
-              auto t = static_cast<int64_t>(argmax[at]);
-              if (t < 0)
-                continue;
-              double g = dy[at] * (op.operands.size() == 3 ? in(2)[at] : 1.0) *
-                         a.getFloat(ir::AttrName::Scale, 1.0);
-              dx[((b * xs[1] + r * ps[0] + t / ps[1]) * xs[2] + q * ps[1] +
-                  t % ps[1]) *
-                     xs[3] +
-                 k] = g;
-            }
+    case OpKind::MaxPool2DArgmaxGrad:
+      out(0) = argmaxGradient(
+          a, in(0), in(1), op.operands.size() == 3 ? &in(2) : nullptr,
+          shape(op.operands[1]), a.getInts(ir::AttrName::InputShape));
       break;
-    }
     case OpKind::Conv2DBackwardFilterFused: {
       ir::FusedStageSet st = ir::checkedFusedStages(op.kind, a);
       bool pooled = st.has(ir::FusedStage::MaxPool2DArgmaxGrad);
@@ -983,27 +1019,11 @@ absl::Status Interpreter::run() {
                                (xs[2] + p[1] + p[3] - ks[1]) / s[1] + 1, o};
       Window win = window(xs, dys, ks[0], ks[1], a);
       Buffer pooledGrad;
-      if (pooled) {
-        // dy as max_pool2d_argmax_grad(argmax, g [, mask]) computes it.
-        std::vector<int64_t> ps = a.getInts(ir::AttrName::PoolSize);
-        const auto &pooled = shape(op.operands[1]);
-        pooledGrad.assign(dys[0] * dys[1] * dys[2] * o, 0.0);
-        Buffer &argmax = in(1), &g = in(2);
-        for (int64_t b = 0; b < pooled[0]; ++b)
-          for (int64_t r = 0; r < pooled[1]; ++r)
-            for (int64_t q = 0; q < pooled[2]; ++q)
-              for (int64_t k = 0; k < o; ++k) {
-                int64_t at = ((b * pooled[1] + r) * pooled[2] + q) * o + k;
-                auto t = static_cast<int64_t>(argmax[at]);
-                if (t >= 0)
-                  pooledGrad[((b * dys[1] + r * ps[0] + t / ps[1]) * dys[2] +
-                              q * ps[1] + t % ps[1]) *
-                                 o +
-                             k] = g[at] *
-                                  (op.operands.size() == 4 ? in(3)[at] : 1.0) *
-                                  a.getFloat(ir::AttrName::Scale, 1.0);
-              }
-      }
+      if (pooled) // dy as max_pool2d_argmax_grad(argmax, g [, mask]) computes
+                  // it
+        pooledGrad = argmaxGradient(a, in(1), in(2),
+                                    op.operands.size() == 4 ? &in(3) : nullptr,
+                                    shape(op.operands[1]), dys);
       Buffer &x = contracted(0), &dw = out(0);
       // bias_grad sums the gradient as it is; the contraction, rounded.
       Buffer &dy = pooled ? pooledGrad : in(1);
@@ -1044,7 +1064,7 @@ absl::Status Interpreter::run() {
           int64_t r0 = std::min(gr * size, batch) * perItem;
           int64_t r1 = std::min((gr + 1) * size, batch) * perItem;
           for (int64_t r = r0; r < r1; ++r) {
-            double u = grad ? in(3)[r * c + ch] : x[r * c + ch] - x[ch];
+            double u = grad ? normDy()[r * c + ch] : x[r * c + ch] - x[ch];
             double v = grad ? u * (x[r * c + ch] - in(1)[ch]) * inv : u * u;
             sums[(gr * 2) * c + ch] += u;
             sums[(gr * 2 + 1) * c + ch] += v;

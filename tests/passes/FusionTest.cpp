@@ -7,6 +7,7 @@
 #include "common/FusedStageSets.h"
 #include "common/Interpreter.h"
 #include "passes/Autodiff.h"
+#include "passes/BatchGroups.h"
 #include "passes/DeadCode.h"
 #include "passes/EvalGraph.h"
 #include "passes/Pipeline.h"
@@ -193,11 +194,15 @@ TEST(Fusion, UnsupportedPoolsStaySeparate) {
 }
 
 // conv -> batch_norm -> activation -> max_pool: the pool stays outside the
-// convolution, and its gradient takes the activation's gradient as an
+// convolution. With a relu (or linear) activation it moves into the
+// batch_norm with an argmax, and its gradient becomes a prologue of the
+// normalization's gradient (no full-size dy); with another kind without a
+// parameter, the pool's gradient takes the activation's gradient as an
 // epilogue when that gradient reads the pool's input (the activation's
-// output) and the kind has no parameter.
-ir::Graph batchNormPoolModel(const std::string &kind, double param = 0) {
-  testing::ModelBuilder b("bnpool", {2, 9, 9, 1});
+// output).
+ir::Graph batchNormPoolModel(const std::string &kind, double param = 0,
+                             int64_t size = 9) {
+  testing::ModelBuilder b("bnpool", {2, size, size, 1});
   ValueId h = b.conv("c", b.x(), 3, 3, 1, false, "");
   h = b.batchNorm("bn", h);
   h = b.activation("a", h, kind, param);
@@ -205,8 +210,29 @@ ir::Graph batchNormPoolModel(const std::string &kind, double param = 0) {
   return b.finish(b.dense("d", b.flatten("f", h), 4));
 }
 
+TEST(Fusion, ReluPoolMovesIntoTheNormalization) {
+  ir::Graph g = fused(trainingGraph(batchNormPoolModel("relu")));
+  auto bn = testing::opsOfKind(g, OpKind::BatchNorm, testing::kActPoolArgmax);
+  ASSERT_EQ(bn.size(), 1u);
+  EXPECT_EQ(g.value(bn[0]->results[0]).name, "p");
+  EXPECT_EQ(bn[0]->results.size(), 4u);
+  auto grad =
+      testing::opsOfKind(g, OpKind::BatchNormGrad, testing::kArgmaxGrad);
+  ASSERT_EQ(grad.size(), 1u);
+  // (x, mean, variance, argmax, g, gamma): the argmax is the batch_norm's.
+  EXPECT_EQ(grad[0]->operands[3], bn[0]->results[3]);
+  for (OpKind k : {OpKind::MaxPool2D, OpKind::MaxPool2DGrad,
+                   OpKind::MaxPool2DGradFused, OpKind::MaxPool2DArgmaxGrad,
+                   OpKind::ActivationGrad, OpKind::Activation})
+    EXPECT_EQ(countOps(g, k), 0) << ir::opName(k);
+  // The batch-groups pass takes the prologue along into the sums.
+  splitBatchGroups(g, 2);
+  EXPECT_TRUE(ir::verifyGraph(g).ok()) << ir::printGraph(g);
+  EXPECT_EQ(countOps(g, OpKind::BatchNormGradSums, testing::kArgmaxGrad), 1);
+}
+
 TEST(Fusion, PoolGradientTakesTheActivationGradient) {
-  for (const char *kind : {"relu", "tanh", "sigmoid"}) {
+  for (const char *kind : {"tanh", "sigmoid"}) {
     ir::Graph g = fused(trainingGraph(batchNormPoolModel(kind)));
     auto poolGrad =
         testing::opsOfKind(g, OpKind::MaxPool2DGradFused, kActivationGrad);
@@ -214,6 +240,7 @@ TEST(Fusion, PoolGradientTakesTheActivationGradient) {
     EXPECT_EQ(poolGrad[0]->attrs.getString(ir::AttrName::Activation), kind);
     EXPECT_EQ(countOps(g, OpKind::MaxPool2DGrad), 0) << kind;
     EXPECT_EQ(countOps(g, OpKind::ActivationGrad), 0) << kind;
+    EXPECT_EQ(countOps(g, OpKind::BatchNorm, testing::kAct), 1) << kind;
     // The fused gradient defines what the activation's gradient did.
     EXPECT_EQ(g.value(poolGrad[0]->results[0]).name, "bn.grad") << kind;
   }
@@ -331,6 +358,9 @@ TEST(Fusion, FusedTrainingStepComputesTheSameInTheInterpreter) {
   }
   expectSameStep(testing::tinyConvModel(2), "tiny conv");
   expectSameStep(batchNormPoolModel("relu"), "batch norm, relu, pool");
+  expectSameStep(batchNormPoolModel("relu", 0, 10),
+                 "batch norm, relu, pool covering the image");
+  expectSameStep(batchNormPoolModel("linear"), "batch norm, linear, pool");
   expectSameStep(batchNormPoolModel("tanh"), "batch norm, tanh, pool");
   expectSameStep(testing::samePaddingAvgPoolModel(2), "same padding");
   expectSameStep(testing::dropoutModel(3), "dropout");
