@@ -3,6 +3,7 @@
 #include "codegen/KernelBuilder.h"
 #include "codegen/KernelCache.h"
 #include "codegen/Kernels.h"
+#include "codegen/ShareState.h"
 #include "ir/Printer.h"
 
 #include <fmt/format.h>
@@ -308,12 +309,24 @@ link(const ir::Graph &g, const std::vector<size_t> &ops, const Host &host,
                  .create();
   if (!jit)
     return llvmError(jit.takeError(), "cannot create the JIT");
-  // Kernels may call libm (expf, logf) and malloc.
+  // Kernels may call libm (expf, logf), memset and memcpy.
   auto gen = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
       (*jit)->getDataLayout().getGlobalPrefix());
   if (!gen)
     return llvmError(gen.takeError(), "cannot expose process symbols");
   (*jit)->getMainJITDylib().addGenerator(std::move(*gen));
+  // malloc and free go through wrappers that keep a share that another
+  // thread redoes from being abandoned inside them (ShareState.h).
+  llvm::orc::SymbolMap heap;
+  auto callable =
+      llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable;
+  heap[(*jit)->mangleAndIntern("malloc")] = {
+      llvm::orc::ExecutorAddr::fromPtr(&cnnc_share_malloc), callable};
+  heap[(*jit)->mangleAndIntern("free")] = {
+      llvm::orc::ExecutorAddr::fromPtr(&cnnc_share_free), callable};
+  if (auto e = (*jit)->getMainJITDylib().define(
+          llvm::orc::absoluteSymbols(std::move(heap))))
+    return llvmError(std::move(e), "cannot define the kernels' heap calls");
   for (size_t i = 0; i < objects.size(); ++i) {
     std::string name =
         objects.size() == ops.size() ? kernelName(g, ops[i]) : g.name();

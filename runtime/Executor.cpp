@@ -1,6 +1,7 @@
 #include "runtime/Executor.h"
 
 #include "runtime/MemoryBudget.h"
+#include "runtime/ShareCancel.h"
 
 #include <fmt/format.h>
 
@@ -10,6 +11,9 @@
 #include <cstring>
 #include <string_view>
 #include <utility>
+
+#include <immintrin.h>
+#include <sched.h>
 
 namespace cnnc::runtime {
 
@@ -69,7 +73,11 @@ std::vector<std::string> ParamStore::names() const {
   return out;
 }
 
-Executor::~Executor() = default;
+Executor::~Executor() {
+  // Workers that joined a run late may still be on their way out of it.
+  if (pool_ && !poolAlive_.expired())
+    pool_->quiesce();
+}
 
 absl::StatusOr<std::unique_ptr<Executor>>
 Executor::create(ir::Graph g, ParamStore &store,
@@ -135,6 +143,11 @@ Executor::create(ir::Graph g, ParamStore &store,
     ex->steps_.push_back(std::move(step));
   }
   ex->placeBarriers();
+  // A share of an in-place update cannot be redone: the first run of it
+  // may have updated part of the operands it reads.
+  for (const Step &s : ex->steps_)
+    ex->redoable_.push_back(
+        !(ir::opInfo(graph.ops()[s.opIndex].kind).flags & ir::kWritesOperands));
   ex->profile_.assign(graph.ops().size(), {});
   return ex;
 }
@@ -253,57 +266,230 @@ void Executor::run(ThreadPool &pool, size_t begin, size_t end) {
   }
 }
 
-void Executor::runAllThreads(ThreadPool &pool, size_t begin, size_t end) {
+namespace {
+// A share word: the run it was last claimed in (32 bits), the claim's
+// version within the run (16), and its state (16): claimed by thread
+// `state - 1`, or done.
+constexpr uint64_t kDone = 0xFFFF;
+uint64_t shareWord(uint64_t run, uint64_t version, uint64_t state) {
+  return run << 32 | (version & 0xFFFF) << 16 | state;
+}
+uint32_t runOf(uint64_t w) { return static_cast<uint32_t>(w >> 32); }
+uint64_t versionOf(uint64_t w) { return (w >> 16) & 0xFFFF; }
+uint64_t stateOf(uint64_t w) { return w & 0xFFFF; }
+// What a claim is cancelled by (ShareState::cancel): unique per run, share
+// and claim, unlike the word, which does not name the share.
+uint64_t claimToken(uint64_t w, size_t share) {
+  return uint64_t{runOf(w)} << 32 | (share & 0xFFFFF) << 12 |
+         (versionOf(w) & 0xFFF);
+}
+
+uint64_t nowNanos() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+}
+
+// The floor of how long a share may stay with a thread before another
+// one redoes it (Executor::setRedoAfter).
+std::atomic<uint64_t> redoFloorNanos{[] {
+  const char *env = std::getenv("CNNC_REDO_AFTER_US");
+  return env ? std::strtoull(env, nullptr, 10) * 1000
+             : Executor::kRedoAfterNanos;
+}()};
+
+// How long a claim of `version` may hold a share before another thread
+// redoes it, for a kernel whose last share took `lastShare`. Each redo of
+// a share doubles the wait before the next, so that two threads cannot keep
+// taking it from each other (a floor of 0 redoes first claims at once).
+uint64_t redoLimit(uint64_t lastShare, uint64_t version) {
+  uint64_t floor = redoFloorNanos.load(std::memory_order_relaxed);
+  if (version <= 1)
+    return floor == 0 ? 0 : std::max(floor, 3 * lastShare);
+  return std::max({floor, Executor::kRedoAfterNanos / 4, 3 * lastShare})
+         << std::min<uint64_t>(version - 1, 16);
+}
+} // namespace
+
+void Executor::setRedoAfter(uint64_t nanos) {
+  redoFloorNanos.store(nanos, std::memory_order_relaxed);
+}
+
+void Executor::bindPool(ThreadPool &pool) {
   int n = pool.size();
-  // Phases: runs of kernels with no barrier between them. Each kernel is
-  // cut into n * per shares; thread t's home shares of a kernel are
-  // [t * per, (t + 1) * per), the part a static split would give it, so
-  // that consecutive kernels find their data in its cache. A thread claims
-  // its home shares of the phase's kernels in order, then takes the
-  // unclaimed shares of the other threads' homes.
-  const auto chunks = static_cast<uint32_t>(chunksPerKernel(n));
-  const uint32_t per = chunks / static_cast<uint32_t>(n);
-  std::vector<size_t> phaseStart;
-  for (size_t i = begin; i < end; ++i)
-    if (i == begin || steps_[i].barrierBefore)
-      phaseStart.push_back(i);
-  phaseStart.push_back(end);
-  size_t phases = phaseStart.size() - 1;
-  size_t needed = phases * static_cast<size_t>(n + 1);
-  if (numCounters_ < needed) {
-    counters_ = std::make_unique<PhaseCounters[]>(needed);
-    numCounters_ = needed;
+  if (pool_ == &pool && threads_ == n && !poolAlive_.expired())
+    return;
+  // Workers of the last pool may still be on their way out of a run.
+  if (pool_ && !poolAlive_.expired())
+    pool_->quiesce();
+  pool_ = &pool;
+  poolAlive_ = pool.lifetime();
+  threads_ = n;
+  chunks_ = static_cast<uint32_t>(chunksPerKernel(n));
+  shares_ = std::make_unique<Share[]>(steps_.size() * chunks_);
+  participants_ = std::make_unique<Participant[]>(static_cast<size_t>(n));
+  shareNanos_ = std::make_unique<std::atomic<uint64_t>[]>(steps_.size());
+  runSeq_.store(0, std::memory_order_relaxed);
+}
+
+void Executor::runAllThreads(ThreadPool &pool, size_t begin, size_t end) {
+  bindPool(pool);
+  // Publish the run (sequence lock), then run it here and let the workers
+  // join as they come: one that the system deschedules joins late or
+  // never, and a share it started is redone by another thread (help).
+  uint64_t seq = runSeq_.load(std::memory_order_relaxed);
+  runSeq_.store(seq + 1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  runBegin_.store(begin, std::memory_order_relaxed);
+  runEnd_.store(end, std::memory_order_relaxed);
+  runSeq_.store(seq + 2, std::memory_order_release);
+  pool.runDetached(&Executor::helpThunk, this);
+}
+
+void Executor::helpThunk(void *self, int tid) {
+  static_cast<Executor *>(self)->help(tid);
+}
+
+// A run of kernels [begin, end) on all threads, in phases: runs of kernels
+// with no barrier between them. Each kernel is cut into chunks_ shares;
+// thread t's home shares of a kernel are those a static split gives it, so
+// that consecutive kernels find their data in its cache. A thread runs its
+// home shares of the phase's kernels in order, then takes the other
+// threads' unclaimed shares (from the back), then waits for the phase's
+// shares that others run. A share that another thread has held for much
+// longer than the kernel's shares take is redone: its thread was
+// descheduled (or is far slower), and is made to abandon it
+// (ShareCancel.h). Only kernels that can run twice are redone: not the
+// in-place updates. The results do not depend on which thread ran what.
+// True when this thread saw the run to its end; false for a worker that
+// came late (the run was over, or a newer one began).
+bool Executor::help(int tid) {
+  Participant &me = participants_[tid];
+  me.thread.store(pthread_self(), std::memory_order_relaxed);
+  me.cancellable.store(shareCancelAvailable() && cancelSignalUnblocked(),
+                       std::memory_order_relaxed);
+  codegen::setCurrentShareState(&me.state);
+  uint64_t seq;
+  size_t begin, end;
+  for (;;) { // the sequence lock's reader
+    seq = runSeq_.load(std::memory_order_acquire);
+    if (seq & 1)
+      continue;
+    begin = runBegin_.load(std::memory_order_relaxed);
+    end = runEnd_.load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (runSeq_.load(std::memory_order_relaxed) == seq)
+      break;
   }
-  // Per phase: n home queues (claimed shares), then the finished count.
-  // Reset before the dispatch, which orders it before every thread's use.
-  for (size_t c = 0; c < needed; ++c)
-    counters_[c].value.store(0, std::memory_order_relaxed);
-  pool.run([&](int tid) {
-    for (size_t p = 0; p < phases; ++p) {
-      PhaseCounters *home = &counters_[p * static_cast<size_t>(n + 1)];
-      std::atomic<uint32_t> &done = home[n].value;
-      auto kernels = static_cast<uint32_t>(phaseStart[p + 1] - phaseStart[p]);
-      uint32_t homeShares = kernels * per, shares = kernels * chunks;
-      for (int q = 0; q < n; ++q) {
-        int owner = (tid + q) % n;
-        for (;;) {
-          uint32_t k =
-              home[owner].value.fetch_add(1, std::memory_order_relaxed);
-          if (k >= homeShares)
-            break;
-          const Step &s = steps_[phaseStart[p] + k / per];
-          uint32_t chunk = static_cast<uint32_t>(owner) * per + k % per;
-          s.fn(s.args.data(), static_cast<int>(chunk),
-               static_cast<int>(chunks));
-          // Release: the share's writes before its count; the thread that
-          // sees the phase done (acquire) sees them.
-          done.fetch_add(1, std::memory_order_acq_rel);
+  auto run = static_cast<uint32_t>(seq / 2);
+  bool whole = true;
+  for (size_t a = begin; a < end && whole;) {
+    size_t b = a + 1;
+    while (b < end && !steps_[b].barrierBefore)
+      ++b;
+    whole = runPhase(tid, run, a, b);
+    a = b;
+  }
+  codegen::setCurrentShareState(nullptr);
+  return whole;
+}
+
+bool Executor::runPhase(int tid, uint32_t run, size_t a, size_t b) {
+  const auto n = static_cast<uint32_t>(threads_);
+  const uint32_t per = chunks_ / n;
+  const uint64_t self = static_cast<uint64_t>(tid) + 1;
+  auto wordOf = [&](size_t step, uint32_t chunk) -> std::atomic<uint64_t> & {
+    return shares_[step * chunks_ + chunk].word;
+  };
+  // Claims a share that no one has claimed in this run, and runs it. False
+  // when a newer run has begun: this thread is late.
+  auto claim = [&](size_t step, uint32_t chunk) {
+    std::atomic<uint64_t> &word = wordOf(step, chunk);
+    uint64_t w = word.load(std::memory_order_acquire);
+    if (runOf(w) >= run)
+      return runOf(w) == run;
+    uint64_t mine = shareWord(run, 1, self);
+    if (word.compare_exchange_strong(w, mine, std::memory_order_acq_rel))
+      runOwned(tid, step, chunk, mine);
+    else if (runOf(w) > run)
+      return false;
+    return true;
+  };
+  for (size_t step = a; step < b; ++step)
+    for (uint32_t c = tid * per; c < (tid + 1) * per; ++c)
+      if (!claim(step, c))
+        return false;
+  for (uint32_t q = 1; q < n; ++q) {
+    uint32_t owner = (tid + q) % n;
+    for (size_t step = b; step-- > a;)
+      for (uint32_t c = (owner + 1) * per; c-- > owner * per;)
+        if (!claim(step, c))
+          return false;
+  }
+  // Wait for the shares others run; redo those held far too long.
+  const bool canRedo = shareCancelAvailable();
+  for (size_t step = a; step < b; ++step)
+    for (uint32_t c = 0; c < chunks_; ++c) {
+      std::atomic<uint64_t> &word = wordOf(step, c);
+      uint64_t since = 0;
+      for (int spins = 0;;) {
+        uint64_t w = word.load(std::memory_order_acquire);
+        if (runOf(w) > run)
+          return false;
+        if (runOf(w) < run) { // left by a thread that was overtaken
+          if (!claim(step, c))
+            return false;
+          continue;
         }
+        if (stateOf(w) == kDone)
+          break;
+        uint64_t owner = stateOf(w) - 1;
+        bool stealable =
+            canRedo && redoable_[step] && owner < n &&
+            participants_[owner].cancellable.load(std::memory_order_relaxed);
+        if (stealable && ((spins & 255) == 0 || spins >= kSpinsBeforeYield)) {
+          uint64_t now = nowNanos();
+          if (!since)
+            since = now;
+          uint64_t limit = redoLimit(
+              shareNanos_[step].load(std::memory_order_relaxed), versionOf(w));
+          if (now - since >= limit) {
+            uint64_t mine = shareWord(run, versionOf(w) + 1, self);
+            if (word.compare_exchange_strong(w, mine,
+                                             std::memory_order_acq_rel)) {
+              Participant &p = participants_[owner];
+              cancelShare(p.thread.load(std::memory_order_relaxed), p.state,
+                          claimToken(w, step * chunks_ + c));
+              redone_.fetch_add(1, std::memory_order_relaxed);
+              runOwned(tid, step, c, mine);
+            }
+            since = 0;
+            continue;
+          }
+        }
+        if (++spins < kSpinsBeforeYield)
+          _mm_pause();
+        else
+          sched_yield();
       }
-      for (uint32_t d; (d = done.load(std::memory_order_acquire)) < shares;)
-        waitWhileEqual(done, d);
     }
-  });
+  return true;
+}
+
+void Executor::runOwned(int tid, size_t step, uint32_t chunk, uint64_t claim) {
+  const Step &s = steps_[step];
+  uint64_t start = nowNanos();
+  if (!runShare(participants_[tid].state, s.fn, s.args.data(), chunk, chunks_,
+                claimToken(claim, step * chunks_ + chunk)))
+    return; // another thread redoes it
+  shareNanos_[step].store(nowNanos() - start, std::memory_order_relaxed);
+  // Release: the share's writes before its state; a thread that sees it
+  // done (acquire) sees them. Fails when another thread took it over.
+  uint64_t expected = claim;
+  shares_[step * chunks_ + chunk].word.compare_exchange_strong(
+      expected, shareWord(runOf(claim), versionOf(claim), kDone),
+      std::memory_order_acq_rel);
 }
 
 void Executor::runProfiled(ThreadPool &pool, size_t begin, size_t end) {

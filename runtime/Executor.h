@@ -5,6 +5,7 @@
 #pragma once
 
 #include "codegen/Compiler.h"
+#include "codegen/ShareState.h"
 #include "ir/Graph.h"
 #include "passes/MemoryPlan.h"
 #include "runtime/ThreadPool.h"
@@ -17,6 +18,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <pthread.h>
 
 namespace cnnc::runtime {
 
@@ -57,10 +60,13 @@ public:
   // placeBarriers in Executor.cpp); with profiling on, after every kernel.
   // Between two waits, each kernel is cut into chunksPerKernel() fixed
   // shares; each thread runs its own (those a static split would give it),
-  // then takes the others' unclaimed ones, so a thread that the system
-  // deschedules holds up at most the one share it runs. A kernel's
-  // results do not depend on how its work is cut (tests/codegen/
-  // ThreadShareTest.cpp), so they do not depend on which thread ran what.
+  // then takes the others' unclaimed ones, and redoes a share that another
+  // thread has held far longer than the kernel's shares take (that thread
+  // was descheduled; it is made to abandon the share, ShareCancel.h). The
+  // caller returns when every share is done, without waiting for workers
+  // that the system has not run yet. A kernel's results do not depend on
+  // how its work is cut (tests/codegen/ThreadShareTest.cpp), so they do not
+  // depend on which thread ran what.
   void run(ThreadPool &pool) { run(pool, 0, steps_.size()); }
   // Kernels [begin, end) of the step, in order (a data-parallel step runs
   // the forward and backward kernels, sums the gradients across ranks, then
@@ -75,6 +81,20 @@ public:
   // (a data-parallel step's optimizer kernels read the summed gradients).
   void setOperand(size_t step, size_t index, void *p) {
     steps_[step].args[index] = p;
+  }
+  // How long a share may stay with a thread before another thread redoes
+  // it (see runAllThreads in Executor.cpp): at least this, and three times
+  // the kernel's last share. The system deschedules a thread for a time
+  // slice (4 ms here); a thread that is merely slower must not be
+  // overtaken. 0: redo any share another thread holds as soon as a thread
+  // has nothing else to do (for tests). Process-wide;
+  // CNNC_REDO_AFTER_US sets it at start.
+  static constexpr uint64_t kRedoAfterNanos = 200'000;
+  static void setRedoAfter(uint64_t nanos);
+  // Shares this executor's threads redid (their first thread abandoned
+  // them).
+  uint64_t redoneShares() const {
+    return redone_.load(std::memory_order_relaxed);
   }
   // Barriers one unprofiled step waits at (for tests and tuning).
   int barriersPerStep() const;
@@ -115,14 +135,38 @@ private:
     bool barrierBefore = true; // wait for every thread before this kernel
   };
   std::vector<Step> steps_;
-  // Per wait-free run of kernels (a phase) of one run(): each thread's
-  // claimed home shares, and the shares finished (runAllThreads). One cache
-  // line each: threads hit them from both cores.
-  struct PhaseCounters {
-    alignas(64) std::atomic<uint32_t> value{0};
+  // The work distribution of runAllThreads (see there). Per share of each
+  // kernel, one word: the run it was last claimed in, a version counting
+  // its claims in that run, and its state (a claiming thread, or done).
+  // One cache line each: threads hit them from both cores.
+  struct alignas(64) Share {
+    std::atomic<uint64_t> word{0};
   };
-  std::unique_ptr<PhaseCounters[]> counters_;
-  size_t numCounters_ = 0;
+  // A thread taking part in runs, as others need to find it to cancel the
+  // share it runs.
+  struct alignas(64) Participant {
+    std::atomic<pthread_t> thread{};
+    std::atomic<bool> cancellable{false};
+    codegen::ShareState state;
+  };
+  std::unique_ptr<Share[]> shares_;                     // [step][chunk]
+  std::unique_ptr<Participant[]> participants_;         // [tid]
+  std::unique_ptr<std::atomic<uint64_t>[]> shareNanos_; // [step], last share
+  std::vector<bool> redoable_; // [step]: a share can be run again
+  ThreadPool *pool_ = nullptr; // of the last run, and whether it still lives
+  std::weak_ptr<const int> poolAlive_;
+  int threads_ = 0;
+  uint32_t chunks_ = 0;
+  // The current run, under a sequence lock (odd: being written); its run
+  // number is runSeq_ / 2, as in the share words.
+  alignas(64) std::atomic<uint64_t> runSeq_{0};
+  std::atomic<uint64_t> redone_{0};
+  std::atomic<size_t> runBegin_{0}, runEnd_{0};
+  void bindPool(ThreadPool &pool);
+  static void helpThunk(void *self, int tid);
+  bool help(int tid);
+  bool runPhase(int tid, uint32_t run, size_t a, size_t b);
+  void runOwned(int tid, size_t step, uint32_t chunk, uint64_t claim);
   // Whole-step runs use all threads or one: on a machine where other
   // processes take the cores, a step on all threads can be slower than on
   // one (each wait for a descheduled thread costs a time slice), so run()

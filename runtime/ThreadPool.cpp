@@ -1,5 +1,7 @@
 #include "runtime/ThreadPool.h"
 
+#include "runtime/ShareCancel.h"
+
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -60,10 +62,20 @@ ThreadPool::ThreadPool(int threads)
 
 ThreadPool::~ThreadPool() {
   stop_.store(true, std::memory_order_release);
-  generation_.fetch_add(1, std::memory_order_acq_rel);
-  generation_.notify_all();
+  publish(nullptr, nullptr, true);
   for (std::thread &w : workers_)
     w.join();
+}
+
+void ThreadPool::publish(Thunk thunk, void *ctx, bool detached) {
+  uint64_t g = generation_.load(std::memory_order_relaxed);
+  generation_.store(g + 1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  thunk_.store(thunk, std::memory_order_relaxed);
+  ctx_.store(ctx, std::memory_order_relaxed);
+  detached_.store(detached, std::memory_order_relaxed);
+  generation_.store(g + 2, std::memory_order_seq_cst);
+  generation_.notify_all();
 }
 
 void ThreadPool::dispatch(Thunk thunk, void *ctx) {
@@ -71,17 +83,31 @@ void ThreadPool::dispatch(Thunk thunk, void *ctx) {
     thunk(ctx, 0);
     return;
   }
-  thunk_ = thunk;
-  ctx_ = ctx;
   pending_.store(static_cast<uint32_t>(size_ - 1), std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_release);
-  generation_.notify_all();
+  publish(thunk, ctx, false);
   thunk(ctx, 0);
   for (uint32_t left; (left = pending_.load(std::memory_order_acquire)) != 0;)
     waitWhileEqual(pending_, left);
 }
 
+void ThreadPool::runDetached(Thunk thunk, void *ctx) {
+  if (size_ > 1)
+    publish(thunk, ctx, true);
+  thunk(ctx, 0);
+}
+
+void ThreadPool::quiesce() {
+  if (size_ == 1)
+    return;
+  publish(nullptr, nullptr, true);
+  // A worker counts itself inside before it reads the task (both seq_cst),
+  // so one that read the old task is counted here.
+  while (inside_.load(std::memory_order_seq_cst) != 0)
+    sched_yield();
+}
+
 void ThreadPool::workerLoop(int tid) {
+  unblockCancelSignal();
   uint64_t seen = 0;
   for (;;) {
     // Spin a little for back-to-back dispatches, then sleep in the kernel.
@@ -94,11 +120,33 @@ void ThreadPool::workerLoop(int tid) {
       generation_.wait(seen, std::memory_order_acquire);
       g = generation_.load(std::memory_order_acquire);
     }
+    inside_.fetch_add(1, std::memory_order_seq_cst);
+    Thunk thunk;
+    void *ctx;
+    bool detached;
+    for (;;) { // the sequence lock's reader: a consistent (g, task)
+      g = generation_.load(std::memory_order_seq_cst);
+      if (g & 1) {
+        _mm_pause();
+        continue;
+      }
+      thunk = thunk_.load(std::memory_order_relaxed);
+      ctx = ctx_.load(std::memory_order_relaxed);
+      detached = detached_.load(std::memory_order_relaxed);
+      std::atomic_thread_fence(std::memory_order_acquire);
+      if (generation_.load(std::memory_order_relaxed) == g)
+        break;
+    }
     seen = g;
-    if (stop_.load(std::memory_order_acquire))
+    if (stop_.load(std::memory_order_acquire)) {
+      inside_.fetch_sub(1, std::memory_order_seq_cst);
       return;
-    thunk_(ctx_, tid);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    }
+    if (thunk)
+      thunk(ctx, tid);
+    if (thunk && !detached)
+      pending_.fetch_sub(1, std::memory_order_acq_rel);
+    inside_.fetch_sub(1, std::memory_order_seq_cst);
   }
 }
 

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -54,21 +55,39 @@ public:
     dispatch(thunk, &task);
   }
 
+  using Thunk = void (*)(void *, int);
+  // Runs thunk(ctx, 0) on the calling thread and offers thunk(ctx, tid) to
+  // the workers without waiting for them: a worker that the system
+  // deschedules must not hold up the caller. The task must make sense for
+  // workers that join late (or never), and ctx must stay valid until
+  // quiesce() or the pool's destruction.
+  void runDetached(Thunk thunk, void *ctx);
+  // Returns when no worker is inside a detached task or will enter one.
+  void quiesce();
+  // Expires when the pool is destroyed (for those that may outlive it).
+  std::weak_ptr<const int> lifetime() const { return alive_; }
+
   static int defaultThreads();
 
 private:
-  using Thunk = void (*)(void *, int);
+  void publish(Thunk thunk, void *ctx, bool detached);
   void dispatch(Thunk thunk, void *ctx);
   void workerLoop(int tid);
 
   int size_;
   absl::Status status_;
   std::vector<std::thread> workers_;
-  Thunk thunk_ = nullptr;
-  void *ctx_ = nullptr;
+  // The task, written under a sequence lock (odd generation: being
+  // written), since a worker late for a detached task may read it while the
+  // caller publishes the next one.
+  std::atomic<Thunk> thunk_{nullptr};
+  std::atomic<void *> ctx_{nullptr};
+  std::atomic<bool> detached_{false};
   alignas(64) std::atomic<uint64_t> generation_{0};
   alignas(64) std::atomic<uint32_t> pending_{0};
+  alignas(64) std::atomic<int> inside_{0}; // workers inside any task
   std::atomic<bool> stop_{false};
+  std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);
 };
 
 } // namespace cnnc::runtime

@@ -3,6 +3,7 @@
 // one read): results on 1..4 threads equal the single-thread ones bit for
 // bit.
 #include "runtime/Executor.h"
+#include "runtime/ShareCancel.h"
 
 #include <gtest/gtest.h>
 
@@ -129,6 +130,52 @@ TEST(Executor, ProbesOfTheOtherModeKeepTheBits) {
     e.run(two);
     ASSERT_TRUE(std::equal(want.begin(), want.end(), e.f32(z))) << run;
   }
+}
+
+// A share that another thread holds is redone (and its first thread made
+// to abandon it) once a thread has nothing else to do, with the redo delay
+// at 0: runs then redo shares in the middle of their kernels, also with
+// more threads than cores. The input changes from run to run; the results
+// stay those of one thread. (That a cancelled thread writes nothing more
+// is ShareCancel.ACancelledShareWritesNothingMore: here the race that
+// would show it is too rare to catch.)
+TEST(Executor, RedoneSharesKeepTheBits) {
+  if (!shareCancelAvailable())
+    GTEST_SKIP() << "no membarrier or the signal is taken";
+  MatMulAct m(77, 301, 130, 4);
+  ASSERT_TRUE(m.ex);
+  Executor &e = *m.ex;
+  ValueId z = m.z;
+  float *x = e.f32(m.g.findValue("x"));
+  int64_t n = m.g.type(z).numElements();
+  int64_t xn = m.g.type(m.g.findValue("x")).numElements();
+  std::vector<std::vector<float>> inputs, want;
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-1, 1);
+  ThreadPool one(1);
+  for (int k = 0; k < 3; ++k) {
+    inputs.emplace_back(xn);
+    for (float &v : inputs.back())
+      v = u(rng);
+    std::copy(inputs[k].begin(), inputs[k].end(), x);
+    e.run(one);
+    want.emplace_back(e.f32(z), e.f32(z) + n);
+  }
+  Executor::setRedoAfter(0);
+  // 6 threads on 2 cores: the system deschedules them inside shares.
+  for (int threads : {2, 3, 6}) {
+    ThreadPool pool(threads);
+    for (int run = 0; run < 300; ++run) {
+      const std::vector<float> &in = inputs[run % 3];
+      std::copy(in.begin(), in.end(), x);
+      e.run(pool);
+      ASSERT_TRUE(
+          std::equal(want[run % 3].begin(), want[run % 3].end(), e.f32(z)))
+          << threads << " threads, run " << run;
+    }
+  }
+  Executor::setRedoAfter(Executor::kRedoAfterNanos);
+  EXPECT_GT(e.redoneShares(), 0u);
 }
 
 // A reshape has no kernel and no storage of its own: its result is its

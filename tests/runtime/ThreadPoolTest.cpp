@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <thread>
 #include <vector>
 
 namespace cnnc::runtime {
@@ -27,6 +29,39 @@ TEST(ThreadPool, EveryThreadIdRunsOncePerDispatch) {
     for (int t = 0; t < threads; ++t)
       EXPECT_EQ(runs[t].load(), 100) << "thread " << t;
   }
+}
+
+// A detached task returns with the caller's part: workers join late (here:
+// they sleep first) and quiesce() waits until every one that joined has
+// left.
+TEST(ThreadPool, DetachedTasksDoNotWaitForWorkers) {
+  ThreadPool pool(3);
+  struct Counts {
+    std::atomic<int> entered{0}, left{0}, caller{0};
+  } c;
+  auto task = [](void *ctx, int tid) {
+    auto *c = static_cast<Counts *>(ctx);
+    if (tid == 0) {
+      c->caller.fetch_add(1);
+      return;
+    }
+    c->entered.fetch_add(1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    c->left.fetch_add(1);
+  };
+  pool.runDetached(task, &c);
+  EXPECT_EQ(c.caller.load(), 1);
+  EXPECT_EQ(c.left.load(), 0) << "the caller waited for a worker";
+  while (c.entered.load() < 2)
+    std::this_thread::yield();
+  pool.quiesce();
+  EXPECT_EQ(c.left.load(), 2) << "quiesce returned before they left";
+  // Regular runs still run every thread id once after a detached one.
+  std::vector<std::atomic<int>> runs(3);
+  pool.runDetached(task, &c);
+  pool.run([&](int tid) { runs[tid].fetch_add(1); });
+  for (int t = 0; t < 3; ++t)
+    EXPECT_EQ(runs[t].load(), 1) << "thread " << t;
 }
 
 // In a child whose address space is capped, thread stacks cannot be mapped:
