@@ -454,7 +454,7 @@ bool Executor::runPhase(int tid, uint32_t run, size_t a, size_t b) {
             since = now;
           uint64_t limit = redoLimit(
               shareNanos_[step].load(std::memory_order_relaxed), versionOf(w));
-          if (now - since >= limit) {
+          if (now - since >= limit && cancelHandlerInPlace()) {
             uint64_t mine = shareWord(run, versionOf(w) + 1, self);
             if (word.compare_exchange_strong(w, mine,
                                              std::memory_order_acq_rel)) {

@@ -89,6 +89,12 @@ void unblockCancelSignal() {
   return true;
 }
 
+bool cancelHandlerInPlace() {
+  struct sigaction now {};
+  return sigaction(shareCancelSignal(), nullptr, &now) == 0 &&
+         (now.sa_flags & SA_SIGINFO) && now.sa_sigaction == onCancel;
+}
+
 void cancelShare(pthread_t thread, codegen::ShareState &state, uint64_t token) {
   state.cancel.store(token, std::memory_order_seq_cst);
   pthread_kill(thread, shareCancelSignal());

@@ -25,6 +25,11 @@ int shareCancelSignal();
 // Off with CNNC_REDO=0.
 bool shareCancelAvailable();
 
+// Whether the handler is still cnnc's: a program may install its own for
+// the signal later, and must then not receive cnnc's cancels. A system
+// call: for each redo, which is rare, not each share.
+bool cancelHandlerInPlace();
+
 // Whether the calling thread receives the signal (it is not blocked).
 bool cancelSignalUnblocked();
 // Unblocks the signal in the calling thread (the pool's workers).

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <csignal>
 
 #include <cmath>
 #include <cstring>
@@ -142,7 +143,9 @@ TEST(Executor, ProbesOfTheOtherModeKeepTheBits) {
 TEST(Executor, RedoneSharesKeepTheBits) {
   if (!shareCancelAvailable())
     GTEST_SKIP() << "no membarrier or the signal is taken";
-  MatMulAct m(77, 301, 130, 4);
+  // Shares long enough (about a millisecond) that a worker has claimed its
+  // own before the caller, done with its share, waits for it.
+  MatMulAct m(130, 1031, 517, 4);
   ASSERT_TRUE(m.ex);
   Executor &e = *m.ex;
   ValueId z = m.z;
@@ -165,7 +168,7 @@ TEST(Executor, RedoneSharesKeepTheBits) {
   // 6 threads on 2 cores: the system deschedules them inside shares.
   for (int threads : {2, 3, 6}) {
     ThreadPool pool(threads);
-    for (int run = 0; run < 300; ++run) {
+    for (int run = 0; run < 100; ++run) {
       const std::vector<float> &in = inputs[run % 3];
       std::copy(in.begin(), in.end(), x);
       e.run(pool);
@@ -176,6 +179,36 @@ TEST(Executor, RedoneSharesKeepTheBits) {
   }
   Executor::setRedoAfter(Executor::kRedoAfterNanos);
   EXPECT_GT(e.redoneShares(), 0u);
+}
+
+// With the signal taken over by the program (here: ignored), no share is
+// redone, since the first thread could not be stopped, and runs wait for
+// every share as before; the bits stay those of one thread.
+TEST(Executor, RedoingStopsWhenTheProgramTakesTheSignal) {
+  if (!shareCancelAvailable())
+    GTEST_SKIP() << "no membarrier or the signal is taken";
+  MatMulAct m(64, 200, 96, 6);
+  ASSERT_TRUE(m.ex);
+  Executor &e = *m.ex;
+  ValueId z = m.z;
+  int64_t n = m.g.type(z).numElements();
+  ThreadPool one(1), three(3);
+  e.run(one);
+  std::vector<float> want(e.f32(z), e.f32(z) + n);
+  struct sigaction ours {
+  }, other{};
+  other.sa_handler = SIG_IGN;
+  ASSERT_EQ(sigaction(shareCancelSignal(), &other, &ours), 0);
+  Executor::setRedoAfter(0);
+  uint64_t before = e.redoneShares();
+  for (int run = 0; run < 100; ++run) {
+    std::fill(e.f32(z), e.f32(z) + n, 0.0f);
+    e.run(three);
+    ASSERT_TRUE(std::equal(want.begin(), want.end(), e.f32(z))) << run;
+  }
+  EXPECT_EQ(e.redoneShares(), before);
+  Executor::setRedoAfter(Executor::kRedoAfterNanos);
+  ASSERT_EQ(sigaction(shareCancelSignal(), &ours, nullptr), 0);
 }
 
 // A reshape has no kernel and no storage of its own: its result is its

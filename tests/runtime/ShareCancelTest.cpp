@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <thread>
 
 namespace cnnc::runtime {
@@ -109,6 +110,22 @@ TEST(ShareCancel, InsideMallocTheCancelWaitsForItsReturn) {
   EXPECT_EQ(r.result.load(), 0);
   EXPECT_EQ(s.writes.load(), 0u);
   EXPECT_EQ(r.state.heap, nullptr);
+}
+
+// A program that installs a handler of its own for the signal after cnnc
+// did is seen, and its handler is not called by cnnc (the executor checks
+// before each redo: Executor.RedoingStopsWhenTheProgramTakesTheSignal).
+TEST(ShareCancel, AHandlerTheProgramInstallsLaterIsSeen) {
+  if (!shareCancelAvailable())
+    GTEST_SKIP() << "no membarrier or the signal is taken";
+  EXPECT_TRUE(cancelHandlerInPlace());
+  struct sigaction ours {
+  }, other{};
+  other.sa_handler = SIG_IGN;
+  ASSERT_EQ(sigaction(shareCancelSignal(), &other, &ours), 0);
+  EXPECT_FALSE(cancelHandlerInPlace());
+  ASSERT_EQ(sigaction(shareCancelSignal(), &ours, nullptr), 0);
+  EXPECT_TRUE(cancelHandlerInPlace());
 }
 
 // A cancel that arrives before the share starts (the thread was
