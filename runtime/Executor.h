@@ -83,7 +83,7 @@ public:
     steps_[step].args[index] = p;
   }
   // How long a share may stay with a thread before another thread redoes
-  // it (see runAllThreads in Executor.cpp): at least this, and three times
+  // it (see Executor::help in Executor.cpp): at least this, and three times
   // the kernel's last share. The system deschedules a thread for a time
   // slice (4 ms here); a thread that is merely slower must not be
   // overtaken. 0: redo any share another thread holds as soon as a thread
@@ -169,7 +169,8 @@ private:
   void runOwned(int tid, size_t step, uint32_t chunk, uint64_t claim);
   // Whole-step runs use all threads or one: on a machine where other
   // processes take the cores, a step on all threads can be slower than on
-  // one (each wait for a descheduled thread costs a time slice), so run()
+  // one (two threads beside a busy process get little more than one core's
+  // time, and each redone share is work done twice), so run()
   // times both now and then and keeps the faster; the bits are the same.
   // The last kProbe runs of every kPeriod (the first
   // time, kFirstPeriod) use the other mode, which is kept when its median
