@@ -3,6 +3,7 @@
 #include "codegen/KernelBuilder.h"
 #include "codegen/KernelCache.h"
 #include "codegen/Kernels.h"
+#include "codegen/PerfMap.h"
 #include "codegen/ShareState.h"
 #include "ir/Printer.h"
 
@@ -327,9 +328,12 @@ link(const ir::Graph &g, const std::vector<size_t> &ops, const Host &host,
   if (auto e = (*jit)->getMainJITDylib().define(
           llvm::orc::absoluteSymbols(std::move(heap))))
     return llvmError(std::move(e), "cannot define the kernels' heap calls");
+  std::unordered_map<std::string, uint64_t> sizes;
   for (size_t i = 0; i < objects.size(); ++i) {
     std::string name =
         objects.size() == ops.size() ? kernelName(g, ops[i]) : g.name();
+    if (perfMapEnabled())
+      sizes.merge(functionSizes(objects[i]));
     auto buffer = llvm::MemoryBuffer::getMemBufferCopy(objects[i], name + ".o");
     std::string().swap(objects[i]); // the JIT has its own copy
     if (auto e = (*jit)->addObjectFile(std::move(buffer)))
@@ -356,6 +360,9 @@ link(const ir::Graph &g, const std::vector<size_t> &ops, const Host &host,
       return absl::InternalError(fmt::format(
           "cannot link the kernels: {} is missing", kernelName(g, ops[k])));
     kernels[ops[k]] = it->second.getAddress().toPtr<KernelFn>();
+    if (auto size = sizes.find(kernelName(g, ops[k])); size != sizes.end())
+      addToPerfMap(it->second.getAddress().getValue(), size->second,
+                   fmt::format("{}:{}", g.name(), kernelName(g, ops[k])));
   }
   return std::move(*jit);
 }
