@@ -109,6 +109,8 @@ struct AxpySource {
   // Accumulators start from C (an earlier block of k) and end there
   // unfinished; else they start at zero and get the epilogue.
   bool partial = false;
+  // Element offset of C (one group's partial product, k_groups); null: 0.
+  Value *cBase = nullptr;
 };
 
 // C[rows, base + groups] = sum_k splat(A(row, k)) * B(k, columns): one
@@ -117,7 +119,8 @@ void emitAxpyTile(KernelBuilder &kb, const MatMulShape &s, Value *row0,
                   int rows, Value *col0, const std::vector<Group> &groups,
                   const AxpySource &src = {}) {
   auto cIdx = [&](int r, const Group &g) {
-    return kb.add(kb.mul(kb.add(row0, r), s.n), kb.add(col0, g.offset));
+    Value *idx = kb.add(kb.mul(kb.add(row0, r), s.n), kb.add(col0, g.offset));
+    return src.cBase ? kb.add(src.cBase, idx) : idx;
   };
   std::vector<Value *> init;
   for (int r = 0; r < rows; ++r)
@@ -167,11 +170,12 @@ int vectorsPerTile(const KernelBuilder &kb) {
 
 // The columns after the full tiles, up to a tile's width at a time.
 void emitRestTiles(KernelBuilder &kb, const MatMulShape &s, Value *row0,
-                   int rows, int64_t fullCols, const std::vector<Group> &rest) {
+                   int rows, int64_t fullCols, const std::vector<Group> &rest,
+                   const AxpySource &src = {}) {
   for (size_t g = 0; g < rest.size(); g += vectorsPerTile(kb)) {
     size_t e = std::min(rest.size(), g + vectorsPerTile(kb));
     std::vector<Group> tile(rest.begin() + g, rest.begin() + e);
-    emitAxpyTile(kb, s, row0, rows, kb.i64(fullCols), tile);
+    emitAxpyTile(kb, s, row0, rows, kb.i64(fullCols), tile, src);
   }
 }
 
@@ -183,6 +187,63 @@ constexpr int64_t kPanelsFromBytes = 256 << 10;
 // 150-160 GFLOP/s, 16 KiB 143-147; 64 KiB, and blocks of B read in place
 // without a copy, slower).
 constexpr int64_t kPanelBlockBytes = 32 << 10;
+
+// The columns [col0, col0 + tileCols) of C at cBase over steps [kLo, kHi)
+// of k (see emitMatMulPanels): zeroed, then a block of B's rows at a time
+// copied to buf and every row of A passed over it; the epilogue once done.
+void emitPanel(KernelBuilder &kb, const MatMulShape &s, Value *col0, Value *kLo,
+               Value *kHi, Value *cBase, Value *buf, int64_t block) {
+  int w = kb.vectorWidth();
+  int64_t tileCols = int64_t(vectorsPerTile(kb)) * w;
+  std::vector<Group> fullTile = splitColumns(tileCols, w);
+  auto cIdx = [&](Value *r, Value *col) {
+    return kb.add(cBase, kb.add(kb.mul(r, s.n), col));
+  };
+  kb.loop(kb.i64(0), kb.i64(s.m), 1, [&](Value *r) {
+    kb.zero(kb.result(0), cIdx(r, col0), kb.i64(tileCols));
+  });
+  kb.loop(kLo, kHi, block, [&](Value *k0) {
+    Value *k1 = kb.min(kb.add(k0, block), kHi);
+    kb.loop(k0, k1, 1, [&](Value *k) {
+      Value *from = kb.add(kb.mul(k, s.n), col0);
+      Value *to = kb.mul(kb.b().CreateSub(k, k0), tileCols);
+      for (int64_t c = 0; c < tileCols; c += w)
+        kb.store(buf, kb.add(to, c),
+                 kb.load(kb.operand(1), kb.add(from, c), w));
+    });
+    AxpySource src;
+    src.kLo = k0;
+    src.kHi = k1;
+    src.partial = true;
+    src.cBase = cBase;
+    src.bRow = [&](Value *k, const Group &g) -> Value * {
+      Value *idx =
+          kb.add(kb.mul(kb.b().CreateSub(k, k0), tileCols), kb.i64(g.offset));
+      if (s.pairs)
+        return kb.loadPairs(buf, idx, g.width);
+      return kb.computeOperand(kb.load(buf, idx, g.width), 1);
+    };
+    rowBlocks(kb, kb.i64(0), kb.i64(s.m), kAxpyRows,
+              [&](Value *row0, int rows) {
+                emitAxpyTile(kb, s, row0, rows, col0, fullTile, src);
+              });
+  });
+  if (s.epilogue)
+    kb.loop(kb.i64(0), kb.i64(s.m), 1, [&](Value *r) {
+      for (const Group &g : fullTile) {
+        Value *col = kb.add(col0, g.offset);
+        Value *idx = cIdx(r, col);
+        kb.store(kb.result(0), idx,
+                 s.epilogue(kb.load(kb.result(0), idx, g.width), col, g.width));
+      }
+    });
+}
+
+// Rows of B in one packed block of a panel.
+int64_t panelBlockRows(const KernelBuilder &kb) {
+  int64_t tileCols = int64_t(vectorsPerTile(kb)) * kb.vectorWidth();
+  return std::max<int64_t>(1, kPanelBlockBytes / (tileCols * 4));
+}
 
 // C = A * B for a big B (a dense layer's kernel, m a batch of rows). B's
 // rows lie n words apart — 4 KiB for 1024 units — so one register tile's
@@ -198,51 +259,13 @@ void emitMatMulPanels(KernelBuilder &kb, const MatMulShape &s) {
   int w = kb.vectorWidth();
   int64_t tileCols = int64_t(vectorsPerTile(kb)) * w;
   int64_t panels = s.n / tileCols, fullCols = panels * tileCols;
-  int64_t block = std::max<int64_t>(1, kPanelBlockBytes / (tileCols * 4));
-  std::vector<Group> fullTile = splitColumns(tileCols, w);
+  int64_t block = panelBlockRows(kb);
   std::vector<Group> rest = splitColumns(s.n - fullCols, w);
   Value *buf = kb.stackBuffer(block * tileCols, kb.b().getFloatTy());
   auto [begin, end] = kb.partition(panels + (rest.empty() ? 0 : 1));
   kb.loop(begin, kb.min(end, kb.i64(panels)), 1, [&](Value *p) {
-    Value *col0 = kb.mul(p, tileCols);
-    kb.loop(kb.i64(0), kb.i64(s.m), 1, [&](Value *r) {
-      kb.zero(kb.result(0), kb.add(kb.mul(r, s.n), col0), kb.i64(tileCols));
-    });
-    kb.loop(kb.i64(0), kb.i64(s.steps()), block, [&](Value *k0) {
-      Value *k1 = kb.min(kb.add(k0, block), kb.i64(s.steps()));
-      kb.loop(k0, k1, 1, [&](Value *k) {
-        Value *from = kb.add(kb.mul(k, s.n), col0);
-        Value *to = kb.mul(kb.b().CreateSub(k, k0), tileCols);
-        for (int64_t c = 0; c < tileCols; c += w)
-          kb.store(buf, kb.add(to, c),
-                   kb.load(kb.operand(1), kb.add(from, c), w));
-      });
-      AxpySource src;
-      src.kLo = k0;
-      src.kHi = k1;
-      src.partial = true;
-      src.bRow = [&](Value *k, const Group &g) -> Value * {
-        Value *idx =
-            kb.add(kb.mul(kb.b().CreateSub(k, k0), tileCols), kb.i64(g.offset));
-        if (s.pairs)
-          return kb.loadPairs(buf, idx, g.width);
-        return kb.computeOperand(kb.load(buf, idx, g.width), 1);
-      };
-      rowBlocks(kb, kb.i64(0), kb.i64(s.m), kAxpyRows,
-                [&](Value *row0, int rows) {
-                  emitAxpyTile(kb, s, row0, rows, col0, fullTile, src);
-                });
-    });
-    if (s.epilogue)
-      kb.loop(kb.i64(0), kb.i64(s.m), 1, [&](Value *r) {
-        for (const Group &g : fullTile) {
-          Value *col = kb.add(col0, g.offset);
-          Value *idx = kb.add(kb.mul(r, s.n), col);
-          kb.store(
-              kb.result(0), idx,
-              s.epilogue(kb.load(kb.result(0), idx, g.width), col, g.width));
-        }
-      });
+    emitPanel(kb, s, kb.mul(p, tileCols), kb.i64(0), kb.i64(s.steps()),
+              kb.i64(0), buf, block);
   });
   if (rest.empty())
     return;
@@ -254,6 +277,51 @@ void emitMatMulPanels(KernelBuilder &kb, const MatMulShape &s) {
                           emitRestTiles(kb, s, row0, rows, fullCols, rest);
                         });
             });
+}
+
+// C[g] = A[:, K_g] B[K_g, :] for each group g of the contraction
+// (k_groups, ir/ShapeRules.h kGroupSize), k ascending within the group.
+// Threads take (group, panel) items in order, so that with as many threads
+// as groups each reads only its group's rows of B: the rows that an
+// optimizer update, partitioned over B's elements the same way, wrote on
+// that thread. (Split by columns, every thread read rows the other core had
+// just written, and the next update had to take them back: mnist's dense
+// forward and its Adam update took twice the CPU on two threads.) Panels
+// as emitMatMulPanels, whatever B's size; the columns after the last full
+// panel are one more item per group.
+void emitMatMulKGroups(KernelBuilder &kb, const MatMulShape &s,
+                       int64_t groups) {
+  int w = kb.vectorWidth();
+  int64_t tileCols = int64_t(vectorsPerTile(kb)) * w;
+  int64_t panels = s.n / tileCols, fullCols = panels * tileCols;
+  int64_t block = panelBlockRows(kb);
+  std::vector<Group> rest = splitColumns(s.n - fullCols, w);
+  int64_t perGroup = panels + (rest.empty() ? 0 : 1);
+  int64_t size = ir::kGroupSize(s.steps(), groups);
+  Value *buf = kb.stackBuffer(block * tileCols, kb.b().getFloatTy());
+  auto [begin, end] = kb.partition(groups * perGroup);
+  kb.loop(begin, end, 1, [&](Value *item) {
+    Value *g = kb.b().CreateSDiv(item, kb.i64(perGroup));
+    Value *p = kb.b().CreateSRem(item, kb.i64(perGroup));
+    Value *kLo = kb.min(kb.mul(g, size), kb.i64(s.steps()));
+    Value *kHi = kb.min(kb.add(kLo, kb.i64(size)), kb.i64(s.steps()));
+    Value *cBase = kb.mul(g, s.m * s.n);
+    kb.ifThenElse(
+        kb.b().CreateICmpSLT(p, kb.i64(panels)),
+        [&] {
+          emitPanel(kb, s, kb.mul(p, tileCols), kLo, kHi, cBase, buf, block);
+        },
+        [&] {
+          AxpySource src;
+          src.kLo = kLo;
+          src.kHi = kHi;
+          src.cBase = cBase;
+          rowBlocks(kb, kb.i64(0), kb.i64(s.m), kAxpyRows,
+                    [&](Value *row0, int rows) {
+                      emitRestTiles(kb, s, row0, rows, fullCols, rest, src);
+                    });
+        });
+  });
 }
 
 // C = op(A) * B with B not transposed (and the unused transpose_a +
@@ -436,15 +504,18 @@ MatMulShape matmulShape(KernelBuilder &kb) {
   s.pairs = kb.operandType(0).dtype == ir::DType::BF16;
   s.ta = kb.attrs().getInt(ir::AttrName::TransposeA) != 0;
   s.tb = kb.attrs().getInt(ir::AttrName::TransposeB) != 0;
-  s.m = c[0];
-  s.n = c[1];
+  // With k_groups, C is [G, M, N]: a partial product per group.
+  s.m = c[c.size() - 2];
+  s.n = c[c.size() - 1];
   s.k = s.ta ? a[0] : a[1];
   return s;
 }
 
 void emitMatMulOf(KernelBuilder &kb, const MatMulShape &s) {
   int64_t tileCols = int64_t(vectorsPerTile(kb)) * kb.vectorWidth();
-  if (s.tb && !s.ta)
+  if (int64_t groups = kb.attrs().getInt(ir::AttrName::KGroups, 0))
+    emitMatMulKGroups(kb, s, groups);
+  else if (s.tb && !s.ta)
     emitMatMulDot(kb, s);
   else if (!s.ta && !s.tb && s.steps() * s.n * 4 >= kPanelsFromBytes &&
            s.n >= 2 * tileCols)
@@ -473,20 +544,51 @@ void emitMatMulFused(KernelBuilder &kb) {
   emitMatMulOf(kb, s);
 }
 
+// The partial products of a matmul with k_groups added in group order (as
+// group_sum), then matmul_fused's epilogue on each sum: the bits of
+// group_sum, bias_add and the activation op in turn. Partitioned over rows.
+namespace {
+// body(i, c, width) over this thread's rows of `rows` rows of `cols`
+// elements: i the element, c its column, in vectors along each row.
+void forEachRowVector(KernelBuilder &kb, int64_t rows, int64_t cols,
+                      const std::function<void(Value *, Value *, int)> &body) {
+  int w = kb.widthFor(cols);
+  auto [begin, end] = kb.partition(rows);
+  kb.loop(begin, end, 1, [&](Value *r) {
+    Value *rowStart = kb.mul(r, cols);
+    kb.vectorLoop(kb.i64(0), kb.i64(cols), w, [&](Value *c, int width) {
+      body(kb.add(rowStart, c), c, width);
+    });
+  });
+}
+} // namespace
+
+void emitGroupSumFused(KernelBuilder &kb) {
+  const ir::TensorType &t = kb.operandType(0);
+  int64_t groups = t.shape[0], n = t.numElements() / groups;
+  int64_t cols = t.shape.back();
+  ir::FusedStageSet st = ir::checkedFusedStages(kb.op().kind, kb.attrs());
+  bool bias = st.has(ir::FusedStage::BiasAdd);
+  ir::ActivationKind act = epilogueActivation(kb, st);
+  forEachRowVector(kb, n / cols, cols, [&](Value *i, Value *c, int width) {
+    Value *sum = kb.load(kb.operand(0), i, width);
+    for (int64_t g = 1; g < groups; ++g)
+      sum = kb.b().CreateFAdd(sum,
+                              kb.load(kb.operand(0), kb.add(i, g * n), width));
+    if (bias)
+      sum = kb.b().CreateFAdd(sum, kb.load(kb.operand(1), c, width));
+    kb.store(kb.result(0), i, activationValue(kb, act, 0, sum, width));
+  });
+}
+
 // y[r, c] = x[r, c] + b[c], partitioned over rows r of the flattened x.
 void emitBiasAdd(KernelBuilder &kb) {
   int64_t channels = kb.operandType(1).shape[0];
   int64_t rows = kb.operandType(0).numElements() / channels;
-  int w = kb.widthFor(channels);
-  auto [begin, end] = kb.partition(rows);
-  kb.loop(begin, end, 1, [&](Value *r) {
-    Value *rowStart = kb.mul(r, channels);
-    kb.vectorLoop(kb.i64(0), kb.i64(channels), w, [&](Value *c, int width) {
-      Value *i = kb.add(rowStart, c);
-      Value *sum = kb.b().CreateFAdd(kb.load(kb.operand(0), i, width),
-                                     kb.load(kb.operand(1), c, width));
-      kb.store(kb.result(0), i, sum);
-    });
+  forEachRowVector(kb, rows, channels, [&](Value *i, Value *c, int width) {
+    kb.store(kb.result(0), i,
+             kb.b().CreateFAdd(kb.load(kb.operand(0), i, width),
+                               kb.load(kb.operand(1), c, width)));
   });
 }
 

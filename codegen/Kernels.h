@@ -79,6 +79,7 @@ void emitConv2DBackwardDataTransposed(KernelBuilder &kb);
 void emitConv2DBackwardFilterFused(KernelBuilder &kb);
 // ElementwiseKernels.cpp: a filter gradient's batch groups summed.
 void emitGroupSum(KernelBuilder &kb);
+void emitGroupSumFused(KernelBuilder &kb);
 // NormKernels.cpp: a training batch normalization's sums by batch group.
 void emitBatchNormSums(KernelBuilder &kb);
 void emitBatchNormGradSums(KernelBuilder &kb);

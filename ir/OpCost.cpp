@@ -67,8 +67,11 @@ OpCost conv2dBackwardFilterCost(const Graph &g, const Op &op) {
 
 OpCost matmulCost(const Graph &g, const Op &op) {
   // c[M,P] = op(a) op(b): the contraction is a's non-output axis.
+  // With k_groups, G partial products of [M, P] share the contraction.
   int64_t kAxis = op.attrs.getInt(ir::AttrName::TransposeA) != 0 ? 0 : 1;
-  return {2 * elements(g, op.results[0]) *
+  double groups =
+      static_cast<double>(op.attrs.getInt(ir::AttrName::KGroups, 1));
+  return {2 * elements(g, op.results[0]) / groups *
               static_cast<double>(contractedShape(g, op, 0)[kAxis]),
           operandAndResultBytes(g, op)};
 }

@@ -230,7 +230,17 @@ absl::StatusOr<Types> matmulShape(OpKind k, const Types &in, const Attrs &a) {
   if (kx != ky)
     return err(
         k, fmt::format("contraction sizes differ: {} vs {}", x.str(), y.str()));
-  return Types{f32({m, n})};
+  if (!a.has(AttrName::KGroups))
+    return Types{f32({m, n})};
+  // G partial products, one per group of the contraction (ShapeRules.h).
+  int64_t groups = a.getInt(AttrName::KGroups);
+  if (k != OpKind::MatMul || ta || tb)
+    return err(k, "k_groups is for a matmul without transposes");
+  if (groups < 2 || groups > std::min<int64_t>(kx, 64))
+    return err(k, fmt::format("k_groups = {} must be between 2 and the "
+                              "contraction ({}), at most 64",
+                              groups, kx));
+  return Types{f32({groups, m, n})};
 }
 
 absl::StatusOr<Types> biasAddShape(OpKind k, const Types &in, const Attrs &) {
@@ -583,6 +593,23 @@ absl::StatusOr<Types> groupSumShape(OpKind k, const Types &in, const Attrs &) {
                               in[0].str()));
   return Types{
       f32(std::vector<int64_t>(in[0].shape.begin() + 1, in[0].shape.end()))};
+}
+
+// The partial products of a matmul with k_groups, added in group order, then
+// the dense epilogue: bias [N] when bias_add is a stage.
+absl::StatusOr<Types> groupSumFusedShape(OpKind k, const Types &in,
+                                         const Attrs &a) {
+  CNNC_ASSIGN_OR_RETURN(st, fusedStagesOf(k, a));
+  size_t operands = 1 + st.count({FusedStage::BiasAdd});
+  if (in.size() != operands)
+    return err(k, fmt::format("expects {} operands with its stages, got {}",
+                              operands, in.size()));
+  CNNC_ASSIGN_OR_RETURN(sum, groupSumShape(k, {in[0]}, a));
+  if (st.has(FusedStage::BiasAdd))
+    CNNC_TRY(biasFor(k, in[1], sum[0].shape.back()));
+  if (st.has(FusedStage::Activation))
+    CNNC_TRY(activationAttr(k, a, false));
+  return sum;
 }
 
 // The operand rounded to bfloat16, still f32 (passes/DtypePolicy.h).

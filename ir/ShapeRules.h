@@ -36,4 +36,14 @@ inline int64_t batchGroupSize(int64_t batch, int64_t groups) {
   return (batch + groups - 1) / groups;
 }
 
+// k_groups = G on a matmul (no transposes) cuts its contraction the same
+// way: group g sums k in [g * size, min((g + 1) * size, K)) with this size
+// (in words, K / 2 of them, when the operands hold bfloat16 pairs along
+// it), k ascending
+// as the whole matmul does, into partial product g of a result [G, M, N];
+// group_sum or group_sum_fused adds them up (passes/KGroups.h).
+inline int64_t kGroupSize(int64_t k, int64_t groups) {
+  return (k + groups - 1) / groups;
+}
+
 } // namespace cnnc::ir

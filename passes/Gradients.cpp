@@ -155,6 +155,10 @@ absl::Status avgPool2DVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
 //   1  0  | B dC^T             | A dC
 //   1  1  | B^T dC^T           | dC^T A^T
 absl::Status matmulVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
+  // The k-groups pass runs after autodiff; a partial product has no rule.
+  if (op.attrs.has(ir::AttrName::KGroups))
+    return notDifferentiable(op, "its k_groups partial products are made "
+                                 "after autodiff (passes/KGroups.h)");
   ValueId dc = dys[0];
   bool ta = op.attrs.getInt(ir::AttrName::TransposeA) != 0;
   bool tb = op.attrs.getInt(ir::AttrName::TransposeB) != 0;

@@ -9,6 +9,7 @@
 #include "passes/EvalGraph.h"
 #include "passes/Fusion.h"
 #include "passes/HoistConversions.h"
+#include "passes/KGroups.h"
 #include "passes/MemoryPlan.h"
 #include "passes/Rebatch.h"
 
@@ -301,6 +302,30 @@ template <typename F> absl::Status replaceWith(ir::Graph &g, F build) {
   return absl::OkStatus();
 }
 
+// A pass whose one option, `groups` (2-64), is how many fixed groups it
+// cuts sums into (batch-groups, k-groups).
+PassInfo groupsPass(std::string name, std::string description, int64_t fallback,
+                    std::string help, void (*split)(ir::Graph &, int64_t)) {
+  return {std::move(name),
+          std::move(description),
+          {{"groups",
+            PassOptionKind::Int,
+            std::to_string(fallback),
+            std::move(help),
+            {}}},
+          [=](ir::Graph &g, const PassOptions &o, PassContext &) {
+            split(g, o.getInt("groups", fallback));
+            return absl::OkStatus();
+          },
+          [=](const PassOptions &o) {
+            int64_t groups = o.getInt("groups", fallback);
+            if (groups < 2 || groups > 64)
+              return absl::InvalidArgumentError(fmt::format(
+                  "option 'groups' must be between 2 and 64, got {}", groups));
+            return absl::OkStatus();
+          }};
+}
+
 std::vector<PassInfo> makePasses() {
   std::vector<PassInfo> passes = {
       {"autodiff",
@@ -417,27 +442,23 @@ std::vector<PassInfo> makePasses() {
          return absl::OkStatus();
        },
        nullptr});
-  passes.push_back(
-      {"batch-groups",
-       "sum each filter gradient's and batch normalization's batch in fixed "
-       "groups, one partial sum each, then add them (passes/BatchGroups.h)",
-       {{"groups",
-         PassOptionKind::Int,
-         std::to_string(kDefaultBatchGroups),
-         "how many groups (a group per thread keeps each thread's reads in "
-         "its own cache)",
-         {}}},
-       [](ir::Graph &g, const PassOptions &o, PassContext &) {
-         splitBatchGroups(g, o.getInt("groups", kDefaultBatchGroups));
-         return absl::OkStatus();
-       },
-       [](const PassOptions &o) {
-         int64_t groups = o.getInt("groups", kDefaultBatchGroups);
-         if (groups < 2 || groups > 64)
-           return absl::InvalidArgumentError(fmt::format(
-               "option 'groups' must be between 2 and 64, got {}", groups));
-         return absl::OkStatus();
-       }});
+  passes.push_back(groupsPass(
+      "batch-groups",
+      "sum each filter gradient's and batch normalization's batch in fixed "
+      "groups, one partial sum each, then add them (passes/BatchGroups.h)",
+      kDefaultBatchGroups,
+      "how many groups (a group per thread keeps each thread's reads in its "
+      "own cache)",
+      splitBatchGroups));
+  passes.push_back(groupsPass(
+      "k-groups",
+      "sum each big dense kernel's forward matmul in fixed groups of its "
+      "contraction, one partial product each, then add them "
+      "(passes/KGroups.h)",
+      kDefaultKGroups,
+      "how many groups (a group per thread keeps each thread's reads of the "
+      "kernel to the rows its optimizer update writes)",
+      splitKGroups));
   return passes;
 }
 

@@ -666,12 +666,19 @@ absl::Status Interpreter::run() {
            tb = a.getInt(ir::AttrName::TransposeB) != 0;
       int64_t m = ta ? as[1] : as[0], k = ta ? as[0] : as[1];
       int64_t n = tb ? bs[0] : bs[1];
+      // k_groups: partial product g over its slice of k (ShapeRules.h).
+      // Groups of words when the operands hold bfloat16 pairs along k.
+      int64_t groups = a.getInt(ir::AttrName::KGroups, 1);
+      int64_t size = g_.type(op.operands[0]).dtype == ir::DType::BF16
+                         ? 2 * ir::kGroupSize((k + 1) / 2, groups)
+                         : ir::kGroupSize(k, groups);
       Buffer &x = contracted(0), &w = contracted(1), &y = out(0);
       for (int64_t i = 0; i < m; ++i)
         for (int64_t j = 0; j < n; ++j)
           for (int64_t p = 0; p < k; ++p)
-            y[i * n + j] += x[ta ? p * as[1] + i : i * as[1] + p] *
-                            w[tb ? j * bs[1] + p : p * bs[1] + j];
+            y[(p / size * m + i) * n + j] +=
+                x[ta ? p * as[1] + i : i * as[1] + p] *
+                w[tb ? j * bs[1] + p : p * bs[1] + j];
       break;
     }
     case OpKind::Reshape:
@@ -1076,6 +1083,22 @@ absl::Status Interpreter::run() {
       Buffer &p = in(0), &y = out(0);
       for (size_t i = 0; i < p.size(); ++i)
         y[i % y.size()] += p[i];
+      break;
+    }
+    case OpKind::GroupSumFused: {
+      ir::FusedStageSet st = ir::checkedFusedStages(op.kind, a);
+      Buffer &p = in(0), &y = out(0);
+      for (size_t i = 0; i < p.size(); ++i)
+        y[i % y.size()] += p[i];
+      ir::ActivationKind act =
+          st.has(ir::FusedStage::Activation)
+              ? ir::activationKindOf(a, ir::AttrName::Activation)
+              : ir::ActivationKind::Linear;
+      size_t cols = static_cast<size_t>(shape(op.results[0]).back());
+      for (size_t i = 0; i < y.size(); ++i)
+        y[i] = activation(
+            act, 0,
+            y[i] + (st.has(ir::FusedStage::BiasAdd) ? in(1)[i % cols] : 0.0));
       break;
     }
     case OpKind::RoundToBfloat16: {

@@ -105,16 +105,17 @@ TEST(Pipeline, InstrumentationSeesEveryPassAndTheFailure) {
 
 // The compile pipelines are pass lists; their names are read, not run.
 TEST(Pipeline, CompilePipelinesArePassLists) {
-  EXPECT_EQ(compilePipelinePassNames(),
-            (std::vector<std::string>{"autodiff", "dce", "fusion",
-                                      "dtype-policy", "hoist-conversions",
-                                      "batch-groups", "eval", "predict"}));
+  EXPECT_EQ(
+      compilePipelinePassNames(),
+      (std::vector<std::string>{"autodiff", "dce", "fusion", "dtype-policy",
+                                "hoist-conversions", "batch-groups", "k-groups",
+                                "eval", "predict"}));
   ir::OptimizerSpec sgd;
   sgd.kind = ir::OptimizerKind::SGD;
   sgd.learningRate = 0.1 + 0.2; // not the double nearest 0.3
   sgd.momentum = 0.9;
   std::vector<PassInvocation> train = trainingPipeline(sgd);
-  ASSERT_EQ(train.size(), 4u);
+  ASSERT_EQ(train.size(), 5u);
   EXPECT_EQ(train[0].str(), "autodiff{learning_rate=0.30000000000000004 "
                             "momentum=0.9 nesterov=false optimizer=sgd}");
   // The options give back exactly the spec's numbers.
@@ -122,10 +123,12 @@ TEST(Pipeline, CompilePipelinesArePassLists) {
   EXPECT_EQ(train[1].str(), "dce");
   EXPECT_EQ(train[2].str(), "fusion");
   EXPECT_EQ(train[3].str(), "batch-groups");
+  EXPECT_EQ(train[4].str(), "k-groups");
   EXPECT_EQ(evalPipeline()[0].str(), "eval");
   EXPECT_EQ(predictPipeline()[0].str(), "predict");
   // A policy other than float32 adds dtype-policy and hoist-conversions
-  // after fusion; the training pipeline ends with batch-groups.
+  // after fusion; the training pipeline ends with batch-groups and
+  // k-groups.
   for (const auto &p : {trainingPipeline(sgd, ir::DtypePolicy::MixedBfloat16),
                         evalPipeline(ir::DtypePolicy::MixedBfloat16),
                         predictPipeline(ir::DtypePolicy::MixedBfloat16)}) {
@@ -134,7 +137,7 @@ TEST(Pipeline, CompilePipelinesArePassLists) {
     EXPECT_EQ(p[4].str(), "hoist-conversions");
   }
   EXPECT_EQ(trainingPipeline(sgd, ir::DtypePolicy::MixedBfloat16).back().str(),
-            "batch-groups");
+            "k-groups");
   EXPECT_EQ(evalPipeline().size(), 3u);
 
   // Keras accepts beta_1 = 0 and rho = 0, and so do the DSL and the pass.
