@@ -50,7 +50,13 @@ bool shareCancelAvailable() {
   return available;
 }
 
+namespace {
+thread_local bool unblockedForGood = false;
+} // namespace
+
 bool cancelSignalUnblocked() {
+  if (unblockedForGood)
+    return true;
   sigset_t set;
   return pthread_sigmask(SIG_BLOCK, nullptr, &set) == 0 &&
          !sigismember(&set, shareCancelSignal());
@@ -60,7 +66,7 @@ void unblockCancelSignal() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, shareCancelSignal());
-  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+  unblockedForGood = pthread_sigmask(SIG_UNBLOCK, &set, nullptr) == 0;
 }
 
 // Not inlined: sigsetjmp needs a frame of its own that stays live until the

@@ -30,9 +30,12 @@ bool shareCancelAvailable();
 // call: for each redo, which is rare, not each share.
 bool cancelHandlerInPlace();
 
-// Whether the calling thread receives the signal (it is not blocked).
+// Whether the calling thread receives the signal (it is not blocked): a
+// system call, except in a thread that unblockCancelSignal() unblocked.
 bool cancelSignalUnblocked();
-// Unblocks the signal in the calling thread (the pool's workers).
+// Unblocks the signal in the calling thread for the rest of its life (the
+// pool's workers, which run only cnnc's code and never block it again), so
+// that cancelSignalUnblocked() answers there without a system call.
 void unblockCancelSignal();
 
 // Runs share `chunk` of `chunks` of kernel fn so that the calling thread

@@ -94,20 +94,26 @@ struct MatMulAct {
       for (int64_t i = 0; i < g.type(v).numElements(); ++i)
         ex->f32(v)[i] = u(rng);
   }
+
+  // z after a run on `pool`, zeroed before it so that a share left
+  // unwritten shows.
+  std::vector<float> runOn(ThreadPool &pool) {
+    float *out = ex->f32(z);
+    int64_t n = g.type(z).numElements();
+    std::fill(out, out + n, 0.0f);
+    ex->run(pool);
+    return {out, out + n};
+  }
 };
 
 TEST(Executor, ResultsDoNotDependOnTheThreadCount) {
   MatMulAct m(512, 1024, 96, 2);
   ASSERT_TRUE(m.ex);
-  Executor &e = *m.ex;
-  ValueId z = m.z;
-  int64_t n = m.g.type(z).numElements();
   std::vector<float> want;
   for (int threads : {1, 2, 3, 4, 2, 3})
     for (int rep = 0; rep < 3; ++rep) {
       ThreadPool pool(threads);
-      e.run(pool);
-      std::vector<float> got(e.f32(z), e.f32(z) + n);
+      std::vector<float> got = m.runOn(pool);
       if (want.empty())
         want = got;
       ASSERT_EQ(got, want) << threads << " threads, run " << rep;
@@ -120,17 +126,10 @@ TEST(Executor, ResultsDoNotDependOnTheThreadCount) {
 TEST(Executor, ProbesOfTheOtherModeKeepTheBits) {
   MatMulAct m(96, 160, 48, 3);
   ASSERT_TRUE(m.ex);
-  Executor &e = *m.ex;
-  ValueId z = m.z;
-  int64_t n = m.g.type(z).numElements();
   ThreadPool one(1), two(2);
-  e.run(one);
-  std::vector<float> want(e.f32(z), e.f32(z) + n);
-  for (int run = 0; run < 1000; ++run) {
-    std::fill(e.f32(z), e.f32(z) + n, 0.0f);
-    e.run(two);
-    ASSERT_TRUE(std::equal(want.begin(), want.end(), e.f32(z))) << run;
-  }
+  std::vector<float> want = m.runOn(one);
+  for (int run = 0; run < 1000; ++run)
+    ASSERT_TRUE(m.runOn(two) == want) << run;
 }
 
 // A share that another thread holds is redone (and its first thread made
@@ -147,10 +146,7 @@ TEST(Executor, RedoneSharesKeepTheBits) {
   // own before the caller, done with its share, waits for it.
   MatMulAct m(130, 1031, 517, 4);
   ASSERT_TRUE(m.ex);
-  Executor &e = *m.ex;
-  ValueId z = m.z;
-  float *x = e.f32(m.g.findValue("x"));
-  int64_t n = m.g.type(z).numElements();
+  float *x = m.ex->f32(m.g.findValue("x"));
   int64_t xn = m.g.type(m.g.findValue("x")).numElements();
   std::vector<std::vector<float>> inputs, want;
   std::mt19937 rng(5);
@@ -161,8 +157,7 @@ TEST(Executor, RedoneSharesKeepTheBits) {
     for (float &v : inputs.back())
       v = u(rng);
     std::copy(inputs[k].begin(), inputs[k].end(), x);
-    e.run(one);
-    want.emplace_back(e.f32(z), e.f32(z) + n);
+    want.push_back(m.runOn(one));
   }
   Executor::setRedoAfter(0);
   // 6 threads on 2 cores: the system deschedules them inside shares.
@@ -171,14 +166,12 @@ TEST(Executor, RedoneSharesKeepTheBits) {
     for (int run = 0; run < 100; ++run) {
       const std::vector<float> &in = inputs[run % 3];
       std::copy(in.begin(), in.end(), x);
-      e.run(pool);
-      ASSERT_TRUE(
-          std::equal(want[run % 3].begin(), want[run % 3].end(), e.f32(z)))
+      ASSERT_TRUE(m.runOn(pool) == want[run % 3])
           << threads << " threads, run " << run;
     }
   }
   Executor::setRedoAfter(Executor::kRedoAfterNanos);
-  EXPECT_GT(e.redoneShares(), 0u);
+  EXPECT_GT(m.ex->redoneShares(), 0u);
 }
 
 // With the signal taken over by the program (here: ignored), no share is
@@ -189,24 +182,17 @@ TEST(Executor, RedoingStopsWhenTheProgramTakesTheSignal) {
     GTEST_SKIP() << "no membarrier or the signal is taken";
   MatMulAct m(64, 200, 96, 6);
   ASSERT_TRUE(m.ex);
-  Executor &e = *m.ex;
-  ValueId z = m.z;
-  int64_t n = m.g.type(z).numElements();
   ThreadPool one(1), three(3);
-  e.run(one);
-  std::vector<float> want(e.f32(z), e.f32(z) + n);
+  std::vector<float> want = m.runOn(one);
   struct sigaction ours {
   }, other{};
   other.sa_handler = SIG_IGN;
   ASSERT_EQ(sigaction(shareCancelSignal(), &other, &ours), 0);
   Executor::setRedoAfter(0);
-  uint64_t before = e.redoneShares();
-  for (int run = 0; run < 100; ++run) {
-    std::fill(e.f32(z), e.f32(z) + n, 0.0f);
-    e.run(three);
-    ASSERT_TRUE(std::equal(want.begin(), want.end(), e.f32(z))) << run;
-  }
-  EXPECT_EQ(e.redoneShares(), before);
+  uint64_t before = m.ex->redoneShares();
+  for (int run = 0; run < 100; ++run)
+    ASSERT_TRUE(m.runOn(three) == want) << run;
+  EXPECT_EQ(m.ex->redoneShares(), before);
   Executor::setRedoAfter(Executor::kRedoAfterNanos);
   ASSERT_EQ(sigaction(shareCancelSignal(), &ours, nullptr), 0);
 }
