@@ -533,6 +533,48 @@ Epilogue biasActivation(KernelBuilder &kb, ir::FusedStageSet st) {
 // is followed by the dropout op's arithmetic (operand 3 is the step), and
 // argmax is -1 where it drops: the gradient then only needs dropout's
 // scale, not its mask.
+// With the pack_bfloat16_pairs stage, the pooled vector v of `width`
+// channels at element `at` of image n is stored as the packing along each
+// of the stage's axes would hold it (ir/Types.h packedBfloat16Pairs):
+// bfloat16 halves rounded as pack_bfloat16_pairs rounds them. Along the
+// channels (even, so every word is two channels of one pixel) the halves
+// are in the pooled order; along the batch (even) a pixel's word pairs two
+// images, and each image writes only its own halves (a masked store), so
+// no word is ever read back and rewritten.
+void storePackedHalves(KernelBuilder &kb, const std::vector<int64_t> &axes,
+                       int64_t imageElems, Value *n, Value *at, Value *v,
+                       int width) {
+  auto &b = kb.b();
+  Value *halves = kb.bfloat16Halves(v);
+  for (size_t r = 0; r < axes.size(); ++r) {
+    if (axes[r] != 0) {
+      b.CreateAlignedStore(halves,
+                           kb.elementPtr(kb.result(r), at, b.getInt16Ty()),
+                           llvm::Align(2));
+      continue;
+    }
+    // Half (n % 2) of word (n / 2, at - n * imageElems) of the batch pairs.
+    Value *odd = b.CreateSRem(n, kb.i64(2));
+    Value *half =
+        kb.add(kb.mul(sub(kb, n, odd), imageElems),
+               kb.add(kb.mul(sub(kb, at, kb.mul(n, imageElems)), 2), odd));
+    Value *p = kb.elementPtr(kb.result(r), half, b.getInt16Ty());
+    if (width == 1) {
+      b.CreateAlignedStore(halves, p, llvm::Align(2));
+      continue;
+    }
+    llvm::SmallVector<int, 32> spread;
+    llvm::SmallVector<llvm::Constant *, 32> every2;
+    for (int l = 0; l < width; ++l) {
+      spread.append({l, width});
+      every2.append({b.getTrue(), b.getFalse()});
+    }
+    Value *zero = llvm::Constant::getNullValue(halves->getType());
+    b.CreateMaskedStore(b.CreateShuffleVector(halves, zero, spread), p,
+                        llvm::Align(2), llvm::ConstantVector::get(every2));
+  }
+}
+
 void emitConvMaxPool(KernelBuilder &kb, ir::FusedStageSet st) {
   auto &b = kb.b();
   bool argmax = st.has(ir::FusedStage::Argmax);
@@ -541,8 +583,12 @@ void emitConvMaxPool(KernelBuilder &kb, ir::FusedStageSet st) {
   g.epilogue = biasActivation(kb, st);
   std::vector<int64_t> ps = kb.attrs().getInts(ir::AttrName::PoolSize);
   int64_t ph = ps[0], pw = ps[1];
-  const std::vector<int64_t> &y = kb.resultType(0).shape;
-  int64_t prows = y[1], pcols = y[2];
+  int64_t prows = c.oh / ph, pcols = c.ow / pw;
+  std::vector<int64_t> packAxes;
+  if (st.has(ir::FusedStage::PackBfloat16Pairs))
+    packAxes = kb.attrs().getInts(ir::AttrName::Axes);
+  Value *argmaxOut =
+      argmax ? kb.result(packAxes.empty() ? 1 : packAxes.size()) : nullptr;
   bool relu = st.has(ir::FusedStage::Activation) &&
               ir::activationKindOf(kb.attrs(), ir::AttrName::Activation) ==
                   ir::ActivationKind::Relu;
@@ -571,24 +617,26 @@ void emitConvMaxPool(KernelBuilder &kb, ir::FusedStageSet st) {
                 rows, kb.add(tap0, (i * c.ow + j) * c.o + s.offset), s.width));
         Value *m = windowMax(kb, taps, s.width);
         Value *at = kb.add(outIdx, s.offset);
-        Value *keep = nullptr;
+        Value *keep = nullptr, *y = m;
         if (drop) {
           // dropout: keep ? x * scale : 0.
           keep = dropoutKeep(kb, *drop, at, s.width);
-          kb.store(kb.result(0), at,
-                   b.CreateSelect(
-                       keep, b.CreateFMul(m, kb.splat(s.width, drop->scale)),
-                       kb.splat(s.width, 0.0f)));
-        } else {
-          kb.store(kb.result(0), at, m);
+          y = b.CreateSelect(keep,
+                             b.CreateFMul(m, kb.splat(s.width, drop->scale)),
+                             kb.splat(s.width, 0.0f));
         }
+        if (packAxes.empty())
+          kb.store(kb.result(0), at, y);
+        else
+          storePackedHalves(kb, packAxes, prows * pcols * c.o, n, at, y,
+                            s.width);
         if (!argmax)
           continue;
         Value *idx = windowArgmax(kb, taps, m, relu, s.width);
         if (keep)
           idx = b.CreateSelect(keep, idx,
                                llvm::Constant::getAllOnesValue(idx->getType()));
-        storeI32s(kb, kb.result(1), at, idx);
+        storeI32s(kb, argmaxOut, at, idx);
       }
     });
   });

@@ -52,6 +52,28 @@ void rowBlocks(KernelBuilder &kb, Value *lo, Value *hi,
   }
 }
 
+// body(row, rows) over rows [0, m) in nearly equal blocks of at most
+// maxRows (32 rows: 6, 6, 5, 5, 5, 5), so that no block is left with too
+// few rows to hide the FMA latency: blocks of 6 left 32 rows a tile of 2
+// rows, 8 chains where 12 keep both pipes busy. Each element's sum is the
+// same whatever block it falls in.
+void evenRowBlocks(KernelBuilder &kb, int64_t m, int maxRows,
+                   const std::function<void(Value *, int)> &body) {
+  int64_t blocks = (m + maxRows - 1) / maxRows;
+  if (blocks == 0)
+    return;
+  int64_t size = m / blocks, bigger = m % blocks;
+  auto emit = [&](int64_t first, int64_t count, int64_t rows) {
+    if (count == 1)
+      body(kb.i64(first), static_cast<int>(rows));
+    else if (count > 1)
+      kb.loop(first, first + count * rows, rows,
+              [&](Value *r) { body(r, static_cast<int>(rows)); });
+  };
+  emit(0, bigger, size + 1);
+  emit(bigger * (size + 1), blocks - bigger, size);
+}
+
 struct MatMulShape {
   int64_t m, n, k; // C[m,n] = sum over k of A(i,k) B(k,j)
   bool ta, tb;
@@ -159,7 +181,9 @@ void emitAxpyTile(KernelBuilder &kb, const MatMulShape &s, Value *row0,
 }
 
 // The register tiles of the axpy kernels: up to 6 rows (kAxpyRows: the
-// rows left after blocks of 6 go in blocks of 4, 2, 1) x vectorsPerTile
+// rows of a thread's share left after blocks of 6 go in blocks of 4, 2, 1;
+// the panels, whose rows are all of A's, cut them evenly: evenRowBlocks) x
+// vectorsPerTile
 // vectors, 24 of 32 registers on AVX-512, 12 of 16 on AVX2. Each loaded B
 // vector feeds one FMA per row: with 4 rows, mnist_wide's weight gradient
 // (3136x64 by 64x1024) ran at 68 % of peak, with 6 at 91 %.
@@ -223,10 +247,9 @@ void emitPanel(KernelBuilder &kb, const MatMulShape &s, Value *col0, Value *kLo,
         return kb.loadPairs(buf, idx, g.width);
       return kb.computeOperand(kb.load(buf, idx, g.width), 1);
     };
-    rowBlocks(kb, kb.i64(0), kb.i64(s.m), kAxpyRows,
-              [&](Value *row0, int rows) {
-                emitAxpyTile(kb, s, row0, rows, col0, fullTile, src);
-              });
+    evenRowBlocks(kb, s.m, kAxpyRows.front(), [&](Value *row0, int rows) {
+      emitAxpyTile(kb, s, row0, rows, col0, fullTile, src);
+    });
   });
   if (s.epilogue)
     kb.loop(kb.i64(0), kb.i64(s.m), 1, [&](Value *r) {
@@ -272,10 +295,10 @@ void emitMatMulPanels(KernelBuilder &kb, const MatMulShape &s) {
   kb.ifThen(kb.b().CreateAnd(kb.b().CreateICmpSLE(begin, kb.i64(panels)),
                              kb.b().CreateICmpSGT(end, kb.i64(panels))),
             [&] {
-              rowBlocks(kb, kb.i64(0), kb.i64(s.m), kAxpyRows,
-                        [&](Value *row0, int rows) {
-                          emitRestTiles(kb, s, row0, rows, fullCols, rest);
-                        });
+              evenRowBlocks(kb, s.m, kAxpyRows.front(),
+                            [&](Value *row0, int rows) {
+                              emitRestTiles(kb, s, row0, rows, fullCols, rest);
+                            });
             });
 }
 
@@ -316,10 +339,9 @@ void emitMatMulKGroups(KernelBuilder &kb, const MatMulShape &s,
           src.kLo = kLo;
           src.kHi = kHi;
           src.cBase = cBase;
-          rowBlocks(kb, kb.i64(0), kb.i64(s.m), kAxpyRows,
-                    [&](Value *row0, int rows) {
-                      emitRestTiles(kb, s, row0, rows, fullCols, rest, src);
-                    });
+          evenRowBlocks(kb, s.m, kAxpyRows.front(), [&](Value *row0, int rows) {
+            emitRestTiles(kb, s, row0, rows, fullCols, rest, src);
+          });
         });
   });
 }

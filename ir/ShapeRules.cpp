@@ -469,8 +469,13 @@ absl::StatusOr<TensorType> fusedPoolOutput(OpKind k, const TensorType &conv,
   return f32({c[0], c[1] / ps.first, c[2] / ps.second, c[3]});
 }
 
+absl::StatusOr<Types> packBfloat16PairsShape(OpKind k, const Types &in,
+                                             const Attrs &a);
+
 // conv2d (x, w) with its epilogue: operands x, w [, bias] [, step];
-// results y (pooled with max_pool2d) [, argmax].
+// results y (pooled with max_pool2d; its bfloat16 pairs along `axes`
+// instead with pack_bfloat16_pairs) [, argmax].
+
 absl::StatusOr<Types> conv2dFusedShape(OpKind k, const Types &in,
                                        const Attrs &a) {
   CNNC_ASSIGN_OR_RETURN(st, fusedStagesOf(k, a));
@@ -495,9 +500,25 @@ absl::StatusOr<Types> conv2dFusedShape(OpKind k, const Types &in,
     if (!(rate > 0 && rate < 1))
       return err(k, "attribute 'rate' must be in (0, 1)");
   }
+  Types out = {pooled};
+  if (st.has(FusedStage::PackBfloat16Pairs)) {
+    // The pooled result as pack_bfloat16_pairs would give it (those
+    // results in its place); the kernel writes each pair's halves as it
+    // pools, so it needs whole pairs: an even batch and channel count.
+    CNNC_ASSIGN_OR_RETURN(packed, packBfloat16PairsShape(k, {pooled}, a));
+    for (int64_t axis : a.getInts(AttrName::Axes))
+      if (axis != 0 && axis != 3)
+        return err(k, "the pack_bfloat16_pairs stage packs along the batch or "
+                      "the channels (axes 0 and 3)");
+    if (pooled.shape[0] % 2 != 0 || pooled.shape[3] % 2 != 0)
+      return err(k, fmt::format("the pack_bfloat16_pairs stage needs an even "
+                                "batch and channel count, got {}",
+                                pooled.str()));
+    out = packed;
+  }
   if (st.has(FusedStage::Argmax))
-    return Types{pooled, i32(pooled.shape)};
-  return Types{pooled};
+    out.push_back(i32(pooled.shape));
+  return out;
 }
 
 absl::StatusOr<Types> maxPool2DArgmaxGradShape(OpKind k, const Types &in,

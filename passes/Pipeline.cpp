@@ -7,6 +7,7 @@
 #include "passes/DeadCode.h"
 #include "passes/DtypePolicy.h"
 #include "passes/EvalGraph.h"
+#include "passes/FoldPacks.h"
 #include "passes/Fusion.h"
 #include "passes/HoistConversions.h"
 #include "passes/KGroups.h"
@@ -439,6 +440,16 @@ std::vector<PassInfo> makePasses() {
        {},
        [](ir::Graph &g, const PassOptions &, PassContext &) {
          hoistConversions(g);
+         return absl::OkStatus();
+       },
+       nullptr});
+  passes.push_back(
+      {"fold-packs",
+       "make each packing of a pooled convolution's result into bfloat16 "
+       "pairs the convolution's last stage (passes/FoldPacks.h)",
+       {},
+       [](ir::Graph &g, const PassOptions &, PassContext &) {
+         foldPacks(g);
          return absl::OkStatus();
        },
        nullptr});

@@ -37,6 +37,8 @@ std::vector<PassInvocation> withCleanup(PassInvocation first,
       o.set("pairs", "true");
     p.push_back(invocation("dtype-policy", std::move(o)));
     p.push_back(invocation("hoist-conversions"));
+    if (pairs)
+      p.push_back(invocation("fold-packs"));
   }
   return p;
 }
@@ -82,8 +84,9 @@ std::vector<PassInvocation> predictPipeline(ir::DtypePolicy policy,
 std::vector<std::string> compilePipelinePassNames() {
   std::vector<std::string> names;
   const ir::DtypePolicy mixed = ir::DtypePolicy::MixedBfloat16;
-  for (const auto &pipeline : {trainingPipeline({}, mixed), evalPipeline(mixed),
-                               predictPipeline(mixed)})
+  for (const auto &pipeline :
+       {trainingPipeline({}, mixed, true), evalPipeline(mixed, true),
+        predictPipeline(mixed, true)})
     for (const PassInvocation &inv : pipeline)
       if (std::find(names.begin(), names.end(), inv.pass->name) == names.end())
         names.push_back(inv.pass->name);

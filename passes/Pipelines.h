@@ -34,7 +34,8 @@ std::vector<PassInvocation>
 predictPipeline(ir::DtypePolicy policy = ir::DtypePolicy::Float32,
                 bool pairs = false);
 
-// The distinct names of the passes the three pipelines run, in order.
+// The distinct names of the passes the three pipelines run, in order (with
+// bfloat16 pairs, so that every pass a pipeline may run is listed).
 std::vector<std::string> compilePipelinePassNames();
 
 // The forward graph copied and run through the pipeline.

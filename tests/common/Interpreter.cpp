@@ -992,10 +992,20 @@ absl::Status Interpreter::run() {
         out(0) = y;
         break;
       }
-      Buffer &py = out(0);
-      Buffer *argmax = st.has(ir::FusedStage::Argmax) ? &out(1) : nullptr;
-      fusedMaxPool(y, ys, a.getInts(ir::AttrName::PoolSize),
-                   shape(op.results[0]), relu, py, argmax);
+      // With pack_bfloat16_pairs, the pooled result is packed into the
+      // results before argmax.
+      bool pack = st.has(ir::FusedStage::PackBfloat16Pairs);
+      std::vector<int64_t> axes =
+          pack ? a.getInts(ir::AttrName::Axes) : std::vector<int64_t>{};
+      std::vector<int64_t> ps = a.getInts(ir::AttrName::PoolSize);
+      std::vector<int64_t> pooledShape{ys[0], ys[1] / ps[0], ys[2] / ps[1], o};
+      Buffer pooled(pack ? pooledShape[0] * pooledShape[1] * pooledShape[2] * o
+                         : 0);
+      Buffer &py = pack ? pooled : out(0);
+      Buffer *argmax = st.has(ir::FusedStage::Argmax)
+                           ? &out(pack ? axes.size() : 1)
+                           : nullptr;
+      fusedMaxPool(y, ys, ps, pooledShape, relu, py, argmax);
       if (st.has(ir::FusedStage::Dropout)) {
         // dropout after the pool; dropped elements pass no gradient.
         auto step = static_cast<int64_t>(
@@ -1007,6 +1017,8 @@ absl::Status Interpreter::run() {
             (*argmax)[i] = -1;
         }
       }
+      for (size_t r = 0; r < axes.size(); ++r)
+        out(r) = packPairs(py, pooledShape, axes[r]);
       break;
     }
     case OpKind::MaxPool2DArgmaxGrad:

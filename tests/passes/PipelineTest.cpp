@@ -105,11 +105,11 @@ TEST(Pipeline, InstrumentationSeesEveryPassAndTheFailure) {
 
 // The compile pipelines are pass lists; their names are read, not run.
 TEST(Pipeline, CompilePipelinesArePassLists) {
-  EXPECT_EQ(
-      compilePipelinePassNames(),
-      (std::vector<std::string>{"autodiff", "dce", "fusion", "dtype-policy",
-                                "hoist-conversions", "batch-groups", "k-groups",
-                                "eval", "predict"}));
+  EXPECT_EQ(compilePipelinePassNames(),
+            (std::vector<std::string>{"autodiff", "dce", "fusion",
+                                      "dtype-policy", "hoist-conversions",
+                                      "fold-packs", "batch-groups", "k-groups",
+                                      "eval", "predict"}));
   ir::OptimizerSpec sgd;
   sgd.kind = ir::OptimizerKind::SGD;
   sgd.learningRate = 0.1 + 0.2; // not the double nearest 0.3
@@ -138,6 +138,19 @@ TEST(Pipeline, CompilePipelinesArePassLists) {
   }
   EXPECT_EQ(trainingPipeline(sgd, ir::DtypePolicy::MixedBfloat16).back().str(),
             "k-groups");
+  // With bfloat16 pairs, fold-packs follows hoist-conversions.
+  for (const auto &p :
+       {trainingPipeline(sgd, ir::DtypePolicy::MixedBfloat16, true),
+        evalPipeline(ir::DtypePolicy::MixedBfloat16, true),
+        predictPipeline(ir::DtypePolicy::MixedBfloat16, true)}) {
+    ASSERT_GE(p.size(), 6u);
+    EXPECT_EQ(p[4].str(), "hoist-conversions");
+    EXPECT_EQ(p[5].str(), "fold-packs");
+  }
+  for (const auto &p : {trainingPipeline(sgd, ir::DtypePolicy::MixedBfloat16),
+                        evalPipeline(ir::DtypePolicy::MixedBfloat16)})
+    for (const PassInvocation &inv : p)
+      EXPECT_NE(inv.str(), "fold-packs");
   EXPECT_EQ(evalPipeline().size(), 3u);
 
   // Keras accepts beta_1 = 0 and rho = 0, and so do the DSL and the pass.
