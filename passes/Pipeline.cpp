@@ -303,6 +303,19 @@ template <typename F> absl::Status replaceWith(ir::Graph &g, F build) {
   return absl::OkStatus();
 }
 
+// A pass without options that rewrites the graph and cannot fail.
+PassInfo rewritePass(std::string name, std::string description,
+                     void (*rewrite)(ir::Graph &)) {
+  return {std::move(name),
+          std::move(description),
+          {},
+          [=](ir::Graph &g, const PassOptions &, PassContext &) {
+            rewrite(g);
+            return absl::OkStatus();
+          },
+          nullptr};
+}
+
 // A pass whose one option, `groups` (2-64), is how many fixed groups it
 // cuts sums into (batch-groups, k-groups).
 PassInfo groupsPass(std::string name, std::string description, int64_t fallback,
@@ -434,25 +447,17 @@ std::vector<PassInfo> makePasses() {
        },
        nullptr});
   passes.push_back(
-      {"hoist-conversions",
-       "move each conversion up to the op that writes its operand and "
-       "merge two packings of a value (passes/HoistConversions.h)",
-       {},
-       [](ir::Graph &g, const PassOptions &, PassContext &) {
-         hoistConversions(g);
-         return absl::OkStatus();
-       },
-       nullptr});
+      rewritePass("hoist-conversions",
+                  "move each conversion up to the op that writes its operand "
+                  "and merge two packings of a value "
+                  "(passes/HoistConversions.h)",
+                  hoistConversions));
   passes.push_back(
-      {"fold-packs",
-       "make each packing of a pooled convolution's result into bfloat16 "
-       "pairs the convolution's last stage (passes/FoldPacks.h)",
-       {},
-       [](ir::Graph &g, const PassOptions &, PassContext &) {
-         foldPacks(g);
-         return absl::OkStatus();
-       },
-       nullptr});
+      rewritePass("fold-packs",
+                  "make each packing of a pooled convolution's result into "
+                  "bfloat16 pairs the convolution's last stage "
+                  "(passes/FoldPacks.h)",
+                  foldPacks));
   passes.push_back(groupsPass(
       "batch-groups",
       "sum each filter gradient's and batch normalization's batch in fixed "
