@@ -160,6 +160,25 @@ void emitPackFirstAndLast(KernelBuilder &kb, size_t firstResult) {
     llvm::Value *oddRow =
         b.CreateSelect(hasOdd, kb.add(evenRow, kb.i64(rows)), evenRow);
     llvm::Value *even = kb.mul(evenRow, c), *odd = kb.mul(oddRow, c);
+    if (c % 2 == 0) {
+      // Each value converted once: an even row's words along itself are
+      // its halves in order, so both layouts come from the same halves.
+      llvm::Type *i16 = b.getInt16Ty();
+      kb.vectorLoop(kb.i64(0), kb.i64(c), [&](llvm::Value *i, int w) {
+        llvm::Value *lo = kb.bfloat16Halves(kb.load(x, kb.add(even, i), w));
+        llvm::Value *hi = kb.bfloat16Halves(b.CreateSelect(
+            hasOdd, kb.load(x, kb.add(odd, i), w), kb.splat(w, 0.0f)));
+        storeWords(kb, batch, kb.wordsOfHalves(lo, hi),
+                   kb.add(kb.mul(kr, c), i));
+        b.CreateAlignedStore(lo, kb.elementPtr(row, kb.add(even, i), i16),
+                             llvm::Align(2));
+        kb.ifThen(hasOdd, [&] {
+          b.CreateAlignedStore(hi, kb.elementPtr(row, kb.add(odd, i), i16),
+                               llvm::Align(2));
+        });
+      });
+      return;
+    }
     kb.vectorLoop(kb.i64(0), kb.i64(c), [&](llvm::Value *i, int w) {
       llvm::Value *hi = b.CreateSelect(hasOdd, kb.load(x, kb.add(odd, i), w),
                                        kb.splat(w, 0.0f));

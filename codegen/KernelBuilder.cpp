@@ -408,8 +408,11 @@ llvm::Value *KernelBuilder::bfloat16Halves(llvm::Value *v) {
 }
 
 llvm::Value *KernelBuilder::pairWords(llvm::Value *even, llvm::Value *odd) {
+  return wordsOfHalves(bfloat16Halves(even), bfloat16Halves(odd));
+}
+
+llvm::Value *KernelBuilder::wordsOfHalves(llvm::Value *lo, llvm::Value *hi) {
   auto &b = builder_;
-  llvm::Value *lo = bfloat16Halves(even), *hi = bfloat16Halves(odd);
   auto *vt = llvm::dyn_cast<llvm::FixedVectorType>(lo->getType());
   if (!vt) {
     llvm::Type *i32 = b.getInt32Ty();

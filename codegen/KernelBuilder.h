@@ -145,6 +145,8 @@ public:
   // Words of bfloat16 pairs (as loadPairs gives them): `even` rounded in the
   // low half, `odd` in the high half, lane by lane.
   llvm::Value *pairWords(llvm::Value *even, llvm::Value *odd);
+  // The same from halves bfloat16Halves gave (i16 lanes).
+  llvm::Value *wordsOfHalves(llvm::Value *lo, llvm::Value *hi);
 
   // Float math on scalars or vectors.
   llvm::Type *floatType(int width);

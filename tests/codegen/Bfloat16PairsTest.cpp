@@ -97,7 +97,9 @@ TEST(Bfloat16Pairs, PackMatchesTheReferenceBitForBit) {
   };
   // Last axis even (adjacent floats) and odd (padded), middle and first
   // axes with rows of several lengths; the first and last axes from one
-  // op (either order) with odd and even batches and channels.
+  // op (either order) with odd and even batches and channels (an even
+  // row converts each value once for both layouts, an odd batch's last
+  // pair has no second image).
   for (const Case &c : std::vector<Case>{{{3, 5, 7, 8}, {3}},
                                          {{2, 4, 3, 1}, {3}},
                                          {{2, 3, 5, 7}, {3}},
@@ -111,7 +113,9 @@ TEST(Bfloat16Pairs, PackMatchesTheReferenceBitForBit) {
                                          {{3, 4, 2, 1}, {3, 0}},
                                          {{9, 37}, {0, 1}},
                                          {{6, 40}, {1, 0}},
-                                         {{1, 17}, {0, 1}}}) {
+                                         {{1, 17}, {0, 1}},
+                                         {{5, 3, 16}, {0, 2}},
+                                         {{3, 2, 2, 34}, {3, 0}}}) {
     std::string what = fmt::format("f32{} axes {}", ir::shapeStr(c.shape),
                                    ir::shapeStr(c.axes));
     int64_t n = ir::f32(c.shape).numElements();
