@@ -105,18 +105,22 @@ inline int64_t setsFor(int64_t accumulators) {
 }
 
 struct ConvGeometry {
-  int64_t n, h, w, c; // input
-  int64_t kh, kw, o;  // kernel [kh, kw, c, o]
-  int64_t oh, ow;     // output spatial size
-  int64_t sh, sw;     // strides
-  int64_t pt, pl;     // padding before (bottom/right follow from oh, ow)
+  int64_t n, h, w, c;     // input
+  int64_t kh, kw, o;      // kernel [kh, kw, c, o]
+  int64_t oh, ow;         // output spatial size
+  int64_t sh, sw;         // strides
+  int64_t pt, pl;         // padding before (bottom/right follow from oh, ow)
+  int64_t dh = 1, dw = 1; // dilations (forward convolutions only)
 };
 
 inline ConvGeometry geometry(const ir::Attrs &a, const std::vector<int64_t> &x,
                              const std::vector<int64_t> &y, int64_t kh,
                              int64_t kw) {
   std::vector<int64_t> s = a.getInts(ir::AttrName::Strides),
-                       p = a.getInts(ir::AttrName::Padding);
+                       p = a.getInts(ir::AttrName::Padding),
+                       d = a.getInts(ir::AttrName::Dilations);
+  if (d.size() != 2)
+    d = {1, 1};
   return {.n = x[0],
           .h = x[1],
           .w = x[2],
@@ -129,7 +133,9 @@ inline ConvGeometry geometry(const ir::Attrs &a, const std::vector<int64_t> &x,
           .sh = s[0],
           .sw = s[1],
           .pt = p[0],
-          .pl = p[1]};
+          .pl = p[1],
+          .dh = d[0],
+          .dw = d[1]};
 }
 
 } // namespace cnnc::codegen::conv

@@ -460,10 +460,11 @@ ConvGeometry forwardGeometry(KernelBuilder &kb) {
   // result).
   std::vector<int64_t> s = kb.attrs().getInts(ir::AttrName::Strides),
                        p = kb.attrs().getInts(ir::AttrName::Padding);
-  y[1] = (y[1] + p[0] + p[2] - ws[0]) / s[0] + 1;
-  y[2] = (y[2] + p[1] + p[3] - ws[1]) / s[1] + 1;
   y[3] = ws[3];
-  return geometry(kb.attrs(), xs, y, ws[0], ws[1]);
+  ConvGeometry c = geometry(kb.attrs(), xs, y, ws[0], ws[1]);
+  c.oh = (xs[1] + p[0] + p[2] - (ws[0] - 1) * c.dh - 1) / s[0] + 1;
+  c.ow = (xs[2] + p[1] + p[3] - (ws[1] - 1) * c.dw - 1) / s[1] + 1;
+  return c;
 }
 
 GatherConv forwardGather(KernelBuilder &kb, const ConvGeometry &c) {
@@ -479,11 +480,11 @@ GatherConv forwardGather(KernelBuilder &kb, const ConvGeometry &c) {
                .wcols = c.kw,
                .wrows = c.kh,
                .pairs = kb.operandType(0).dtype == ir::DType::BF16};
-  // Output column q reads input columns q*sw - pl + kw inside the image.
+  // Output column q reads input columns q*sw - pl + kw*dw inside the image.
   g.runs = columnRuns(c.ow, 1, c.sw, [&](int64_t q) {
     std::vector<ColTap> taps;
     for (int64_t kw = 0; kw < c.kw; ++kw) {
-      int64_t col = q * c.sw - c.pl + kw;
+      int64_t col = q * c.sw - c.pl + kw * c.dw;
       if (col >= 0 && col < c.w)
         taps.push_back({kw, col});
     }
@@ -491,20 +492,26 @@ GatherConv forwardGather(KernelBuilder &kb, const ConvGeometry &c) {
   });
   // Without row padding every output row reads all kernel rows: constant
   // bounds, which the block emitter can unroll.
-  bool rowsInside = c.pt == 0 && (c.oh - 1) * c.sh + c.kh <= c.h;
+  bool rowsInside = c.pt == 0 && (c.oh - 1) * c.sh + (c.kh - 1) * c.dh < c.h;
   g.rowTaps = [&kb, c, rowsInside](Value *r) {
-    // Input row r*sh - pt + kh must lie in [0, h).
+    // Input row r*sh - pt + kh*dh must lie in [0, h): kh from
+    // ceil(-start / dh) up to ceil((h - start) / dh).
     Value *start = kb.add(kb.mul(r, c.sh), -c.pt);
-    Value *lo = kb.max(sub(kb, kb.i64(0), start), kb.i64(0));
-    Value *hi = kb.min(sub(kb, kb.i64(c.h), start), kb.i64(c.kh));
+    Value *lo = kb.max(
+        sdiv(kb, kb.add(sub(kb, kb.i64(0), start), c.dh - 1), c.dh), kb.i64(0));
+    Value *hi =
+        kb.min(sdiv(kb, kb.add(sub(kb, kb.i64(c.h), start), c.dh - 1), c.dh),
+               kb.i64(c.kh));
     if (rowsInside) {
       lo = kb.i64(0);
       hi = kb.i64(c.kh);
     }
-    return RowTaps{lo, hi, 1,
-                   [&kb, start](Value *kh) { return kb.add(start, kh); }};
+    return RowTaps{lo, hi, 1, [&kb, start, dh = c.dh](Value *kh) {
+                     return kb.add(start, kb.mul(kh, dh));
+                   }};
   };
-  padColumns(kb, g);
+  if (c.dw == 1)
+    padColumns(kb, g); // its row copies hold consecutive columns only
   return g;
 }
 

@@ -219,6 +219,32 @@ void emitPackBfloat16Pairs(KernelBuilder &kb) {
   emitPackFirstAndLast(kb, axes[0] == 0 ? 0 : 1);
 }
 
+// Word [row, c] of x [rows, W] (one channel) holds x[row, c] rounded to
+// bfloat16 in its low half and x[row, c + 1] (zero past the row) in its
+// high half (ir/ShapeRules.cpp packBfloat16ColumnPairsShape). Vectors run
+// over the flat elements, pairing each with the next; a second loop then
+// rewrites each row's last word, whose high half read the next row.
+void emitPackBfloat16ColumnPairs(KernelBuilder &kb) {
+  const std::vector<int64_t> &s = kb.operandType(0).shape;
+  int64_t cols = s[2], total = s[0] * s[1] * cols;
+  llvm::Value *x = kb.operand(0), *p = kb.result(0);
+  auto [begin, end] = kb.partition(total);
+  kb.vectorLoop(
+      begin, kb.min(end, kb.i64(total - 1)), [&](llvm::Value *i, int w) {
+        storeWords(kb, p,
+                   kb.pairWords(kb.load(x, i, w), kb.load(x, kb.add(i, 1), w)),
+                   i);
+      });
+  // Rows whose last element is in [begin, end).
+  kb.loop(kb.b().CreateSDiv(begin, kb.i64(cols)),
+          kb.b().CreateSDiv(end, kb.i64(cols)), 1, [&](llvm::Value *row) {
+            llvm::Value *last = kb.add(kb.mul(row, cols), cols - 1);
+            storeWords(kb, p,
+                       kb.pairWords(kb.load(x, last, 1), kb.splat(1, 0.0f)),
+                       last);
+          });
+}
+
 namespace {
 
 llvm::Value *select0(KernelBuilder &kb, llvm::Value *cond, llvm::Value *v,

@@ -73,6 +73,7 @@ void emitConv2DFused(KernelBuilder &kb);
 void emitConv2DKernelTranspose(KernelBuilder &kb);
 void emitRoundToBfloat16(KernelBuilder &kb);
 void emitPackBfloat16Pairs(KernelBuilder &kb);
+void emitPackBfloat16ColumnPairs(KernelBuilder &kb);
 void emitConv2DBackwardDataTransposed(KernelBuilder &kb);
 // ConvFilterKernels.cpp: the filter gradient with the bias gradient and a
 // fused max pool's gradient.

@@ -123,6 +123,19 @@ absl::Status unpackPairOperands(OpKind k, TensorType &x, TensorType &w,
   return absl::OkStatus();
 }
 
+// A forward convolution's kernel taps may be spread out (`dilations`, [1,
+// 1] when absent): tap (kh, kw) reads input pixel (r * sh - pt + kh * dh,
+// q * sw - pl + kw * dw). The dtype-policy pass makes them (two columns
+// apart, pack_bfloat16_column_pairs); the gradients have no such attribute.
+absl::StatusOr<std::pair<int64_t, int64_t>> dilationsOf(OpKind k,
+                                                        const Attrs &a) {
+  if (!a.has(AttrName::Dilations))
+    return std::make_pair(int64_t{1}, int64_t{1});
+  if (k != OpKind::Conv2D && k != OpKind::Conv2DFused)
+    return err(k, "takes no 'dilations' (only conv2d and conv2d_fused do)");
+  return pairAttr(k, a, AttrName::Dilations);
+}
+
 absl::StatusOr<Types> conv2dShape(OpKind k, const Types &in, const Attrs &a) {
   TensorType x = in[0], w = in[1];
   CNNC_TRY(unpackPairOperands(k, x, w, a));
@@ -134,7 +147,9 @@ absl::StatusOr<Types> conv2dShape(OpKind k, const Types &in, const Attrs &a) {
     return err(k, fmt::format("kernel {} expects {} input channels, input {} "
                               "has {}",
                               w.str(), w.shape[2], x.str(), x.shape[3]));
-  CNNC_ASSIGN_OR_RETURN(win, windowAttrs(k, a, w.shape[0], w.shape[1]));
+  CNNC_ASSIGN_OR_RETURN(d, dilationsOf(k, a));
+  CNNC_ASSIGN_OR_RETURN(win, windowAttrs(k, a, (w.shape[0] - 1) * d.first + 1,
+                                         (w.shape[1] - 1) * d.second + 1));
   CNNC_ASSIGN_OR_RETURN(out, windowOutput(k, x.shape, win, w.shape[3]));
   return Types{f32(out)};
 }
@@ -661,6 +676,20 @@ absl::StatusOr<Types> packBfloat16PairsShape(OpKind k, const Types &in,
   for (int64_t axis : axes)
     out.push_back(packedBfloat16Pairs(in[0], axis));
   return out;
+}
+
+// Each pixel of a one-channel image with its right neighbour (zero past
+// the last column), as the bfloat16 pairs of a two-channel image: x
+// f32[N,H,W,1] gives bf16[N,H,W,1,2] (passes/DtypePolicy.h).
+absl::StatusOr<Types> packBfloat16ColumnPairsShape(OpKind k, const Types &in,
+                                                   const Attrs &) {
+  CNNC_TRY(expectF32(k, in[0], "input"));
+  CNNC_TRY(expectRank(k, in[0], 4, "input"));
+  if (in[0].shape[3] != 1)
+    return err(k,
+               fmt::format("input must have one channel, got {}", in[0].str()));
+  return Types{packedBfloat16Pairs(
+      f32({in[0].shape[0], in[0].shape[1], in[0].shape[2], 2}), 3)};
 }
 
 // wt[i, KW-1-j, o, c] = w[i, j, c, o].

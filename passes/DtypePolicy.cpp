@@ -51,6 +51,28 @@ bool splitBiasGrad(const ir::Op &op, std::vector<ir::Op> &ops) {
   return true;
 }
 
+// A convolution of a one-channel image would pair each value with a zero
+// channel: half of every multiply-add wasted. Its kernel's columns pair up
+// instead (pack_bfloat16_pairs along KW), and so does each pixel with its
+// right neighbour (pack_bfloat16_column_pairs): a two-channel convolution
+// with taps two columns apart (dilations [1, 2]), one multiply-add for two
+// taps of a row. Only for an odd KW, whose dilated window is as wide as
+// the original (an even one's would reach a column further); its last
+// pair has a zero weight, which multiplies the pixel right of the window
+// (so a non-finite pixel also reaches the window to its left, within the
+// same image). Not with left padding: the pair left of the image would be
+// (0, x[0]), not the padding's zero.
+bool pairsColumns(const ir::Graph &g, const ir::Op &op) {
+  if (op.kind != ir::OpKind::Conv2D && op.kind != ir::OpKind::Conv2DFused)
+    return false;
+  const ir::TensorType &x = g.type(op.operands[0]), &w = g.type(op.operands[1]);
+  std::vector<int64_t> pad = op.attrs.getInts(ir::AttrName::Padding);
+  return x.dtype == ir::DType::F32 && w.dtype == ir::DType::F32 &&
+         x.rank() == 4 && w.rank() == 4 && x.shape[3] == 1 && w.shape[1] >= 3 &&
+         w.shape[1] % 2 == 1 && pad.size() == 4 && pad[1] == 0 &&
+         !op.attrs.has(ir::AttrName::Dilations);
+}
+
 } // namespace
 
 void applyDtypePolicy(ir::Graph &g, ir::DtypePolicy policy, bool pairs) {
@@ -100,16 +122,29 @@ void applyDtypePolicy(ir::Graph &g, ir::DtypePolicy policy, bool pairs) {
     if (pack && replaceable.size() == 1 &&
         g.type(op.operands[0]).shape[0] % 2 != 0)
       pack = false;
+    // The image's column pairs are keyed as axis -2.
+    bool columns = pack && pairsColumns(g, op);
+    if (columns)
+      op.attrs.set(ir::AttrName::Dilations, std::vector<int64_t>{1, 2});
     for (size_t k : replaceable) {
       ir::ValueId v = op.operands[k];
       int64_t axis = pack ? ir::bfloat16PairAxis(op.kind, op.attrs, k) : -1;
+      if (columns)
+        axis = k == 0 ? -2 : 1;
       if (g.type(v).dtype != ir::DType::F32 ||
           (axis < 0 && ir::isRoundedToBfloat16(g, v)))
         continue; // already rounded or packed (the pass ran before)
       auto it = rounded.find({v, axis});
       if (it == rounded.end()) {
         ir::ValueId r;
-        if (axis < 0) {
+        if (axis == -2) {
+          ir::TensorType t = g.type(v);
+          t.shape.back() = 2;
+          r = g.addTemp(g.value(v).name + ".columns",
+                        ir::packedBfloat16Pairs(t, 3));
+          ops.push_back(ir::Op{
+              ir::OpKind::PackBfloat16ColumnPairs, {v}, {r}, {}, op.loc});
+        } else if (axis < 0) {
           r = g.addTemp(g.value(v).name + ".bf16", g.type(v));
           ops.push_back(
               ir::Op{ir::OpKind::RoundToBfloat16, {v}, {r}, {}, op.loc});

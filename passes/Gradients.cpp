@@ -101,6 +101,8 @@ Attrs windowAttrs(const Attrs &a, std::initializer_list<ir::AttrName> names) {
 using Grads = std::vector<ValueId>;
 
 absl::Status conv2dVjp(VjpBuilder &b, const Op &op, const Grads &dys) {
+  if (op.attrs.has(ir::AttrName::Dilations))
+    return notDifferentiable(op, "its gradients take no dilations");
   ValueId dy = dys[0];
   const ir::TensorType &x = b.type(op.operands[0]);
   const ir::TensorType &w = b.type(op.operands[1]);

@@ -27,6 +27,7 @@ namespace {
 // Geometry of a windowed op on x[N, H, W, C] with output [N, OH, OW, *].
 struct Window {
   int64_t n, h, w, c, kh, kw, oh, ow, sh, sw, pt, pl;
+  int64_t dh = 1, dw = 1; // dilations
 
   // f(n, oh, ow, kh, kw, ih, iw) for every tap inside the image, row-major.
   void
@@ -37,7 +38,7 @@ struct Window {
         for (int64_t x = 0; x < ow; ++x)
           for (int64_t i = 0; i < kh; ++i)
             for (int64_t j = 0; j < kw; ++j) {
-              int64_t ih = y * sh + i - pt, iw = x * sw + j - pl;
+              int64_t ih = y * sh + i * dh - pt, iw = x * sw + j * dw - pl;
               if (ih >= 0 && ih < h && iw >= 0 && iw < w)
                 f(b, y, x, i, j, ih, iw);
             }
@@ -54,8 +55,12 @@ struct Window {
 Window window(const std::vector<int64_t> &x, const std::vector<int64_t> &y,
               int64_t kh, int64_t kw, const ir::Attrs &a) {
   std::vector<int64_t> s = a.getInts(ir::AttrName::Strides),
-                       p = a.getInts(ir::AttrName::Padding);
-  return {x[0], x[1], x[2], x[3], kh, kw, y[1], y[2], s[0], s[1], p[0], p[1]};
+                       p = a.getInts(ir::AttrName::Padding),
+                       d = a.getInts(ir::AttrName::Dilations);
+  if (d.empty())
+    d = {1, 1};
+  return {x[0], x[1], x[2], x[3], kh,   kw,   y[1],
+          y[2], s[0], s[1], p[0], p[1], d[0], d[1]};
 }
 
 // The nearest bfloat16 of v as a float, ties to even (the kernels' rounding).
@@ -964,9 +969,13 @@ absl::Status Interpreter::run() {
       ir::FusedStageSet st = ir::checkedFusedStages(op.kind, a);
       const auto &xs = shape(op.operands[0]), &ws = shape(op.operands[1]);
       std::vector<int64_t> s = a.getInts(ir::AttrName::Strides),
-                           p = a.getInts(ir::AttrName::Padding);
-      std::vector<int64_t> ys{xs[0], (xs[1] + p[0] + p[2] - ws[0]) / s[0] + 1,
-                              (xs[2] + p[1] + p[3] - ws[1]) / s[1] + 1, ws[3]};
+                           p = a.getInts(ir::AttrName::Padding),
+                           d = a.getInts(ir::AttrName::Dilations);
+      if (d.empty())
+        d = {1, 1};
+      std::vector<int64_t> ys{
+          xs[0], (xs[1] + p[0] + p[2] - (ws[0] - 1) * d[0] - 1) / s[0] + 1,
+          (xs[2] + p[1] + p[3] - (ws[1] - 1) * d[1] - 1) / s[1] + 1, ws[3]};
       Window win = window(xs, ys, ws[0], ws[1], a);
       Buffer &x = contracted(0), &w = contracted(1);
       Buffer noBias(ws[3], 0.0);
@@ -1122,6 +1131,19 @@ absl::Status Interpreter::run() {
       std::vector<int64_t> axes = a.getInts(ir::AttrName::Axes);
       for (size_t r = 0; r < axes.size(); ++r)
         out(r) = packPairs(in(0), shape(op.operands[0]), axes[r]);
+      break;
+    }
+    case OpKind::PackBfloat16ColumnPairs: {
+      // Pixel (row, c) and its right neighbour, zero past the row.
+      const auto &xs = shape(op.operands[0]);
+      Buffer &x = in(0), &y = out(0);
+      for (int64_t row = 0; row < xs[0] * xs[1]; ++row)
+        for (int64_t c = 0; c < xs[2]; ++c) {
+          y[(row * xs[2] + c) * 2] = roundToBfloat16(x[row * xs[2] + c]);
+          if (c + 1 < xs[2])
+            y[(row * xs[2] + c) * 2 + 1] =
+                roundToBfloat16(x[row * xs[2] + c + 1]);
+        }
       break;
     }
     case OpKind::Conv2DKernelTranspose: {

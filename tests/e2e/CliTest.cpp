@@ -315,12 +315,14 @@ TEST_F(CliTest, DtypePolicyFlag) {
               dir_);
   EXPECT_EQ(pairs.status, 0) << pairs.err;
   // The first layer's pooled result is written as the next layer's pairs
-  // (passes/FoldPacks.h).
+  // (passes/FoldPacks.h); its one-channel input pairs columns
+  // (passes/DtypePolicy.h).
   EXPECT_NE(pairs.out.find("%dropout.bf16x2, %dropout.bf16x2_1, "
                            "%max_pooling2d.argmax = "
-                           "conv2d_fused(%x.bf16x2, %conv2d.kernel.bf16x2, "
+                           "conv2d_fused(%x.columns, %conv2d.kernel.bf16x2, "
                            "%conv2d.bias, %step) {activation = \"relu\", "
-                           "axes = [3, 0], compute_dtype = \"bfloat16\""),
+                           "axes = [3, 0], compute_dtype = \"bfloat16\", "
+                           "dilations = [1, 2]"),
             std::string::npos)
       << pairs.out.substr(0, 2000);
   RunResult bf16 =
