@@ -14,9 +14,12 @@ namespace cnnc::codegen::conv {
 
 using llvm::Value;
 
-// Independent FMA chains that keep both FMA pipes busy: 2 pipes x 4 cycles
-// of latency on Zen 4/5 and recent Intel cores.
-constexpr int64_t kMinChains = 8;
+// Independent chains that keep both pipes busy: 2 pipes x 4 cycles of FMA
+// latency on Zen 4/5 and recent Intel cores. vdpbf16ps takes 6 cycles on
+// Zen 5 (measured, a loop of independent chains: 8 reach 66 % of its rate,
+// 12 reach 92 %, 14 reach 99 %), and its two-FMA form without AVX512_BF16
+// chains two FMAs.
+constexpr int64_t kMinChains = 8, kMinPairChains = 14;
 
 // A contiguous piece of the channel axis held in one vector register; the
 // last piece of an odd channel count is a narrower vector.
@@ -98,10 +101,16 @@ carriedRange(KernelBuilder &kb, Value *lo, Value *hi, int64_t step,
   return kb.loopCarried(lo, hi, step, std::move(init), body);
 }
 
-// Independent accumulator sets so that at least kMinChains FMA chains run.
-inline int64_t setsFor(int64_t accumulators) {
-  return std::clamp<int64_t>((kMinChains + accumulators - 1) / accumulators, 1,
-                             4);
+// Independent accumulator sets so that at least kMinChains FMA chains run
+// (kMinPairChains vdpbf16ps chains with bfloat16 pairs), as far as
+// `maxAccumulators` registers hold them: spilled sums cost more than the
+// latency they hide.
+inline int64_t setsFor(int64_t accumulators, bool pairs,
+                       int64_t maxAccumulators) {
+  int64_t chains = pairs ? kMinPairChains : kMinChains;
+  int64_t fit = std::max<int64_t>(maxAccumulators / accumulators, 1);
+  return std::clamp<int64_t>((chains + accumulators - 1) / accumulators, 1,
+                             std::min<int64_t>(fit, 4));
 }
 
 struct ConvGeometry {

@@ -302,7 +302,9 @@ void emitBackwardFilter(KernelBuilder &kb, Value *db, const GradSource &src) {
     int64_t nt = static_cast<int64_t>(tapKh.size());
     int64_t ns = static_cast<int64_t>(chunk.size());
     int64_t per = nt * nc * ns;
-    int64_t sets = setsFor(per);
+    // Beside the sums: the taps' inputs and the dy values (with a pool's
+    // gradient as the prologue, its argmax and arithmetic too).
+    int64_t sets = setsFor(per, src.pairs, numRegisters(kb) / 2);
     // dw element of (tap t, channel ci, slice s).
     auto dwIdx = [&](int64_t t, int64_t ci, int64_t s) {
       Value *tap = plan.allTaps ? kb.i64(t) : tapIndex0;

@@ -152,7 +152,8 @@ void emitGatherBlock(KernelBuilder &kb, const GatherConv &g,
                      Value *first, int64_t npix) {
   int64_t ns = static_cast<int64_t>(chunk.size());
   int64_t per = npix * ns;
-  int64_t sets = setsFor(per);
+  // Beside the sums: the chunk's weights and a broadcast.
+  int64_t sets = setsFor(per, g.pairs, numRegisters(kb) - ns - 2);
   std::vector<Value *> init;
   for (int64_t u = 0; u < sets; ++u)
     for (int64_t p = 0; p < npix; ++p)
@@ -691,7 +692,7 @@ void emitScatterBackwardData(KernelBuilder &kb, const ConvGeometry &c,
           int64_t blocks = (c.ow + maxPix - 1) / maxPix;
           int64_t size = c.ow / blocks, bigger = c.ow % blocks;
           auto block = [&](Value *q0, int64_t npix) {
-            int64_t per = npix * ns, sets = setsFor(per);
+            int64_t per = npix * ns, sets = setsFor(per, pairs, regs - ns - 2);
             std::vector<Value *> init;
             for (int64_t u = 0; u < sets * npix; ++u)
               for (const Slice &s : chunk)
