@@ -132,7 +132,7 @@ void applyDtypePolicy(ir::Graph &g, ir::DtypePolicy policy, bool pairs) {
       if (columns)
         axis = k == 0 ? -2 : 1;
       if (g.type(v).dtype != ir::DType::F32 ||
-          (axis < 0 && ir::isRoundedToBfloat16(g, v)))
+          (axis == -1 && ir::isRoundedToBfloat16(g, v)))
         continue; // already rounded or packed (the pass ran before)
       auto it = rounded.find({v, axis});
       if (it == rounded.end()) {
