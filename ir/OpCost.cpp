@@ -153,12 +153,17 @@ OpCost conv2dFusedCost(const Graph &g, const Op &op) {
   const std::vector<int64_t> w = contractedShape(g, op, 1);
   std::vector<int64_t> s = op.attrs.getInts(ir::AttrName::Strides),
                        p = op.attrs.getInts(ir::AttrName::Padding);
-  if (s.size() != 2 || p.size() != 4)
+  std::vector<int64_t> d = op.attrs.getInts(ir::AttrName::Dilations);
+  if (d.empty())
+    d = {1, 1};
+  if (s.size() != 2 || p.size() != 4 || d.size() != 2 || d[0] < 1 || d[1] < 1 ||
+      d[0] > x[1] || d[1] > x[2])
     return {0, operandAndResultBytes(g, op)};
-  double oh =
-      static_cast<double>(windowOutputSize(x[1], w[0], s[0], p[0], p[2]));
-  double ow =
-      static_cast<double>(windowOutputSize(x[2], w[1], s[1], p[1], p[3]));
+  // The window the (dilated) taps span.
+  double oh = static_cast<double>(
+      windowOutputSize(x[1], (w[0] - 1) * d[0] + 1, s[0], p[0], p[2]));
+  double ow = static_cast<double>(
+      windowOutputSize(x[2], (w[1] - 1) * d[1] + 1, s[1], p[1], p[3]));
   double conv = static_cast<double>(x[0]) * oh * ow * static_cast<double>(w[3]);
   return {2 * conv * static_cast<double>(w[0] * w[1] * w[2]) + conv,
           operandAndResultBytes(g, op)};

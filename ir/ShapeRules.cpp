@@ -148,8 +148,12 @@ absl::StatusOr<Types> conv2dShape(OpKind k, const Types &in, const Attrs &a) {
                               "has {}",
                               w.str(), w.shape[2], x.str(), x.shape[3]));
   CNNC_ASSIGN_OR_RETURN(d, dilationsOf(k, a));
-  CNNC_ASSIGN_OR_RETURN(win, windowAttrs(k, a, (w.shape[0] - 1) * d.first + 1,
-                                         (w.shape[1] - 1) * d.second + 1));
+  int64_t spanH, spanW; // (KH - 1) * dh + 1, (KW - 1) * dw + 1
+  if (__builtin_mul_overflow(w.shape[0] - 1, d.first, &spanH) ||
+      __builtin_mul_overflow(w.shape[1] - 1, d.second, &spanW) ||
+      spanH >= kMaxElements || spanW >= kMaxElements)
+    return err(k, "attribute 'dilations' spreads the window beyond any input");
+  CNNC_ASSIGN_OR_RETURN(win, windowAttrs(k, a, spanH + 1, spanW + 1));
   CNNC_ASSIGN_OR_RETURN(out, windowOutput(k, x.shape, win, w.shape[3]));
   return Types{f32(out)};
 }
