@@ -21,9 +21,13 @@ namespace cnnc::passes {
 // convolutions, backward data from a transposed kernel, filter gradients,
 // matmuls) read both operands as bfloat16 pairs along the axis they sum
 // (pack_bfloat16_pairs), which vdpbf16ps multiplies a pair at a time. A
+// forward convolution of a one-channel image pairs columns instead: each
+// pixel with its right neighbour (pack_bfloat16_column_pairs), the kernel
+// along its columns, taps two columns apart (dilations = [1, 2]). A
 // filter gradient with only the bias_grad stage is split into
 // conv2d_backward_filter and bias_grad for it; one with the
-// max_pool2d_argmax_grad prologue reads a round_to_bfloat16 copy of x.
+// max_pool2d_argmax_grad prologue reads x as pairs of images (an even
+// batch) or a round_to_bfloat16 copy of x.
 void applyDtypePolicy(ir::Graph &g, ir::DtypePolicy policy, bool pairs = false);
 
 } // namespace cnnc::passes
