@@ -14,6 +14,7 @@
 
 #include <immintrin.h>
 #include <sched.h>
+#include <time.h>
 
 namespace cnnc::runtime {
 
@@ -211,16 +212,34 @@ int Executor::chunksPerKernel(int threads) {
 }
 
 void Executor::run(ThreadPool &pool, size_t begin, size_t end) {
-  int n = pool.size();
-  if (begin >= end)
-    return;
-  if (n == 1 && !profiling_) {
+  if (begin < end)
+    runRange(pool, begin, end, 1, nullptr);
+}
+
+int Executor::runSteps(ThreadPool &pool, int count, Between between) {
+  return count < 1 ? 0 : runRange(pool, 0, steps_.size(), count, &between);
+}
+
+int Executor::runRange(ThreadPool &pool, size_t begin, size_t end, int count,
+                       const Between *between) {
+  // The runs one after another on the calling thread, `once` each.
+  auto serially = [&](auto &&once) {
+    for (int i = 0; i < count; ++i) {
+      if (i > 0 && !(*between)(i))
+        return i;
+      once();
+    }
+    return count;
+  };
+  auto inlineKernels = [&] {
     for (size_t i = begin; i < end; ++i)
       steps_[i].fn(steps_[i].args.data(), 0, 1);
-    return;
-  }
+  };
+  int n = pool.size();
+  if (n == 1 && !profiling_)
+    return serially(inlineKernels);
   if (profiling_)
-    return runProfiled(pool, begin, end);
+    return serially([&] { runProfiled(pool, begin, end); });
   static const bool adaptive = [] {
     const char *env = std::getenv("CNNC_ADAPTIVE");
     return !(env && std::string_view(env) == "0");
@@ -228,29 +247,32 @@ void Executor::run(ThreadPool &pool, size_t begin, size_t end) {
   // Part of a step (a data-parallel step's ranges, timed as a whole by no
   // one here): all threads.
   if (!adaptive || begin != 0 || end != steps_.size())
-    return runAllThreads(pool, begin, end);
+    return runAllThreads(pool, begin, end, count, between);
 
   Adaptive &a = adapt_;
   // The first decision comes early, so that a short fit also adapts.
   int period = a.decided ? Adaptive::kPeriod : Adaptive::kFirstPeriod;
-  int at = a.runs++;
-  bool probe = at >= period - Adaptive::kProbe;
+  // Once a period's runs are made, kProbe calls of one run each in the
+  // other mode.
+  bool probe = a.runs >= period;
+  if (probe)
+    count = 1;
   bool single = a.single != probe;
   auto start = std::chrono::steady_clock::now();
-  if (single) {
-    for (size_t i = begin; i < end; ++i)
-      steps_[i].fn(steps_[i].args.data(), 0, 1);
-  } else {
-    runAllThreads(pool, begin, end);
-  }
+  int made = single ? serially(inlineKernels)
+                    : runAllThreads(pool, begin, end, count, between);
+  // Per run of the step: calls make different numbers of runs.
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
-  // The last kProbe runs of the mode in use against the probes.
+          .count() /
+      std::max(made, 1);
+  // The last kProbe calls of the mode in use against the probes.
   (probe ? a.other : a.current).push_back(seconds);
   if (a.current.size() > static_cast<size_t>(Adaptive::kProbe))
     a.current.erase(a.current.begin());
-  if (at == period - 1) {
+  if (!probe)
+    a.runs += made;
+  if (a.other.size() == static_cast<size_t>(Adaptive::kProbe)) {
     auto median = [](std::vector<double> v) {
       std::sort(v.begin(), v.end());
       return v[v.size() / 2];
@@ -264,6 +286,7 @@ void Executor::run(ThreadPool &pool, size_t begin, size_t end) {
     a.runs = 0;
     a.decided = true;
   }
+  return made;
 }
 
 namespace {
@@ -312,6 +335,25 @@ uint64_t redoLimit(uint64_t lastShare, uint64_t version) {
 }
 } // namespace
 
+uint64_t threadCpuNanos(clockid_t clock) {
+  timespec t;
+  if (clock == -1 || clock_gettime(clock, &t) != 0)
+    return 0;
+  return static_cast<uint64_t>(t.tv_sec) * 1'000'000'000u +
+         static_cast<uint64_t>(t.tv_nsec);
+}
+
+bool HolderWatch::offCore(uint64_t now, uint64_t word, uint64_t cpu,
+                          uint64_t still) {
+  if (word != word_ || cpu != cpu_ || cpu == 0) {
+    word_ = word;
+    cpu_ = cpu;
+    since_ = now;
+    return false;
+  }
+  return now - since_ >= still;
+}
+
 void Executor::setRedoAfter(uint64_t nanos) {
   redoFloorNanos.store(nanos, std::memory_order_relaxed);
 }
@@ -331,11 +373,20 @@ void Executor::bindPool(ThreadPool &pool) {
   participants_ = std::make_unique<Participant[]>(static_cast<size_t>(n));
   shareNanos_ = std::make_unique<std::atomic<uint64_t>[]>(steps_.size());
   runSeq_.store(0, std::memory_order_relaxed);
+  // Share words start at run 0: the first run is 1.
+  nextRun_ = 1;
 }
 
-void Executor::runAllThreads(ThreadPool &pool, size_t begin, size_t end) {
+int Executor::runAllThreads(ThreadPool &pool, size_t begin, size_t end,
+                            int count, const Between *between) {
   bindPool(pool);
-  // Publish the run (sequence lock), then run it here and let the workers
+  const uint64_t first = nextRun_, last = first + static_cast<uint64_t>(count);
+  nextRun_ = last;
+  between_ = between;
+  made_.store(count, std::memory_order_relaxed);
+  betweenClaimed_.store(first, std::memory_order_relaxed);
+  current_.store(first, std::memory_order_relaxed);
+  // Publish the call (sequence lock), then run it here and let the workers
   // join as they come: one that the system deschedules joins late or
   // never, and a share it started is redone by another thread (help).
   uint64_t seq = runSeq_.load(std::memory_order_relaxed);
@@ -343,34 +394,41 @@ void Executor::runAllThreads(ThreadPool &pool, size_t begin, size_t end) {
   std::atomic_thread_fence(std::memory_order_release);
   runBegin_.store(begin, std::memory_order_relaxed);
   runEnd_.store(end, std::memory_order_relaxed);
+  runFirst_.store(first, std::memory_order_relaxed);
+  runLast_.store(last, std::memory_order_relaxed);
   runSeq_.store(seq + 2, std::memory_order_release);
   pool.runDetached(&Executor::helpThunk, this);
+  return made_.load(std::memory_order_acquire);
 }
 
 void Executor::helpThunk(void *self, int tid) {
   static_cast<Executor *>(self)->help(tid);
 }
 
-// A run of kernels [begin, end) on all threads, in phases: runs of kernels
-// with no barrier between them. Each kernel is cut into chunks_ shares;
-// thread t's home shares of a kernel are those a static split gives it, so
-// that consecutive kernels find their data in its cache. A thread runs its
-// home shares of the phase's kernels in order, then takes the other
-// threads' unclaimed shares (from the back), then waits for the phase's
-// shares that others run. A share that another thread has held for much
-// longer than the kernel's shares take is redone: its thread was
+// The runs of a call of runAllThreads on all threads, each in phases: runs
+// of kernels with no barrier between them. Each kernel is cut into chunks_
+// shares; thread t's home shares of a kernel are those a static split gives
+// it, so that consecutive kernels find their data in its cache. A thread
+// runs its home shares of the phase's kernels in order, then takes the
+// other threads' unclaimed shares (from the back), then waits for the
+// phase's shares that others run. A share that another thread has held for
+// much longer than the kernel's shares take is redone: its thread was
 // descheduled (or is far slower), and is made to abandon it
 // (ShareCancel.h). Only kernels that can run twice are redone: not the
 // in-place updates. The results do not depend on which thread ran what.
-// True when this thread saw the run to its end; false for a worker that
-// came late (the run was over, or a newer one began).
+// After a run's last phase, the first thread there calls between_ for the
+// next run while the others wait for it. True when this thread saw the
+// call to its end; false for a worker that came late (the call was over,
+// or a newer one began).
 bool Executor::help(int tid) {
   Participant &me = participants_[tid];
   me.thread.store(pthread_self(), std::memory_order_relaxed);
+  if (clockid_t c; pthread_getcpuclockid(pthread_self(), &c) == 0)
+    me.cpuClock.store(c, std::memory_order_relaxed);
   me.cancellable.store(shareCancelAvailable() && cancelSignalUnblocked(),
                        std::memory_order_relaxed);
   codegen::setCurrentShareState(&me.state);
-  uint64_t seq;
+  uint64_t seq, first, last;
   size_t begin, end;
   for (;;) { // the sequence lock's reader
     seq = runSeq_.load(std::memory_order_acquire);
@@ -378,21 +436,56 @@ bool Executor::help(int tid) {
       continue;
     begin = runBegin_.load(std::memory_order_relaxed);
     end = runEnd_.load(std::memory_order_relaxed);
+    first = runFirst_.load(std::memory_order_relaxed);
+    last = runLast_.load(std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_acquire);
     if (runSeq_.load(std::memory_order_relaxed) == seq)
       break;
   }
-  auto run = static_cast<uint32_t>(seq / 2);
-  bool whole = true;
-  for (size_t a = begin; a < end && whole;) {
-    size_t b = a + 1;
-    while (b < end && !steps_[b].barrierBefore)
-      ++b;
-    whole = runPhase(tid, run, a, b);
-    a = b;
+  bool sawEnd = false;
+  for (;;) {
+    // Numbers only grow: one outside [first, last) is a newer call's, or
+    // the end of this one (between_ ended it early).
+    uint64_t run = current_.load(std::memory_order_acquire);
+    if (run < first || run >= last) {
+      sawEnd = run == last;
+      break;
+    }
+    bool whole = true;
+    for (size_t a = begin; a < end && whole;) {
+      size_t b = a + 1;
+      while (b < end && !steps_[b].barrierBefore)
+        ++b;
+      whole = runPhase(tid, static_cast<uint32_t>(run), a, b);
+      a = b;
+    }
+    if (!whole)
+      continue; // a newer run began: join it
+    // Every share of this run is done (the last phase waited for them).
+    if (run + 1 == last) {
+      sawEnd = true;
+      break;
+    }
+    uint64_t claimed = run;
+    if (betweenClaimed_.compare_exchange_strong(claimed, run + 1,
+                                                std::memory_order_acq_rel)) {
+      // Acquire above: every share's writes; release below: between_'s
+      // writes, before any share of the next run reads them.
+      bool more = (*between_)(static_cast<int>(run + 1 - first));
+      if (!more)
+        made_.store(static_cast<int>(run + 1 - first),
+                    std::memory_order_relaxed);
+      current_.store(more ? run + 1 : last, std::memory_order_release);
+      continue;
+    }
+    for (int spins = 0; current_.load(std::memory_order_acquire) == run;)
+      if (++spins < kSpinsBeforeYield)
+        _mm_pause();
+      else
+        sched_yield();
   }
   codegen::setCurrentShareState(nullptr);
-  return whole;
+  return sawEnd;
 }
 
 bool Executor::runPhase(int tid, uint32_t run, size_t a, size_t b) {
@@ -433,6 +526,7 @@ bool Executor::runPhase(int tid, uint32_t run, size_t a, size_t b) {
     for (uint32_t c = 0; c < chunks_; ++c) {
       std::atomic<uint64_t> &word = wordOf(step, c);
       uint64_t since = 0;
+      HolderWatch holder;
       for (int spins = 0;;) {
         uint64_t w = word.load(std::memory_order_acquire);
         if (runOf(w) > run)
@@ -454,7 +548,15 @@ bool Executor::runPhase(int tid, uint32_t run, size_t a, size_t b) {
             since = now;
           uint64_t limit = redoLimit(
               shareNanos_[step].load(std::memory_order_relaxed), versionOf(w));
-          if (now - since >= limit && cancelHandlerInPlace()) {
+          bool redo = now - since >= limit;
+          // Read only once the wait is long: a system call.
+          if (!redo && now - since >= kOffCoreNanos)
+            redo = holder.offCore(
+                now, w,
+                threadCpuNanos(participants_[owner].cpuClock.load(
+                    std::memory_order_relaxed)),
+                kOffCoreNanos);
+          if (redo && cancelHandlerInPlace()) {
             uint64_t mine = shareWord(run, versionOf(w) + 1, self);
             if (word.compare_exchange_strong(w, mine,
                                              std::memory_order_acq_rel)) {
@@ -468,7 +570,10 @@ bool Executor::runPhase(int tid, uint32_t run, size_t a, size_t b) {
             continue;
           }
         }
-        if (++spins < kSpinsBeforeYield)
+        // A holder that can be redone is redone within microseconds of
+        // leaving its core (kOffCoreNanos), so this wait spins: yielding
+        // would give the core to another process for a time slice.
+        if (++spins < kSpinsBeforeYield || stealable)
           _mm_pause();
         else
           sched_yield();

@@ -10,6 +10,7 @@
 #include "passes/MemoryPlan.h"
 #include "runtime/ThreadPool.h"
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 
 #include <atomic>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include <pthread.h>
+#include <time.h>
 
 namespace cnnc::runtime {
 
@@ -40,6 +42,24 @@ private:
   };
   std::map<std::string, Entry> entries_;
 };
+
+// Whether the thread holding a share is off its core (descheduled) rather
+// than slow: a thread on its core uses CPU time all the time, so its CPU
+// time (threadCpuNanos), read now and then by a thread waiting for the
+// share, stands still only while it is off.
+class HolderWatch {
+public:
+  // A reading at `now` of the CPU time `cpu` (0: unknown) of the thread
+  // holding share word `word`. True once that time has stood still for
+  // `still` nanoseconds while the same claim held the share.
+  bool offCore(uint64_t now, uint64_t word, uint64_t cpu, uint64_t still);
+
+private:
+  uint64_t word_ = 0, cpu_ = 0, since_ = 0;
+};
+// CPU time of the thread of that clock (pthread_getcpuclockid); 0 when it
+// cannot be read.
+uint64_t threadCpuNanos(clockid_t clock);
 
 struct OpProfile {
   double seconds = 0;
@@ -72,6 +92,16 @@ public:
   // the forward and backward kernels, sums the gradients across ranks, then
   // runs the updates).
   void run(ThreadPool &pool, size_t begin, size_t end);
+  // Runs the whole step `count` times (count >= 1), each as run() runs it.
+  // Before run i > 0, once every kernel of run i - 1 is done, one thread
+  // (whichever gets there first: the caller or a worker) calls between(i),
+  // which prepares run i (its batch) and may read run i - 1's outputs; it
+  // returns false to end the runs there. Returns how many runs were made.
+  // Between runs no thread waits for one thread in particular: with other
+  // processes on the machine, a caller that the system deschedules for a
+  // time slice would otherwise stop every worker at the end of the step.
+  using Between = absl::FunctionRef<bool(int)>;
+  int runSteps(ThreadPool &pool, int count, Between between);
   size_t numSteps() const { return steps_.size(); }
   // The op kernel `i` computes.
   const ir::Op &stepOp(size_t i) const {
@@ -90,6 +120,10 @@ public:
   // has nothing else to do (for tests). Process-wide;
   // CNNC_REDO_AFTER_US sets it at start.
   static constexpr uint64_t kRedoAfterNanos = 200'000;
+  // A share whose holder has used no CPU time for this long is redone at
+  // once, whatever the limit above (the holder is descheduled: for a time
+  // slice). Checked only once a wait has lasted as long.
+  static constexpr uint64_t kOffCoreNanos = 25'000;
   static void setRedoAfter(uint64_t nanos);
   // Shares this executor's threads redid (their first thread abandoned
   // them).
@@ -147,6 +181,9 @@ private:
   struct alignas(64) Participant {
     std::atomic<pthread_t> thread{};
     std::atomic<bool> cancellable{false};
+    // Its CPU-time clock: a share's holder whose CPU time stands still is
+    // off its core (descheduled), not slow.
+    std::atomic<clockid_t> cpuClock{-1};
     codegen::ShareState state;
   };
   std::unique_ptr<Share[]> shares_;                     // [step][chunk]
@@ -157,12 +194,25 @@ private:
   std::weak_ptr<const int> poolAlive_;
   int threads_ = 0;
   uint32_t chunks_ = 0;
-  // The current run, under a sequence lock (odd: being written); its run
-  // number is runSeq_ / 2, as in the share words.
+  // The current call of runAllThreads, under a sequence lock (odd: being
+  // written): its kernels [runBegin_, runEnd_) and its runs' numbers
+  // [runFirst_, runLast_), as in the share words (every run of the step
+  // has a number of its own, increasing from call to call).
   alignas(64) std::atomic<uint64_t> runSeq_{0};
   std::atomic<uint64_t> redone_{0};
   std::atomic<size_t> runBegin_{0}, runEnd_{0};
+  std::atomic<uint64_t> runFirst_{0}, runLast_{0};
+  uint64_t nextRun_ = 1; // the caller's: the first number of the next call
+  // The run under way (its number); the last run a thread took the step
+  // between it and the next for (between_), and how many runs were made.
+  alignas(64) std::atomic<uint64_t> current_{0};
+  alignas(64) std::atomic<uint64_t> betweenClaimed_{0};
+  std::atomic<int> made_{0};
+  const Between *between_ = nullptr;
   void bindPool(ThreadPool &pool);
+  // run() and runSteps(): `count` runs of kernels [begin, end).
+  int runRange(ThreadPool &pool, size_t begin, size_t end, int count,
+               const Between *between);
   static void helpThunk(void *self, int tid);
   bool help(int tid);
   bool runPhase(int tid, uint32_t run, size_t a, size_t b);
@@ -172,16 +222,17 @@ private:
   // one (two threads beside a busy process get little more than one core's
   // time, and each redone share is work done twice), so run()
   // times both now and then and keeps the faster; the bits are the same.
-  // The last kProbe runs of every kPeriod (the first
-  // time, kFirstPeriod) use the other mode, which is kept when its median
-  // step time is 10 % below that of the runs just before the probes.
+  // After every kPeriod runs of the step (the first time, kFirstPeriod),
+  // kProbe calls of one run each use the other mode, which is kept when its
+  // median time per run is 10 % below that of the last kProbe calls before.
   struct Adaptive {
     static constexpr int kFirstPeriod = 100, kPeriod = 1000, kProbe = 4;
     bool single = false, decided = false;
-    int runs = 0;
-    std::vector<double> current, other; // seconds, this period
+    int runs = 0;                       // of the step, this period
+    std::vector<double> current, other; // seconds per run, this period
   } adapt_;
-  void runAllThreads(ThreadPool &pool, size_t begin, size_t end);
+  int runAllThreads(ThreadPool &pool, size_t begin, size_t end, int count,
+                    const Between *between);
   bool profiling_ = false;
   std::vector<OpProfile> profile_;
 };

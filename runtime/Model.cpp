@@ -34,6 +34,10 @@ namespace {
 // Evaluation batch: large enough to amortize per-step overhead, small enough
 // to keep the arena (and RSS) modest.
 constexpr int64_t kEvalBatch = 250;
+// Training steps per Executor::runSteps call: between two of them, a
+// worker feeds the next batch when the caller is descheduled; at the end,
+// the progress line and the checks of each step (fit's loop).
+constexpr int kStepsPerRun = 16;
 
 int64_t numClasses(const ir::Graph &forward) {
   ir::ValueId probs = forward.output("probs");
@@ -602,6 +606,8 @@ Model::fit(const LabeledImages &train, const LabeledImages *validation,
 
   const int64_t startEpoch = at.epoch, startStep = at.step;
   std::vector<int64_t> order(count);
+  std::vector<std::pair<double, double>> stepMetrics;
+  stepMetrics.reserve(kStepsPerRun);
   bool reportedNan = false;
   for (int64_t epoch = startEpoch; epoch <= spec_.fit.epochs; ++epoch) {
     auto start = std::chrono::steady_clock::now();
@@ -625,14 +631,8 @@ Model::fit(const LabeledImages &train, const LabeledImages *validation,
                                 std::chrono::steady_clock::now() - start)
                                 .count();
     };
-    for (int64_t s = firstStep; s < steps; ++s) {
-      int64_t n = s + 1 < steps ? batch : tail;
-      Slice mine = n == batch ? fullSlice : tailSlice;
-      // A rank without examples in the tail still joins its sum, and
-      // updates through the full batch's executor.
-      bool useTail = n != batch && mine.count > 0;
-      Executor &ex = useTail ? *tailEx : **full;
-      const BatchIO &io = useTail ? *tailIO : *fullIO;
+    // Feeds step s: its batch, learning rate and number.
+    auto feed = [&](const BatchIO &io, int64_t s, Slice mine) {
       if (mine.count > 0)
         feedImages(io, train, order, s * batch + mine.begin, mine.count);
       // Keras calls a schedule with the steps taken before this one.
@@ -641,6 +641,21 @@ Model::fit(const LabeledImages &train, const LabeledImages *validation,
                                    *spec_.optimizer.schedule, globalStep_))
                              : learningRate_;
       *io.step = static_cast<int32_t>(++globalStep_);
+    };
+    const int64_t fullSteps = tail == batch ? steps : steps - 1;
+    for (int64_t s = firstStep; s < steps;) {
+      int64_t n = s + 1 < steps ? batch : tail;
+      Slice mine = n == batch ? fullSlice : tailSlice;
+      // A rank without examples in the tail still joins its sum, and
+      // updates through the full batch's executor.
+      bool useTail = n != batch && mine.count > 0;
+      Executor &ex = useTail ? *tailEx : **full;
+      const BatchIO &io = useTail ? *tailIO : *fullIO;
+      feed(io, s, mine);
+      // Per step made (s, s + 1, ...): its loss times its examples, and
+      // its correct count.
+      std::vector<std::pair<double, double>> &made = stepMetrics;
+      made.clear();
       if (comm) {
         float share = static_cast<float>(mine.count) / static_cast<float>(n);
         DataParallelStep &dp = useTail ? *tailParallel : *fullParallel;
@@ -655,36 +670,57 @@ Model::fit(const LabeledImages &train, const LabeledImages *validation,
                 profiling_ ? &waitProfile_ : nullptr);
             !st.ok())
           return st;
-        lossSum += sums[0];
-        correct += sums[1];
+        made.emplace_back(sums[0], sums[1]);
       } else {
-        ex.run(*pool_);
-        lossSum += *io.loss * n;
-        correct += *io.correct;
+        // Full batches back to back, up to the next backup; between two,
+        // whichever thread is free feeds the next (Executor::runSteps).
+        int64_t count = std::max<int64_t>(
+            1, std::min(fullSteps - s, int64_t{kStepsPerRun}));
+        int64_t done = (epoch - 1) * steps + s;
+        if (backup && backup->saveFreq > 0)
+          count = std::min(count, backup->saveFreq - done % backup->saveFreq);
+        int runs = ex.runSteps(*pool_, static_cast<int>(count), [&](int i) {
+          made.emplace_back(*io.loss * n, *io.correct);
+          // Where the loss is not finite or a stop was asked for, the runs
+          // end after that step, as they would one at a time.
+          if ((terminateOnNan && !std::isfinite(made.back().first)) ||
+              (options.stop && options.stop->load(std::memory_order_relaxed)))
+            return false;
+          feed(io, s + i, mine);
+          return true;
+        });
+        // The last step's (unless the call that ended the runs took them).
+        if (made.size() < static_cast<size_t>(runs))
+          made.emplace_back(*io.loss * n, *io.correct);
       }
-      seen += n;
-      state.epoch = epoch;
-      state.step = s + 1;
-      if (options.log)
-        options.log->step(s + 1, lossSum / seen, correct / seen);
-      if (!std::isfinite(lossSum) && terminateOnNan) {
+      for (auto [loss, right] : made) {
+        lossSum += loss;
+        correct += right;
+        seen += n;
+        ++s;
+        state.epoch = epoch;
+        state.step = s;
         if (options.log)
-          options.log->note(fmt::format(
-              "Epoch {}, step {}: invalid loss, terminating training", epoch,
-              s + 1));
-        return absl::FailedPreconditionError(fmt::format(
-            "terminate_on_nan stopped training: the loss is not finite at "
-            "epoch {}, step {}",
-            epoch, s + 1));
+          options.log->step(s, lossSum / seen, correct / seen);
+        if (!std::isfinite(lossSum) && terminateOnNan) {
+          if (options.log)
+            options.log->note(fmt::format(
+                "Epoch {}, step {}: invalid loss, terminating training", epoch,
+                s));
+          return absl::FailedPreconditionError(fmt::format(
+              "terminate_on_nan stopped training: the loss is not finite at "
+              "epoch {}, step {}",
+              epoch, s));
+        }
       }
       bool stopping =
           options.stop && options.stop->load(std::memory_order_relaxed);
       // Every save_freq steps of the fit, and where a stop request ends it.
-      int64_t done = (epoch - 1) * steps + s + 1;
+      int64_t done = (epoch - 1) * steps + s;
       if (backup &&
           ((backup->saveFreq > 0 && done % backup->saveFreq == 0) || stopping))
-        if (absl::Status st = writeBackupAt(epoch, s + 1, false, lossSum,
-                                            correct, seen, elapsed());
+        if (absl::Status st = writeBackupAt(epoch, s, false, lossSum, correct,
+                                            seen, elapsed());
             !st.ok())
           return st;
       if (stopping) {

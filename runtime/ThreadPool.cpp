@@ -9,6 +9,7 @@
 #include <immintrin.h>
 #include <sched.h>
 
+#include <string_view>
 #include <system_error>
 
 namespace cnnc::runtime {
@@ -46,8 +47,47 @@ int ThreadPool::defaultThreads() {
   return cores;
 }
 
+namespace {
+// The CPUs the calling thread may run on, in order.
+std::vector<int> allowedCpus() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0)
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+      if (CPU_ISSET(c, &set))
+        cpus.push_back(c);
+  return cpus;
+}
+
+bool pinToCpu(pthread_t thread, int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return pthread_setaffinity_np(thread, sizeof(set), &set) == 0;
+}
+} // namespace
+
+ThreadPool::CallerPin::CallerPin(const ThreadPool &pool) {
+  if (pool.cpus_.empty())
+    return;
+  pthread_t self = pthread_self();
+  restore_ = pthread_getaffinity_np(self, sizeof(saved_), &saved_) == 0 &&
+             pinToCpu(self, pool.cpus_[0]);
+}
+
+ThreadPool::CallerPin::~CallerPin() {
+  if (restore_)
+    pthread_setaffinity_np(pthread_self(), sizeof(saved_), &saved_);
+}
+
 ThreadPool::ThreadPool(int threads)
     : size_(threads > 0 ? threads : defaultThreads()) {
+  const char *pin = std::getenv("CNNC_PIN");
+  if (size_ > 1 && !(pin && std::string_view(pin) == "0")) {
+    std::vector<int> cpus = allowedCpus();
+    if (static_cast<int>(cpus.size()) == size_)
+      cpus_ = std::move(cpus);
+  }
   // std::thread throws when the system is out of threads or memory; that
   // must become an error for the caller, not an abort.
   try {
@@ -83,6 +123,7 @@ void ThreadPool::dispatch(Thunk thunk, void *ctx) {
     thunk(ctx, 0);
     return;
   }
+  CallerPin pin(*this);
   pending_.store(static_cast<uint32_t>(size_ - 1), std::memory_order_relaxed);
   publish(thunk, ctx, false);
   thunk(ctx, 0);
@@ -91,6 +132,7 @@ void ThreadPool::dispatch(Thunk thunk, void *ctx) {
 }
 
 void ThreadPool::runDetached(Thunk thunk, void *ctx) {
+  CallerPin pin(*this);
   if (size_ > 1)
     publish(thunk, ctx, true);
   thunk(ctx, 0);
@@ -108,6 +150,8 @@ void ThreadPool::quiesce() {
 
 void ThreadPool::workerLoop(int tid) {
   unblockCancelSignal();
+  if (!cpus_.empty())
+    pinToCpu(pthread_self(), cpus_[tid]);
   uint64_t seen = 0;
   for (;;) {
     // Spin a little for back-to-back dispatches, then sleep in the kernel.

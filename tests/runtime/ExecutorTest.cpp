@@ -8,7 +8,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <csignal>
+#include <thread>
 
 #include <cmath>
 #include <cstring>
@@ -172,6 +175,149 @@ TEST(Executor, RedoneSharesKeepTheBits) {
   }
   Executor::setRedoAfter(Executor::kRedoAfterNanos);
   EXPECT_GT(m.ex->redoneShares(), 0u);
+}
+
+// Runs of the step back to back (Executor::runSteps): between(i) reads run
+// i - 1's result and feeds run i from it, on whichever thread finishes run
+// i - 1 first. The chain of results equals the step run and fed one run at
+// a time on one thread, on any thread count, also with shares redone at
+// once (workers then often take the step between runs while the caller is
+// descheduled); between sees runs 1 .. count - 1 in order, and returning
+// false ends the runs after the one it read.
+TEST(Executor, RunsOfTheStepBackToBack) {
+  MatMulAct m(96, 160, 160, 7);
+  ASSERT_TRUE(m.ex);
+  Executor &e = *m.ex;
+  float *x = e.f32(m.g.findValue("x")), *z = e.f32(m.z);
+  const int64_t n = m.g.type(m.z).numElements();
+  std::vector<float> x0(x, x + n);
+  constexpr int kRuns = 40;
+  // One at a time, on one thread.
+  std::vector<std::vector<float>> want;
+  ThreadPool one(1);
+  for (int i = 0; i < kRuns; ++i) {
+    e.run(one);
+    want.emplace_back(z, z + n);
+    std::copy(z, z + n, x);
+  }
+  // `count` runs in calls of runSteps, as many as it takes (a call makes
+  // fewer runs when it is one of the probes of the other mode, see
+  // Executor::run); a call stops after run `stopAfter` of its own.
+  auto backToBack = [&](ThreadPool &pool, int count, int stopAfter,
+                        std::vector<int> &calls) {
+    std::copy(x0.begin(), x0.end(), x);
+    std::vector<std::vector<float>> got;
+    while (static_cast<int>(got.size()) < count) {
+      size_t before = got.size();
+      int made = e.runSteps(pool, count - static_cast<int>(before), [&](int i) {
+        calls.push_back(i);
+        got.emplace_back(z, z + n);
+        if (i == stopAfter)
+          return false;
+        std::copy(z, z + n, x);
+        return true;
+      });
+      if (got.size() - before < static_cast<size_t>(made))
+        got.emplace_back(z, z + n);
+      EXPECT_EQ(got.size() - before, static_cast<size_t>(made));
+      if (stopAfter > 0 && made == stopAfter)
+        break;
+      std::copy(z, z + n, x);
+    }
+    return got;
+  };
+  for (uint64_t redoAfter : {Executor::kRedoAfterNanos, uint64_t{0}}) {
+    Executor::setRedoAfter(redoAfter);
+    for (int threads : {1, 2, 3, 6}) {
+      ThreadPool pool(threads);
+      for (int count : {1, 2, kRuns}) {
+        std::vector<int> calls;
+        std::vector<std::vector<float>> got =
+            backToBack(pool, count, -1, calls);
+        ASSERT_EQ(got.size(), static_cast<size_t>(count));
+        for (int i = 0; i < count; ++i)
+          ASSERT_TRUE(got[i] == want[i])
+              << threads << " threads, " << count << " runs, run " << i
+              << ", redo after " << redoAfter << " ns";
+        // 1, 2, ... in each call.
+        for (size_t c = 0; c < calls.size(); ++c)
+          EXPECT_TRUE(calls[c] == 1 || (c > 0 && calls[c] == calls[c - 1] + 1))
+              << c;
+        EXPECT_LE(calls.size(), static_cast<size_t>(count - 1));
+      }
+      std::vector<int> calls;
+      std::vector<std::vector<float>> got = backToBack(pool, kRuns, 7, calls);
+      ASSERT_GE(got.size(), 7u) << threads << " threads";
+      for (size_t i = 0; i < got.size(); ++i)
+        ASSERT_TRUE(got[i] == want[i]) << threads << " threads, run " << i;
+      // The call that reached run 7 of its own stopped there.
+      if (got.size() < static_cast<size_t>(kRuns)) {
+        EXPECT_EQ(calls.back(), 7);
+      }
+    }
+  }
+  Executor::setRedoAfter(Executor::kRedoAfterNanos);
+}
+
+// The rule that redoes a descheduled thread's share at once: its CPU time
+// stands still. Readings that change, a new claim of the share, or an
+// unreadable clock start the count again.
+TEST(HolderWatch, OffCoreOnceTheCpuTimeStandsStillLongEnough) {
+  HolderWatch w;
+  EXPECT_FALSE(w.offCore(1000, 7, 500, 100));
+  EXPECT_FALSE(w.offCore(1050, 7, 500, 100));
+  EXPECT_TRUE(w.offCore(1100, 7, 500, 100));
+  EXPECT_FALSE(w.offCore(1200, 7, 501, 100)); // it ran again
+  EXPECT_FALSE(w.offCore(1299, 7, 501, 100));
+  EXPECT_TRUE(w.offCore(1300, 7, 501, 100));
+  EXPECT_FALSE(w.offCore(1400, 8, 501, 100)); // another claim
+  EXPECT_TRUE(w.offCore(1500, 8, 501, 100));
+  EXPECT_FALSE(w.offCore(1600, 8, 0, 100)); // no clock
+  EXPECT_FALSE(w.offCore(5000, 8, 0, 100));
+}
+
+// On real threads: the CPU time of a thread asleep stands still (the watch
+// says it is off its core), that of a thread spinning moves.
+TEST(HolderWatch, TellsASleepingThreadFromASpinningOne) {
+  std::atomic<bool> stop{false};
+  std::atomic<clockid_t> sleeper{-1}, spinner{-1};
+  auto clockOf = [](std::atomic<clockid_t> &out) {
+    clockid_t c;
+    ASSERT_EQ(pthread_getcpuclockid(pthread_self(), &c), 0);
+    out = c;
+  };
+  std::thread a([&] {
+    clockOf(sleeper);
+    while (!stop)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  });
+  std::thread b([&] {
+    clockOf(spinner);
+    for (std::atomic<uint64_t> i{0}; !stop; i.fetch_add(1)) {
+    }
+  });
+  while (sleeper == -1 || spinner == -1)
+    std::this_thread::yield();
+  uint64_t spunBefore = threadCpuNanos(spinner);
+  HolderWatch asleep;
+  bool sleepSeen = false;
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 400 && !sleepSeen; ++i) {
+    auto now = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(
+            std::chrono::steady_clock::now() - start)
+            .count());
+    sleepSeen = asleep.offCore(now, 1, threadCpuNanos(sleeper), 200'000);
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  uint64_t spunAfter = threadCpuNanos(spinner);
+  stop = true;
+  a.join();
+  b.join();
+  EXPECT_TRUE(sleepSeen);
+  EXPECT_GT(spunBefore, 0u);
+  EXPECT_GT(spunAfter, spunBefore);
 }
 
 // With the signal taken over by the program (here: ignored), no share is

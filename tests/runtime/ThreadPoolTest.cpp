@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -66,6 +68,80 @@ TEST(ThreadPool, DetachedTasksDoNotWaitForWorkers) {
 
 // In a child whose address space is capped, thread stacks cannot be mapped:
 // the pool must say so and still run with the threads it has.
+std::vector<int> cpusOf(const cpu_set_t &set) {
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &set))
+      cpus.push_back(c);
+  return cpus;
+}
+
+cpu_set_t affinityOfThisThread() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  EXPECT_EQ(pthread_getaffinity_np(pthread_self(), sizeof(set), &set), 0);
+  return set;
+}
+
+// The CPUs each thread of a task on `pool` may run on.
+std::vector<std::vector<int>> affinitiesInATask(ThreadPool &pool) {
+  std::vector<cpu_set_t> sets(pool.size());
+  pool.run([&](int tid) { sets[tid] = affinityOfThisThread(); });
+  std::vector<std::vector<int>> out;
+  for (const cpu_set_t &s : sets)
+    out.push_back(cpusOf(s));
+  return out;
+}
+
+// A pool with a thread for each CPU the process may use pins thread t to
+// the t-th of them, the caller only while it runs a task (it then has its
+// own affinity back, also a narrower one); a pool of another size, or with
+// CNNC_PIN=0, leaves the affinities alone.
+TEST(ThreadPool, PinsAThreadToEachCpuWhenItHasOneForEach) {
+  cpu_set_t allowedSet = affinityOfThisThread();
+  std::vector<int> allowed = cpusOf(allowedSet);
+  if (allowed.size() < 2)
+    GTEST_SKIP() << "one CPU";
+  const int n = static_cast<int>(allowed.size());
+  {
+    ThreadPool pool(n);
+    ASSERT_TRUE(pool.pinned());
+    std::vector<std::vector<int>> during = affinitiesInATask(pool);
+    for (int t = 0; t < n; ++t)
+      EXPECT_EQ(during[t], std::vector<int>{allowed[t]}) << "thread " << t;
+    cpu_set_t after = affinityOfThisThread();
+    EXPECT_TRUE(CPU_EQUAL(&after, &allowedSet));
+    // A caller of its own narrower affinity gets it back.
+    cpu_set_t last;
+    CPU_ZERO(&last);
+    CPU_SET(allowed.back(), &last);
+    ASSERT_EQ(pthread_setaffinity_np(pthread_self(), sizeof(last), &last), 0);
+    during = affinitiesInATask(pool);
+    EXPECT_EQ(during[0], std::vector<int>{allowed[0]});
+    after = affinityOfThisThread();
+    EXPECT_TRUE(CPU_EQUAL(&after, &last));
+    ASSERT_EQ(
+        pthread_setaffinity_np(pthread_self(), sizeof(allowedSet), &allowedSet),
+        0);
+  }
+  for (int threads : {n - 1, n + 1}) {
+    if (threads < 2)
+      continue;
+    ThreadPool pool(threads);
+    EXPECT_FALSE(pool.pinned()) << threads << " threads";
+    for (const std::vector<int> &cpus : affinitiesInATask(pool))
+      EXPECT_EQ(cpus, allowed) << threads << " threads";
+  }
+  ASSERT_EQ(setenv("CNNC_PIN", "0", 1), 0);
+  {
+    ThreadPool pool(n);
+    EXPECT_FALSE(pool.pinned());
+    for (const std::vector<int> &cpus : affinitiesInATask(pool))
+      EXPECT_EQ(cpus, allowed);
+  }
+  unsetenv("CNNC_PIN");
+}
+
 TEST(ThreadPool, TooFewResourcesIsAStatusNotAnAbort) {
   if (cnnc::testing::kAddressSanitizer)
     GTEST_SKIP() << "ASan's shadow memory needs more address space than "
