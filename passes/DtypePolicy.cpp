@@ -78,8 +78,10 @@ bool pairsColumns(const ir::Graph &g, const ir::Op &op) {
 void applyDtypePolicy(ir::Graph &g, ir::DtypePolicy policy, bool pairs) {
   ir::ComputeDtype dtype = ir::policyComputeDtype(policy);
   bool bfloat16 = dtype == ir::ComputeDtype::Bfloat16;
-  // Each value rounded (axis -1) or packed along an axis once per step, by
-  // the first contraction that reads it so; later ones read the same copy.
+  // Each value rounded (kRounded) or packed along an axis (or in column
+  // pairs, kColumnPairs) once per step, by the first contraction that reads
+  // it so; later ones read the same copy.
+  constexpr int64_t kRounded = -1, kColumnPairs = -2;
   std::map<std::pair<ir::ValueId, int64_t>, ir::ValueId> rounded;
   std::vector<ir::Op> ops;
   bool changed = false;
@@ -122,29 +124,29 @@ void applyDtypePolicy(ir::Graph &g, ir::DtypePolicy policy, bool pairs) {
     if (pack && replaceable.size() == 1 &&
         g.type(op.operands[0]).shape[0] % 2 != 0)
       pack = false;
-    // The image's column pairs are keyed as axis -2.
     bool columns = pack && pairsColumns(g, op);
     if (columns)
       op.attrs.set(ir::AttrName::Dilations, std::vector<int64_t>{1, 2});
     for (size_t k : replaceable) {
       ir::ValueId v = op.operands[k];
-      int64_t axis = pack ? ir::bfloat16PairAxis(op.kind, op.attrs, k) : -1;
+      int64_t axis =
+          pack ? ir::bfloat16PairAxis(op.kind, op.attrs, k) : kRounded;
       if (columns)
-        axis = k == 0 ? -2 : 1;
+        axis = k == 0 ? kColumnPairs : 1;
       if (g.type(v).dtype != ir::DType::F32 ||
-          (axis == -1 && ir::isRoundedToBfloat16(g, v)))
+          (axis == kRounded && ir::isRoundedToBfloat16(g, v)))
         continue; // already rounded or packed (the pass ran before)
       auto it = rounded.find({v, axis});
       if (it == rounded.end()) {
         ir::ValueId r;
-        if (axis == -2) {
+        if (axis == kColumnPairs) {
           ir::TensorType t = g.type(v);
           t.shape.back() = 2;
           r = g.addTemp(g.value(v).name + ".columns",
                         ir::packedBfloat16Pairs(t, 3));
           ops.push_back(ir::Op{
               ir::OpKind::PackBfloat16ColumnPairs, {v}, {r}, {}, op.loc});
-        } else if (axis < 0) {
+        } else if (axis == kRounded) {
           r = g.addTemp(g.value(v).name + ".bf16", g.type(v));
           ops.push_back(
               ir::Op{ir::OpKind::RoundToBfloat16, {v}, {r}, {}, op.loc});
