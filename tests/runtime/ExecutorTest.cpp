@@ -289,7 +289,7 @@ TEST(HolderWatch, TellsASleepingThreadFromASpinningOne) {
   std::thread a([&] {
     clockOf(sleeper);
     while (!stop)
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
   });
   std::thread b([&] {
     clockOf(spinner);
@@ -302,7 +302,7 @@ TEST(HolderWatch, TellsASleepingThreadFromASpinningOne) {
   HolderWatch asleep;
   bool sleepSeen = false;
   auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < 400 && !sleepSeen; ++i) {
+  for (int i = 0; i < 2000 && !sleepSeen; ++i) {
     auto now = static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(
             std::chrono::steady_clock::now() - start)
