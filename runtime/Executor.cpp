@@ -417,10 +417,9 @@ void Executor::helpThunk(void *self, int tid) {
 // (ShareCancel.h). Only kernels that can run twice are redone: not the
 // in-place updates. The results do not depend on which thread ran what.
 // After a run's last phase, the first thread there calls between_ for the
-// next run while the others wait for it. True when this thread saw the
-// call to its end; false for a worker that came late (the call was over,
-// or a newer one began).
-bool Executor::help(int tid) {
+// next run while the others wait for it. A worker that comes late (the
+// call was over, or a newer one began) leaves.
+void Executor::help(int tid) {
   Participant &me = participants_[tid];
   me.thread.store(pthread_self(), std::memory_order_relaxed);
   if (clockid_t c; pthread_getcpuclockid(pthread_self(), &c) == 0)
@@ -442,15 +441,12 @@ bool Executor::help(int tid) {
     if (runSeq_.load(std::memory_order_relaxed) == seq)
       break;
   }
-  bool sawEnd = false;
   for (;;) {
     // Numbers only grow: one outside [first, last) is a newer call's, or
     // the end of this one (between_ ended it early).
     uint64_t run = current_.load(std::memory_order_acquire);
-    if (run < first || run >= last) {
-      sawEnd = run == last;
+    if (run < first || run >= last)
       break;
-    }
     bool whole = true;
     for (size_t a = begin; a < end && whole;) {
       size_t b = a + 1;
@@ -462,10 +458,8 @@ bool Executor::help(int tid) {
     if (!whole)
       continue; // a newer run began: join it
     // Every share of this run is done (the last phase waited for them).
-    if (run + 1 == last) {
-      sawEnd = true;
+    if (run + 1 == last)
       break;
-    }
     uint64_t claimed = run;
     if (betweenClaimed_.compare_exchange_strong(claimed, run + 1,
                                                 std::memory_order_acq_rel)) {
@@ -478,14 +472,9 @@ bool Executor::help(int tid) {
       current_.store(more ? run + 1 : last, std::memory_order_release);
       continue;
     }
-    for (int spins = 0; current_.load(std::memory_order_acquire) == run;)
-      if (++spins < kSpinsBeforeYield)
-        _mm_pause();
-      else
-        sched_yield();
+    waitWhileEqual(current_, run);
   }
   codegen::setCurrentShareState(nullptr);
-  return sawEnd;
 }
 
 bool Executor::runPhase(int tid, uint32_t run, size_t a, size_t b) {

@@ -214,7 +214,7 @@ private:
   int runRange(ThreadPool &pool, size_t begin, size_t end, int count,
                const Between *between);
   static void helpThunk(void *self, int tid);
-  bool help(int tid);
+  void help(int tid);
   bool runPhase(int tid, uint32_t run, size_t a, size_t b);
   void runOwned(int tid, size_t step, uint32_t chunk, uint64_t claim);
   // Whole-step runs use all threads or one: on a machine where other

@@ -14,14 +14,6 @@
 
 namespace cnnc::runtime {
 
-void waitWhileEqual(const std::atomic<uint32_t> &word, uint32_t old) {
-  for (int spins = 0; word.load(std::memory_order_acquire) == old;)
-    if (++spins < kSpinsBeforeYield)
-      _mm_pause();
-    else
-      sched_yield();
-}
-
 void SpinBarrier::wait() {
   uint32_t phase = phase_.load(std::memory_order_acquire);
   if (arrived_.fetch_add(1, std::memory_order_acq_rel) == n_ - 1) {
@@ -30,21 +22,6 @@ void SpinBarrier::wait() {
     return;
   }
   waitWhileEqual(phase_, phase);
-}
-
-int ThreadPool::defaultThreads() {
-  int cores =
-      static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0)
-    cores = std::max(1, CPU_COUNT(&set));
-  // Processes of one mpirun on this machine share its cores.
-  if (const char *local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE")) {
-    int n = std::atoi(local);
-    if (n > 1)
-      cores = std::max(1, cores / n);
-  }
-  return cores;
 }
 
 namespace {
@@ -66,6 +43,21 @@ bool pinToCpu(pthread_t thread, int cpu) {
   return pthread_setaffinity_np(thread, sizeof(set), &set) == 0;
 }
 } // namespace
+
+int ThreadPool::defaultThreads() {
+  auto cpus = static_cast<int>(allowedCpus().size());
+  int cores =
+      cpus > 0
+          ? cpus
+          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // Processes of one mpirun on this machine share its cores.
+  if (const char *local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE")) {
+    int n = std::atoi(local);
+    if (n > 1)
+      cores = std::max(1, cores / n);
+  }
+  return cores;
+}
 
 ThreadPool::CallerPin::CallerPin(const ThreadPool &pool) {
   if (pool.cpus_.empty())

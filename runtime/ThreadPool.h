@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include <immintrin.h>
 #include <sched.h>
 
 namespace cnnc::runtime {
@@ -23,7 +24,13 @@ namespace cnnc::runtime {
 // cannot afford; a machine too busy for all threads is handled by the
 // executor's switch to one thread (Executor::run).
 inline constexpr int kSpinsBeforeYield = 4096;
-void waitWhileEqual(const std::atomic<uint32_t> &word, uint32_t old);
+template <typename T> void waitWhileEqual(const std::atomic<T> &word, T old) {
+  for (int spins = 0; word.load(std::memory_order_acquire) == old;)
+    if (++spins < kSpinsBeforeYield)
+      _mm_pause();
+    else
+      sched_yield();
+}
 
 // A reusable barrier for a fixed number of threads (spins, then yields).
 class SpinBarrier {
