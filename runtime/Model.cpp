@@ -23,6 +23,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <numeric>
 
 namespace cnnc::runtime {
@@ -783,20 +784,33 @@ absl::StatusOr<EvalResult> Model::evaluate(const LabeledImages &data) {
   Slice mine =
       comm ? sliceOf(count, comm->rank(), comm->size()) : Slice{0, count};
   int64_t batch = std::min(kEvalBatch, std::max<int64_t>(mine.count, 1));
+  const int64_t end = mine.begin + mine.count;
   double lossSum = 0, correct = 0;
-  for (int64_t begin = mine.begin; begin < mine.begin + mine.count;
-       begin += batch) {
-    int64_t n = std::min(batch, mine.begin + mine.count - begin);
+  for (int64_t begin = mine.begin; begin < end;) {
+    int64_t n = std::min(batch, end - begin);
     auto ex = evalExecutor(n);
     if (!ex.ok())
       return ex.status();
     auto io = bindBatchIO(**ex, /*training=*/false);
     if (!io.ok())
       return io.status();
+    // The batches of this size back to back: between two, whichever thread
+    // is free adds up one and feeds the next (Executor::runSteps), as in
+    // training, so that a descheduled caller does not stop the workers.
+    auto add = [&] {
+      lossSum += *io->loss * n;
+      correct += *io->correct;
+    };
+    auto count = static_cast<int>(
+        std::min<int64_t>((end - begin) / n, std::numeric_limits<int>::max()));
     feedImages(*io, data, {}, begin, n);
-    (*ex)->run(*pool_);
-    lossSum += *io->loss * n;
-    correct += *io->correct;
+    int runs = (*ex)->runSteps(*pool_, count, [&](int i) {
+      add();
+      feedImages(*io, data, {}, begin + i * n, n);
+      return true;
+    });
+    add();
+    begin += runs * n;
   }
   if (comm) {
     double sums[2] = {lossSum, correct};
