@@ -856,16 +856,29 @@ absl::StatusOr<std::vector<float>> Model::predictBatches(
   int64_t classes = numClasses(forward_);
   int64_t batch = std::min(kEvalBatch, count);
   std::vector<float> out(count * classes);
-  for (int64_t begin = 0; begin < count; begin += batch) {
+  for (int64_t begin = 0; begin < count;) {
     int64_t n = std::min(batch, count - begin);
     auto ex = predictExecutor(n);
     if (!ex.ok())
       return ex.status();
     const ir::Graph &g = (*ex)->graph();
-    fill((*ex)->f32(g.findValue("x")), begin, n);
-    (*ex)->run(*pool_);
-    std::memcpy(out.data() + begin * classes, (*ex)->f32(g.output("probs")),
-                n * classes * sizeof(float));
+    float *x = (*ex)->f32(g.findValue("x"));
+    const float *probs = (*ex)->f32(g.output("probs"));
+    // Batches of one size back to back, as evaluate's.
+    auto take = [&](int64_t at) {
+      std::memcpy(out.data() + at * classes, probs,
+                  n * classes * sizeof(float));
+    };
+    auto runs = static_cast<int>(std::min<int64_t>(
+        (count - begin) / n, std::numeric_limits<int>::max()));
+    fill(x, begin, n);
+    int made = (*ex)->runSteps(*pool_, runs, [&](int i) {
+      take(begin + (i - 1) * n);
+      fill(x, begin + i * n, n);
+      return true;
+    });
+    take(begin + (made - 1) * n);
+    begin += made * n;
   }
   return out;
 }

@@ -325,6 +325,41 @@ TEST_F(ApiMnistTest, PredictFromFloatAndBytesAgreesWithEvaluate) {
   EXPECT_GT(eval->accuracy, 0.5); // chance is 0.1
 }
 
+// Prediction and evaluation run their batches back to back (whichever
+// thread is free feeds the next): the same bits on 1 and 2 threads, and
+// each image's row whatever the batches around it.
+TEST_F(ApiMnistTest, PredictAndEvaluateInBatchesAgreeOnOneAndTwoThreads) {
+  cnnc::Model model = compileTiny();
+  cnnc::FitOptions fo;
+  fo.epochs = 1;
+  fo.limit = 200;
+  ASSERT_TRUE(model.fit(*train_, nullptr, fo).ok());
+  int64_t n = test_->size(), classes = model.numClasses();
+  int64_t pixels = test_->rows() * test_->cols();
+  ASSERT_GT(n, 300); // more than one batch of 250, and a tail
+  std::vector<std::vector<float>> whole;
+  std::vector<double> losses;
+  for (int threads : {1, 2}) {
+    ASSERT_TRUE(model.setThreads(threads).ok());
+    auto p = model.predict(test_->pixels(), n);
+    ASSERT_TRUE(p.ok()) << p.status().message();
+    whole.push_back(*p);
+    auto e = model.evaluate(*test_);
+    ASSERT_TRUE(e.ok()) << e.status().message();
+    losses.push_back(e->loss);
+  }
+  EXPECT_EQ(whole[0], whole[1]);
+  EXPECT_EQ(losses[0], losses[1]);
+  // Images [0, 100) and [100, n) in two calls: other batches, same rows.
+  auto head = model.predict(test_->pixels(), 100);
+  auto rest = model.predict(test_->pixels() + 100 * pixels, n - 100);
+  ASSERT_TRUE(head.ok() && rest.ok());
+  std::vector<float> joined = *head;
+  joined.insert(joined.end(), rest->begin(), rest->end());
+  ASSERT_EQ(joined.size(), static_cast<size_t>(n * classes));
+  EXPECT_EQ(joined, whole[0]);
+}
+
 TEST_F(ApiMnistTest, SavedWeightsLoadIntoAFreshModel) {
   cnnc::Model trained = compileTiny();
   cnnc::FitOptions fo;
