@@ -86,6 +86,7 @@ void emitBatchNormSums(KernelBuilder &kb);
 void emitBatchNormGradSums(KernelBuilder &kb);
 // PoolKernels.cpp
 void emitMaxPool2DArgmaxGrad(KernelBuilder &kb);
+void emitMaxPool2DArgmaxGradFused(KernelBuilder &kb);
 // DenseKernels.cpp: matmul with bias and activation.
 void emitMatMulFused(KernelBuilder &kb);
 

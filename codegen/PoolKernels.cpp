@@ -466,4 +466,154 @@ void emitMaxPool2DArgmaxGrad(KernelBuilder &kb) {
   kb.keepLoopsAsEmitted();
 }
 
+// max_pool2d_argmax_grad with its epilogue (ir/FusedStages.def): dx as the
+// op computes it, written as float32 or, with pack_bfloat16_pairs, as the
+// pairs pack_bfloat16_pairs would make of it (along the batch: the two
+// images of a pair computed together; along the channels: each pixel's
+// halves in order), never as float32; with bias_grad, also
+// db[c] = sum of dx[., c] from the pooled values (each window passes its
+// gradient to one tap or none), per batch group. The sum runs over a
+// group's images in blocks (pairs when packing), the pooled pixels in
+// order, one partial sum per image of a block, added at the end: fixed by
+// the shapes, so a group is one work item; without bias_grad a block is.
+void emitMaxPool2DArgmaxGradFused(KernelBuilder &kb) {
+  auto &b = kb.b();
+  ir::FusedStageSet st = ir::checkedFusedStages(kb.op().kind, kb.attrs());
+  bool pack = st.has(ir::FusedStage::PackBfloat16Pairs);
+  bool bias = st.has(ir::FusedStage::BiasGrad);
+  std::vector<int64_t> ps = kb.attrs().getInts(ir::AttrName::PoolSize);
+  std::vector<int64_t> x = kb.attrs().getInts(ir::AttrName::InputShape);
+  const std::vector<int64_t> &p = kb.operandType(1).shape;
+  int64_t n = x[0], h = x[1], w = x[2], c = x[3], ph = ps[0], pw = ps[1];
+  int64_t oh = p[1], ow = p[2];
+  const int64_t block = pack ? 2 : 1;
+  Value *dx = nullptr, *batchPairs = nullptr, *channelPairs = nullptr;
+  std::vector<int64_t> axes =
+      pack ? kb.attrs().getInts(ir::AttrName::Axes) : std::vector<int64_t>{};
+  for (size_t r = 0; r < axes.size(); ++r)
+    (axes[r] == 0 ? batchPairs : channelPairs) = kb.result(r);
+  if (!pack)
+    dx = kb.result(0);
+  Value *argmax = kb.operand(0);
+  PooledGrad grad =
+      pooledGrad(kb, kb.operand(1),
+                 kb.op().operands.size() == 3 ? kb.operand(2) : nullptr);
+  llvm::Type *i16 = b.getInt16Ty();
+  // Elements [at, at + count) of image first + i's row-major [H, W, C] (at
+  // a multiple of c) set to zero in every layout written; a float's 4 bytes
+  // are a word's or two halves' (c is even when packing). The pair words
+  // of images first and first + 1 once, with image first.
+  auto zeroPixels = [&](Value *first, int64_t i, Value *at, int64_t count) {
+    Value *e = kb.add(kb.mul(kb.add(first, i), h * w * c), at);
+    if (dx)
+      kb.zero(dx, e, kb.i64(count));
+    if (channelPairs)
+      kb.zero(channelPairs, b.CreateSDiv(e, kb.i64(2)), kb.i64(count / 2));
+    if (batchPairs && i == 0)
+      kb.zero(batchPairs,
+              kb.add(kb.mul(b.CreateSDiv(first, kb.i64(2)), h * w * c), at),
+              kb.i64(count));
+  };
+  // The values v[i] of images first + i at pixel `pix` (row * w + col),
+  // channels [off, off + width).
+  auto write = [&](Value *first, Value *pix, Value *off,
+                   const std::vector<Value *> &v) {
+    Value *at = kb.add(kb.mul(pix, c), off);
+    if (dx) {
+      kb.store(dx, kb.add(kb.mul(first, h * w * c), at), v[0]);
+      return;
+    }
+    Value *lo = kb.bfloat16Halves(v[0]), *hi = kb.bfloat16Halves(v[1]);
+    if (batchPairs)
+      b.CreateAlignedStore(
+          kb.wordsOfHalves(lo, hi),
+          kb.elementPtr(
+              batchPairs,
+              kb.add(kb.mul(b.CreateSDiv(first, kb.i64(2)), h * w * c), at),
+              b.getInt32Ty()),
+          llvm::Align(4));
+    if (channelPairs)
+      for (int64_t i = 0; i < 2; ++i)
+        b.CreateAlignedStore(
+            i ? hi : lo,
+            kb.elementPtr(channelPairs,
+                          kb.add(kb.mul(kb.add(first, i), h * w * c), at), i16),
+            llvm::Align(2));
+  };
+  // Partial bias sums, one row of c per image of a block.
+  Value *sums = bias ? kb.stackBuffer(block * c, b.getFloatTy()) : nullptr;
+  // Images [first, first + block).
+  auto emitBlock = [&](Value *first) {
+    kb.loop(0, oh, 1, [&](Value *pr) {
+      kb.loop(0, ow, 1, [&](Value *q) {
+        forSlices(kb, c, [&](Value *off, int width) {
+          std::vector<Value *> g, idx;
+          for (int64_t i = 0; i < block; ++i) {
+            Value *at =
+                kb.add(kb.mul(kb.add(kb.mul(kb.add(first, i), oh), pr), ow), q);
+            at = kb.add(kb.mul(at, c), off);
+            g.push_back(pooledGradValue(kb, grad, at, width));
+            idx.push_back(loadI32s(kb, argmax, at, width));
+            if (bias) {
+              Value *s = kb.add(off, i * c);
+              Value *some = b.CreateICmpSGE(idx[i], kb.splat(width, kb.i32(0)));
+              kb.store(sums, s,
+                       b.CreateFAdd(
+                           kb.load(sums, s, width),
+                           b.CreateSelect(some, g[i], kb.splat(width, 0.0f))));
+            }
+          }
+          for (int64_t ti = 0; ti < ph; ++ti)
+            for (int64_t tj = 0; tj < pw; ++tj) {
+              Value *tap =
+                  kb.splat(width, kb.i32(static_cast<int32_t>(ti * pw + tj)));
+              std::vector<Value *> v;
+              for (int64_t i = 0; i < block; ++i)
+                v.push_back(b.CreateSelect(b.CreateICmpEQ(idx[i], tap), g[i],
+                                           kb.splat(width, 0.0f)));
+              Value *pix = kb.add(kb.mul(kb.add(kb.mul(pr, ph), ti), w),
+                                  kb.add(kb.mul(q, pw), tj));
+              write(first, pix, off, v);
+            }
+        });
+      });
+      // Columns past the last window.
+      if (ow * pw < w)
+        for (int64_t i = 0; i < block; ++i)
+          for (int64_t ti = 0; ti < ph; ++ti)
+            zeroPixels(
+                first, i,
+                kb.mul(kb.add(kb.mul(kb.add(kb.mul(pr, ph), ti), w), ow * pw),
+                       c),
+                (w - ow * pw) * c);
+    });
+    // Rows past the last window.
+    if (oh * ph < h)
+      for (int64_t i = 0; i < block; ++i)
+        zeroPixels(first, i, kb.i64(oh * ph * w * c), (h - oh * ph) * w * c);
+  };
+  if (!bias) {
+    auto [begin, end] = kb.partition(n / block);
+    kb.loop(begin, end, 1, [&](Value *blk) { emitBlock(kb.mul(blk, block)); });
+    kb.keepLoopsAsEmitted();
+    return;
+  }
+  int64_t groups = kb.attrs().getInt(ir::AttrName::BatchGroups, 1);
+  Value *db = kb.result(pack ? axes.size() : 1);
+  auto [begin, end] = kb.partition(groups);
+  kb.loop(begin, end, 1, [&](Value *group) {
+    auto [n0, n1] = batchGroupItems(kb, group, n, groups);
+    kb.zero(sums, kb.i64(0), kb.i64(block * c));
+    kb.loop(b.CreateSDiv(n0, kb.i64(block)), b.CreateSDiv(n1, kb.i64(block)), 1,
+            [&](Value *blk) { emitBlock(kb.mul(blk, block)); });
+    kb.vectorLoop(kb.i64(0), kb.i64(c), [&](Value *ch, int width) {
+      Value *s = kb.load(sums, ch, width);
+      for (int64_t i = 1; i < block; ++i)
+        s = b.CreateFAdd(s, kb.load(sums, kb.add(ch, i * c), width));
+      kb.store(db, kb.add(kb.mul(group, c), ch), s);
+    });
+  });
+  kb.keepLoopsAsEmitted();
+}
+
 } // namespace cnnc::codegen

@@ -194,6 +194,13 @@ OpCost conv2dBackwardFilterFusedCost(const Graph &g, const Op &op) {
           operandAndResultBytes(g, op)};
 }
 
+// One per element of dx (input_shape), written as itself or as its
+// bfloat16 pairs; the bias gradient adds one per pooled element.
+OpCost maxPool2DArgmaxGradFusedCost(const Graph &g, const Op &op) {
+  TensorType dx{DType::F32, op.attrs.getInts(AttrName::InputShape)};
+  return {static_cast<double>(dx.numElements()), operandAndResultBytes(g, op)};
+}
+
 // dy [N,OH,OW,O] and the transposed kernel [KH,KW,O,C].
 OpCost conv2dBackwardDataTransposedCost(const Graph &g, const Op &op) {
   const std::vector<int64_t> &wt = g.type(op.operands[1]).shape;

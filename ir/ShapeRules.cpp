@@ -491,6 +491,24 @@ absl::StatusOr<TensorType> fusedPoolOutput(OpKind k, const TensorType &conv,
 absl::StatusOr<Types> packBfloat16PairsShape(OpKind k, const Types &in,
                                              const Attrs &a);
 
+// A pack_bfloat16_pairs stage's results in place of v [N,H,W,C], as
+// pack_bfloat16_pairs would give them. Its kernel writes each pair's halves
+// as it computes v, so it needs whole pairs: along the batch or the
+// channels, of an even batch and channel count.
+absl::StatusOr<Types> packStageResults(OpKind k, const TensorType &v,
+                                       const Attrs &a) {
+  CNNC_ASSIGN_OR_RETURN(packed, packBfloat16PairsShape(k, {v}, a));
+  for (int64_t axis : a.getInts(AttrName::Axes))
+    if (axis != 0 && axis != 3)
+      return err(k, "the pack_bfloat16_pairs stage packs along the batch or "
+                    "the channels (axes 0 and 3)");
+  if (v.shape[0] % 2 != 0 || v.shape[3] % 2 != 0)
+    return err(k, fmt::format("the pack_bfloat16_pairs stage needs an even "
+                              "batch and channel count, got {}",
+                              v.str()));
+  return packed;
+}
+
 // conv2d (x, w) with its epilogue: operands x, w [, bias] [, step];
 // results y (pooled with max_pool2d; its bfloat16 pairs along `axes`
 // instead with pack_bfloat16_pairs) [, argmax].
@@ -508,8 +526,11 @@ absl::StatusOr<Types> conv2dFusedShape(OpKind k, const Types &in,
     CNNC_TRY(biasFor(k, in[next++], in[1].shape[3]));
   if (st.has(FusedStage::Activation))
     CNNC_TRY(activationAttr(k, a, st.has(FusedStage::Argmax)));
-  if (!st.has(FusedStage::MaxPool2D))
+  if (!st.has(FusedStage::MaxPool2D)) {
+    if (st.has(FusedStage::PackBfloat16Pairs))
+      return err(k, "stage 'pack_bfloat16_pairs' needs stage 'max_pool2d'");
     return conv;
+  }
   CNNC_ASSIGN_OR_RETURN(pooled, fusedPoolOutput(k, conv[0], a));
   if (st.has(FusedStage::Dropout)) {
     // dropout after the pool; with argmax, also -1 where it drops.
@@ -521,18 +542,7 @@ absl::StatusOr<Types> conv2dFusedShape(OpKind k, const Types &in,
   }
   Types out = {pooled};
   if (st.has(FusedStage::PackBfloat16Pairs)) {
-    // The pooled result as pack_bfloat16_pairs would give it (those
-    // results in its place); the kernel writes each pair's halves as it
-    // pools, so it needs whole pairs: an even batch and channel count.
-    CNNC_ASSIGN_OR_RETURN(packed, packBfloat16PairsShape(k, {pooled}, a));
-    for (int64_t axis : a.getInts(AttrName::Axes))
-      if (axis != 0 && axis != 3)
-        return err(k, "the pack_bfloat16_pairs stage packs along the batch or "
-                      "the channels (axes 0 and 3)");
-    if (pooled.shape[0] % 2 != 0 || pooled.shape[3] % 2 != 0)
-      return err(k, fmt::format("the pack_bfloat16_pairs stage needs an even "
-                                "batch and channel count, got {}",
-                                pooled.str()));
+    CNNC_ASSIGN_OR_RETURN(packed, packStageResults(k, pooled, a));
     out = packed;
   }
   if (st.has(FusedStage::Argmax))
@@ -556,6 +566,39 @@ absl::StatusOr<Types> maxPool2DArgmaxGradShape(OpKind k, const Types &in,
   if (a.has(AttrName::Scale) && !(a.getFloat(AttrName::Scale) > 0))
     return err(k, "attribute 'scale' must be positive");
   return Types{f32(xs)};
+}
+
+// max_pool2d_argmax_grad (argmax, g [, mask]) with its epilogue: results dx
+// (its bfloat16 pairs along `axes` instead with pack_bfloat16_pairs)
+// [, db with bias_grad: by batch group with batch_groups]. The kernel runs
+// a batch group's images in one share, in pairs when it packs, so a group
+// must hold whole pairs.
+absl::StatusOr<Types> maxPool2DArgmaxGradFusedShape(OpKind k, const Types &in,
+                                                    const Attrs &a) {
+  CNNC_ASSIGN_OR_RETURN(st, fusedStagesOf(k, a));
+  CNNC_ASSIGN_OR_RETURN(dx, maxPool2DArgmaxGradShape(k, in, a));
+  TensorType x = dx[0];
+  Types out = dx;
+  bool pack = st.has(FusedStage::PackBfloat16Pairs);
+  if (pack) {
+    CNNC_ASSIGN_OR_RETURN(packed, packStageResults(k, x, a));
+    out = packed;
+  }
+  if (!st.has(FusedStage::BiasGrad)) {
+    if (a.has(AttrName::BatchGroups))
+      return err(k, "attribute 'batch_groups' needs stage 'bias_grad'");
+    return out;
+  }
+  CNNC_ASSIGN_OR_RETURN(db,
+                        withBatchGroups(k, a, x.shape[0], f32({x.shape[3]})));
+  if (pack && a.has(AttrName::BatchGroups) &&
+      batchGroupSize(x.shape[0], a.getInt(AttrName::BatchGroups)) % 2 != 0)
+    return err(k, fmt::format("the pack_bfloat16_pairs stage needs batch "
+                              "groups of whole pairs, got {} images in {} "
+                              "groups",
+                              x.shape[0], a.getInt(AttrName::BatchGroups)));
+  out.push_back(db);
+  return out;
 }
 
 // max_pool2d_grad (x, y, dy) with the activation_grad epilogue: x is also

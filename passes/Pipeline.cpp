@@ -8,6 +8,7 @@
 #include "passes/DtypePolicy.h"
 #include "passes/EvalGraph.h"
 #include "passes/FoldPacks.h"
+#include "passes/FoldPoolGrad.h"
 #include "passes/Fusion.h"
 #include "passes/HoistConversions.h"
 #include "passes/KGroups.h"
@@ -458,6 +459,11 @@ std::vector<PassInfo> makePasses() {
                   "bfloat16 pairs the convolution's last stage "
                   "(passes/FoldPacks.h)",
                   foldPacks));
+  passes.push_back(rewritePass(
+      "fold-pool-grad",
+      "make the packing into bfloat16 pairs and the bias gradient of a "
+      "max_pool2d_argmax_grad's result stages of it (passes/FoldPoolGrad.h)",
+      foldPoolGrad));
   passes.push_back(groupsPass(
       "batch-groups",
       "sum each filter gradient's and batch normalization's batch in fixed "

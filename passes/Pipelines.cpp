@@ -68,6 +68,7 @@ std::vector<PassInvocation> trainingPipeline(const ir::OptimizerSpec &opt,
       withCleanup(invocation("autodiff", std::move(o)), policy, pairs);
   // The step's sums over the batch (the forward graphs have none).
   p.push_back(invocation("batch-groups"));
+  p.push_back(invocation("fold-pool-grad"));
   p.push_back(invocation("k-groups"));
   return p;
 }

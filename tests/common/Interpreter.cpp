@@ -1035,6 +1035,31 @@ absl::Status Interpreter::run() {
           a, in(0), in(1), op.operands.size() == 3 ? &in(2) : nullptr,
           shape(op.operands[1]), a.getInts(ir::AttrName::InputShape));
       break;
+    case OpKind::MaxPool2DArgmaxGradFused: {
+      ir::FusedStageSet st = ir::checkedFusedStages(op.kind, a);
+      std::vector<int64_t> xs = a.getInts(ir::AttrName::InputShape);
+      Buffer dx = argmaxGradient(a, in(0), in(1),
+                                 op.operands.size() == 3 ? &in(2) : nullptr,
+                                 shape(op.operands[1]), xs);
+      size_t next = 1;
+      if (st.has(ir::FusedStage::PackBfloat16Pairs)) {
+        std::vector<int64_t> axes = a.getInts(ir::AttrName::Axes);
+        for (size_t r = 0; r < axes.size(); ++r)
+          out(r) = packPairs(dx, xs, axes[r]);
+        next = axes.size();
+      } else {
+        out(0) = dx;
+      }
+      if (st.has(ir::FusedStage::BiasGrad)) {
+        Buffer &db = out(next);
+        auto c = static_cast<size_t>(xs.back());
+        size_t perImage = dx.size() / static_cast<size_t>(xs[0]);
+        for (size_t i = 0; i < dx.size(); ++i)
+          db[groupBase(static_cast<int64_t>(i / perImage), next) + i % c] +=
+              dx[i];
+      }
+      break;
+    }
     case OpKind::Conv2DBackwardFilterFused: {
       ir::FusedStageSet st = ir::checkedFusedStages(op.kind, a);
       bool pooled = st.has(ir::FusedStage::MaxPool2DArgmaxGrad);

@@ -106,16 +106,16 @@ TEST(Pipeline, InstrumentationSeesEveryPassAndTheFailure) {
 // The compile pipelines are pass lists; their names are read, not run.
 TEST(Pipeline, CompilePipelinesArePassLists) {
   EXPECT_EQ(compilePipelinePassNames(),
-            (std::vector<std::string>{"autodiff", "dce", "fusion",
-                                      "dtype-policy", "hoist-conversions",
-                                      "fold-packs", "batch-groups", "k-groups",
-                                      "eval", "predict"}));
+            (std::vector<std::string>{
+                "autodiff", "dce", "fusion", "dtype-policy",
+                "hoist-conversions", "fold-packs", "batch-groups",
+                "fold-pool-grad", "k-groups", "eval", "predict"}));
   ir::OptimizerSpec sgd;
   sgd.kind = ir::OptimizerKind::SGD;
   sgd.learningRate = 0.1 + 0.2; // not the double nearest 0.3
   sgd.momentum = 0.9;
   std::vector<PassInvocation> train = trainingPipeline(sgd);
-  ASSERT_EQ(train.size(), 5u);
+  ASSERT_EQ(train.size(), 6u);
   EXPECT_EQ(train[0].str(), "autodiff{learning_rate=0.30000000000000004 "
                             "momentum=0.9 nesterov=false optimizer=sgd}");
   // The options give back exactly the spec's numbers.
@@ -123,12 +123,13 @@ TEST(Pipeline, CompilePipelinesArePassLists) {
   EXPECT_EQ(train[1].str(), "dce");
   EXPECT_EQ(train[2].str(), "fusion");
   EXPECT_EQ(train[3].str(), "batch-groups");
-  EXPECT_EQ(train[4].str(), "k-groups");
+  EXPECT_EQ(train[4].str(), "fold-pool-grad");
+  EXPECT_EQ(train[5].str(), "k-groups");
   EXPECT_EQ(evalPipeline()[0].str(), "eval");
   EXPECT_EQ(predictPipeline()[0].str(), "predict");
   // A policy other than float32 adds dtype-policy and hoist-conversions
-  // after fusion; the training pipeline ends with batch-groups and
-  // k-groups.
+  // after fusion; the training pipeline ends with batch-groups,
+  // fold-pool-grad and k-groups.
   for (const auto &p : {trainingPipeline(sgd, ir::DtypePolicy::MixedBfloat16),
                         evalPipeline(ir::DtypePolicy::MixedBfloat16),
                         predictPipeline(ir::DtypePolicy::MixedBfloat16)}) {
