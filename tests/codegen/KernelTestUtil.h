@@ -52,6 +52,15 @@ OpRunResult runOp(ir::OpKind kind, std::vector<HostTensor> operands,
 std::vector<float> randomFloats(std::mt19937 &rng, int64_t n, float lo = -1,
                                 float hi = 1);
 
+// A shape rule's refusal: an error of one line that says `says`.
+inline void expectRefused(const absl::StatusOr<std::vector<ir::TensorType>> &r,
+                          const std::string &says, const std::string &what) {
+  ASSERT_FALSE(r.ok()) << what;
+  EXPECT_NE(std::string(r.status().message()).find(says), std::string::npos)
+      << r.status();
+  EXPECT_EQ(std::string(r.status().message()).find('\n'), std::string::npos);
+}
+
 // Largest |a-b| / max(1, |b|).
 double maxRelError(const std::vector<float> &a, const std::vector<double> &b);
 double maxRelError(const std::vector<float> &a, const std::vector<float> &b);
