@@ -5,26 +5,6 @@
 
 namespace cnnc::passes {
 
-namespace {
-
-// Whether `pack` (reading dx [N,H,W,C]) can be the stage: whole pairs along
-// the batch or the channels, and groups of whole pairs.
-bool packFits(const ir::Graph &g, const ir::Op &pack, const ir::Op *bias) {
-  const std::vector<int64_t> &s = g.type(pack.operands[0]).shape;
-  if (s.size() != 4 || s[0] % 2 != 0 || s[3] % 2 != 0)
-    return false;
-  for (int64_t axis : pack.attrs.getInts(ir::AttrName::Axes))
-    if (axis != 0 && axis != 3)
-      return false;
-  return !bias || !bias->attrs.has(ir::AttrName::BatchGroups) ||
-         ir::batchGroupSize(s[0],
-                            bias->attrs.getInt(ir::AttrName::BatchGroups)) %
-                 2 ==
-             0;
-}
-
-} // namespace
-
 void foldPoolGrad(ir::Graph &g) {
   size_t numOps = g.ops().size();
   std::vector<std::vector<int>> readers(g.values().size());
@@ -56,32 +36,52 @@ void foldPoolGrad(ir::Graph &g) {
         else
           ++others;
       }
-    const ir::Op *biasOp = bias >= 0 ? &g.ops()[bias] : nullptr;
-    if (pack >= 0 && (others > 0 || !packFits(g, g.ops()[pack], biasOp)))
-      pack = -1;
+    if (pack >= 0 && others > 0)
+      pack = -1; // dx is written anyway
     if (pack < 0 && bias < 0) {
       ops.push_back(grad);
       continue;
     }
-    ir::Op fused{ir::OpKind::MaxPool2DArgmaxGradFused, grad.operands,
-                 grad.results, grad.attrs, grad.loc};
-    ir::FusedStageSet stages;
+    // The fused op with the packing when `withPack`, and the bias gradient.
+    auto fusedOp = [&](bool withPack) {
+      ir::Op fused{ir::OpKind::MaxPool2DArgmaxGradFused, grad.operands,
+                   grad.results, grad.attrs, grad.loc};
+      ir::FusedStageSet stages;
+      if (withPack) {
+        const ir::Op &p = g.ops()[pack];
+        stages.add(ir::FusedStage::PackBfloat16Pairs);
+        fused.attrs.set(ir::AttrName::Axes,
+                        p.attrs.getInts(ir::AttrName::Axes));
+        fused.results = p.results;
+      }
+      if (bias >= 0) {
+        const ir::Op &db = g.ops()[bias];
+        stages.add(ir::FusedStage::BiasGrad);
+        if (db.attrs.has(ir::AttrName::BatchGroups))
+          fused.attrs.set(ir::AttrName::BatchGroups,
+                          db.attrs.getInt(ir::AttrName::BatchGroups));
+        fused.results.push_back(db.results[0]);
+      }
+      ir::setFusedStages(fused.attrs, stages);
+      return fused;
+    };
+    ir::Op fused = fusedOp(pack >= 0);
     if (pack >= 0) {
-      const ir::Op &p = g.ops()[pack];
-      stages.add(ir::FusedStage::PackBfloat16Pairs);
-      fused.attrs.set(ir::AttrName::Axes, p.attrs.getInts(ir::AttrName::Axes));
-      fused.results = p.results;
-      dropped[pack] = true;
+      // The shape rule says where the kernel can write whole pairs.
+      std::vector<ir::TensorType> in;
+      for (ir::ValueId v : grad.operands)
+        in.push_back(g.type(v));
+      if (ir::inferResultTypes(fused.kind, in, fused.attrs).ok())
+        dropped[pack] = true;
+      else if (bias >= 0)
+        fused = fusedOp(false);
+      else {
+        ops.push_back(grad);
+        continue;
+      }
     }
-    if (bias >= 0) {
-      stages.add(ir::FusedStage::BiasGrad);
-      if (biasOp->attrs.has(ir::AttrName::BatchGroups))
-        fused.attrs.set(ir::AttrName::BatchGroups,
-                        biasOp->attrs.getInt(ir::AttrName::BatchGroups));
-      fused.results.push_back(biasOp->results[0]);
+    if (bias >= 0)
       dropped[bias] = true;
-    }
-    ir::setFusedStages(fused.attrs, stages);
     ops.push_back(std::move(fused));
   }
   g.setOps(std::move(ops));

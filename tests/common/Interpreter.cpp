@@ -530,6 +530,16 @@ absl::Status Interpreter::run() {
       int64_t size = ir::batchGroupSize(x.shape[0], sums.shape[0]);
       return b / unit / size * (sums.numElements() / sums.shape[0]);
     };
+    // bias_grad into result r: dy [N, ..., C] summed per channel (by batch
+    // group with batch_groups).
+    auto sumChannels = [&](const Buffer &dy, const std::vector<int64_t> &s,
+                           size_t r) {
+      Buffer &db = out(r);
+      auto c = static_cast<size_t>(s.back());
+      size_t perImage = dy.size() / static_cast<size_t>(s[0]);
+      for (size_t i = 0; i < dy.size(); ++i)
+        db[groupBase(static_cast<int64_t>(i / perImage), r) + i % c] += dy[i];
+    };
     switch (op.kind) {
     case OpKind::Conv2D: {
       const auto &ws = shape(op.operands[1]);
@@ -584,15 +594,9 @@ absl::Status Interpreter::run() {
         y[i] = x[i] + b[i % b.size()];
       break;
     }
-    case OpKind::BiasGrad: {
-      Buffer &dy = in(0), &db = out(0);
-      const std::vector<int64_t> &s = shape(op.operands[0]);
-      auto c = static_cast<size_t>(s.back());
-      size_t perImage = dy.size() / static_cast<size_t>(s[0]);
-      for (size_t i = 0; i < dy.size(); ++i)
-        db[groupBase(static_cast<int64_t>(i / perImage)) + i % c] += dy[i];
+    case OpKind::BiasGrad:
+      sumChannels(in(0), shape(op.operands[0]), 0);
       break;
-    }
     case OpKind::MaxPool2D:
     case OpKind::AvgPool2D: {
       std::vector<int64_t> ps = a.getInts(ir::AttrName::PoolSize);
@@ -1050,14 +1054,8 @@ absl::Status Interpreter::run() {
       } else {
         out(0) = dx;
       }
-      if (st.has(ir::FusedStage::BiasGrad)) {
-        Buffer &db = out(next);
-        auto c = static_cast<size_t>(xs.back());
-        size_t perImage = dx.size() / static_cast<size_t>(xs[0]);
-        for (size_t i = 0; i < dx.size(); ++i)
-          db[groupBase(static_cast<int64_t>(i / perImage), next) + i % c] +=
-              dx[i];
-      }
+      if (st.has(ir::FusedStage::BiasGrad))
+        sumChannels(dx, xs, next);
       break;
     }
     case OpKind::Conv2DBackwardFilterFused: {
@@ -1089,12 +1087,8 @@ absl::Status Interpreter::run() {
             dw[groupBase(b) + ((i * ks[1] + j) * win.c + c) * o + k] +=
                 x[win.in(b, ih, iw, c)] * dyc[win.out(b, r, q, k, o)];
       });
-      if (st.has(ir::FusedStage::BiasGrad)) {
-        Buffer &db = out(1);
-        size_t perImage = dy.size() / static_cast<size_t>(dys[0]);
-        for (size_t i = 0; i < dy.size(); ++i)
-          db[groupBase(static_cast<int64_t>(i / perImage), 1) + i % o] += dy[i];
-      }
+      if (st.has(ir::FusedStage::BiasGrad))
+        sumChannels(dy, dys, 1);
       break;
     }
     case OpKind::BatchNormSums:
