@@ -5,6 +5,7 @@
 
 #include <llvm/Analysis/LoopInfo.h>
 #include <llvm/IR/Dominators.h>
+#include <llvm/IR/InlineAsm.h>
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/IntrinsicsX86.h>
 
@@ -207,6 +208,16 @@ llvm::Value *KernelBuilder::load(llvm::Value *base, llvm::Value *idx,
                                  int width) {
   return builder_.CreateAlignedLoad(floatType(width), elementPtr(base, idx),
                                     llvm::Align(4));
+}
+
+llvm::Value *KernelBuilder::loadWhole(llvm::Value *base, llvm::Value *idx,
+                                      int width) {
+  // An empty asm that returns its operand in a vector register: the load
+  // has a use the backend cannot merge with the select.
+  llvm::Value *v = load(base, idx, width);
+  auto *type = llvm::FunctionType::get(v->getType(), {v->getType()}, false);
+  return builder_.CreateCall(
+      llvm::InlineAsm::get(type, "", "=v,0", /*hasSideEffects=*/false), {v});
 }
 
 void KernelBuilder::store(llvm::Value *base, llvm::Value *idx, llvm::Value *v) {

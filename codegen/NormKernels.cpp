@@ -2,7 +2,8 @@
 // axis) and R = every other axis. The training kernels reduce over R: every
 // share of the kernel sums every channel over all the rows, in an order
 // fixed by the shape (rows r = 0..3 mod 4 in four partial sums, combined as
-// (s0 + s1) + (s2 + s3)), in double, so each share holds the same
+// (s0 + s1) + (s2 + s3); a gradient with the pooled prologue sums its
+// pooled cells so instead), in double, so each share holds the same
 // statistics, bit-identical for any thread count; share 0 alone stores
 // them. Each share then normalizes its own contiguous range of rows. Threads
 // split by channels instead would each read and write a part of every row,
@@ -305,56 +306,16 @@ bool pooledGradient(KernelBuilder &kb) {
       .has(ir::FusedStage::MaxPool2DArgmaxGrad);
 }
 
-// A normalization gradient's dy at row r, channels [col, col + width):
-// operand 3, or with the max_pool2d_argmax_grad prologue computed from the
-// pooled argmax and g (operands 3 and 4) as max_pool2d_argmax_grad writes
-// it: 0 + g where the window's argmax is the row's tap, else 0 (so too in
-// the rows and columns past the last window).
+// A normalization gradient's dy at row r, channels [col, col + width)
+// without the max_pool2d_argmax_grad prologue: operand 3. (With it, dy is
+// 0 + g where the window's argmax is the row's tap, else 0, as
+// max_pool2d_argmax_grad writes it; pooledGradientMoments and
+// forGradientRows read it from the pooled (argmax, g), operands 3 and 4.)
 using GradientAt = std::function<Value *(Value *r, Value *col, int width)>;
 GradientAt normGradient(KernelBuilder &kb) {
-  const std::vector<int64_t> &x = kb.operandType(0).shape;
-  int64_t c = x.back();
-  if (!pooledGradient(kb))
-    return [&kb, c](Value *r, Value *col, int w) {
-      return kb.load(kb.operand(3), kb.add(kb.mul(r, c), col), w);
-    };
-  std::vector<int64_t> ps = kb.attrs().getInts(ir::AttrName::PoolSize);
-  const std::vector<int64_t> &p = kb.operandType(3).shape;
-  return [&kb, x, ps, p](Value *r, Value *col, int w) {
-    auto &b = kb.b();
-    // Unsigned: r is not negative, and the divisions by constants become
-    // multiplies without a sign fix-up (this runs once per row).
-    auto div = [&](Value *v, int64_t d) { return b.CreateUDiv(v, kb.i64(d)); };
-    auto rem = [&](Value *v, int64_t d) { return b.CreateURem(v, kb.i64(d)); };
-    // r = (n * H + row) * W + column; the window (pr, pc), its tap (i, j).
-    Value *column = rem(r, x[2]), *nh = div(r, x[2]);
-    Value *row = rem(nh, x[1]), *n = div(nh, x[1]);
-    Value *pr = div(row, ps[0]), *pc = div(column, ps[1]);
-    Value *tap = b.CreateTrunc(
-        kb.add(kb.mul(rem(row, ps[0]), ps[1]), rem(column, ps[1])),
-        b.getInt32Ty());
-    // Past the last window (when the windows do not cover x): any window's
-    // elements, and a tap no argmax is.
-    Value *inside = b.getTrue();
-    auto clamp = [&](Value *&window, int64_t windows, int64_t extent,
-                     int64_t pool) {
-      if (extent % pool == 0)
-        return; // the windows cover the axis
-      Value *in = b.CreateICmpULT(window, kb.i64(windows));
-      window = b.CreateSelect(in, window, kb.i64(0));
-      inside = b.CreateAnd(inside, in);
-    };
-    clamp(pr, p[1], x[1], ps[0]);
-    clamp(pc, p[2], x[2], ps[1]);
-    tap = b.CreateSelect(inside, tap, b.getInt32(-2));
-    Value *at = kb.add(
-        kb.mul(kb.add(kb.mul(kb.add(kb.mul(n, p[1]), pr), p[2]), pc), x[3]),
-        col);
-    Value *g =
-        pooledGradValue(kb, pooledGrad(kb, kb.operand(4), nullptr), at, w);
-    Value *hit = b.CreateICmpEQ(loadI32s(kb, kb.operand(3), at, w),
-                                w == 1 ? tap : b.CreateVectorSplat(w, tap));
-    return b.CreateSelect(hit, g, kb.splat(w, 0.0f));
+  int64_t c = kb.operandType(0).shape.back();
+  return [&kb, c](Value *r, Value *col, int w) {
+    return kb.load(kb.operand(3), kb.add(kb.mul(r, c), col), w);
   };
 }
 
@@ -371,6 +332,138 @@ RowTerms gradientMoments(KernelBuilder &kb, int64_t channels, Value *meansD,
                                loadDouble(kb, invsD, slot, w));
     return std::vector<Value *>{dy, b.CreateFMul(dy, xhat)};
   };
+}
+
+// The pooled layout of the max_pool2d_argmax_grad prologue: x is
+// [N, H, W, C], (argmax, g) [N, PH, PW, C], windows pool_size, as strides.
+struct PooledLayout {
+  std::vector<int64_t> x, p, ps;
+  int64_t cells() const { return p[0] * p[1] * p[2]; }
+};
+
+PooledLayout pooledLayout(KernelBuilder &kb) {
+  return {kb.operandType(0).shape, kb.operandType(3).shape,
+          kb.attrs().getInts(ir::AttrName::PoolSize)};
+}
+
+// With the prologue, dy is g at each window's argmax tap and 0 at every
+// other row (past the last window too), so its two sums are sums over the
+// pooled cells: g and g * xhat, xhat of x at the argmax tap (selected from
+// the window's taps). A 2x2 pool sums a quarter of the rows, and a cell's
+// index is divided once for its window instead of once per row. The terms
+// of cell q = (n * PH + pr) * PW + pc for sumRows. The taps are loaded
+// whole (loadWhole): as masked loads (the backend folds a load that only
+// a select reads into one) the first layer's sums were 1.3-2x slower.
+RowTerms pooledGradientMoments(KernelBuilder &kb, Value *meansD, Value *invsD) {
+  return [&kb, meansD, invsD, l = pooledLayout(kb),
+          grad = pooledGrad(kb, kb.operand(4), nullptr)](Value *q, Value *col,
+                                                         int w, Value *slot) {
+    auto &b = kb.b();
+    const std::vector<int64_t> &x = l.x, &p = l.p, &ps = l.ps;
+    auto div = [&](Value *v, int64_t d) { return b.CreateUDiv(v, kb.i64(d)); };
+    auto rem = [&](Value *v, int64_t d) { return b.CreateURem(v, kb.i64(d)); };
+    Value *pc = rem(q, p[2]), *npr = div(q, p[2]);
+    Value *row0 =
+        kb.add(kb.mul(div(npr, p[1]), x[1]), kb.mul(rem(npr, p[1]), ps[0]));
+    Value *at = kb.add(kb.mul(q, x[3]), col);
+    Value *argmax = loadI32s(kb, kb.operand(3), at, w);
+    auto splatI = [&](int64_t v) -> Value * {
+      Value *k = b.getInt32(static_cast<int32_t>(v));
+      return w == 1 ? k : b.CreateVectorSplat(w, k);
+    };
+    Value *xTap = nullptr;
+    for (int64_t i = 0; i < ps[0]; ++i)
+      for (int64_t j = 0; j < ps[1]; ++j) {
+        Value *r =
+            kb.add(kb.mul(kb.add(row0, i), x[2]), kb.add(kb.mul(pc, ps[1]), j));
+        Value *v = kb.loadWhole(kb.operand(0), kb.add(kb.mul(r, x[3]), col), w);
+        xTap =
+            xTap ? b.CreateSelect(b.CreateICmpEQ(argmax, splatI(i * ps[1] + j)),
+                                  v, xTap)
+                 : v;
+      }
+    Value *dy =
+        b.CreateSelect(b.CreateICmpSGE(argmax, splatI(0)),
+                       pooledGradValue(kb, grad, at, w), kb.splat(w, 0.0f));
+    Value *dyD = toDouble(kb, dy, w);
+    Value *xhat = b.CreateFMul(
+        b.CreateFSub(toDouble(kb, xTap, w), loadDouble(kb, meansD, slot, w)),
+        loadDouble(kb, invsD, slot, w));
+    return std::vector<Value *>{dyD, b.CreateFMul(dyD, xhat)};
+  };
+}
+
+// The rows a gradient's sums run over: x's rows, or with the prologue the
+// pooled cells; and their terms.
+int64_t gradientSumRows(KernelBuilder &kb, int64_t rows) {
+  return pooledGradient(kb) ? pooledLayout(kb).cells() : rows;
+}
+
+RowTerms gradientSumTerms(KernelBuilder &kb, int64_t channels, Value *meansD,
+                          Value *invsD) {
+  return pooledGradient(kb) ? pooledGradientMoments(kb, meansD, invsD)
+                            : gradientMoments(kb, channels, meansD, invsD);
+}
+
+// body(r, col, width, slot, dy) for this share's rows of x and each channel
+// vector of the block, dy as normGradient gives it. With the prologue the
+// share's rows are whole image rows walked window by window: each pooled
+// (argmax, g) is read once for its window's taps in the row, and no row
+// index is divided. The same values as per row, so the same bits.
+using GradientRow = std::function<void(Value *r, Value *col, int width,
+                                       Value *slot, Value *dy)>;
+void forGradientRows(KernelBuilder &kb, const ChannelBlock &blk, int64_t rows,
+                     const GradientRow &body) {
+  if (!pooledGradient(kb)) {
+    GradientAt dyAt = normGradient(kb);
+    return forBlockRows(kb, blk, rows,
+                        [&](Value *r, Value *col, int w, Value *slot) {
+                          body(r, col, w, slot, dyAt(r, col, w));
+                        });
+  }
+  auto &b = kb.b();
+  PooledLayout l = pooledLayout(kb);
+  const std::vector<int64_t> &x = l.x, &p = l.p, &ps = l.ps;
+  PooledGrad grad = pooledGrad(kb, kb.operand(4), nullptr);
+  auto [begin, end] = kb.partition(x[0] * x[1]);
+  kb.loop(begin, end, 1, [&](Value *nh) {
+    Value *n = b.CreateUDiv(nh, kb.i64(x[1]));
+    Value *row = b.CreateURem(nh, kb.i64(x[1]));
+    Value *pr = b.CreateUDiv(row, kb.i64(ps[0]));
+    Value *tapRow = b.CreateTrunc(
+        kb.mul(b.CreateURem(row, kb.i64(ps[0])), ps[1]), b.getInt32Ty());
+    Value *r0 = kb.mul(nh, x[2]);
+    // Columns past the last window, or a row past the last window row.
+    auto noGradientFrom = [&](int64_t column) {
+      kb.loop(column, x[2], 1, [&](Value *cc) {
+        forBlockChannels(kb, blk, [&](Value *col, int w, Value *slot) {
+          body(kb.add(r0, cc), col, w, slot, kb.splat(w, 0.0f));
+        });
+      });
+    };
+    kb.ifThenElse(
+        b.CreateICmpULT(pr, kb.i64(p[1])),
+        [&] {
+          Value *pRow = kb.mul(kb.add(kb.mul(n, p[1]), pr), p[2]);
+          kb.loop(0, p[2], 1, [&](Value *pc) {
+            Value *pAt = kb.mul(kb.add(pRow, pc), x[3]);
+            forBlockChannels(kb, blk, [&](Value *col, int w, Value *slot) {
+              Value *at = kb.add(pAt, col);
+              Value *g = pooledGradValue(kb, grad, at, w);
+              Value *argmax = loadI32s(kb, kb.operand(3), at, w);
+              for (int64_t j = 0; j < ps[1]; ++j) {
+                Value *tap = b.CreateAdd(tapRow, b.getInt32(j));
+                Value *hit = b.CreateICmpEQ(
+                    argmax, w == 1 ? tap : b.CreateVectorSplat(w, tap));
+                body(kb.add(r0, kb.add(kb.mul(pc, ps[1]), j)), col, w, slot,
+                     b.CreateSelect(hit, g, kb.splat(w, 0.0f)));
+              }
+            });
+          });
+          noGradientFrom(p[2] * ps[1]);
+        },
+        [&] { noGradientFrom(0); });
+  });
 }
 
 // A training normalization's per-channel sums: from its batch_groups sums
@@ -515,7 +608,6 @@ void emitBatchNormSums(KernelBuilder &kb) {
 // the gradient through the batch mean and variance included.
 void emitBatchNormGrad(KernelBuilder &kb) {
   NormOp n = normOp(kb, pooledGradient(kb) ? 5 : 4);
-  GradientAt dyAt = normGradient(kb);
   auto &b = kb.b();
   int64_t c = n.channels;
   double invRows = 1.0 / static_cast<double>(n.rows);
@@ -527,7 +619,8 @@ void emitBatchNormGrad(KernelBuilder &kb) {
   forChannelBlocks(kb, c, [&](const ChannelBlock &blk) {
     loadMeansAndInverses(kb, n, blk, meansD, invsD);
     normSums(
-        kb, blk, n.rows, gradientMoments(kb, c, meansD, invsD),
+        kb, blk, gradientSumRows(kb, n.rows),
+        gradientSumTerms(kb, c, meansD, invsD),
         [&](Value *col, int w, Value *slot, const std::vector<Value *> &s) {
           Value *dbeta = s[0], *dgamma = s[1];
           kb.onThreadZero([&] {
@@ -549,18 +642,18 @@ void emitBatchNormGrad(KernelBuilder &kb) {
                            b.CreateFMul(dgamma, splatDouble(kb, w, invRows)),
                            w));
         });
-    forBlockRows(
-        kb, blk, n.rows, [&](Value *r, Value *col, int w, Value *slot) {
-          Value *x = kb.load(kb.operand(0), at(r, col), w);
-          Value *dy = dyAt(r, col, w);
-          Value *mean = kb.load(kb.operand(1), col, w);
-          Value *xhat =
-              b.CreateFMul(b.CreateFSub(x, mean), kb.load(invs, slot, w));
-          Value *t = kb.fma(b.CreateFNeg(xhat), kb.load(m2s, slot, w),
-                            b.CreateFSub(dy, kb.load(m1s, slot, w)));
-          kb.store(kb.result(0), at(r, col),
-                   b.CreateFMul(t, kb.load(ks, slot, w)));
-        });
+    forGradientRows(kb, blk, n.rows,
+                    [&](Value *r, Value *col, int w, Value *slot, Value *dy) {
+                      Value *x = kb.load(kb.operand(0), at(r, col), w);
+                      Value *mean = kb.load(kb.operand(1), col, w);
+                      Value *xhat = b.CreateFMul(b.CreateFSub(x, mean),
+                                                 kb.load(invs, slot, w));
+                      Value *t =
+                          kb.fma(b.CreateFNeg(xhat), kb.load(m2s, slot, w),
+                                 b.CreateFSub(dy, kb.load(m1s, slot, w)));
+                      kb.store(kb.result(0), at(r, col),
+                               b.CreateFMul(t, kb.load(ks, slot, w)));
+                    });
   });
 }
 
@@ -571,15 +664,16 @@ void emitBatchNormGradSums(KernelBuilder &kb) {
   int64_t c = n.channels;
   Value *meansD = channelBufferOfDoubles(kb),
         *invsD = channelBufferOfDoubles(kb);
-  forSumGroups(kb, n.rows, [&](Value *g, Value *r0, Value *r1) {
-    forChannelBlocks(kb, c, [&](const ChannelBlock &blk) {
-      loadMeansAndInverses(kb, n, blk, meansD, invsD);
-      sumRows(kb, blk, r0, r1, 2, gradientMoments(kb, c, meansD, invsD),
-              [&](Value *col, int, Value *, const std::vector<Value *> &s) {
-                storeGroupSums(kb, g, c, col, s);
-              });
-    });
-  });
+  forSumGroups(
+      kb, gradientSumRows(kb, n.rows), [&](Value *g, Value *r0, Value *r1) {
+        forChannelBlocks(kb, c, [&](const ChannelBlock &blk) {
+          loadMeansAndInverses(kb, n, blk, meansD, invsD);
+          sumRows(kb, blk, r0, r1, 2, gradientSumTerms(kb, c, meansD, invsD),
+                  [&](Value *col, int, Value *, const std::vector<Value *> &s) {
+                    storeGroupSums(kb, g, c, col, s);
+                  });
+        });
+      });
 }
 
 namespace {

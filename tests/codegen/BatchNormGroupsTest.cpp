@@ -25,16 +25,6 @@ using ir::ValueId;
 
 constexpr double kEpsilon = 1e-3;
 
-// Largest |a - b| / max(1, |b|) of two f64 buffers.
-double maxRelErrorD(const std::vector<double> &a,
-                    const std::vector<double> &b) {
-  double worst = 0;
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i)
-    worst =
-        std::max(worst, std::abs(a[i] - b[i]) / std::max(1.0, std::abs(b[i])));
-  return a.size() == b.size() ? worst : INFINITY;
-}
-
 // The ids of one grouped normalization, forward and backward, beside the
 // ungrouped ops on the same operands.
 struct NormGraph {
@@ -87,7 +77,7 @@ void checkNormGroups(std::mt19937 &rng, const std::vector<int64_t> &xs,
     // The double sums of each group in another order than the
     // interpreter's; the gradient's also from statistics that the JIT
     // rounded to f32 and the interpreter did not.
-    EXPECT_LT(maxRelErrorD(sums, runs.ref.at(s)), s == ng.sums ? 1e-9 : 1e-5)
+    EXPECT_LT(maxRelError(sums, runs.ref.at(s)), s == ng.sums ? 1e-9 : 1e-5)
         << what << " sums " << s << " against the interpreter";
     for (int64_t g = 0; g < groups; ++g)
       if (g * size >= batch) {

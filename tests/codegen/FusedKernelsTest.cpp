@@ -546,8 +546,8 @@ TEST(FusedKernels, BatchNormActivationEqualsUnfused) {
       }
       std::vector<ValueId> plain = b.op(OpKind::BatchNorm, operands, attrs);
       ASSERT_EQ(plain.size(), 3u) << kind;
-      ValueId y = b.op1(OpKind::Activation, {plain[0]},
-                        {{ir::AttrName::Kind, kind}});
+      ValueId y =
+          b.op1(OpKind::Activation, {plain[0]}, {{ir::AttrName::Kind, kind}});
       attrs.set(ir::AttrName::Activation, kind);
       std::vector<ValueId> fused =
           b.op(OpKind::BatchNorm, operands,

@@ -67,7 +67,9 @@ std::vector<float> randomFloats(std::mt19937 &rng, int64_t n, float lo,
   return v;
 }
 
-double maxRelError(const std::vector<float> &a, const std::vector<double> &b) {
+namespace {
+template <typename T>
+double maxRelErrorOf(const std::vector<T> &a, const std::vector<double> &b) {
   EXPECT_EQ(a.size(), b.size());
   double worst = 0;
   for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
@@ -76,6 +78,15 @@ double maxRelError(const std::vector<float> &a, const std::vector<double> &b) {
       worst = std::isnan(e) ? INFINITY : e;
   }
   return worst;
+}
+} // namespace
+
+double maxRelError(const std::vector<float> &a, const std::vector<double> &b) {
+  return maxRelErrorOf(a, b);
+}
+
+double maxRelError(const std::vector<double> &a, const std::vector<double> &b) {
+  return maxRelErrorOf(a, b);
 }
 
 OpOperand refOperand(const HostTensor &t) {

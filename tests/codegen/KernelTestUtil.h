@@ -64,6 +64,7 @@ inline void expectRefused(const absl::StatusOr<std::vector<ir::TensorType>> &r,
 // Largest |a-b| / max(1, |b|).
 double maxRelError(const std::vector<float> &a, const std::vector<double> &b);
 double maxRelError(const std::vector<float> &a, const std::vector<float> &b);
+double maxRelError(const std::vector<double> &a, const std::vector<double> &b);
 
 inline std::vector<double> toDouble(const std::vector<float> &v) {
   return {v.begin(), v.end()};

@@ -30,10 +30,14 @@ struct NormCase {
 };
 
 const NormCase kCases[] = {
-    {{1, 1}},          {{5, 3}},
-    {{7, 16}, false},  {{33, 17}, true, false},
-    {{2, 5, 5, 33}},   {{3, 4, 4, 64}, false, false},
-    {{2, 13, 13, 32}}, {{4, 3, 3, 10}},
+    {{1, 1}},
+    {{5, 3}},
+    {{7, 16}, false},
+    {{33, 17}, true, false},
+    {{2, 5, 5, 33}},
+    {{3, 4, 4, 64}, false, false},
+    {{2, 13, 13, 32}},
+    {{4, 3, 3, 10}},
     // More channels than a block of 256 (codegen/NormKernels.cpp)
     // on 1 to 3 threads, with a vector tail.
     {{3, 2, 601}, true, false},
