@@ -520,6 +520,35 @@ void normalizePooled(
     });
   });
 }
+
+// Per channel of a block, what the normalization's write pass reads: the
+// mean, scale and beta buffers (one f32 per channel).
+struct NormFactors {
+  Value *means, *scales, *betas;
+};
+
+// A normalization's write pass over the block's channels: y = fma(x -
+// mean, scale, beta), the activation epilogue applied (as the activation
+// kernel would to the stored y) and, with max_pool2d, pooled
+// (normalizePooled); else this share's rows.
+void writeNormalized(KernelBuilder &kb, const ChannelBlock &blk, int64_t rows,
+                     const ir::FusedStageSet &st, ir::ActivationKind act,
+                     const NormFactors &f) {
+  int64_t c = kb.operandType(0).shape.back();
+  auto normalized = [&](Value *r, Value *col, int w, Value *slot) {
+    Value *x = kb.load(kb.operand(0), kb.add(kb.mul(r, c), col), w);
+    Value *y = normalize(kb, x, kb.load(f.means, slot, w),
+                         kb.load(f.scales, slot, w), kb.load(f.betas, slot, w));
+    return activationValue(kb, act, 0, y, w);
+  };
+  if (st.has(ir::FusedStage::MaxPool2D))
+    return normalizePooled(kb, blk, normalized, st.has(ir::FusedStage::Argmax),
+                           act == ir::ActivationKind::Relu);
+  forBlockRows(kb, blk, rows, [&](Value *r, Value *col, int w, Value *slot) {
+    kb.store(kb.result(0), kb.add(kb.mul(r, c), col),
+             normalized(r, col, w, slot));
+  });
+}
 } // namespace
 
 // batch_norm(x, [gamma], [beta], [sums]) -> (y, mean, variance [, argmax]):
@@ -540,9 +569,6 @@ void emitBatchNorm(KernelBuilder &kb) {
   Value *shifts = channelBufferOfDoubles(kb);
   Value *means = channelBuffer(kb), *scales = channelBuffer(kb),
         *betas = channelBuffer(kb);
-  auto xAt = [&](Value *r, Value *col, int w) {
-    return kb.load(kb.operand(0), kb.add(kb.mul(r, c), col), w);
-  };
   forChannelBlocks(kb, c, [&](const ChannelBlock &blk) {
     loadShifts(kb, blk, shifts);
     normSums(
@@ -565,20 +591,7 @@ void emitBatchNorm(KernelBuilder &kb) {
           kb.store(scales, slot, normScale(kb, n, variance, col, w));
           kb.store(betas, slot, normShift(kb, n, col, w));
         });
-    auto normalized = [&](Value *r, Value *col, int w, Value *slot) {
-      Value *y = normalize(kb, xAt(r, col, w), kb.load(means, slot, w),
-                           kb.load(scales, slot, w), kb.load(betas, slot, w));
-      return activationValue(kb, act, 0, y, w);
-    };
-    if (st.has(ir::FusedStage::MaxPool2D))
-      return normalizePooled(kb, blk, normalized,
-                             st.has(ir::FusedStage::Argmax),
-                             act == ir::ActivationKind::Relu);
-    forBlockRows(kb, blk, n.rows,
-                 [&](Value *r, Value *col, int w, Value *slot) {
-                   kb.store(kb.result(0), kb.add(kb.mul(r, c), col),
-                            normalized(r, col, w, slot));
-                 });
+    writeNormalized(kb, blk, n.rows, st, act, {means, scales, betas});
   });
 }
 
@@ -699,9 +712,26 @@ void forRowBlocks(KernelBuilder &kb, const NormOp &n, const Column &column) {
 
 // batch_norm_inference(x, mean, variance, [gamma], [beta]) -> y, an
 // elementwise op: partitioned over rows, in blocks of rows so that each
-// channel vector's scale is computed once per block.
+// channel vector's scale is computed once per block. With the activation or
+// max_pool2d epilogue (evaluation graphs), batch_norm's write pass instead,
+// on the given statistics: the same values, activated and pooled where
+// they are computed.
 void emitBatchNormInference(KernelBuilder &kb) {
   NormOp n = normOp(kb, 3);
+  ir::FusedStageSet st = ir::checkedFusedStages(kb.op().kind, kb.attrs());
+  if (st != ir::FusedStageSet{}) {
+    ir::ActivationKind act = epilogueActivation(kb, st);
+    NormFactors f{channelBuffer(kb), channelBuffer(kb), channelBuffer(kb)};
+    return forChannelBlocks(kb, n.channels, [&](const ChannelBlock &blk) {
+      forBlockChannels(kb, blk, [&](Value *col, int w, Value *slot) {
+        Value *variance = kb.load(kb.operand(2), col, w);
+        kb.store(f.means, slot, kb.load(kb.operand(1), col, w));
+        kb.store(f.scales, slot, normScale(kb, n, variance, col, w));
+        kb.store(f.betas, slot, normShift(kb, n, col, w));
+      });
+      writeNormalized(kb, blk, n.rows, st, act, f);
+    });
+  }
   forRowBlocks(kb, n, [&](Value *col, int width) {
     Value *mean = kb.load(kb.operand(1), col, width);
     Value *variance = kb.load(kb.operand(2), col, width);

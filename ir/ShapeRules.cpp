@@ -867,6 +867,20 @@ absl::Status perChannel(OpKind k, const Types &in, size_t from, size_t end,
   return absl::OkStatus();
 }
 
+// A normalization's y: x's type, or with the max_pool2d epilogue pooled as
+// a fused conv's (the stages' activation attribute checked too).
+absl::StatusOr<TensorType> normOutput(OpKind k, const TensorType &x,
+                                      const Attrs &a, const FusedStageSet &st) {
+  if (st.has(FusedStage::Activation))
+    CNNC_TRY(activationAttr(k, a, st.has(FusedStage::Argmax)));
+  if (!st.has(FusedStage::MaxPool2D))
+    return x;
+  if (x.rank() != 4)
+    return err(k,
+               fmt::format("a pooled input must have rank 4, got {}", x.str()));
+  return fusedPoolOutput(k, x, a);
+}
+
 // batch_norm(x, [gamma], [beta], [sums]) -> (y, mean, variance [, argmax]);
 // with the activation epilogue (the fusion pass's, in a training step) y is
 // the activation of the normalized x; with max_pool2d, y is pooled as a
@@ -874,20 +888,12 @@ absl::Status perChannel(OpKind k, const Types &in, size_t from, size_t end,
 absl::StatusOr<Types> batchNormShape(OpKind k, const Types &in,
                                      const Attrs &a) {
   CNNC_ASSIGN_OR_RETURN(st, fusedStagesOf(k, a));
-  if (st.has(FusedStage::Activation))
-    CNNC_TRY(activationAttr(k, a, st.has(FusedStage::Argmax)));
   CNNC_ASSIGN_OR_RETURN(n, normOperands(k, in, a, 1));
   CNNC_TRY(perChannel(k, in, 1, n.perChannelEnd, n.channels));
-  Types out{in[0], f32({n.channels}), f32({n.channels})};
-  if (!st.has(FusedStage::MaxPool2D))
-    return out;
-  if (in[0].rank() != 4)
-    return err(
-        k, fmt::format("a pooled input must have rank 4, got {}", in[0].str()));
-  CNNC_ASSIGN_OR_RETURN(pooled, fusedPoolOutput(k, in[0], a));
-  out[0] = pooled;
+  CNNC_ASSIGN_OR_RETURN(y, normOutput(k, in[0], a, st));
+  Types out{y, f32({n.channels}), f32({n.channels})};
   if (st.has(FusedStage::Argmax))
-    out.push_back(i32(pooled.shape));
+    out.push_back(i32(y.shape));
   return out;
 }
 
@@ -959,12 +965,16 @@ absl::StatusOr<Types> batchNormGradSumsShape(OpKind k, const Types &in,
   return sums;
 }
 
-// batch_norm_inference(x, mean, variance, [gamma], [beta]) -> y
+// batch_norm_inference(x, mean, variance, [gamma], [beta]) -> y; with the
+// activation and max_pool2d epilogues (the fusion pass's, in evaluation
+// and prediction graphs) as batch_norm's y.
 absl::StatusOr<Types> batchNormInferenceShape(OpKind k, const Types &in,
                                               const Attrs &a) {
+  CNNC_ASSIGN_OR_RETURN(st, fusedStagesOf(k, a));
   CNNC_ASSIGN_OR_RETURN(n, normOperands(k, in, a, 3));
   CNNC_TRY(perChannel(k, in, 1, n.perChannelEnd, n.channels));
-  return Types{in[0]};
+  CNNC_ASSIGN_OR_RETURN(y, normOutput(k, in[0], a, st));
+  return Types{y};
 }
 
 // batch_norm_inference_grad(dy, variance, [gamma]) -> dx: the gradient of

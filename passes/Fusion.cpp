@@ -65,7 +65,8 @@ public:
     // Before the pool gradients fuse on their own: a normalization's pool
     // takes its gradient along.
     for (size_t i = 0; i < g_.ops().size(); ++i)
-      if (free(i) && g_.ops()[i].kind == OpKind::BatchNorm)
+      if (free(i) && (g_.ops()[i].kind == OpKind::BatchNorm ||
+                      g_.ops()[i].kind == OpKind::BatchNormInference))
         fuseNormActivation(static_cast<int>(i));
     for (size_t i = 0; i < g_.ops().size(); ++i)
       if (free(i) && g_.ops()[i].kind == OpKind::BatchNormGrad)
@@ -198,6 +199,8 @@ private:
       replace(i, std::move(fused));
       return true;
     }
+    if (fused.kind == OpKind::BatchNormInference)
+      return false; // no argmax stage: its pool's gradient stays separate
     // Training: max_pool2d_grad(a, p, g) [-> activation_grad(a, .) relu].
     bool relu = act == ActivationKind::Relu;
     if (poolGrad < 0 || (!relu && act != ActivationKind::Linear) ||
@@ -407,7 +410,9 @@ private:
   // activated (or pooled), one pass over it fewer. Only where the
   // activation is y's one use: in training, where the activation's gradient
   // reads its output (relu), not y. A batch_norm that already has its
-  // activation keeps it.
+  // activation keeps it. batch_norm_inference (evaluation and prediction
+  // graphs; a frozen normalization in training) likewise, its pool only
+  // where nothing takes the pool's gradient.
   void fuseNormActivation(int i) {
     const Op &bn = op(i);
     if (bn.attrs.has(ir::AttrName::Epilogue))
@@ -416,7 +421,7 @@ private:
     if (k < 0)
       return;
     ActivationKind act = ir::activationKindOf(op(k).attrs);
-    Op fused{OpKind::BatchNorm, bn.operands, bn.results, bn.attrs, bn.loc};
+    Op fused{bn.kind, bn.operands, bn.results, bn.attrs, bn.loc};
     fused.attrs.set(ir::AttrName::Activation,
                     std::string(ir::activationName(act)));
     ValueId a = op(k).results[0];

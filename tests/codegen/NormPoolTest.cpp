@@ -61,6 +61,15 @@ std::vector<HostTensor> normInputs(const PoolCase &k, std::mt19937 &rng) {
           HostTensor::floats({k.c()}, randomFloats(rng, k.c(), -1, 1))};
 }
 
+// The max_pool2d kernel's output for the case's windows.
+OpRunResult maxPool(const PoolCase &k, const HostTensor &x) {
+  return runChecked(OpKind::MaxPool2D, {x},
+                    {{AttrName::PoolSize, k.pool},
+                     {AttrName::Strides, k.pool},
+                     {AttrName::Padding, std::vector<int64_t>(4, 0)}},
+                    k.str());
+}
+
 TEST(NormPool, PooledNormalizationEqualsNormalizationThenPool) {
   std::mt19937 rng(71);
   for (const PoolCase &k : kCases) {
@@ -74,11 +83,7 @@ TEST(NormPool, PooledNormalizationEqualsNormalizationThenPool) {
                             normAttrs(k, {FusedStage::Activation}), k.str());
     ASSERT_EQ(fused.results.size(), 4u) << k.str();
     ASSERT_EQ(plain.results.size(), 3u) << k.str();
-    auto pooled = runChecked(OpKind::MaxPool2D, {plain.results[0]},
-                             {{AttrName::PoolSize, k.pool},
-                              {AttrName::Strides, k.pool},
-                              {AttrName::Padding, std::vector<int64_t>(4, 0)}},
-                             k.str());
+    auto pooled = maxPool(k, plain.results[0]);
     ASSERT_EQ(pooled.results.size(), 1u) << k.str();
     EXPECT_EQ(fused.results[0].f, pooled.results[0].f) << k.str();
     EXPECT_EQ(fused.results[1].f, plain.results[1].f) << k.str();
@@ -188,6 +193,41 @@ TEST(NormPool, GradientFromThePooledArgmaxEqualsTheFullGradient) {
         EXPECT_LT(maxRelError(runs[0].f.at(v), runs.ref.at(v)), 2e-5)
             << what << " grouped=" << grouped << " result " << i;
       }
+  }
+}
+
+// batch_norm_inference with the activation (and max_pool2d) epilogue, as
+// evaluation graphs fuse it, against batch_norm_inference, the activation
+// kernel and the max_pool2d kernel: bit for bit, on 1 to 3 threads.
+TEST(NormPool, InferenceEpiloguesEqualTheSeparateOps) {
+  std::mt19937 rng(73);
+  for (const PoolCase &k : kCases) {
+    std::vector<HostTensor> in = normInputs(k, rng);
+    std::vector<HostTensor> ops{
+        in[0],
+        HostTensor::floats({k.c()}, randomFloats(rng, k.c(), -0.5f, 0.5f)),
+        HostTensor::floats({k.c()}, randomFloats(rng, k.c(), 0.1f, 3)), in[1],
+        in[2]};
+    ir::Attrs plain{{AttrName::Epsilon, 1e-3}};
+    auto y = runChecked(OpKind::BatchNormInference, ops, plain, k.str());
+    ASSERT_EQ(y.results.size(), 1u) << k.str();
+    auto a = runChecked(OpKind::Activation, {y.results[0]},
+                        {{AttrName::Kind, std::string(k.activation)}}, k.str());
+    ASSERT_EQ(a.results.size(), 1u) << k.str();
+    auto p = maxPool(k, a.results[0]);
+    ASSERT_EQ(p.results.size(), 1u) << k.str();
+    ir::Attrs activated = normAttrs(k, {FusedStage::Activation});
+    activated.erase(AttrName::PoolSize);
+    auto fusedA = runChecked(OpKind::BatchNormInference, ops, activated,
+                             k.str() + " activation");
+    auto fusedP = runChecked(
+        OpKind::BatchNormInference, ops,
+        normAttrs(k, {FusedStage::Activation, FusedStage::MaxPool2D}),
+        k.str() + " pooled");
+    ASSERT_EQ(fusedA.results.size(), 1u) << k.str();
+    ASSERT_EQ(fusedP.results.size(), 1u) << k.str();
+    EXPECT_EQ(fusedA.results[0].f, a.results[0].f) << k.str();
+    EXPECT_EQ(fusedP.results[0].f, p.results[0].f) << k.str();
   }
 }
 

@@ -891,7 +891,7 @@ absl::Status Interpreter::run() {
         mean = in(1);
         var = in(2);
       }
-      // The activation epilogue (batch_norm only) after the normalization,
+      // The activation epilogue after the normalization (either op),
       // then the max_pool2d epilogue (and its argmax) as a fused conv's.
       ir::FusedStageSet st = ir::checkedFusedStages(op.kind, a);
       ir::ActivationKind act =
