@@ -64,6 +64,10 @@ AttrName attrFor(StagePosition p) {
 const char *fusedStageName(FusedStage s) { return info(s).name; }
 StagePosition fusedStagePosition(FusedStage s) { return info(s).position; }
 
+bool stageTakenBy(FusedStage s, OpKind kind) {
+  return (info(s).anchors & anchorMask({kind})) != 0;
+}
+
 absl::StatusOr<FusedStageSet> fusedStagesOf(OpKind kind, const Attrs &attrs) {
   auto fail = [&](const std::string &msg) {
     return absl::InvalidArgumentError(fmt::format("{}: {}", opName(kind), msg));

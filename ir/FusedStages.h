@@ -50,6 +50,8 @@ private:
 
 const char *fusedStageName(FusedStage s);
 StagePosition fusedStagePosition(FusedStage s);
+// Whether ops of `kind` take stage `s` (its row's anchors).
+bool stageTakenBy(FusedStage s, OpKind kind);
 
 // Reads and checks a fused op's `prologue` and `epilogue`: known names, each
 // in its position, at most once, in table order, taken by `kind`, with what

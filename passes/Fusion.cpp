@@ -199,9 +199,11 @@ private:
       replace(i, std::move(fused));
       return true;
     }
-    if (fused.kind == OpKind::BatchNormInference)
-      return false; // no argmax stage: its pool's gradient stays separate
-    // Training: max_pool2d_grad(a, p, g) [-> activation_grad(a, .) relu].
+    // Training: the pool's gradient needs the argmax, which not every
+    // anchor writes (batch_norm_inference does not: its pool stays an op).
+    if (!ir::stageTakenBy(FusedStage::Argmax, fused.kind))
+      return false;
+    // max_pool2d_grad(a, p, g) [-> activation_grad(a, .) relu].
     bool relu = act == ActivationKind::Relu;
     if (poolGrad < 0 || (!relu && act != ActivationKind::Linear) ||
         relu != (actGrad >= 0))
